@@ -1,0 +1,35 @@
+using System.Diagnostics;
+using System.Diagnostics.Metrics;
+
+namespace StreamEngine.Diagnostics;
+
+/// <summary>
+/// The engine's one ActivitySource and one Meter. Core code records here; only the Host wires an exporter.
+/// Tags carry ids of listeners, sinks and codes, never message content.
+/// </summary>
+public static class StreamEngineTelemetry
+{
+    /// <summary>Name of the ActivitySource and Meter.</summary>
+    public const string Name = "StreamEngine";
+
+    /// <summary>Traces.</summary>
+    public static ActivitySource ActivitySource { get; } = new(Name);
+
+    /// <summary>Metrics.</summary>
+    public static Meter Meter { get; } = new(Name);
+
+    /// <summary>MLLP frames received, tagged by listener.</summary>
+    public static Counter<long> FramesReceived { get; } = Meter.CreateCounter<long>("streamengine.mllp.frames_received");
+
+    /// <summary>Bytes outside any MLLP frame, discarded, tagged by listener.</summary>
+    public static Counter<long> BytesDiscarded { get; } = Meter.CreateCounter<long>("streamengine.mllp.bytes_discarded");
+
+    /// <summary>Acknowledgments sent, tagged by listener and code (AA, AR, CA...).</summary>
+    public static Counter<long> AcksSent { get; } = Meter.CreateCounter<long>("streamengine.mllp.acks_sent");
+
+    /// <summary>Events written to the ingest journal, tagged by listener.</summary>
+    public static Counter<long> Journaled { get; } = Meter.CreateCounter<long>("streamengine.ingest.journaled");
+
+    /// <summary>Messages a sink delivered, filtered or quarantined, tagged by sink and outcome.</summary>
+    public static Counter<long> SinkOutcomes { get; } = Meter.CreateCounter<long>("streamengine.sink.outcomes");
+}

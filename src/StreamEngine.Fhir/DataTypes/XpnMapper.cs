@@ -1,0 +1,62 @@
+using Hl7.Fhir.Model;
+using StreamEngine.Hl7v2;
+
+namespace StreamEngine.Fhir.DataTypes;
+
+/// <summary>XPN (person name) to <see cref="HumanName"/>, per the IG's XPN[HumanName] map.</summary>
+public static class XpnMapper
+{
+    /// <summary>Maps one XPN repetition; null when it carries no name part.</summary>
+    public static HumanName? ToHumanName(Hl7Value xpn)
+    {
+        var name = new HumanName();
+        string family = xpn.Component(1).Subcomponent(1).ToString();
+        if (family.Length > 0)
+        {
+            name.Family = family;
+        }
+
+        var given = new List<string>();
+        AddIfValued(given, xpn.Component(2));
+        AddIfValued(given, xpn.Component(3));
+        if (given.Count > 0)
+        {
+            name.Given = given;
+        }
+
+        string suffix = xpn.Component(4).ToString();
+        if (suffix.Length > 0)
+        {
+            name.Suffix = [suffix];
+        }
+
+        string prefix = xpn.Component(5).ToString();
+        if (prefix.Length > 0)
+        {
+            name.Prefix = [prefix];
+        }
+
+        name.Use = xpn.Component(7).ToString() switch
+        {
+            "L" => HumanName.NameUse.Official,
+            "D" => HumanName.NameUse.Usual,
+            "M" or "B" => HumanName.NameUse.Maiden,
+            "N" => HumanName.NameUse.Nickname,
+            "A" or "S" => HumanName.NameUse.Anonymous,
+            "C" => HumanName.NameUse.Old,
+            "T" => HumanName.NameUse.Temp,
+            _ => null,
+        };
+
+        return name.Family is null && given.Count == 0 ? null : name;
+    }
+
+    private static void AddIfValued(List<string> list, Hl7Value value)
+    {
+        string text = value.ToString();
+        if (text.Length > 0 && !value.IsNull)
+        {
+            list.Add(text);
+        }
+    }
+}

@@ -1,0 +1,38 @@
+namespace StreamEngine.Fhir.Ids;
+
+/// <summary>
+/// FHIR identifier systems for local (Trust) identifiers. A Trust profile will name its own URIs; until one is
+/// configured, a local identifier's system is derived from its assigning authority (CX.4, else MSH-4) and its
+/// identifier type (CX.5): <c>urn:streamengine:id:{authority}:{type}</c>. The form is stable so that conditional
+/// upserts keep matching across messages.
+/// </summary>
+public static class IdentifierSystems
+{
+    /// <summary>HL7 table 0203 identifier types.</summary>
+    public const string V2IdentifierType = "http://terminology.hl7.org/CodeSystem/v2-0203";
+
+    /// <summary>The system of a local identifier.</summary>
+    public static string Local(string? authority, string? type)
+    {
+        string a = Clean(authority);
+        string t = Clean(type);
+        return t.Length == 0 ? $"urn:streamengine:id:{a}" : $"urn:streamengine:id:{a}:{t}";
+    }
+
+    private static string Clean(string? part)
+    {
+        if (string.IsNullOrWhiteSpace(part))
+        {
+            return "local";
+        }
+
+        Span<char> chars = stackalloc char[Math.Min(part.Length, 64)];
+        int n = 0;
+        foreach (char c in part.AsSpan(0, chars.Length))
+        {
+            chars[n++] = char.IsAsciiLetterOrDigit(c) || c is '-' or '.' or '_' ? c : '-';
+        }
+
+        return new string(chars[..n]);
+    }
+}

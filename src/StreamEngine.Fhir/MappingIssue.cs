@@ -1,0 +1,36 @@
+namespace StreamEngine.Fhir;
+
+/// <summary>Why a mapping could not be done as asked. Codes are stable: quarantine reasons and tests use them.</summary>
+public enum MappingIssueCode
+{
+    /// <summary>No mapper for this MSH-9.1/9.2: a quarantine reason, not a crash.</summary>
+    UnsupportedMessageType = 1,
+
+    /// <summary>PID is missing.</summary>
+    MissingPid = 2,
+
+    /// <summary>No PID-3 identifier that a Patient can be keyed on.</summary>
+    MissingPatientIdentifier = 3,
+
+    /// <summary>An NHS-number repetition that fails the Modulus 11 check; kept as a plain identifier.</summary>
+    InvalidNhsNumber = 4,
+
+    /// <summary>A date/time that does not follow the TS/DTM format; left out.</summary>
+    InvalidDateTime = 5,
+
+    /// <summary>An unknown PID-8 administrative sex code; left out.</summary>
+    UnknownGender = 6,
+
+    /// <summary>More than one NHS number in PID-3; only the first is emitted as the NHS number.</summary>
+    DuplicateNhsNumber = 7,
+
+    /// <summary>A PID-32 tracing status that is not NSTS01..NSTS08 (or 01..08); left out.</summary>
+    UnknownVerificationStatus = 8,
+}
+
+/// <summary>A coded mapping problem with its position. Never carries message content.</summary>
+public readonly record struct MappingIssue(MappingIssueCode Code, string Segment, int Field, bool IsError)
+{
+    /// <inheritdoc />
+    public override string ToString() => $"{Code}@{Segment}-{Field}";
+}

@@ -1,0 +1,26 @@
+using System.Text;
+
+namespace StreamEngine.Hl7v2;
+
+/// <summary>Limits and fallbacks for parsing. Immutable; share one instance.</summary>
+public sealed record Hl7ParseOptions
+{
+    /// <summary>The defaults: generous limits that no real feed reaches, windows-1252 as the fallback charset.</summary>
+    public static Hl7ParseOptions Default { get; } = new();
+
+    /// <summary>
+    /// Longest segment accepted, in bytes. Default 4 MiB: an OBX-5 carrying a base64 PDF (ED) is the largest real
+    /// segment, and MLLP frames are capped separately (16 MiB by default).
+    /// </summary>
+    public int MaxSegmentLength { get; init; } = 4 * 1024 * 1024;
+
+    /// <summary>Most segments accepted in one message. Default 50,000: a cumulative lab report rarely passes 2,000.</summary>
+    public int MaxSegments { get; init; } = 50_000;
+
+    /// <summary>
+    /// Character set used when MSH-18 is empty or says ASCII/UTF-8 but the bytes are not valid UTF-8, and when
+    /// MSH-18 names a set we do not know. Default windows-1252: what mislabelled English feeds actually send
+    /// (a pound sign or a curly quote from a Windows PAS).
+    /// </summary>
+    public Encoding FallbackEncoding { get; init; } = Hl7Charsets.Windows1252;
+}

@@ -1,0 +1,76 @@
+namespace StreamEngine.Hl7v2;
+
+/// <summary>A segment of a parsed message: a position, not a copy.</summary>
+public readonly struct Hl7Segment
+{
+    private readonly Hl7Message _message;
+
+    internal Hl7Segment(Hl7Message message, int index)
+    {
+        _message = message;
+        Index = index;
+    }
+
+    /// <summary>0-based position of the segment in its message.</summary>
+    public int Index { get; }
+
+    /// <summary>The segment id, e.g. <c>PID</c> or <c>ZU1</c>.</summary>
+    public string Id => _message.Encoding.GetString(IdSpan);
+
+    /// <summary>The segment id as bytes.</summary>
+    public ReadOnlySpan<byte> IdSpan
+    {
+        get
+        {
+            var (start, length) = _message.Piece(Index, 0);
+            return _message.Raw.Span.Slice(start, length);
+        }
+    }
+
+    /// <summary>The whole segment as sent, without its terminator.</summary>
+    public ReadOnlySpan<byte> Span => _message.SegmentSpan(Index);
+
+    /// <summary>True when the segment is a header whose field 1 is the field separator itself (MSH, FHS, BHS).</summary>
+    public bool IsHeader
+    {
+        get
+        {
+            ReadOnlySpan<byte> id = IdSpan;
+            return id.SequenceEqual("MSH"u8) || id.SequenceEqual("FHS"u8) || id.SequenceEqual("BHS"u8);
+        }
+    }
+
+    /// <summary>Number of the last field present, numbered as HL7 numbers them.</summary>
+    public int FieldCount => IsHeader ? _message.PieceCount(Index) : _message.PieceCount(Index) - 1;
+
+    /// <summary>
+    /// Field n (1-based, as HL7 numbers fields). For MSH, FHS and BHS, field 1 is the field separator and field 2
+    /// the encoding characters. A field that is not present is an empty value.
+    /// </summary>
+    public Hl7Value Field(int n)
+    {
+        if (n < 1)
+        {
+            throw new ArgumentOutOfRangeException(nameof(n), "HL7 fields are numbered from 1.");
+        }
+
+        if (IsHeader)
+        {
+            if (n == 1)
+            {
+                // MSH-1 is the separator itself, which sits just after the segment id.
+                int at = _message.SegmentStart(Index) + 3;
+                return new Hl7Value(_message, at, 1, Hl7Level.Field, literal: true);
+            }
+
+            var (s, l) = _message.Piece(Index, n - 1);
+            return new Hl7Value(_message, s, l, Hl7Level.Field, literal: n == 2);
+        }
+
+        var (start, length) = _message.Piece(Index, n);
+        return new Hl7Value(_message, start, length, Hl7Level.Field);
+    }
+
+    /// <inheritdoc />
+    public override string ToString() => Id;
+}

@@ -1,0 +1,142 @@
+namespace StreamEngine.Hl7v2;
+
+/// <summary>How deep a value sits: field, repetition, component or subcomponent.</summary>
+public enum Hl7Level
+{
+    /// <summary>A whole field, with all its repetitions.</summary>
+    Field,
+
+    /// <summary>One repetition of a field.</summary>
+    Repetition,
+
+    /// <summary>One component.</summary>
+    Component,
+
+    /// <summary>One subcomponent.</summary>
+    Subcomponent,
+}
+
+/// <summary>
+/// A value inside a message: a slice of the raw bytes and its level. Narrowing (repetition, component,
+/// subcomponent) is a scan of the slice, never a copy; <see cref="ToString"/> decodes escapes and the charset.
+/// Asking for a part that is not there gives an empty value, as HL7 treats absent and empty alike.
+/// </summary>
+public readonly struct Hl7Value
+{
+    private readonly Hl7Message? _message;
+    private readonly int _start;
+    private readonly bool _literal;
+
+    internal Hl7Value(Hl7Message message, int start, int length, Hl7Level level, bool literal = false)
+    {
+        _message = message;
+        _start = start;
+        Length = length;
+        Level = level;
+        _literal = literal;
+    }
+
+    /// <summary>Length in bytes of the value as sent (escapes not decoded).</summary>
+    public int Length { get; }
+
+    /// <summary>The level of this value.</summary>
+    public Hl7Level Level { get; }
+
+    /// <summary>The bytes as sent, escapes included.</summary>
+    public ReadOnlySpan<byte> Span => _message is null ? default : _message.Raw.Span.Slice(_start, Length);
+
+    /// <summary>True when nothing was sent.</summary>
+    public bool IsEmpty => Length == 0;
+
+    /// <summary>True for the HL7 explicit null <c>""</c> (delete the value at the receiver).</summary>
+    public bool IsNull => Length == 2 && Span[0] == (byte)'"' && Span[1] == (byte)'"';
+
+    /// <summary>The n-th (1-based) repetition of a field. Narrower values are their own only repetition.</summary>
+    public Hl7Value Repetition(int n)
+    {
+        if (Level != Hl7Level.Field || _literal)
+        {
+            return n == 1 ? this : Empty(Hl7Level.Repetition);
+        }
+
+        return Narrow(_message!.Delimiters.Repetition, n, Hl7Level.Repetition);
+    }
+
+    /// <summary>The n-th (1-based) component; of the first repetition when this is a whole field.</summary>
+    public Hl7Value Component(int n)
+    {
+        if (_literal)
+        {
+            return n == 1 ? this : Empty(Hl7Level.Component);
+        }
+
+        return Level switch
+        {
+            Hl7Level.Field => Repetition(1).Component(n),
+            Hl7Level.Repetition => Narrow(_message!.Delimiters.Component, n, Hl7Level.Component),
+            _ => n == 1 ? this : Empty(Hl7Level.Component),
+        };
+    }
+
+    /// <summary>The n-th (1-based) subcomponent; of the first component when this is wider.</summary>
+    public Hl7Value Subcomponent(int n)
+    {
+        if (_literal)
+        {
+            return n == 1 ? this : Empty(Hl7Level.Subcomponent);
+        }
+
+        return Level switch
+        {
+            Hl7Level.Field or Hl7Level.Repetition => Component(1).Subcomponent(n),
+            Hl7Level.Component when _message!.Delimiters.Subcomponent != 0 => Narrow(_message.Delimiters.Subcomponent, n, Hl7Level.Subcomponent),
+            _ => n == 1 ? this : Empty(Hl7Level.Subcomponent),
+        };
+    }
+
+    /// <summary>Number of repetitions (0 for an empty field).</summary>
+    public int RepetitionCount => IsEmpty ? 0 : Level != Hl7Level.Field || _literal ? 1 : Span.Count(_message!.Delimiters.Repetition) + 1;
+
+    /// <summary>The text with escape sequences decoded and the message's charset applied.</summary>
+    public override string ToString()
+    {
+        if (_message is null || Length == 0)
+        {
+            return string.Empty;
+        }
+
+        return _literal
+            ? _message.Encoding.GetString(Span)
+            : Hl7Escaping.Decode(Span, _message.Delimiters, _message.Encoding);
+    }
+
+    /// <summary>The text as sent: charset applied, escape sequences left as they are.</summary>
+    public string RawText => _message is null || Length == 0 ? string.Empty : _message.Encoding.GetString(Span);
+
+    private Hl7Value Narrow(byte separator, int n, Hl7Level level)
+    {
+        if (n < 1)
+        {
+            throw new ArgumentOutOfRangeException(nameof(n), "HL7 positions are numbered from 1.");
+        }
+
+        ReadOnlySpan<byte> span = Span;
+        int offset = 0;
+        for (int i = 1; i < n; i++)
+        {
+            int next = span[offset..].IndexOf(separator);
+            if (next < 0)
+            {
+                return Empty(level);
+            }
+
+            offset += next + 1;
+        }
+
+        int end = span[offset..].IndexOf(separator);
+        int length = end < 0 ? span.Length - offset : end;
+        return new Hl7Value(_message!, _start + offset, length, level);
+    }
+
+    private Hl7Value Empty(Hl7Level level) => _message is null ? default : new Hl7Value(_message, _start, 0, level);
+}

@@ -1,0 +1,40 @@
+using System.CommandLine;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using StreamEngine.Host.Configuration;
+using StreamEngine.Pipeline;
+
+namespace StreamEngine.Host.Commands;
+
+/// <summary><c>streamengine run</c>: starts the engine and runs until Ctrl-C or SIGTERM.</summary>
+internal static class RunCommand
+{
+    public static Command Create()
+    {
+        var config = new Option<string>("--config", "-c")
+        {
+            Description = "Configuration file (JSON). Environment variables STREAMENGINE__... override it.",
+            DefaultValueFactory = _ => SettingsLoader.DefaultConfigFile,
+        };
+        var verbose = new Option<bool>("--verbose", "-v") { Description = "Debug logging (still without message content)." };
+        var command = new Command("run", "Start the engine: MLLP listeners, ingest journal, sinks.") { config, verbose };
+        command.SetAction(async (parse, cancellationToken) =>
+        {
+            EngineSettings settings;
+            try
+            {
+                settings = SettingsLoader.Load(SettingsLoader.BuildConfiguration(parse.GetValue(config)!));
+            }
+            catch (ConfigurationException e)
+            {
+                await Console.Error.WriteLineAsync(e.Message);
+                return 2;
+            }
+
+            using IHost host = EngineHost.Build(settings, parse.GetValue(verbose) ? LogLevel.Debug : LogLevel.Information);
+            await host.RunAsync(cancellationToken);
+            return 0;
+        });
+        return command;
+    }
+}

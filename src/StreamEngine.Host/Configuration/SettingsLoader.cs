@@ -1,0 +1,201 @@
+using System.Globalization;
+using System.Net;
+using Microsoft.Extensions.Configuration;
+using StreamEngine.Pipeline;
+
+namespace StreamEngine.Host.Configuration;
+
+/// <summary>
+/// Reads configuration: the JSON file, then environment variables <c>STREAMENGINE__...</c> (the standard .NET form,
+/// <c>__</c> for nesting), into validated <see cref="EngineSettings"/>. Every problem is reported at once, each
+/// naming its key.
+/// </summary>
+public static class SettingsLoader
+{
+    /// <summary>Default configuration file, relative to the working directory.</summary>
+    public const string DefaultConfigFile = "config/streamengine.json";
+
+    /// <summary>Prefix of environment variables that override the file.</summary>
+    public const string EnvironmentPrefix = "STREAMENGINE__";
+
+    /// <summary>Plugin id of the SQL read journal, which sinks catch up from.</summary>
+    public const string ReadJournalPluginId = "akka.persistence.query.journal.sql";
+
+    /// <summary>Builds the configuration sources: the file (required), then the environment.</summary>
+    public static IConfigurationRoot BuildConfiguration(string configFile, IDictionary<string, string?>? environment = null)
+    {
+        string fullPath = Path.GetFullPath(configFile);
+        if (!File.Exists(fullPath))
+        {
+            throw new ConfigurationException([$"config file '{configFile}' not found (looked in {fullPath})"]);
+        }
+
+        var builder = new ConfigurationBuilder().AddJsonFile(fullPath, optional: false, reloadOnChange: false);
+        if (environment is null)
+        {
+            builder.AddEnvironmentVariables(EnvironmentPrefix);
+        }
+        else
+        {
+            // Tests pass an explicit environment; strip the prefix as the environment provider does.
+            builder.AddInMemoryCollection(environment
+                .Where(kv => kv.Key.StartsWith(EnvironmentPrefix, StringComparison.OrdinalIgnoreCase))
+                .Select(kv => new KeyValuePair<string, string?>(kv.Key[EnvironmentPrefix.Length..].Replace("__", ":", StringComparison.Ordinal), kv.Value)));
+        }
+
+        try
+        {
+            return builder.Build();
+        }
+        catch (InvalidDataException e)
+        {
+            throw new ConfigurationException([$"config file '{configFile}' is not valid JSON: {e.InnerException?.Message ?? e.Message}"]);
+        }
+    }
+
+    /// <summary>Binds and validates. Throws <see cref="ConfigurationException"/> listing every bad key.</summary>
+    public static EngineSettings Load(IConfiguration configuration)
+    {
+        var errors = new List<string>();
+        StreamEngineOptions options;
+        try
+        {
+            options = configuration.Get<StreamEngineOptions>() ?? new StreamEngineOptions();
+        }
+        catch (InvalidOperationException e)
+        {
+            // The binder names the key and the expected type, e.g. a port that is not a number.
+            throw new ConfigurationException([e.InnerException is null ? e.Message : $"{e.Message} {e.InnerException.Message}"]);
+        }
+
+        string dataDirectory = string.IsNullOrWhiteSpace(options.DataDirectory) ? "./data" : options.DataDirectory;
+
+        var listeners = new List<ListenerSettings>();
+        List<ListenerOptions> listenerOptions = options.Listeners ?? [];
+        if (listenerOptions.Count == 0)
+        {
+            errors.Add("listeners: at least one listener is required");
+        }
+
+        for (int i = 0; i < listenerOptions.Count; i++)
+        {
+            ListenerOptions l = listenerOptions[i];
+            string key = $"listeners[{i}]";
+            string? name = l.Name ?? l.Id;
+            string? id = l.Id ?? l.Name;
+            if (string.IsNullOrWhiteSpace(id) || string.IsNullOrWhiteSpace(name))
+            {
+                errors.Add($"{key}.name: required");
+                continue;
+            }
+
+            CheckId(errors, $"{key}.id", id);
+            string host = string.IsNullOrWhiteSpace(l.Host) ? "127.0.0.1" : l.Host;
+            if (!IPAddress.TryParse(host, out _) && Uri.CheckHostName(host) == UriHostNameType.Unknown)
+            {
+                errors.Add($"{key}.host: '{host}' is not an IP address or host name");
+            }
+
+            int port = l.Port ?? 2575;
+            if (port is < 0 or > 65535)
+            {
+                errors.Add($"{key}.port: {port.ToString(CultureInfo.InvariantCulture)} is not a TCP port (0-65535)");
+            }
+
+            long maxFrame = l.MaxFrameBytes ?? 16 * 1024 * 1024;
+            if (maxFrame is < 1024 or > int.MaxValue)
+            {
+                errors.Add($"{key}.maxFrameBytes: must be between 1024 and {int.MaxValue.ToString(CultureInfo.InvariantCulture)}");
+            }
+
+            listeners.Add(new ListenerSettings { Id = id, Name = name, Host = host, Port = port, MaxFrameBytes = (int)Math.Clamp(maxFrame, 1024, int.MaxValue) });
+        }
+
+        Duplicates(errors, "listeners", listeners.Select(l => l.Id));
+
+        var sinks = new List<SinkSettings>();
+        List<SinkOptions> sinkOptions = options.Sinks ?? [];
+        for (int i = 0; i < sinkOptions.Count; i++)
+        {
+            SinkOptions s = sinkOptions[i];
+            string key = $"sinks[{i}]";
+            string? name = s.Name ?? s.Id;
+            string? id = s.Id ?? s.Name;
+            if (string.IsNullOrWhiteSpace(id) || string.IsNullOrWhiteSpace(name))
+            {
+                errors.Add($"{key}.name: required");
+                continue;
+            }
+
+            CheckId(errors, $"{key}.id", id);
+            string type = s.Type?.Trim().ToLowerInvariant() ?? string.Empty;
+            if (type != "ndjson")
+            {
+                errors.Add(type.Length == 0 ? $"{key}.type: required (ndjson)" : $"{key}.type: '{s.Type}' is not a sink type (ndjson)");
+            }
+
+            StartFrom startFrom = StartFrom.Now;
+            if (s.StartFrom is not null && !Enum.TryParse(s.StartFrom, ignoreCase: true, out startFrom))
+            {
+                errors.Add($"{key}.startFrom: '{s.StartFrom}' is not now or earliest");
+            }
+
+            string path = string.IsNullOrWhiteSpace(s.Path) ? "./out" : s.Path;
+            if (path.IndexOfAny(Path.GetInvalidPathChars()) >= 0)
+            {
+                errors.Add($"{key}.path: not a valid path");
+            }
+
+            sinks.Add(new SinkSettings { Id = id, Name = name, Type = type, Path = path, StartFrom = startFrom });
+        }
+
+        Duplicates(errors, "sinks", sinks.Select(s => s.Id));
+
+        Durability durability = Durability.Fsync;
+        if (options.Store?.Durability is { } d && !d.Equals("fsync", StringComparison.OrdinalIgnoreCase))
+        {
+            errors.Add(d.Equals("os", StringComparison.OrdinalIgnoreCase)
+                ? "store.durability: 'os' is not supported yet (fsync)"
+                : $"store.durability: '{d}' is not fsync or os");
+        }
+
+        if (options.Store?.Provider is { } provider && !provider.Equals("sqlite", StringComparison.OrdinalIgnoreCase))
+        {
+            errors.Add($"store.provider: '{provider}' is not supported yet (sqlite)");
+        }
+
+        if (errors.Count > 0)
+        {
+            throw new ConfigurationException(errors);
+        }
+
+        return new EngineSettings
+        {
+            DataDirectory = dataDirectory,
+            Listeners = listeners,
+            Sinks = sinks,
+            Durability = durability,
+            ReadJournalPluginId = ReadJournalPluginId,
+        };
+    }
+
+    private static void CheckId(List<string> errors, string key, string id)
+    {
+        foreach (char c in id)
+        {
+            if (!(char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.'))
+            {
+                errors.Add($"{key}: '{id}' may hold only letters, digits, '-', '_' and '.' (it names files and persistence ids)");
+                return;
+            }
+        }
+    }
+
+    private static void Duplicates(List<string> errors, string key, IEnumerable<string> ids)
+    {
+        foreach (IGrouping<string, string> group in ids.GroupBy(i => i, StringComparer.OrdinalIgnoreCase).Where(g => g.Count() > 1))
+        {
+            errors.Add($"{key}: id '{group.Key}' is used more than once");
+        }
+    }
+}

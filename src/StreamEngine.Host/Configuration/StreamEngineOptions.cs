@@ -1,0 +1,48 @@
+namespace StreamEngine.Host.Configuration;
+
+// Mutable shapes for Microsoft.Extensions.Configuration binding only. They are validated and turned into the
+// immutable records of StreamEngine.Pipeline by SettingsLoader; nothing else reads them.
+
+internal sealed class StreamEngineOptions
+{
+    public string? DataDirectory { get; set; }
+
+    public List<ListenerOptions>? Listeners { get; set; }
+
+    public List<SinkOptions>? Sinks { get; set; }
+
+    public StoreOptions? Store { get; set; }
+}
+
+internal sealed class ListenerOptions
+{
+    public string? Id { get; set; }
+
+    public string? Name { get; set; }
+
+    public string? Host { get; set; }
+
+    public int? Port { get; set; }
+
+    public long? MaxFrameBytes { get; set; }
+}
+
+internal sealed class SinkOptions
+{
+    public string? Id { get; set; }
+
+    public string? Name { get; set; }
+
+    public string? Type { get; set; }
+
+    public string? Path { get; set; }
+
+    public string? StartFrom { get; set; }
+}
+
+internal sealed class StoreOptions
+{
+    public string? Provider { get; set; }
+
+    public string? Durability { get; set; }
+}

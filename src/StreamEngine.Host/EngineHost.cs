@@ -1,0 +1,93 @@
+using Akka.Actor;
+using Akka.Configuration;
+using Akka.Hosting;
+using Akka.Persistence.Hosting;
+using Akka.Persistence.Sql.Hosting;
+using LinqToDB;
+using Microsoft.Data.Sqlite;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using StreamEngine.Pipeline;
+using StreamEngine.Pipeline.Delivery;
+using StreamEngine.Pipeline.Ingest;
+
+namespace StreamEngine.Host;
+
+/// <summary>
+/// The only composition root: builds the generic host with the Akka actor system, the SQL journal on embedded
+/// SQLite, the event serializer and the engine actor, all from <see cref="EngineSettings"/>.
+/// </summary>
+public static class EngineHost
+{
+    /// <summary>Builds the host; <see cref="IHost.RunAsync"/> runs it until Ctrl-C or SIGTERM.</summary>
+    public static IHost Build(EngineSettings settings, LogLevel minimumLevel = LogLevel.Information)
+    {
+        string dataDirectory = Path.GetFullPath(settings.DataDirectory);
+        Directory.CreateDirectory(dataDirectory);
+        string connectionString = new SqliteConnectionStringBuilder
+        {
+            DataSource = Path.Combine(dataDirectory, "streamengine.db"),
+            Mode = SqliteOpenMode.ReadWriteCreate,
+            Pooling = true,
+        }.ToString();
+        EnableWriteAheadLog(connectionString);
+
+        HostApplicationBuilder builder = Microsoft.Extensions.Hosting.Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings());
+        builder.Logging.ClearProviders();
+        builder.Logging.SetMinimumLevel(minimumLevel);
+        builder.Logging.AddFilter("StreamEngine", minimumLevel);
+        builder.Logging.AddSimpleConsole(o =>
+        {
+            o.SingleLine = true;
+            o.TimestampFormat = "yyyy-MM-ddTHH:mm:ss.fffZ ";
+            o.UseUtcTimestamp = true;
+        });
+        builder.Services.AddSingleton(settings);
+        builder.Services.AddAkka("streamengine", (akka, _) =>
+        {
+            akka.ConfigureLoggers(loggers =>
+            {
+                loggers.LogLevel = minimumLevel <= LogLevel.Debug ? Akka.Event.LogLevel.DebugLevel : Akka.Event.LogLevel.InfoLevel;
+                loggers.ClearLoggers();
+                loggers.AddLoggerFactory();
+            });
+            akka.WithSqlPersistence(
+                journal =>
+                {
+                    journal.ConnectionString = connectionString;
+                    journal.ProviderName = ProviderName.SQLiteMS;
+                    journal.AutoInitialize = true;
+                },
+                snapshot =>
+                {
+                    snapshot.ConnectionString = connectionString;
+                    snapshot.ProviderName = ProviderName.SQLiteMS;
+                    snapshot.AutoInitialize = true;
+                });
+            // SQLite allows one writer: more parallel journal writers would only contend for the lock.
+            akka.AddHocon(ConfigurationFactory.FromObject(new { akka = new { persistence = new { journal = new { sql = new { parallelism = 1 } } } } }),
+                HoconAddMode.Prepend);
+            akka.WithCustomSerializer("streamengine", [typeof(IIngestEvent), typeof(WatermarkAdvanced)],
+                system => new IngestEventSerializer(system));
+            akka.WithActors((system, registry) =>
+            {
+                IActorRef engine = system.ActorOf(EngineActor.Props(settings), "engine");
+                registry.Register<EngineActor>(engine);
+            });
+        });
+        builder.Services.AddHostedService<ReadinessReporter>();
+        return builder.Build();
+    }
+
+    // WAL is a property of the database file: set once, it persists. (synchronous is per connection and stays at
+    // SQLite's default FULL: one fsync per commit in WAL mode, the fsync durability mode.)
+    private static void EnableWriteAheadLog(string connectionString)
+    {
+        using var connection = new SqliteConnection(connectionString);
+        connection.Open();
+        using SqliteCommand command = connection.CreateCommand();
+        command.CommandText = "PRAGMA journal_mode=WAL;";
+        command.ExecuteNonQuery();
+    }
+}

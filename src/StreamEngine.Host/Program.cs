@@ -1,0 +1,22 @@
+using System.CommandLine;
+using StreamEngine.Host.Commands;
+
+namespace StreamEngine.Host;
+
+/// <summary>The <c>streamengine</c> command line.</summary>
+public static class Program
+{
+    /// <summary>Entry point.</summary>
+    public static async Task<int> Main(string[] args)
+    {
+        var root = new RootCommand("StreamEngine: HL7 v2 over MLLP in, FHIR R4 out, effectively once.")
+        {
+            RunCommand.Create(),
+            SendCommand.Create(),
+        };
+
+        // The host handles Ctrl-C and SIGTERM itself (graceful stop of listeners, sinks and journal).
+        var invocation = new InvocationConfiguration { ProcessTerminationTimeout = null };
+        return await root.Parse(args).InvokeAsync(invocation);
+    }
+}

@@ -1,0 +1,33 @@
+using StreamEngine.Pipeline.Ingest;
+
+namespace StreamEngine.Pipeline.Delivery;
+
+/// <summary>What became of one journaled event at one sink.</summary>
+public enum DeliveryOutcome
+{
+    /// <summary>Written to the sink.</summary>
+    Delivered,
+
+    /// <summary>Not for this sink (unsupported type, a rejected frame): counted, not lost.</summary>
+    Filtered,
+
+    /// <summary>Could not be delivered however often it is retried (a mapping error): kept aside with its reason.</summary>
+    Quarantined,
+}
+
+/// <summary>
+/// A sink's output, driven by its <see cref="SinkActor"/> one event at a time, in journal order. Delivery must be
+/// idempotent: after a crash the actor re-sends everything after the last persisted watermark that
+/// <see cref="Open"/> does not report as already written.
+/// </summary>
+public interface IDeliveryTarget : IDisposable
+{
+    /// <summary>Opens the output; returns the highest sequence number it already holds for this stream (0 if none).</summary>
+    long Open();
+
+    /// <summary>Delivers one event. Throws only for failures that a retry may cure (I/O, a server down).</summary>
+    DeliveryOutcome Deliver(long sequenceNr, IIngestEvent journaled);
+
+    /// <summary>Makes delivered output visible (and, with <paramref name="durable"/>, safe from power loss).</summary>
+    void Flush(bool durable);
+}

@@ -1,0 +1,90 @@
+namespace StreamEngine.Pipeline;
+
+/// <summary>How far a commit must go before it counts.</summary>
+public enum Durability
+{
+    /// <summary>On disk (fsync): survives power loss. The default.</summary>
+    Fsync,
+
+    /// <summary>Handed to the OS: survives a process crash (kill -9), not power loss.</summary>
+    Os,
+}
+
+/// <summary>Where a new sink starts reading the journal.</summary>
+public enum StartFrom
+{
+    /// <summary>From messages journaled after the sink first starts. The default: a new sink does not replay history.</summary>
+    Now,
+
+    /// <summary>From the oldest message the journal still holds (backfill).</summary>
+    Earliest,
+}
+
+/// <summary>The validated engine configuration. Immutable.</summary>
+public sealed record EngineSettings
+{
+    /// <summary>Folder for the embedded journal and other state. Default <c>./data</c>.</summary>
+    public required string DataDirectory { get; init; }
+
+    /// <summary>Inbound MLLP channels.</summary>
+    public required IReadOnlyList<ListenerSettings> Listeners { get; init; }
+
+    /// <summary>Outbound destinations; each consumes every listener's stream.</summary>
+    public required IReadOnlyList<SinkSettings> Sinks { get; init; }
+
+    /// <summary>Durability of sink output (the journal's is the store's setting). Default fsync.</summary>
+    public Durability Durability { get; init; } = Durability.Fsync;
+
+    /// <summary>Plugin id of the read journal (Akka.Persistence.Query) that sinks catch up from.</summary>
+    public required string ReadJournalPluginId { get; init; }
+}
+
+/// <summary>One inbound MLLP channel.</summary>
+public sealed record ListenerSettings
+{
+    /// <summary>Stable id; persistence ids derive from it, so renaming the display name loses nothing.</summary>
+    public required string Id { get; init; }
+
+    /// <summary>Display name.</summary>
+    public required string Name { get; init; }
+
+    /// <summary>Address to bind. Default 127.0.0.1: exposing a listener beyond the host is a deliberate choice.</summary>
+    public string Host { get; init; } = "127.0.0.1";
+
+    /// <summary>TCP port; 0 picks a free one (tests). Default 2575, the registered MLLP port.</summary>
+    public int Port { get; init; } = 2575;
+
+    /// <summary>Largest MLLP payload accepted. Default 16 MiB: room for an embedded PDF, a cap on a runaway sender.</summary>
+    public int MaxFrameBytes { get; init; } = 16 * 1024 * 1024;
+
+    /// <summary>
+    /// How long a frame may wait for its journal commit before the sender gets AR (207). Default 30 s: longer than
+    /// any healthy commit, shorter than the ACK timeouts senders use (typically 60 s).
+    /// </summary>
+    public TimeSpan CommitTimeout { get; init; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>The stream this listener journals into.</summary>
+    public string PersistenceId => $"ingest/{Id}/default";
+}
+
+/// <summary>One outbound destination.</summary>
+public sealed record SinkSettings
+{
+    /// <summary>Stable id; the watermark's persistence id derives from it.</summary>
+    public required string Id { get; init; }
+
+    /// <summary>Display name.</summary>
+    public required string Name { get; init; }
+
+    /// <summary>Sink type; <c>ndjson</c> for now.</summary>
+    public string Type { get; init; } = "ndjson";
+
+    /// <summary>Output folder of an NDJSON sink. Default <c>./out</c>.</summary>
+    public string Path { get; init; } = "./out";
+
+    /// <summary>Where a new sink starts. Default now.</summary>
+    public StartFrom StartFrom { get; init; } = StartFrom.Now;
+
+    /// <summary>Persistence id of this sink's watermark for one listener's stream.</summary>
+    public string PersistenceIdFor(ListenerSettings listener) => $"sink/{Id}/{listener.Id}/default";
+}

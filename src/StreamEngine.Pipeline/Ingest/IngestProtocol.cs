@@ -1,0 +1,33 @@
+namespace StreamEngine.Pipeline.Ingest;
+
+/// <summary>Asks the journal to persist an event; answered with <see cref="Journaled"/> once committed.</summary>
+public sealed record Append(long CorrelationId, IIngestEvent Event);
+
+/// <summary>The event of <see cref="Append"/> is committed at this sequence number.</summary>
+public sealed record Journaled(long CorrelationId, long SequenceNr);
+
+/// <summary>The event of <see cref="Append"/> was not committed (rejected by the store).</summary>
+public sealed record AppendFailed(long CorrelationId);
+
+/// <summary>
+/// A sink asks for live events. The journal answers <see cref="LiveSubscribed"/> with its highest committed
+/// sequence number; every event committed after that is offered live while the subscriber has demand.
+/// Subscribing again resets the demand.
+/// </summary>
+public sealed record SubscribeLive(Akka.Actor.IActorRef Subscriber, int Demand);
+
+/// <summary>The answer to <see cref="SubscribeLive"/>.</summary>
+public sealed record LiveSubscribed(long HighestSequenceNr);
+
+/// <summary>A subscriber can take <paramref name="Count"/> more live events.</summary>
+public sealed record GrantDemand(int Count);
+
+/// <summary>A live event. A subscriber that sees a gap in sequence numbers catches up from the journal.</summary>
+public sealed record LiveEvent(long SequenceNr, IIngestEvent Event);
+
+/// <summary>Asks for the highest committed sequence number.</summary>
+public sealed record GetHighestSequenceNr
+{
+    /// <summary>The message.</summary>
+    public static GetHighestSequenceNr Instance { get; } = new();
+}

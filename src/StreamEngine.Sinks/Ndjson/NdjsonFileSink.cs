@@ -1,0 +1,148 @@
+using System.Text.Json;
+
+namespace StreamEngine.Sinks.Ndjson;
+
+/// <summary>
+/// Appends one JSON document per line to a file. Resumable: <see cref="Open"/> repairs a line torn by a crash
+/// (truncates to the last complete line) and reports the delivery id of the last complete line, so a restarted
+/// sink skips what it already wrote. Single writer; not thread-safe.
+/// </summary>
+public sealed class NdjsonFileSink : IDisposable
+{
+    private const int TailProbe = 64 * 1024;
+    private readonly string _path;
+    private FileStream? _stream;
+
+    /// <summary>Creates a sink writing to <paramref name="path"/>; nothing is opened until <see cref="Open"/>.</summary>
+    public NdjsonFileSink(string path)
+    {
+        _path = Path.GetFullPath(path);
+    }
+
+    /// <summary>The file written.</summary>
+    public string FilePath => _path;
+
+    /// <summary>
+    /// Opens the file for appending (creating folders as needed), truncates a torn last line, and returns the
+    /// <c>meta.source</c> of the last complete line (the delivery id the writer stamped), or null for an empty file.
+    /// </summary>
+    public string? Open()
+    {
+        Directory.CreateDirectory(Path.GetDirectoryName(_path)!);
+        _stream = new FileStream(_path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.Read, 64 * 1024, FileOptions.None);
+        long length = _stream.Length;
+        string? lastId = null;
+        if (length > 0)
+        {
+            long completeEnd = FindLastNewline(_stream, length) + 1; // 0 when no complete line
+            if (completeEnd < length)
+            {
+                _stream.SetLength(completeEnd); // a torn write from a crash: it is rewritten from the journal
+                _stream.Flush(flushToDisk: true);
+            }
+
+            if (completeEnd > 0)
+            {
+                long start = FindLastNewline(_stream, completeEnd - 1) + 1;
+                var line = new byte[completeEnd - 1 - start];
+                _stream.Position = start;
+                _stream.ReadExactly(line);
+                lastId = ReadMetaSource(line);
+            }
+        }
+
+        _stream.Position = _stream.Length;
+        return lastId;
+    }
+
+    /// <summary>Appends one line (the document must not contain a raw newline; compact JSON never does).</summary>
+    public void Append(ReadOnlySpan<byte> json)
+    {
+        FileStream stream = _stream ?? throw new InvalidOperationException("The sink is not open.");
+        stream.Write(json);
+        stream.WriteByte((byte)'\n');
+    }
+
+    /// <summary>Hands buffered lines to the OS; with <paramref name="durable"/>, also waits for the disk (fsync).</summary>
+    public void Flush(bool durable)
+    {
+        _stream?.Flush(flushToDisk: durable);
+    }
+
+    /// <inheritdoc />
+    public void Dispose()
+    {
+        _stream?.Flush(flushToDisk: true);
+        _stream?.Dispose();
+        _stream = null;
+    }
+
+    /// <summary>Reads <c>meta.source</c> of a top-level JSON object; null when absent or the line is not JSON.</summary>
+    public static string? ReadMetaSource(ReadOnlySpan<byte> line)
+    {
+        try
+        {
+            var reader = new Utf8JsonReader(line);
+            if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject)
+            {
+                return null;
+            }
+
+            while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+            {
+                if (reader.ValueTextEquals("meta"u8))
+                {
+                    reader.Read();
+                    if (reader.TokenType != JsonTokenType.StartObject)
+                    {
+                        return null;
+                    }
+
+                    while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+                    {
+                        bool isSource = reader.ValueTextEquals("source"u8);
+                        reader.Read();
+                        if (isSource)
+                        {
+                            return reader.TokenType == JsonTokenType.String ? reader.GetString() : null;
+                        }
+
+                        reader.Skip();
+                    }
+
+                    return null;
+                }
+
+                reader.Read();
+                reader.Skip();
+            }
+        }
+        catch (JsonException)
+        {
+            // A line that is not JSON carries no id; the caller treats the file as having none.
+        }
+
+        return null;
+    }
+
+    // Offset of the last '\n' strictly before 'end', or -1.
+    private static long FindLastNewline(FileStream stream, long end)
+    {
+        var buffer = new byte[(int)Math.Min(TailProbe, Math.Max(end, 1))];
+        long pos = end;
+        while (pos > 0)
+        {
+            int n = (int)Math.Min(buffer.Length, pos);
+            pos -= n;
+            stream.Position = pos;
+            stream.ReadExactly(buffer, 0, n);
+            int at = buffer.AsSpan(0, n).LastIndexOf((byte)'\n');
+            if (at >= 0)
+            {
+                return pos + at;
+            }
+        }
+
+        return -1;
+    }
+}
