@@ -16,9 +16,24 @@ public readonly record struct Delimiters(byte Field, byte Component, byte Repeti
     /// Reads the delimiters from a segment starting with MSH, FHS or BHS. Returns false when they are unusable:
     /// missing, repeated, alphanumeric or segment terminators.
     /// </summary>
-    public static bool TryRead(ReadOnlySpan<byte> header, out Delimiters delimiters)
+    public static bool TryRead(ReadOnlySpan<byte> header, out Delimiters delimiters) => TryRead(header, out delimiters, out _);
+
+    /// <summary>
+    /// As <see cref="TryRead(ReadOnlySpan{byte}, out Delimiters)"/>; <paramref name="repaired"/> is set when MSH-2
+    /// doubled its escape character (<c>^~\&amp;</c>, a string-literal artefact seen in real feeds) and was read as
+    /// <c>^~\&amp;</c>.
+    /// </summary>
+    public static bool TryRead(ReadOnlySpan<byte> header, out Delimiters delimiters, out bool repaired)
     {
         delimiters = default;
+        repaired = false;
+        if (header.Length >= 10 && header[6] == header[7] && header[6] == (byte)'\\' && header[9] == header[3] && header[8] != header[3])
+        {
+            Span<byte> fixedHeader = [header[0], header[1], header[2], header[3], header[4], header[5], header[6], header[8], header[9]];
+            repaired = TryRead(fixedHeader, out delimiters, out _);
+            return repaired;
+        }
+
         if (header.Length < 8)
         {
             return false;

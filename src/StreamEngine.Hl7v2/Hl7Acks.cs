@@ -257,6 +257,11 @@ public sealed class Hl7AckBuilder
             msh = msh[..end];
         }
 
+        if (msh.Length < 4)
+        {
+            return null;
+        }
+
         byte fs = msh[3];
         if (fs is (byte)'\r' or (byte)'\n' or < 0x20 or >= 0x7F)
         {

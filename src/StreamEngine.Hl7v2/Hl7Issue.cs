@@ -39,8 +39,11 @@ public enum Hl7IssueCode
     /// <summary>More segments than the configured limit.</summary>
     TooManySegments = 12,
 
-    /// <summary>The input stops in the middle of a segment terminator sequence or holds a NUL/control byte.</summary>
+    /// <summary>The input holds a NUL or other control byte (below 0x09).</summary>
     ControlCharacter = 13,
+
+    /// <summary>MSH-2 repeated its escape character (<c>^~\&amp;</c>); read as <c>^~\&amp;</c>. A warning.</summary>
+    DuplicatedEncodingCharacter = 14,
 }
 
 /// <summary>

@@ -168,10 +168,21 @@ public sealed class Hl7Message
         }
     }
 
-    /// <summary>The segments with one id, for <c>foreach</c>.</summary>
-    public readonly struct SegmentEnumerable(Hl7Message message, string id)
+    /// <summary>The segments with one id: <c>foreach</c> without allocation, LINQ with.</summary>
+    public readonly struct SegmentEnumerable(Hl7Message message, string id) : IEnumerable<Hl7Segment>
     {
         /// <summary>Gets the enumerator.</summary>
         public SegmentEnumerator GetEnumerator() => new(message, id);
+
+        IEnumerator<Hl7Segment> IEnumerable<Hl7Segment>.GetEnumerator()
+        {
+            SegmentEnumerator e = GetEnumerator();
+            while (e.MoveNext())
+            {
+                yield return e.Current;
+            }
+        }
+
+        System.Collections.IEnumerator System.Collections.IEnumerable.GetEnumerator() => ((IEnumerable<Hl7Segment>)this).GetEnumerator();
     }
 }

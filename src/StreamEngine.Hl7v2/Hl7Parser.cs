@@ -68,10 +68,15 @@ public static class Hl7Parser
         }
 
         int firstEnd = first.IndexOfAny((byte)'\r', (byte)'\n');
-        if (!Delimiters.TryRead(firstEnd < 0 ? first : first[..firstEnd], out Delimiters delimiters))
+        if (!Delimiters.TryRead(firstEnd < 0 ? first : first[..firstEnd], out Delimiters delimiters, out bool repaired))
         {
             Add(ref issues, first.Length < 9 ? Hl7IssueCode.BadMsh : Hl7IssueCode.BadDelimiters, 1, first.Length < 9 ? 0 : 2);
             return null;
+        }
+
+        if (repaired)
+        {
+            Add(ref issues, Hl7IssueCode.DuplicatedEncodingCharacter, 1, 2);
         }
 
         // Sizes: a first guess from the input length, grown by doubling (amortised linear).
