@@ -60,7 +60,7 @@ public static class SettingsLoader
         StreamEngineOptions options;
         try
         {
-            options = configuration.Get<StreamEngineOptions>() ?? new StreamEngineOptions();
+            options = configuration.Get<StreamEngineOptions>(o => o.ErrorOnUnknownConfiguration = true) ?? new StreamEngineOptions();
         }
         catch (InvalidOperationException e)
         {
@@ -96,16 +96,17 @@ public static class SettingsLoader
                 errors.Add($"{key}.host: '{host}' is not an IP address or host name");
             }
 
-            int port = l.Port ?? 2575;
-            if (port is < 0 or > 65535)
+            int port = 2575;
+            if (l.Port is not null && (!int.TryParse(l.Port, NumberStyles.None, CultureInfo.InvariantCulture, out port) || port > 65535))
             {
-                errors.Add($"{key}.port: {port.ToString(CultureInfo.InvariantCulture)} is not a TCP port (0-65535)");
+                errors.Add($"{key}.port: '{l.Port}' is not a TCP port (0-65535)");
             }
 
-            long maxFrame = l.MaxFrameBytes ?? 16 * 1024 * 1024;
-            if (maxFrame is < 1024 or > int.MaxValue)
+            long maxFrame = 16 * 1024 * 1024;
+            if (l.MaxFrameBytes is not null
+                && (!long.TryParse(l.MaxFrameBytes, NumberStyles.None, CultureInfo.InvariantCulture, out maxFrame) || maxFrame is < 1024 or > int.MaxValue))
             {
-                errors.Add($"{key}.maxFrameBytes: must be between 1024 and {int.MaxValue.ToString(CultureInfo.InvariantCulture)}");
+                errors.Add($"{key}.maxFrameBytes: '{l.MaxFrameBytes}' is not a size between 1024 and {int.MaxValue.ToString(CultureInfo.InvariantCulture)} bytes");
             }
 
             listeners.Add(new ListenerSettings { Id = id, Name = name, Host = host, Port = port, MaxFrameBytes = (int)Math.Clamp(maxFrame, 1024, int.MaxValue) });

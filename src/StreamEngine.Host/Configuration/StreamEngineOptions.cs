@@ -1,6 +1,7 @@
 namespace StreamEngine.Host.Configuration;
 
-// Mutable shapes for Microsoft.Extensions.Configuration binding only. They are validated and turned into the
+// Mutable shapes for Microsoft.Extensions.Configuration binding only. Numbers are bound as strings and parsed by
+// SettingsLoader, because the binder silently drops a list element whose number does not convert. They are validated and turned into the
 // immutable records of StreamEngine.Pipeline by SettingsLoader; nothing else reads them.
 
 internal sealed class StreamEngineOptions
@@ -22,9 +23,9 @@ internal sealed class ListenerOptions
 
     public string? Host { get; set; }
 
-    public int? Port { get; set; }
+    public string? Port { get; set; }
 
-    public long? MaxFrameBytes { get; set; }
+    public string? MaxFrameBytes { get; set; }
 }
 
 internal sealed class SinkOptions
