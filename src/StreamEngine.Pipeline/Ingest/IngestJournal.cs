@@ -15,6 +15,9 @@ public sealed class IngestJournal : ReceivePersistentActor
 {
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly List<Subscription> _subscribers = [];
+
+    // Appends in flight, by event identity, so a rejected write can be answered (events are distinct objects).
+    private readonly Dictionary<IIngestEvent, (IActorRef ReplyTo, long CorrelationId)> _inFlight = new(ReferenceEqualityComparer.Instance);
     private readonly KeyValuePair<string, object?> _listenerTag;
 
     /// <summary>Creates the journal of one listener's stream.</summary>
@@ -49,8 +52,10 @@ public sealed class IngestJournal : ReceivePersistentActor
     private void OnAppend(Append append)
     {
         IActorRef replyTo = Sender;
+        _inFlight[append.Event] = (replyTo, append.CorrelationId);
         PersistAsync(append.Event, e =>
         {
+            _inFlight.Remove(e);
             long seq = LastSequenceNr;
             StreamEngineTelemetry.Journaled.Add(1, _listenerTag);
             replyTo.Tell(new Journaled(append.CorrelationId, seq));
@@ -99,8 +104,12 @@ public sealed class IngestJournal : ReceivePersistentActor
     /// <inheritdoc />
     protected override void OnPersistRejected(Exception cause, object @event, long sequenceNr)
     {
-        // The store refused this event (e.g. serialization); the actor goes on. The connection times out and NAKs.
+        // The store refused this event (e.g. serialization); the actor goes on and the connection answers AR (207).
         _log.Error("Ingest journal {0} rejected an event at sequence {1}: {2}", PersistenceId, sequenceNr, cause.GetType().Name);
+        if (@event is IIngestEvent e && _inFlight.Remove(e, out var pending))
+        {
+            pending.ReplyTo.Tell(new AppendFailed(pending.CorrelationId));
+        }
     }
 
     /// <inheritdoc />

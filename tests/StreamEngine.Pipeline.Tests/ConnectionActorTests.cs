@@ -1,0 +1,102 @@
+using Akka.Actor;
+using Akka.IO;
+using StreamEngine.Hl7v2;
+using StreamEngine.Mllp;
+using StreamEngine.Pipeline.Ingest;
+using StreamEngine.Pipeline.Listening;
+using StreamEngine.TestKit;
+
+namespace StreamEngine.Pipeline.Tests;
+
+public sealed class ConnectionActorTests() : Akka.TestKit.Xunit2.TestKit(PipelineTestConfig.Create())
+{
+    private static readonly ListenerSettings Listener = new() { Id = "t", Name = "t", CommitTimeout = TimeSpan.FromMilliseconds(300) };
+
+    private static Hl7Message Ack(ByteString framed)
+    {
+        var frames = new List<byte[]>();
+        new MllpDecoder(1 << 20).Feed(framed.ToArray(), frames);
+        Assert.Single(frames);
+        Assert.True(Hl7Parser.TryParse(frames[0], out Hl7Message? ack, out _));
+        return ack!;
+    }
+
+    [Fact]
+    public void UsableFrame_IsAcknowledgedOnlyAfterTheJournalCommits()
+    {
+        var journal = CreateTestProbe();
+        IActorRef connection = Sys.ActorOf(ConnectionActor.Props(Listener with { CommitTimeout = TimeSpan.FromSeconds(30) }, journal.Ref, new Hl7AckBuilder(DateTimeOffset.UtcNow)));
+        connection.Tell(new InboundFrame(TestData.Message(@"MSH|^~\&|PAS|RX1|R|RX1|20260101||ADT^A01|ABC|P|2.4", "PID|1||X^^^R^MR")));
+
+        Append append = journal.ExpectMsg<Append>();
+        var received = Assert.IsType<MessageReceived>(append.Event);
+        Assert.Equal(("PAS", "RX1", "ADT^A01", "ABC"), (received.SendingApplication, received.SendingFacility, received.MessageType, received.ControlId));
+        ExpectNoMsg(TimeSpan.FromMilliseconds(100)); // no ACK before the commit
+
+        journal.Reply(new Journaled(append.CorrelationId, 7));
+        Hl7Message ack = Ack(ExpectMsg<ByteString>());
+        Assert.Equal("AA", ack.Get("MSA-1"));
+        Assert.Equal("ABC", ack.Get("MSA-2"));
+    }
+
+    [Fact]
+    public void EnhancedMode_GetsCa()
+    {
+        var journal = CreateTestProbe();
+        IActorRef connection = Sys.ActorOf(ConnectionActor.Props(Listener, journal.Ref, new Hl7AckBuilder(DateTimeOffset.UtcNow)));
+        connection.Tell(new InboundFrame(TestData.Message(@"MSH|^~\&|PAS|RX1|R|RX1|20260101||ADT^A01|E1|P|2.5|||AL|NE", "PID|1||X")));
+        journal.Reply(new Journaled(journal.ExpectMsg<Append>().CorrelationId, 1));
+        Assert.Equal("CA", Ack(ExpectMsg<ByteString>()).Get("MSA-1"));
+    }
+
+    [Fact]
+    public void NoAckRequested_AnswersEmpty()
+    {
+        var journal = CreateTestProbe();
+        IActorRef connection = Sys.ActorOf(ConnectionActor.Props(Listener, journal.Ref, new Hl7AckBuilder(DateTimeOffset.UtcNow)));
+        connection.Tell(new InboundFrame(TestData.Message(@"MSH|^~\&|PAS|RX1|R|RX1|20260101||ADT^A01|E1|P|2.5|||NE|NE", "PID|1||X")));
+        journal.Reply(new Journaled(journal.ExpectMsg<Append>().CorrelationId, 1));
+        Assert.True(ExpectMsg<ByteString>().IsEmpty);
+    }
+
+    [Fact]
+    public void BrokenMsh_IsJournaledForQuarantine_AndAnsweredArWithErr()
+    {
+        var journal = CreateTestProbe();
+        IActorRef connection = Sys.ActorOf(ConnectionActor.Props(Listener, journal.Ref, new Hl7AckBuilder(DateTimeOffset.UtcNow)));
+        connection.Tell(new InboundFrame(TestData.Message(@"MSH|^~\&|PAS|RX1|R|RX1|20260101|||NOTYPE|P|2.5", "PID|1||X")));
+        Append append = journal.ExpectMsg<Append>();
+        Assert.Equal("MissingMessageType", Assert.IsType<FrameRejected>(append.Event).Reason);
+        journal.Reply(new Journaled(append.CorrelationId, 2));
+        Hl7Message ack = Ack(ExpectMsg<ByteString>());
+        Assert.Equal("AR", ack.Get("MSA-1"));
+        Assert.Equal("NOTYPE", ack.Get("MSA-2"));
+        Assert.Equal("101", ack.Get("ERR-3.1"));
+    }
+
+    [Fact]
+    public void JournalThatNeverAnswers_GivesAr207AfterTheCommitTimeout_AndALateCommitIsIgnored()
+    {
+        var journal = CreateTestProbe();
+        IActorRef connection = Sys.ActorOf(ConnectionActor.Props(Listener, journal.Ref, new Hl7AckBuilder(DateTimeOffset.UtcNow)));
+        connection.Tell(new InboundFrame(TestData.Message(@"MSH|^~\&|PAS|RX1|R|RX1|20260101||ADT^A01|SLOW|P|2.5", "PID|1||X")));
+        Append append = journal.ExpectMsg<Append>();
+        Hl7Message ack = Ack(ExpectMsg<ByteString>(TimeSpan.FromSeconds(5)));
+        Assert.Equal("AR", ack.Get("MSA-1"));
+        Assert.Equal("207", ack.Get("ERR-3.1"));
+        journal.Reply(new Journaled(append.CorrelationId, 3));
+        ExpectNoMsg(TimeSpan.FromMilliseconds(200));
+    }
+
+    [Fact]
+    public void FailedAppend_GivesAr207()
+    {
+        var journal = CreateTestProbe();
+        IActorRef connection = Sys.ActorOf(ConnectionActor.Props(Listener, journal.Ref, new Hl7AckBuilder(DateTimeOffset.UtcNow)));
+        connection.Tell(new InboundFrame(TestData.Message(@"MSH|^~\&|PAS|RX1|R|RX1|20260101||ADT^A01|F1|P|2.4", "PID|1||X")));
+        journal.Reply(new AppendFailed(journal.ExpectMsg<Append>().CorrelationId));
+        Hl7Message ack = Ack(ExpectMsg<ByteString>());
+        Assert.Equal("AR", ack.Get("MSA-1"));
+        Assert.Equal("207", ack.Get("ERR-1.4.1"));
+    }
+}

@@ -1,0 +1,24 @@
+using Akka.Configuration;
+using StreamEngine.Pipeline.Delivery;
+using StreamEngine.Pipeline.Ingest;
+
+namespace StreamEngine.Pipeline.Tests;
+
+internal static class PipelineTestConfig
+{
+    /// <summary>In-memory journal with our serializer bound to our events. (Test-only HOCON; the engine composes through Akka.Hosting.)</summary>
+    public static Config Create() => ConfigurationFactory.ParseString($$"""
+        akka.loglevel = WARNING
+        akka.persistence.journal.plugin = "akka.persistence.journal.inmem"
+        akka.persistence.snapshot-store.plugin = "akka.persistence.snapshot-store.local"
+        akka.actor.serialize-messages = off
+        akka.actor.serializers.streamengine = "{{typeof(IngestEventSerializer).AssemblyQualifiedName}}"
+        akka.actor.serialization-bindings {
+          "{{typeof(IIngestEvent).AssemblyQualifiedName}}" = streamengine
+          "{{typeof(WatermarkAdvanced).AssemblyQualifiedName}}" = streamengine
+        }
+        akka.actor.serialization-identifiers {
+          "{{typeof(IngestEventSerializer).AssemblyQualifiedName}}" = {{IngestEventSerializer.SerializerId}}
+        }
+        """);
+}
