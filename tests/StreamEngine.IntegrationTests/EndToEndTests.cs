@@ -1,0 +1,134 @@
+using System.Text;
+using System.Text.Json;
+using StreamEngine.Hl7v2;
+
+namespace StreamEngine.IntegrationTests;
+
+/// <summary>The engine as a user runs it: a separate process, real sockets, the embedded SQLite journal, real peers.</summary>
+public sealed class EndToEndTests
+{
+    private static string Sample(string name) => Path.Combine(AppContext.BaseDirectory, "samples", name);
+
+    [Fact]
+    public async Task AdtA01_FromPythonHl7MllpSend_IsAckedAa_AndDeliveredAsAFhirBundle()
+    {
+        using var folder = new TestFolder();
+        await using EngineProcess engine = await EngineProcess.StartAsync(folder.Path);
+
+        List<Hl7Message> acks = await Peers.MllpSendAsync(engine.Port, Sample("adt_a01.hl7"));
+
+        Hl7Message ack = Assert.Single(acks);
+        Assert.Equal("AA", ack.Get("MSA-1"));
+        Assert.Equal("SAMPLE0001", ack.Get("MSA-2"));
+        Assert.Equal("PAS", ack.Get("MSH-5")); // sender and receiver swapped
+
+        JsonDocument bundle = Assert.Single(await folder.AwaitLinesAsync(1));
+        Assert.Equal("Bundle", bundle.RootElement.GetProperty("resourceType").GetString());
+        Assert.Equal("transaction", bundle.RootElement.GetProperty("type").GetString());
+        Assert.Equal("SAMPLE0001", TestFolder.ControlId(bundle));
+        JsonElement patient = bundle.RootElement.GetProperty("entry").EnumerateArray()
+            .Select(e => e.GetProperty("resource")).Single(r => r.GetProperty("resourceType").GetString() == "Patient");
+        Assert.Contains(patient.GetProperty("identifier").EnumerateArray(), i =>
+            i.GetProperty("system").GetString() == "https://fhir.nhs.uk/Id/nhs-number" && i.GetProperty("value").GetString() == "9990000034");
+        Assert.Equal(0, await engine.StopAsync());
+    }
+
+    [Fact]
+    public async Task BrokenMsh_GetsArWithAnErrSegment_AndTheListenerKeepsServing()
+    {
+        using var folder = new TestFolder();
+        await using EngineProcess engine = await EngineProcess.StartAsync(folder.Path);
+
+        byte[] broken = Encoding.ASCII.GetBytes("MSH|^~\\&|PAS|RX1|ROUTE|RX1|20261130||||P|2.5\rPID|1||X\r");
+        byte[] garbage = Encoding.ASCII.GetBytes("this is not HL7 at all");
+        List<Hl7Message> acks = await Peers.SendAsync(engine.Port, [broken, garbage, Peers.Adt("A01", "AFTER1", "M1")]);
+
+        Assert.Equal("AR", acks[0].Get("MSA-1"));
+        Assert.NotNull(acks[0].FindSegment("ERR"));
+        Assert.Equal("101", acks[0].Get("ERR-3.1"));
+        Assert.Equal("AR", acks[1].Get("MSA-1"));
+        Assert.NotNull(acks[1].FindSegment("ERR"));
+        Assert.Equal("AA", acks[2].Get("MSA-1")); // same connection, still served
+
+        Hl7Message fromOtherPeer = Assert.Single(await Peers.MllpSendAsync(engine.Port, Sample("adt_a01.hl7")));
+        Assert.Equal("AA", fromOtherPeer.Get("MSA-1"));
+
+        List<JsonDocument> lines = await folder.AwaitLinesAsync(2);
+        Assert.Equal(["AFTER1", "SAMPLE0001"], lines.Select(TestFolder.ControlId));
+        Assert.Equal(0, await engine.StopAsync());
+    }
+
+    [Fact]
+    public async Task GracefulRestart_OnTheSameDataDirectory_LosesNothing_AndDeliversNothingTwice()
+    {
+        using var folder = new TestFolder();
+        await using (EngineProcess first = await EngineProcess.StartAsync(folder.Path))
+        {
+            List<Hl7Message> acks = await Peers.SendAsync(first.Port,
+                [Peers.Adt("A01", "R1", "M1"), Peers.Adt("A08", "R2", "M1"), Peers.Adt("A04", "R3", "M2", "9990000026", "V2")]);
+            Assert.All(acks, a => Assert.Equal("AA", a.Get("MSA-1")));
+            Assert.Equal(3, (await folder.AwaitLinesAsync(3)).Count);
+            Assert.Equal(0, await first.StopAsync());
+        }
+
+        await using (EngineProcess second = await EngineProcess.StartAsync(folder.Path))
+        {
+            List<Hl7Message> acks = await Peers.SendAsync(second.Port, [Peers.Adt("A08", "R4", "M2", "9990000026", "V2"), Peers.Adt("A01", "R5", "M3")]);
+            Assert.All(acks, a => Assert.Equal("AA", a.Get("MSA-1")));
+            List<JsonDocument> lines = await folder.AwaitLinesAsync(5);
+            Assert.Equal(0, await second.StopAsync());
+            lines = folder.Lines();
+            Assert.Equal(["R1", "R2", "R3", "R4", "R5"], lines.Select(TestFolder.ControlId));
+            Assert.Equal(Enumerable.Range(1, 5).Select(i => $"streamengine:ingest/it/default#{i}"), lines.Select(TestFolder.DeliveryId));
+        }
+    }
+
+    [Fact]
+    public async Task KillDashNine_RightAfterTheAcks_EveryAckedMessageIsDeliveredExactlyOnce()
+    {
+        using var folder = new TestFolder();
+        var sent = new List<string>();
+        for (int round = 0; round < 3; round++)
+        {
+            EngineProcess engine = await EngineProcess.StartAsync(folder.Path);
+            var batch = Enumerable.Range(0, 40).Select(i => $"K{round}-{i}").ToList();
+            List<Hl7Message> acks = await Peers.SendAsync(engine.Port, batch.Select((id, i) => Peers.Adt(i % 2 == 0 ? "A01" : "A08", id, $"M{i % 7}")));
+            Assert.All(acks, a => Assert.Equal("AA", a.Get("MSA-1")));
+            sent.AddRange(batch);
+            await engine.KillAsync(); // no flush, no watermark save, no goodbye
+            await engine.DisposeAsync();
+        }
+
+        await using EngineProcess last = await EngineProcess.StartAsync(folder.Path);
+        await folder.AwaitLinesAsync(sent.Count);
+        Assert.Equal(0, await last.StopAsync());
+        Assert.Equal(sent, folder.Lines().Select(TestFolder.ControlId));
+    }
+
+    [Fact]
+    public async Task Logs_HoldNoPatientData_EvenAtDebugLevel()
+    {
+        using var folder = new TestFolder();
+        await using EngineProcess engine = await EngineProcess.StartAsync(folder.Path, verbose: true);
+        await Peers.MllpSendAsync(engine.Port, Sample("adt_a01.hl7"));
+        await Peers.SendAsync(engine.Port, [Encoding.ASCII.GetBytes("MSH|^~\\&|PAS|RX1|ROUTE|RX1|2026||||P|2.5\rPID|1||SECRETMRN^^^R0B^MR||SECRETNAME\r")]);
+        await folder.AwaitLinesAsync(1);
+        Assert.Equal(0, await engine.StopAsync());
+
+        string logs = engine.Logs;
+        Assert.Contains("ready on", logs, StringComparison.Ordinal); // the logs were captured
+        foreach (string phi in new[] { "TAYLOR", "CHRIS", "9990000034", "RX10001", "19751212", "SECRETMRN", "SECRETNAME", "MEADOW" })
+        {
+            Assert.DoesNotContain(phi, logs, StringComparison.OrdinalIgnoreCase);
+        }
+    }
+
+    [Fact]
+    public async Task BadConfig_FailsAtStartUp_NamingTheKey()
+    {
+        using var folder = new TestFolder();
+        await File.WriteAllTextAsync(Path.Combine(folder.Path, "streamengine.json"), """{ "listeners": [ { "name": "it", "port": 99999 } ] }""");
+        var e = await Assert.ThrowsAsync<InvalidOperationException>(() => EngineProcess.StartAsync(folder.Path));
+        Assert.Contains("listeners[0].port", e.Message, StringComparison.Ordinal);
+    }
+}

@@ -1,0 +1,65 @@
+using System.Diagnostics;
+using System.Text;
+using StreamEngine.Hl7v2;
+using StreamEngine.Mllp;
+
+namespace StreamEngine.IntegrationTests;
+
+/// <summary>MLLP senders: Debian's python3-hl7 <c>mllp_send</c> (a third-party peer) and our own client.</summary>
+internal static class Peers
+{
+    public const string MllpSend = "/usr/bin/mllp_send";
+
+    /// <summary>Runs <c>mllp_send --loose -p PORT -f FILE 127.0.0.1</c>; returns the ACKs it printed, parsed.</summary>
+    public static async Task<List<Hl7Message>> MllpSendAsync(int port, string file)
+    {
+        Assert.True(File.Exists(MllpSend), "python3-hl7 is not installed (apt-get install python3-hl7; .ci/run does this)");
+        var start = new ProcessStartInfo(MllpSend) { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (string arg in new[] { "--loose", "-p", port.ToString(System.Globalization.CultureInfo.InvariantCulture), "-f", file, "127.0.0.1" })
+        {
+            start.ArgumentList.Add(arg);
+        }
+
+        using Process process = Process.Start(start)!;
+        using var stdout = new MemoryStream();
+        Task<string> stderr = process.StandardError.ReadToEndAsync();
+        await process.StandardOutput.BaseStream.CopyToAsync(stdout);
+        await process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(60));
+        Assert.True(process.ExitCode == 0, $"mllp_send failed ({process.ExitCode}): {await stderr}");
+
+        // mllp_send prints each ACK as it came off the wire, MLLP frame bytes included.
+        var frames = new List<byte[]>();
+        new MllpDecoder(1 << 20).Feed(stdout.ToArray(), frames);
+        var acks = new List<Hl7Message>();
+        foreach (byte[] message in frames)
+        {
+            Assert.True(Hl7Parser.TryParse(message, out Hl7Message? ack, out _));
+            acks.Add(ack!);
+        }
+
+        return acks;
+    }
+
+    /// <summary>Sends each message in turn on one connection, waiting for each ACK.</summary>
+    public static async Task<List<Hl7Message>> SendAsync(int port, IEnumerable<byte[]> messages)
+    {
+        var acks = new List<Hl7Message>();
+        await using MllpClient client = await MllpClient.ConnectAsync("127.0.0.1", port, CancellationToken.None);
+        foreach (byte[] message in messages)
+        {
+            byte[] ack = await client.SendAsync(message, TimeSpan.FromSeconds(30), CancellationToken.None);
+            Assert.True(Hl7Parser.TryParse(ack, out Hl7Message? parsed, out _));
+            acks.Add(parsed!);
+        }
+
+        return acks;
+    }
+
+    /// <summary>An original-mode ADT message for one patient.</summary>
+    public static byte[] Adt(string trigger, string controlId, string mrn, string nhsNumber = "9990000034", string visit = "V1") =>
+        Encoding.ASCII.GetBytes(
+            $"MSH|^~\\&|PAS|RX1|ROUTE|RX1|20261130081500||ADT^{trigger}^ADT_A01|{controlId}|P|2.4\r" +
+            $"EVN|{trigger}|20261130081500\r" +
+            $"PID|1||{mrn}^^^R0B^MR~{nhsNumber}^^^NHS^NH||TESTER^PAT||19800101|F\r" +
+            $"PV1|1|I|WARD1^^^R0B01||||||||||||||||{visit}^^^R0B\r");
+}

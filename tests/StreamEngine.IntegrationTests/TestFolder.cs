@@ -1,0 +1,67 @@
+using System.Text.Json;
+
+namespace StreamEngine.IntegrationTests;
+
+/// <summary>A scratch folder per test, and helpers to read what the NDJSON sink wrote.</summary>
+internal sealed class TestFolder : IDisposable
+{
+    public string Path { get; } = Directory.CreateTempSubdirectory("se-it-").FullName;
+
+    public string Out => System.IO.Path.Combine(Path, "out");
+
+    public void Dispose()
+    {
+        try
+        {
+            Directory.Delete(Path, recursive: true);
+        }
+        catch (IOException)
+        {
+            // A process that has not released a file yet; the temp folder is cleaned by the OS.
+        }
+    }
+
+    /// <summary>Every complete NDJSON line the sink has written so far, parsed.</summary>
+    public List<JsonDocument> Lines()
+    {
+        var lines = new List<JsonDocument>();
+        if (!Directory.Exists(Out))
+        {
+            return lines;
+        }
+
+        foreach (string file in Directory.GetFiles(Out, "*.ndjson"))
+        {
+            using var stream = new FileStream(file, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
+            using var reader = new StreamReader(stream);
+            string text = reader.ReadToEnd();
+            int end = text.LastIndexOf('\n');
+            foreach (string line in text[..(end + 1)].Split('\n', StringSplitOptions.RemoveEmptyEntries))
+            {
+                lines.Add(JsonDocument.Parse(line));
+            }
+        }
+
+        return lines;
+    }
+
+    /// <summary>Waits (bounded) until the sink holds at least <paramref name="count"/> lines; returns them.</summary>
+    public async Task<List<JsonDocument>> AwaitLinesAsync(int count, TimeSpan? timeout = null)
+    {
+        DateTime deadline = DateTime.UtcNow + (timeout ?? TimeSpan.FromSeconds(60));
+        while (true)
+        {
+            List<JsonDocument> lines = Lines();
+            if (lines.Count >= count || DateTime.UtcNow > deadline)
+            {
+                return lines;
+            }
+
+            await Task.Delay(50);
+        }
+    }
+
+    public static string ControlId(JsonDocument bundle) => bundle.RootElement.GetProperty("identifier").GetProperty("value").GetString()!;
+
+    public static string DeliveryId(JsonDocument bundle) => bundle.RootElement.GetProperty("meta").GetProperty("source").GetString()!;
+}
