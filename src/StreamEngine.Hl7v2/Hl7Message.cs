@@ -10,36 +10,108 @@ public sealed class Hl7Message
 {
     // Invariant: for segment s, _fieldStarts[_segmentFirstField[s] + k] is the offset in Raw of the k-th piece of the
     // segment split on the field separator (piece 0 is the segment id). A piece ends one byte before the next piece
-    // starts, and the last piece ends at the segment end.
-    private readonly int[] _segmentStart;
-    private readonly int[] _segmentEnd;
-    private readonly int[] _segmentFirstField;
-    private readonly int[] _fieldStarts;
+    // starts, and the last piece ends at the segment end. Entries past the counts are stale: the arrays are reused
+    // when the message is re-parsed (Hl7Parser.TryParse with an existing instance), so a pooled index allocates nothing.
+    private int[] _segmentStart;
+    private int[] _segmentEnd;
+    private int[] _segmentFirstField;
+    private int[] _fieldStarts;
+    private int _fieldCount;
 
-    internal Hl7Message(ReadOnlyMemory<byte> raw, Delimiters delimiters, Encoding encoding, int[] segmentStart, int[] segmentEnd,
-        int[] segmentFirstField, int[] fieldStarts, int segmentCount)
+    /// <summary>An empty message to parse into and reuse (see <see cref="Hl7Parser.TryParse(ReadOnlyMemory{byte}, Hl7Message, out IReadOnlyList{Hl7Issue}, Hl7ParseOptions?)"/>).</summary>
+    public Hl7Message()
     {
-        Raw = raw;
-        Delimiters = delimiters;
-        Encoding = encoding;
-        _segmentStart = segmentStart;
-        _segmentEnd = segmentEnd;
-        _segmentFirstField = segmentFirstField;
-        _fieldStarts = fieldStarts;
-        SegmentCount = segmentCount;
+        _segmentStart = new int[16];
+        _segmentEnd = new int[16];
+        _segmentFirstField = new int[16];
+        _fieldStarts = new int[256];
+        Encoding = Hl7Charsets.Utf8;
     }
 
     /// <summary>The bytes the message was parsed from, byte for byte.</summary>
-    public ReadOnlyMemory<byte> Raw { get; }
+    public ReadOnlyMemory<byte> Raw { get; private set; }
 
     /// <summary>The encoding characters declared in MSH-1/MSH-2.</summary>
-    public Delimiters Delimiters { get; }
+    public Delimiters Delimiters { get; private set; }
 
     /// <summary>The character set text is decoded with (MSH-18, or the fallback).</summary>
-    public Encoding Encoding { get; }
+    public Encoding Encoding { get; internal set; }
 
     /// <summary>Number of segments, MSH included.</summary>
-    public int SegmentCount { get; }
+    public int SegmentCount { get; private set; }
+
+    /// <summary>True when the last segment was followed by a terminator (CR, LF or CRLF).</summary>
+    public bool EndsWithTerminator { get; private set; }
+
+    internal void Reset(ReadOnlyMemory<byte> raw, Delimiters delimiters)
+    {
+        Raw = raw;
+        Delimiters = delimiters;
+        Encoding = Hl7Charsets.Utf8;
+        SegmentCount = 0;
+        _fieldCount = 0;
+        EndsWithTerminator = false;
+    }
+
+    // Begins a segment at 'start': its piece 0 starts there.
+    internal void BeginSegment(int start)
+    {
+        int s = SegmentCount;
+        if (s == _segmentStart.Length)
+        {
+            Array.Resize(ref _segmentStart, s * 2);
+            Array.Resize(ref _segmentEnd, s * 2);
+            Array.Resize(ref _segmentFirstField, s * 2);
+        }
+
+        _segmentStart[s] = start;
+        _segmentFirstField[s] = _fieldCount;
+        AddPiece(start);
+    }
+
+    internal void AddPiece(int start)
+    {
+        if (_fieldCount == _fieldStarts.Length)
+        {
+            Array.Resize(ref _fieldStarts, _fieldCount * 2);
+        }
+
+        _fieldStarts[_fieldCount++] = start;
+    }
+
+    internal void EndSegment(int end)
+    {
+        _segmentEnd[SegmentCount] = end;
+        SegmentCount++;
+    }
+
+    // Drops a segment begun but not ended (over the limits).
+    internal void AbandonSegment() => _fieldCount = _segmentFirstField[SegmentCount];
+
+    internal void MarkTerminated(bool terminated) => EndsWithTerminator = terminated;
+
+    /// <summary>The 0-based segment and 1-based field (HL7 numbering) of a byte offset in Raw, for issue positions.</summary>
+    internal (int Segment, int Field) PositionOf(int offset)
+    {
+        for (int s = 0; s < SegmentCount; s++)
+        {
+            if (offset >= _segmentStart[s] && offset <= _segmentEnd[s])
+            {
+                int first = _segmentFirstField[s];
+                int count = PieceCount(s);
+                int piece = 0;
+                while (piece + 1 < count && _fieldStarts[first + piece + 1] <= offset)
+                {
+                    piece++;
+                }
+
+                bool header = SegmentIdEquals(s, "MSH") || SegmentIdEquals(s, "FHS") || SegmentIdEquals(s, "BHS");
+                return (s, header && piece > 0 ? piece + 1 : piece);
+            }
+        }
+
+        return (-1, 0);
+    }
 
     /// <summary>The segment at a 0-based position.</summary>
     public Hl7Segment this[int index] => (uint)index < (uint)SegmentCount
@@ -99,7 +171,7 @@ public sealed class Hl7Message
     internal int SegmentEnd(int segment) => _segmentEnd[segment];
 
     internal int PieceCount(int segment) =>
-        (segment + 1 < SegmentCount ? _segmentFirstField[segment + 1] : _fieldStarts.Length) - _segmentFirstField[segment];
+        (segment + 1 < SegmentCount ? _segmentFirstField[segment + 1] : _fieldCount) - _segmentFirstField[segment];
 
     /// <summary>Offset and length in Raw of the k-th piece (split on the field separator) of a segment.</summary>
     internal (int Start, int Length) Piece(int segment, int piece)

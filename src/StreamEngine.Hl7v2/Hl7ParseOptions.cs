@@ -23,4 +23,10 @@ public sealed record Hl7ParseOptions
     /// (a pound sign or a curly quote from a Windows PAS).
     /// </summary>
     public Encoding FallbackEncoding { get; init; } = Hl7Charsets.Windows1252;
+
+    /// <summary>
+    /// Report unknown or unterminated escape sequences as <see cref="Hl7IssueCode.InvalidEscape"/> warnings. Default on:
+    /// the check costs one vectorised scan for the escape character, which most segments do not hold.
+    /// </summary>
+    public bool ValidateEscapes { get; init; } = true;
 }

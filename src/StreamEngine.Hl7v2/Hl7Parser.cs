@@ -1,3 +1,6 @@
+using System.Buffers;
+using System.Numerics;
+using System.Runtime.Intrinsics;
 using System.Text;
 using System.Text.Unicode;
 
@@ -6,7 +9,8 @@ namespace StreamEngine.Hl7v2;
 /// <summary>
 /// Parses ER7 (pipe-delimited) HL7 v2 into an index over the input bytes. Never throws on input; runs in time
 /// linear in the input length. Segment terminators may be CR, LF or CRLF (mixed too); a UTF-8 byte-order mark
-/// and blank lines are skipped.
+/// and blank lines are skipped. Tokenising is vectorised: one pass builds a bit mask of field separators and
+/// terminators per 32 (or 16) bytes and walks its set bits, rather than calling IndexOf once per delimiter.
 /// </summary>
 public static class Hl7Parser
 {
@@ -21,57 +25,94 @@ public static class Hl7Parser
     public static bool TryParse(ReadOnlyMemory<byte> input, out Hl7Message? message, out IReadOnlyList<Hl7Issue> issues,
         Hl7ParseOptions? options = null)
     {
-        options ??= Hl7ParseOptions.Default;
-        List<Hl7Issue>? found = null;
-        message = Index(input, options, ref found);
-        if (message is not null)
-        {
-            CheckHeader(message, ref found);
-        }
-
-        issues = found ?? (IReadOnlyList<Hl7Issue>)[];
-        if (found is null)
-        {
-            return true;
-        }
-
-        foreach (Hl7Issue issue in found)
-        {
-            if (issue.IsError)
-            {
-                return false;
-            }
-        }
-
-        return message is not null;
+        var target = new Hl7Message();
+        bool indexed = TryIndex(input, target, options ?? Hl7ParseOptions.Default, out issues, out bool usable);
+        message = indexed ? target : null;
+        return usable;
     }
 
     /// <summary>Parses from a byte array.</summary>
     public static bool TryParse(byte[] input, out Hl7Message? message, out IReadOnlyList<Hl7Issue> issues, Hl7ParseOptions? options = null) =>
         TryParse(input.AsMemory(), out message, out issues, options);
 
-    private static Hl7Message? Index(ReadOnlyMemory<byte> input, Hl7ParseOptions options, ref List<Hl7Issue>? issues)
+    /// <summary>
+    /// Parses from a sequence. A single-segment sequence is indexed in place; a multi-segment one is first copied into
+    /// one buffer, because the index addresses contiguous bytes.
+    /// </summary>
+    public static bool TryParse(ReadOnlySequence<byte> input, out Hl7Message? message, out IReadOnlyList<Hl7Issue> issues, Hl7ParseOptions? options = null) =>
+        TryParse(input.IsSingleSegment ? input.First : input.ToArray(), out message, out issues, options);
+
+    /// <summary>
+    /// Parses into an existing message, reusing its index arrays: with a pooled <see cref="Hl7Message"/>, a parse that
+    /// finds no issue allocates nothing. Returns true when the message is usable; <paramref name="message"/> is
+    /// readable whenever the header could be indexed (check <see cref="Hl7Message.SegmentCount"/>).
+    /// </summary>
+    public static bool TryParse(ReadOnlyMemory<byte> input, Hl7Message message, out IReadOnlyList<Hl7Issue> issues, Hl7ParseOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(message);
+        TryIndex(input, message, options ?? Hl7ParseOptions.Default, out issues, out bool usable);
+        return usable;
+    }
+
+    private static bool TryIndex(ReadOnlyMemory<byte> input, Hl7Message message, Hl7ParseOptions options, out IReadOnlyList<Hl7Issue> issues,
+        out bool usable)
+    {
+        List<Hl7Issue>? found = null;
+        bool indexed = Index(input, message, options, ref found);
+        if (indexed)
+        {
+            CheckHeader(message, ref found);
+            if (options.ValidateEscapes)
+            {
+                CheckEscapes(message, ref found);
+            }
+        }
+        else
+        {
+            message.Reset(input, default);
+        }
+
+        issues = found ?? (IReadOnlyList<Hl7Issue>)[];
+        usable = indexed;
+        if (found is not null)
+        {
+            foreach (Hl7Issue issue in found)
+            {
+                if (issue.IsError)
+                {
+                    usable = false;
+                    break;
+                }
+            }
+        }
+
+        return indexed;
+    }
+
+    private static bool Index(ReadOnlyMemory<byte> input, Hl7Message message, Hl7ParseOptions options, ref List<Hl7Issue>? issues)
     {
         ReadOnlySpan<byte> span = input.Span;
         int pos = SkipPreamble(span);
         if (pos >= span.Length)
         {
             Add(ref issues, Hl7IssueCode.Empty, 0, 0);
-            return null;
+            return false;
         }
 
         ReadOnlySpan<byte> first = span[pos..];
         if (!(first.StartsWith("MSH"u8) || first.StartsWith("FHS"u8) || first.StartsWith("BHS"u8)))
         {
             Add(ref issues, Hl7IssueCode.BadMsh, 1, 0);
-            return null;
+            return false;
         }
 
         int firstEnd = first.IndexOfAny((byte)'\r', (byte)'\n');
-        if (!Delimiters.TryRead(firstEnd < 0 ? first : first[..firstEnd], out Delimiters delimiters, out bool repaired))
+        ReadOnlySpan<byte> header = firstEnd < 0 ? first : first[..firstEnd];
+        if (!Delimiters.TryRead(header, out Delimiters delimiters, out bool repaired))
         {
-            Add(ref issues, first.Length < 9 ? Hl7IssueCode.BadMsh : Hl7IssueCode.BadDelimiters, 1, first.Length < 9 ? 0 : 2);
-            return null;
+            bool tooShort = header.Length < 8;
+            Add(ref issues, tooShort ? Hl7IssueCode.BadMsh : Hl7IssueCode.BadDelimiters, 1, tooShort ? 0 : 2);
+            return false;
         }
 
         if (repaired)
@@ -79,101 +120,162 @@ public static class Hl7Parser
             Add(ref issues, Hl7IssueCode.DuplicatedEncodingCharacter, 1, 2);
         }
 
-        // Sizes: a first guess from the input length, grown by doubling (amortised linear).
-        var segStart = new int[16];
-        var segEnd = new int[16];
-        var segFirst = new int[16];
-        var fields = new int[Math.Clamp(span.Length / 6, 32, 1 << 16)];
-        int segCount = 0;
-        int fieldCount = 0;
-        byte fs = delimiters.Field;
-
-        while (pos < span.Length)
-        {
-            ReadOnlySpan<byte> rest = span[pos..];
-            int len = rest.IndexOfAny((byte)'\r', (byte)'\n');
-            if (len < 0)
-            {
-                len = rest.Length;
-            }
-
-            if (len > 0)
-            {
-                int segmentNumber = segCount + 1;
-                if (segCount >= options.MaxSegments)
-                {
-                    Add(ref issues, Hl7IssueCode.TooManySegments, segmentNumber, 0);
-                    break;
-                }
-
-                if (len > options.MaxSegmentLength)
-                {
-                    Add(ref issues, Hl7IssueCode.SegmentTooLong, segmentNumber, 0);
-                    break;
-                }
-
-                ReadOnlySpan<byte> seg = rest[..len];
-                if (!IsSegmentId(seg, fs))
-                {
-                    Add(ref issues, Hl7IssueCode.BadSegmentId, segmentNumber, 0);
-                }
-
-                if (segCount == segStart.Length)
-                {
-                    Array.Resize(ref segStart, segCount * 2);
-                    Array.Resize(ref segEnd, segCount * 2);
-                    Array.Resize(ref segFirst, segCount * 2);
-                }
-
-                segStart[segCount] = pos;
-                segEnd[segCount] = pos + len;
-                segFirst[segCount] = fieldCount;
-
-                // Piece 0 starts at the segment start; every field separator starts another piece.
-                int local = 0;
-                while (true)
-                {
-                    if (fieldCount == fields.Length)
-                    {
-                        Array.Resize(ref fields, fields.Length * 2);
-                    }
-
-                    fields[fieldCount++] = pos + local;
-                    int next = seg[local..].IndexOf(fs);
-                    if (next < 0)
-                    {
-                        break;
-                    }
-
-                    local += next + 1;
-                }
-
-                segCount++;
-            }
-
-            pos += len;
-            // Consume one terminator: CR, LF or CRLF. Further blank lines are empty segments, skipped above.
-            if (pos < span.Length && span[pos] == '\r')
-            {
-                pos++;
-            }
-
-            if (pos < span.Length && span[pos] == '\n')
-            {
-                pos++;
-            }
-        }
+        message.Reset(input, delimiters);
+        Tokenise(span, pos, delimiters.Field, message, options, ref issues);
 
         if (span.IndexOfAnyInRange((byte)0, (byte)8) >= 0)
         {
             Add(ref issues, Hl7IssueCode.ControlCharacter, 0, 0);
         }
 
-        Encoding encoding = ResolveEncoding(input, delimiters, segStart[0], segEnd[0], options, ref issues);
-        // The index relies on the array length to end the last segment's pieces.
-        Array.Resize(ref fields, fieldCount);
+        message.Encoding = ResolveEncoding(input.Span, message, options, ref issues);
+        return message.SegmentCount > 0;
+    }
 
-        return new Hl7Message(input, delimiters, encoding, segStart, segEnd, segFirst, fields, segCount);
+    // One pass over span[start..]: every field separator starts a piece; a CR or LF ends the segment, and the next
+    // segment starts at the first byte after the run of terminators (CRLF, blank lines).
+    private static void Tokenise(ReadOnlySpan<byte> span, int start, byte fs, Hl7Message message, Hl7ParseOptions options, ref List<Hl7Issue>? issues)
+    {
+        int segmentStart = start;
+        if (!Begin(message, start, options, ref issues))
+        {
+            return;
+        }
+
+        int i = start;
+        if (Vector256.IsHardwareAccelerated && span.Length - i >= Vector256<byte>.Count)
+        {
+            Vector256<byte> vfs = Vector256.Create(fs);
+            Vector256<byte> vcr = Vector256.Create((byte)'\r');
+            Vector256<byte> vlf = Vector256.Create((byte)'\n');
+            int last = span.Length - Vector256<byte>.Count;
+            for (; i <= last; i += Vector256<byte>.Count)
+            {
+                Vector256<byte> v = Vector256.Create(span.Slice(i, Vector256<byte>.Count));
+                uint mask = (Vector256.Equals(v, vfs) | Vector256.Equals(v, vcr) | Vector256.Equals(v, vlf)).ExtractMostSignificantBits();
+                while (mask != 0)
+                {
+                    int at = i + BitOperations.TrailingZeroCount(mask);
+                    mask &= mask - 1;
+                    if (!Hit(span, at, fs, message, options, ref segmentStart, ref issues))
+                    {
+                        return;
+                    }
+                }
+            }
+        }
+        else if (Vector128.IsHardwareAccelerated && span.Length - i >= Vector128<byte>.Count)
+        {
+            Vector128<byte> vfs = Vector128.Create(fs);
+            Vector128<byte> vcr = Vector128.Create((byte)'\r');
+            Vector128<byte> vlf = Vector128.Create((byte)'\n');
+            int last = span.Length - Vector128<byte>.Count;
+            for (; i <= last; i += Vector128<byte>.Count)
+            {
+                Vector128<byte> v = Vector128.Create(span.Slice(i, Vector128<byte>.Count));
+                uint mask = (Vector128.Equals(v, vfs) | Vector128.Equals(v, vcr) | Vector128.Equals(v, vlf)).ExtractMostSignificantBits();
+                while (mask != 0)
+                {
+                    int at = i + BitOperations.TrailingZeroCount(mask);
+                    mask &= mask - 1;
+                    if (!Hit(span, at, fs, message, options, ref segmentStart, ref issues))
+                    {
+                        return;
+                    }
+                }
+            }
+        }
+
+        for (; i < span.Length; i++)
+        {
+            byte b = span[i];
+            if ((b == fs || b is (byte)'\r' or (byte)'\n') && !Hit(span, i, fs, message, options, ref segmentStart, ref issues))
+            {
+                return;
+            }
+        }
+
+        if (segmentStart >= 0)
+        {
+            End(span, span.Length, message, options, segmentStart, ref issues);
+        }
+
+        message.MarkTerminated(segmentStart < 0);
+    }
+
+    // A delimiter at 'at'. Returns false to stop (a limit was reached).
+    private static bool Hit(ReadOnlySpan<byte> span, int at, byte fs, Hl7Message message, Hl7ParseOptions options, ref int segmentStart,
+        ref List<Hl7Issue>? issues)
+    {
+        if (segmentStart < 0 || at < segmentStart)
+        {
+            return true; // part of a run of terminators already consumed
+        }
+
+        if (span[at] == fs)
+        {
+            if (at - segmentStart > options.MaxSegmentLength)
+            {
+                Add(ref issues, Hl7IssueCode.SegmentTooLong, message.SegmentCount + 1, 0);
+                message.AbandonSegment();
+                return false;
+            }
+
+            message.AddPiece(at + 1);
+            return true;
+        }
+
+        if (!End(span, at, message, options, segmentStart, ref issues))
+        {
+            return false;
+        }
+
+        int next = at + 1;
+        while (next < span.Length && span[next] is (byte)'\r' or (byte)'\n')
+        {
+            next++;
+        }
+
+        if (next >= span.Length)
+        {
+            segmentStart = -1;
+            return true;
+        }
+
+        segmentStart = next;
+        return Begin(message, next, options, ref issues);
+    }
+
+    private static bool Begin(Hl7Message message, int start, Hl7ParseOptions options, ref List<Hl7Issue>? issues)
+    {
+        if (message.SegmentCount >= options.MaxSegments)
+        {
+            Add(ref issues, Hl7IssueCode.TooManySegments, message.SegmentCount + 1, 0);
+            return false;
+        }
+
+        message.BeginSegment(start);
+        return true;
+    }
+
+    private static bool End(ReadOnlySpan<byte> span, int end, Hl7Message message, Hl7ParseOptions options, int segmentStart,
+        ref List<Hl7Issue>? issues)
+    {
+        int number = message.SegmentCount + 1;
+        if (end - segmentStart > options.MaxSegmentLength)
+        {
+            Add(ref issues, Hl7IssueCode.SegmentTooLong, number, 0);
+            message.AbandonSegment();
+            return false;
+        }
+
+        if (!IsSegmentId(span[segmentStart..end], message.Delimiters.Field))
+        {
+            Add(ref issues, Hl7IssueCode.BadSegmentId, number, 0);
+        }
+
+        message.EndSegment(end);
+        return true;
     }
 
     private static int SkipPreamble(ReadOnlySpan<byte> span)
@@ -211,35 +313,10 @@ public static class Hl7Parser
         return true;
     }
 
-    private static Encoding ResolveEncoding(ReadOnlyMemory<byte> input, Delimiters d, int mshStart, int mshEnd, Hl7ParseOptions options,
-        ref List<Hl7Issue>? issues)
+    private static Encoding ResolveEncoding(ReadOnlySpan<byte> input, Hl7Message message, Hl7ParseOptions options, ref List<Hl7Issue>? issues)
     {
-        // MSH-18 is the 17th piece after the id when split on the field separator (MSH-1 is the separator itself).
-        ReadOnlySpan<byte> msh = input.Span[mshStart..mshEnd];
-        ReadOnlySpan<byte> msh18 = default;
-        int piece = 0;
-        int start = 0;
-        for (int i = 0; i <= msh.Length; i++)
-        {
-            if (i == msh.Length || msh[i] == d.Field)
-            {
-                if (piece == 17)
-                {
-                    msh18 = msh[start..i];
-                    break;
-                }
-
-                piece++;
-                start = i + 1;
-            }
-        }
-
-        int rep = msh18.IndexOf(d.Repetition);
-        if (rep >= 0)
-        {
-            msh18 = msh18[..rep];
-        }
-
+        Hl7Segment header = message.Msh;
+        ReadOnlySpan<byte> msh18 = header.IdSpan.SequenceEqual("MSH"u8) ? header.Field(18).Repetition(1).Span : default;
         Span<char> name = stackalloc char[Math.Min(msh18.Length, 32)];
         for (int i = 0; i < name.Length; i++)
         {
@@ -253,7 +330,7 @@ public static class Hl7Parser
             return options.FallbackEncoding;
         }
 
-        if (ReferenceEquals(declared, Hl7Charsets.Utf8) && !Utf8.IsValid(input.Span))
+        if (ReferenceEquals(declared, Hl7Charsets.Utf8) && !Utf8.IsValid(input))
         {
             // Mislabelled input: bytes that are not UTF-8 under an ASCII/UTF-8 label. Read with the fallback.
             Add(ref issues, Hl7IssueCode.BadCharset, 1, 18);
@@ -283,19 +360,68 @@ public static class Hl7Parser
         }
 
         ReadOnlySpan<byte> version = msh.Field(12).Component(1).Span;
-        bool known = false;
         foreach (string v in KnownVersions)
         {
             if (Ascii.Equals(version, v))
             {
-                known = true;
-                break;
+                return;
             }
         }
 
-        if (!known)
+        Add(ref issues, Hl7IssueCode.UnknownVersion, 1, 12);
+    }
+
+    // Escape sequences are checked where the escape character occurs at all (usually nowhere: one vectorised scan).
+    private static void CheckEscapes(Hl7Message message, ref List<Hl7Issue>? issues)
+    {
+        byte esc = message.Delimiters.Escape;
+        if (esc == 0)
         {
-            Add(ref issues, Hl7IssueCode.UnknownVersion, 1, 12);
+            return;
+        }
+
+        ReadOnlySpan<byte> raw = message.Raw.Span;
+        for (int s = message.SegmentCount > 0 && message.Msh.IsHeader ? 1 : 0; s < message.SegmentCount; s++)
+        {
+            int start = message.SegmentStart(s);
+            ReadOnlySpan<byte> segment = raw[start..message.SegmentEnd(s)];
+            if (segment.IndexOf(esc) < 0)
+            {
+                continue;
+            }
+
+            // Field by field, so that an escape never pairs across a field boundary.
+            Hl7Segment seg = message[s];
+            for (int f = 1; f <= seg.FieldCount; f++)
+            {
+                ReadOnlySpan<byte> field = seg.Field(f).Span;
+                if (field.IndexOf(esc) >= 0 && FindInvalidInField(field, message.Delimiters) >= 0)
+                {
+                    Add(ref issues, Hl7IssueCode.InvalidEscape, s + 1, f);
+                }
+            }
+        }
+    }
+
+    // Escapes are checked per component/subcomponent text, the level they apply to.
+    private static int FindInvalidInField(ReadOnlySpan<byte> field, Delimiters d)
+    {
+        while (true)
+        {
+            int cut = field.IndexOfAny(d.Repetition, d.Component, d.Subcomponent == 0 ? d.Component : d.Subcomponent);
+            ReadOnlySpan<byte> piece = cut < 0 ? field : field[..cut];
+            int bad = Hl7Escaping.FindInvalid(piece, d);
+            if (bad >= 0)
+            {
+                return bad;
+            }
+
+            if (cut < 0)
+            {
+                return -1;
+            }
+
+            field = field[(cut + 1)..];
         }
     }
 
