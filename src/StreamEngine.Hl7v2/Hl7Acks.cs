@@ -239,6 +239,41 @@ public sealed class Hl7AckBuilder
     }
 
     /// <summary>
+    /// Wraps the acknowledgments of a batch's messages in an acknowledgment batch: a BHS with sender and receiver
+    /// swapped and BHS-12 = the original BHS-11, one ACK per message in order, and a BTS with their count.
+    /// </summary>
+    /// <param name="originalHeader">The BHS of the batch acknowledged.</param>
+    /// <param name="delimiters">The batch's delimiters.</param>
+    /// <param name="acks">Each message's acknowledgment, as built by <see cref="Build"/>.</param>
+    /// <param name="now">BHS-7.</param>
+    public byte[] BuildBatch(Hl7Segment originalHeader, Delimiters delimiters, IReadOnlyList<byte[]> acks, DateTimeOffset now)
+    {
+        ArgumentNullException.ThrowIfNull(acks);
+        char f = (char)delimiters.Field;
+        var sb = new StringBuilder(64);
+        sb.Append("BHS").Append(f).Append(delimiters.EncodingCharacters);
+        foreach (int field in new[] { 5, 6, 3, 4 })
+        {
+            sb.Append(f).Append(originalHeader.Field(field).RawText);
+        }
+
+        sb.Append(f).Append(now.ToString("yyyyMMddHHmmsszzz", CultureInfo.InvariantCulture).Replace(":", string.Empty, StringComparison.Ordinal));
+        sb.Append(f).Append(f).Append(f); // BHS-8 security, BHS-9 name/id/type, BHS-10 comment
+        sb.Append(f).Append(_prefix).Append(".B").Append(Interlocked.Increment(ref _counter).ToString(CultureInfo.InvariantCulture));
+        sb.Append(f).Append(originalHeader.Field(11).RawText).Append('\r');
+
+        var output = new List<byte>(Encoding.ASCII.GetByteCount(sb.ToString()) + acks.Sum(a => a.Length) + 16);
+        output.AddRange(Encoding.UTF8.GetBytes(sb.ToString()));
+        foreach (byte[] ack in acks)
+        {
+            output.AddRange(ack);
+        }
+
+        output.AddRange(Encoding.ASCII.GetBytes($"BTS{f}{acks.Count.ToString(CultureInfo.InvariantCulture)}\r"));
+        return [.. output];
+    }
+
+    /// <summary>
     /// Finds MSH-10 in a frame that could not be parsed, using the byte after "MSH" as the field separator.
     /// Returns null when there is nothing that looks like it. Never throws.
     /// </summary>

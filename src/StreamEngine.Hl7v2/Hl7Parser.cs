@@ -54,6 +54,10 @@ public static class Hl7Parser
         return usable;
     }
 
+    /// <summary>Indexes segments and fields without the MSH checks: for batch envelopes (FHS/BHS first).</summary>
+    internal static bool TryIndexEnvelope(ReadOnlyMemory<byte> input, Hl7Message message, Hl7ParseOptions options, ref List<Hl7Issue>? issues) =>
+        Index(input, message, options, ref issues);
+
     private static bool TryIndex(ReadOnlyMemory<byte> input, Hl7Message message, Hl7ParseOptions options, out IReadOnlyList<Hl7Issue> issues,
         out bool usable)
     {
