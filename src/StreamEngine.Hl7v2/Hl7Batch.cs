@@ -28,22 +28,25 @@ public sealed class Hl7Batch
     /// <summary>Every message of every batch, in order.</summary>
     public IEnumerable<ReadOnlyMemory<byte>> Messages => Groups.SelectMany(g => g.Messages);
 
-    /// <summary>True when the input starts with FHS or BHS.</summary>
+    /// <summary>True when any line of the input is a batch envelope segment (FHS, BHS, BTS or FTS).</summary>
     public static bool IsBatch(ReadOnlySpan<byte> input)
     {
-        int i = 0;
-        if (input.StartsWith((ReadOnlySpan<byte>)[0xEF, 0xBB, 0xBF]))
+        bool lineStart = true;
+        for (int i = 0; i + 3 <= input.Length; i++)
         {
-            i = 3;
+            if (lineStart)
+            {
+                ReadOnlySpan<byte> s = input.Slice(i, 3);
+                if (s.SequenceEqual("FHS"u8) || s.SequenceEqual("BHS"u8) || s.SequenceEqual("BTS"u8) || s.SequenceEqual("FTS"u8))
+                {
+                    return true;
+                }
+            }
+
+            lineStart = input[i] is (byte)'\r' or (byte)'\n';
         }
 
-        while (i < input.Length && input[i] is (byte)'\r' or (byte)'\n' or (byte)' ' or (byte)'\t')
-        {
-            i++;
-        }
-
-        ReadOnlySpan<byte> s = input[i..];
-        return s.StartsWith("FHS"u8) || s.StartsWith("BHS"u8);
+        return false;
     }
 
     /// <summary>Splits a batch file. Returns false with issues when it cannot be read at all; count mismatches are reported but the messages are still returned.</summary>
@@ -135,6 +138,10 @@ public sealed class Hl7Batch
             else if (id.SequenceEqual("FHS"u8))
             {
                 CloseMessage(s > 0 ? TerminatedEnd(envelope, s - 1) : start);
+            }
+            else if (messageStart < 0)
+            {
+                Add(ref found, s + 1); // a segment outside any message: it would otherwise vanish
             }
         }
 

@@ -13,6 +13,7 @@ public static class Program
         {
             RunCommand.Create(),
             SendCommand.Create(),
+            InspectCommand.Create(),
         };
 
         // The host handles Ctrl-C and SIGTERM itself (graceful stop of listeners, sinks and journal).
