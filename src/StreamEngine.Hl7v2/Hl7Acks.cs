@@ -93,6 +93,7 @@ public sealed record AckError(Hl7ErrorCode Code, string? Segment = null, int Seq
 public sealed class Hl7AckBuilder
 {
     private readonly string _prefix;
+    private readonly byte[] _prefixBytes;
     private long _counter;
 
     /// <summary>Creates a builder whose control ids are unique within the process and across restarts.</summary>
@@ -100,6 +101,7 @@ public sealed class Hl7AckBuilder
     public Hl7AckBuilder(DateTimeOffset startedAt)
     {
         _prefix = "SE" + startedAt.ToUnixTimeMilliseconds().ToString("x", CultureInfo.InvariantCulture);
+        _prefixBytes = Encoding.ASCII.GetBytes(_prefix);
     }
 
     /// <summary>
@@ -142,6 +144,11 @@ public sealed class Hl7AckBuilder
     /// <param name="now">MSH-7 of the acknowledgment.</param>
     public byte[] Build(Hl7Message? original, string code, AckError? error, string? controlId, DateTimeOffset now)
     {
+        if (error is null && original is not null && code.Length == 2)
+        {
+            return BuildAccept(original, code, now);
+        }
+
         Delimiters d = original?.Delimiters ?? Delimiters.Default;
         var sb = new StringBuilder(256);
         char f = (char)d.Field;
@@ -238,6 +245,94 @@ public sealed class Hl7AckBuilder
         return encoding.GetBytes(sb.ToString());
     }
 
+    // The hot path (every accepted message): copies the original's bytes for the echoed fields, writes the rest as
+    // ASCII, and allocates only the result.
+    private byte[] BuildAccept(Hl7Message original, string code, DateTimeOffset now)
+    {
+        Hl7Segment msh = original.Msh;
+        ReadOnlySpan<byte> encodingChars = msh.Field(2).Span;
+        ReadOnlySpan<byte> receivingApp = msh.Field(5).Span;
+        ReadOnlySpan<byte> receivingFacility = msh.Field(6).Span;
+        ReadOnlySpan<byte> sendingApp = msh.Field(3).Span;
+        ReadOnlySpan<byte> sendingFacility = msh.Field(4).Span;
+        ReadOnlySpan<byte> trigger = msh.Field(9).Component(2).Span;
+        ReadOnlySpan<byte> controlId = msh.Field(10).Span;
+        ReadOnlySpan<byte> processing = msh.Field(11).Span;
+        ReadOnlySpan<byte> version = msh.Field(12).Span;
+        bool structure = IsAtLeast25(msh.Field(12).Component(1).Span);
+        byte f = original.Delimiters.Field;
+        byte c = original.Delimiters.Component;
+
+        Span<byte> id = stackalloc byte[20];
+        System.Buffers.Text.Utf8Formatter.TryFormat(Interlocked.Increment(ref _counter), id, out int idLength);
+        Span<byte> time = stackalloc byte[19];
+        WriteTimestamp(now, time);
+
+        int length = 3 + 1 + encodingChars.Length + 1 + receivingApp.Length + 1 + receivingFacility.Length + 1 + sendingApp.Length + 1
+            + sendingFacility.Length + 1 + time.Length + 1 + 1 + 3 + (trigger.IsEmpty ? 0 : 1 + trigger.Length + (structure ? 4 : 0))
+            + 1 + _prefixBytes.Length + 1 + idLength + 1 + (processing.IsEmpty ? 1 : processing.Length) + 1 + version.Length + 1
+            + 3 + 1 + 2 + 1 + controlId.Length + 1;
+        byte[] result = new byte[length];
+        var w = new SpanWriter(result);
+        w.Write("MSH"u8); w.Write(f); w.Write(encodingChars);
+        w.Write(f); w.Write(receivingApp); w.Write(f); w.Write(receivingFacility);
+        w.Write(f); w.Write(sendingApp); w.Write(f); w.Write(sendingFacility);
+        w.Write(f); w.Write(time); w.Write(f);
+        w.Write(f); w.Write("ACK"u8);
+        if (!trigger.IsEmpty)
+        {
+            w.Write(c); w.Write(trigger);
+            if (structure)
+            {
+                w.Write(c); w.Write("ACK"u8);
+            }
+        }
+
+        w.Write(f); w.Write(_prefixBytes); w.Write((byte)'.'); w.Write(id[..idLength]);
+        w.Write(f); w.Write(processing.IsEmpty ? "P"u8 : processing);
+        w.Write(f); w.Write(version); w.Write((byte)'\r');
+        w.Write("MSA"u8); w.Write(f); w.Write((byte)code[0]); w.Write((byte)code[1]); w.Write(f); w.Write(controlId); w.Write((byte)'\r');
+        return result;
+    }
+
+    private static void WriteTimestamp(DateTimeOffset now, Span<byte> output)
+    {
+        Digits(output[..4], now.Year);
+        Digits(output.Slice(4, 2), now.Month);
+        Digits(output.Slice(6, 2), now.Day);
+        Digits(output.Slice(8, 2), now.Hour);
+        Digits(output.Slice(10, 2), now.Minute);
+        Digits(output.Slice(12, 2), now.Second);
+        int offset = (int)now.Offset.TotalMinutes;
+        output[14] = offset < 0 ? (byte)'-' : (byte)'+';
+        offset = Math.Abs(offset);
+        Digits(output.Slice(15, 2), offset / 60);
+        Digits(output.Slice(17, 2), offset % 60);
+
+        static void Digits(Span<byte> target, int value)
+        {
+            for (int i = target.Length - 1; i >= 0; i--)
+            {
+                target[i] = (byte)('0' + (value % 10));
+                value /= 10;
+            }
+        }
+    }
+
+    private ref struct SpanWriter(Span<byte> target)
+    {
+        private readonly Span<byte> _target = target;
+        private int _position;
+
+        public void Write(byte b) => _target[_position++] = b;
+
+        public void Write(scoped ReadOnlySpan<byte> bytes)
+        {
+            bytes.CopyTo(_target[_position..]);
+            _position += bytes.Length;
+        }
+    }
+
     /// <summary>
     /// Wraps the acknowledgments of a batch's messages in an acknowledgment batch: a BHS with sender and receiver
     /// swapped and BHS-12 = the original BHS-11, one ACK per message in order, and a BTS with their count.
@@ -330,6 +425,9 @@ public sealed class Hl7AckBuilder
     }
 
     private static bool IsAtLeast25(string version) =>
+        version.Length >= 3 && version[0] == '2' && version[1] == '.' && version[2] >= '5';
+
+    private static bool IsAtLeast25(ReadOnlySpan<byte> version) =>
         version.Length >= 3 && version[0] == '2' && version[1] == '.' && version[2] >= '5';
 
     private static void AppendField(StringBuilder sb, char f, Hl7Message? original, int field)
