@@ -58,9 +58,11 @@ public readonly struct Hl7Segment
         {
             if (n == 1)
             {
-                // MSH-1 is the separator itself, which sits just after the segment id.
+                // MSH-1 is the separator itself, which sits just after the segment id (absent in a bare "MSH").
                 int at = _message.SegmentStart(Index) + 3;
-                return new Hl7Value(_message, at, 1, Hl7Level.Field, literal: true);
+                return at < _message.SegmentEnd(Index)
+                    ? new Hl7Value(_message, at, 1, Hl7Level.Field, literal: true)
+                    : new Hl7Value(_message, _message.SegmentEnd(Index), 0, Hl7Level.Field, literal: true);
             }
 
             var (s, l) = _message.Piece(Index, n - 1);

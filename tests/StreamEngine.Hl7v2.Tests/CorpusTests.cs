@@ -59,6 +59,31 @@ public sealed class CorpusTests
     }
 
     [Fact]
+    public void FuzzerFindings_NeverThrowAgain()
+    {
+        foreach (string file in Directory.GetFiles(TestData.PathOf("fuzz")))
+        {
+            byte[] bytes = File.ReadAllBytes(file);
+            if (Hl7Parser.TryParse(bytes, out Hl7Message? message, out _) || message is not null)
+            {
+                Walk(message!);
+                _ = new Hl7MessageEditor(message!).ToBytes();
+            }
+
+            Hl7Batch.TryParse(bytes, out _, out _);
+            _ = Hl7StreamReader.ReadAll(bytes);
+        }
+    }
+
+    [Fact]
+    public void BareMshSegment_HasAnEmptyMsh1()
+    {
+        Hl7Parser.TryParse(TestData.Message(@"MSH|^~\&|A|B|||2026||ADT^A01|1|P|2.5", "MSH"), out Hl7Message? message, out _);
+        Assert.Equal("", message![1].Field(1).ToString());
+        Assert.Equal("", message[1].Field(2).ToString());
+    }
+
+    [Fact]
     public void SeededMutations_NeverThrow()
     {
         var random = new Random(20261130);
