@@ -28,6 +28,19 @@ public sealed class Hl7Batch
     /// <summary>Every message of every batch, in order.</summary>
     public IEnumerable<ReadOnlyMemory<byte>> Messages => Groups.SelectMany(g => g.Messages);
 
+    /// <summary>True when the input (an MLLP frame, say) begins with FHS or BHS.</summary>
+    public static bool StartsWithEnvelope(ReadOnlySpan<byte> input)
+    {
+        int i = input.StartsWith((ReadOnlySpan<byte>)[0xEF, 0xBB, 0xBF]) ? 3 : 0;
+        while (i < input.Length && input[i] is (byte)'\r' or (byte)'\n' or (byte)' ' or (byte)'\t')
+        {
+            i++;
+        }
+
+        ReadOnlySpan<byte> s = input[i..];
+        return s.StartsWith("FHS"u8) || s.StartsWith("BHS"u8);
+    }
+
     /// <summary>True when any line of the input is a batch envelope segment (FHS, BHS, BTS or FTS).</summary>
     public static bool IsBatch(ReadOnlySpan<byte> input)
     {

@@ -99,4 +99,32 @@ public sealed class ConnectionActorTests() : Akka.TestKit.Xunit2.TestKit(Pipelin
         Assert.Equal("AR", ack.Get("MSA-1"));
         Assert.Equal("207", ack.Get("ERR-1.4.1"));
     }
+
+    [Fact]
+    public void BatchFrame_JournalsEveryMessage_AndAnswersOneAcknowledgmentBatch()
+    {
+        var journal = CreateTestProbe();
+        IActorRef connection = Sys.ActorOf(ConnectionActor.Props(Listener with { CommitTimeout = TimeSpan.FromSeconds(30) }, journal.Ref, new Hl7AckBuilder(DateTimeOffset.UtcNow)));
+        connection.Tell(new InboundFrame(TestData.Message(
+            @"BHS|^~\&|PAS|RX1|ENG|RX1|2026||||B42",
+            @"MSH|^~\&|PAS|RX1|ENG|RX1|2026||ADT^A01|M1|P|2.5", "PID|1||X",
+            @"MSH|^~\&|PAS|RX1|ENG|RX1|2026|||M2|P|2.5", "PID|1||Y",
+            "BTS|2")));
+
+        Append first = journal.ExpectMsg<Append>();
+        Append second = journal.ExpectMsg<Append>();
+        Assert.IsType<MessageReceived>(first.Event);
+        Assert.Equal("MissingMessageType", Assert.IsType<FrameRejected>(second.Event).Reason);
+        journal.Reply(new Journaled(second.CorrelationId, 2));
+        ExpectNoMsg(TimeSpan.FromMilliseconds(100)); // not until every message is settled
+        journal.Send(connection, new Journaled(first.CorrelationId, 1));
+
+        var frames = new List<byte[]>();
+        new MllpDecoder(1 << 20).Feed(ExpectMsg<ByteString>().ToArray(), frames);
+        Assert.True(Hl7Batch.TryParse(Assert.Single(frames), out Hl7Batch? ackBatch, out IReadOnlyList<Hl7Issue> issues));
+        Assert.Empty(issues);
+        Assert.Equal("B42", ackBatch!.Groups[0].Header!.Value.Field(12).ToString());
+        var acks = ackBatch.Messages.Select(m => { Hl7Parser.TryParse(m, out Hl7Message? a, out _); return (a!.Get("MSA-1"), a.Get("MSA-2")); }).ToList();
+        Assert.Equal([("AA", "M1"), ("AR", "M2")], acks);
+    }
 }

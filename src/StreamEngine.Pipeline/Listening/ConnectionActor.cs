@@ -29,7 +29,7 @@ public sealed class ConnectionActor : ReceiveActor, IWithTimers
     private readonly ListenerSettings _listener;
     private readonly IActorRef _journal;
     private readonly Hl7AckBuilder _acks;
-    private readonly Dictionary<long, Pending> _pending = [];
+    private readonly Dictionary<long, PendingMessage> _pending = [];
     private readonly KeyValuePair<string, object?> _listenerTag;
     private long _nextCorrelation;
 
@@ -65,24 +65,49 @@ public sealed class ConnectionActor : ReceiveActor, IWithTimers
     {
         StreamEngineTelemetry.FramesReceived.Add(1, _listenerTag);
         DateTimeOffset receivedAt = DateTimeOffset.UtcNow;
+        if (Hl7Batch.StartsWithEnvelope(frame.Payload) && Hl7Batch.TryParse(frame.Payload, out Hl7Batch? batch, out _) && batch!.Messages.Any())
+        {
+            OnBatch(frame, batch, receivedAt);
+            return;
+        }
+
+        Journal(frame.Payload, receivedAt, new PendingMessage(Sender, null, -1));
+    }
+
+    // One frame holding a batch: every message is journaled (in one commit group, as they are appended in one turn),
+    // and the answer is an acknowledgment batch once all of them are settled.
+    private void OnBatch(InboundFrame frame, Hl7Batch batch, DateTimeOffset receivedAt)
+    {
+        ReadOnlyMemory<byte>[] messages = [.. batch.Messages];
+        Hl7Segment header = batch.Groups.Select(g => g.Header).FirstOrDefault(h => h is not null) ?? batch.Envelope[0];
+        var pendingBatch = new PendingBatch(Sender, header, batch.Envelope.Delimiters, messages.Length);
+        for (int i = 0; i < messages.Length; i++)
+        {
+            Journal(messages[i].ToArray(), receivedAt, new PendingMessage(null, pendingBatch, i));
+        }
+
+        _log.Debug("Listener {0}: batch frame of {1} messages ({2} bytes)", _listener.Id, messages.Length, frame.Payload.Length);
+    }
+
+    private void Journal(byte[] payload, DateTimeOffset receivedAt, PendingMessage pending)
+    {
         long correlation = ++_nextCorrelation;
         IIngestEvent evt;
-        Pending pending;
-        if (Hl7Parser.TryParse(frame.Payload, out Hl7Message? message, out IReadOnlyList<Hl7Issue> issues) && message is not null)
+        if (Hl7Parser.TryParse(payload, out Hl7Message? message, out IReadOnlyList<Hl7Issue> issues) && message is not null)
         {
             Hl7Segment msh = message.Msh;
-            evt = new MessageReceived(frame.Payload, receivedAt, msh.Field(3).Component(1).ToString(), msh.Field(4).Component(1).ToString(),
+            evt = new MessageReceived(payload, receivedAt, msh.Field(3).Component(1).ToString(), msh.Field(4).Component(1).ToString(),
                 message.MessageType, message.ControlId, msh.Field(7).Component(1).ToString());
-            pending = new Pending(Sender, message, null, null);
+            pending.Message = message;
         }
         else
         {
             string reason = FirstError(issues);
             _log.Warning("Listener {0}: frame rejected ({1}); journaled for quarantine and answered AR", _listener.Id, reason);
-            evt = new FrameRejected(frame.Payload, receivedAt, reason);
+            evt = new FrameRejected(payload, receivedAt, reason);
             // A frame that failed a later check (e.g. no MSH-9) still has a readable MSH: echo its control id.
-            pending = new Pending(Sender, null, AckError.From(issues),
-                message is not null ? message.ControlId : Hl7AckBuilder.LooseControlId(frame.Payload));
+            pending.Error = AckError.From(issues);
+            pending.LooseControlId = message is not null ? message.ControlId : Hl7AckBuilder.LooseControlId(payload);
         }
 
         _pending[correlation] = pending;
@@ -92,13 +117,12 @@ public sealed class ConnectionActor : ReceiveActor, IWithTimers
 
     private void Complete(long correlation, bool committed)
     {
-        if (!_pending.Remove(correlation, out Pending? pending))
+        if (!_pending.Remove(correlation, out PendingMessage? pending))
         {
             return; // already answered (a late commit after a timeout)
         }
 
         Timers.Cancel(correlation);
-
         string? code;
         AckError? error;
         if (!committed)
@@ -106,7 +130,7 @@ public sealed class ConnectionActor : ReceiveActor, IWithTimers
             code = Hl7AckBuilder.Code(pending.Message, AckOutcome.Rejected);
             error = new AckError(Hl7ErrorCode.ApplicationInternalError);
         }
-        else if (pending.Message is null)
+        else if (pending.Error is not null)
         {
             code = "AR";
             error = pending.Error;
@@ -117,15 +141,25 @@ public sealed class ConnectionActor : ReceiveActor, IWithTimers
             error = null;
         }
 
-        if (code is null)
+        byte[]? ack = code is null ? null : _acks.Build(pending.Error is null ? pending.Message : null, code, error, pending.LooseControlId ?? pending.Message?.ControlId, DateTimeOffset.Now);
+        if (code is not null)
         {
-            pending.ReplyTo.Tell(ByteString.Empty);
+            StreamEngineTelemetry.AcksSent.Add(1, _listenerTag, new("code", code));
+        }
+
+        if (pending.Batch is { } batch)
+        {
+            batch.Acks[pending.Index] = ack;
+            if (--batch.Remaining == 0)
+            {
+                byte[] ackBatch = _acks.BuildBatch(batch.Header, batch.Delimiters, [.. batch.Acks.OfType<byte[]>()], DateTimeOffset.Now);
+                batch.ReplyTo.Tell(ByteString.FromBytes(MllpFrame.Wrap(ackBatch)));
+            }
+
             return;
         }
 
-        byte[] ack = _acks.Build(pending.Message, code, error, pending.LooseControlId, DateTimeOffset.Now);
-        StreamEngineTelemetry.AcksSent.Add(1, _listenerTag, new("code", code));
-        pending.ReplyTo.Tell(ByteString.FromBytes(MllpFrame.Wrap(ack)));
+        pending.ReplyTo!.Tell(ack is null ? ByteString.Empty : ByteString.FromBytes(MllpFrame.Wrap(ack)));
     }
 
     private static string FirstError(IReadOnlyList<Hl7Issue> issues)
@@ -141,7 +175,33 @@ public sealed class ConnectionActor : ReceiveActor, IWithTimers
         return issues.Count > 0 ? issues[0].Code.ToString() : nameof(Hl7IssueCode.BadMsh);
     }
 
-    private sealed record Pending(IActorRef ReplyTo, Hl7Message? Message, AckError? Error, string? LooseControlId);
+    private sealed class PendingMessage(IActorRef? replyTo, PendingBatch? batch, int index)
+    {
+        public IActorRef? ReplyTo { get; } = replyTo;
+
+        public PendingBatch? Batch { get; } = batch;
+
+        public int Index { get; } = index;
+
+        public Hl7Message? Message { get; set; }
+
+        public AckError? Error { get; set; }
+
+        public string? LooseControlId { get; set; }
+    }
+
+    private sealed class PendingBatch(IActorRef replyTo, Hl7Segment header, Delimiters delimiters, int count)
+    {
+        public IActorRef ReplyTo { get; } = replyTo;
+
+        public Hl7Segment Header { get; } = header;
+
+        public Delimiters Delimiters { get; } = delimiters;
+
+        public byte[]?[] Acks { get; } = new byte[]?[count];
+
+        public int Remaining { get; set; } = count;
+    }
 
     private sealed record CommitTimedOut(long CorrelationId);
 }
