@@ -24,6 +24,12 @@ public static class StreamEngineTelemetry
     /// <summary>Bytes outside any MLLP frame, discarded, tagged by listener.</summary>
     public static Counter<long> BytesDiscarded { get; } = Meter.CreateCounter<long>("streamengine.mllp.bytes_discarded");
 
+    /// <summary>Connections closed on accept, tagged by listener and reason (MaxConnections, NotAllowed).</summary>
+    public static Counter<long> ConnectionsRefused { get; } = Meter.CreateCounter<long>("streamengine.mllp.connections_refused");
+
+    /// <summary>Connections closed by the engine, tagged by listener and reason (FrameTooLarge, FrameTimeout, IdleTimeout).</summary>
+    public static Counter<long> ConnectionsClosed { get; } = Meter.CreateCounter<long>("streamengine.mllp.connections_closed");
+
     /// <summary>Acknowledgments sent, tagged by listener and code (AA, AR, CA...).</summary>
     public static Counter<long> AcksSent { get; } = Meter.CreateCounter<long>("streamengine.mllp.acks_sent");
 

@@ -10,6 +10,14 @@ public sealed class MllpFrameTooLargeException(int maxFrameBytes)
     public int MaxFrameBytes { get; } = maxFrameBytes;
 }
 
+/// <summary>A frame begun but not finished in time (a stalled or slowloris sender).</summary>
+public sealed class MllpFrameTimeoutException(TimeSpan frameTimeout)
+    : Exception($"MLLP frame not completed within frameTimeout ({frameTimeout.TotalSeconds:0.###} s).")
+{
+    /// <summary>The limit that was exceeded.</summary>
+    public TimeSpan FrameTimeout { get; } = frameTimeout;
+}
+
 /// <summary>
 /// Incremental MLLP decoder: <c>0x0B payload 0x1C 0x0D</c>. Bytes outside a frame are discarded and counted;
 /// a missing CR after 0x1C is tolerated; frames may be split across any read boundaries. Not thread-safe: one

@@ -8,24 +8,34 @@ namespace StreamEngine.Mllp;
 /// <summary>
 /// Cuts a TCP byte stream into MLLP frame payloads. Pulls upstream only when every decoded frame has been
 /// pushed, so a slow consumer stops socket reads (backpressure). A frame over the limit fails the stage with
-/// <see cref="MllpFrameTooLargeException"/>; that fails only this connection.
+/// <see cref="MllpFrameTooLargeException"/>, and a frame begun but not finished within the frame timeout with
+/// <see cref="MllpFrameTimeoutException"/>; either fails only this connection.
 /// </summary>
 public sealed class MllpFramingStage : GraphStage<FlowShape<ByteString, byte[]>>
 {
+    private const string FrameTimer = "frame";
     private readonly int _maxFrameBytes;
+    private readonly TimeSpan? _frameTimeout;
 
-    private MllpFramingStage(int maxFrameBytes)
+    private MllpFramingStage(int maxFrameBytes, TimeSpan? frameTimeout)
     {
         _maxFrameBytes = maxFrameBytes;
+        _frameTimeout = frameTimeout;
         Shape = new FlowShape<ByteString, byte[]>(In, Out);
     }
 
     /// <summary>The framing flow.</summary>
     /// <param name="maxFrameBytes">Required: the largest payload accepted.</param>
-    public static Flow<ByteString, byte[], Akka.NotUsed> Create(int maxFrameBytes)
+    /// <param name="frameTimeout">How long a begun frame may take to finish; null for no limit.</param>
+    public static Flow<ByteString, byte[], Akka.NotUsed> Create(int maxFrameBytes, TimeSpan? frameTimeout = null)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(maxFrameBytes, 1);
-        return Flow.FromGraph(new MllpFramingStage(maxFrameBytes)).Named("MllpFraming");
+        if (frameTimeout is { } t)
+        {
+            ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(t, TimeSpan.Zero);
+        }
+
+        return Flow.FromGraph(new MllpFramingStage(maxFrameBytes, frameTimeout)).Named("MllpFraming");
     }
 
     private Inlet<ByteString> In { get; } = new("MllpFraming.in");
@@ -38,7 +48,7 @@ public sealed class MllpFramingStage : GraphStage<FlowShape<ByteString, byte[]>>
     /// <inheritdoc />
     protected override GraphStageLogic CreateLogic(Attributes inheritedAttributes) => new Logic(this);
 
-    private sealed class Logic : InAndOutGraphStageLogic
+    private sealed class Logic : TimerGraphStageLogic, IInHandler, IOutHandler
     {
         private readonly MllpFramingStage _stage;
         private readonly MllpDecoder _decoder;
@@ -53,11 +63,12 @@ public sealed class MllpFramingStage : GraphStage<FlowShape<ByteString, byte[]>>
             SetHandler(stage.Out, this);
         }
 
-        public override void OnPush()
+        public void OnPush()
         {
             ByteString chunk = Grab(_stage.In);
             _decoded.Clear();
             _next = 0;
+            bool wasInFrame = _decoder.InFrame;
             try
             {
                 _decoder.Feed(chunk.ToReadOnlySpan(), _decoded);
@@ -68,12 +79,30 @@ public sealed class MllpFramingStage : GraphStage<FlowShape<ByteString, byte[]>>
                 return;
             }
 
+            if (_stage._frameTimeout is { } timeout)
+            {
+                if (!_decoder.InFrame)
+                {
+                    CancelTimer(FrameTimer);
+                }
+                else if (!wasInFrame || _decoded.Count > 0)
+                {
+                    ScheduleOnce(FrameTimer, timeout); // a new frame began: its clock starts now
+                }
+            }
+
             PushOrPull();
         }
 
-        public override void OnPull() => PushOrPull();
+        public void OnPull() => PushOrPull();
 
-        public override void OnUpstreamFinish()
+        protected override void OnTimer(object timerKey) => FailStage(new MllpFrameTimeoutException(_stage._frameTimeout!.Value));
+
+        public void OnDownstreamFinish(Exception cause) => InternalOnDownstreamFinish(cause);
+
+        public void OnUpstreamFailure(Exception e) => FailStage(e);
+
+        public void OnUpstreamFinish()
         {
             if (_next >= _decoded.Count)
             {

@@ -58,6 +58,27 @@ public sealed record ListenerSettings
     public int MaxFrameBytes { get; init; } = 16 * 1024 * 1024;
 
     /// <summary>
+    /// Connections accepted at once; further ones are closed on accept and counted. Default 100: a Trust feed uses a
+    /// handful, so the cap only bites on a runaway sender that reconnects without closing.
+    /// </summary>
+    public int MaxConnections { get; init; } = 100;
+
+    /// <summary>
+    /// Close a connection silent for this long; null (the default) never does, because PAS feeds keep one connection
+    /// open through quiet nights and expect to find it there.
+    /// </summary>
+    public TimeSpan? IdleTimeout { get; init; }
+
+    /// <summary>
+    /// How long a frame may take from its start block to its end block; a stalled or slowloris sender is cut off.
+    /// Default 60 s: a 16 MiB frame at 1 Mbit/s takes about two minutes, so raise it for slow links with huge frames.
+    /// </summary>
+    public TimeSpan? FrameTimeout { get; init; } = TimeSpan.FromSeconds(60);
+
+    /// <summary>Sender addresses allowed to connect (CIDR blocks); empty allows every sender.</summary>
+    public IReadOnlyList<System.Net.IPNetwork> AllowedSenders { get; init; } = [];
+
+    /// <summary>
     /// How long a frame may wait for its journal commit before the sender gets AR (207). Default 30 s: longer than
     /// any healthy commit, shorter than the ACK timeouts senders use (typically 60 s).
     /// </summary>

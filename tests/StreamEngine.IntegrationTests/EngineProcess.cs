@@ -36,6 +36,23 @@ internal sealed partial class EngineProcess : IAsyncDisposable
 
     public bool HasExited => _process.HasExited;
 
+    /// <summary>Waits (bounded) for a log line containing <paramref name="text"/>: logs are written asynchronously.</summary>
+    public async Task<bool> AwaitLogAsync(string text, TimeSpan? timeout = null)
+    {
+        DateTime deadline = DateTime.UtcNow + (timeout ?? TimeSpan.FromSeconds(15));
+        while (!Logs.Contains(text, StringComparison.Ordinal))
+        {
+            if (DateTime.UtcNow > deadline)
+            {
+                return false;
+            }
+
+            await Task.Delay(50);
+        }
+
+        return true;
+    }
+
     /// <summary>Writes a config for <paramref name="workDir"/> (listener on port 0) and starts the engine on it.</summary>
     public static async Task<EngineProcess> StartAsync(string workDir, bool verbose = false)
     {

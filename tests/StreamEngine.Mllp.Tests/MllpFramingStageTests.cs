@@ -71,4 +71,31 @@ public sealed class MllpFramingStageTests : Akka.TestKit.Xunit2.TestKit
         IReadOnlyList<byte[]> frames = await Source.Single(ByteString.FromBytes(both)).Via(MllpFramingStage.Create(1024)).RunWith(Sink.Seq<byte[]>(), _materializer);
         Assert.Equal(["MSH|a", "MSH|b"], frames.Select(f => Encoding.ASCII.GetString(f)));
     }
+
+    [Fact]
+    public void Stage_FrameNotFinishedInTime_FailsWithFrameTimeout()
+    {
+        TestPublisher.Probe<ByteString> upstream = this.CreatePublisherProbe<ByteString>();
+        TestSubscriber.Probe<byte[]> downstream = this.CreateSubscriberProbe<byte[]>();
+        Source.FromPublisher(upstream).Via(MllpFramingStage.Create(1024, TimeSpan.FromMilliseconds(300))).To(Sink.FromSubscriber(downstream)).Run(_materializer);
+        downstream.Request(10);
+        upstream.SendNext(ByteString.FromBytes([.. MllpFrame.Wrap("MSH|ok"u8), MllpDecoder.StartBlock, (byte)'M', (byte)'S']));
+        Assert.Equal("MSH|ok", Encoding.ASCII.GetString(downstream.ExpectNext()));
+        Exception error = downstream.ExpectError();
+        Assert.IsType<MllpFrameTimeoutException>(error);
+    }
+
+    [Fact]
+    public void Stage_IdleBetweenFrames_IsNotAFrameTimeout()
+    {
+        TestPublisher.Probe<ByteString> upstream = this.CreatePublisherProbe<ByteString>();
+        TestSubscriber.Probe<byte[]> downstream = this.CreateSubscriberProbe<byte[]>();
+        Source.FromPublisher(upstream).Via(MllpFramingStage.Create(1024, TimeSpan.FromMilliseconds(200))).To(Sink.FromSubscriber(downstream)).Run(_materializer);
+        downstream.Request(10);
+        upstream.SendNext(ByteString.FromBytes(MllpFrame.Wrap("MSH|1"u8)));
+        Assert.Equal("MSH|1", Encoding.ASCII.GetString(downstream.ExpectNext()));
+        downstream.ExpectNoMsg(TimeSpan.FromMilliseconds(500)); // silence after a complete frame: no failure
+        upstream.SendNext(ByteString.FromBytes(MllpFrame.Wrap("MSH|2"u8)));
+        Assert.Equal("MSH|2", Encoding.ASCII.GetString(downstream.ExpectNext()));
+    }
 }

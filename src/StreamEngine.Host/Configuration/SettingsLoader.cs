@@ -109,7 +109,40 @@ public static class SettingsLoader
                 errors.Add($"{key}.maxFrameBytes: '{l.MaxFrameBytes}' is not a size between 1024 and {int.MaxValue.ToString(CultureInfo.InvariantCulture)} bytes");
             }
 
-            listeners.Add(new ListenerSettings { Id = id, Name = name, Host = host, Port = port, MaxFrameBytes = (int)Math.Clamp(maxFrame, 1024, int.MaxValue) });
+            int maxConnections = 100;
+            if (l.MaxConnections is not null
+                && (!int.TryParse(l.MaxConnections, NumberStyles.None, CultureInfo.InvariantCulture, out maxConnections) || maxConnections < 1))
+            {
+                errors.Add($"{key}.maxConnections: '{l.MaxConnections}' is not a positive number");
+            }
+
+            TimeSpan? idleTimeout = Duration(errors, $"{key}.idleTimeout", l.IdleTimeout, null);
+            TimeSpan? frameTimeout = Duration(errors, $"{key}.frameTimeout", l.FrameTimeout, TimeSpan.FromSeconds(60));
+            var allowed = new List<IPNetwork>();
+            foreach (string cidr in l.AllowedSenders ?? [])
+            {
+                if (IPNetwork.TryParse(cidr.Contains('/', StringComparison.Ordinal) ? cidr : cidr + (cidr.Contains(':', StringComparison.Ordinal) ? "/128" : "/32"), out IPNetwork network))
+                {
+                    allowed.Add(network);
+                }
+                else
+                {
+                    errors.Add($"{key}.allowedSenders: '{cidr}' is not an address or CIDR block");
+                }
+            }
+
+            listeners.Add(new ListenerSettings
+            {
+                Id = id,
+                Name = name,
+                Host = host,
+                Port = port,
+                MaxFrameBytes = (int)Math.Clamp(maxFrame, 1024, int.MaxValue),
+                MaxConnections = Math.Max(maxConnections, 1),
+                IdleTimeout = idleTimeout,
+                FrameTimeout = frameTimeout,
+                AllowedSenders = allowed,
+            });
         }
 
         Duplicates(errors, "listeners", listeners.Select(l => l.Id));
@@ -178,6 +211,33 @@ public static class SettingsLoader
             Durability = durability,
             ReadJournalPluginId = ReadJournalPluginId,
         };
+    }
+
+    // A duration: seconds ("30", "0.5") or a TimeSpan ("00:05:00"); "0" or "off" disables it.
+    private static TimeSpan? Duration(List<string> errors, string key, string? text, TimeSpan? fallback)
+    {
+        if (text is null)
+        {
+            return fallback;
+        }
+
+        if (text.Equals("off", StringComparison.OrdinalIgnoreCase))
+        {
+            return null;
+        }
+
+        if (double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out double seconds) && seconds >= 0 && seconds < 1e7)
+        {
+            return seconds == 0 ? null : TimeSpan.FromSeconds(seconds);
+        }
+
+        if (TimeSpan.TryParse(text, CultureInfo.InvariantCulture, out TimeSpan span) && span >= TimeSpan.Zero)
+        {
+            return span == TimeSpan.Zero ? null : span;
+        }
+
+        errors.Add($"{key}: '{text}' is not a duration (seconds, or hh:mm:ss; 0 or off to disable)");
+        return fallback;
     }
 
     private static void CheckId(List<string> errors, string key, string id)

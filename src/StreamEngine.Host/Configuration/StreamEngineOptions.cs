@@ -26,6 +26,14 @@ internal sealed class ListenerOptions
     public string? Port { get; set; }
 
     public string? MaxFrameBytes { get; set; }
+
+    public string? MaxConnections { get; set; }
+
+    public string? IdleTimeout { get; set; }
+
+    public string? FrameTimeout { get; set; }
+
+    public List<string>? AllowedSenders { get; set; }
 }
 
 internal sealed class SinkOptions

@@ -6,6 +6,7 @@ using Akka.IO;
 using Tcp = Akka.Streams.Dsl.Tcp;
 using Akka.Streams;
 using Akka.Streams.Dsl;
+using StreamEngine.Diagnostics;
 using StreamEngine.Hl7v2;
 using StreamEngine.Mllp;
 
@@ -36,6 +37,8 @@ public sealed class MllpListener : ReceiveActor, IWithUnboundedStash
     private Tcp.ServerBinding? _binding;
     private EndPoint? _endpoint;
     private long _connections;
+    private int _live;
+    private readonly KeyValuePair<string, object?> _listenerTag;
 
     /// <summary>Creates a listener.</summary>
     public MllpListener(ListenerSettings settings, IActorRef journal, Hl7AckBuilder acks)
@@ -44,6 +47,7 @@ public sealed class MllpListener : ReceiveActor, IWithUnboundedStash
         _journal = journal;
         _acks = acks;
         _materializer = Context.Materializer();
+        _listenerTag = new("listener", settings.Id);
 
         Receive<Tcp.ServerBinding>(binding =>
         {
@@ -94,12 +98,31 @@ public sealed class MllpListener : ReceiveActor, IWithUnboundedStash
 
     private void Accept(Tcp.IncomingConnection incoming)
     {
+        string? refusal = _live >= _settings.MaxConnections ? "MaxConnections"
+            : !IsAllowed(incoming.RemoteAddress) ? "NotAllowed"
+            : null;
+        if (refusal is not null)
+        {
+            // Close at once: complete our side, cancel theirs. The sender sees the connection end and retries later.
+            StreamEngineTelemetry.ConnectionsRefused.Add(1, _listenerTag, new("reason", refusal));
+            _log.Warning("Listener {0}: connection from {1} refused ({2})", _settings.Id, AddressOf(incoming.RemoteAddress), refusal);
+            incoming.HandleWith(Flow.FromSinkAndSource(Sink.Cancelled<ByteString>(), Source.Empty<ByteString>()), _materializer);
+            return;
+        }
+
+        _live++;
         long number = ++_connections;
         IActorRef connection = Context.ActorOf(ConnectionActor.Props(_settings, _journal, _acks), $"connection-{number}");
         IActorRef self = Self;
         TimeSpan askTimeout = _settings.CommitTimeout + TimeSpan.FromSeconds(10); // the actor answers by CommitTimeout
-        Flow<ByteString, ByteString, NotUsed> flow = Flow.Create<ByteString>()
-            .Via(MllpFramingStage.Create(_settings.MaxFrameBytes))
+        Flow<ByteString, ByteString, NotUsed> inbound = Flow.Create<ByteString>();
+        if (_settings.IdleTimeout is { } idle)
+        {
+            inbound = inbound.IdleTimeout(idle);
+        }
+
+        Flow<ByteString, ByteString, NotUsed> flow = inbound
+            .Via(MllpFramingStage.Create(_settings.MaxFrameBytes, _settings.FrameTimeout))
             .SelectAsync(1, frame => connection.Ask<ByteString>(new InboundFrame(frame), askTimeout))
             .Where(ack => !ack.IsEmpty)
             .WatchTermination((_, done) =>
@@ -113,9 +136,18 @@ public sealed class MllpListener : ReceiveActor, IWithUnboundedStash
 
     private void OnClosed(ConnectionClosed closed)
     {
-        if (closed.Cause is MllpFrameTooLargeException)
+        _live--;
+        string? reason = closed.Cause switch
         {
-            _log.Warning("Listener {0}: connection closed, reason FrameTooLarge (limit {1} bytes)", _settings.Id, _settings.MaxFrameBytes);
+            MllpFrameTooLargeException => "FrameTooLarge",
+            MllpFrameTimeoutException => "FrameTimeout",
+            TimeoutException => "IdleTimeout",
+            _ => null,
+        };
+        if (reason is not null)
+        {
+            StreamEngineTelemetry.ConnectionsClosed.Add(1, _listenerTag, new("reason", reason));
+            _log.Warning("Listener {0}: connection closed, reason {1}", _settings.Id, reason);
         }
         else if (closed.Cause is not null)
         {
@@ -124,6 +156,32 @@ public sealed class MllpListener : ReceiveActor, IWithUnboundedStash
 
         Context.Stop(closed.Connection);
     }
+
+    private bool IsAllowed(EndPoint remote)
+    {
+        if (_settings.AllowedSenders.Count == 0)
+        {
+            return true;
+        }
+
+        if (remote is not IPEndPoint ip)
+        {
+            return false;
+        }
+
+        IPAddress address = ip.Address.IsIPv4MappedToIPv6 ? ip.Address.MapToIPv4() : ip.Address;
+        foreach (IPNetwork network in _settings.AllowedSenders)
+        {
+            if (network.Contains(address))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    private static string AddressOf(EndPoint remote) => remote is IPEndPoint ip ? ip.Address.ToString() : "unknown";
 
     private sealed record ConnectionClosed(IActorRef Connection, Exception? Cause);
 }

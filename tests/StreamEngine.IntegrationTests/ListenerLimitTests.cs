@@ -1,0 +1,131 @@
+using System.Net.Sockets;
+using System.Text.Json;
+using StreamEngine.Hl7v2;
+using StreamEngine.Mllp;
+
+namespace StreamEngine.IntegrationTests;
+
+/// <summary>Per-listener limits, against the engine process on loopback.</summary>
+public sealed class ListenerLimitTests
+{
+    private static async Task WriteConfigAsync(TestFolder folder, object listener) =>
+        await File.WriteAllTextAsync(Path.Combine(folder.Path, "streamengine.json"), JsonSerializer.Serialize(new
+        {
+            dataDirectory = Path.Combine(folder.Path, "data"),
+            listeners = new[] { listener },
+            sinks = new[] { new { name = "fhir", type = "ndjson", path = Path.Combine(folder.Path, "out") } },
+        }));
+
+    // True when the server closes the connection (a read returns 0 or fails) within the timeout.
+    private static async Task<bool> ClosedByServerAsync(TcpClient client, TimeSpan timeout)
+    {
+        var buffer = new byte[256];
+        using var cts = new CancellationTokenSource(timeout);
+        try
+        {
+            while (true)
+            {
+                int read = await client.GetStream().ReadAsync(buffer, cts.Token);
+                if (read == 0)
+                {
+                    return true;
+                }
+            }
+        }
+        catch (IOException)
+        {
+            return true;
+        }
+        catch (OperationCanceledException)
+        {
+            return false;
+        }
+    }
+
+    private static async Task<string?> AckCodeAsync(int port, string controlId)
+    {
+        List<Hl7Message> acks = await Peers.SendAsync(port, [Peers.Adt("A01", controlId, "M1")]);
+        return acks[0].Get("MSA-1");
+    }
+
+    [Fact]
+    public async Task MaxConnections_RefusesTheExtraConnection_AndKeepsServingTheOthers()
+    {
+        using var folder = new TestFolder();
+        await WriteConfigAsync(folder, new { name = "it", port = 0, maxConnections = "1" });
+        await using EngineProcess engine = await EngineProcess.StartAsync(folder.Path);
+
+        await using MllpClient first = await MllpClient.ConnectAsync("127.0.0.1", engine.Port, CancellationToken.None);
+        Assert.NotNull(await first.SendAsync(Peers.Adt("A01", "L1", "M1"), TimeSpan.FromSeconds(30), CancellationToken.None));
+
+        using var second = new TcpClient();
+        await second.ConnectAsync("127.0.0.1", engine.Port);
+        Assert.True(await ClosedByServerAsync(second, TimeSpan.FromSeconds(20)));
+
+        Assert.True(Hl7Parser.TryParse(await first.SendAsync(Peers.Adt("A08", "L2", "M1"), TimeSpan.FromSeconds(30), CancellationToken.None), out Hl7Message? ack, out _));
+        Assert.Equal("AA", ack!.Get("MSA-1"));
+        Assert.True(await engine.AwaitLogAsync("refused (MaxConnections)"), engine.Logs);
+    }
+
+    [Fact]
+    public async Task AllowedSenders_RefusesAnAddressOutsideTheList()
+    {
+        using var folder = new TestFolder();
+        await WriteConfigAsync(folder, new { name = "it", port = 0, allowedSenders = new[] { "192.0.2.0/24" } });
+        await using EngineProcess engine = await EngineProcess.StartAsync(folder.Path);
+        using var client = new TcpClient();
+        await client.ConnectAsync("127.0.0.1", engine.Port);
+        Assert.True(await ClosedByServerAsync(client, TimeSpan.FromSeconds(20)));
+        Assert.True(await engine.AwaitLogAsync("refused (NotAllowed)"), engine.Logs);
+    }
+
+    [Fact]
+    public async Task AllowedSenders_AcceptsAnAddressInTheList()
+    {
+        using var folder = new TestFolder();
+        await WriteConfigAsync(folder, new { name = "it", port = 0, allowedSenders = new[] { "127.0.0.0/8" } });
+        await using EngineProcess engine = await EngineProcess.StartAsync(folder.Path);
+        Assert.Equal("AA", await AckCodeAsync(engine.Port, "OK1"));
+    }
+
+    [Fact]
+    public async Task FrameTimeout_CutsOffAStalledFrame_AndOtherConnectionsCarryOn()
+    {
+        using var folder = new TestFolder();
+        await WriteConfigAsync(folder, new { name = "it", port = 0, frameTimeout = "1" });
+        await using EngineProcess engine = await EngineProcess.StartAsync(folder.Path);
+
+        using var slow = new TcpClient();
+        await slow.ConnectAsync("127.0.0.1", engine.Port);
+        await slow.GetStream().WriteAsync(new byte[] { MllpDecoder.StartBlock, (byte)'M', (byte)'S', (byte)'H' });
+        Assert.True(await ClosedByServerAsync(slow, TimeSpan.FromSeconds(20)));
+        Assert.Equal("AA", await AckCodeAsync(engine.Port, "T1"));
+        Assert.True(await engine.AwaitLogAsync("reason FrameTimeout"), engine.Logs);
+    }
+
+    [Fact]
+    public async Task IdleTimeout_ClosesASilentConnection()
+    {
+        using var folder = new TestFolder();
+        await WriteConfigAsync(folder, new { name = "it", port = 0, idleTimeout = "1" });
+        await using EngineProcess engine = await EngineProcess.StartAsync(folder.Path);
+        using var idle = new TcpClient();
+        await idle.ConnectAsync("127.0.0.1", engine.Port);
+        Assert.True(await ClosedByServerAsync(idle, TimeSpan.FromSeconds(20)));
+        Assert.True(await engine.AwaitLogAsync("reason IdleTimeout"), engine.Logs);
+    }
+
+    [Fact]
+    public async Task OversizedFrame_ClosesThatConnectionOnly()
+    {
+        using var folder = new TestFolder();
+        await WriteConfigAsync(folder, new { name = "it", port = 0, maxFrameBytes = "2048" });
+        await using EngineProcess engine = await EngineProcess.StartAsync(folder.Path);
+        using var big = new TcpClient();
+        await big.ConnectAsync("127.0.0.1", engine.Port);
+        await big.GetStream().WriteAsync(MllpFrame.Wrap(new byte[4096]));
+        Assert.True(await ClosedByServerAsync(big, TimeSpan.FromSeconds(20)));
+        Assert.Equal("AA", await AckCodeAsync(engine.Port, "B1"));
+        Assert.True(await engine.AwaitLogAsync("reason FrameTooLarge"), engine.Logs);
+    }
+}
