@@ -75,6 +75,13 @@ public sealed record ListenerSettings
     /// </summary>
     public TimeSpan? FrameTimeout { get; init; } = TimeSpan.FromSeconds(60);
 
+    /// <summary>
+    /// Answer with MLLP release 2 commit acknowledgments instead of HL7 ACK messages: a frame holding the single byte
+    /// 0x06 once the message is journaled, 0x15 when it was not (or could not be read). Default off (release 1, HL7 ACKs),
+    /// which is what nearly every sender expects.
+    /// </summary>
+    public bool MllpRelease2 { get; init; }
+
     /// <summary>Sender addresses allowed to connect (CIDR blocks); empty allows every sender.</summary>
     public IReadOnlyList<System.Net.IPNetwork> AllowedSenders { get; init; } = [];
 

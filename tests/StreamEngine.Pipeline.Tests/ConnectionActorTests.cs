@@ -127,4 +127,18 @@ public sealed class ConnectionActorTests() : Akka.TestKit.Xunit2.TestKit(Pipelin
         var acks = ackBatch.Messages.Select(m => { Hl7Parser.TryParse(m, out Hl7Message? a, out _); return (a!.Get("MSA-1"), a.Get("MSA-2")); }).ToList();
         Assert.Equal([("AA", "M1"), ("AR", "M2")], acks);
     }
+
+    [Fact]
+    public void MllpRelease2_AnswersCommitBytes()
+    {
+        var journal = CreateTestProbe();
+        IActorRef connection = Sys.ActorOf(ConnectionActor.Props(Listener with { MllpRelease2 = true, CommitTimeout = TimeSpan.FromSeconds(30) }, journal.Ref, new Hl7AckBuilder(DateTimeOffset.UtcNow)));
+        connection.Tell(new InboundFrame(TestData.Message(@"MSH|^~\&|PAS|RX1|R|RX1|20260101||ADT^A01|R2|P|2.4", "PID|1||X")));
+        journal.Reply(new Journaled(journal.ExpectMsg<Append>().CorrelationId, 1));
+        Assert.Equal(new byte[] { 0x0B, 0x06, 0x1C, 0x0D }, ExpectMsg<ByteString>().ToArray());
+
+        connection.Tell(new InboundFrame(TestData.Message("garbage")));
+        journal.Reply(new Journaled(journal.ExpectMsg<Append>().CorrelationId, 2));
+        Assert.Equal(new byte[] { 0x0B, 0x15, 0x1C, 0x0D }, ExpectMsg<ByteString>().ToArray());
+    }
 }

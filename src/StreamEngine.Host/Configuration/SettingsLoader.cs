@@ -142,6 +142,7 @@ public static class SettingsLoader
                 IdleTimeout = idleTimeout,
                 FrameTimeout = frameTimeout,
                 AllowedSenders = allowed,
+                MllpRelease2 = l.MllpRelease2 ?? false,
             });
         }
 

@@ -34,6 +34,8 @@ internal sealed class ListenerOptions
     public string? FrameTimeout { get; set; }
 
     public List<string>? AllowedSenders { get; set; }
+
+    public bool? MllpRelease2 { get; set; }
 }
 
 internal sealed class SinkOptions

@@ -123,6 +123,14 @@ public sealed class ConnectionActor : ReceiveActor, IWithTimers
         }
 
         Timers.Cancel(correlation);
+        if (_listener.MllpRelease2 && pending.Batch is null)
+        {
+            bool stored = committed && pending.Error is null;
+            StreamEngineTelemetry.AcksSent.Add(1, _listenerTag, new("code", stored ? "ACK" : "NAK"));
+            pending.ReplyTo!.Tell(ByteString.FromBytes((stored ? MllpFrame.CommitAck : MllpFrame.CommitNak).ToArray()));
+            return;
+        }
+
         string? code;
         AckError? error;
         if (!committed)
