@@ -1,0 +1,393 @@
+using System.Diagnostics;
+using System.Net.Security;
+using System.Net.Sockets;
+using System.Security.Cryptography.X509Certificates;
+using StreamEngine.Hl7v2;
+
+namespace StreamEngine.Mllp;
+
+/// <summary>What a sender does with an acknowledgment code.</summary>
+public enum AckDisposition
+{
+    /// <summary>Delivered (AA, CA, and the MLLP release 2 commit byte 0x06).</summary>
+    Success,
+
+    /// <summary>Try again later, with backoff (AR, CR, 0x15, a timeout or a lost connection).</summary>
+    Retry,
+
+    /// <summary>A content error: do not resend unchanged (AE, CE). The caller quarantines the message.</summary>
+    Reject,
+}
+
+/// <summary>Settings of an MLLP sender. Immutable.</summary>
+public sealed record MllpSenderOptions
+{
+    /// <summary>Server address.</summary>
+    public required string Host { get; init; }
+
+    /// <summary>Server port.</summary>
+    public required int Port { get; init; }
+
+    /// <summary>How long to wait for each ACK. Default 30 s, as most receivers' timeouts.</summary>
+    public TimeSpan AckTimeout { get; init; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>Attempts after the first for a message answered "retry". Default 5.</summary>
+    public int MaxRetries { get; init; } = 5;
+
+    /// <summary>Messages in flight on the connection. Default 1: stop-and-wait, what receivers expect.</summary>
+    public int Window { get; init; } = 1;
+
+    /// <summary>First pause before a retry or reconnect; doubled each time up to <see cref="MaxBackoff"/>, with jitter.</summary>
+    public TimeSpan MinBackoff { get; init; } = TimeSpan.FromMilliseconds(200);
+
+    /// <summary>Longest pause between retries.</summary>
+    public TimeSpan MaxBackoff { get; init; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>Overrides of the default disposition per acknowledgment code (e.g. treat AE as retry for one peer).</summary>
+    public IReadOnlyDictionary<string, AckDisposition> DispositionOverrides { get; init; } = new Dictionary<string, AckDisposition>();
+
+    /// <summary>TLS: the server name to validate, or null for plain TCP.</summary>
+    public string? TlsServerName { get; init; }
+
+    /// <summary>TLS client certificate (mutual TLS), or null.</summary>
+    public X509Certificate2? ClientCertificate { get; init; }
+
+    /// <summary>Validates the server certificate; null means the platform's default validation.</summary>
+    public RemoteCertificateValidationCallback? ServerCertificateValidation { get; init; }
+
+    /// <summary>Largest frame accepted from the server.</summary>
+    public int MaxFrameBytes { get; init; } = 16 * 1024 * 1024;
+}
+
+/// <summary>The outcome of sending one message.</summary>
+/// <param name="ControlId">MSH-10 of the message.</param>
+/// <param name="Disposition">Success, Reject, or Retry when the retries ran out.</param>
+/// <param name="Code">The last acknowledgment code (AA, AR, ...), "timeout" or "connection".</param>
+/// <param name="Attempts">How many times it was sent.</param>
+/// <param name="Latency">From the last send to its acknowledgment.</param>
+public sealed record SendResult(string ControlId, AckDisposition Disposition, string Code, int Attempts, TimeSpan Latency);
+
+/// <summary>
+/// A resilient MLLP client over one connection: keeps it open, reconnects with capped exponential backoff and
+/// jitter, and matches each acknowledgment to its message by MSA-2 = MSH-10, so an ACK that arrives late (after its
+/// timeout) or belongs to no message in flight is discarded and never credited to the next message. AA/CA succeed,
+/// AR/CR are retried with backoff, AE/CE are rejected (no resend); each is overridable. Up to
+/// <see cref="MllpSenderOptions.Window"/> messages are in flight (1: stop-and-wait). Thread-safe.
+/// </summary>
+public sealed class MllpSender : IAsyncDisposable
+{
+    private readonly MllpSenderOptions _options;
+    private readonly SemaphoreSlim _window;
+    private readonly SemaphoreSlim _connectLock = new(1, 1);
+    private readonly Lock _gate = new();
+    private readonly Dictionary<string, Pending> _pending = new(StringComparer.Ordinal);
+    private readonly CancellationTokenSource _disposed = new();
+    private Connection? _connection;
+    private int _failedConnects;
+    private long _discardedAcks;
+
+    /// <summary>Creates a sender; it connects on first use.</summary>
+    public MllpSender(MllpSenderOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentOutOfRangeException.ThrowIfLessThan(options.Window, 1);
+        _options = options;
+        _window = new SemaphoreSlim(options.Window, options.Window);
+    }
+
+    /// <summary>Acknowledgments discarded: late, duplicated, or naming no message in flight.</summary>
+    public long DiscardedAcks => Interlocked.Read(ref _discardedAcks);
+
+    /// <summary>The disposition of an acknowledgment code, with this sender's overrides.</summary>
+    public AckDisposition DispositionOf(string code) =>
+        _options.DispositionOverrides.TryGetValue(code, out AckDisposition d) ? d : code switch
+        {
+            "AA" or "CA" or "ACK" => AckDisposition.Success,
+            "AE" or "CE" => AckDisposition.Reject,
+            _ => AckDisposition.Retry,
+        };
+
+    /// <summary>Sends one message until it is acknowledged, rejected, or its retries run out.</summary>
+    public async Task<SendResult> SendAsync(ReadOnlyMemory<byte> message, CancellationToken cancellationToken)
+    {
+        string controlId = (Hl7Parser.TryParse(message, out Hl7Message? parsed, out _) ? parsed?.ControlId : Hl7AckBuilder.LooseControlId(message.Span))
+            ?? throw new ArgumentException("The message has no MSH-10 to match its acknowledgment by.", nameof(message));
+        byte[] frame = MllpFrame.Wrap(message.Span);
+        int attempt = 0;
+        while (true)
+        {
+            attempt++;
+            (string code, TimeSpan latency) = await SendOnceAsync(controlId, frame, cancellationToken).ConfigureAwait(false);
+            AckDisposition disposition = code is "timeout" or "connection" ? AckDisposition.Retry : DispositionOf(code);
+            if (disposition != AckDisposition.Retry || attempt > _options.MaxRetries)
+            {
+                return new SendResult(controlId, disposition, code, attempt, latency);
+            }
+
+            await Task.Delay(Backoff(attempt), cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    private async Task<(string Code, TimeSpan Latency)> SendOnceAsync(string controlId, byte[] frame, CancellationToken cancellationToken)
+    {
+        await _window.WaitAsync(cancellationToken).ConfigureAwait(false);
+        Pending? pending = null;
+        try
+        {
+            Connection connection;
+            try
+            {
+                connection = await ConnectedAsync(cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is SocketException or IOException or System.Security.Authentication.AuthenticationException)
+            {
+                return ("connection", TimeSpan.Zero);
+            }
+
+            pending = new Pending(connection);
+            lock (_gate)
+            {
+                if (_pending.ContainsKey(controlId))
+                {
+                    throw new InvalidOperationException("A message with this MSH-10 is already in flight on this connection.");
+                }
+
+                _pending[controlId] = pending;
+            }
+
+            var clock = Stopwatch.StartNew();
+            try
+            {
+                await connection.WriteAsync(frame, cancellationToken).ConfigureAwait(false);
+            }
+            catch (IOException)
+            {
+                Drop(connection);
+                return ("connection", clock.Elapsed);
+            }
+
+            Task<string> ack = pending.Ack.Task;
+            Task done = await Task.WhenAny(ack, Task.Delay(_options.AckTimeout, cancellationToken)).ConfigureAwait(false);
+            cancellationToken.ThrowIfCancellationRequested();
+            return done == ack ? (await ack.ConfigureAwait(false), clock.Elapsed) : ("timeout", clock.Elapsed);
+        }
+        finally
+        {
+            lock (_gate)
+            {
+                if (pending is not null && _pending.TryGetValue(controlId, out Pending? current) && ReferenceEquals(current, pending))
+                {
+                    _pending.Remove(controlId); // from now on, an ACK for it is late and discarded
+                }
+            }
+
+            _window.Release();
+        }
+    }
+
+    private async Task<Connection> ConnectedAsync(CancellationToken cancellationToken)
+    {
+        Connection? current = _connection;
+        if (current is { IsOpen: true })
+        {
+            return current;
+        }
+
+        await _connectLock.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            if (_connection is { IsOpen: true } again)
+            {
+                return again;
+            }
+
+            if (_failedConnects > 0)
+            {
+                await Task.Delay(Backoff(_failedConnects), cancellationToken).ConfigureAwait(false);
+            }
+
+            var tcp = new TcpClient { NoDelay = true };
+            try
+            {
+                await tcp.ConnectAsync(_options.Host, _options.Port, cancellationToken).ConfigureAwait(false);
+                Stream stream = tcp.GetStream();
+                if (_options.TlsServerName is { } serverName)
+                {
+                    var ssl = new SslStream(stream, leaveInnerStreamOpen: false, _options.ServerCertificateValidation);
+                    await ssl.AuthenticateAsClientAsync(new SslClientAuthenticationOptions
+                    {
+                        TargetHost = serverName,
+                        ClientCertificates = _options.ClientCertificate is null ? null : [_options.ClientCertificate],
+                        EnabledSslProtocols = System.Security.Authentication.SslProtocols.Tls12 | System.Security.Authentication.SslProtocols.Tls13,
+                    }, cancellationToken).ConfigureAwait(false);
+                    stream = ssl;
+                }
+
+                var connection = new Connection(tcp, stream);
+                _connection = connection;
+                _failedConnects = 0;
+                _ = ReadLoopAsync(connection);
+                return connection;
+            }
+            catch
+            {
+                _failedConnects++;
+                tcp.Dispose();
+                throw;
+            }
+        }
+        finally
+        {
+            _connectLock.Release();
+        }
+    }
+
+    private async Task ReadLoopAsync(Connection connection)
+    {
+        var decoder = new MllpDecoder(_options.MaxFrameBytes);
+        var frames = new List<byte[]>();
+        var buffer = new byte[16 * 1024];
+        try
+        {
+            while (true)
+            {
+                int read = await connection.Stream.ReadAsync(buffer, _disposed.Token).ConfigureAwait(false);
+                if (read == 0)
+                {
+                    break;
+                }
+
+                frames.Clear();
+                decoder.Feed(buffer.AsSpan(0, read), frames);
+                foreach (byte[] frame in frames)
+                {
+                    OnAck(frame);
+                }
+            }
+        }
+        catch (Exception e) when (e is IOException or ObjectDisposedException or OperationCanceledException or MllpFrameTooLargeException)
+        {
+            // The connection is gone; messages in flight time out or fail and are retried on a new one.
+        }
+        finally
+        {
+            Drop(connection);
+        }
+    }
+
+    private void OnAck(byte[] frame)
+    {
+        string? code = null;
+        string? controlId = null;
+        if (frame.Length == 1 && frame[0] is 0x06 or 0x15)
+        {
+            // MLLP release 2 commit byte: it names no message, so it answers the oldest in flight (window 1 only).
+            code = frame[0] == 0x06 ? "ACK" : "NAK";
+            lock (_gate)
+            {
+                if (_options.Window == 1 && _pending.Count == 1)
+                {
+                    controlId = _pending.Keys.First();
+                }
+            }
+        }
+        else if (Hl7Parser.TryParse(frame, out Hl7Message? ack, out _) && ack?.FindSegment("MSA") is { } msa)
+        {
+            code = msa.Field(1).ToString();
+            controlId = msa.Field(2).ToString();
+        }
+
+        Pending? pending = null;
+        lock (_gate)
+        {
+            if (code is not null && controlId is not null && _pending.Remove(controlId, out pending))
+            {
+                // matched
+            }
+        }
+
+        if (pending is null)
+        {
+            Interlocked.Increment(ref _discardedAcks);
+            return;
+        }
+
+        pending.Ack.TrySetResult(code!);
+    }
+
+    // Closes a failed connection; the messages in flight on it fail at once (to be retried), not at their timeout.
+    private void Drop(Connection connection)
+    {
+        Interlocked.CompareExchange(ref _connection, null, connection);
+        connection.Close();
+        List<Pending> orphans = [];
+        lock (_gate)
+        {
+            foreach (KeyValuePair<string, Pending> entry in _pending.Where(p => ReferenceEquals(p.Value.Connection, connection)).ToList())
+            {
+                _pending.Remove(entry.Key);
+                orphans.Add(entry.Value);
+            }
+        }
+
+        foreach (Pending orphan in orphans)
+        {
+            orphan.Ack.TrySetResult("connection");
+        }
+    }
+
+    private TimeSpan Backoff(int attempt)
+    {
+        double capped = Math.Min(_options.MaxBackoff.TotalMilliseconds, _options.MinBackoff.TotalMilliseconds * Math.Pow(2, Math.Min(attempt - 1, 30)));
+        return TimeSpan.FromMilliseconds(capped * (0.5 + (Random.Shared.NextDouble() / 2))); // "equal jitter"
+    }
+
+    /// <inheritdoc />
+    public async ValueTask DisposeAsync()
+    {
+        await _disposed.CancelAsync().ConfigureAwait(false);
+        _connection?.Close();
+        _disposed.Dispose();
+        _window.Dispose();
+        _connectLock.Dispose();
+    }
+
+    private sealed class Pending(Connection connection)
+    {
+        public Connection Connection { get; } = connection;
+
+        public TaskCompletionSource<string> Ack { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    }
+
+    private sealed class Connection(TcpClient tcp, Stream stream)
+    {
+        private readonly SemaphoreSlim _write = new(1, 1);
+        private int _closed;
+
+        public Stream Stream { get; } = stream;
+
+        public bool IsOpen => Volatile.Read(ref _closed) == 0;
+
+        public async Task WriteAsync(byte[] frame, CancellationToken cancellationToken)
+        {
+            await _write.WaitAsync(cancellationToken).ConfigureAwait(false);
+            try
+            {
+                await Stream.WriteAsync(frame, cancellationToken).ConfigureAwait(false);
+            }
+            finally
+            {
+                _write.Release();
+            }
+        }
+
+        public void Close()
+        {
+            if (Interlocked.Exchange(ref _closed, 1) == 0)
+            {
+                Stream.Dispose();
+                tcp.Dispose();
+            }
+        }
+    }
+}
