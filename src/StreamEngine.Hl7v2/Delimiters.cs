@@ -27,42 +27,42 @@ public readonly record struct Delimiters(byte Field, byte Component, byte Repeti
     {
         delimiters = default;
         repaired = false;
-        if (header.Length >= 10 && header[6] == header[7] && header[6] == (byte)'\\' && header[9] == header[3] && header[8] != header[3])
-        {
-            Span<byte> fixedHeader = [header[0], header[1], header[2], header[3], header[4], header[5], header[6], header[8], header[9]];
-            repaired = TryRead(fixedHeader, out delimiters, out _);
-            return repaired;
-        }
-
-        if (header.Length < 8)
+        if (header.Length < 6)
         {
             return false;
         }
 
         byte field = header[3];
-        byte component = header[4];
-        byte repetition = header[5];
-        byte escape = header[6];
-        byte subcomponent = header[7];
-        byte truncation = 0;
-        if (header.Length > 8 && header[8] != field)
+        // MSH-2 runs from after the field separator to the next one (or the segment end): 2 to 5 characters.
+        scoped ReadOnlySpan<byte> encoding = header[4..];
+        int end = encoding.IndexOf(field);
+        if (end >= 0)
         {
-            truncation = header[8];
-            if (header.Length > 9 && header[9] != field)
-            {
-                return false; // MSH-2 holds at most five characters
-            }
+            encoding = encoding[..end];
         }
 
-        // Some old senders declare only three or four encoding characters: "MSH|^~\|" is seen in the wild.
-        if (subcomponent == field)
+        Span<byte> fixedEncoding = stackalloc byte[4];
+        if (encoding.Length == 5 && encoding[2] == (byte)'\\' && encoding[3] == (byte)'\\')
         {
-            subcomponent = 0;
-            if (escape == field)
-            {
-                escape = 0;
-            }
+            // "^~\\&": a doubled escape character, a string-literal artefact seen in real feeds. Read as "^~\&".
+            fixedEncoding[0] = encoding[0];
+            fixedEncoding[1] = encoding[1];
+            fixedEncoding[2] = encoding[2];
+            fixedEncoding[3] = encoding[4];
+            encoding = fixedEncoding;
+            repaired = true;
         }
+
+        if (encoding.Length is < 2 or > 5)
+        {
+            return false;
+        }
+
+        byte component = encoding[0];
+        byte repetition = encoding[1];
+        byte escape = encoding.Length > 2 ? encoding[2] : (byte)0;
+        byte subcomponent = encoding.Length > 3 ? encoding[3] : (byte)0;
+        byte truncation = encoding.Length > 4 ? encoding[4] : (byte)0;
 
         Span<byte> all = [field, component, repetition, escape, subcomponent, truncation];
         for (int i = 0; i < all.Length; i++)
@@ -70,11 +70,6 @@ public readonly record struct Delimiters(byte Field, byte Component, byte Repeti
             byte b = all[i];
             if (b == 0)
             {
-                if (i < 3)
-                {
-                    return false;
-                }
-
                 continue;
             }
 

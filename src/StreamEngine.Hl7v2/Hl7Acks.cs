@@ -110,22 +110,24 @@ public sealed class Hl7AckBuilder
     /// </summary>
     public static string? Code(Hl7Message? original, AckOutcome outcome)
     {
-        if (original is null)
+        if (original is null || original.SegmentCount == 0)
         {
             return "AR";
         }
 
         Hl7Segment msh = original.Msh;
-        ReadOnlySpan<byte> accept = msh.Field(15).Component(1).Span;
-        bool enhanced = !accept.IsEmpty || !msh.Field(16).IsEmpty;
+        ReadOnlySpan<byte> accept = msh.Field(15).Component(1).Span.Trim((byte)' ');
+        bool enhanced = !accept.IsEmpty || !msh.Field(16).Component(1).Span.Trim((byte)' ').IsEmpty;
         if (!enhanced)
         {
             return outcome switch { AckOutcome.Accepted => "AA", AckOutcome.Error => "AE", _ => "AR" };
         }
 
-        bool wanted = accept.IsEmpty || accept.SequenceEqual("AL"u8)
-            || (accept.SequenceEqual("SU"u8) && outcome == AckOutcome.Accepted)
-            || (accept.SequenceEqual("ER"u8) && outcome != AckOutcome.Accepted);
+        // A message that was not accepted is always answered, whatever MSH-15 asked: silence would lose it. Values
+        // outside table 0155 are read as AL (and reported as an issue by the parser).
+        bool wanted = outcome == AckOutcome.Rejected || !IsKnownAckType(accept) || Ascii.EqualsIgnoreCase(accept, "AL"u8)
+            || (Ascii.EqualsIgnoreCase(accept, "SU"u8) && outcome == AckOutcome.Accepted)
+            || (Ascii.EqualsIgnoreCase(accept, "ER"u8) && outcome != AckOutcome.Accepted);
         if (!wanted)
         {
             return null;
@@ -133,6 +135,11 @@ public sealed class Hl7AckBuilder
 
         return outcome switch { AckOutcome.Accepted => "CA", AckOutcome.Error => "CE", _ => "CR" };
     }
+
+    /// <summary>True for the table 0155 acknowledgment types (AL, NE, ER, SU), in any case.</summary>
+    public static bool IsKnownAckType(ReadOnlySpan<byte> value) =>
+        Ascii.EqualsIgnoreCase(value, "AL"u8) || Ascii.EqualsIgnoreCase(value, "NE"u8) || Ascii.EqualsIgnoreCase(value, "ER"u8)
+        || Ascii.EqualsIgnoreCase(value, "SU"u8);
 
     /// <summary>
     /// Builds the acknowledgment message (without MLLP framing), segments ending in CR.

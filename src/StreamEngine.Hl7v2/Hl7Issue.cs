@@ -44,6 +44,18 @@ public enum Hl7IssueCode
 
     /// <summary>MSH-2 repeated its escape character (<c>^~\&amp;</c>); read as <c>^~\&amp;</c>. A warning.</summary>
     DuplicatedEncodingCharacter = 14,
+
+    /// <summary>
+    /// The last segment has no terminator. A warning: files often end that way, but in an MLLP frame it can mean the
+    /// sender cut the message short.
+    /// </summary>
+    Unterminated = 15,
+
+    /// <summary>A second MSH inside one message: two messages in one frame. An error: only one could be acknowledged.</summary>
+    MultipleMessages = 16,
+
+    /// <summary>MSH-15/MSH-16 hold a value outside table 0155 (AL, NE, ER, SU); read as AL. A warning.</summary>
+    UnknownAcknowledgmentType = 17,
 }
 
 /// <summary>
@@ -54,7 +66,8 @@ public readonly record struct Hl7Issue(Hl7IssueCode Code, int Segment, int Field
 {
     /// <summary>Errors make a message unusable; warnings are reported but the message is accepted.</summary>
     public bool IsError => Code is Hl7IssueCode.Empty or Hl7IssueCode.BadMsh or Hl7IssueCode.BadDelimiters
-        or Hl7IssueCode.MissingMessageType or Hl7IssueCode.TooManySegments or Hl7IssueCode.SegmentTooLong;
+        or Hl7IssueCode.MissingMessageType or Hl7IssueCode.TooManySegments or Hl7IssueCode.SegmentTooLong
+        or Hl7IssueCode.MultipleMessages;
 
     /// <inheritdoc />
     public override string ToString() => Field > 0 ? $"{Code}@{Segment}:{Field}" : $"{Code}@{Segment}";

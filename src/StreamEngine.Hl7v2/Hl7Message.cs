@@ -18,6 +18,9 @@ public sealed class Hl7Message
     private int[] _fieldStarts;
     private int _fieldCount;
 
+    // Issues of the last parse into this instance, reused by the next one (so a pooled parse allocates nothing).
+    internal List<Hl7Issue>? ReusableIssues { get; set; }
+
     /// <summary>An empty message to parse into and reuse (see <see cref="Hl7Parser.TryParse(ReadOnlyMemory{byte}, Hl7Message, out IReadOnlyList{Hl7Issue}, Hl7ParseOptions?)"/>).</summary>
     public Hl7Message()
     {
@@ -118,8 +121,8 @@ public sealed class Hl7Message
         ? new Hl7Segment(this, index)
         : throw new ArgumentOutOfRangeException(nameof(index));
 
-    /// <summary>The MSH segment (always the first).</summary>
-    public Hl7Segment Msh => new(this, 0);
+    /// <summary>The MSH segment (always the first); an empty segment when the message has none (a failed parse).</summary>
+    public Hl7Segment Msh => SegmentCount > 0 ? new(this, 0) : default;
 
     /// <summary>MSH-9 as sent, e.g. <c>ADT^A01^ADT_A01</c>.</summary>
     public string MessageType => Msh.Field(9).RawText;

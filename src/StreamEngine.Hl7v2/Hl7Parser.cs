@@ -45,7 +45,8 @@ public static class Hl7Parser
     /// <summary>
     /// Parses into an existing message, reusing its index arrays: with a pooled <see cref="Hl7Message"/>, a parse that
     /// finds no issue allocates nothing. Returns true when the message is usable; <paramref name="message"/> is
-    /// readable whenever the header could be indexed (check <see cref="Hl7Message.SegmentCount"/>).
+    /// readable whenever the header could be indexed (check <see cref="Hl7Message.SegmentCount"/>). The issues list
+    /// belongs to the message and is reused by its next parse: copy it to keep it.
     /// </summary>
     public static bool TryParse(ReadOnlyMemory<byte> input, Hl7Message message, out IReadOnlyList<Hl7Issue> issues, Hl7ParseOptions? options = null)
     {
@@ -61,7 +62,8 @@ public static class Hl7Parser
     private static bool TryIndex(ReadOnlyMemory<byte> input, Hl7Message message, Hl7ParseOptions options, out IReadOnlyList<Hl7Issue> issues,
         out bool usable)
     {
-        List<Hl7Issue>? found = null;
+        List<Hl7Issue>? found = message.ReusableIssues;
+        found?.Clear();
         bool indexed = Index(input, message, options, ref found);
         if (indexed)
         {
@@ -76,7 +78,8 @@ public static class Hl7Parser
             message.Reset(input, default);
         }
 
-        issues = found ?? (IReadOnlyList<Hl7Issue>)[];
+        message.ReusableIssues = found;
+        issues = found is { Count: > 0 } ? found : [];
         usable = indexed;
         if (found is not null)
         {
@@ -356,6 +359,29 @@ public static class Hl7Parser
         if (msh.Field(9).Component(1).IsEmpty)
         {
             Add(ref issues, Hl7IssueCode.MissingMessageType, 1, 9);
+        }
+
+        for (int s = 1; s < message.SegmentCount; s++)
+        {
+            if (message.SegmentIdEquals(s, "MSH"))
+            {
+                Add(ref issues, Hl7IssueCode.MultipleMessages, s + 1, 0);
+                break;
+            }
+        }
+
+        if (!message.EndsWithTerminator)
+        {
+            Add(ref issues, Hl7IssueCode.Unterminated, message.SegmentCount, 0);
+        }
+
+        for (int f = 15; f <= 16; f++)
+        {
+            ReadOnlySpan<byte> ackType = msh.Field(f).Component(1).Span.Trim((byte)' ');
+            if (!ackType.IsEmpty && !Hl7AckBuilder.IsKnownAckType(ackType))
+            {
+                Add(ref issues, Hl7IssueCode.UnknownAcknowledgmentType, 1, f);
+            }
         }
 
         if (msh.Field(10).IsEmpty)

@@ -15,20 +15,25 @@ public readonly struct Hl7Segment
     public int Index { get; }
 
     /// <summary>The segment id, e.g. <c>PID</c> or <c>ZU1</c>.</summary>
-    public string Id => _message.Encoding.GetString(IdSpan);
+    public string Id => _message is null ? string.Empty : _message.Encoding.GetString(IdSpan);
 
     /// <summary>The segment id as bytes.</summary>
     public ReadOnlySpan<byte> IdSpan
     {
         get
         {
+            if (_message is null)
+            {
+                return default;
+            }
+
             var (start, length) = _message.Piece(Index, 0);
             return _message.Raw.Span.Slice(start, length);
         }
     }
 
     /// <summary>The whole segment as sent, without its terminator.</summary>
-    public ReadOnlySpan<byte> Span => _message.SegmentSpan(Index);
+    public ReadOnlySpan<byte> Span => _message is null ? default : _message.SegmentSpan(Index);
 
     /// <summary>True when the segment is a header whose field 1 is the field separator itself (MSH, FHS, BHS).</summary>
     public bool IsHeader
@@ -41,7 +46,7 @@ public readonly struct Hl7Segment
     }
 
     /// <summary>Number of the last field present, numbered as HL7 numbers them.</summary>
-    public int FieldCount => IsHeader ? _message.PieceCount(Index) : _message.PieceCount(Index) - 1;
+    public int FieldCount => _message is null ? 0 : IsHeader ? _message.PieceCount(Index) : _message.PieceCount(Index) - 1;
 
     /// <summary>
     /// Field n (1-based, as HL7 numbers fields). For MSH, FHS and BHS, field 1 is the field separator and field 2
@@ -52,6 +57,11 @@ public readonly struct Hl7Segment
         if (n < 1)
         {
             throw new ArgumentOutOfRangeException(nameof(n), "HL7 fields are numbered from 1.");
+        }
+
+        if (_message is null)
+        {
+            return default;
         }
 
         if (IsHeader)

@@ -72,10 +72,10 @@ public static class Hl7StreamReader
                 return true;
             }
 
-            // Consume this line's terminator (CR, LF or CRLF).
-            if (scan.TryRead(out byte terminator) && terminator == '\r' && scan.IsNext((byte)'\n', advancePast: true))
+            // Consume this line's terminator: CR, LF, CRLF, or CR CR LF (a CR file passed through a CRLF conversion).
+            if (scan.TryRead(out byte terminator) && terminator == '\r' && !scan.IsNext((byte)'\n', advancePast: true))
             {
-                // CRLF
+                scan.IsNext("\r\n"u8, advancePast: true);
             }
 
             SequencePosition afterLine = scan.Position;

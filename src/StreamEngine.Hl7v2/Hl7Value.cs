@@ -54,6 +54,11 @@ public readonly struct Hl7Value
     /// <summary>The n-th (1-based) repetition of a field. Narrower values are their own only repetition.</summary>
     public Hl7Value Repetition(int n)
     {
+        if (_message is null)
+        {
+            return default;
+        }
+
         if (Level != Hl7Level.Field || _literal)
         {
             return n == 1 ? this : Empty(Hl7Level.Repetition);
@@ -65,6 +70,11 @@ public readonly struct Hl7Value
     /// <summary>The n-th (1-based) component; of the first repetition when this is a whole field.</summary>
     public Hl7Value Component(int n)
     {
+        if (_message is null)
+        {
+            return default;
+        }
+
         if (_literal)
         {
             return n == 1 ? this : Empty(Hl7Level.Component);
@@ -81,6 +91,11 @@ public readonly struct Hl7Value
     /// <summary>The n-th (1-based) subcomponent; of the first component when this is wider.</summary>
     public Hl7Value Subcomponent(int n)
     {
+        if (_message is null)
+        {
+            return default;
+        }
+
         if (_literal)
         {
             return n == 1 ? this : Empty(Hl7Level.Subcomponent);

@@ -113,6 +113,14 @@ public sealed class MllpSender : IAsyncDisposable
         string controlId = (Hl7Parser.TryParse(message, out Hl7Message? parsed, out _) ? parsed?.ControlId : Hl7AckBuilder.LooseControlId(message.Span))
             ?? throw new ArgumentException("The message has no MSH-10 to match its acknowledgment by.", nameof(message));
         byte[] frame = MllpFrame.Wrap(message.Span);
+        if (parsed is not null && Hl7AckBuilder.Code(parsed, AckOutcome.Accepted) is null)
+        {
+            // MSH-15 NE or ER: the receiver sends nothing on success, so there is nothing to wait for.
+            Connection connection = await ConnectedAsync(cancellationToken).ConfigureAwait(false);
+            await connection.WriteAsync(frame, cancellationToken).ConfigureAwait(false);
+            return new SendResult(controlId, AckDisposition.Success, "none", 1, TimeSpan.Zero);
+        }
+
         int attempt = 0;
         while (true)
         {

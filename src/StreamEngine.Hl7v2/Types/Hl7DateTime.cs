@@ -34,6 +34,9 @@ public enum Hl7DateTimePrecision
 public sealed record Hl7DateTime(int Year, int Month, int Day, int Hour, int Minute, int Second, int FractionTicks,
     Hl7DateTimePrecision Precision, TimeSpan? Offset)
 {
+    /// <summary>The type name only: values can be patient data and must not reach logs.</summary>
+    public override string ToString() => nameof(Hl7DateTime);
+
     /// <summary>Reads TS.1/DTM from a value (component 1 of a TS field); false when absent or malformed.</summary>
     public static bool TryFrom(Hl7Value value, out Hl7DateTime? result) => TryParse(value.Component(1).ToString(), out result);
 
@@ -47,7 +50,7 @@ public sealed record Hl7DateTime(int Year, int Month, int Day, int Hour, int Min
         if (sign >= 0)
         {
             ReadOnlySpan<char> z = s[(sign + 1)..];
-            if (z.Length != 4 || !Digits(z) || Num(z, 0, 2) > 14 || Num(z, 2, 2) > 59)
+            if (z.Length != 4 || !Digits(z) || Num(z, 0, 2) > 14 || Num(z, 2, 2) > 59 || (Num(z, 0, 2) == 14 && Num(z, 2, 2) > 0))
             {
                 return false;
             }
@@ -83,7 +86,8 @@ public sealed record Hl7DateTime(int Year, int Month, int Day, int Hour, int Min
         int hour = s.Length >= 10 ? Num(s, 8, 2) : 0;
         int minute = s.Length >= 12 ? Num(s, 10, 2) : 0;
         int second = s.Length >= 14 ? Num(s, 12, 2) : 0;
-        if (year < 1 || month is < 1 or > 12 || day < 1 || day > DateTime.DaysInMonth(year, month) || hour > 23 || minute > 59 || second > 59)
+        // Years 2..9998 keep every offset's instant inside DateTimeOffset's range.
+        if (year is < 2 or > 9998 || month is < 1 or > 12 || day < 1 || day > DateTime.DaysInMonth(year, month) || hour > 23 || minute > 59 || second > 59)
         {
             return false;
         }

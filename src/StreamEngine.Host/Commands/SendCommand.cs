@@ -1,16 +1,21 @@
+using System.Collections.Concurrent;
 using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
-using System.Net.Sockets;
+using System.Net.Security;
+using System.Security.Cryptography.X509Certificates;
+using Spectre.Console;
 using StreamEngine.Hl7v2;
 using StreamEngine.Mllp;
 
 namespace StreamEngine.Host.Commands;
 
 /// <summary>
-/// <c>streamengine send FILE...</c>: sends every message in the files over MLLP, one at a time, waiting for each
-/// ACK, and prints the counts per acknowledgment code and the elapsed time. Exit code 0 when every message was
-/// accepted (AA/CA), 1 otherwise.
+/// <c>streamengine send FILE...</c>: sends every message in the files over MLLP and reports the acknowledgments:
+/// counts per code, ACKs discarded for naming no message in flight, ACK latency p50/p95/p99 and the rate. Messages
+/// are spread over <c>--connections</c> connections, each stop-and-wait unless <c>--window</c> says otherwise, at
+/// most <c>--rate</c> per second in all. Exit code 0 when every message was accepted (AA/CA, or sent with no ACK
+/// requested), 1 otherwise, 2 for bad arguments.
 /// </summary>
 internal static class SendCommand
 {
@@ -20,14 +25,39 @@ internal static class SendCommand
         var host = new Option<string>("--host") { Description = "MLLP server address.", DefaultValueFactory = _ => "127.0.0.1" };
         var port = new Option<int>("--port", "-p") { Description = "MLLP server port.", DefaultValueFactory = _ => 2575 };
         var timeout = new Option<double>("--timeout") { Description = "Seconds to wait for each ACK.", DefaultValueFactory = _ => 30 };
-        var command = new Command("send", "Send HL7 v2 messages over MLLP and report the ACKs.") { files, host, port, timeout };
-        command.SetAction((parse, cancellationToken) => RunAsync(parse.GetValue(files)!, parse.GetValue(host)!, parse.GetValue(port),
-            TimeSpan.FromSeconds(parse.GetValue(timeout)), cancellationToken));
+        var connections = new Option<int>("--connections", "-c") { Description = "Connections to spread the messages over.", DefaultValueFactory = _ => 1 };
+        var window = new Option<int>("--window") { Description = "Messages in flight per connection (1: stop-and-wait).", DefaultValueFactory = _ => 1 };
+        var rate = new Option<double>("--rate") { Description = "At most this many messages per second in all (0: as fast as ACKs allow).", DefaultValueFactory = _ => 0 };
+        var retries = new Option<int>("--max-retries") { Description = "Resends of a message answered AR/CR or timed out.", DefaultValueFactory = _ => 0 };
+        var tls = new Option<bool>("--tls") { Description = "Connect with TLS 1.2/1.3." };
+        var cert = new Option<FileInfo?>("--cert") { Description = "Client certificate for mutual TLS: a PFX, or a PEM with its key (or --key)." };
+        var key = new Option<FileInfo?>("--key") { Description = "PEM private key of --cert, when not in the same file." };
+        var ca = new Option<FileInfo?>("--ca") { Description = "PEM certificate of the CA (or the server itself) to trust for TLS." };
+        var command = new Command("send", "Send HL7 v2 messages over MLLP and report the ACKs.")
+        {
+            files, host, port, timeout, connections, window, rate, retries, tls, cert, key, ca,
+        };
+        command.SetAction((parse, cancellationToken) =>
+        {
+            var options = new SendOptions(parse.GetValue(host)!, parse.GetValue(port), TimeSpan.FromSeconds(parse.GetValue(timeout)),
+                parse.GetValue(connections), parse.GetValue(window), parse.GetValue(rate), parse.GetValue(retries), parse.GetValue(tls),
+                parse.GetValue(cert), parse.GetValue(key), parse.GetValue(ca));
+            return RunAsync(parse.GetValue(files)!, options, cancellationToken);
+        });
         return command;
     }
 
-    private static async Task<int> RunAsync(FileInfo[] files, string host, int port, TimeSpan timeout, CancellationToken cancellationToken)
+    private sealed record SendOptions(string Host, int Port, TimeSpan Timeout, int Connections, int Window, double Rate, int MaxRetries, bool Tls,
+        FileInfo? Cert, FileInfo? Key, FileInfo? Ca);
+
+    private static async Task<int> RunAsync(FileInfo[] files, SendOptions options, CancellationToken cancellationToken)
     {
+        if (options.Connections < 1 || options.Window < 1 || options.Rate < 0 || options.MaxRetries < 0 || options.Timeout <= TimeSpan.Zero)
+        {
+            await Console.Error.WriteLineAsync("send: --connections and --window must be at least 1; --rate, --max-retries and --timeout not negative");
+            return 2;
+        }
+
         var messages = new List<byte[]>();
         foreach (FileInfo file in files)
         {
@@ -40,54 +70,139 @@ internal static class SendCommand
             messages.AddRange(Hl7MessageSplitter.Split(await File.ReadAllBytesAsync(file.FullName, cancellationToken)));
         }
 
-        var counts = new SortedDictionary<string, int>(StringComparer.Ordinal);
-        int sent = 0;
-        int mismatched = 0;
-        var clock = Stopwatch.StartNew();
+        MllpSenderOptions senderOptions;
         try
         {
-            await using MllpClient client = await MllpClient.ConnectAsync(host, port, cancellationToken);
-            foreach (byte[] message in messages)
+            senderOptions = SenderOptions(options);
+        }
+        catch (Exception e) when (e is IOException or System.Security.Cryptography.CryptographicException)
+        {
+            await Console.Error.WriteLineAsync($"send: cannot read a certificate: {e.Message}");
+            return 2;
+        }
+
+        var results = new ConcurrentBag<SendResult>();
+        int failed = 0;
+        int next = -1;
+        long discarded = 0;
+        var clock = Stopwatch.StartNew();
+        bool progress = !Console.IsOutputRedirected && messages.Count >= 200;
+
+        async Task Worker(Action? onProgress)
+        {
+            await using var sender = new MllpSender(senderOptions);
+            var inFlight = new List<Task>();
+            try
             {
-                byte[] ack = await client.SendAsync(message, timeout, cancellationToken);
-                sent++;
-                (string code, bool matches) = ReadAck(message, ack);
-                counts[code] = counts.GetValueOrDefault(code) + 1;
-                if (!matches)
+                int i;
+                while ((i = Interlocked.Increment(ref next)) < messages.Count)
                 {
-                    mismatched++;
+                    if (options.Rate > 0)
+                    {
+                        TimeSpan due = TimeSpan.FromSeconds(i / options.Rate) - clock.Elapsed;
+                        if (due > TimeSpan.Zero)
+                        {
+                            await Task.Delay(due, cancellationToken);
+                        }
+                    }
+
+                    byte[] message = messages[i];
+                    inFlight.Add(Task.Run(async () =>
+                    {
+                        try
+                        {
+                            results.Add(await sender.SendAsync(message, cancellationToken));
+                        }
+                        catch (ArgumentException)
+                        {
+                            Interlocked.Increment(ref failed); // no MSH-10: cannot be matched to an ACK
+                        }
+
+                        onProgress?.Invoke();
+                    }, cancellationToken));
+                    if (inFlight.Count >= options.Window)
+                    {
+                        inFlight.Remove(await Task.WhenAny(inFlight));
+                    }
                 }
+
+                await Task.WhenAll(inFlight);
+            }
+            finally
+            {
+                Interlocked.Add(ref discarded, sender.DiscardedAcks);
             }
         }
-        catch (Exception e) when (e is SocketException or IOException or TimeoutException)
+
+        if (progress)
         {
-            await Console.Error.WriteLineAsync($"send: {e.Message} (after {sent} of {messages.Count} messages)");
-            Print(messages.Count, sent, counts, mismatched, clock.Elapsed);
-            return 1;
+            await AnsiConsole.Progress().StartAsync(async context =>
+            {
+                ProgressTask task = context.AddTask("sending", maxValue: messages.Count);
+                await Task.WhenAll(Enumerable.Range(0, options.Connections).Select(_ => Worker(() => task.Increment(1))));
+            });
+        }
+        else
+        {
+            await Task.WhenAll(Enumerable.Range(0, options.Connections).Select(_ => Worker(null)));
         }
 
-        Print(messages.Count, sent, counts, mismatched, clock.Elapsed);
-        int accepted = counts.GetValueOrDefault("AA") + counts.GetValueOrDefault("CA");
-        return accepted == messages.Count && mismatched == 0 ? 0 : 1;
+        clock.Stop();
+        Print(messages.Count, results, failed, discarded, clock.Elapsed);
+        return results.Count == messages.Count && results.All(r => r.Disposition == AckDisposition.Success) ? 0 : 1;
     }
 
-    private static (string Code, bool ControlIdMatches) ReadAck(byte[] message, byte[] ack)
+    private static MllpSenderOptions SenderOptions(SendOptions options)
     {
-        if (!Hl7Parser.TryParse(ack, out Hl7Message? parsed, out _) || parsed?.FindSegment("MSA") is not { } msa)
+        X509Certificate2? client = null;
+        if (options.Cert is { } cert)
         {
-            return ("unreadable", false);
+            client = cert.Extension.Equals(".pfx", StringComparison.OrdinalIgnoreCase) || cert.Extension.Equals(".p12", StringComparison.OrdinalIgnoreCase)
+                ? X509CertificateLoader.LoadPkcs12FromFile(cert.FullName, password: null)
+                : X509Certificate2.CreateFromPemFile(cert.FullName, options.Key?.FullName);
         }
 
-        string code = msa.Field(1).ToString();
-        string? sentId = Hl7Parser.TryParse(message, out Hl7Message? original, out _) ? original?.ControlId : Hl7AckBuilder.LooseControlId(message);
-        return (code.Length == 0 ? "unreadable" : code, sentId is null || msa.Field(2).ToString() == sentId);
+        RemoteCertificateValidationCallback? validation = null;
+        if (options.Ca is { } caFile)
+        {
+            X509Certificate2 trusted = X509CertificateLoader.LoadCertificateFromFile(caFile.FullName);
+            validation = (_, certificate, _, _) =>
+            {
+                if (certificate is null)
+                {
+                    return false;
+                }
+
+                using var chain = new X509Chain();
+                chain.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
+                chain.ChainPolicy.CustomTrustStore.Add(trusted);
+                chain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
+                return chain.Build(X509CertificateLoader.LoadCertificate(certificate.GetRawCertData()));
+            };
+        }
+
+        return new MllpSenderOptions
+        {
+            Host = options.Host,
+            Port = options.Port,
+            AckTimeout = options.Timeout,
+            MaxRetries = options.MaxRetries,
+            Window = options.Window,
+            TlsServerName = options.Tls || options.Cert is not null || options.Ca is not null ? options.Host : null,
+            ClientCertificate = client,
+            ServerCertificateValidation = validation,
+        };
     }
 
-    private static void Print(int total, int sent, SortedDictionary<string, int> counts, int mismatched, TimeSpan elapsed)
+    private static void Print(int total, ConcurrentBag<SendResult> results, int failed, long discarded, TimeSpan elapsed)
     {
-        string codes = string.Join("  ", new[] { "AA", "AE", "AR" }.Concat(counts.Keys).Distinct()
+        var counts = results.GroupBy(r => r.Code).ToDictionary(g => g.Key, g => g.Count(), StringComparer.Ordinal);
+        string codes = string.Join("  ", new[] { "AA", "AE", "AR" }.Concat(counts.Keys.Order(StringComparer.Ordinal)).Distinct()
             .Select(c => $"{c} {counts.GetValueOrDefault(c).ToString(CultureInfo.InvariantCulture)}"));
+        double[] latencies = [.. results.Where(r => r.Latency > TimeSpan.Zero).Select(r => r.Latency.TotalMilliseconds).Order()];
+        string Percentile(double p) => latencies.Length == 0 ? "-" : latencies[Math.Min(latencies.Length - 1, (int)Math.Ceiling(p * latencies.Length) - 1)].ToString("0.00", CultureInfo.InvariantCulture);
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"sent {sent}/{total}  {codes}  wrong-MSA-2 {mismatched}  elapsed {elapsed.TotalSeconds:0.000} s"));
+            $"sent {results.Count}/{total}  {codes}  unsendable {failed}  wrong-MSA-2 {discarded}  elapsed {elapsed.TotalSeconds:0.000} s  {results.Count / Math.Max(elapsed.TotalSeconds, 1e-9):0} msgs/s"));
+        Console.WriteLine($"ack latency ms  p50 {Percentile(0.50)}  p95 {Percentile(0.95)}  p99 {Percentile(0.99)}");
     }
 }

@@ -43,6 +43,29 @@ public sealed class NdjsonTarget : IDeliveryTarget
             return DeliveryOutcome.Filtered;
         }
 
+        byte[] line;
+        try
+        {
+            DeliveryOutcome? early = Map(sequenceNr, received, out line);
+            if (early is { } outcome)
+            {
+                return outcome;
+            }
+        }
+        catch (Exception e) when (e is not IOException and not OutOfMemoryException)
+        {
+            // A mapper bug must not stop the sink for good: the message is set aside with the exception type (never
+            // its message text, which could quote content) and the sink moves on.
+            return Quarantine(sequenceNr, received, "MappingException:" + e.GetType().Name);
+        }
+
+        _file.Append(line);
+        return DeliveryOutcome.Delivered;
+    }
+
+    private DeliveryOutcome? Map(long sequenceNr, MessageReceived received, out byte[] line)
+    {
+        line = [];
         if (!Hl7Parser.TryParse(received.Raw, out Hl7Message? message, out IReadOnlyList<Hl7Issue> issues) || message is null)
         {
             return Quarantine(sequenceNr, received, issues.Count > 0 ? issues[0].ToString() : "Unparsable");
@@ -61,8 +84,8 @@ public sealed class NdjsonTarget : IDeliveryTarget
         }
 
         bundle.Meta = new Meta { Source = DeliveryId.Format(_streamId, sequenceNr) };
-        _file.Append(FhirJson.Serialize(bundle));
-        return DeliveryOutcome.Delivered;
+        line = FhirJson.Serialize(bundle);
+        return null;
     }
 
     /// <inheritdoc />

@@ -98,16 +98,28 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
 
     private void OnRecovered()
     {
-        _target = _targetFactory();
-        long held = _target.Open();
+        Timers.StartPeriodicTimer("watermark", SaveWatermark.Instance, WatermarkInterval);
+        Subscribe();
+    }
+
+    // Opened after the sink has announced itself, so a target that cannot open (an unwritable folder) fails and
+    // retries this sink with backoff without keeping the listeners closed.
+    private void EnsureTarget()
+    {
+        if (_target is not null)
+        {
+            return;
+        }
+
+        IDeliveryTarget target = _targetFactory();
+        long held = target.Open();
+        _target = target;
         if (held > _done)
         {
             _done = held; // written before the last watermark was persisted: not written again
         }
 
-        Timers.StartPeriodicTimer("watermark", SaveWatermark.Instance, WatermarkInterval);
         _log.Info("Sink {0} on stream {1} resumes after sequence {2}", _sink.Id, _listener.PersistenceId, _done);
-        Subscribe();
     }
 
     private void Subscribe()
@@ -135,6 +147,7 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
             }
 
             Announce();
+            EnsureTarget();
             if (s.HighestSequenceNr > _done)
             {
                 CatchUp(s.HighestSequenceNr);
@@ -264,7 +277,12 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
     private void Flush()
     {
         _flushScheduled = false;
-        _target!.Flush(_durable);
+        if (_target is null)
+        {
+            return;
+        }
+
+        _target.Flush(_durable);
         if (_done - _persisted >= WatermarkEvery)
         {
             PersistWatermark();

@@ -33,6 +33,9 @@ public sealed class ConnectionActor : ReceiveActor, IWithTimers
     private readonly KeyValuePair<string, object?> _listenerTag;
     private long _nextCorrelation;
 
+    // Batches are bounded by the frame size (maxFrameBytes), not by the per-message segment limit.
+    private static readonly Hl7ParseOptions BatchOptions = Hl7ParseOptions.Default with { MaxSegments = int.MaxValue };
+
     /// <summary>Creates the actor for one connection.</summary>
     public ConnectionActor(ListenerSettings listener, IActorRef journal, Hl7AckBuilder acks)
     {
@@ -65,9 +68,18 @@ public sealed class ConnectionActor : ReceiveActor, IWithTimers
     {
         StreamEngineTelemetry.FramesReceived.Add(1, _listenerTag);
         DateTimeOffset receivedAt = DateTimeOffset.UtcNow;
-        if (Hl7Batch.StartsWithEnvelope(frame.Payload) && Hl7Batch.TryParse(frame.Payload, out Hl7Batch? batch, out _) && batch!.Messages.Any())
+        if (Hl7Batch.StartsWithEnvelope(frame.Payload))
         {
-            OnBatch(frame, batch, receivedAt);
+            // A batch is taken whole or not at all: one with a wrong count, a stray segment or no message is kept
+            // raw for quarantine and answered AR, so the sender can correct and resend it.
+            if (Hl7Batch.TryParse(frame.Payload, out Hl7Batch? batch, out IReadOnlyList<Hl7Issue> batchIssues, BatchOptions)
+                && batchIssues.Count == 0 && batch!.Messages.Any())
+            {
+                OnBatch(frame, batch, receivedAt);
+                return;
+            }
+
+            Journal(frame.Payload, receivedAt, new PendingMessage(Sender, null, -1), rejectAs: nameof(Hl7IssueCode.BadBatch));
             return;
         }
 
@@ -89,11 +101,18 @@ public sealed class ConnectionActor : ReceiveActor, IWithTimers
         _log.Debug("Listener {0}: batch frame of {1} messages ({2} bytes)", _listener.Id, messages.Length, frame.Payload.Length);
     }
 
-    private void Journal(byte[] payload, DateTimeOffset receivedAt, PendingMessage pending)
+    private void Journal(byte[] payload, DateTimeOffset receivedAt, PendingMessage pending, string? rejectAs = null)
     {
         long correlation = ++_nextCorrelation;
         IIngestEvent evt;
-        if (Hl7Parser.TryParse(payload, out Hl7Message? message, out IReadOnlyList<Hl7Issue> issues) && message is not null)
+        if (rejectAs is not null)
+        {
+            _log.Warning("Listener {0}: frame rejected ({1}); journaled for quarantine and answered AR", _listener.Id, rejectAs);
+            evt = new FrameRejected(payload, receivedAt, rejectAs);
+            pending.Error = new AckError(Hl7ErrorCode.SegmentSequenceError);
+            pending.LooseControlId = Hl7AckBuilder.LooseControlId(payload);
+        }
+        else if (Hl7Parser.TryParse(payload, out Hl7Message? message, out IReadOnlyList<Hl7Issue> issues) && message is not null)
         {
             Hl7Segment msh = message.Msh;
             evt = new MessageReceived(payload, receivedAt, msh.Field(3).Component(1).ToString(), msh.Field(4).Component(1).ToString(),
@@ -107,7 +126,14 @@ public sealed class ConnectionActor : ReceiveActor, IWithTimers
             evt = new FrameRejected(payload, receivedAt, reason);
             // A frame that failed a later check (e.g. no MSH-9) still has a readable MSH: echo its control id.
             pending.Error = AckError.From(issues);
-            pending.LooseControlId = message is not null ? message.ControlId : Hl7AckBuilder.LooseControlId(payload);
+            if (message is not null && message.Msh.IdSpan.SequenceEqual("MSH"u8))
+            {
+                pending.Message = message; // the header is readable: the NAK swaps its parties and follows its version
+            }
+            else
+            {
+                pending.LooseControlId = Hl7AckBuilder.LooseControlId(payload);
+            }
         }
 
         _pending[correlation] = pending;
@@ -149,7 +175,7 @@ public sealed class ConnectionActor : ReceiveActor, IWithTimers
             error = null;
         }
 
-        byte[]? ack = code is null ? null : _acks.Build(pending.Error is null ? pending.Message : null, code, error, pending.LooseControlId ?? pending.Message?.ControlId, DateTimeOffset.Now);
+        byte[]? ack = code is null ? null : _acks.Build(pending.Message, code, error, pending.LooseControlId, DateTimeOffset.Now);
         if (code is not null)
         {
             StreamEngineTelemetry.AcksSent.Add(1, _listenerTag, new("code", code));
