@@ -110,8 +110,9 @@ public sealed class MllpSender : IAsyncDisposable
     /// <summary>Sends one message until it is acknowledged, rejected, or its retries run out.</summary>
     public async Task<SendResult> SendAsync(ReadOnlyMemory<byte> message, CancellationToken cancellationToken)
     {
+        // A message without a readable MSH-10 is matched to an ACK with an empty MSA-2 (what receivers send for it).
         string controlId = (Hl7Parser.TryParse(message, out Hl7Message? parsed, out _) ? parsed?.ControlId : Hl7AckBuilder.LooseControlId(message.Span))
-            ?? throw new ArgumentException("The message has no MSH-10 to match its acknowledgment by.", nameof(message));
+            ?? string.Empty;
         byte[] frame = MllpFrame.Wrap(message.Span);
         if (parsed is not null && Hl7AckBuilder.Code(parsed, AckOutcome.Accepted) is null)
         {

@@ -57,4 +57,36 @@ public sealed class CliTests
         Assert.Equal(1, exit);
         Assert.Equal("BadMsh", JsonDocument.Parse(stdout).RootElement.GetProperty("issues")[0].GetProperty("code").GetString());
     }
+
+    [Fact]
+    public async Task Send_DoesNotWaitForAnAckThatWasNotAskedFor_AndSpreadsOverConnections()
+    {
+        using var folder = new TestFolder();
+        await using EngineProcess engine = await EngineProcess.StartAsync(folder.Path);
+        string file = Path.Combine(folder.Path, "mixed.hl7");
+        string ne = "MSH|^~\\&|PAS|RX1|R|RX1|2026||ADT^A01|NE1|P|2.5|||NE|NE\rPID|1||N1^^^R0B^MR\r";
+        await File.WriteAllTextAsync(file, ne + "\n" + string.Concat(Enumerable.Range(1, 40).Select(i => System.Text.Encoding.ASCII.GetString(Peers.Adt("A01", $"S{i}", $"M{i % 9}")) + "\n")));
+
+        (int exit, string stdout) = await RunAsync("send", file, "--port", engine.Port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--connections", "4");
+
+        Assert.Equal(0, exit);
+        Assert.Contains("sent 41/41", stdout, StringComparison.Ordinal);
+        Assert.Contains("AA 40", stdout, StringComparison.Ordinal);
+        Assert.Contains("none 1", stdout, StringComparison.Ordinal);
+        Assert.Contains("p99", stdout, StringComparison.Ordinal);
+        Assert.Equal(41, (await folder.AwaitLinesAsync(41)).Count);
+    }
+
+    [Fact]
+    public async Task Send_ReportsRejections_WithANonZeroExitCode()
+    {
+        using var folder = new TestFolder();
+        await using EngineProcess engine = await EngineProcess.StartAsync(folder.Path);
+        string file = Path.Combine(folder.Path, "bad.hl7");
+        await File.WriteAllTextAsync(file, "MSH|^~\\&|PAS|RX1|R|RX1|2026|||BAD1|P|2.5\rPID|1\rMSH|^~\\&|PAS\r");
+        (int exit, string stdout) = await RunAsync("send", file, "--port", engine.Port.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        Assert.Equal(1, exit);
+        Assert.Contains("sent 2/2", stdout, StringComparison.Ordinal);
+        Assert.Contains("AR 2", stdout, StringComparison.Ordinal);
+    }
 }

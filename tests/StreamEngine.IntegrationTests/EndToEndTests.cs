@@ -9,9 +9,10 @@ public sealed class EndToEndTests
 {
     private static string Sample(string name) => Path.Combine(AppContext.BaseDirectory, "samples", name);
 
-    [Fact]
+    [SkippableFact]
     public async Task AdtA01_FromPythonHl7MllpSend_IsAckedAa_AndDeliveredAsAFhirBundle()
     {
+        Peers.RequireMllpSend();
         using var folder = new TestFolder();
         await using EngineProcess engine = await EngineProcess.StartAsync(folder.Path);
 
@@ -33,9 +34,10 @@ public sealed class EndToEndTests
         Assert.Equal(0, await engine.StopAsync());
     }
 
-    [Fact]
+    [SkippableFact]
     public async Task BrokenMsh_GetsArWithAnErrSegment_AndTheListenerKeepsServing()
     {
+        Peers.RequireMllpSend();
         using var folder = new TestFolder();
         await using EngineProcess engine = await EngineProcess.StartAsync(folder.Path);
 
@@ -105,9 +107,10 @@ public sealed class EndToEndTests
         Assert.Equal(sent, folder.Lines().Select(TestFolder.ControlId));
     }
 
-    [Fact]
+    [SkippableFact]
     public async Task Logs_HoldNoPatientData_EvenAtDebugLevel()
     {
+        Peers.RequireMllpSend();
         using var folder = new TestFolder();
         await using EngineProcess engine = await EngineProcess.StartAsync(folder.Path, verbose: true);
         await Peers.MllpSendAsync(engine.Port, Sample("adt_a01.hl7"));
@@ -130,5 +133,91 @@ public sealed class EndToEndTests
         await File.WriteAllTextAsync(Path.Combine(folder.Path, "streamengine.json"), """{ "listeners": [ { "name": "it", "port": 99999 } ] }""");
         var e = await Assert.ThrowsAsync<InvalidOperationException>(() => EngineProcess.StartAsync(folder.Path));
         Assert.Contains("listeners[0].port", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task SinkThatCannotOpen_DoesNotKeepTheListenerClosed_AndCatchesUpWhenItCan()
+    {
+        using var folder = new TestFolder();
+        string blocker = Path.Combine(folder.Path, "out"); // a file where the sink wants its folder
+        await File.WriteAllTextAsync(blocker, "not a folder");
+        await using EngineProcess engine = await EngineProcess.StartAsync(folder.Path);
+
+        List<Hl7Message> acks = await Peers.SendAsync(engine.Port, [Peers.Adt("A01", "Q1", "M1"), Peers.Adt("A08", "Q2", "M1")]);
+        Assert.All(acks, a => Assert.Equal("AA", a.Get("MSA-1")));
+
+        File.Delete(blocker); // the outage ends: the sink's backoff restart finds its folder and drains the journal
+        List<JsonDocument> lines = await folder.AwaitLinesAsync(2, TimeSpan.FromSeconds(90));
+        Assert.Equal(["Q1", "Q2"], lines.Select(TestFolder.ControlId));
+        Assert.Equal(0, await engine.StopAsync());
+    }
+
+    [Fact]
+    public async Task KillDashNine_AtRandomMoments_WhileSending_LosesNoAckedMessage_AndWritesNoJournalEntryTwice()
+    {
+        using var folder = new TestFolder();
+        var random = new Random(20261130);
+        var acked = new List<string>();
+        int ackedCount = 0;
+        var resent = new HashSet<string>();
+        int sequence = 0;
+        string? unacked = null;
+        for (int round = 0; round < 3; round++)
+        {
+            EngineProcess engine = await EngineProcess.StartAsync(folder.Path);
+            int killAt = Volatile.Read(ref ackedCount) + random.Next(5, 60);
+            using var killer = new CancellationTokenSource();
+            Task kill = Task.Run(async () =>
+            {
+                // Kill once this many more messages are acknowledged, wherever the sender and the sink are then:
+                // mid-write, between commit and ACK, or between two messages.
+                while (Volatile.Read(ref ackedCount) < killAt && !killer.IsCancellationRequested)
+                {
+                    await Task.Yield();
+                }
+
+                await engine.KillAsync();
+            });
+
+            try
+            {
+                await using var client = await StreamEngine.Mllp.MllpClient.ConnectAsync("127.0.0.1", engine.Port, CancellationToken.None);
+                while (true)
+                {
+                    string id = unacked ?? $"K{++sequence}";
+                    if (unacked is not null)
+                    {
+                        resent.Add(id);
+                    }
+
+                    unacked = id;
+                    byte[] ack = await client.SendAsync(Peers.Adt(sequence % 2 == 0 ? "A08" : "A01", id, $"M{sequence % 5}"), TimeSpan.FromSeconds(30), CancellationToken.None);
+                    Assert.True(Hl7Parser.TryParse(ack, out Hl7Message? parsed, out _));
+                    Assert.Equal("AA", parsed!.Get("MSA-1"));
+                    acked.Add(id);
+                    Interlocked.Increment(ref ackedCount);
+                    unacked = null;
+                }
+            }
+            catch (Exception e) when (e is IOException or System.Net.Sockets.SocketException or TimeoutException)
+            {
+                // The engine died under us: what was not acknowledged is sent again after the restart.
+            }
+
+            killer.Cancel();
+            await kill;
+            await engine.DisposeAsync();
+        }
+
+        await using EngineProcess last = await EngineProcess.StartAsync(folder.Path);
+        await folder.AwaitLinesAsync(acked.Count);
+        Assert.Equal(0, await last.StopAsync());
+        List<JsonDocument> lines = folder.Lines();
+
+        List<string> delivered = lines.Select(TestFolder.ControlId).ToList();
+        Assert.Empty(acked.Except(delivered));                                           // nothing ACKed is lost
+        Assert.Equal(lines.Count, lines.Select(TestFolder.DeliveryId).Distinct().Count()); // no journal entry twice
+        // A control id may appear twice only if the sender resent it after a lost ACK (journal dedupe: issue #5).
+        Assert.All(delivered.GroupBy(d => d).Where(g => g.Count() > 1), g => Assert.Contains(g.Key, resent));
     }
 }

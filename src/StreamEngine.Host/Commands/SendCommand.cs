@@ -113,9 +113,9 @@ internal static class SendCommand
                         {
                             results.Add(await sender.SendAsync(message, cancellationToken));
                         }
-                        catch (ArgumentException)
+                        catch (InvalidOperationException)
                         {
-                            Interlocked.Increment(ref failed); // no MSH-10: cannot be matched to an ACK
+                            Interlocked.Increment(ref failed); // its MSH-10 is already in flight: its ACK could not be told apart
                         }
 
                         onProgress?.Invoke();

@@ -1,0 +1,63 @@
+using Hl7.Fhir.Model;
+using StreamEngine.Fhir;
+using StreamEngine.Fhir.TriggerEvents;
+using StreamEngine.Pipeline.Delivery;
+using StreamEngine.Pipeline.Ingest;
+using StreamEngine.TestKit;
+
+namespace StreamEngine.Pipeline.Tests;
+
+public sealed class NdjsonTargetTests : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("se-target-").FullName;
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    private static MessageReceived Received(string controlId, string trigger = "A01") =>
+        new(TestData.Message($@"MSH|^~\&|PAS|RX1|R|RX1|20260101||ADT^{trigger}|{controlId}|P|2.4", "PID|1||M1^^^R0B^MR"), DateTimeOffset.UtcNow, "PAS", "RX1", "ADT^" + trigger, controlId, "20260101");
+
+    private sealed class ThrowingMapper : ITriggerEventMapper
+    {
+        public IReadOnlyCollection<string> Events { get; } = ["ADT^A31"];
+
+        public Bundle? Map(MappingContext context, TransactionBundleBuilder bundle) => throw new InvalidOperationException("mapper bug quoting SECRET");
+    }
+
+    [Fact]
+    public void MapperThatThrows_QuarantinesThatMessage_AndTheNextOneIsDelivered()
+    {
+        var mapper = new MessageMapper([new AdtAdmitVisitMapper(), new ThrowingMapper()]);
+        string quarantine = Path.Combine(_dir, "q");
+        using var target = new NdjsonTarget(Path.Combine(_dir, "out.ndjson"), "ingest/t/default", quarantine, mapper);
+        Assert.Equal(0, target.Open());
+
+        Assert.Equal(DeliveryOutcome.Quarantined, target.Deliver(1, Received("BAD", "A31")));
+        Assert.Equal(DeliveryOutcome.Delivered, target.Deliver(2, Received("GOOD")));
+        Assert.Equal(DeliveryOutcome.Filtered, target.Deliver(3, Received("OTHER", "A99")));
+        Assert.Equal(DeliveryOutcome.Filtered, target.Deliver(4, new FrameRejected("x"u8.ToArray(), DateTimeOffset.UtcNow, "BadMsh")));
+        target.Flush(durable: true);
+
+        Assert.Equal("MappingException:InvalidOperationException\n", File.ReadAllText(Path.Combine(quarantine, "000000000001.reason")));
+        Assert.True(File.Exists(Path.Combine(quarantine, "000000000001.hl7")));
+        string[] lines = File.ReadAllLines(Path.Combine(_dir, "out.ndjson"));
+        Assert.Contains("\"GOOD\"", Assert.Single(lines), StringComparison.Ordinal);
+        Assert.DoesNotContain("SECRET", File.ReadAllText(Path.Combine(quarantine, "000000000001.reason")), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Reopen_ReportsTheLastDeliveredSequence()
+    {
+        string file = Path.Combine(_dir, "out.ndjson");
+        using (var target = new NdjsonTarget(file, "ingest/t/default", Path.Combine(_dir, "q"), new MessageMapper()))
+        {
+            target.Open();
+            target.Deliver(7, Received("S7"));
+            target.Deliver(9, Received("S9"));
+        }
+
+        using var again = new NdjsonTarget(file, "ingest/t/default", Path.Combine(_dir, "q"), new MessageMapper());
+        Assert.Equal(9, again.Open());
+        using var otherStream = new NdjsonTarget(file, "ingest/other/default", Path.Combine(_dir, "q"), new MessageMapper());
+        Assert.Equal(0, otherStream.Open());
+    }
+}
