@@ -82,6 +82,9 @@ public sealed record ListenerSettings
     /// </summary>
     public bool MllpRelease2 { get; init; }
 
+    /// <summary>TLS for this listener, or null for plain TCP.</summary>
+    public TlsSettings? Tls { get; init; }
+
     /// <summary>Sender addresses allowed to connect (CIDR blocks); empty allows every sender.</summary>
     public IReadOnlyList<System.Net.IPNetwork> AllowedSenders { get; init; } = [];
 
@@ -93,6 +96,31 @@ public sealed record ListenerSettings
 
     /// <summary>The stream this listener journals into.</summary>
     public string PersistenceId => $"ingest/{Id}/default";
+}
+
+/// <summary>TLS of a listener: TLS 1.2 and 1.3 only.</summary>
+public sealed record TlsSettings
+{
+    /// <summary>Server certificate: a PEM file (with <see cref="KeyFile"/>, or holding its key) or a PFX/PKCS#12 file.</summary>
+    public required string CertificateFile { get; init; }
+
+    /// <summary>PEM private key of the certificate, when not in the certificate file.</summary>
+    public string? KeyFile { get; init; }
+
+    /// <summary>File holding the PFX password, for a protected PFX; never the password itself in configuration.</summary>
+    public string? PasswordFile { get; init; }
+
+    /// <summary>
+    /// Mutual TLS: client certificates allowed, each a thumbprint (SHA-1 or SHA-256, hex) or a subject ("CN=pas,O=Trust").
+    /// Empty: no client certificate is asked for.
+    /// </summary>
+    public IReadOnlyList<string> ClientCertificates { get; init; } = [];
+
+    /// <summary>PEM bundle of the CAs a client certificate must chain to. Required when an allowed entry is a subject.</summary>
+    public string? ClientCaFile { get; init; }
+
+    /// <summary>True when client certificates are required.</summary>
+    public bool MutualTls => ClientCertificates.Count > 0;
 }
 
 /// <summary>One outbound destination.</summary>

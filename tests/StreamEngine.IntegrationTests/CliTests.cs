@@ -6,7 +6,7 @@ namespace StreamEngine.IntegrationTests;
 /// <summary>The offline commands, run as a user runs them.</summary>
 public sealed class CliTests
 {
-    private static async Task<(int ExitCode, string Stdout)> RunAsync(params string[] args)
+    internal static async Task<(int ExitCode, string Stdout)> RunAsync(params string[] args)
     {
         var start = new ProcessStartInfo(Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } h && File.Exists(h) ? h : "dotnet")
         {

@@ -166,9 +166,10 @@ internal static class SendCommand
         if (options.Ca is { } caFile)
         {
             X509Certificate2 trusted = X509CertificateLoader.LoadCertificateFromFile(caFile.FullName);
-            validation = (_, certificate, _, _) =>
+            validation = (_, certificate, _, errors) =>
             {
-                if (certificate is null)
+                // The chain is checked against --ca below; the name must still match the host connected to.
+                if (certificate is null || errors.HasFlag(SslPolicyErrors.RemoteCertificateNameMismatch) || errors.HasFlag(SslPolicyErrors.RemoteCertificateNotAvailable))
                 {
                     return false;
                 }

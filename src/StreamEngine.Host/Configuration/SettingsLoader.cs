@@ -143,6 +143,7 @@ public static class SettingsLoader
                 FrameTimeout = frameTimeout,
                 AllowedSenders = allowed,
                 MllpRelease2 = l.MllpRelease2 ?? false,
+                Tls = l.Tls is null ? null : Tls(errors, $"{key}.tls", l.Tls),
             });
         }
 
@@ -212,6 +213,57 @@ public static class SettingsLoader
             Durability = durability,
             ReadJournalPluginId = ReadJournalPluginId,
         };
+    }
+
+    private static TlsSettings? Tls(List<string> errors, string key, TlsOptions tls)
+    {
+        if (string.IsNullOrWhiteSpace(tls.CertificateFile))
+        {
+            errors.Add($"{key}.certificateFile: required");
+            return null;
+        }
+
+        int before = errors.Count;
+        foreach ((string name, string? file) in new[] { ("certificateFile", tls.CertificateFile), ("keyFile", tls.KeyFile), ("passwordFile", tls.PasswordFile), ("clientCaFile", tls.ClientCaFile) })
+        {
+            if (file is not null && !File.Exists(file))
+            {
+                errors.Add($"{key}.{name}: file '{file}' not found");
+            }
+        }
+
+        if (errors.Count > before)
+        {
+            return null;
+        }
+
+        var settings = new TlsSettings
+        {
+            CertificateFile = tls.CertificateFile,
+            KeyFile = tls.KeyFile,
+            PasswordFile = tls.PasswordFile,
+            ClientCertificates = tls.ClientCertificates ?? [],
+            ClientCaFile = tls.ClientCaFile,
+        };
+        try
+        {
+            _ = new StreamEngine.Mllp.Tls.ReloadingCertificate(settings.CertificateFile, settings.KeyFile, settings.PasswordFile).Current;
+        }
+        catch (Exception e) when (e is IOException or System.Security.Cryptography.CryptographicException or ArgumentException)
+        {
+            errors.Add($"{key}.certificateFile: the certificate or its key cannot be read ({e.GetType().Name})");
+        }
+
+        try
+        {
+            _ = settings.MutualTls ? new StreamEngine.Mllp.Tls.ClientCertificatePolicy(settings.ClientCertificates, settings.ClientCaFile) : null;
+        }
+        catch (Exception e) when (e is IOException or System.Security.Cryptography.CryptographicException or ArgumentException)
+        {
+            errors.Add($"{key}.clientCertificates: {(e is ArgumentException ? "a subject needs clientCaFile to check the chain" : "clientCaFile cannot be read (" + e.GetType().Name + ")")}");
+        }
+
+        return settings;
     }
 
     // A duration: seconds ("30", "0.5") or a TimeSpan ("00:05:00"); "0" or "off" disables it.

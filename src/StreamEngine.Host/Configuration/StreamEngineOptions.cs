@@ -36,6 +36,21 @@ internal sealed class ListenerOptions
     public List<string>? AllowedSenders { get; set; }
 
     public bool? MllpRelease2 { get; set; }
+
+    public TlsOptions? Tls { get; set; }
+}
+
+internal sealed class TlsOptions
+{
+    public string? CertificateFile { get; set; }
+
+    public string? KeyFile { get; set; }
+
+    public string? PasswordFile { get; set; }
+
+    public List<string>? ClientCertificates { get; set; }
+
+    public string? ClientCaFile { get; set; }
 }
 
 internal sealed class SinkOptions
