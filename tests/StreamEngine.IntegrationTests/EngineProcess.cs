@@ -36,6 +36,8 @@ internal sealed partial class EngineProcess : IAsyncDisposable
 
     public bool HasExited => _process.HasExited;
 
+    public int ProcessId => _process.Id;
+
     /// <summary>Waits (bounded) for a log line containing <paramref name="text"/>: logs are written asynchronously.</summary>
     public async Task<bool> AwaitLogAsync(string text, TimeSpan? timeout = null)
     {
