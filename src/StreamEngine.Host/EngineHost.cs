@@ -31,7 +31,10 @@ public static class EngineHost
             Mode = SqliteOpenMode.ReadWriteCreate,
             Pooling = true,
         }.ToString();
-        EnableWriteAheadLog(connectionString);
+        if (settings.Store == StoreProvider.Sqlite)
+        {
+            EnableWriteAheadLog(connectionString);
+        }
 
         HostApplicationBuilder builder = Microsoft.Extensions.Hosting.Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings());
         builder.Logging.ClearProviders();
@@ -52,22 +55,15 @@ public static class EngineHost
                 loggers.ClearLoggers();
                 loggers.AddLoggerFactory();
             });
-            akka.WithSqlPersistence(
-                journal =>
-                {
-                    journal.ConnectionString = connectionString;
-                    journal.ProviderName = ProviderName.SQLiteMS;
-                    journal.AutoInitialize = true;
-                },
-                snapshot =>
-                {
-                    snapshot.ConnectionString = connectionString;
-                    snapshot.ProviderName = ProviderName.SQLiteMS;
-                    snapshot.AutoInitialize = true;
-                });
-            // SQLite allows one writer: more parallel journal writers would only contend for the lock.
-            akka.AddHocon(ConfigurationFactory.FromObject(new { akka = new { persistence = new { journal = new { sql = new { parallelism = 1 } } } } }),
-                HoconAddMode.Prepend);
+            if (settings.Store == StoreProvider.Memory)
+            {
+                akka.WithInMemoryJournal().WithInMemorySnapshotStore();
+            }
+            else
+            {
+                ConfigureSql(akka, connectionString);
+            }
+
             akka.WithCustomSerializer("streamengine", [typeof(IIngestEvent), typeof(WatermarkAdvanced)],
                 system => new IngestEventSerializer(system));
             akka.WithActors((system, registry) =>
@@ -78,6 +74,26 @@ public static class EngineHost
         });
         builder.Services.AddHostedService<ReadinessReporter>();
         return builder.Build();
+    }
+
+    private static void ConfigureSql(AkkaConfigurationBuilder akka, string connectionString)
+    {
+        akka.WithSqlPersistence(
+            journal =>
+            {
+                journal.ConnectionString = connectionString;
+                journal.ProviderName = ProviderName.SQLiteMS;
+                journal.AutoInitialize = true;
+            },
+            snapshot =>
+            {
+                snapshot.ConnectionString = connectionString;
+                snapshot.ProviderName = ProviderName.SQLiteMS;
+                snapshot.AutoInitialize = true;
+            });
+        // SQLite allows one writer: more parallel journal writers would only contend for the lock.
+        akka.AddHocon(ConfigurationFactory.FromObject(new { akka = new { persistence = new { journal = new { sql = new { parallelism = 1 } } } } }),
+            HoconAddMode.Prepend);
     }
 
     // WAL is a property of the database file: set once, it persists. (synchronous is per connection and stays at

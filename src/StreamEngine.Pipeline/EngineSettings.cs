@@ -10,6 +10,16 @@ public enum Durability
     Os,
 }
 
+/// <summary>Where the journal lives.</summary>
+public enum StoreProvider
+{
+    /// <summary>Embedded SQLite under the data directory. The default.</summary>
+    Sqlite,
+
+    /// <summary>Process memory: nothing survives a restart. For benchmarks of the listener path only (no sinks).</summary>
+    Memory,
+}
+
 /// <summary>Where a new sink starts reading the journal.</summary>
 public enum StartFrom
 {
@@ -31,6 +41,9 @@ public sealed record EngineSettings
 
     /// <summary>Outbound destinations; each consumes every listener's stream.</summary>
     public required IReadOnlyList<SinkSettings> Sinks { get; init; }
+
+    /// <summary>The journal store. Default SQLite.</summary>
+    public StoreProvider Store { get; init; } = StoreProvider.Sqlite;
 
     /// <summary>Durability of sink output (the journal's is the store's setting). Default fsync.</summary>
     public Durability Durability { get; init; } = Durability.Fsync;

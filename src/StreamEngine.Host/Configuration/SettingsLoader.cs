@@ -195,9 +195,21 @@ public static class SettingsLoader
                 : $"store.durability: '{d}' is not fsync or os");
         }
 
-        if (options.Store?.Provider is { } provider && !provider.Equals("sqlite", StringComparison.OrdinalIgnoreCase))
+        StoreProvider store = StoreProvider.Sqlite;
+        if (options.Store?.Provider is { } provider)
         {
-            errors.Add($"store.provider: '{provider}' is not supported yet (sqlite)");
+            if (provider.Equals("memory", StringComparison.OrdinalIgnoreCase))
+            {
+                store = StoreProvider.Memory;
+                if (sinks.Count > 0)
+                {
+                    errors.Add("store.provider: 'memory' is for benchmarks of the listener path and takes no sinks (sinks must be empty)");
+                }
+            }
+            else if (!provider.Equals("sqlite", StringComparison.OrdinalIgnoreCase))
+            {
+                errors.Add($"store.provider: '{provider}' is not supported yet (sqlite, or memory for benchmarks)");
+            }
         }
 
         if (errors.Count > 0)
@@ -211,6 +223,7 @@ public static class SettingsLoader
             Listeners = listeners,
             Sinks = sinks,
             Durability = durability,
+            Store = store,
             ReadJournalPluginId = ReadJournalPluginId,
         };
     }

@@ -1,0 +1,82 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text;
+using StreamEngine.Mllp;
+
+namespace StreamEngine.LoadGen;
+
+/// <summary>
+/// MLLP load generator and baseline server.
+///   loadgen baseline [--port 0]
+///   loadgen run --port P [--connections 1] [--window 1] [--seconds 10] [--warmup 2]
+/// `run` sends copies of the 1.1 KB benchmark ADT^A01 (each with its own MSH-10) over N connections for a fixed
+/// time and prints one line: connections, window, msgs/s, ACK latency p50/p99 (ms).
+/// </summary>
+public static class Program
+{
+    public static async Task<int> Main(string[] args)
+    {
+        string mode = args.Length > 0 ? args[0] : "help";
+        int Arg(string name, int fallback) => Array.IndexOf(args, name) is int i and >= 0 && i + 1 < args.Length
+            ? int.Parse(args[i + 1], CultureInfo.InvariantCulture) : fallback;
+        using var stop = new CancellationTokenSource();
+        Console.CancelKeyPress += (_, e) => { e.Cancel = true; stop.Cancel(); };
+        switch (mode)
+        {
+            case "baseline":
+                await BaselineServer.RunAsync(Arg("--port", 0), stop.Token);
+                return 0;
+            case "run":
+                await RunAsync(Arg("--port", 2575), Arg("--connections", 1), Arg("--window", 1), Arg("--seconds", 10), Arg("--warmup", 2));
+                return 0;
+            default:
+                Console.Error.WriteLine("usage: loadgen baseline [--port 0] | loadgen run --port P [--connections 1] [--window 1] [--seconds 10] [--warmup 2]");
+                return 2;
+        }
+    }
+
+    private static async Task RunAsync(int port, int connections, int window, int seconds, int warmup)
+    {
+        string template = File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "adt_a01.hl7"), Encoding.ASCII);
+        const string controlId = "MSG00001";
+        long sequence = 0;
+        var latencies = new List<double>[connections];
+        var clock = Stopwatch.StartNew();
+        TimeSpan measureFrom = TimeSpan.FromSeconds(warmup);
+        TimeSpan until = TimeSpan.FromSeconds(warmup + seconds);
+        long measured = 0;
+        await Task.WhenAll(Enumerable.Range(0, connections).Select(async c =>
+        {
+            latencies[c] = [];
+            await using var sender = new MllpSender(new MllpSenderOptions { Host = "127.0.0.1", Port = port, Window = window, MaxRetries = 0 });
+            await Task.WhenAll(Enumerable.Range(0, window).Select(async _ =>
+            {
+                while (clock.Elapsed < until)
+                {
+                    string id = "L" + Interlocked.Increment(ref sequence).ToString(CultureInfo.InvariantCulture);
+                    byte[] message = Encoding.ASCII.GetBytes(template.Replace(controlId, id, StringComparison.Ordinal));
+                    TimeSpan sentAt = clock.Elapsed;
+                    SendResult result = await sender.SendAsync(message, CancellationToken.None);
+                    if (result.Disposition != AckDisposition.Success)
+                    {
+                        throw new InvalidOperationException($"{result.Code} for {id}");
+                    }
+
+                    if (sentAt >= measureFrom && clock.Elapsed < until)
+                    {
+                        Interlocked.Increment(ref measured);
+                        lock (latencies[c])
+                        {
+                            latencies[c].Add(result.Latency.TotalMilliseconds);
+                        }
+                    }
+                }
+            }));
+        }));
+
+        double[] all = [.. latencies.SelectMany(l => l).Order()];
+        double P(double p) => all.Length == 0 ? double.NaN : all[Math.Min(all.Length - 1, (int)Math.Ceiling(p * all.Length) - 1)];
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"connections {connections}  window {window}  {measured / (double)seconds:0} msgs/s  p50 {P(0.5):0.000} ms  p99 {P(0.99):0.000} ms  ({measured} in {seconds} s)"));
+    }
+}
