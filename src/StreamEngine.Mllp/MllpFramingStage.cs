@@ -2,6 +2,7 @@ using Akka.IO;
 using Akka.Streams;
 using Akka.Streams.Dsl;
 using Akka.Streams.Stage;
+using StreamEngine.Diagnostics;
 
 namespace StreamEngine.Mllp;
 
@@ -16,18 +17,21 @@ public sealed class MllpFramingStage : GraphStage<FlowShape<ByteString, byte[]>>
     private const string FrameTimer = "frame";
     private readonly int _maxFrameBytes;
     private readonly TimeSpan? _frameTimeout;
+    private readonly KeyValuePair<string, object?> _tag;
 
-    private MllpFramingStage(int maxFrameBytes, TimeSpan? frameTimeout)
+    private MllpFramingStage(int maxFrameBytes, TimeSpan? frameTimeout, string? listenerId)
     {
         _maxFrameBytes = maxFrameBytes;
         _frameTimeout = frameTimeout;
+        _tag = new("listener", listenerId ?? "unknown");
         Shape = new FlowShape<ByteString, byte[]>(In, Out);
     }
 
     /// <summary>The framing flow.</summary>
     /// <param name="maxFrameBytes">Required: the largest payload accepted.</param>
     /// <param name="frameTimeout">How long a begun frame may take to finish; null for no limit.</param>
-    public static Flow<ByteString, byte[], Akka.NotUsed> Create(int maxFrameBytes, TimeSpan? frameTimeout = null)
+    /// <param name="listenerId">Tags the discarded-bytes metric (streamengine.mllp.bytes_discarded).</param>
+    public static Flow<ByteString, byte[], Akka.NotUsed> Create(int maxFrameBytes, TimeSpan? frameTimeout = null, string? listenerId = null)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(maxFrameBytes, 1);
         if (frameTimeout is { } t)
@@ -35,7 +39,7 @@ public sealed class MllpFramingStage : GraphStage<FlowShape<ByteString, byte[]>>
             ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(t, TimeSpan.Zero);
         }
 
-        return Flow.FromGraph(new MllpFramingStage(maxFrameBytes, frameTimeout)).Named("MllpFraming");
+        return Flow.FromGraph(new MllpFramingStage(maxFrameBytes, frameTimeout, listenerId)).Named("MllpFraming");
     }
 
     private Inlet<ByteString> In { get; } = new("MllpFraming.in");
@@ -69,6 +73,7 @@ public sealed class MllpFramingStage : GraphStage<FlowShape<ByteString, byte[]>>
             _decoded.Clear();
             _next = 0;
             bool wasInFrame = _decoder.InFrame;
+            long discardedBefore = _decoder.DiscardedBytes;
             try
             {
                 _decoder.Feed(chunk.ToReadOnlySpan(), _decoded);
@@ -77,6 +82,11 @@ public sealed class MllpFramingStage : GraphStage<FlowShape<ByteString, byte[]>>
             {
                 FailStage(e);
                 return;
+            }
+
+            if (_decoder.DiscardedBytes != discardedBefore)
+            {
+                StreamEngineTelemetry.BytesDiscarded.Add(_decoder.DiscardedBytes - discardedBefore, _stage._tag);
             }
 
             if (_stage._frameTimeout is { } timeout)

@@ -98,4 +98,34 @@ public sealed class MllpFramingStageTests : Akka.TestKit.Xunit2.TestKit
         upstream.SendNext(ByteString.FromBytes(MllpFrame.Wrap("MSH|2"u8)));
         Assert.Equal("MSH|2", Encoding.ASCII.GetString(downstream.ExpectNext()));
     }
+
+    [Fact]
+    public async Task Stage_NoiseBetweenFrames_IsCountedInTheDiscardedBytesMetric()
+    {
+        long discarded = 0;
+        using var listener = new System.Diagnostics.Metrics.MeterListener();
+        listener.InstrumentPublished = (instrument, l) =>
+        {
+            if (instrument.Name == "streamengine.mllp.bytes_discarded")
+            {
+                l.EnableMeasurementEvents(instrument);
+            }
+        };
+        listener.SetMeasurementEventCallback<long>((_, value, tags, _) =>
+        {
+            foreach (KeyValuePair<string, object?> tag in tags)
+            {
+                if (tag.Key == "listener" && (string?)tag.Value == "noise-test")
+                {
+                    Interlocked.Add(ref discarded, value);
+                }
+            }
+        });
+        listener.Start();
+
+        byte[] input = [.. "junk"u8.ToArray(), .. MllpFrame.Wrap("MSH|1"u8), .. "\r\nmore"u8.ToArray(), .. MllpFrame.Wrap("MSH|2"u8)];
+        IReadOnlyList<byte[]> frames = await Source.Single(ByteString.FromBytes(input)).Via(MllpFramingStage.Create(1024, null, "noise-test")).RunWith(Sink.Seq<byte[]>(), _materializer);
+        Assert.Equal(2, frames.Count);
+        Assert.Equal(10, Interlocked.Read(ref discarded)); // "junk" and "\r\nmore" (the CR after each end block is the frame's own)
+    }
 }

@@ -233,7 +233,7 @@ public sealed class MllpListener : ReceiveActor, IWithUnboundedStash
 
         _log.Debug("Listener {0}: connection {1} opened", _settings.Id, number);
         return inbound
-            .Via(MllpFramingStage.Create(_settings.MaxFrameBytes, _settings.FrameTimeout))
+            .Via(MllpFramingStage.Create(_settings.MaxFrameBytes, _settings.FrameTimeout, _settings.Id))
             .SelectAsync(1, frame => connection.Ask<ByteString>(new InboundFrame(frame), askTimeout))
             .Where(ack => !ack.IsEmpty)
             .WatchTermination((_, done) =>
