@@ -23,17 +23,11 @@ public static class EngineHost
     /// <summary>Builds the host; <see cref="IHost.RunAsync"/> runs it until Ctrl-C or SIGTERM.</summary>
     public static IHost Build(EngineSettings settings, LogLevel minimumLevel = LogLevel.Information)
     {
-        string dataDirectory = Path.GetFullPath(settings.DataDirectory);
-        Directory.CreateDirectory(dataDirectory);
-        string connectionString = new SqliteConnectionStringBuilder
-        {
-            DataSource = Path.Combine(dataDirectory, "streamengine.db"),
-            Mode = SqliteOpenMode.ReadWriteCreate,
-            Pooling = true,
-        }.ToString();
+        Directory.CreateDirectory(Path.GetFullPath(settings.DataDirectory));
+        string connectionString = SqliteStore.ConnectionString(settings.DataDirectory);
         if (settings.Store == StoreProvider.Sqlite)
         {
-            EnableWriteAheadLog(connectionString);
+            SqliteStore.Prepare(connectionString);
         }
 
         HostApplicationBuilder builder = Microsoft.Extensions.Hosting.Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings());
@@ -61,7 +55,7 @@ public static class EngineHost
             }
             else
             {
-                ConfigureSql(akka, connectionString);
+                ConfigureSql(akka, connectionString, settings.Durability);
             }
 
             akka.WithCustomSerializer("streamengine", [typeof(IIngestEvent), typeof(WatermarkAdvanced)],
@@ -76,34 +70,11 @@ public static class EngineHost
         return builder.Build();
     }
 
-    private static void ConfigureSql(AkkaConfigurationBuilder akka, string connectionString)
+    private static void ConfigureSql(AkkaConfigurationBuilder akka, string connectionString, Durability durability)
     {
-        akka.WithSqlPersistence(
-            journal =>
-            {
-                journal.ConnectionString = connectionString;
-                journal.ProviderName = ProviderName.SQLiteMS;
-                journal.AutoInitialize = true;
-            },
-            snapshot =>
-            {
-                snapshot.ConnectionString = connectionString;
-                snapshot.ProviderName = ProviderName.SQLiteMS;
-                snapshot.AutoInitialize = true;
-            });
+        akka.WithSqlPersistence(SqliteStore.DataOptions(connectionString, durability), autoInitialize: true);
         // SQLite allows one writer: more parallel journal writers would only contend for the lock.
         akka.AddHocon(ConfigurationFactory.FromObject(new { akka = new { persistence = new { journal = new { sql = new { parallelism = 1 } } } } }),
             HoconAddMode.Prepend);
-    }
-
-    // WAL is a property of the database file: set once, it persists. (synchronous is per connection and stays at
-    // SQLite's default FULL: one fsync per commit in WAL mode, the fsync durability mode.)
-    private static void EnableWriteAheadLog(string connectionString)
-    {
-        using var connection = new SqliteConnection(connectionString);
-        connection.Open();
-        using SqliteCommand command = connection.CreateCommand();
-        command.CommandText = "PRAGMA journal_mode=WAL;";
-        command.ExecuteNonQuery();
     }
 }

@@ -75,6 +75,18 @@ public sealed class SettingsLoaderTests : IDisposable
         Assert.Contains(errors, e => e.StartsWith("store.durability:", StringComparison.Ordinal));
     }
 
+    [Theory]
+    [InlineData("os", Durability.Os)]
+    [InlineData("FSYNC", Durability.Fsync)]
+    public void StoreDurability_IsRead(string value, Durability expected) =>
+        Assert.Equal(expected, Load($$"""{ "listeners": [ { "name": "a" } ], "store": { "durability": "{{value}}" } }""").Durability);
+
+    [Theory]
+    [InlineData("1")]
+    [InlineData("sometimes")]
+    public void StoreDurability_Invalid_NamesTheKey(string value) =>
+        Assert.Contains(Errors($$"""{ "listeners": [ { "name": "a" } ], "store": { "durability": "{{value}}" } }"""), e => e.StartsWith("store.durability:", StringComparison.Ordinal));
+
     [Fact]
     public void NoListener_IsAnError() =>
         Assert.Contains(Errors("""{ "sinks": [] }"""), e => e.StartsWith("listeners:", StringComparison.Ordinal));

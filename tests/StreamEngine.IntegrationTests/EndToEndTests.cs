@@ -152,10 +152,19 @@ public sealed class EndToEndTests
         Assert.Equal(0, await engine.StopAsync());
     }
 
-    [Fact]
-    public async Task KillDashNine_AtRandomMoments_WhileSending_LosesNoAckedMessage_AndWritesNoJournalEntryTwice()
+    [Theory]
+    [InlineData("fsync")]
+    [InlineData("os")]
+    public async Task KillDashNine_AtRandomMoments_WhileSending_LosesNoAckedMessage_AndWritesNoJournalEntryTwice(string durability)
     {
         using var folder = new TestFolder();
+        await File.WriteAllTextAsync(Path.Combine(folder.Path, "streamengine.json"), JsonSerializer.Serialize(new
+        {
+            dataDirectory = Path.Combine(folder.Path, "data"),
+            store = new { durability },
+            listeners = new[] { new { name = "it", port = 0 } },
+            sinks = new[] { new { name = "fhir", type = "ndjson", path = Path.Combine(folder.Path, "out") } },
+        }));
         var random = new Random(20261130);
         var acked = new List<string>();
         int ackedCount = 0;

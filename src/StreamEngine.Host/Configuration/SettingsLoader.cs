@@ -188,11 +188,9 @@ public static class SettingsLoader
         Duplicates(errors, "sinks", sinks.Select(s => s.Id));
 
         Durability durability = Durability.Fsync;
-        if (options.Store?.Durability is { } d && !d.Equals("fsync", StringComparison.OrdinalIgnoreCase))
+        if (options.Store?.Durability is { } d && (!Enum.TryParse(d, ignoreCase: true, out durability) || !Enum.IsDefined(durability) || char.IsAsciiDigit(d.Trim()[0])))
         {
-            errors.Add(d.Equals("os", StringComparison.OrdinalIgnoreCase)
-                ? "store.durability: 'os' is not supported yet (fsync)"
-                : $"store.durability: '{d}' is not fsync or os");
+            errors.Add($"store.durability: '{d}' is not fsync or os");
         }
 
         StoreProvider store = StoreProvider.Sqlite;

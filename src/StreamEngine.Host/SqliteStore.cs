@@ -1,0 +1,59 @@
+using System.Data.Common;
+using LinqToDB;
+using LinqToDB.Interceptors;
+using Microsoft.Data.Sqlite;
+using StreamEngine.Pipeline;
+
+namespace StreamEngine.Host;
+
+/// <summary>
+/// The embedded SQLite journal store: WAL mode (a property of the database file, set once) and the durability mode,
+/// which SQLite resets on every connection, so it is set on each connection as linq2db opens it.
+/// fsync: <c>synchronous=FULL</c>, one fsync of the WAL per commit (survives power loss).
+/// os: <c>synchronous=NORMAL</c>, commits reach the OS, fsync only at checkpoints (survives a process crash).
+/// </summary>
+public static class SqliteStore
+{
+    /// <summary>The connection string of the journal database in a data directory.</summary>
+    public static string ConnectionString(string dataDirectory) => new SqliteConnectionStringBuilder
+    {
+        DataSource = Path.Combine(Path.GetFullPath(dataDirectory), "streamengine.db"),
+        Mode = SqliteOpenMode.ReadWriteCreate,
+        Pooling = true,
+    }.ToString();
+
+    /// <summary>linq2db options for Akka.Persistence.Sql: the provider, and the durability set on every connection.</summary>
+    public static DataOptions DataOptions(string connectionString, Durability durability) =>
+        new DataOptions()
+            .UseConnectionString(ProviderName.SQLiteMS, connectionString)
+            .UseInterceptor(new SynchronousPragma(durability == Durability.Fsync ? "FULL" : "NORMAL"));
+
+    /// <summary>Creates the database if needed and switches it to WAL.</summary>
+    public static void Prepare(string connectionString)
+    {
+        using var connection = new SqliteConnection(connectionString);
+        connection.Open();
+        using SqliteCommand command = connection.CreateCommand();
+        command.CommandText = "PRAGMA journal_mode=WAL;";
+        command.ExecuteNonQuery();
+    }
+
+    private sealed class SynchronousPragma(string mode) : ConnectionInterceptor
+    {
+        private readonly string _sql = $"PRAGMA synchronous={mode};";
+
+        public override void ConnectionOpened(ConnectionEventData eventData, DbConnection connection)
+        {
+            using DbCommand command = connection.CreateCommand();
+            command.CommandText = _sql;
+            command.ExecuteNonQuery();
+        }
+
+        public override async Task ConnectionOpenedAsync(ConnectionEventData eventData, DbConnection connection, CancellationToken cancellationToken)
+        {
+            await using DbCommand command = connection.CreateCommand();
+            command.CommandText = _sql;
+            await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        }
+    }
+}
