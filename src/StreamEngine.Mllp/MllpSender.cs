@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Net.Security;
 using System.Net.Sockets;
+using System.Security.Authentication;
 using System.Security.Cryptography.X509Certificates;
 using StreamEngine.Hl7v2;
 
@@ -65,7 +66,8 @@ public sealed record MllpSenderOptions
 /// <param name="Code">The last acknowledgment code (AA, AR, ...), "timeout" or "connection".</param>
 /// <param name="Attempts">How many times it was sent.</param>
 /// <param name="Latency">From the last send to its acknowledgment.</param>
-public sealed record SendResult(string ControlId, AckDisposition Disposition, string Code, int Attempts, TimeSpan Latency);
+/// <param name="AckControlId">MSA-2 of the acknowledgment that settled it (null when none did).</param>
+public sealed record SendResult(string ControlId, AckDisposition Disposition, string Code, int Attempts, TimeSpan Latency, string? AckControlId = null);
 
 /// <summary>
 /// A resilient MLLP client over one connection: keeps it open, reconnects with capped exponential backoff and
@@ -114,54 +116,64 @@ public sealed class MllpSender : IAsyncDisposable
         string controlId = (Hl7Parser.TryParse(message, out Hl7Message? parsed, out _) ? parsed?.ControlId : Hl7AckBuilder.LooseControlId(message.Span))
             ?? string.Empty;
         byte[] frame = MllpFrame.Wrap(message.Span);
-        if (parsed is not null && Hl7AckBuilder.Code(parsed, AckOutcome.Accepted) is null)
-        {
-            // MSH-15 NE or ER: the receiver sends nothing on success, so there is nothing to wait for.
-            Connection connection = await ConnectedAsync(cancellationToken).ConfigureAwait(false);
-            await connection.WriteAsync(frame, cancellationToken).ConfigureAwait(false);
-            return new SendResult(controlId, AckDisposition.Success, "none", 1, TimeSpan.Zero);
-        }
-
+        // MSH-15 NE: no acknowledgment will come; ER: one comes only for a message that was not accepted, so silence
+        // until the ACK timeout means success (a CR/AR in that time is still honoured).
+        string acceptType = parsed is null ? string.Empty : parsed.Msh.Field(15).Component(1).ToString().Trim().ToUpperInvariant();
+        bool silenceIsSuccess = acceptType is "NE" or "ER";
         int attempt = 0;
         while (true)
         {
             attempt++;
-            (string code, TimeSpan latency) = await SendOnceAsync(controlId, frame, cancellationToken).ConfigureAwait(false);
-            AckDisposition disposition = code is "timeout" or "connection" ? AckDisposition.Retry : DispositionOf(code);
-            if (disposition != AckDisposition.Retry || attempt > _options.MaxRetries)
+            (string code, TimeSpan latency, string? ackId) = await SendOnceAsync(controlId, frame, waitForAck: acceptType != "NE", cancellationToken).ConfigureAwait(false);
+            if (code == "none" || (code == "timeout" && silenceIsSuccess))
             {
-                return new SendResult(controlId, disposition, code, attempt, latency);
+                return new SendResult(controlId, AckDisposition.Success, "none", attempt, TimeSpan.Zero);
+            }
+
+            AckDisposition disposition = code is "timeout" or "connection" ? AckDisposition.Retry : DispositionOf(code);
+            if (disposition != AckDisposition.Retry || attempt > _options.MaxRetries || _disposed.IsCancellationRequested)
+            {
+                return new SendResult(controlId, disposition, code, attempt, latency, ackId);
             }
 
             await Task.Delay(Backoff(attempt), cancellationToken).ConfigureAwait(false);
         }
     }
 
-    private async Task<(string Code, TimeSpan Latency)> SendOnceAsync(string controlId, byte[] frame, CancellationToken cancellationToken)
+    private async Task<(string Code, TimeSpan Latency, string? AckControlId)> SendOnceAsync(string controlId, byte[] frame, bool waitForAck,
+        CancellationToken cancellationToken)
     {
+        if (_disposed.IsCancellationRequested)
+        {
+            return ("connection", TimeSpan.Zero, null);
+        }
+
         await _window.WaitAsync(cancellationToken).ConfigureAwait(false);
         Pending? pending = null;
+        Connection? connection = null;
         try
         {
-            Connection connection;
             try
             {
                 connection = await ConnectedAsync(cancellationToken).ConfigureAwait(false);
             }
-            catch (Exception e) when (e is SocketException or IOException or System.Security.Authentication.AuthenticationException)
+            catch (Exception e) when (e is SocketException or IOException or AuthenticationException or TimeoutException or ObjectDisposedException)
             {
-                return ("connection", TimeSpan.Zero);
+                return ("connection", TimeSpan.Zero, null);
             }
 
             pending = new Pending(connection);
-            lock (_gate)
+            if (waitForAck)
             {
-                if (_pending.ContainsKey(controlId))
+                lock (_gate)
                 {
-                    throw new InvalidOperationException("A message with this MSH-10 is already in flight on this connection.");
-                }
+                    if (_pending.ContainsKey(controlId))
+                    {
+                        throw new InvalidOperationException("A message with this MSH-10 is already in flight on this connection.");
+                    }
 
-                _pending[controlId] = pending;
+                    _pending[controlId] = pending;
+                }
             }
 
             var clock = Stopwatch.StartNew();
@@ -169,16 +181,31 @@ public sealed class MllpSender : IAsyncDisposable
             {
                 await connection.WriteAsync(frame, cancellationToken).ConfigureAwait(false);
             }
-            catch (IOException)
+            catch (Exception e) when (e is IOException or SocketException or ObjectDisposedException)
             {
                 Drop(connection);
-                return ("connection", clock.Elapsed);
+                return ("connection", clock.Elapsed, null);
             }
 
-            Task<string> ack = pending.Ack.Task;
+            if (!waitForAck)
+            {
+                return ("none", TimeSpan.Zero, null);
+            }
+
+            Task<(string Code, string? AckControlId)> ack = pending.Ack.Task;
             Task done = await Task.WhenAny(ack, Task.Delay(_options.AckTimeout, cancellationToken)).ConfigureAwait(false);
             cancellationToken.ThrowIfCancellationRequested();
-            return done == ack ? (await ack.ConfigureAwait(false), clock.Elapsed) : ("timeout", clock.Elapsed);
+            if (done == ack)
+            {
+                (string code, string? ackControlId) = await ack.ConfigureAwait(false);
+                return (code, clock.Elapsed, ackControlId);
+            }
+
+            // No ACK in time. The connection cannot be trusted any more: an ACK arriving late could otherwise answer the
+            // next message (an MLLP release 2 commit byte, or an ACK with an empty MSA-2, names no message). Drop it;
+            // the messages in flight on it are retried on a new one.
+            Drop(connection);
+            return ("timeout", clock.Elapsed, null);
         }
         finally
         {
@@ -216,9 +243,11 @@ public sealed class MllpSender : IAsyncDisposable
             }
 
             var tcp = new TcpClient { NoDelay = true };
+            using var limit = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _disposed.Token);
+            limit.CancelAfter(_options.AckTimeout); // connect and handshake together: a peer that never answers is a failure
             try
             {
-                await tcp.ConnectAsync(_options.Host, _options.Port, cancellationToken).ConfigureAwait(false);
+                await tcp.ConnectAsync(_options.Host, _options.Port, limit.Token).ConfigureAwait(false);
                 Stream stream = tcp.GetStream();
                 if (_options.TlsServerName is { } serverName)
                 {
@@ -228,7 +257,7 @@ public sealed class MllpSender : IAsyncDisposable
                         TargetHost = serverName,
                         ClientCertificates = _options.ClientCertificate is null ? null : [_options.ClientCertificate],
                         EnabledSslProtocols = System.Security.Authentication.SslProtocols.Tls12 | System.Security.Authentication.SslProtocols.Tls13,
-                    }, cancellationToken).ConfigureAwait(false);
+                    }, limit.Token).ConfigureAwait(false);
                     stream = ssl;
                 }
 
@@ -237,6 +266,12 @@ public sealed class MllpSender : IAsyncDisposable
                 _failedConnects = 0;
                 _ = ReadLoopAsync(connection);
                 return connection;
+            }
+            catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+            {
+                _failedConnects++;
+                tcp.Dispose();
+                throw new TimeoutException("Connect or TLS handshake timed out.");
             }
             catch
             {
@@ -321,7 +356,7 @@ public sealed class MllpSender : IAsyncDisposable
             return;
         }
 
-        pending.Ack.TrySetResult(code!);
+        pending.Ack.TrySetResult((code!, controlId));
     }
 
     // Closes a failed connection; the messages in flight on it fail at once (to be retried), not at their timeout.
@@ -341,7 +376,7 @@ public sealed class MllpSender : IAsyncDisposable
 
         foreach (Pending orphan in orphans)
         {
-            orphan.Ack.TrySetResult("connection");
+            orphan.Ack.TrySetResult(("connection", null));
         }
     }
 
@@ -354,18 +389,20 @@ public sealed class MllpSender : IAsyncDisposable
     /// <inheritdoc />
     public async ValueTask DisposeAsync()
     {
+        // Sends still waiting end with "connection" (not an exception); the semaphores are left to the GC, since a
+        // send may still be inside them.
         await _disposed.CancelAsync().ConfigureAwait(false);
-        _connection?.Close();
-        _disposed.Dispose();
-        _window.Dispose();
-        _connectLock.Dispose();
+        if (_connection is { } connection)
+        {
+            Drop(connection);
+        }
     }
 
     private sealed class Pending(Connection connection)
     {
         public Connection Connection { get; } = connection;
 
-        public TaskCompletionSource<string> Ack { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        public TaskCompletionSource<(string Code, string? AckControlId)> Ack { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
     }
 
     private sealed class Connection(TcpClient tcp, Stream stream)

@@ -74,8 +74,79 @@ public sealed class MllpSenderTests
         await old.ReplyAsync(FakeMllpServer.Ack("AA", "OLD"));   // late: its message timed out
         await fresh.ReplyAsync(FakeMllpServer.Ack("AE", "NEW"));
         SendResult result = await second;
-        Assert.Equal(("AE", AckDisposition.Reject), (result.Code, result.Disposition));
-        Assert.Equal(1, sender.DiscardedAcks);
+        Assert.Equal(("AE", AckDisposition.Reject, "NEW"), (result.Code, result.Disposition, result.AckControlId));
+        Assert.Equal(2, server.Connections); // the timed-out connection was dropped; the late ACK never reached the sender
+    }
+
+    [Fact]
+    public async Task LateAckWithAnEmptyMsa2_IsNeverCreditedToTheNextMessage()
+    {
+        await using var server = new FakeMllpServer();
+        await using var sender = new MllpSender(Options(server, ackTimeout: TimeSpan.FromMilliseconds(300), maxRetries: 0));
+        Assert.Equal("timeout", (await sender.SendAsync(FakeMllpServer.Message("R1"), CancellationToken.None)).Code);
+        FakeMllpServer.Received r1 = await server.NextAsync();
+        Task<SendResult> second = sender.SendAsync(FakeMllpServer.Message("R2"), CancellationToken.None);
+        FakeMllpServer.Received r2 = await server.NextAsync();
+        try
+        {
+            await r1.ReplyAsync(FakeMllpServer.Ack("AA", "")); // late, on the old connection, naming nothing
+        }
+        catch (IOException)
+        {
+            // the sender already closed that connection
+        }
+
+        Assert.Equal("timeout", (await second).Code);
+        Assert.NotSame(r1.Client, r2.Client);
+    }
+
+    [Fact]
+    public async Task Er_SilenceIsSuccess_ButARejectionIsHonoured()
+    {
+        await using var server = new FakeMllpServer();
+        await using var sender = new MllpSender(Options(server, ackTimeout: TimeSpan.FromMilliseconds(300), maxRetries: 0));
+        byte[] Er(string id) => System.Text.Encoding.ASCII.GetBytes($"MSH|^~\\&|R|F|S|F|2026||ADT^A01|{id}|P|2.5|||ER|NE\rPID|1||X\r");
+
+        Task<SendResult> quiet = sender.SendAsync(Er("E1"), CancellationToken.None);
+        await server.NextAsync();
+        SendResult ok = await quiet;
+        Assert.Equal((AckDisposition.Success, "none"), (ok.Disposition, ok.Code));
+
+        Task<SendResult> refused = sender.SendAsync(Er("E2"), CancellationToken.None);
+        await (await server.NextAsync()).ReplyAsync(FakeMllpServer.Ack("CR", "E2"));
+        SendResult result = await refused;
+        Assert.Equal((AckDisposition.Retry, "CR"), (result.Disposition, result.Code));
+    }
+
+    [Fact]
+    public async Task Ne_IsSentWithoutWaiting()
+    {
+        await using var server = new FakeMllpServer();
+        await using var sender = new MllpSender(Options(server));
+        SendResult result = await sender.SendAsync(System.Text.Encoding.ASCII.GetBytes("MSH|^~\\&|R|F|S|F|2026||ADT^A01|N1|P|2.5|||NE|NE\rPID|1\r"), CancellationToken.None);
+        Assert.Equal((AckDisposition.Success, "none"), (result.Disposition, result.Code));
+        Assert.Equal("N1", (await server.NextAsync()).ControlId);
+    }
+
+    [Fact]
+    public async Task PeerThatNeverCompletesTheTlsHandshake_FailsWithinTheAckTimeout()
+    {
+        await using var server = new FakeMllpServer(); // speaks no TLS: the handshake never completes
+        await using var sender = new MllpSender(Options(server, ackTimeout: TimeSpan.FromMilliseconds(500), maxRetries: 0) with { TlsServerName = "localhost" });
+        SendResult result = await sender.SendAsync(FakeMllpServer.Message("T1"), CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(20));
+        Assert.Equal((AckDisposition.Retry, "connection"), (result.Disposition, result.Code));
+    }
+
+    [Fact]
+    public async Task Disposing_WhileASendWaits_EndsItWithoutAnException()
+    {
+        await using var server = new FakeMllpServer();
+        var sender = new MllpSender(Options(server, ackTimeout: TimeSpan.FromSeconds(20), maxRetries: 3));
+        Task<SendResult> send = sender.SendAsync(FakeMllpServer.Message("D1"), CancellationToken.None);
+        await server.NextAsync();
+        await sender.DisposeAsync();
+        SendResult result = await send.WaitAsync(TimeSpan.FromSeconds(20));
+        Assert.Equal((AckDisposition.Retry, "connection"), (result.Disposition, result.Code));
     }
 
     [Fact]
@@ -126,6 +197,7 @@ public sealed class MllpSenderTests
 
         SendResult[] results = await Task.WhenAll(sends);
         Assert.Equal(ids, results.Select(r => r.ControlId));
+        Assert.Equal(ids, results.Select(r => r.AckControlId)); // each settled by its own ACK
         Assert.Equal([AckDisposition.Success, AckDisposition.Reject, AckDisposition.Success, AckDisposition.Success], results.Select(r => r.Disposition));
         Assert.Equal(1, server.Connections);
     }
