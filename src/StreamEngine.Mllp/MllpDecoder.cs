@@ -18,6 +18,14 @@ public sealed class MllpFrameTimeoutException(TimeSpan frameTimeout)
     public TimeSpan FrameTimeout { get; } = frameTimeout;
 }
 
+/// <summary>A connection silent for too long between frames.</summary>
+public sealed class MllpIdleTimeoutException(TimeSpan idleTimeout)
+    : TimeoutException($"No MLLP frame begun within idleTimeout ({idleTimeout.TotalSeconds:0.###} s).")
+{
+    /// <summary>The limit that was exceeded.</summary>
+    public TimeSpan IdleTimeout { get; } = idleTimeout;
+}
+
 /// <summary>
 /// Incremental MLLP decoder: <c>0x0B payload 0x1C 0x0D</c>. Bytes outside a frame are discarded and counted;
 /// a missing CR after 0x1C is tolerated; frames may be split across any read boundaries. Not thread-safe: one

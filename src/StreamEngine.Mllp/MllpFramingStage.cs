@@ -9,20 +9,25 @@ namespace StreamEngine.Mllp;
 /// <summary>
 /// Cuts a TCP byte stream into MLLP frame payloads. Pulls upstream only when every decoded frame has been
 /// pushed, so a slow consumer stops socket reads (backpressure). A frame over the limit fails the stage with
-/// <see cref="MllpFrameTooLargeException"/>, and a frame begun but not finished within the frame timeout with
-/// <see cref="MllpFrameTimeoutException"/>; either fails only this connection.
+/// <see cref="MllpFrameTooLargeException"/>; a frame not finished within the frame timeout with
+/// <see cref="MllpFrameTimeoutException"/>; no frame begun within the idle timeout with
+/// <see cref="MllpIdleTimeoutException"/>. Both timeouts count only the time the stage spends waiting for the
+/// sender (pulled, no bytes yet): while the engine itself is busy (a slow commit) the sender is not to blame.
+/// Any of these fails only this connection.
 /// </summary>
 public sealed class MllpFramingStage : GraphStage<FlowShape<ByteString, byte[]>>
 {
     private const string FrameTimer = "frame";
     private readonly int _maxFrameBytes;
     private readonly TimeSpan? _frameTimeout;
+    private readonly TimeSpan? _idleTimeout;
     private readonly KeyValuePair<string, object?> _tag;
 
-    private MllpFramingStage(int maxFrameBytes, TimeSpan? frameTimeout, string? listenerId)
+    private MllpFramingStage(int maxFrameBytes, TimeSpan? frameTimeout, TimeSpan? idleTimeout, string? listenerId)
     {
         _maxFrameBytes = maxFrameBytes;
         _frameTimeout = frameTimeout;
+        _idleTimeout = idleTimeout;
         _tag = new("listener", listenerId ?? "unknown");
         Shape = new FlowShape<ByteString, byte[]>(In, Out);
     }
@@ -31,15 +36,20 @@ public sealed class MllpFramingStage : GraphStage<FlowShape<ByteString, byte[]>>
     /// <param name="maxFrameBytes">Required: the largest payload accepted.</param>
     /// <param name="frameTimeout">How long a begun frame may take to finish; null for no limit.</param>
     /// <param name="listenerId">Tags the discarded-bytes metric (streamengine.mllp.bytes_discarded).</param>
-    public static Flow<ByteString, byte[], Akka.NotUsed> Create(int maxFrameBytes, TimeSpan? frameTimeout = null, string? listenerId = null)
+    /// <param name="idleTimeout">How long the sender may stay silent between frames; null for no limit.</param>
+    public static Flow<ByteString, byte[], Akka.NotUsed> Create(int maxFrameBytes, TimeSpan? frameTimeout = null, string? listenerId = null,
+        TimeSpan? idleTimeout = null)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(maxFrameBytes, 1);
-        if (frameTimeout is { } t)
+        foreach (TimeSpan? limit in new[] { frameTimeout, idleTimeout })
         {
-            ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(t, TimeSpan.Zero);
+            if (limit is { } t)
+            {
+                ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(t, TimeSpan.Zero);
+            }
         }
 
-        return Flow.FromGraph(new MllpFramingStage(maxFrameBytes, frameTimeout, listenerId)).Named("MllpFraming");
+        return Flow.FromGraph(new MllpFramingStage(maxFrameBytes, frameTimeout, idleTimeout, listenerId)).Named("MllpFraming");
     }
 
     private Inlet<ByteString> In { get; } = new("MllpFraming.in");
@@ -58,6 +68,8 @@ public sealed class MllpFramingStage : GraphStage<FlowShape<ByteString, byte[]>>
         private readonly MllpDecoder _decoder;
         private readonly List<byte[]> _decoded = [];
         private int _next;
+        private long _pulledAt;          // Stopwatch timestamp of the pending pull, or 0 when not waiting for the sender
+        private TimeSpan _frameWaited;   // time spent waiting for the sender since the current frame began
 
         public Logic(MllpFramingStage stage) : base(stage.Shape)
         {
@@ -73,6 +85,17 @@ public sealed class MllpFramingStage : GraphStage<FlowShape<ByteString, byte[]>>
             _decoded.Clear();
             _next = 0;
             bool wasInFrame = _decoder.InFrame;
+            if (_pulledAt != 0)
+            {
+                CancelTimer(FrameTimer);
+                if (wasInFrame)
+                {
+                    _frameWaited += System.Diagnostics.Stopwatch.GetElapsedTime(_pulledAt);
+                }
+
+                _pulledAt = 0;
+            }
+
             long discardedBefore = _decoder.DiscardedBytes;
             try
             {
@@ -89,16 +112,9 @@ public sealed class MllpFramingStage : GraphStage<FlowShape<ByteString, byte[]>>
                 StreamEngineTelemetry.BytesDiscarded.Add(_decoder.DiscardedBytes - discardedBefore, _stage._tag);
             }
 
-            if (_stage._frameTimeout is { } timeout)
+            if (_decoder.InFrame && (!wasInFrame || _decoded.Count > 0))
             {
-                if (!_decoder.InFrame)
-                {
-                    CancelTimer(FrameTimer);
-                }
-                else if (!wasInFrame || _decoded.Count > 0)
-                {
-                    ScheduleOnce(FrameTimer, timeout); // a new frame began: its clock starts now
-                }
+                _frameWaited = TimeSpan.Zero; // a new frame began in this chunk: its clock starts now
             }
 
             PushOrPull();
@@ -106,7 +122,21 @@ public sealed class MllpFramingStage : GraphStage<FlowShape<ByteString, byte[]>>
 
         public void OnPull() => PushOrPull();
 
-        protected override void OnTimer(object timerKey) => FailStage(new MllpFrameTimeoutException(_stage._frameTimeout!.Value));
+        protected override void OnTimer(object timerKey) => FailStage(_decoder.InFrame
+            ? new MllpFrameTimeoutException(_stage._frameTimeout!.Value)
+            : new MllpIdleTimeoutException(_stage._idleTimeout!.Value));
+
+        // Waiting for the sender from now: arm the limit that applies, net of what this frame already waited.
+        private void PullAndWatch()
+        {
+            Pull(_stage.In);
+            _pulledAt = System.Diagnostics.Stopwatch.GetTimestamp();
+            TimeSpan? limit = _decoder.InFrame ? _stage._frameTimeout - _frameWaited : _stage._idleTimeout;
+            if (limit is { } remaining)
+            {
+                ScheduleOnce(FrameTimer, remaining > TimeSpan.Zero ? remaining : TimeSpan.FromTicks(1));
+            }
+        }
 
         public void OnDownstreamFinish(Exception cause) => InternalOnDownstreamFinish(cause);
 
@@ -139,7 +169,7 @@ public sealed class MllpFramingStage : GraphStage<FlowShape<ByteString, byte[]>>
             }
             else if (!HasBeenPulled(_stage.In))
             {
-                Pull(_stage.In);
+                PullAndWatch();
             }
         }
     }

@@ -128,4 +128,33 @@ public sealed class MllpFramingStageTests : Akka.TestKit.Xunit2.TestKit
         Assert.Equal(2, frames.Count);
         Assert.Equal(10, Interlocked.Read(ref discarded)); // "junk" and "\r\nmore" (the CR after each end block is the frame's own)
     }
+
+    [Fact]
+    public void Stage_FrameTimeout_CountsOnlyTimeSpentWaitingForTheSender()
+    {
+        TestPublisher.Probe<ByteString> upstream = this.CreatePublisherProbe<ByteString>();
+        TestSubscriber.Probe<byte[]> downstream = this.CreateSubscriberProbe<byte[]>();
+        Source.FromPublisher(upstream).Via(MllpFramingStage.Create(1024, TimeSpan.FromMilliseconds(300), "t", TimeSpan.FromMilliseconds(300)))
+            .To(Sink.FromSubscriber(downstream)).Run(_materializer);
+        downstream.Request(1);
+        upstream.SendNext(ByteString.FromBytes([.. MllpFrame.Wrap("MSH|1"u8), MllpDecoder.StartBlock, (byte)'M']));
+        Assert.Equal("MSH|1", Encoding.ASCII.GetString(downstream.ExpectNext()));
+        downstream.ExpectNoMsg(TimeSpan.FromMilliseconds(800)); // the engine is busy (no demand): not the sender's fault
+        downstream.Request(1);
+        upstream.SendNext(ByteString.FromBytes([.. "SH|2"u8.ToArray(), MllpDecoder.EndBlock, MllpDecoder.CarriageReturn]));
+        Assert.Equal("MSH|2", Encoding.ASCII.GetString(downstream.ExpectNext()));
+    }
+
+    [Fact]
+    public void Stage_SilentSenderBetweenFrames_FailsWithIdleTimeout()
+    {
+        TestPublisher.Probe<ByteString> upstream = this.CreatePublisherProbe<ByteString>();
+        TestSubscriber.Probe<byte[]> downstream = this.CreateSubscriberProbe<byte[]>();
+        Source.FromPublisher(upstream).Via(MllpFramingStage.Create(1024, null, "t", TimeSpan.FromMilliseconds(300)))
+            .To(Sink.FromSubscriber(downstream)).Run(_materializer);
+        downstream.Request(5);
+        upstream.SendNext(ByteString.FromBytes(MllpFrame.Wrap("MSH|1"u8)));
+        downstream.ExpectNext();
+        Assert.IsType<MllpIdleTimeoutException>(downstream.ExpectError());
+    }
 }

@@ -33,22 +33,40 @@ internal static class SendCommand
         var cert = new Option<FileInfo?>("--cert") { Description = "Client certificate for mutual TLS: a PFX, or a PEM with its key (or --key)." };
         var key = new Option<FileInfo?>("--key") { Description = "PEM private key of --cert, when not in the same file." };
         var ca = new Option<FileInfo?>("--ca") { Description = "PEM certificate of the CA (or the server itself) to trust for TLS." };
+        var treat = new Option<string[]>("--treat")
+        {
+            Description = "Override what an ACK code means for this peer, e.g. --treat AE=retry --treat CR=reject (success, retry, reject).",
+            AllowMultipleArgumentsPerToken = true,
+        };
         var command = new Command("send", "Send HL7 v2 messages over MLLP and report the ACKs.")
         {
-            files, host, port, timeout, connections, window, rate, retries, tls, cert, key, ca,
+            files, host, port, timeout, connections, window, rate, retries, tls, cert, key, ca, treat,
         };
         command.SetAction((parse, cancellationToken) =>
         {
+            var overrides = new Dictionary<string, AckDisposition>(StringComparer.Ordinal);
+            foreach (string rule in parse.GetValue(treat) ?? [])
+            {
+                string[] parts = rule.Split('=', 2, StringSplitOptions.TrimEntries);
+                if (parts.Length != 2 || parts[0].Length == 0 || !Enum.TryParse(parts[1], ignoreCase: true, out AckDisposition disposition) || !Enum.IsDefined(disposition))
+                {
+                    Console.Error.WriteLine($"send: --treat '{rule}' is not CODE=success|retry|reject");
+                    return Task.FromResult(2);
+                }
+
+                overrides[parts[0].ToUpperInvariant()] = disposition;
+            }
+
             var options = new SendOptions(parse.GetValue(host)!, parse.GetValue(port), TimeSpan.FromSeconds(parse.GetValue(timeout)),
                 parse.GetValue(connections), parse.GetValue(window), parse.GetValue(rate), parse.GetValue(retries), parse.GetValue(tls),
-                parse.GetValue(cert), parse.GetValue(key), parse.GetValue(ca));
+                parse.GetValue(cert), parse.GetValue(key), parse.GetValue(ca), overrides);
             return RunAsync(parse.GetValue(files)!, options, cancellationToken);
         });
         return command;
     }
 
     private sealed record SendOptions(string Host, int Port, TimeSpan Timeout, int Connections, int Window, double Rate, int MaxRetries, bool Tls,
-        FileInfo? Cert, FileInfo? Key, FileInfo? Ca);
+        FileInfo? Cert, FileInfo? Key, FileInfo? Ca, IReadOnlyDictionary<string, AckDisposition> Overrides);
 
     private static async Task<int> RunAsync(FileInfo[] files, SendOptions options, CancellationToken cancellationToken)
     {
@@ -113,16 +131,20 @@ internal static class SendCommand
                         {
                             results.Add(await sender.SendAsync(message, cancellationToken));
                         }
-                        catch (InvalidOperationException)
+                        catch (InvalidOperationException e)
                         {
-                            Interlocked.Increment(ref failed); // its MSH-10 is already in flight: its ACK could not be told apart
+                            // Its MSH-10 is already in flight: its ACK could not be told apart from the other one's.
+                            Interlocked.Increment(ref failed);
+                            await Console.Error.WriteLineAsync($"send: not sent: {e.Message}");
                         }
 
                         onProgress?.Invoke();
                     }, cancellationToken));
                     if (inFlight.Count >= options.Window)
                     {
-                        inFlight.Remove(await Task.WhenAny(inFlight));
+                        Task finished = await Task.WhenAny(inFlight);
+                        inFlight.Remove(finished);
+                        await finished; // surfaces an unexpected failure instead of losing it
                     }
                 }
 
@@ -192,6 +214,7 @@ internal static class SendCommand
             TlsServerName = options.Tls || options.Cert is not null || options.Ca is not null ? options.Host : null,
             ClientCertificate = client,
             ServerCertificateValidation = validation,
+            DispositionOverrides = options.Overrides,
         };
     }
 

@@ -225,15 +225,9 @@ public sealed class MllpListener : ReceiveActor, IWithUnboundedStash
         IActorRef connection = Context.ActorOf(ConnectionActor.Props(_settings, _journal, _acks), $"connection-{number}");
         IActorRef self = Self;
         TimeSpan askTimeout = _settings.CommitTimeout + TimeSpan.FromSeconds(10); // the actor answers by CommitTimeout
-        Flow<ByteString, ByteString, NotUsed> inbound = Flow.Create<ByteString>();
-        if (_settings.IdleTimeout is { } idle)
-        {
-            inbound = inbound.IdleTimeout(idle);
-        }
-
         _log.Debug("Listener {0}: connection {1} opened", _settings.Id, number);
-        return inbound
-            .Via(MllpFramingStage.Create(_settings.MaxFrameBytes, _settings.FrameTimeout, _settings.Id))
+        return Flow.Create<ByteString>()
+            .Via(MllpFramingStage.Create(_settings.MaxFrameBytes, _settings.FrameTimeout, _settings.Id, _settings.IdleTimeout))
             .SelectAsync(1, frame => connection.Ask<ByteString>(new InboundFrame(frame), askTimeout))
             .Where(ack => !ack.IsEmpty)
             .WatchTermination((_, done) =>
@@ -256,7 +250,7 @@ public sealed class MllpListener : ReceiveActor, IWithUnboundedStash
         {
             MllpFrameTooLargeException => "FrameTooLarge",
             MllpFrameTimeoutException => "FrameTimeout",
-            TimeoutException => "IdleTimeout",
+            MllpIdleTimeoutException => "IdleTimeout",
             _ => null,
         };
         if (reason is not null)
