@@ -149,7 +149,7 @@ internal sealed partial class EngineProcess : IAsyncDisposable
     private static string DotnetHost() =>
         Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } host && File.Exists(host) ? host : "dotnet";
 
-    [GeneratedRegex(@"Listener \S+ ready on 127\.0\.0\.1:(\d+)")]
+    [GeneratedRegex(@"Listener \S+ ready on \S*:(\d+)")]
     private static partial Regex ReadyLine();
 
     [LibraryImport("libc", EntryPoint = "kill", SetLastError = true)]

@@ -128,4 +128,16 @@ public sealed class ListenerLimitTests
         Assert.Equal("AA", await AckCodeAsync(engine.Port, "B1"));
         Assert.True(await engine.AwaitLogAsync("reason FrameTooLarge"), engine.Logs);
     }
+
+    [Theory]
+    [InlineData("0.0.0.0")]
+    [InlineData("::")]
+    [InlineData("localhost")]
+    public async Task ListenerOnAnyAddressOrAHostName_ServesLoopbackSenders(string host)
+    {
+        using var folder = new TestFolder();
+        await WriteConfigAsync(folder, new { name = "it", host, port = 0 });
+        await using EngineProcess engine = await EngineProcess.StartAsync(folder.Path);
+        Assert.Equal("AA", await AckCodeAsync(engine.Port, "ANY1"));
+    }
 }

@@ -58,7 +58,11 @@ public sealed class MisbehavingPeerTests
     private static void AssertNothingMiscredited(List<SendResult> results, HashSet<string> received)
     {
         Assert.Equal(12, results.Count); // every message has an outcome: none vanished
-        Assert.All(results.Where(r => r.Disposition == AckDisposition.Success), r => Assert.Contains(r.ControlId, received));
+        Assert.All(results.Where(r => r.Disposition == AckDisposition.Success), r =>
+        {
+            Assert.Contains(r.ControlId, received);      // the peer did receive it
+            Assert.Equal(r.ControlId, r.AckControlId);   // and it was settled by an ACK naming it, no other
+        });
     }
 
     [SkippableTheory]

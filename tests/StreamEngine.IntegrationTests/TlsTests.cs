@@ -162,4 +162,58 @@ public sealed class TlsTests
         var e = await Assert.ThrowsAsync<InvalidOperationException>(() => EngineProcess.StartAsync(folder.Path));
         Assert.Contains("listeners[0].tls.certificateFile", e.Message, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public async Task ServerCertificateFromAnIntermediate_IsSentWithItsChain()
+    {
+        using var folder = new TestFolder();
+        using var certs = new TestCertificates(Path.Combine(folder.Path, "certs"));
+        (_, X509Certificate2 intermediate) = certs.ServerWithChain("server");
+        await WriteConfigAsync(folder, new { certificateFile = certs.CertFile("server"), keyFile = certs.KeyFile("server") });
+        await using EngineProcess engine = await EngineProcess.StartAsync(folder.Path);
+
+        bool intermediateSent = false;
+        var options = Client(engine, certs) with
+        {
+            ServerCertificateValidation = (_, certificate, chain, _) =>
+            {
+                // The client knows only the root: the intermediate must come from the server for the chain to build.
+                intermediateSent = chain?.ChainElements.Any(e => e.Certificate.Thumbprint == intermediate.Thumbprint) == true;
+                return certificate is not null;
+            },
+        };
+        await using var sender = new MllpSender(options);
+        Assert.Equal("AA", (await sender.SendAsync(Peers.Adt("A01", "CHAIN1", "M1"), CancellationToken.None)).Code);
+        Assert.True(intermediateSent);
+    }
+
+    [Fact]
+    public async Task HundredConcurrentTlsConnections_AreAllServed()
+    {
+        using var folder = new TestFolder();
+        using var certs = new TestCertificates(Path.Combine(folder.Path, "certs"));
+        certs.Server("server");
+        await File.WriteAllTextAsync(Path.Combine(folder.Path, "streamengine.json"), JsonSerializer.Serialize(new
+        {
+            dataDirectory = Path.Combine(folder.Path, "data"),
+            listeners = new[] { new { name = "tls", port = 0, maxConnections = "200", tls = new { certificateFile = certs.CertFile("server"), keyFile = certs.KeyFile("server") } } },
+            sinks = new[] { new { name = "fhir", type = "ndjson", path = Path.Combine(folder.Path, "out") } },
+        }));
+        await using EngineProcess engine = await EngineProcess.StartAsync(folder.Path);
+
+        // Idle TLS connections must not hold threads: open 100, then each sends one message.
+        var senders = Enumerable.Range(0, 100).Select(_ => new MllpSender(Client(engine, certs) with { AckTimeout = TimeSpan.FromSeconds(60) })).ToList();
+        try
+        {
+            SendResult[] results = await Task.WhenAll(senders.Select((s, i) => s.SendAsync(Peers.Adt("A01", $"C{i}", $"M{i}"), CancellationToken.None)));
+            Assert.All(results, r => Assert.Equal("AA", r.Code));
+        }
+        finally
+        {
+            foreach (MllpSender sender in senders)
+            {
+                await sender.DisposeAsync();
+            }
+        }
+    }
 }

@@ -35,6 +35,32 @@ public sealed class TestCertificates : IDisposable
     /// <summary>A client certificate, written as name.pem and name.key; returns it (with its key).</summary>
     public X509Certificate2 Client(string name, string subject) => Issue(name, subject, "1.3.6.1.5.5.7.3.2", server: false);
 
+    /// <summary>
+    /// A server certificate issued by an intermediate CA (itself issued by the root); name.pem holds the leaf then the
+    /// intermediate, as CAs deliver full chains. Returns both.
+    /// </summary>
+    public (X509Certificate2 Leaf, X509Certificate2 Intermediate) ServerWithChain(string name)
+    {
+        using var caKey = RSA.Create(2048);
+        var caRequest = new CertificateRequest("CN=StreamEngine Test Intermediate", caKey, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
+        caRequest.CertificateExtensions.Add(new X509BasicConstraintsExtension(true, true, 0, true));
+        caRequest.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.KeyCertSign | X509KeyUsageFlags.CrlSign, true));
+        using X509Certificate2 issued = caRequest.Create(_ca, DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddMonths(6), RandomNumberGenerator.GetBytes(12));
+        using X509Certificate2 intermediate = issued.CopyWithPrivateKey(caKey);
+
+        using var key = RSA.Create(2048);
+        var request = new CertificateRequest("CN=localhost", key, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
+        request.CertificateExtensions.Add(new X509EnhancedKeyUsageExtension([new Oid("1.3.6.1.5.5.7.3.1")], false));
+        var san = new SubjectAlternativeNameBuilder();
+        san.AddDnsName("localhost");
+        san.AddIpAddress(IPAddress.Loopback);
+        request.CertificateExtensions.Add(san.Build());
+        using X509Certificate2 leaf = request.Create(intermediate, DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddMonths(3), RandomNumberGenerator.GetBytes(12));
+        File.WriteAllText(CertFile(name), leaf.ExportCertificatePem() + "\n" + intermediate.ExportCertificatePem());
+        File.WriteAllText(KeyFile(name), key.ExportPkcs8PrivateKeyPem());
+        return (X509CertificateLoader.LoadCertificate(leaf.RawData), X509CertificateLoader.LoadCertificate(intermediate.RawData));
+    }
+
     public string CertFile(string name) => Path.Combine(Folder, name + ".pem");
 
     public string KeyFile(string name) => Path.Combine(Folder, name + ".key");

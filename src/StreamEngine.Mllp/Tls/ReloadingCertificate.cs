@@ -14,6 +14,7 @@ public sealed class ReloadingCertificate
     private readonly string? _passwordFile;
     private readonly Lock _gate = new();
     private X509Certificate2 _current;
+    private System.Net.Security.SslStreamCertificateContext _context;
     private (DateTime, DateTime, DateTime) _stamp;
 
     /// <summary>Loads the certificate; throws when it cannot be read (a start-up configuration error).</summary>
@@ -23,7 +24,7 @@ public sealed class ReloadingCertificate
         _keyFile = keyFile;
         _passwordFile = passwordFile;
         _stamp = Stamp();
-        _current = Load();
+        (_current, _context) = Load();
     }
 
     /// <summary>Raised (with the exception type) when a changed file could not be read and the old certificate was kept.</summary>
@@ -34,23 +35,57 @@ public sealed class ReloadingCertificate
     {
         get
         {
-            (DateTime, DateTime, DateTime) stamp = Stamp();
+            Refresh();
             lock (_gate)
             {
-                if (stamp != _stamp)
-                {
-                    try
-                    {
-                        _current = Load();
-                        _stamp = stamp;
-                    }
-                    catch (Exception e) when (e is IOException or System.Security.Cryptography.CryptographicException or ArgumentException)
-                    {
-                        ReloadFailed?.Invoke(e.GetType().Name);
-                    }
-                }
-
                 return _current;
+            }
+        }
+    }
+
+    /// <summary>
+    /// The certificate with its intermediate CAs (the other certificates of the PEM or PFX file), so that clients that
+    /// trust only the root can build the chain. Re-read like <see cref="Current"/>.
+    /// </summary>
+    public System.Net.Security.SslStreamCertificateContext Context
+    {
+        get
+        {
+            Refresh();
+            lock (_gate)
+            {
+                return _context;
+            }
+        }
+    }
+
+    private void Refresh()
+    {
+        (DateTime, DateTime, DateTime) stamp;
+        try
+        {
+            stamp = Stamp();
+        }
+        catch (IOException)
+        {
+            return; // a file being replaced: keep what we have and look again on the next connection
+        }
+
+        lock (_gate)
+        {
+            if (stamp == _stamp)
+            {
+                return;
+            }
+
+            try
+            {
+                (_current, _context) = Load();
+                _stamp = stamp;
+            }
+            catch (Exception e) when (e is IOException or System.Security.Cryptography.CryptographicException or ArgumentException)
+            {
+                ReloadFailed?.Invoke(e.GetType().Name);
             }
         }
     }
@@ -60,16 +95,27 @@ public sealed class ReloadingCertificate
         _keyFile is null ? default : File.GetLastWriteTimeUtc(_keyFile),
         _passwordFile is null ? default : File.GetLastWriteTimeUtc(_passwordFile));
 
-    private X509Certificate2 Load()
+    private (X509Certificate2 Leaf, System.Net.Security.SslStreamCertificateContext Context) Load()
     {
+        X509Certificate2 leaf;
+        var others = new X509Certificate2Collection();
         if (_certificateFile.EndsWith(".pfx", StringComparison.OrdinalIgnoreCase) || _certificateFile.EndsWith(".p12", StringComparison.OrdinalIgnoreCase))
         {
             string? password = _passwordFile is null ? null : File.ReadAllText(_passwordFile).TrimEnd('\r', '\n');
-            return X509CertificateLoader.LoadPkcs12FromFile(_certificateFile, password);
+            X509Certificate2Collection all = X509CertificateLoader.LoadPkcs12CollectionFromFile(_certificateFile, password);
+            leaf = all.FirstOrDefault(c => c.HasPrivateKey) ?? throw new ArgumentException("The PFX holds no certificate with a private key.");
+            others.AddRange(all.Where(c => !ReferenceEquals(c, leaf)).ToArray());
+        }
+        else
+        {
+            using X509Certificate2 pem = X509Certificate2.CreateFromPemFile(_certificateFile, _keyFile);
+            // Re-import so that the key is usable by SslStream on every platform (PEM keys are ephemeral otherwise).
+            leaf = X509CertificateLoader.LoadPkcs12(pem.Export(X509ContentType.Pkcs12), null);
+            var all = new X509Certificate2Collection();
+            all.ImportFromPemFile(_certificateFile);
+            others.AddRange(all.Where(c => c.Thumbprint != leaf.Thumbprint).ToArray());
         }
 
-        using X509Certificate2 pem = X509Certificate2.CreateFromPemFile(_certificateFile, _keyFile);
-        // Re-import so that the key is usable by SslStream on every platform (PEM keys are ephemeral otherwise).
-        return X509CertificateLoader.LoadPkcs12(pem.Export(X509ContentType.Pkcs12), null);
+        return (leaf, System.Net.Security.SslStreamCertificateContext.Create(leaf, others, offline: true));
     }
 }

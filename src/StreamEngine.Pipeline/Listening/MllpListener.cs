@@ -6,14 +6,13 @@ using Akka;
 using Akka.Actor;
 using Akka.Event;
 using Akka.IO;
+using Akka.Util;
 using Akka.Streams;
 using Akka.Streams.Dsl;
-using Akka.Streams.IO;
 using StreamEngine.Diagnostics;
 using StreamEngine.Hl7v2;
 using StreamEngine.Mllp;
 using StreamEngine.Mllp.Tls;
-using Tcp = Akka.Streams.Dsl.Tcp;
 
 namespace StreamEngine.Pipeline.Listening;
 
@@ -28,11 +27,12 @@ public sealed record GetListenerBinding
 public sealed record ListenerBound(string ListenerId, EndPoint Endpoint);
 
 /// <summary>
-/// One inbound MLLP channel. Plain TCP binds with Akka.Streams TCP; TLS (which Akka.Streams has no stage for) accepts
-/// sockets itself, wraps each in an SslStream (TLS 1.2/1.3, optional client certificates) and bridges the decrypted
-/// stream into the same framing flow. Every accepted connection gets its own <see cref="ConnectionActor"/>; the flow
-/// asks for one ACK at a time (stop-and-wait), so a journal that falls behind stops socket reads instead of
-/// queueing frames. Limits (connections, senders, idle and frame timeouts, frame size) are checked per connection.
+/// One inbound MLLP channel. It accepts sockets itself (Akka.Streams TCP cannot bind 0.0.0.0 or ::, and has no TLS
+/// stage), wraps each in an SslStream when TLS is on (TLS 1.2/1.3, optional client certificates), and bridges the
+/// stream, with asynchronous reads and writes, into the Akka.Streams framing flow. Every accepted connection gets
+/// its own <see cref="ConnectionActor"/>; the flow asks for one ACK at a time (stop-and-wait) and reads the socket
+/// only on demand, so a journal that falls behind stops socket reads instead of queueing frames. Limits
+/// (connections, senders, idle and frame timeouts, frame size) are checked per connection.
 /// </summary>
 public sealed class MllpListener : ReceiveActor, IWithUnboundedStash
 {
@@ -59,10 +59,6 @@ public sealed class MllpListener : ReceiveActor, IWithUnboundedStash
         _materializer = Context.Materializer();
         _listenerTag = new("listener", settings.Id);
 
-        Receive<Tcp.ServerBinding>(binding => OnBound(binding.LocalAddress, () => binding.Unbind()));
-        Receive<BoundAt>(bound => OnBound(bound.Endpoint, bound.Unbind));
-        Receive<Status.Failure>(f => throw new InvalidOperationException(
-            $"Listener '{_settings.Id}' could not bind {_settings.Host}:{_settings.Port}: {f.Cause.Message}", f.Cause));
         Receive<GetListenerBinding>(_ => Stash.Stash());
         Connections();
     }
@@ -77,41 +73,87 @@ public sealed class MllpListener : ReceiveActor, IWithUnboundedStash
     /// <inheritdoc />
     protected override void PreStart()
     {
-        IActorRef self = Self;
-        if (_settings.Tls is not { } tls)
+        if (_settings.Tls is { } tls)
         {
-            Context.System.TcpStream().Bind(_settings.Host, _settings.Port, backlog: 128)
-                .To(Sink.ForEach<Tcp.IncomingConnection>(c => self.Tell(c)))
-                .Run(_materializer)
-                .PipeTo(self);
-            return;
+            _certificate = new ReloadingCertificate(tls.CertificateFile, tls.KeyFile, tls.PasswordFile);
+            _certificate.ReloadFailed += reason => _log.Warning("Listener {0}: changed certificate could not be read ({1}); keeping the previous one", _settings.Id, reason);
+            _clientPolicy = tls.MutualTls ? new ClientCertificatePolicy(tls.ClientCertificates, tls.ClientCaFile) : null;
         }
 
-        _certificate = new ReloadingCertificate(tls.CertificateFile, tls.KeyFile, tls.PasswordFile);
-        _certificate.ReloadFailed += reason => _log.Warning("Listener {0}: changed certificate could not be read ({1}); keeping the previous one", _settings.Id, reason);
-        _clientPolicy = tls.MutualTls ? new ClientCertificatePolicy(tls.ClientCertificates, tls.ClientCaFile) : null;
-        var listener = new TcpListener(IPAddress.Parse(_settings.Host), _settings.Port);
-        listener.Start(128);
-        CancellationToken stopping = _stopping.Token;
-        self.Tell(new BoundAt(listener.LocalEndpoint, () =>
+        IPEndPoint endpoint = Resolve(_settings.Host, _settings.Port);
+        var listener = new Socket(endpoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
+        if (endpoint.Address.Equals(IPAddress.IPv6Any))
         {
-            listener.Stop();
+            listener.DualMode = true; // "::" takes IPv4 senders too
+        }
+
+        try
+        {
+            listener.Bind(endpoint);
+            listener.Listen(128);
+        }
+        catch (SocketException e)
+        {
+            listener.Dispose();
+            _log.Error("Listener {0} cannot listen on {1}: {2}", _settings.Id, endpoint, e.SocketErrorCode);
+            throw;
+        }
+
+        _unbind = () =>
+        {
+            listener.Dispose();
             return Task.CompletedTask;
-        }));
-        _ = Task.Run(async () =>
+        };
+
+        IActorRef self = Self;
+        CancellationToken stopping = _stopping.Token;
+        _ = Task.Run(() => AcceptLoopAsync(listener, self, stopping), stopping);
+        OnBound(listener.LocalEndPoint!, _unbind);
+    }
+
+    // Accepts until the listener stops. A failed accept (out of file handles, say) is reported and retried after a
+    // pause: the listener never stops accepting for good while it runs.
+    private static async Task AcceptLoopAsync(Socket listener, IActorRef self, CancellationToken stopping)
+    {
+        int failures = 0;
+        while (!stopping.IsCancellationRequested)
         {
             try
             {
-                while (!stopping.IsCancellationRequested)
+                Socket socket = await listener.AcceptAsync(stopping);
+                failures = 0;
+                self.Tell(new Accepted(socket));
+            }
+            catch (Exception e) when (e is OperationCanceledException or ObjectDisposedException)
+            {
+                return;
+            }
+            catch (SocketException e)
+            {
+                self.Tell(new AcceptFailed(e.SocketErrorCode.ToString()));
+                try
                 {
-                    self.Tell(new TlsAccepted(await listener.AcceptSocketAsync(stopping)));
+                    await Task.Delay(TimeSpan.FromMilliseconds(Math.Min(5000, 50 << Math.Min(++failures, 6))), stopping);
+                }
+                catch (OperationCanceledException)
+                {
+                    return;
                 }
             }
-            catch (Exception e) when (e is OperationCanceledException or SocketException or ObjectDisposedException)
-            {
-                // The listener is stopping.
-            }
-        }, stopping);
+        }
+    }
+
+    private static IPEndPoint Resolve(string host, int port)
+    {
+        if (IPAddress.TryParse(host, out IPAddress? address))
+        {
+            return new IPEndPoint(address, port);
+        }
+
+        IPAddress[] addresses = System.Net.Dns.GetHostAddresses(host);
+        IPAddress chosen = addresses.FirstOrDefault(a => a.AddressFamily == AddressFamily.InterNetwork) ?? addresses.FirstOrDefault()
+            ?? throw new InvalidOperationException($"Listener host '{host}' resolves to no address.");
+        return new IPEndPoint(chosen, port);
     }
 
     /// <inheritdoc />
@@ -139,9 +181,9 @@ public sealed class MllpListener : ReceiveActor, IWithUnboundedStash
 
     private void Connections()
     {
-        Receive<Tcp.IncomingConnection>(AcceptPlain);
-        Receive<TlsAccepted>(AcceptTls);
-        Receive<TlsReady>(Serve);
+        Receive<Accepted>(Accept);
+        Receive<AcceptFailed>(f => _log.Warning("Listener {0}: accepting a connection failed ({1}); retrying", _settings.Id, f.Reason));
+        Receive<TlsReady>(ready => Serve(ready.Stream));
         Receive<TlsRefused>(refused =>
         {
             _live--;
@@ -154,39 +196,33 @@ public sealed class MllpListener : ReceiveActor, IWithUnboundedStash
     private string? Refusal(EndPoint remote) =>
         _live >= _settings.MaxConnections ? "MaxConnections" : !IsAllowed(remote) ? "NotAllowed" : null;
 
-    private void AcceptPlain(Tcp.IncomingConnection incoming)
-    {
-        if (Refusal(incoming.RemoteAddress) is { } refusal)
-        {
-            // Close at once: complete our side, cancel theirs. The sender sees the connection end and retries later.
-            Refuse(incoming.RemoteAddress, refusal);
-            incoming.HandleWith(Flow.FromSinkAndSource(Sink.Cancelled<ByteString>(), Source.Empty<ByteString>()), _materializer);
-            return;
-        }
-
-        _live++;
-        incoming.HandleWith(ConnectionFlow(), _materializer);
-    }
-
-    private void AcceptTls(TlsAccepted accepted)
+    private void Accept(Accepted accepted)
     {
         Socket socket = accepted.Socket;
         EndPoint remote = socket.RemoteEndPoint ?? new IPEndPoint(IPAddress.None, 0);
         if (Refusal(remote) is { } refusal)
         {
+            // Close at once. The sender sees the connection end and retries later.
             Refuse(remote, refusal);
             socket.Dispose();
             return;
         }
 
         _live++;
+        socket.NoDelay = true;
+        if (_settings.Tls is null)
+        {
+            Serve(new NetworkStream(socket, ownsSocket: true));
+            return;
+        }
+
         string address = AddressOf(remote);
         ClientCertificatePolicy? policy = _clientPolicy;
         string? rejection = null;
         var ssl = new SslStream(new NetworkStream(socket, ownsSocket: true), leaveInnerStreamOpen: false);
         var options = new SslServerAuthenticationOptions
         {
-            ServerCertificate = _certificate!.Current,
+            ServerCertificateContext = _certificate!.Context,
             EnabledSslProtocols = SslProtocols.Tls12 | SslProtocols.Tls13,
             ClientCertificateRequired = policy is not null,
             CertificateRevocationCheckMode = System.Security.Cryptography.X509Certificates.X509RevocationMode.NoCheck,
@@ -209,12 +245,27 @@ public sealed class MllpListener : ReceiveActor, IWithUnboundedStash
         }, TaskScheduler.Default).PipeTo(Self);
     }
 
-    private void Serve(TlsReady ready)
+    // Bridges a connection's stream (plain or TLS) into the framing flow with asynchronous reads (one read per
+    // demand, so no read ahead of the journal) and writes (one write per ACK, flushed). The stream is closed once
+    // the whole graph has finished, after the last ACK is written.
+    private void Serve(Stream stream)
     {
-        SslStream ssl = ready.Stream;
-        Source<ByteString, Task<IOResult>> input = StreamConverters.FromInputStream(() => ssl, chunkSize: 16 * 1024);
-        Sink<ByteString, Task<IOResult>> output = StreamConverters.FromOutputStream(() => ssl, autoFlush: true);
-        input.Via(ConnectionFlow()).To(output).Run(_materializer);
+        var buffer = new byte[16 * 1024];
+        Source<ByteString, NotUsed> input = Source.UnfoldResourceAsync<ByteString, Stream>(
+            () => Task.FromResult(stream),
+            async s =>
+            {
+                int read = await s.ReadAsync(buffer);
+                return read == 0 ? Option<ByteString>.None : Option<ByteString>.Create(ByteString.CopyFrom(buffer, 0, read));
+            },
+            _ => Task.FromResult(Done.Instance));
+        Sink<ByteString, Task<Done>> output = Sink.ForEachAsync<ByteString>(1, async ack =>
+        {
+            await stream.WriteAsync(ack.ToArray());
+            await stream.FlushAsync();
+        });
+        input.Via(ConnectionFlow()).RunWith(output, _materializer)
+            .ContinueWith(_ => stream.Dispose(), TaskScheduler.Default);
     }
 
     // The per-connection flow, the same for plain and TLS connections: framing with its limits, one ACK at a time
@@ -294,9 +345,9 @@ public sealed class MllpListener : ReceiveActor, IWithUnboundedStash
 
     private sealed record ConnectionClosed(IActorRef Connection, Exception? Cause);
 
-    private sealed record BoundAt(EndPoint Endpoint, Func<Task> Unbind);
+    private sealed record Accepted(Socket Socket);
 
-    private sealed record TlsAccepted(Socket Socket);
+    private sealed record AcceptFailed(string Reason);
 
     private sealed record TlsReady(SslStream Stream);
 
