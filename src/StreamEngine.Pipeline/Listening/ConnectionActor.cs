@@ -8,11 +8,17 @@ using StreamEngine.Pipeline.Ingest;
 
 namespace StreamEngine.Pipeline.Listening;
 
-/// <summary>One MLLP frame from a connection's framing stage, awaiting its ACK.</summary>
-public sealed class InboundFrame(byte[] payload)
+/// <summary>
+/// One MLLP frame from a connection's framing stage, awaiting its ACK: answered through <see cref="Reply"/> when the
+/// stream supplies one (no ask per message), else to the sender.
+/// </summary>
+public sealed class InboundFrame(byte[] payload, TaskCompletionSource<ByteString>? reply = null)
 {
     /// <summary>The frame payload (the HL7 message).</summary>
     public byte[] Payload { get; } = payload;
+
+    /// <summary>Where the framed ACK goes, or null to answer the sender.</summary>
+    public TaskCompletionSource<ByteString>? Reply { get; } = reply;
 
     /// <inheritdoc />
     public override string ToString() => $"InboundFrame({Payload.Length} bytes)";
@@ -47,18 +53,34 @@ public sealed class ConnectionActor : ReceiveActor, IWithTimers
         Receive<InboundFrame>(OnFrame);
         Receive<Journaled>(j => Complete(j.CorrelationId, committed: true));
         Receive<AppendFailed>(f => Complete(f.CorrelationId, committed: false));
-        Receive<CommitTimedOut>(t =>
+        Receive<SweepCommits>(_ =>
         {
-            if (_pending.ContainsKey(t.CorrelationId))
+            // One periodic check per connection instead of a timer per message.
+            long now = Environment.TickCount64;
+            foreach (long correlation in _pending.Where(p => p.Value.Deadline <= now).Select(p => p.Key).ToList())
             {
                 _log.Warning("Listener {0}: journal commit timed out after {1}; answering AR 207", _listener.Id, _listener.CommitTimeout);
-                Complete(t.CorrelationId, committed: false);
+                Complete(correlation, committed: false);
             }
         });
     }
 
     /// <inheritdoc />
     public ITimerScheduler Timers { get; set; } = null!;
+
+    /// <inheritdoc />
+    protected override void PreStart() =>
+        Timers.StartPeriodicTimer("commits", SweepCommits.Instance, TimeSpan.FromTicks(Math.Max(_listener.CommitTimeout.Ticks / 4, TimeSpan.TicksPerMillisecond * 10)));
+
+    /// <inheritdoc />
+    protected override void PostStop()
+    {
+        // The connection is gone: release any stream still waiting on an answer.
+        foreach (PendingMessage pending in _pending.Values)
+        {
+            (pending.ReplyTo ?? pending.Batch?.ReplyTo)?.Promise?.TrySetCanceled();
+        }
+    }
 
     /// <summary>Props for a connection actor.</summary>
     public static Props Props(ListenerSettings listener, IActorRef journal, Hl7AckBuilder acks) =>
@@ -79,11 +101,11 @@ public sealed class ConnectionActor : ReceiveActor, IWithTimers
                 return;
             }
 
-            Journal(frame.Payload, receivedAt, new PendingMessage(Sender, null, -1), rejectAs: nameof(Hl7IssueCode.BadBatch));
+            Journal(frame.Payload, receivedAt, new PendingMessage(new Replier(Sender, frame.Reply), null, -1), rejectAs: nameof(Hl7IssueCode.BadBatch));
             return;
         }
 
-        Journal(frame.Payload, receivedAt, new PendingMessage(Sender, null, -1));
+        Journal(frame.Payload, receivedAt, new PendingMessage(new Replier(Sender, frame.Reply), null, -1));
     }
 
     // One frame holding a batch: every message is journaled (in one commit group, as they are appended in one turn),
@@ -92,7 +114,7 @@ public sealed class ConnectionActor : ReceiveActor, IWithTimers
     {
         ReadOnlyMemory<byte>[] messages = [.. batch.Messages];
         Hl7Segment header = batch.Groups.Select(g => g.Header).FirstOrDefault(h => h is not null) ?? batch.Envelope[0];
-        var pendingBatch = new PendingBatch(Sender, header, batch.Envelope.Delimiters, messages.Length);
+        var pendingBatch = new PendingBatch(new Replier(Sender, frame.Reply), header, batch.Envelope.Delimiters, messages.Length);
         for (int i = 0; i < messages.Length; i++)
         {
             Journal(messages[i].ToArray(), receivedAt, new PendingMessage(null, pendingBatch, i));
@@ -138,7 +160,7 @@ public sealed class ConnectionActor : ReceiveActor, IWithTimers
 
         _pending[correlation] = pending;
         _journal.Tell(new Append(correlation, evt));
-        Timers.StartSingleTimer(correlation, new CommitTimedOut(correlation), _listener.CommitTimeout);
+        pending.Deadline = Environment.TickCount64 + (long)_listener.CommitTimeout.TotalMilliseconds;
     }
 
     private void Complete(long correlation, bool committed)
@@ -148,12 +170,11 @@ public sealed class ConnectionActor : ReceiveActor, IWithTimers
             return; // already answered (a late commit after a timeout)
         }
 
-        Timers.Cancel(correlation);
         if (_listener.MllpRelease2 && pending.Batch is null)
         {
             bool stored = committed && pending.Error is null;
             StreamEngineTelemetry.AcksSent.Add(1, _listenerTag, new("code", stored ? "ACK" : "NAK"));
-            pending.ReplyTo!.Tell(ByteString.FromBytes((stored ? MllpFrame.CommitAck : MllpFrame.CommitNak).ToArray()));
+            pending.ReplyTo!.Send(ByteString.FromBytes((stored ? MllpFrame.CommitAck : MllpFrame.CommitNak).ToArray()));
             return;
         }
 
@@ -187,13 +208,13 @@ public sealed class ConnectionActor : ReceiveActor, IWithTimers
             if (--batch.Remaining == 0)
             {
                 byte[] ackBatch = _acks.BuildBatch(batch.Header, batch.Delimiters, [.. batch.Acks.OfType<byte[]>()], DateTimeOffset.Now);
-                batch.ReplyTo.Tell(ByteString.FromBytes(MllpFrame.Wrap(ackBatch)));
+                batch.ReplyTo.Send(ByteString.FromBytes(MllpFrame.Wrap(ackBatch)));
             }
 
             return;
         }
 
-        pending.ReplyTo!.Tell(ack is null ? ByteString.Empty : ByteString.FromBytes(MllpFrame.Wrap(ack)));
+        pending.ReplyTo!.Send(ack is null ? ByteString.Empty : ByteString.FromBytes(MllpFrame.Wrap(ack)));
     }
 
     private static string FirstError(IReadOnlyList<Hl7Issue> issues)
@@ -209,9 +230,27 @@ public sealed class ConnectionActor : ReceiveActor, IWithTimers
         return issues.Count > 0 ? issues[0].Code.ToString() : nameof(Hl7IssueCode.BadMsh);
     }
 
-    private sealed class PendingMessage(IActorRef? replyTo, PendingBatch? batch, int index)
+    // Answers one frame: completes the stream's promise, or tells the asking actor.
+    private sealed record Replier(IActorRef Sender, TaskCompletionSource<ByteString>? Promise)
     {
-        public IActorRef? ReplyTo { get; } = replyTo;
+        public void Send(ByteString ack)
+        {
+            if (Promise is not null)
+            {
+                Promise.TrySetResult(ack);
+            }
+            else
+            {
+                Sender.Tell(ack);
+            }
+        }
+    }
+
+    private sealed class PendingMessage(Replier? replyTo, PendingBatch? batch, int index)
+    {
+        public Replier? ReplyTo { get; } = replyTo;
+
+        public long Deadline { get; set; }
 
         public PendingBatch? Batch { get; } = batch;
 
@@ -224,9 +263,9 @@ public sealed class ConnectionActor : ReceiveActor, IWithTimers
         public string? LooseControlId { get; set; }
     }
 
-    private sealed class PendingBatch(IActorRef replyTo, Hl7Segment header, Delimiters delimiters, int count)
+    private sealed class PendingBatch(Replier replyTo, Hl7Segment header, Delimiters delimiters, int count)
     {
-        public IActorRef ReplyTo { get; } = replyTo;
+        public Replier ReplyTo { get; } = replyTo;
 
         public Hl7Segment Header { get; } = header;
 
@@ -237,5 +276,8 @@ public sealed class ConnectionActor : ReceiveActor, IWithTimers
         public int Remaining { get; set; } = count;
     }
 
-    private sealed record CommitTimedOut(long CorrelationId);
+    private sealed record SweepCommits
+    {
+        public static SweepCommits Instance { get; } = new();
+    }
 }

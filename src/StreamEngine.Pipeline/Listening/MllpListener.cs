@@ -275,11 +275,16 @@ public sealed class MllpListener : ReceiveActor, IWithUnboundedStash
         long number = ++_connections;
         IActorRef connection = Context.ActorOf(ConnectionActor.Props(_settings, _journal, _acks), $"connection-{number}");
         IActorRef self = Self;
-        TimeSpan askTimeout = _settings.CommitTimeout + TimeSpan.FromSeconds(10); // the actor answers by CommitTimeout
         _log.Debug("Listener {0}: connection {1} opened", _settings.Id, number);
         return Flow.Create<ByteString>()
             .Via(MllpFramingStage.Create(_settings.MaxFrameBytes, _settings.FrameTimeout, _settings.Id, _settings.IdleTimeout))
-            .SelectAsync(1, frame => connection.Ask<ByteString>(new InboundFrame(frame), askTimeout))
+            .SelectAsync(1, frame =>
+            {
+                // The connection actor answers every frame (by the commit timeout at the latest) through this promise.
+                var reply = new TaskCompletionSource<ByteString>(TaskCreationOptions.RunContinuationsAsynchronously);
+                connection.Tell(new InboundFrame(frame, reply));
+                return reply.Task;
+            })
             .Where(ack => !ack.IsEmpty)
             .WatchTermination((_, done) =>
             {
