@@ -158,13 +158,7 @@ public sealed class EndToEndTests
     public async Task KillDashNine_AtRandomMoments_WhileSending_LosesNoAckedMessage_AndWritesNoJournalEntryTwice(string durability)
     {
         using var folder = new TestFolder();
-        await File.WriteAllTextAsync(Path.Combine(folder.Path, "streamengine.json"), JsonSerializer.Serialize(new
-        {
-            dataDirectory = Path.Combine(folder.Path, "data"),
-            store = new { durability },
-            listeners = new[] { new { name = "it", port = 0 } },
-            sinks = new[] { new { name = "fhir", type = "ndjson", path = Path.Combine(folder.Path, "out") } },
-        }));
+        await folder.WriteConfigAsync(new { name = "it", port = 0 }, store: new { durability });
         var random = new Random(20261130);
         var acked = new List<string>();
         int ackedCount = 0;

@@ -66,7 +66,7 @@ internal sealed partial class EngineProcess : IAsyncDisposable
                 dataDirectory = Path.Combine(workDir, "data"),
                 listeners = new[] { new { name = "it", host = "127.0.0.1", port = 0 } },
                 sinks = new[] { new { name = "fhir", type = "ndjson", path = Path.Combine(workDir, "out") } },
-            }));
+            })); // the same shape as TestFolder.WriteConfigAsync, for a folder that did not write its own
         }
 
         var start = new ProcessStartInfo(DotnetHost())

@@ -8,14 +8,6 @@ namespace StreamEngine.IntegrationTests;
 /// <summary>Per-listener limits, against the engine process on loopback.</summary>
 public sealed class ListenerLimitTests
 {
-    private static async Task WriteConfigAsync(TestFolder folder, object listener) =>
-        await File.WriteAllTextAsync(Path.Combine(folder.Path, "streamengine.json"), JsonSerializer.Serialize(new
-        {
-            dataDirectory = Path.Combine(folder.Path, "data"),
-            listeners = new[] { listener },
-            sinks = new[] { new { name = "fhir", type = "ndjson", path = Path.Combine(folder.Path, "out") } },
-        }));
-
     // True when the server closes the connection (a read returns 0 or fails) within the timeout.
     private static async Task<bool> ClosedByServerAsync(TcpClient client, TimeSpan timeout)
     {
@@ -52,7 +44,7 @@ public sealed class ListenerLimitTests
     public async Task MaxConnections_RefusesTheExtraConnection_AndKeepsServingTheOthers()
     {
         using var folder = new TestFolder();
-        await WriteConfigAsync(folder, new { name = "it", port = 0, maxConnections = "1" });
+        await folder.WriteConfigAsync(new { name = "it", port = 0, maxConnections = "1" });
         await using EngineProcess engine = await EngineProcess.StartAsync(folder.Path);
 
         await using MllpClient first = await MllpClient.ConnectAsync("127.0.0.1", engine.Port, CancellationToken.None);
@@ -71,7 +63,7 @@ public sealed class ListenerLimitTests
     public async Task AllowedSenders_RefusesAnAddressOutsideTheList()
     {
         using var folder = new TestFolder();
-        await WriteConfigAsync(folder, new { name = "it", port = 0, allowedSenders = new[] { "192.0.2.0/24" } });
+        await folder.WriteConfigAsync(new { name = "it", port = 0, allowedSenders = new[] { "192.0.2.0/24" } });
         await using EngineProcess engine = await EngineProcess.StartAsync(folder.Path);
         using var client = new TcpClient();
         await client.ConnectAsync("127.0.0.1", engine.Port);
@@ -83,7 +75,7 @@ public sealed class ListenerLimitTests
     public async Task AllowedSenders_AcceptsAnAddressInTheList()
     {
         using var folder = new TestFolder();
-        await WriteConfigAsync(folder, new { name = "it", port = 0, allowedSenders = new[] { "127.0.0.0/8" } });
+        await folder.WriteConfigAsync(new { name = "it", port = 0, allowedSenders = new[] { "127.0.0.0/8" } });
         await using EngineProcess engine = await EngineProcess.StartAsync(folder.Path);
         Assert.Equal("AA", await AckCodeAsync(engine.Port, "OK1"));
     }
@@ -92,7 +84,7 @@ public sealed class ListenerLimitTests
     public async Task FrameTimeout_CutsOffAStalledFrame_AndOtherConnectionsCarryOn()
     {
         using var folder = new TestFolder();
-        await WriteConfigAsync(folder, new { name = "it", port = 0, frameTimeout = "1" });
+        await folder.WriteConfigAsync(new { name = "it", port = 0, frameTimeout = "1" });
         await using EngineProcess engine = await EngineProcess.StartAsync(folder.Path);
 
         using var slow = new TcpClient();
@@ -107,7 +99,7 @@ public sealed class ListenerLimitTests
     public async Task IdleTimeout_ClosesASilentConnection()
     {
         using var folder = new TestFolder();
-        await WriteConfigAsync(folder, new { name = "it", port = 0, idleTimeout = "1" });
+        await folder.WriteConfigAsync(new { name = "it", port = 0, idleTimeout = "1" });
         await using EngineProcess engine = await EngineProcess.StartAsync(folder.Path);
         using var idle = new TcpClient();
         await idle.ConnectAsync("127.0.0.1", engine.Port);
@@ -119,7 +111,7 @@ public sealed class ListenerLimitTests
     public async Task OversizedFrame_ClosesThatConnectionOnly()
     {
         using var folder = new TestFolder();
-        await WriteConfigAsync(folder, new { name = "it", port = 0, maxFrameBytes = "2048" });
+        await folder.WriteConfigAsync(new { name = "it", port = 0, maxFrameBytes = "2048" });
         await using EngineProcess engine = await EngineProcess.StartAsync(folder.Path);
         using var big = new TcpClient();
         await big.ConnectAsync("127.0.0.1", engine.Port);
@@ -136,7 +128,7 @@ public sealed class ListenerLimitTests
     public async Task ListenerOnAnyAddressOrAHostName_ServesLoopbackSenders(string host)
     {
         using var folder = new TestFolder();
-        await WriteConfigAsync(folder, new { name = "it", host, port = 0 });
+        await folder.WriteConfigAsync(new { name = "it", host, port = 0 });
         await using EngineProcess engine = await EngineProcess.StartAsync(folder.Path);
         Assert.Equal("AA", await AckCodeAsync(engine.Port, "ANY1"));
     }

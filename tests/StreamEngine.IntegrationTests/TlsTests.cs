@@ -9,13 +9,7 @@ namespace StreamEngine.IntegrationTests;
 /// <summary>TLS and mutual TLS listeners, with a certificate authority made for each test.</summary>
 public sealed class TlsTests
 {
-    private static async Task WriteConfigAsync(TestFolder folder, object tls) =>
-        await File.WriteAllTextAsync(Path.Combine(folder.Path, "streamengine.json"), JsonSerializer.Serialize(new
-        {
-            dataDirectory = Path.Combine(folder.Path, "data"),
-            listeners = new[] { new { name = "tls", port = 0, tls } },
-            sinks = new[] { new { name = "fhir", type = "ndjson", path = Path.Combine(folder.Path, "out") } },
-        }));
+    private static Task WriteConfigAsync(TestFolder folder, object tls) => folder.WriteConfigAsync(new { name = "tls", port = 0, tls });
 
     private static MllpSenderOptions Client(EngineProcess engine, TestCertificates certs, X509Certificate2? clientCertificate = null,
         Action<X509Certificate?>? seen = null) => new()
@@ -193,12 +187,7 @@ public sealed class TlsTests
         using var folder = new TestFolder();
         using var certs = new TestCertificates(Path.Combine(folder.Path, "certs"));
         certs.Server("server");
-        await File.WriteAllTextAsync(Path.Combine(folder.Path, "streamengine.json"), JsonSerializer.Serialize(new
-        {
-            dataDirectory = Path.Combine(folder.Path, "data"),
-            listeners = new[] { new { name = "tls", port = 0, maxConnections = "200", tls = new { certificateFile = certs.CertFile("server"), keyFile = certs.KeyFile("server") } } },
-            sinks = new[] { new { name = "fhir", type = "ndjson", path = Path.Combine(folder.Path, "out") } },
-        }));
+        await folder.WriteConfigAsync(new { name = "tls", port = 0, maxConnections = "200", tls = new { certificateFile = certs.CertFile("server"), keyFile = certs.KeyFile("server") } });
         await using EngineProcess engine = await EngineProcess.StartAsync(folder.Path);
 
         // Idle TLS connections must not hold threads: open 100, then each sends one message.
