@@ -56,7 +56,7 @@ internal sealed partial class EngineProcess : IAsyncDisposable
     }
 
     /// <summary>Writes a config for <paramref name="workDir"/> (listener on port 0) and starts the engine on it.</summary>
-    public static async Task<EngineProcess> StartAsync(string workDir, bool verbose = false)
+    public static async Task<EngineProcess> StartAsync(string workDir, bool verbose = false, IReadOnlyDictionary<string, string>? environment = null)
     {
         string config = Path.Combine(workDir, "streamengine.json");
         if (!File.Exists(config))
@@ -83,6 +83,11 @@ internal sealed partial class EngineProcess : IAsyncDisposable
         if (verbose)
         {
             start.ArgumentList.Add("--verbose");
+        }
+
+        foreach ((string name, string value) in environment ?? new Dictionary<string, string>())
+        {
+            start.Environment[name] = value;
         }
 
         var process = new Process { StartInfo = start, EnableRaisingEvents = true };

@@ -22,8 +22,11 @@ public sealed record SinkReady(string SinkId, string ListenerId);
 /// </summary>
 public sealed class SinkActor : ReceivePersistentActor, IWithTimers
 {
-    /// <summary>Live events a sink may have outstanding before the journal stops offering (then it catches up).</summary>
-    internal const int LiveWindow = 1024;
+    /// <summary>
+    /// Live events a sink may have outstanding before the journal stops offering (then it catches up from the
+    /// journal). Small, because each holds its raw message: 256 large messages are a few tens of MiB at most.
+    /// </summary>
+    internal const int LiveWindow = 256;
 
     private const int WatermarkEvery = 1000;
     private static readonly TimeSpan WatermarkInterval = TimeSpan.FromSeconds(1);
