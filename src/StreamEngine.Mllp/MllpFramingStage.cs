@@ -70,6 +70,7 @@ public sealed class MllpFramingStage : GraphStage<FlowShape<ByteString, byte[]>>
         private int _next;
         private long _pulledAt;          // Stopwatch timestamp of the pending pull, or 0 when not waiting for the sender
         private TimeSpan _frameWaited;   // time spent waiting for the sender since the current frame began
+        private TimeSpan _idleWaited;    // time spent waiting for the sender since the last frame ended (noise does not reset it)
 
         public Logic(MllpFramingStage stage) : base(stage.Shape)
         {
@@ -88,9 +89,14 @@ public sealed class MllpFramingStage : GraphStage<FlowShape<ByteString, byte[]>>
             if (_pulledAt != 0)
             {
                 CancelTimer(FrameTimer);
+                TimeSpan waited = System.Diagnostics.Stopwatch.GetElapsedTime(_pulledAt);
                 if (wasInFrame)
                 {
-                    _frameWaited += System.Diagnostics.Stopwatch.GetElapsedTime(_pulledAt);
+                    _frameWaited += waited;
+                }
+                else
+                {
+                    _idleWaited += waited;
                 }
 
                 _pulledAt = 0;
@@ -117,6 +123,11 @@ public sealed class MllpFramingStage : GraphStage<FlowShape<ByteString, byte[]>>
                 _frameWaited = TimeSpan.Zero; // a new frame began in this chunk: its clock starts now
             }
 
+            if (_decoded.Count > 0 || _decoder.InFrame)
+            {
+                _idleWaited = TimeSpan.Zero; // a frame ended or began: the sender is not idle
+            }
+
             PushOrPull();
         }
 
@@ -131,7 +142,7 @@ public sealed class MllpFramingStage : GraphStage<FlowShape<ByteString, byte[]>>
         {
             Pull(_stage.In);
             _pulledAt = System.Diagnostics.Stopwatch.GetTimestamp();
-            TimeSpan? limit = _decoder.InFrame ? _stage._frameTimeout - _frameWaited : _stage._idleTimeout;
+            TimeSpan? limit = _decoder.InFrame ? _stage._frameTimeout - _frameWaited : _stage._idleTimeout - _idleWaited;
             if (limit is { } remaining)
             {
                 ScheduleOnce(FrameTimer, remaining > TimeSpan.Zero ? remaining : TimeSpan.FromTicks(1));

@@ -124,7 +124,8 @@ public sealed class MllpSender : IAsyncDisposable
         while (true)
         {
             attempt++;
-            (string code, TimeSpan latency, string? ackId) = await SendOnceAsync(controlId, frame, waitForAck: acceptType != "NE", cancellationToken).ConfigureAwait(false);
+            (string code, TimeSpan latency, string? ackId) = await SendOnceAsync(controlId, frame, waitForAck: acceptType != "NE",
+                dropOnTimeout: !silenceIsSuccess, cancellationToken).ConfigureAwait(false);
             if (code == "none" || (code == "timeout" && silenceIsSuccess))
             {
                 return new SendResult(controlId, AckDisposition.Success, "none", attempt, TimeSpan.Zero);
@@ -141,7 +142,7 @@ public sealed class MllpSender : IAsyncDisposable
     }
 
     private async Task<(string Code, TimeSpan Latency, string? AckControlId)> SendOnceAsync(string controlId, byte[] frame, bool waitForAck,
-        CancellationToken cancellationToken)
+        bool dropOnTimeout, CancellationToken cancellationToken)
     {
         if (_disposed.IsCancellationRequested)
         {
@@ -201,10 +202,15 @@ public sealed class MllpSender : IAsyncDisposable
                 return (code, clock.Elapsed, ackControlId);
             }
 
-            // No ACK in time. The connection cannot be trusted any more: an ACK arriving late could otherwise answer the
-            // next message (an MLLP release 2 commit byte, or an ACK with an empty MSA-2, names no message). Drop it;
-            // the messages in flight on it are retried on a new one.
-            Drop(connection);
+            // No ACK in time. Unless silence was the expected answer (MSH-15 ER), the connection cannot be trusted any
+            // more: an ACK arriving late could otherwise answer the next message (an MLLP release 2 commit byte, or an
+            // ACK with an empty MSA-2, names no message). Drop it; the messages in flight on it (window > 1) are
+            // retried on a new one, which a receiver that deduplicates on MSH-10 absorbs.
+            if (dropOnTimeout)
+            {
+                Drop(connection);
+            }
+
             return ("timeout", clock.Elapsed, null);
         }
         finally

@@ -157,4 +157,23 @@ public sealed class MllpFramingStageTests : Akka.TestKit.Xunit2.TestKit
         downstream.ExpectNext();
         Assert.IsType<MllpIdleTimeoutException>(downstream.ExpectError());
     }
+
+    [Fact]
+    public async Task Stage_NoiseBetweenFrames_DoesNotKeepAnIdleConnectionAlive()
+    {
+        TestPublisher.Probe<ByteString> upstream = this.CreatePublisherProbe<ByteString>();
+        TestSubscriber.Probe<byte[]> downstream = this.CreateSubscriberProbe<byte[]>();
+        Source.FromPublisher(upstream).Via(MllpFramingStage.Create(1024, null, "t", TimeSpan.FromMilliseconds(300)))
+            .To(Sink.FromSubscriber(downstream)).Run(_materializer);
+        downstream.Request(5);
+        var failed = Task.Run(() => downstream.ExpectError()); // within the probe's default 3 s
+        // A byte of noise every 100 ms: never a frame. The idle clock must keep running through it.
+        for (int i = 0; i < 30 && !failed.IsCompleted; i++)
+        {
+            await upstream.SendNextAsync(ByteString.FromBytes("x"u8.ToArray()));
+            await Task.Delay(100);
+        }
+
+        Assert.IsType<MllpIdleTimeoutException>(await failed);
+    }
 }

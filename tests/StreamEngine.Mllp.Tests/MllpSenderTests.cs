@@ -213,4 +213,21 @@ public sealed class MllpSenderTests
         SendResult result = await send;
         Assert.Equal((AckDisposition.Retry, "AR", 2), (result.Disposition, result.Code, result.Attempts));
     }
+
+    [Fact]
+    public async Task Er_Pipelined_SilenceNeitherDropsTheConnectionNorResends()
+    {
+        await using var server = new FakeMllpServer();
+        await using var sender = new MllpSender(Options(server, ackTimeout: TimeSpan.FromMilliseconds(400), window: 4));
+        byte[] Er(string id) => System.Text.Encoding.ASCII.GetBytes($"MSH|^~\\&|R|F|S|F|2026||ADT^A01|{id}|P|2.5|||ER|NE\rPID|1||X\r");
+        SendResult[] results = await Task.WhenAll(Enumerable.Range(0, 4).Select(i => sender.SendAsync(Er($"ER{i}"), CancellationToken.None)));
+        Assert.All(results, r => Assert.Equal((AckDisposition.Success, 1), (r.Disposition, r.Attempts)));
+        for (int i = 0; i < 4; i++)
+        {
+            await server.NextAsync();
+        }
+
+        Assert.False(server.Inbox.Reader.TryRead(out _)); // each sent once
+        Assert.Equal(1, server.Connections);
+    }
 }

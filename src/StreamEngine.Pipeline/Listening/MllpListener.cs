@@ -259,10 +259,13 @@ public sealed class MllpListener : ReceiveActor, IWithUnboundedStash
                 return read == 0 ? Option<ByteString>.None : Option<ByteString>.Create(ByteString.CopyFrom(buffer, 0, read));
             },
             _ => Task.FromResult(Done.Instance));
+        TimeSpan writeLimit = _settings.FrameTimeout ?? TimeSpan.FromSeconds(60);
         Sink<ByteString, Task<Done>> output = Sink.ForEachAsync<ByteString>(1, async ack =>
         {
-            await stream.WriteAsync(ack.ToArray());
-            await stream.FlushAsync();
+            // A peer that never reads its ACKs must not hold the connection forever once its buffers are full.
+            using var limit = new CancellationTokenSource(writeLimit);
+            await stream.WriteAsync(ack.ToArray(), limit.Token);
+            await stream.FlushAsync(limit.Token);
         });
         input.Via(ConnectionFlow()).RunWith(output, _materializer)
             .ContinueWith(_ => stream.Dispose(), TaskScheduler.Default);
@@ -275,6 +278,7 @@ public sealed class MllpListener : ReceiveActor, IWithUnboundedStash
         long number = ++_connections;
         IActorRef connection = Context.ActorOf(ConnectionActor.Props(_settings, _journal, _acks), $"connection-{number}");
         IActorRef self = Self;
+        TimeSpan answerLimit = _settings.CommitTimeout + TimeSpan.FromSeconds(10); // the actor answers by CommitTimeout
         _log.Debug("Listener {0}: connection {1} opened", _settings.Id, number);
         return Flow.Create<ByteString>()
             .Via(MllpFramingStage.Create(_settings.MaxFrameBytes, _settings.FrameTimeout, _settings.Id, _settings.IdleTimeout))
@@ -283,7 +287,7 @@ public sealed class MllpListener : ReceiveActor, IWithUnboundedStash
                 // The connection actor answers every frame (by the commit timeout at the latest) through this promise.
                 var reply = new TaskCompletionSource<ByteString>(TaskCreationOptions.RunContinuationsAsynchronously);
                 connection.Tell(new InboundFrame(frame, reply));
-                return reply.Task;
+                return reply.Task.WaitAsync(answerLimit); // a backstop: a connection actor that failed mid-frame must not hang the connection
             })
             .Where(ack => !ack.IsEmpty)
             .WatchTermination((_, done) =>
