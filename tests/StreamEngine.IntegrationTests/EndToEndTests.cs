@@ -184,7 +184,7 @@ public sealed class EndToEndTests
 
             try
             {
-                await using var client = await StreamEngine.Mllp.MllpClient.ConnectAsync("127.0.0.1", engine.Port, CancellationToken.None);
+                await using var client = await MllpClient.ConnectAsync("127.0.0.1", engine.Port, CancellationToken.None);
                 while (true)
                 {
                     string id = unacked ?? $"K{++sequence}";

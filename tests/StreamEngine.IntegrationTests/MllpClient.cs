@@ -1,12 +1,14 @@
 using System.Net.Sockets;
+using StreamEngine.Mllp;
 
-namespace StreamEngine.Mllp;
+namespace StreamEngine.IntegrationTests;
 
 /// <summary>
-/// A stop-and-wait MLLP client over one TCP connection: send a frame, wait for the next frame back. Used by
-/// <c>streamengine send</c>. Not thread-safe: one message in flight.
+/// A bare stop-and-wait MLLP client over one TCP connection: send a frame, wait for the next frame back, and throw
+/// when the connection fails (the crash tests need exactly that; the product's client is MllpSender). Not
+/// thread-safe: one message in flight.
 /// </summary>
-public sealed class MllpClient : IAsyncDisposable
+internal sealed class MllpClient : IAsyncDisposable
 {
     private readonly TcpClient _tcp;
     private readonly NetworkStream _stream;
