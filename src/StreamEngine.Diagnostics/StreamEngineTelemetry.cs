@@ -36,6 +36,12 @@ public static class StreamEngineTelemetry
     /// <summary>Events written to the ingest journal, tagged by listener.</summary>
     public static Counter<long> Journaled { get; } = Meter.CreateCounter<long>("streamengine.ingest.journaled");
 
+    /// <summary>Resends recognised by dedupe (same MSH-3/4/10, same content): answered again, not journaled again.</summary>
+    public static Counter<long> Duplicates { get; } = Meter.CreateCounter<long>("streamengine.ingest.duplicates");
+
+    /// <summary>Messages reusing a control id (same MSH-3/4/10) with different content: journaled as new.</summary>
+    public static Counter<long> ControlIdReuses { get; } = Meter.CreateCounter<long>("streamengine.ingest.control_id_reuses");
+
     /// <summary>Messages a sink delivered, filtered or quarantined, tagged by sink and outcome.</summary>
     public static Counter<long> SinkOutcomes { get; } = Meter.CreateCounter<long>("streamengine.sink.outcomes");
 }

@@ -7,14 +7,16 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using StreamEngine.Pipeline;
+using LinqToDB;
 using StreamEngine.Pipeline.Delivery;
+using StreamEngine.Pipeline.Index;
 using StreamEngine.Pipeline.Ingest;
 
 namespace StreamEngine.Host;
 
 /// <summary>
-/// The only composition root: builds the generic host with the Akka actor system, the SQL journal on embedded
-/// SQLite, the event serializer and the engine actor, all from <see cref="EngineSettings"/>.
+/// The only composition root: builds the generic host with the Akka actor system, the SQL journal (embedded
+/// SQLite or PostgreSQL), the message index, the event serializer and the engine actor, all from <see cref="EngineSettings"/>.
 /// </summary>
 public static class EngineHost
 {
@@ -22,11 +24,27 @@ public static class EngineHost
     public static IHost Build(EngineSettings settings, LogLevel minimumLevel = LogLevel.Information)
     {
         Directory.CreateDirectory(Path.GetFullPath(settings.DataDirectory));
-        string connectionString = SqliteStore.ConnectionString(settings.DataDirectory);
-        if (settings.Store == StoreProvider.Sqlite)
+        IMessageIndex index;
+        DataOptions? sql = null;
+        switch (settings.Store)
         {
-            SqliteStore.Prepare(connectionString);
+            case StoreProvider.Sqlite:
+                string sqlite = SqliteStore.ConnectionString(settings.DataDirectory);
+                SqliteStore.Prepare(sqlite);
+                sql = SqliteStore.DataOptions(sqlite, settings.Durability);
+                index = new SqlMessageIndex(SqliteStore.IndexOpener(sqlite));
+                break;
+            case StoreProvider.PostgreSql:
+                string postgres = PostgresStore.ConnectionString(settings.ConnectionString!, settings.Durability);
+                sql = PostgresStore.DataOptions(postgres);
+                index = new SqlMessageIndex(PostgresStore.Opener(postgres));
+                break;
+            default:
+                index = new InMemoryMessageIndex();
+                break;
         }
+
+        PatientKeyHasher hasher = PatientKeyHasher.ForDataDirectory(settings.DataDirectory);
 
         HostApplicationBuilder builder = Microsoft.Extensions.Hosting.Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings());
         builder.Logging.ClearProviders();
@@ -47,20 +65,20 @@ public static class EngineHost
                 loggers.ClearLoggers();
                 loggers.AddLoggerFactory();
             });
-            if (settings.Store == StoreProvider.Memory)
+            if (sql is null)
             {
                 akka.WithInMemoryJournal().WithInMemorySnapshotStore();
             }
             else
             {
-                ConfigureSql(akka, connectionString, settings.Durability);
+                ConfigureSql(akka, sql, settings.Store);
             }
 
-            akka.WithCustomSerializer("streamengine", [typeof(IIngestEvent), typeof(WatermarkAdvanced)],
+            akka.WithCustomSerializer("streamengine", [typeof(IIngestEvent), typeof(IngestSnapshot), typeof(WatermarkAdvanced)],
                 system => new IngestEventSerializer(system));
             akka.WithActors((system, registry) =>
             {
-                IActorRef engine = system.ActorOf(EngineActor.Props(settings), "engine");
+                IActorRef engine = system.ActorOf(EngineActor.Props(settings, index, hasher), "engine");
                 registry.Register<EngineActor>(engine);
             });
         });
@@ -68,9 +86,14 @@ public static class EngineHost
         return builder.Build();
     }
 
-    private static void ConfigureSql(AkkaConfigurationBuilder akka, string connectionString, Durability durability)
+    private static void ConfigureSql(AkkaConfigurationBuilder akka, DataOptions options, StoreProvider store)
     {
-        akka.WithSqlPersistence(SqliteStore.DataOptions(connectionString, durability), autoInitialize: true);
+        akka.WithSqlPersistence(options, autoInitialize: true);
+        if (store != StoreProvider.Sqlite)
+        {
+            return;
+        }
+
         // SQLite allows one writer: more parallel journal writers would only contend for the lock.
         akka.AddHocon(ConfigurationFactory.FromObject(new { akka = new { persistence = new { journal = new { sql = new { parallelism = 1 } } } } }),
             HoconAddMode.Prepend);

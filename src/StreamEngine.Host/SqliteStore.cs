@@ -28,6 +28,28 @@ public static class SqliteStore
             .UseConnectionString(ProviderName.SQLiteMS, connectionString)
             .UseInterceptor(new SynchronousPragma(durability == Durability.Fsync ? "FULL" : "NORMAL"));
 
+    /// <summary>
+    /// Opens connections for the message index, with <c>synchronous=NORMAL</c>: the index is rebuilt from the journal
+    /// after a crash, so its commits need not wait for an fsync of their own.
+    /// </summary>
+    public static Func<CancellationToken, Task<DbConnection>> IndexOpener(string connectionString) => async cancellationToken =>
+    {
+        var connection = new SqliteConnection(connectionString);
+        try
+        {
+            await connection.OpenAsync(cancellationToken).ConfigureAwait(false);
+            await using SqliteCommand command = connection.CreateCommand();
+            command.CommandText = "PRAGMA synchronous=NORMAL;";
+            await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+            return connection;
+        }
+        catch
+        {
+            await connection.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+    };
+
     /// <summary>Creates the database if needed and switches it to WAL.</summary>
     public static void Prepare(string connectionString)
     {

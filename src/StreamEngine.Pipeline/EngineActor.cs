@@ -4,6 +4,7 @@ using Akka.Pattern;
 using StreamEngine.Fhir;
 using StreamEngine.Hl7v2;
 using StreamEngine.Pipeline.Delivery;
+using StreamEngine.Pipeline.Index;
 using StreamEngine.Pipeline.Ingest;
 using StreamEngine.Pipeline.Listening;
 
@@ -37,11 +38,15 @@ public sealed class EngineActor : ReceiveActor, IWithUnboundedStash
     private readonly List<IActorRef> _listeners = [];
     private readonly Hl7AckBuilder _acks = new(DateTimeOffset.UtcNow);
     private readonly MessageMapper _mapper = new();
+    private readonly IMessageIndex _index;
+    private readonly PatientKeyHasher _hasher;
 
     /// <summary>Creates the engine.</summary>
-    public EngineActor(EngineSettings settings)
+    public EngineActor(EngineSettings settings, IMessageIndex index, PatientKeyHasher hasher)
     {
         _settings = settings;
+        _index = index;
+        _hasher = hasher;
         Receive<SinkReady>(OnSinkReady);
         Receive<GetBindings>(_ =>
         {
@@ -61,7 +66,8 @@ public sealed class EngineActor : ReceiveActor, IWithUnboundedStash
     public IStash Stash { get; set; } = null!;
 
     /// <summary>Props for the engine.</summary>
-    public static Props Props(EngineSettings settings) => Akka.Actor.Props.Create(() => new EngineActor(settings));
+    public static Props Props(EngineSettings settings, IMessageIndex index, PatientKeyHasher hasher) =>
+        Akka.Actor.Props.Create(() => new EngineActor(settings, index, hasher));
 
     /// <inheritdoc />
     protected override void PreStart()
@@ -69,7 +75,8 @@ public sealed class EngineActor : ReceiveActor, IWithUnboundedStash
         foreach (ListenerSettings listener in _settings.Listeners)
         {
             IActorRef journal = Context.ActorOf(
-                Supervised(IngestJournal.Props(listener.PersistenceId, listener.Id), "journal"),
+                Supervised(IngestJournal.Props(listener.PersistenceId, listener.Id,
+                    new IngestOptions(_index, _settings.Dedupe, _settings.ReadJournalPluginId)), "journal"),
                 $"ingest-{Sanitise(listener.Id)}");
             _journals[listener.Id] = journal;
             _waitingSinks[listener.Id] = _settings.Sinks.Count;
@@ -105,7 +112,7 @@ public sealed class EngineActor : ReceiveActor, IWithUnboundedStash
     private void StartListener(ListenerSettings listener)
     {
         _log.Info("Starting listener {0} on {1}:{2}", listener.Id, listener.Host, listener.Port);
-        _listeners.Add(Context.ActorOf(MllpListener.Props(listener, _journals[listener.Id], _acks), $"listener-{Sanitise(listener.Id)}"));
+        _listeners.Add(Context.ActorOf(MllpListener.Props(listener, _journals[listener.Id], _acks, _hasher), $"listener-{Sanitise(listener.Id)}"));
         if (_listeners.Count == _settings.Listeners.Count)
         {
             Stash.UnstashAll();

@@ -16,6 +16,9 @@ public enum StoreProvider
     /// <summary>Embedded SQLite under the data directory. The default.</summary>
     Sqlite,
 
+    /// <summary>PostgreSQL: the same code, a connection string away; for scale and clustering.</summary>
+    PostgreSql,
+
     /// <summary>Process memory: nothing survives a restart. For benchmarks of the listener path only (no sinks).</summary>
     Memory,
 }
@@ -45,11 +48,33 @@ public sealed record EngineSettings
     /// <summary>The journal store. Default SQLite.</summary>
     public StoreProvider Store { get; init; } = StoreProvider.Sqlite;
 
-    /// <summary>Durability of sink output (the journal's is the store's setting). Default fsync.</summary>
+    /// <summary>
+    /// PostgreSQL connection string (resolved from <c>store.connectionString</c> or <c>store.connectionStringFile</c>);
+    /// null for the other stores.
+    /// </summary>
+    public string? ConnectionString { get; init; }
+
+    /// <summary>Durability of the journal commit and of sink output. Default fsync.</summary>
     public Durability Durability { get; init; } = Durability.Fsync;
+
+    /// <summary>Dedupe of sender resends.</summary>
+    public DedupeSettings Dedupe { get; init; } = new();
 
     /// <summary>Plugin id of the read journal (Akka.Persistence.Query) that sinks catch up from.</summary>
     public required string ReadJournalPluginId { get; init; }
+}
+
+/// <summary>
+/// Dedupe of resends: a message with the same (MSH-3, MSH-4, MSH-10) and content as one journaled within the window
+/// is answered again and not journaled twice. Whichever limit is reached first ends a key's time in the window.
+/// </summary>
+public sealed record DedupeSettings
+{
+    /// <summary>How long a key is remembered. Default 7 days.</summary>
+    public TimeSpan Window { get; init; } = TimeSpan.FromDays(7);
+
+    /// <summary>How many keys are remembered per stream. Default 1,000,000 (about 40 MB of memory).</summary>
+    public int MaxKeys { get; init; } = 1_000_000;
 }
 
 /// <summary>One inbound MLLP channel.</summary>

@@ -10,6 +10,8 @@ namespace StreamEngine.Pipeline.Tests;
 
 public sealed class ConnectionActorTests() : Akka.TestKit.Xunit2.TestKit(PipelineTestConfig.Create())
 {
+    private static readonly PatientKeyHasher Hasher = new(new byte[32]);
+
     private static readonly ListenerSettings Listener = new() { Id = "t", Name = "t", CommitTimeout = TimeSpan.FromMilliseconds(300) };
 
     private static Hl7Message Ack(ByteString framed)
@@ -25,7 +27,7 @@ public sealed class ConnectionActorTests() : Akka.TestKit.Xunit2.TestKit(Pipelin
     public void UsableFrame_IsAcknowledgedOnlyAfterTheJournalCommits()
     {
         var journal = CreateTestProbe();
-        IActorRef connection = Sys.ActorOf(ConnectionActor.Props(Listener with { CommitTimeout = TimeSpan.FromSeconds(30) }, journal.Ref, new Hl7AckBuilder(DateTimeOffset.UtcNow)));
+        IActorRef connection = Sys.ActorOf(ConnectionActor.Props(Listener with { CommitTimeout = TimeSpan.FromSeconds(30) }, journal.Ref, new Hl7AckBuilder(DateTimeOffset.UtcNow), Hasher));
         connection.Tell(new InboundFrame(TestData.Message(@"MSH|^~\&|PAS|RX1|R|RX1|20260101||ADT^A01|ABC|P|2.4", "PID|1||X^^^R^MR")));
 
         Append append = journal.ExpectMsg<Append>();
@@ -43,7 +45,7 @@ public sealed class ConnectionActorTests() : Akka.TestKit.Xunit2.TestKit(Pipelin
     public void EnhancedMode_GetsCa()
     {
         var journal = CreateTestProbe();
-        IActorRef connection = Sys.ActorOf(ConnectionActor.Props(Listener, journal.Ref, new Hl7AckBuilder(DateTimeOffset.UtcNow)));
+        IActorRef connection = Sys.ActorOf(ConnectionActor.Props(Listener, journal.Ref, new Hl7AckBuilder(DateTimeOffset.UtcNow), Hasher));
         connection.Tell(new InboundFrame(TestData.Message(@"MSH|^~\&|PAS|RX1|R|RX1|20260101||ADT^A01|E1|P|2.5|||AL|NE", "PID|1||X")));
         journal.Reply(new Journaled(journal.ExpectMsg<Append>().CorrelationId, 1));
         Assert.Equal("CA", Ack(ExpectMsg<ByteString>()).Get("MSA-1"));
@@ -53,7 +55,7 @@ public sealed class ConnectionActorTests() : Akka.TestKit.Xunit2.TestKit(Pipelin
     public void NoAckRequested_AnswersEmpty()
     {
         var journal = CreateTestProbe();
-        IActorRef connection = Sys.ActorOf(ConnectionActor.Props(Listener, journal.Ref, new Hl7AckBuilder(DateTimeOffset.UtcNow)));
+        IActorRef connection = Sys.ActorOf(ConnectionActor.Props(Listener, journal.Ref, new Hl7AckBuilder(DateTimeOffset.UtcNow), Hasher));
         connection.Tell(new InboundFrame(TestData.Message(@"MSH|^~\&|PAS|RX1|R|RX1|20260101||ADT^A01|E1|P|2.5|||NE|NE", "PID|1||X")));
         journal.Reply(new Journaled(journal.ExpectMsg<Append>().CorrelationId, 1));
         Assert.True(ExpectMsg<ByteString>().IsEmpty);
@@ -63,7 +65,7 @@ public sealed class ConnectionActorTests() : Akka.TestKit.Xunit2.TestKit(Pipelin
     public void BrokenMsh_IsJournaledForQuarantine_AndAnsweredArWithErr()
     {
         var journal = CreateTestProbe();
-        IActorRef connection = Sys.ActorOf(ConnectionActor.Props(Listener, journal.Ref, new Hl7AckBuilder(DateTimeOffset.UtcNow)));
+        IActorRef connection = Sys.ActorOf(ConnectionActor.Props(Listener, journal.Ref, new Hl7AckBuilder(DateTimeOffset.UtcNow), Hasher));
         connection.Tell(new InboundFrame(TestData.Message(@"MSH|^~\&|PAS|RX1|R|RX2|20260101|||NOTYPE|P|2.3", "PID|1||X")));
         Append append = journal.ExpectMsg<Append>();
         Assert.Equal("MissingMessageType", Assert.IsType<FrameRejected>(append.Event).Reason);
@@ -82,7 +84,7 @@ public sealed class ConnectionActorTests() : Akka.TestKit.Xunit2.TestKit(Pipelin
     // of (MSH-3, MSH-4, MSH-10) lands (issue #5), the resend is journaled a second time.
     {
         var journal = CreateTestProbe();
-        IActorRef connection = Sys.ActorOf(ConnectionActor.Props(Listener, journal.Ref, new Hl7AckBuilder(DateTimeOffset.UtcNow)));
+        IActorRef connection = Sys.ActorOf(ConnectionActor.Props(Listener, journal.Ref, new Hl7AckBuilder(DateTimeOffset.UtcNow), Hasher));
         connection.Tell(new InboundFrame(TestData.Message(@"MSH|^~\&|PAS|RX1|R|RX1|20260101||ADT^A01|SLOW|P|2.5", "PID|1||X")));
         Append append = journal.ExpectMsg<Append>();
         Hl7Message ack = Ack(ExpectMsg<ByteString>(TimeSpan.FromSeconds(5)));
@@ -96,7 +98,7 @@ public sealed class ConnectionActorTests() : Akka.TestKit.Xunit2.TestKit(Pipelin
     public void FailedAppend_GivesAr207()
     {
         var journal = CreateTestProbe();
-        IActorRef connection = Sys.ActorOf(ConnectionActor.Props(Listener, journal.Ref, new Hl7AckBuilder(DateTimeOffset.UtcNow)));
+        IActorRef connection = Sys.ActorOf(ConnectionActor.Props(Listener, journal.Ref, new Hl7AckBuilder(DateTimeOffset.UtcNow), Hasher));
         connection.Tell(new InboundFrame(TestData.Message(@"MSH|^~\&|PAS|RX1|R|RX1|20260101||ADT^A01|F1|P|2.4", "PID|1||X")));
         journal.Reply(new AppendFailed(journal.ExpectMsg<Append>().CorrelationId));
         Hl7Message ack = Ack(ExpectMsg<ByteString>());
@@ -108,7 +110,7 @@ public sealed class ConnectionActorTests() : Akka.TestKit.Xunit2.TestKit(Pipelin
     public void BatchFrame_JournalsEveryMessage_AndAnswersOneAcknowledgmentBatch()
     {
         var journal = CreateTestProbe();
-        IActorRef connection = Sys.ActorOf(ConnectionActor.Props(Listener with { CommitTimeout = TimeSpan.FromSeconds(30) }, journal.Ref, new Hl7AckBuilder(DateTimeOffset.UtcNow)));
+        IActorRef connection = Sys.ActorOf(ConnectionActor.Props(Listener with { CommitTimeout = TimeSpan.FromSeconds(30) }, journal.Ref, new Hl7AckBuilder(DateTimeOffset.UtcNow), Hasher));
         connection.Tell(new InboundFrame(TestData.Message(
             @"BHS|^~\&|PAS|RX1|ENG|RX1|2026||||B42",
             @"MSH|^~\&|PAS|RX1|ENG|RX1|2026||ADT^A01|M1|P|2.5", "PID|1||X",
@@ -136,7 +138,7 @@ public sealed class ConnectionActorTests() : Akka.TestKit.Xunit2.TestKit(Pipelin
     public void MllpRelease2_AnswersCommitBytes()
     {
         var journal = CreateTestProbe();
-        IActorRef connection = Sys.ActorOf(ConnectionActor.Props(Listener with { MllpRelease2 = true, CommitTimeout = TimeSpan.FromSeconds(30) }, journal.Ref, new Hl7AckBuilder(DateTimeOffset.UtcNow)));
+        IActorRef connection = Sys.ActorOf(ConnectionActor.Props(Listener with { MllpRelease2 = true, CommitTimeout = TimeSpan.FromSeconds(30) }, journal.Ref, new Hl7AckBuilder(DateTimeOffset.UtcNow), Hasher));
         connection.Tell(new InboundFrame(TestData.Message(@"MSH|^~\&|PAS|RX1|R|RX1|20260101||ADT^A01|R2|P|2.4", "PID|1||X")));
         journal.Reply(new Journaled(journal.ExpectMsg<Append>().CorrelationId, 1));
         Assert.Equal(new byte[] { 0x0B, 0x06, 0x1C, 0x0D }, ExpectMsg<ByteString>().ToArray());

@@ -11,7 +11,7 @@ public sealed class IngestEventSerializerTests() : Akka.TestKit.Xunit2.TestKit(P
     [Fact]
     public void MessageReceived_RoundTrips_ThroughTheBoundSerializer()
     {
-        var original = new MessageReceived("MSH|^~\\&|A\rPID|1\r"u8.ToArray(), Received, "PAS", "RX1", "ADT^A01^ADT_A01", "C1", "20261130");
+        var original = new MessageReceived("MSH|^~\\&|A\rPID|1\r"u8.ToArray(), Received, "PAS", "RX1", "ADT^A01^ADT_A01", "C1", "20261130", 0x1234_5678_9ABC_DEF0, "patienthash", "priorhash");
         Serializer serializer = Sys.Serialization.FindSerializerFor(original);
         Assert.IsType<IngestEventSerializer>(serializer);
         var copy = (MessageReceived)Sys.Serialization.Deserialize(serializer.ToBinary(original), serializer.Identifier, Akka.Serialization.Serialization.ManifestFor(serializer, original));
@@ -20,6 +20,7 @@ public sealed class IngestEventSerializerTests() : Akka.TestKit.Xunit2.TestKit(P
         Assert.Equal(original.ReceivedAt.Offset, copy.ReceivedAt.Offset);
         Assert.Equal((original.SendingApplication, original.SendingFacility, original.MessageType, original.ControlId, original.MessageTime),
             (copy.SendingApplication, copy.SendingFacility, copy.MessageType, copy.ControlId, copy.MessageTime));
+        Assert.Equal((original.ContentHash, original.PatientKeyHash, original.PriorPatientKeyHash), (copy.ContentHash, copy.PatientKeyHash, copy.PriorPatientKeyHash));
     }
 
     [Fact]
@@ -44,6 +45,8 @@ public sealed class IngestEventSerializerTests() : Akka.TestKit.Xunit2.TestKit(P
         Assert.Equal("ADT^A01", e.MessageType);
         Assert.Equal("Hi\r"u8.ToArray(), e.Raw.ToArray());
         Assert.Equal(TimeSpan.FromHours(1), e.ReceivedAt.Offset);
+        Assert.Equal(MessageFingerprint.ContentHash("Hi\r"u8), e.ContentHash); // v1 had no hash: computed on read
+        Assert.Equal(string.Empty, e.PatientKeyHash);
     }
 
     [Fact]
@@ -56,7 +59,7 @@ public sealed class IngestEventSerializerTests() : Akka.TestKit.Xunit2.TestKit(P
     [Fact]
     public void ToString_NeverPrintsContent()
     {
-        var e = new MessageReceived("MSH|SECRET"u8.ToArray(), Received, "PAS", "RX1", "ADT^A01", "C1", "2026");
+        var e = new MessageReceived("MSH|SECRET"u8.ToArray(), Received, "PAS", "RX1", "ADT^A01", "C1", "2026", 0);
         Assert.DoesNotContain("SECRET", e.ToString(), StringComparison.Ordinal);
         Assert.DoesNotContain("SECRET", new Append(1, e).ToString(), StringComparison.Ordinal);
     }

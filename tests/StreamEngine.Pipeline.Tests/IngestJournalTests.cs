@@ -1,17 +1,25 @@
 using Akka.Actor;
+using StreamEngine.Pipeline.Index;
 using StreamEngine.Pipeline.Ingest;
 
 namespace StreamEngine.Pipeline.Tests;
 
 public sealed class IngestJournalTests() : Akka.TestKit.Xunit2.TestKit(PipelineTestConfig.Create())
 {
-    private static MessageReceived Event(int n) =>
-        new(System.Text.Encoding.ASCII.GetBytes($"MSH|^~\\&|A|B|||2026||ADT^A01|{n}|P|2.4\r"), DateTimeOffset.UtcNow, "A", "B", "ADT^A01", n.ToString(System.Globalization.CultureInfo.InvariantCulture), "2026");
+    private static MessageReceived Event(int n, string time = "2026", string body = "PID|1||X^^^R^MR\r", string lineEnd = "\r")
+    {
+        byte[] raw = System.Text.Encoding.ASCII.GetBytes($"MSH|^~\\&|A|B|||{time}||ADT^A01|{n}|P|2.4{lineEnd}{body.Replace("\r", lineEnd, StringComparison.Ordinal)}");
+        return new(raw, DateTimeOffset.UtcNow, "A", "B", "ADT^A01", n.ToString(System.Globalization.CultureInfo.InvariantCulture), time,
+            MessageFingerprint.ContentHash(raw));
+    }
+
+    private static IngestOptions Options(IMessageIndex? index = null, int snapshotEvery = 10_000) =>
+        new(index ?? new InMemoryMessageIndex(), new DedupeSettings(), "akka.persistence.query.journal.inmem", snapshotEvery);
 
     [Fact]
     public void Append_ReplyJournaledWithConsecutiveSequenceNumbers()
     {
-        IActorRef journal = Sys.ActorOf(IngestJournal.Props("ingest/t1/default", "t1"));
+        IActorRef journal = Sys.ActorOf(IngestJournal.Props("ingest/t1/default", "t1", Options()));
         for (int i = 1; i <= 5; i++)
         {
             journal.Tell(new Append(i, Event(i)));
@@ -25,7 +33,7 @@ public sealed class IngestJournalTests() : Akka.TestKit.Xunit2.TestKit(PipelineT
     [Fact]
     public void Recovery_ContinuesTheSequence()
     {
-        IActorRef journal = Sys.ActorOf(IngestJournal.Props("ingest/t2/default", "t2"));
+        IActorRef journal = Sys.ActorOf(IngestJournal.Props("ingest/t2/default", "t2", Options()));
         journal.Tell(new Append(1, Event(1)));
         journal.Tell(new Append(2, Event(2)));
         ExpectMsg<Journaled>();
@@ -34,7 +42,7 @@ public sealed class IngestJournalTests() : Akka.TestKit.Xunit2.TestKit(PipelineT
         Sys.Stop(journal);
         ExpectTerminated(journal);
 
-        IActorRef again = Sys.ActorOf(IngestJournal.Props("ingest/t2/default", "t2"));
+        IActorRef again = Sys.ActorOf(IngestJournal.Props("ingest/t2/default", "t2", Options()));
         again.Tell(GetHighestSequenceNr.Instance);
         ExpectMsg(2L);
         again.Tell(new Append(3, Event(3)));
@@ -44,7 +52,7 @@ public sealed class IngestJournalTests() : Akka.TestKit.Xunit2.TestKit(PipelineT
     [Fact]
     public void LiveSubscriber_GetsEventsWhileItHasDemand_AndMissesThemAfter()
     {
-        IActorRef journal = Sys.ActorOf(IngestJournal.Props("ingest/t3/default", "t3"));
+        IActorRef journal = Sys.ActorOf(IngestJournal.Props("ingest/t3/default", "t3", Options()));
         journal.Tell(new Append(1, Event(1)));
         ExpectMsg<Journaled>();
 
@@ -71,7 +79,7 @@ public sealed class IngestJournalTests() : Akka.TestKit.Xunit2.TestKit(PipelineT
     [Fact]
     public void StoppedSubscriber_IsForgotten()
     {
-        IActorRef journal = Sys.ActorOf(IngestJournal.Props("ingest/t4/default", "t4"));
+        IActorRef journal = Sys.ActorOf(IngestJournal.Props("ingest/t4/default", "t4", Options()));
         var sink = CreateTestProbe();
         journal.Tell(new SubscribeLive(sink.Ref, 10));
         sink.ExpectMsg<LiveSubscribed>();
@@ -80,5 +88,100 @@ public sealed class IngestJournalTests() : Akka.TestKit.Xunit2.TestKit(PipelineT
         ExpectTerminated(sink.Ref);
         journal.Tell(new Append(1, Event(1)));
         Assert.Equal(1, ExpectMsg<Journaled>().SequenceNr); // and nothing is sent to a dead subscriber
+    }
+
+    [Fact]
+    public void Resend_AfterCommit_GetsTheSameSequence_AndNothingNewIsJournaled()
+    {
+        IActorRef journal = Sys.ActorOf(IngestJournal.Props("ingest/d1/default", "d1", Options()));
+        journal.Tell(new Append(1, Event(1)));
+        Assert.Equal(new Journaled(1, 1), ExpectMsg<Journaled>());
+
+        // The sender restamps MSH-7 and this time ends segments with CR LF: still the same message.
+        journal.Tell(new Append(2, Event(1, time: "20261130120000", lineEnd: "\r\n")));
+        Assert.Equal(new Journaled(2, 1, Duplicate: true), ExpectMsg<Journaled>());
+        journal.Tell(GetHighestSequenceNr.Instance);
+        ExpectMsg(1L);
+    }
+
+    [Fact]
+    public void Resend_WhileTheFirstIsStillBeingWritten_IsAnsweredWithTheFirstsSequence()
+    {
+        IActorRef journal = Sys.ActorOf(IngestJournal.Props("ingest/d2/default", "d2", Options()));
+        journal.Tell(new Append(1, Event(7)));
+        journal.Tell(new Append(2, Event(7))); // same turn of the journal's mailbox: the first is in flight
+        var replies = new[] { ExpectMsg<Journaled>(), ExpectMsg<Journaled>() }.OrderBy(r => r.CorrelationId).ToArray();
+        Assert.Equal(new Journaled(1, 1), replies[0]);
+        Assert.Equal(new Journaled(2, 1, Duplicate: true), replies[1]);
+    }
+
+    [Fact]
+    public void SameControlId_WithDifferentContent_IsJournaledAsNew()
+    {
+        IActorRef journal = Sys.ActorOf(IngestJournal.Props("ingest/d3/default", "d3", Options()));
+        journal.Tell(new Append(1, Event(1)));
+        ExpectMsg<Journaled>();
+        journal.Tell(new Append(2, Event(1, body: "PID|1||Y^^^R^MR\r")));
+        Assert.Equal(new Journaled(2, 2), ExpectMsg<Journaled>());
+        // and the newer content is now the one a resend is compared with
+        journal.Tell(new Append(3, Event(1, body: "PID|1||Y^^^R^MR\r")));
+        Assert.Equal(new Journaled(3, 2, Duplicate: true), ExpectMsg<Journaled>());
+    }
+
+    [Fact]
+    public async Task Dedupe_SurvivesARestart_ThroughTheIndex()
+    {
+        var index = new InMemoryMessageIndex();
+        IActorRef journal = Sys.ActorOf(IngestJournal.Props("ingest/d4/default", "d4", Options(index)));
+        journal.Tell(new Append(1, Event(1)));
+        ExpectMsg<Journaled>();
+        await AwaitAssertAsync(async () => Assert.Single(await index.FindAsync(new MessageQuery { Stream = "ingest/d4/default" })));
+        Stop(journal);
+
+        IActorRef again = Sys.ActorOf(IngestJournal.Props("ingest/d4/default", "d4", Options(index)));
+        again.Tell(new Append(2, Event(1)));
+        Assert.Equal(new Journaled(2, 1, Duplicate: true), ExpectMsg<Journaled>());
+    }
+
+    [Fact]
+    public async Task Dedupe_SurvivesACrashBeforeTheIndexWasWritten_ByReindexingFromTheJournal()
+    {
+        // The index never received the first message (the engine died between the commit and the index write).
+        var lost = new DroppingIndex();
+        IActorRef journal = Sys.ActorOf(IngestJournal.Props("ingest/d5/default", "d5", Options(lost)));
+        journal.Tell(new Append(1, Event(1)));
+        ExpectMsg<Journaled>();
+        Stop(journal);
+
+        var index = new InMemoryMessageIndex();
+        IActorRef again = Sys.ActorOf(IngestJournal.Props("ingest/d5/default", "d5", Options(index)));
+        again.Tell(new Append(2, Event(1)));
+        Assert.Equal(new Journaled(2, 1, Duplicate: true), ExpectMsg<Journaled>());
+        Assert.Single(await index.FindAsync(new MessageQuery { Stream = "ingest/d5/default" })); // and the index caught up
+    }
+
+    private void Stop(IActorRef actor)
+    {
+        Watch(actor);
+        Sys.Stop(actor);
+        ExpectTerminated(actor);
+    }
+
+    // An index whose writes never land.
+    private sealed class DroppingIndex : IMessageIndex
+    {
+        private readonly InMemoryMessageIndex _empty = new();
+
+        public Task InitializeAsync(CancellationToken cancellationToken = default) => Task.CompletedTask;
+
+        public Task<IndexedKeys> LoadAsync(string stream, DateTimeOffset since, int maxKeys, CancellationToken cancellationToken = default) =>
+            _empty.LoadAsync(stream, since, maxKeys, cancellationToken);
+
+        public Task AddAsync(string stream, IReadOnlyList<MessageIndexEntry> entries, CancellationToken cancellationToken = default) => Task.CompletedTask;
+
+        public Task<int> PruneAsync(string stream, DateTimeOffset olderThan, int keep, CancellationToken cancellationToken = default) => Task.FromResult(0);
+
+        public Task<IReadOnlyList<MessageIndexEntry>> FindAsync(MessageQuery query, CancellationToken cancellationToken = default) =>
+            _empty.FindAsync(query, cancellationToken);
     }
 }

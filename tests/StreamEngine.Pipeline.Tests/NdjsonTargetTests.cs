@@ -14,7 +14,7 @@ public sealed class NdjsonTargetTests : IDisposable
     public void Dispose() => Directory.Delete(_dir, recursive: true);
 
     private static MessageReceived Received(string controlId, string trigger = "A01") =>
-        new(TestData.Message($@"MSH|^~\&|PAS|RX1|R|RX1|20260101||ADT^{trigger}|{controlId}|P|2.4", "PID|1||M1^^^R0B^MR"), DateTimeOffset.UtcNow, "PAS", "RX1", "ADT^" + trigger, controlId, "20260101");
+        new(TestData.Message($@"MSH|^~\&|PAS|RX1|R|RX1|20260101||ADT^{trigger}|{controlId}|P|2.4", "PID|1||M1^^^R0B^MR"), DateTimeOffset.UtcNow, "PAS", "RX1", "ADT^" + trigger, controlId, "20260101", contentHash: 0);
 
     private sealed class ThrowingMapper : ITriggerEventMapper
     {

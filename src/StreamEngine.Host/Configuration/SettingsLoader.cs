@@ -194,6 +194,7 @@ public static class SettingsLoader
         }
 
         StoreProvider store = StoreProvider.Sqlite;
+        string? connectionString = null;
         if (options.Store?.Provider is { } provider)
         {
             if (provider.Equals("memory", StringComparison.OrdinalIgnoreCase))
@@ -204,10 +205,38 @@ public static class SettingsLoader
                     errors.Add("store.provider: 'memory' is for benchmarks of the listener path and takes no sinks (sinks must be empty)");
                 }
             }
+            else if (provider.Equals("postgresql", StringComparison.OrdinalIgnoreCase))
+            {
+                store = StoreProvider.PostgreSql;
+                connectionString = StoreConnectionString(errors, options.Store, InConfigFile(configuration, "store:connectionString"));
+            }
             else if (!provider.Equals("sqlite", StringComparison.OrdinalIgnoreCase))
             {
-                errors.Add($"store.provider: '{provider}' is not supported yet (sqlite, or memory for benchmarks)");
+                errors.Add($"store.provider: '{provider}' is not one of sqlite, postgresql (or memory for benchmarks)");
             }
+        }
+
+        if (store != StoreProvider.PostgreSql && (options.Store?.ConnectionString is not null || options.Store?.ConnectionStringFile is not null))
+        {
+            errors.Add("store.connectionString: only the postgresql provider takes a connection string");
+        }
+
+        var dedupe = new DedupeSettings();
+        if (options.Dedupe is { } d2)
+        {
+            TimeSpan? window = Duration(errors, "dedupe.window", d2.Window, dedupe.Window);
+            int maxKeys = dedupe.MaxKeys;
+            if (d2.MaxKeys is not null && (!int.TryParse(d2.MaxKeys, NumberStyles.None, CultureInfo.InvariantCulture, out maxKeys) || maxKeys < 1))
+            {
+                errors.Add($"dedupe.maxKeys: '{d2.MaxKeys}' is not a whole number of at least 1");
+            }
+
+            if (window is null)
+            {
+                errors.Add("dedupe.window: must be longer than 0 (dedupe cannot be switched off: resends after a lost ACK would be journaled twice)");
+            }
+
+            dedupe = new DedupeSettings { Window = window ?? dedupe.Window, MaxKeys = maxKeys };
         }
 
         if (errors.Count > 0)
@@ -222,9 +251,63 @@ public static class SettingsLoader
             Sinks = sinks,
             Durability = durability,
             Store = store,
+            ConnectionString = connectionString,
+            Dedupe = dedupe,
             ReadJournalPluginId = ReadJournalPluginId,
         };
     }
+
+    // PostgreSQL: a connection string in config (without a password), or a file holding it; the password may come from
+    // the file, from PGPASSWORD or from ~/.pgpass (Npgsql reads both), never from the JSON.
+    private static string? StoreConnectionString(List<string> errors, StoreOptions store, bool inFile)
+    {
+        string? text = store.ConnectionString;
+        if (store.ConnectionStringFile is { } file)
+        {
+            if (text is not null)
+            {
+                errors.Add("store.connectionStringFile: give store.connectionString or store.connectionStringFile, not both");
+                return null;
+            }
+
+            if (!File.Exists(file))
+            {
+                errors.Add($"store.connectionStringFile: file '{file}' not found");
+                return null;
+            }
+
+            text = File.ReadAllText(file).Trim();
+        }
+        else if (inFile && text is not null && text.Contains("password", StringComparison.OrdinalIgnoreCase))
+        {
+            errors.Add("store.connectionString: holds a password in the config file; put it in store.connectionStringFile, "
+                + "the STREAMENGINE__STORE__CONNECTIONSTRING environment variable, PGPASSWORD or ~/.pgpass instead");
+            return null;
+        }
+
+        if (string.IsNullOrWhiteSpace(text))
+        {
+            errors.Add("store.connectionString: required for the postgresql provider (or store.connectionStringFile)");
+            return null;
+        }
+
+        try
+        {
+            _ = new System.Data.Common.DbConnectionStringBuilder { ConnectionString = text };
+        }
+        catch (ArgumentException)
+        {
+            errors.Add("store.connectionString: not a valid connection string (key=value;...)");
+            return null;
+        }
+
+        return text;
+    }
+
+    // True when the JSON file (not the environment) supplies the key.
+    private static bool InConfigFile(IConfiguration configuration, string key) =>
+        configuration is IConfigurationRoot root
+        && root.Providers.OfType<Microsoft.Extensions.Configuration.Json.JsonConfigurationProvider>().Any(p => p.TryGet(key, out _));
 
     private static TlsSettings? Tls(List<string> errors, string key, TlsOptions tls)
     {

@@ -13,6 +13,15 @@ internal sealed class StreamEngineOptions
     public List<SinkOptions>? Sinks { get; set; }
 
     public StoreOptions? Store { get; set; }
+
+    public DedupeOptions? Dedupe { get; set; }
+}
+
+internal sealed class DedupeOptions
+{
+    public string? Window { get; set; }
+
+    public string? MaxKeys { get; set; }
 }
 
 internal sealed class ListenerOptions
@@ -71,4 +80,8 @@ internal sealed class StoreOptions
     public string? Provider { get; set; }
 
     public string? Durability { get; set; }
+
+    public string? ConnectionString { get; set; }
+
+    public string? ConnectionStringFile { get; set; }
 }

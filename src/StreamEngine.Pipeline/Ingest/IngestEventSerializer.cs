@@ -15,6 +15,8 @@ public sealed class IngestEventSerializer(ExtendedActorSystem system) : Serializ
     public const int SerializerId = 7301;
 
     internal const string MessageReceivedV1 = "MessageReceived.v1";
+    internal const string MessageReceivedV2 = "MessageReceived.v2";
+    internal const string SnapshotV1 = "IngestSnapshot.v1";
     internal const string FrameRejectedV1 = "FrameRejected.v1";
     internal const string WatermarkV1 = "WatermarkAdvanced.v1";
 
@@ -24,7 +26,8 @@ public sealed class IngestEventSerializer(ExtendedActorSystem system) : Serializ
     /// <inheritdoc />
     public override string Manifest(object o) => o switch
     {
-        MessageReceived => MessageReceivedV1,
+        MessageReceived => MessageReceivedV2,
+        IngestSnapshot => SnapshotV1,
         FrameRejected => FrameRejectedV1,
         WatermarkAdvanced => WatermarkV1,
         _ => throw new ArgumentException($"Cannot serialize {o.GetType().Name}.", nameof(o)),
@@ -45,12 +48,18 @@ public sealed class IngestEventSerializer(ExtendedActorSystem system) : Serializ
                     w.Write(m.MessageType);
                     w.Write(m.ControlId);
                     w.Write(m.MessageTime);
+                    w.Write(m.ContentHash);
+                    w.Write(m.PatientKeyHash);
+                    w.Write(m.PriorPatientKeyHash);
                     WriteBytes(w, m.Raw.Span);
                     break;
                 case FrameRejected r:
                     WriteTime(w, r.ReceivedAt);
                     w.Write(r.Reason);
                     WriteBytes(w, r.Raw.Span);
+                    break;
+                case IngestSnapshot snapshot:
+                    w.Write(snapshot.IndexedUpTo);
                     break;
                 case WatermarkAdvanced wm:
                     w.Write(wm.SequenceNr);
@@ -69,14 +78,17 @@ public sealed class IngestEventSerializer(ExtendedActorSystem system) : Serializ
         using var r = new BinaryReader(new MemoryStream(bytes, writable: false));
         return manifest switch
         {
-            MessageReceivedV1 => ReadMessageReceived(r),
+            MessageReceivedV1 => ReadMessageReceived(r, version: 1),
+            MessageReceivedV2 => ReadMessageReceived(r, version: 2),
+            SnapshotV1 => new IngestSnapshot(r.ReadInt64()),
             FrameRejectedV1 => new FrameRejected(receivedAt: ReadTime(r), reason: r.ReadString(), raw: ReadBytes(r)),
             WatermarkV1 => new WatermarkAdvanced(r.ReadInt64()),
             _ => throw new SerializationException($"Unknown event manifest '{manifest}'."),
         };
     }
 
-    private static MessageReceived ReadMessageReceived(BinaryReader r)
+    // v1 had no hashes: the content hash is computed from the payload; the patient key hash stays empty.
+    private static MessageReceived ReadMessageReceived(BinaryReader r, int version)
     {
         DateTimeOffset receivedAt = ReadTime(r);
         string app = r.ReadString();
@@ -84,7 +96,16 @@ public sealed class IngestEventSerializer(ExtendedActorSystem system) : Serializ
         string type = r.ReadString();
         string controlId = r.ReadString();
         string time = r.ReadString();
-        return new MessageReceived(ReadBytes(r), receivedAt, app, facility, type, controlId, time);
+        if (version == 1)
+        {
+            byte[] raw = ReadBytes(r);
+            return new MessageReceived(raw, receivedAt, app, facility, type, controlId, time, MessageFingerprint.ContentHash(raw));
+        }
+
+        long contentHash = r.ReadInt64();
+        string patient = r.ReadString();
+        string prior = r.ReadString();
+        return new MessageReceived(ReadBytes(r), receivedAt, app, facility, type, controlId, time, contentHash, patient, prior);
     }
 
     private static void WriteTime(BinaryWriter w, DateTimeOffset t)

@@ -21,8 +21,13 @@ public sealed class MessageReceived(
     string sendingFacility,
     string messageType,
     string controlId,
-    string messageTime) : IIngestEvent
+    string messageTime,
+    long contentHash,
+    string patientKeyHash = "",
+    string priorPatientKeyHash = "") : IIngestEvent
 {
+    private long? _keyHash;
+
     /// <inheritdoc />
     public ReadOnlyMemory<byte> Raw { get; } = raw;
 
@@ -43,6 +48,18 @@ public sealed class MessageReceived(
 
     /// <summary>MSH-7 as sent.</summary>
     public string MessageTime { get; } = messageTime;
+
+    /// <summary>Hash of the content for dedupe (<see cref="MessageFingerprint.ContentHash"/>).</summary>
+    public long ContentHash { get; } = contentHash;
+
+    /// <summary>Keyed hash of the patient key (<see cref="PatientKeyHasher"/>); empty when the message names none.</summary>
+    public string PatientKeyHash { get; } = patientKeyHash;
+
+    /// <summary>Keyed hash of the patient a merge retires (MRG-1); empty for other messages.</summary>
+    public string PriorPatientKeyHash { get; } = priorPatientKeyHash;
+
+    /// <summary>Hash of (MSH-3, MSH-4, MSH-10), the dedupe key.</summary>
+    public long KeyHash => _keyHash ??= MessageFingerprint.KeyHash(SendingApplication, SendingFacility, ControlId);
 
     /// <inheritdoc />
     public override string ToString() => $"MessageReceived({Raw.Length} bytes)";
@@ -66,3 +83,9 @@ public sealed class FrameRejected(ReadOnlyMemory<byte> raw, DateTimeOffset recei
     /// <inheritdoc />
     public override string ToString() => $"FrameRejected({Reason}, {Raw.Length} bytes)";
 }
+
+/// <summary>
+/// Snapshot of an ingest journal: recovery starts after it. <see cref="IndexedUpTo"/> is the message index's
+/// high-water mark when it was taken; events between it and the snapshot are read from the journal again.
+/// </summary>
+public sealed record IngestSnapshot(long IndexedUpTo);

@@ -1,33 +1,68 @@
 using Akka.Actor;
 using Akka.Event;
 using Akka.Persistence;
+using Akka.Persistence.Query;
+using Akka.Streams;
+using Akka.Streams.Dsl;
 using StreamEngine.Diagnostics;
+using StreamEngine.Pipeline.Index;
 
 namespace StreamEngine.Pipeline.Ingest;
 
+/// <summary>What an ingest journal needs besides its ids.</summary>
+/// <param name="Index">The message index beside the journal (dedupe keys, trace).</param>
+/// <param name="Dedupe">The dedupe window.</param>
+/// <param name="ReadJournalPluginId">Read journal used to re-index events a snapshot skipped.</param>
+/// <param name="SnapshotEvery">Indexed events between snapshots (recovery replays at most about this many).</param>
+public sealed record IngestOptions(IMessageIndex Index, DedupeSettings Dedupe, string ReadJournalPluginId, int SnapshotEvery = 10_000);
+
 /// <summary>
-/// The source of truth for one stream: frames are persisted here before they are acknowledged. Uses
-/// <c>PersistAsync</c>, so commands are not stashed while a write is in flight: frames from all connections
-/// accumulate in the journal batch and go in the next write (group commit), and the SQL journal commits each
-/// batch in one transaction. Committed events are offered live to subscribed sinks, never waiting for them.
+/// The source of truth for one stream: frames are persisted here before they are acknowledged.
+/// <para>Group commit: <c>PersistAsync</c> does not stash commands while a write is in flight, so frames from all
+/// connections accumulate in the journal's write batch and go in the next write, one transaction (and one fsync)
+/// per group. Committed events are offered live to subscribed sinks, never waiting for them.</para>
+/// <para>Dedupe: a message whose (MSH-3, MSH-4, MSH-10) and content hash match one committed in the window (or one
+/// still being written) is answered with that message's sequence number and not journaled again; the same key with
+/// different content is journaled as new and counted as a control-id reuse. The keys live in memory and in the
+/// <see cref="IMessageIndex"/>, written after each commit off the ACK path; recovery brings the index up to date
+/// from the journal events past its high-water mark, so a crash between the two never lets a resend in twice.</para>
 /// </summary>
-public sealed class IngestJournal : ReceivePersistentActor
+public sealed class IngestJournal : ReceivePersistentActor, IWithTimers
 {
+    private static readonly TimeSpan PruneInterval = TimeSpan.FromMinutes(10);
+    private static readonly TimeSpan IndexRetry = TimeSpan.FromSeconds(1);
+
     private readonly ILoggingAdapter _log = Context.GetLogger();
+    private readonly IngestOptions _options;
     private readonly List<Subscription> _subscribers = [];
+    private readonly Dictionary<long, KeyEntry> _keys = [];
+    private readonly Queue<KeyEntry> _order = new();
 
     // Appends in flight, by event identity, so a rejected write can be answered (events are distinct objects).
     private readonly Dictionary<IIngestEvent, (IActorRef ReplyTo, long CorrelationId)> _inFlight = new(ReferenceEqualityComparer.Instance);
     private readonly KeyValuePair<string, object?> _listenerTag;
+    private List<MessageIndexEntry>? _replayed = [];
+    private List<MessageIndexEntry> _indexPending = [];
+    private bool _indexing;
+    private long _snapshotSeq;
+    private long _indexedUpTo;
+    private long _lastSnapshotIndexed;
 
     /// <summary>Creates the journal of one listener's stream.</summary>
-    public IngestJournal(string persistenceId, string listenerId)
+    public IngestJournal(string persistenceId, string listenerId, IngestOptions options)
     {
         PersistenceId = persistenceId;
+        _options = options;
         _listenerTag = new("listener", listenerId);
 
+        Recover<SnapshotOffer>(offer =>
+        {
+            _snapshotSeq = offer.Metadata.SequenceNr;
+            _lastSnapshotIndexed = offer.Snapshot is IngestSnapshot s ? s.IndexedUpTo : 0;
+        });
+        Recover<MessageReceived>(m => _replayed!.Add(ToEntry(LastSequenceNr, m)));
         Recover<IIngestEvent>(_ => { });
-        Recover<RecoveryCompleted>(_ => _log.Info("Ingest journal {0} recovered at sequence {1}", PersistenceId, LastSequenceNr));
+        Recover<RecoveryCompleted>(_ => StartLoading());
 
         Command<Append>(OnAppend);
         Command<SubscribeLive>(OnSubscribe);
@@ -40,18 +75,138 @@ public sealed class IngestJournal : ReceivePersistentActor
         });
         Command<Terminated>(t => _subscribers.RemoveAll(s => s.Subscriber.Equals(t.ActorRef)));
         Command<GetHighestSequenceNr>(_ => Sender.Tell(LastSequenceNr));
+        Command<IndexWritten>(OnIndexWritten);
+        Command<IndexWriteFailed>(f =>
+        {
+            _indexing = false;
+            _indexPending.InsertRange(0, f.Batch);
+            _log.Warning("Ingest journal {0}: message index write failed ({1}); retrying (dedupe still holds in memory)",
+                PersistenceId, f.Cause.GetType().Name);
+            Timers.StartSingleTimer("index-retry", RetryIndex.Instance, IndexRetry);
+        });
+        Command<RetryIndex>(_ => WriteIndex());
+        Command<Prune>(_ => _options.Index.PruneAsync(PersistenceId, DateTimeOffset.UtcNow - _options.Dedupe.Window, _options.Dedupe.MaxKeys)
+            .PipeTo(Self, success: n => new Pruned(n, null), failure: e => new Pruned(0, e)));
+        Command<Pruned>(p =>
+        {
+            if (p.Failure is not null)
+            {
+                _log.Warning("Ingest journal {0}: pruning the message index failed ({1})", PersistenceId, p.Failure.GetType().Name);
+            }
+        });
+        Command<SaveSnapshotSuccess>(s => DeleteSnapshots(new SnapshotSelectionCriteria(s.Metadata.SequenceNr - 1)));
+        Command<SaveSnapshotFailure>(f => _log.Warning("Ingest journal {0}: snapshot failed ({1})", PersistenceId, f.Cause.GetType().Name));
+        Command<DeleteSnapshotsSuccess>(_ => { });
+        Command<DeleteSnapshotsFailure>(_ => { });
     }
 
     /// <inheritdoc />
     public override string PersistenceId { get; }
 
+    /// <inheritdoc />
+    public ITimerScheduler Timers { get; set; } = null!;
+
     /// <summary>Props for the journal.</summary>
-    public static Props Props(string persistenceId, string listenerId) =>
-        Akka.Actor.Props.Create(() => new IngestJournal(persistenceId, listenerId));
+    public static Props Props(string persistenceId, string listenerId, IngestOptions options) =>
+        Akka.Actor.Props.Create(() => new IngestJournal(persistenceId, listenerId, options));
+
+    // Recovery replays only the events after the last snapshot. Before serving, load the window's keys from the index
+    // and index what it is missing: the replayed events, and the ones between its high-water mark and the snapshot.
+    private void StartLoading()
+    {
+        List<MessageIndexEntry> replayed = _replayed!;
+        _replayed = null;
+        long snapshotSeq = _snapshotSeq;
+        long highest = LastSequenceNr;
+        ActorSystem system = Context.System;
+        IMaterializer materializer = Context.Materializer();
+        string pid = PersistenceId;
+        IngestOptions options = _options;
+
+        async Task<Loaded> Load()
+        {
+            await options.Index.InitializeAsync().ConfigureAwait(false);
+            IndexedKeys keys = await options.Index.LoadAsync(pid, DateTimeOffset.UtcNow - options.Dedupe.Window, options.Dedupe.MaxKeys).ConfigureAwait(false);
+            var missing = new List<MessageIndexEntry>();
+            if (keys.HighWaterMark < snapshotSeq)
+            {
+                var query = PersistenceQuery.Get(system).ReadJournalFor<ICurrentEventsByPersistenceIdQuery>(options.ReadJournalPluginId);
+                IEnumerable<EventEnvelope> skipped = await query.CurrentEventsByPersistenceId(pid, keys.HighWaterMark + 1, snapshotSeq)
+                    .RunWith(Sink.Seq<EventEnvelope>(), materializer).ConfigureAwait(false);
+                missing.AddRange(skipped.Where(e => e.Event is MessageReceived).Select(e => ToEntry(e.SequenceNr, (MessageReceived)e.Event, pid)));
+            }
+
+            missing.AddRange(replayed.Where(e => e.SequenceNr > keys.HighWaterMark));
+            await options.Index.AddAsync(pid, missing).ConfigureAwait(false);
+            return new Loaded(keys, missing);
+        }
+
+        BecomeStacked(Loading);
+        Load().PipeTo(Self, success: loaded => loaded, failure: e => new LoadFailed(e));
+        _log.Info("Ingest journal {0} recovered at sequence {1}; loading its dedupe keys", PersistenceId, highest);
+    }
+
+    private void Loading()
+    {
+        Command<Loaded>(loaded =>
+        {
+            foreach ((long keyHash, long contentHash, long seq, DateTimeOffset receivedAt) in loaded.Keys.Keys)
+            {
+                Remember(new KeyEntry(keyHash, contentHash, receivedAt) { SequenceNr = seq });
+            }
+
+            foreach (MessageIndexEntry entry in loaded.Missing)
+            {
+                Remember(new KeyEntry(entry.KeyHash, entry.ContentHash, entry.ReceivedAt) { SequenceNr = entry.SequenceNr });
+            }
+
+            Evict();
+            _indexedUpTo = Math.Max(loaded.Keys.HighWaterMark, loaded.Missing.Count == 0 ? 0 : loaded.Missing.Max(e => e.SequenceNr));
+            _log.Info("Ingest journal {0} ready: {1} dedupe keys in the window, {2} events re-indexed", PersistenceId, _keys.Count, loaded.Missing.Count);
+            Timers.StartPeriodicTimer("prune", Prune.Instance, PruneInterval);
+            UnbecomeStacked();
+            Stash.UnstashAll();
+        });
+        Command<LoadFailed>(f =>
+        {
+            // The supervisor restarts the journal with backoff; frames meanwhile get AR 207 on their commit timeout.
+            _log.Error("Ingest journal {0} could not load its message index: {1}", PersistenceId, f.Cause.GetType().Name);
+            throw new InvalidOperationException($"Ingest journal '{PersistenceId}' could not load its message index.", f.Cause);
+        });
+        CommandAny(_ => Stash.Stash());
+    }
 
     private void OnAppend(Append append)
     {
         IActorRef replyTo = Sender;
+        KeyEntry? fresh = null;
+        if (append.Event is MessageReceived message)
+        {
+            if (_keys.TryGetValue(message.KeyHash, out KeyEntry? known))
+            {
+                if (known.ContentHash == message.ContentHash)
+                {
+                    StreamEngineTelemetry.Duplicates.Add(1, _listenerTag);
+                    if (known.SequenceNr > 0)
+                    {
+                        replyTo.Tell(new Journaled(append.CorrelationId, known.SequenceNr, Duplicate: true));
+                    }
+                    else
+                    {
+                        (known.Waiters ??= []).Add((replyTo, append.CorrelationId)); // the first copy is still being written
+                    }
+
+                    return;
+                }
+
+                StreamEngineTelemetry.ControlIdReuses.Add(1, _listenerTag);
+                _log.Warning("Ingest journal {0}: a control id was reused with different content; journaled as a new message", PersistenceId);
+            }
+
+            fresh = new KeyEntry(message.KeyHash, message.ContentHash, message.ReceivedAt);
+            _keys[message.KeyHash] = fresh;
+        }
+
         _inFlight[append.Event] = (replyTo, append.CorrelationId);
         PersistAsync(append.Event, e =>
         {
@@ -59,8 +214,79 @@ public sealed class IngestJournal : ReceivePersistentActor
             long seq = LastSequenceNr;
             StreamEngineTelemetry.Journaled.Add(1, _listenerTag);
             replyTo.Tell(new Journaled(append.CorrelationId, seq));
+            if (fresh is not null)
+            {
+                Committed(fresh, seq, (MessageReceived)e);
+            }
+
             Publish(seq, e);
         });
+    }
+
+    private void Committed(KeyEntry entry, long seq, MessageReceived message)
+    {
+        entry.SequenceNr = seq;
+        if (entry.Waiters is { } waiters)
+        {
+            entry.Waiters = null;
+            foreach ((IActorRef waiter, long correlation) in waiters)
+            {
+                waiter.Tell(new Journaled(correlation, seq, Duplicate: true));
+            }
+        }
+
+        _order.Enqueue(entry);
+        Evict();
+        _indexPending.Add(ToEntry(seq, message, PersistenceId));
+        WriteIndex();
+    }
+
+    private void Remember(KeyEntry entry)
+    {
+        _keys[entry.KeyHash] = entry;
+        _order.Enqueue(entry);
+    }
+
+    // Forgets keys past the window or beyond the key cap, oldest first. A key reused since is kept under its new entry.
+    private void Evict()
+    {
+        DateTimeOffset cutoff = DateTimeOffset.UtcNow - _options.Dedupe.Window;
+        while (_order.TryPeek(out KeyEntry? oldest) && (_order.Count > _options.Dedupe.MaxKeys || oldest.ReceivedAt < cutoff))
+        {
+            _order.Dequeue();
+            if (_keys.TryGetValue(oldest.KeyHash, out KeyEntry? current) && ReferenceEquals(current, oldest))
+            {
+                _keys.Remove(oldest.KeyHash);
+            }
+        }
+    }
+
+    private void WriteIndex()
+    {
+        if (_indexing || _indexPending.Count == 0)
+        {
+            return;
+        }
+
+        _indexing = true;
+        List<MessageIndexEntry> batch = _indexPending;
+        _indexPending = [];
+        _options.Index.AddAsync(PersistenceId, batch)
+            .PipeTo(Self, success: () => new IndexWritten(batch), failure: e => new IndexWriteFailed(batch, e));
+    }
+
+    private void OnIndexWritten(IndexWritten written)
+    {
+        _indexing = false;
+        _indexedUpTo = Math.Max(_indexedUpTo, written.Batch[^1].SequenceNr);
+        if (_indexedUpTo - _lastSnapshotIndexed >= _options.SnapshotEvery)
+        {
+            // Recovery starts after this snapshot and re-indexes from the journal anything between the two marks.
+            _lastSnapshotIndexed = _indexedUpTo;
+            SaveSnapshot(new IngestSnapshot(_indexedUpTo));
+        }
+
+        WriteIndex();
     }
 
     private void OnSubscribe(SubscribeLive subscribe)
@@ -94,18 +320,26 @@ public sealed class IngestJournal : ReceivePersistentActor
 
     private Subscription? Find(IActorRef subscriber) => _subscribers.Find(s => s.Subscriber.Equals(subscriber));
 
-    private sealed class Subscription(IActorRef subscriber)
-    {
-        public IActorRef Subscriber { get; } = subscriber;
+    private MessageIndexEntry ToEntry(long seq, MessageReceived m) => ToEntry(seq, m, PersistenceId);
 
-        public int Demand { get; set; }
-    }
+    private static MessageIndexEntry ToEntry(long seq, MessageReceived m, string stream) =>
+        new(stream, seq, m.KeyHash, m.ContentHash, m.SendingApplication, m.SendingFacility, m.ControlId, m.MessageType, m.MessageTime,
+            m.PatientKeyHash, m.ReceivedAt);
 
     /// <inheritdoc />
     protected override void OnPersistRejected(Exception cause, object @event, long sequenceNr)
     {
         // The store refused this event (e.g. serialization); the actor goes on and the connection answers AR (207).
         _log.Error("Ingest journal {0} rejected an event at sequence {1}: {2}", PersistenceId, sequenceNr, cause.GetType().Name);
+        if (@event is MessageReceived m && _keys.TryGetValue(m.KeyHash, out KeyEntry? entry) && entry.SequenceNr == 0)
+        {
+            _keys.Remove(m.KeyHash);
+            foreach ((IActorRef waiter, long correlation) in entry.Waiters ?? [])
+            {
+                waiter.Tell(new AppendFailed(correlation));
+            }
+        }
+
         if (@event is IIngestEvent e && _inFlight.Remove(e, out var pending))
         {
             pending.ReplyTo.Tell(new AppendFailed(pending.CorrelationId));
@@ -119,5 +353,46 @@ public sealed class IngestJournal : ReceivePersistentActor
         // Connections waiting on it answer AR (207) when their commit timeout passes.
         _log.Error("Ingest journal {0} failed to write at sequence {1}: {2}", PersistenceId, sequenceNr, cause.GetType().Name);
         base.OnPersistFailure(cause, @event, sequenceNr);
+    }
+
+    private sealed class Subscription(IActorRef subscriber)
+    {
+        public IActorRef Subscriber { get; } = subscriber;
+
+        public int Demand { get; set; }
+    }
+
+    private sealed class KeyEntry(long keyHash, long contentHash, DateTimeOffset receivedAt)
+    {
+        public long KeyHash { get; } = keyHash;
+
+        public long ContentHash { get; } = contentHash;
+
+        public DateTimeOffset ReceivedAt { get; } = receivedAt;
+
+        /// <summary>0 while the write is in flight.</summary>
+        public long SequenceNr { get; set; }
+
+        public List<(IActorRef ReplyTo, long CorrelationId)>? Waiters { get; set; }
+    }
+
+    private sealed record Loaded(IndexedKeys Keys, IReadOnlyList<MessageIndexEntry> Missing);
+
+    private sealed record LoadFailed(Exception Cause);
+
+    private sealed record IndexWritten(List<MessageIndexEntry> Batch);
+
+    private sealed record IndexWriteFailed(List<MessageIndexEntry> Batch, Exception Cause);
+
+    private sealed record Pruned(int Count, Exception? Failure);
+
+    private sealed record RetryIndex
+    {
+        public static RetryIndex Instance { get; } = new();
+    }
+
+    private sealed record Prune
+    {
+        public static Prune Instance { get; } = new();
     }
 }

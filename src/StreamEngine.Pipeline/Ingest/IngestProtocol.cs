@@ -3,8 +3,11 @@ namespace StreamEngine.Pipeline.Ingest;
 /// <summary>Asks the journal to persist an event; answered with <see cref="Journaled"/> once committed.</summary>
 public sealed record Append(long CorrelationId, IIngestEvent Event);
 
-/// <summary>The event of <see cref="Append"/> is committed at this sequence number.</summary>
-public sealed record Journaled(long CorrelationId, long SequenceNr);
+/// <summary>
+/// The event of <see cref="Append"/> is committed at this sequence number, or (<paramref name="Duplicate"/>) it is a
+/// resend of a message already committed there: the sender gets the same ACK again and nothing new is journaled.
+/// </summary>
+public sealed record Journaled(long CorrelationId, long SequenceNr, bool Duplicate = false);
 
 /// <summary>The event of <see cref="Append"/> was not committed (rejected by the store).</summary>
 public sealed record AppendFailed(long CorrelationId);

@@ -37,14 +37,16 @@ public sealed class ConnectionActor : ReceiveActor, IWithTimers
     private readonly Hl7AckBuilder _acks;
     private readonly Dictionary<long, PendingMessage> _pending = [];
     private readonly KeyValuePair<string, object?> _listenerTag;
+    private readonly PatientKeyHasher _hasher;
     private long _nextCorrelation;
 
     // Batches are bounded by the frame size (maxFrameBytes), not by the per-message segment limit.
     private static readonly Hl7ParseOptions BatchOptions = Hl7ParseOptions.Default with { MaxSegments = int.MaxValue };
 
     /// <summary>Creates the actor for one connection.</summary>
-    public ConnectionActor(ListenerSettings listener, IActorRef journal, Hl7AckBuilder acks)
+    public ConnectionActor(ListenerSettings listener, IActorRef journal, Hl7AckBuilder acks, PatientKeyHasher hasher)
     {
+        _hasher = hasher;
         _listener = listener;
         _journal = journal;
         _acks = acks;
@@ -83,8 +85,8 @@ public sealed class ConnectionActor : ReceiveActor, IWithTimers
     }
 
     /// <summary>Props for a connection actor.</summary>
-    public static Props Props(ListenerSettings listener, IActorRef journal, Hl7AckBuilder acks) =>
-        Akka.Actor.Props.Create(() => new ConnectionActor(listener, journal, acks));
+    public static Props Props(ListenerSettings listener, IActorRef journal, Hl7AckBuilder acks, PatientKeyHasher hasher) =>
+        Akka.Actor.Props.Create(() => new ConnectionActor(listener, journal, acks, hasher));
 
     private void OnFrame(InboundFrame frame)
     {
@@ -138,7 +140,8 @@ public sealed class ConnectionActor : ReceiveActor, IWithTimers
         {
             Hl7Segment msh = message.Msh;
             evt = new MessageReceived(payload, receivedAt, msh.Field(3).Component(1).ToString(), msh.Field(4).Component(1).ToString(),
-                message.MessageType, message.ControlId, msh.Field(7).Component(1).ToString());
+                message.MessageType, message.ControlId, msh.Field(7).Component(1).ToString(), MessageFingerprint.ContentHash(payload),
+                _hasher.Hash(PatientKey.Of(message)), _hasher.Hash(PatientKey.PriorOf(message)));
             pending.Message = message;
         }
         else

@@ -14,6 +14,8 @@ using StreamEngine.Hl7v2;
 using StreamEngine.Mllp;
 using StreamEngine.Mllp.Tls;
 
+using StreamEngine.Pipeline.Ingest;
+
 namespace StreamEngine.Pipeline.Listening;
 
 /// <summary>Asks a listener where it is bound; answered with <see cref="ListenerBound"/> once it is.</summary>
@@ -40,6 +42,7 @@ public sealed class MllpListener : ReceiveActor, IWithUnboundedStash
     private readonly ListenerSettings _settings;
     private readonly IActorRef _journal;
     private readonly Hl7AckBuilder _acks;
+    private readonly PatientKeyHasher _hasher;
     private readonly IMaterializer _materializer;
     private readonly KeyValuePair<string, object?> _listenerTag;
     private readonly CancellationTokenSource _stopping = new();
@@ -51,9 +54,10 @@ public sealed class MllpListener : ReceiveActor, IWithUnboundedStash
     private int _live;
 
     /// <summary>Creates a listener.</summary>
-    public MllpListener(ListenerSettings settings, IActorRef journal, Hl7AckBuilder acks)
+    public MllpListener(ListenerSettings settings, IActorRef journal, Hl7AckBuilder acks, PatientKeyHasher hasher)
     {
         _settings = settings;
+        _hasher = hasher;
         _journal = journal;
         _acks = acks;
         _materializer = Context.Materializer();
@@ -67,8 +71,8 @@ public sealed class MllpListener : ReceiveActor, IWithUnboundedStash
     public IStash Stash { get; set; } = null!;
 
     /// <summary>Props for a listener.</summary>
-    public static Props Props(ListenerSettings settings, IActorRef journal, Hl7AckBuilder acks) =>
-        Akka.Actor.Props.Create(() => new MllpListener(settings, journal, acks));
+    public static Props Props(ListenerSettings settings, IActorRef journal, Hl7AckBuilder acks, PatientKeyHasher hasher) =>
+        Akka.Actor.Props.Create(() => new MllpListener(settings, journal, acks, hasher));
 
     /// <inheritdoc />
     protected override void PreStart()
@@ -276,7 +280,7 @@ public sealed class MllpListener : ReceiveActor, IWithUnboundedStash
     private Flow<ByteString, ByteString, NotUsed> ConnectionFlow()
     {
         long number = ++_connections;
-        IActorRef connection = Context.ActorOf(ConnectionActor.Props(_settings, _journal, _acks), $"connection-{number}");
+        IActorRef connection = Context.ActorOf(ConnectionActor.Props(_settings, _journal, _acks, _hasher), $"connection-{number}");
         IActorRef self = Self;
         TimeSpan answerLimit = _settings.CommitTimeout + TimeSpan.FromSeconds(10); // the actor answers by CommitTimeout
         _log.Debug("Listener {0}: connection {1} opened", _settings.Id, number);

@@ -1,0 +1,79 @@
+namespace StreamEngine.Pipeline.Index;
+
+/// <summary>The index of the in-memory store (tests and listener benchmarks): nothing survives a restart.</summary>
+public sealed class InMemoryMessageIndex : IMessageIndex
+{
+    private readonly Lock _lock = new();
+    private readonly Dictionary<string, SortedDictionary<long, MessageIndexEntry>> _streams = [];
+    private readonly Dictionary<string, long> _highWaterMarks = [];
+
+    /// <inheritdoc />
+    public Task InitializeAsync(CancellationToken cancellationToken = default) => Task.CompletedTask;
+
+    /// <inheritdoc />
+    public Task<IndexedKeys> LoadAsync(string stream, DateTimeOffset since, int maxKeys, CancellationToken cancellationToken = default)
+    {
+        lock (_lock)
+        {
+            var keys = Entries(stream).Values.Where(e => e.ReceivedAt >= since).TakeLast(maxKeys)
+                .Select(e => (e.KeyHash, e.ContentHash, e.SequenceNr, e.ReceivedAt)).ToList();
+            return Task.FromResult(new IndexedKeys(_highWaterMarks.GetValueOrDefault(stream), keys));
+        }
+    }
+
+    /// <inheritdoc />
+    public Task AddAsync(string stream, IReadOnlyList<MessageIndexEntry> entries, CancellationToken cancellationToken = default)
+    {
+        lock (_lock)
+        {
+            SortedDictionary<long, MessageIndexEntry> target = Entries(stream);
+            foreach (MessageIndexEntry entry in entries)
+            {
+                target.TryAdd(entry.SequenceNr, entry);
+                _highWaterMarks[stream] = Math.Max(_highWaterMarks.GetValueOrDefault(stream), entry.SequenceNr);
+            }
+        }
+
+        return Task.CompletedTask;
+    }
+
+    /// <inheritdoc />
+    public Task<int> PruneAsync(string stream, DateTimeOffset olderThan, int keep, CancellationToken cancellationToken = default)
+    {
+        lock (_lock)
+        {
+            SortedDictionary<long, MessageIndexEntry> target = Entries(stream);
+            var doomed = target.Values.Where(e => e.ReceivedAt < olderThan).Select(e => e.SequenceNr)
+                .Concat(target.Keys.SkipLast(keep)).Distinct().ToList();
+            doomed.ForEach(seq => target.Remove(seq));
+            return Task.FromResult(doomed.Count);
+        }
+    }
+
+    /// <inheritdoc />
+    public Task<IReadOnlyList<MessageIndexEntry>> FindAsync(MessageQuery query, CancellationToken cancellationToken = default)
+    {
+        lock (_lock)
+        {
+            IReadOnlyList<MessageIndexEntry> found = [.. _streams
+                .Where(s => query.Stream is null || s.Key == query.Stream)
+                .OrderBy(s => s.Key, StringComparer.Ordinal)
+                .SelectMany(s => s.Value.Values)
+                .Where(e => (query.ControlId is null || e.ControlId == query.ControlId)
+                    && (query.PatientKeyHash is null || e.PatientKeyHash == query.PatientKeyHash)
+                    && (query.Since is null || e.ReceivedAt >= query.Since))
+                .TakeLast(query.Limit)];
+            return Task.FromResult(found);
+        }
+    }
+
+    private SortedDictionary<long, MessageIndexEntry> Entries(string stream)
+    {
+        if (!_streams.TryGetValue(stream, out SortedDictionary<long, MessageIndexEntry>? entries))
+        {
+            _streams[stream] = entries = [];
+        }
+
+        return entries;
+    }
+}

@@ -1,0 +1,67 @@
+namespace StreamEngine.Pipeline.Index;
+
+/// <summary>
+/// One journaled message as the index knows it: its routing fields, its dedupe hashes and the keyed hash of its
+/// patient. No payload, no identifier in clear. ToString prints the stream and sequence only.
+/// </summary>
+public sealed record MessageIndexEntry(
+    string Stream,
+    long SequenceNr,
+    long KeyHash,
+    long ContentHash,
+    string SendingApplication,
+    string SendingFacility,
+    string ControlId,
+    string MessageType,
+    string MessageTime,
+    string PatientKeyHash,
+    DateTimeOffset ReceivedAt)
+{
+    /// <inheritdoc />
+    public override string ToString() => $"MessageIndexEntry({Stream}#{SequenceNr})";
+}
+
+/// <summary>The dedupe state of one stream as stored: the keys in the window, and how far the index reaches.</summary>
+public sealed record IndexedKeys(long HighWaterMark, IReadOnlyList<(long KeyHash, long ContentHash, long SequenceNr, DateTimeOffset ReceivedAt)> Keys);
+
+/// <summary>What <see cref="IMessageIndex.FindAsync"/> looks for; null fields match anything.</summary>
+public sealed record MessageQuery
+{
+    /// <summary>The stream (an ingest persistence id), or null for all.</summary>
+    public string? Stream { get; init; }
+
+    /// <summary>MSH-10.</summary>
+    public string? ControlId { get; init; }
+
+    /// <summary>Keyed hash of the patient key.</summary>
+    public string? PatientKeyHash { get; init; }
+
+    /// <summary>Received at or after.</summary>
+    public DateTimeOffset? Since { get; init; }
+
+    /// <summary>At most this many, newest last.</summary>
+    public int Limit { get; init; } = 1000;
+}
+
+/// <summary>
+/// The message index beside the journal: the dedupe keys of the window, kept across restarts, and the lookup behind
+/// <c>trace</c>. It can lag the journal (it is written after the commit, off the ACK path): the ingest journal
+/// brings it up to date on recovery from the journal events past its high-water mark.
+/// </summary>
+public interface IMessageIndex
+{
+    /// <summary>Creates the tables if needed.</summary>
+    Task InitializeAsync(CancellationToken cancellationToken = default);
+
+    /// <summary>The newest keys of a stream received since a moment, at most <paramref name="maxKeys"/>.</summary>
+    Task<IndexedKeys> LoadAsync(string stream, DateTimeOffset since, int maxKeys, CancellationToken cancellationToken = default);
+
+    /// <summary>Adds entries (ignoring ones already there) and raises the stream's high-water mark, in one transaction.</summary>
+    Task AddAsync(string stream, IReadOnlyList<MessageIndexEntry> entries, CancellationToken cancellationToken = default);
+
+    /// <summary>Removes a stream's entries older than a moment and all but the newest <paramref name="keep"/>.</summary>
+    Task<int> PruneAsync(string stream, DateTimeOffset olderThan, int keep, CancellationToken cancellationToken = default);
+
+    /// <summary>Entries matching a query, in stream and sequence order.</summary>
+    Task<IReadOnlyList<MessageIndexEntry>> FindAsync(MessageQuery query, CancellationToken cancellationToken = default);
+}

@@ -1,0 +1,193 @@
+using System.Data.Common;
+using System.Text;
+
+namespace StreamEngine.Pipeline.Index;
+
+/// <summary>
+/// The message index in the journal's own database (SQLite or PostgreSQL: the SQL here is common to both), in two
+/// tables: <c>streamengine_message_index</c> (one row per journaled message in the dedupe window) and
+/// <c>streamengine_message_index_hwm</c> (per stream, the highest sequence number indexed).
+/// </summary>
+/// <param name="open">Opens a connection to the database (the host sets per-connection options).</param>
+public sealed class SqlMessageIndex(Func<CancellationToken, Task<DbConnection>> open) : IMessageIndex
+{
+    private const string Table = "streamengine_message_index";
+    private const string HwmTable = "streamengine_message_index_hwm";
+    private const string Columns = "stream, seq, key_hash, content_hash, sending_application, sending_facility, control_id, message_type, message_time, patient_key_hash, received_at";
+    private const int RowsPerStatement = 200;
+
+    /// <inheritdoc />
+    public async Task InitializeAsync(CancellationToken cancellationToken = default)
+    {
+        await using DbConnection connection = await open(cancellationToken).ConfigureAwait(false);
+        foreach (string sql in new[]
+        {
+            $"CREATE TABLE IF NOT EXISTS {Table} (stream TEXT NOT NULL, seq BIGINT NOT NULL, key_hash BIGINT NOT NULL, content_hash BIGINT NOT NULL, " +
+            "sending_application TEXT NOT NULL, sending_facility TEXT NOT NULL, control_id TEXT NOT NULL, message_type TEXT NOT NULL, " +
+            "message_time TEXT NOT NULL, patient_key_hash TEXT NOT NULL, received_at BIGINT NOT NULL, PRIMARY KEY (stream, seq))",
+            $"CREATE INDEX IF NOT EXISTS ix_{Table}_control_id ON {Table} (control_id)",
+            $"CREATE INDEX IF NOT EXISTS ix_{Table}_patient ON {Table} (patient_key_hash)",
+            $"CREATE INDEX IF NOT EXISTS ix_{Table}_received ON {Table} (stream, received_at)",
+            $"CREATE TABLE IF NOT EXISTS {HwmTable} (stream TEXT NOT NULL PRIMARY KEY, seq BIGINT NOT NULL)",
+        })
+        {
+            await Execute(connection, null, sql, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <inheritdoc />
+    public async Task<IndexedKeys> LoadAsync(string stream, DateTimeOffset since, int maxKeys, CancellationToken cancellationToken = default)
+    {
+        await using DbConnection connection = await open(cancellationToken).ConfigureAwait(false);
+        long hwm = 0;
+        await using (DbCommand command = Command(connection, null, $"SELECT seq FROM {HwmTable} WHERE stream = @stream", ("stream", stream)))
+        {
+            if (await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false) is { } value and not DBNull)
+            {
+                hwm = Convert.ToInt64(value, System.Globalization.CultureInfo.InvariantCulture);
+            }
+        }
+
+        var keys = new List<(long, long, long, DateTimeOffset)>();
+        await using (DbCommand command = Command(connection, null,
+            $"SELECT key_hash, content_hash, seq, received_at FROM {Table} WHERE stream = @stream AND received_at >= @since ORDER BY seq DESC LIMIT @max",
+            ("stream", stream), ("since", since.ToUnixTimeMilliseconds()), ("max", maxKeys)))
+        await using (DbDataReader reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false))
+        {
+            while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+            {
+                keys.Add((reader.GetInt64(0), reader.GetInt64(1), reader.GetInt64(2), DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(3))));
+            }
+        }
+
+        keys.Reverse();
+        return new IndexedKeys(hwm, keys);
+    }
+
+    /// <inheritdoc />
+    public async Task AddAsync(string stream, IReadOnlyList<MessageIndexEntry> entries, CancellationToken cancellationToken = default)
+    {
+        if (entries.Count == 0)
+        {
+            return;
+        }
+
+        await using DbConnection connection = await open(cancellationToken).ConfigureAwait(false);
+        await using DbTransaction transaction = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
+        for (int offset = 0; offset < entries.Count; offset += RowsPerStatement)
+        {
+            int count = Math.Min(RowsPerStatement, entries.Count - offset);
+            await using DbCommand command = connection.CreateCommand();
+            command.Transaction = transaction;
+            var sql = new StringBuilder($"INSERT INTO {Table} ({Columns}) VALUES ");
+            for (int i = 0; i < count; i++)
+            {
+                MessageIndexEntry e = entries[offset + i];
+                sql.Append(i == 0 ? "(" : ",(");
+                object[] values = [e.Stream, e.SequenceNr, e.KeyHash, e.ContentHash, e.SendingApplication, e.SendingFacility, e.ControlId,
+                    e.MessageType, e.MessageTime, e.PatientKeyHash, e.ReceivedAt.ToUnixTimeMilliseconds()];
+                for (int v = 0; v < values.Length; v++)
+                {
+                    string name = $"@p{i}_{v}";
+                    sql.Append(v == 0 ? name : "," + name);
+                    AddParameter(command, name[1..], values[v]);
+                }
+
+                sql.Append(')');
+            }
+
+            sql.Append(" ON CONFLICT (stream, seq) DO NOTHING");
+            command.CommandText = sql.ToString();
+            await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        }
+
+        long highest = entries.Max(e => e.SequenceNr);
+        await Execute(connection, transaction,
+            $"INSERT INTO {HwmTable} (stream, seq) VALUES (@stream, @seq) ON CONFLICT (stream) DO UPDATE SET seq = excluded.seq WHERE {HwmTable}.seq < excluded.seq",
+            cancellationToken, ("stream", stream), ("seq", highest)).ConfigureAwait(false);
+        await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <inheritdoc />
+    public async Task<int> PruneAsync(string stream, DateTimeOffset olderThan, int keep, CancellationToken cancellationToken = default)
+    {
+        await using DbConnection connection = await open(cancellationToken).ConfigureAwait(false);
+        return await Execute(connection, null,
+            $"DELETE FROM {Table} WHERE stream = @stream AND (received_at < @older OR seq <= (SELECT seq FROM {Table} WHERE stream = @stream ORDER BY seq DESC LIMIT 1 OFFSET @keep))",
+            cancellationToken, ("stream", stream), ("older", olderThan.ToUnixTimeMilliseconds()), ("keep", keep)).ConfigureAwait(false);
+    }
+
+    /// <inheritdoc />
+    public async Task<IReadOnlyList<MessageIndexEntry>> FindAsync(MessageQuery query, CancellationToken cancellationToken = default)
+    {
+        var where = new List<string>();
+        var parameters = new List<(string, object)>();
+        if (query.Stream is not null)
+        {
+            where.Add("stream = @stream");
+            parameters.Add(("stream", query.Stream));
+        }
+
+        if (query.ControlId is not null)
+        {
+            where.Add("control_id = @control");
+            parameters.Add(("control", query.ControlId));
+        }
+
+        if (query.PatientKeyHash is not null)
+        {
+            where.Add("patient_key_hash = @patient");
+            parameters.Add(("patient", query.PatientKeyHash));
+        }
+
+        if (query.Since is { } since)
+        {
+            where.Add("received_at >= @since");
+            parameters.Add(("since", since.ToUnixTimeMilliseconds()));
+        }
+
+        parameters.Add(("limit", query.Limit));
+        string filter = where.Count == 0 ? string.Empty : " WHERE " + string.Join(" AND ", where);
+        await using DbConnection connection = await open(cancellationToken).ConfigureAwait(false);
+        await using DbCommand command = Command(connection, null,
+            $"SELECT {Columns} FROM {Table}{filter} ORDER BY received_at DESC, seq DESC LIMIT @limit", [.. parameters]);
+        var found = new List<MessageIndexEntry>();
+        await using DbDataReader reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            found.Add(new MessageIndexEntry(reader.GetString(0), reader.GetInt64(1), reader.GetInt64(2), reader.GetInt64(3), reader.GetString(4),
+                reader.GetString(5), reader.GetString(6), reader.GetString(7), reader.GetString(8), reader.GetString(9),
+                DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(10))));
+        }
+
+        return [.. found.OrderBy(e => e.Stream, StringComparer.Ordinal).ThenBy(e => e.SequenceNr)];
+    }
+
+    private static async Task<int> Execute(DbConnection connection, DbTransaction? transaction, string sql, CancellationToken cancellationToken,
+        params (string Name, object Value)[] parameters)
+    {
+        await using DbCommand command = Command(connection, transaction, sql, parameters);
+        return await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    private static DbCommand Command(DbConnection connection, DbTransaction? transaction, string sql, params (string Name, object Value)[] parameters)
+    {
+        DbCommand command = connection.CreateCommand();
+        command.Transaction = transaction;
+        command.CommandText = sql;
+        foreach ((string name, object value) in parameters)
+        {
+            AddParameter(command, name, value);
+        }
+
+        return command;
+    }
+
+    private static void AddParameter(DbCommand command, string name, object value)
+    {
+        DbParameter parameter = command.CreateParameter();
+        parameter.ParameterName = name;
+        parameter.Value = value;
+        command.Parameters.Add(parameter);
+    }
+}

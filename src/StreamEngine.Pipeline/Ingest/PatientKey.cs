@@ -1,0 +1,145 @@
+using System.Security.Cryptography;
+using System.Text;
+using StreamEngine.Fhir;
+using StreamEngine.Hl7v2;
+
+namespace StreamEngine.Pipeline.Ingest;
+
+/// <summary>
+/// The key that orders a patient's messages: the Trust MRN (first PID-3 repetition of type MR, else the first local
+/// identifier), stable across NHS number tracing; else the NHS number; else the visit number (PV1-19). Kept only as
+/// a keyed hash (<see cref="PatientKeyHasher"/>), never in clear outside the payload.
+/// </summary>
+public static class PatientKey
+{
+    /// <summary>The key of a message, e.g. <c>mrn:123</c>, or null when it names no patient.</summary>
+    public static string? Of(Hl7Message message)
+    {
+        if (message.FindSegment("PID") is { } pid)
+        {
+            string? firstLocal = null;
+            string? nhs = null;
+            Hl7Value pid3 = pid.Field(3);
+            for (int r = 1; r <= pid3.RepetitionCount; r++)
+            {
+                Hl7Value cx = pid3.Repetition(r);
+                string value = cx.Component(1).ToString().Trim();
+                if (value.Length == 0)
+                {
+                    continue;
+                }
+
+                string type = cx.Component(5).ToString();
+                string authority = cx.Component(4).Subcomponent(1).ToString();
+                if (type == "NH" || authority.Equals("NHS", StringComparison.OrdinalIgnoreCase))
+                {
+                    nhs ??= NhsNumber.Normalise(value);
+                    continue;
+                }
+
+                if (type == "MR")
+                {
+                    return "mrn:" + value;
+                }
+
+                firstLocal ??= value;
+            }
+
+            if (firstLocal is not null)
+            {
+                return "mrn:" + firstLocal;
+            }
+
+            if (nhs is not null)
+            {
+                return "nhs:" + nhs;
+            }
+        }
+
+        if (message.FindSegment("PV1") is { } pv1 && pv1.Field(19).Component(1).ToString().Trim() is { Length: > 0 } visit)
+        {
+            return "visit:" + visit;
+        }
+
+        return null;
+    }
+
+    /// <summary>The keys of the patient a merge (MRG-1) retires, or null.</summary>
+    public static string? PriorOf(Hl7Message message)
+    {
+        if (message.FindSegment("MRG") is not { } mrg)
+        {
+            return null;
+        }
+
+        Hl7Value mrg1 = mrg.Field(1);
+        for (int r = 1; r <= mrg1.RepetitionCount; r++)
+        {
+            string value = mrg1.Repetition(r).Component(1).ToString().Trim();
+            if (value.Length > 0)
+            {
+                return "mrn:" + value;
+            }
+        }
+
+        return null;
+    }
+}
+
+/// <summary>
+/// Keyed hash (HMAC-SHA256, first 16 bytes as hex) of a patient key. The key is 32 random bytes in
+/// <c>{dataDirectory}/keys/patient-key.hmac</c>, made on first start: without it a hash of an MRN or NHS number
+/// cannot be reversed by trying every value.
+/// </summary>
+public sealed class PatientKeyHasher
+{
+    private readonly byte[] _key;
+
+    /// <summary>A hasher with this key.</summary>
+    public PatientKeyHasher(byte[] key) => _key = key;
+
+    /// <summary>The hasher of a data directory, creating its key on first use.</summary>
+    public static PatientKeyHasher ForDataDirectory(string dataDirectory)
+    {
+        string folder = Path.Combine(Path.GetFullPath(dataDirectory), "keys");
+        string file = Path.Combine(folder, "patient-key.hmac");
+        if (!File.Exists(file))
+        {
+            Directory.CreateDirectory(folder);
+            byte[] fresh = RandomNumberGenerator.GetBytes(32);
+            string temp = file + ".tmp";
+            using (var stream = new FileStream(temp, FileMode.Create, FileAccess.Write, FileShare.None, 4096, FileOptions.WriteThrough))
+            {
+                stream.Write(fresh);
+            }
+
+            if (!OperatingSystem.IsWindows())
+            {
+                File.SetUnixFileMode(temp, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+            }
+
+            File.Move(temp, file, overwrite: false);
+        }
+
+        byte[] key = File.ReadAllBytes(file);
+        if (key.Length < 16)
+        {
+            throw new InvalidOperationException($"The patient key file '{file}' is too short (at least 16 bytes).");
+        }
+
+        return new PatientKeyHasher(key);
+    }
+
+    /// <summary>The hash of a key, or the empty string for none.</summary>
+    public string Hash(string? patientKey)
+    {
+        if (string.IsNullOrEmpty(patientKey))
+        {
+            return string.Empty;
+        }
+
+        Span<byte> mac = stackalloc byte[32];
+        HMACSHA256.HashData(_key, Encoding.UTF8.GetBytes(patientKey), mac);
+        return Convert.ToHexStringLower(mac[..16]);
+    }
+}
