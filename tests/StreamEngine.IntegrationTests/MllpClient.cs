@@ -60,6 +60,10 @@ internal sealed class MllpClient : IAsyncDisposable
         }
     }
 
+    /// <summary>Sends one frame and does not wait for its ACK (a sender whose ACK is lost on the way).</summary>
+    public async Task SendOnlyAsync(ReadOnlyMemory<byte> message, CancellationToken cancellationToken) =>
+        await _stream.WriteAsync(MllpFrame.Wrap(message.Span), cancellationToken).ConfigureAwait(false);
+
     private async Task<byte[]> ReceiveAsync(CancellationToken cancellationToken)
     {
         while (_nextFrame >= _frames.Count)
