@@ -24,26 +24,7 @@ public static class EngineHost
     public static IHost Build(EngineSettings settings, LogLevel minimumLevel = LogLevel.Information)
     {
         Directory.CreateDirectory(Path.GetFullPath(settings.DataDirectory));
-        IMessageIndex index;
-        DataOptions? sql = null;
-        switch (settings.Store)
-        {
-            case StoreProvider.Sqlite:
-                string sqlite = SqliteStore.ConnectionString(settings.DataDirectory);
-                SqliteStore.Prepare(sqlite);
-                sql = SqliteStore.DataOptions(sqlite, settings.Durability);
-                index = new SqlMessageIndex(SqliteStore.IndexOpener(sqlite));
-                break;
-            case StoreProvider.PostgreSql:
-                string postgres = PostgresStore.ConnectionString(settings.ConnectionString!, settings.Durability);
-                sql = PostgresStore.DataOptions(postgres);
-                index = new SqlMessageIndex(PostgresStore.Opener(postgres));
-                break;
-            default:
-                index = new InMemoryMessageIndex();
-                break;
-        }
-
+        EngineStore store = OpenStore(settings);
         PatientKeyHasher hasher = PatientKeyHasher.ForDataDirectory(settings.DataDirectory);
 
         HostApplicationBuilder builder = Microsoft.Extensions.Hosting.Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings());
@@ -65,25 +46,51 @@ public static class EngineHost
                 loggers.ClearLoggers();
                 loggers.AddLoggerFactory();
             });
-            if (sql is null)
-            {
-                akka.WithInMemoryJournal().WithInMemorySnapshotStore();
-            }
-            else
-            {
-                ConfigureSql(akka, sql, settings.Store);
-            }
-
-            akka.WithCustomSerializer("streamengine", [typeof(IIngestEvent), typeof(IngestSnapshot), typeof(WatermarkAdvanced)],
-                system => new IngestEventSerializer(system));
+            ConfigurePersistence(akka, store);
             akka.WithActors((system, registry) =>
             {
-                IActorRef engine = system.ActorOf(EngineActor.Props(settings, index, hasher), "engine");
+                IActorRef engine = system.ActorOf(EngineActor.Props(settings, store.Index, hasher), "engine");
                 registry.Register<EngineActor>(engine);
             });
         });
         builder.Services.AddHostedService<ReadinessReporter>();
         return builder.Build();
+    }
+
+    /// <summary>The journal store of the settings: linq2db options for the SQL journal (null in memory) and the message index.</summary>
+    public static EngineStore OpenStore(EngineSettings settings)
+    {
+        switch (settings.Store)
+        {
+            case StoreProvider.Sqlite:
+                string sqlite = SqliteStore.ConnectionString(settings.DataDirectory);
+                SqliteStore.Prepare(sqlite);
+                return new EngineStore(settings.Store, SqliteStore.DataOptions(sqlite, settings.Durability), new SqlMessageIndex(SqliteStore.IndexOpener(sqlite)));
+            case StoreProvider.PostgreSql:
+                string postgres = PostgresStore.ConnectionString(settings.ConnectionString!, settings.Durability);
+                return new EngineStore(settings.Store, PostgresStore.DataOptions(postgres), new SqlMessageIndex(PostgresStore.Opener(postgres)));
+            default:
+                return new EngineStore(settings.Store, null, new InMemoryMessageIndex());
+        }
+    }
+
+    /// <summary>
+    /// Akka.Persistence for a store: the SQL journal and snapshot store (or in-memory ones), and our event serializer.
+    /// The journal contract tests run against exactly this.
+    /// </summary>
+    public static void ConfigurePersistence(AkkaConfigurationBuilder akka, EngineStore store)
+    {
+        if (store.Sql is null)
+        {
+            akka.WithInMemoryJournal().WithInMemorySnapshotStore();
+        }
+        else
+        {
+            ConfigureSql(akka, store.Sql, store.Provider);
+        }
+
+        akka.WithCustomSerializer("streamengine", [typeof(IIngestEvent), typeof(IngestSnapshot), typeof(WatermarkAdvanced)],
+            system => new IngestEventSerializer(system));
     }
 
     private static void ConfigureSql(AkkaConfigurationBuilder akka, DataOptions options, StoreProvider store)
@@ -99,3 +106,6 @@ public static class EngineHost
             HoconAddMode.Prepend);
     }
 }
+
+/// <summary>A journal store: which provider, its linq2db options (null for memory), and its message index.</summary>
+public sealed record EngineStore(StoreProvider Provider, DataOptions? Sql, IMessageIndex Index);

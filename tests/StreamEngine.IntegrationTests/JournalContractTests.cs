@@ -1,0 +1,292 @@
+using Akka.Actor;
+using Akka.Hosting;
+using Akka.Pattern;
+using Akka.Persistence;
+using Akka.Persistence.Query;
+using Akka.Streams;
+using Akka.Streams.Dsl;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Npgsql;
+using StreamEngine.Host;
+using StreamEngine.Pipeline;
+using StreamEngine.Pipeline.Index;
+using StreamEngine.Pipeline.Ingest;
+
+namespace StreamEngine.IntegrationTests;
+
+/// <summary>
+/// Our own journal contract (the Akka persistence TCK is not available here), run against exactly the persistence the
+/// engine configures (<see cref="EngineHost.ConfigurePersistence"/>) on embedded SQLite and on PostgreSQL: write and
+/// replay byte-exact, the read journal, delete, recovery from a snapshot, concurrent writers, and a write the store fails.
+/// </summary>
+public sealed class JournalContractTests : IAsyncLifetime
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("se-contract-").FullName;
+    private IHost? _host;
+    private EngineStore? _store;
+    private Akka.TestKit.Xunit2.TestKit? _kit;
+
+    public Task InitializeAsync() => Task.CompletedTask;
+
+    public async Task DisposeAsync()
+    {
+        if (_host is not null)
+        {
+            await _host.StopAsync();
+            _host.Dispose();
+        }
+
+        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+        Directory.Delete(_dir, recursive: true);
+    }
+
+    private async Task<Akka.TestKit.Xunit2.TestKit> StartAsync(string provider)
+    {
+        var settings = new EngineSettings
+        {
+            DataDirectory = _dir,
+            Listeners = [],
+            Sinks = [],
+            ReadJournalPluginId = StreamEngine.Host.Configuration.SettingsLoader.ReadJournalPluginId,
+            Store = provider == "postgresql" ? StoreProvider.PostgreSql : StoreProvider.Sqlite,
+            ConnectionString = provider == "postgresql" ? await TestPostgres.CreateDatabaseAsync() : null,
+        };
+        _store = EngineHost.OpenStore(settings);
+        HostApplicationBuilder builder = Microsoft.Extensions.Hosting.Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings());
+        builder.Services.AddAkka("contract", (akka, _) => EngineHost.ConfigurePersistence(akka, _store));
+        _host = builder.Build();
+        await _host.StartAsync();
+        _kit = new Akka.TestKit.Xunit2.TestKit(_host.Services.GetRequiredService<ActorSystem>());
+        return _kit;
+    }
+
+    private static MessageReceived Message(int n, int size = 0)
+    {
+        byte[] body = new byte[size];
+        new Random(n).NextBytes(body); // any byte, including CR, 0x00 and 0x1C: the journal keeps bytes as bytes
+        byte[] raw = [.. System.Text.Encoding.ASCII.GetBytes($"MSH|^~\\&|PAS|RX1|||2026||ADT^A01|C{n}|P|2.4\rPID|1||M{n}^^^R^MR\rZBL|"), .. body];
+        return new MessageReceived(raw, DateTimeOffset.UtcNow, "PAS", "RX1", "ADT^A01", $"C{n}", "2026", MessageFingerprint.ContentHash(raw), $"h{n}");
+    }
+
+    private IngestOptions Options(int snapshotEvery = 10_000) =>
+        new(_store!.Index, new DedupeSettings(), StreamEngine.Host.Configuration.SettingsLoader.ReadJournalPluginId, snapshotEvery);
+
+    [SkippableTheory]
+    [InlineData("sqlite")]
+    [InlineData("postgresql")]
+    public async Task WriteThenReplay_IsByteExact_InOrder_AndTheReadJournalAgrees(string provider)
+    {
+        Akka.TestKit.Xunit2.TestKit kit = await StartAsync(provider);
+        IActorRef journal = kit.Sys.ActorOf(IngestJournal.Props("ingest/c1/default", "c1", Options()));
+        MessageReceived[] sent = [.. Enumerable.Range(1, 20).Select(n => Message(n, n == 7 ? 1 << 20 : n * 100))];
+        foreach ((MessageReceived m, int i) in sent.Select((m, i) => (m, i)))
+        {
+            journal.Tell(new Append(i, m), kit.TestActor);
+        }
+
+        Assert.Equal(Enumerable.Range(1, 20).Select(i => (long)i), Enumerable.Range(0, 20).Select(_ => kit.ExpectMsg<Journaled>(TimeSpan.FromSeconds(30)).SequenceNr).Order());
+
+        IReadOnlyList<object> replayed = await ReplayAsync(kit, "ingest/c1/default");
+        Assert.Equal(sent.Select(m => Convert.ToHexString(m.Raw.Span)), replayed.Cast<MessageReceived>().Select(m => Convert.ToHexString(m.Raw.Span)));
+        Assert.Equal(sent.Select(m => (m.ControlId, m.ContentHash, m.PatientKeyHash)), replayed.Cast<MessageReceived>().Select(m => (m.ControlId, m.ContentHash, m.PatientKeyHash)));
+
+        var query = PersistenceQuery.Get(kit.Sys).ReadJournalFor<ICurrentEventsByPersistenceIdQuery>(StreamEngine.Host.Configuration.SettingsLoader.ReadJournalPluginId);
+        IEnumerable<EventEnvelope> read = await query.CurrentEventsByPersistenceId("ingest/c1/default", 5, 9).RunWith(Sink.Seq<EventEnvelope>(), kit.Sys.Materializer());
+        Assert.Equal([5L, 6, 7, 8, 9], read.Select(e => e.SequenceNr));
+        Assert.Equal(sent[6].Raw.ToArray(), ((MessageReceived)read.ElementAt(2).Event).Raw.ToArray());
+    }
+
+    [SkippableTheory]
+    [InlineData("sqlite")]
+    [InlineData("postgresql")]
+    public async Task Delete_RemovesTheRange_AndTheSequenceCarriesOn(string provider)
+    {
+        Akka.TestKit.Xunit2.TestKit kit = await StartAsync(provider);
+        IActorRef writer = kit.Sys.ActorOf(Props.Create(() => new Writer("contract/delete")));
+        for (int i = 1; i <= 10; i++)
+        {
+            writer.Tell(Message(i), kit.TestActor);
+        }
+
+        Assert.Equal(Enumerable.Range(1, 10).Select(i => (long)i), Enumerable.Range(0, 10).Select(_ => kit.ExpectMsg<long>(TimeSpan.FromSeconds(30))));
+        writer.Tell(new DeleteTo(6), kit.TestActor);
+        kit.ExpectMsg<DeleteMessagesSuccess>(TimeSpan.FromSeconds(30));
+        await StopAsync(kit, writer);
+
+        Assert.Equal(["C7", "C8", "C9", "C10"], (await ReplayAsync(kit, "contract/delete")).Cast<MessageReceived>().Select(m => m.ControlId));
+        IActorRef again = kit.Sys.ActorOf(Props.Create(() => new Writer("contract/delete")));
+        again.Tell(Message(11), kit.TestActor);
+        Assert.Equal(11L, kit.ExpectMsg<long>(TimeSpan.FromSeconds(30)));
+    }
+
+    [SkippableTheory]
+    [InlineData("sqlite")]
+    [InlineData("postgresql")]
+    public async Task RecoveryFromASnapshot_KeepsTheSequence_AndEveryDedupeKey(string provider)
+    {
+        Akka.TestKit.Xunit2.TestKit kit = await StartAsync(provider);
+        IActorRef journal = kit.Sys.ActorOf(IngestJournal.Props("ingest/c3/default", "c3", Options(snapshotEvery: 4)));
+        for (int i = 1; i <= 13; i++)
+        {
+            journal.Tell(new Append(i, Message(i)), kit.TestActor);
+            kit.ExpectMsg<Journaled>(TimeSpan.FromSeconds(30));
+        }
+
+        // Wait until a snapshot exists, then restart: recovery starts from it.
+        await kit.AwaitAssertAsync(async () => Assert.True(await SnapshotCountAsync(provider) > 0), TimeSpan.FromSeconds(30));
+        await StopAsync(kit, journal);
+        IActorRef again = kit.Sys.ActorOf(IngestJournal.Props("ingest/c3/default", "c3", Options(snapshotEvery: 4)));
+        again.Tell(GetHighestSequenceNr.Instance, kit.TestActor);
+        Assert.Equal(13L, kit.ExpectMsg<long>(TimeSpan.FromSeconds(30)));
+        for (int i = 1; i <= 13; i++)
+        {
+            again.Tell(new Append(100 + i, Message(i)), kit.TestActor);
+            Assert.Equal(new Journaled(100 + i, i, Duplicate: true), kit.ExpectMsg<Journaled>(TimeSpan.FromSeconds(30)));
+        }
+
+        again.Tell(new Append(200, Message(14)), kit.TestActor);
+        Assert.Equal(new Journaled(200, 14), kit.ExpectMsg<Journaled>(TimeSpan.FromSeconds(30)));
+    }
+
+    [SkippableTheory]
+    [InlineData("sqlite")]
+    [InlineData("postgresql")]
+    public async Task ConcurrentWriters_EachKeepTheirOwnGaplessOrder(string provider)
+    {
+        Akka.TestKit.Xunit2.TestKit kit = await StartAsync(provider);
+        const int Writers = 6;
+        const int Each = 100;
+        IActorRef[] journals = [.. Enumerable.Range(0, Writers).Select(w => kit.Sys.ActorOf(IngestJournal.Props($"ingest/cw{w}/default", $"cw{w}", Options())))];
+        for (int i = 1; i <= Each; i++)
+        {
+            for (int w = 0; w < Writers; w++)
+            {
+                journals[w].Tell(new Append((w * 1000) + i, Message((w * 1000) + i)), kit.TestActor);
+            }
+        }
+
+        var replies = Enumerable.Range(0, Writers * Each).Select(_ => kit.ExpectMsg<Journaled>(TimeSpan.FromSeconds(60))).ToList();
+        for (int w = 0; w < Writers; w++)
+        {
+            var mine = replies.Where(r => r.CorrelationId / 1000 == w).OrderBy(r => r.CorrelationId).Select(r => r.SequenceNr).ToList();
+            Assert.Equal(Enumerable.Range(1, Each).Select(i => (long)i), mine);
+            Assert.Equal(Enumerable.Range(1, Each).Select(i => $"C{(w * 1000) + i}"),
+                (await ReplayAsync(kit, $"ingest/cw{w}/default")).Cast<MessageReceived>().Select(m => m.ControlId));
+        }
+    }
+
+    [SkippableTheory]
+    [InlineData("sqlite")]
+    [InlineData("postgresql")]
+    public async Task AWriteTheStoreFails_IsNeverAcknowledged_AndTheJournalRecoversWhenTheStoreDoes(string provider)
+    {
+        Akka.TestKit.Xunit2.TestKit kit = await StartAsync(provider);
+        const string Pid = "ingest/cf/default";
+        IActorRef journal = kit.Sys.ActorOf(BackoffSupervisor.Props(Backoff.OnStop(IngestJournal.Props(Pid, "cf", Options()), "journal",
+            TimeSpan.FromMilliseconds(100), TimeSpan.FromMilliseconds(500), 0.1, maxNrOfRetries: -1)));
+        journal.Tell(new Append(1, Message(1)), kit.TestActor);
+        Assert.Equal(1, kit.ExpectMsg<Journaled>(TimeSpan.FromSeconds(30)).SequenceNr);
+
+        await ExecuteAsync(provider, provider == "postgresql"
+            ? "CREATE FUNCTION se_fail() RETURNS trigger AS $$ BEGIN RAISE EXCEPTION 'injected'; END $$ LANGUAGE plpgsql; " +
+              "CREATE TRIGGER se_fail BEFORE INSERT ON journal FOR EACH ROW EXECUTE FUNCTION se_fail();"
+            : "CREATE TRIGGER se_fail BEFORE INSERT ON journal BEGIN SELECT RAISE(ABORT, 'injected'); END;");
+        journal.Tell(new Append(2, Message(2)), kit.TestActor);
+        kit.ExpectNoMsg(TimeSpan.FromSeconds(2)); // never acknowledged: the connection answers AR 207 on its commit timeout
+
+        await ExecuteAsync(provider, provider == "postgresql" ? "DROP TRIGGER se_fail ON journal;" : "DROP TRIGGER se_fail;");
+        await kit.AwaitAssertAsync(() =>
+        {
+            journal.Tell(new Append(3, Message(3)), kit.TestActor);
+            Assert.Equal(new Journaled(3, 2), kit.ExpectMsg<Journaled>(TimeSpan.FromSeconds(2)));
+        }, TimeSpan.FromSeconds(30), TimeSpan.FromMilliseconds(200));
+        Assert.Equal(["C1", "C3"], (await ReplayAsync(kit, Pid)).Cast<MessageReceived>().Select(m => m.ControlId));
+    }
+
+    private async Task ExecuteAsync(string provider, string sql)
+    {
+        if (provider == "postgresql")
+        {
+            await using var connection = new NpgsqlConnection(_store!.Sql!.ConnectionOptions.ConnectionString);
+            await connection.OpenAsync();
+            await using var command = new NpgsqlCommand(sql, connection);
+            await command.ExecuteNonQueryAsync();
+        }
+        else
+        {
+            await using var connection = new Microsoft.Data.Sqlite.SqliteConnection(SqliteStore.ConnectionString(_dir));
+            await connection.OpenAsync();
+            await using var command = connection.CreateCommand();
+            command.CommandText = sql;
+            await command.ExecuteNonQueryAsync();
+        }
+    }
+
+    private async Task<long> SnapshotCountAsync(string provider)
+    {
+        string sql = "SELECT COUNT(*) FROM snapshot";
+        if (provider == "postgresql")
+        {
+            await using var connection = new NpgsqlConnection(_store!.Sql!.ConnectionOptions.ConnectionString);
+            await connection.OpenAsync();
+            await using var command = new NpgsqlCommand(sql, connection);
+            return (long)(await command.ExecuteScalarAsync())!;
+        }
+
+        await using var sqlite = new Microsoft.Data.Sqlite.SqliteConnection(SqliteStore.ConnectionString(_dir));
+        await sqlite.OpenAsync();
+        await using var count = sqlite.CreateCommand();
+        count.CommandText = sql;
+        return (long)(await count.ExecuteScalarAsync())!;
+    }
+
+    private static async Task<IReadOnlyList<object>> ReplayAsync(Akka.TestKit.Xunit2.TestKit kit, string persistenceId)
+    {
+        IActorRef replayer = kit.Sys.ActorOf(Props.Create(() => new Writer(persistenceId)));
+        replayer.Tell(GetEvents.Instance, kit.TestActor);
+        IReadOnlyList<object> events = kit.ExpectMsg<IReadOnlyList<object>>(TimeSpan.FromSeconds(30));
+        await StopAsync(kit, replayer);
+        return events;
+    }
+
+    private static async Task StopAsync(Akka.TestKit.Xunit2.TestKit kit, IActorRef actor)
+    {
+        await actor.GracefulStop(TimeSpan.FromSeconds(10));
+        _ = kit;
+    }
+
+    private sealed record DeleteTo(long SequenceNr);
+
+    private sealed record GetEvents
+    {
+        public static GetEvents Instance { get; } = new();
+    }
+
+    // A plain persistent actor over the same journal: persists what it is sent, replays, deletes.
+    private sealed class Writer : ReceivePersistentActor
+    {
+        private readonly List<object> _events = [];
+        private IActorRef _deleteRequester = ActorRefs.Nobody;
+
+        public Writer(string persistenceId)
+        {
+            PersistenceId = persistenceId;
+            Recover<IIngestEvent>(e => _events.Add(e));
+            Command<MessageReceived>(m => Persist(m, e =>
+            {
+                _events.Add(e);
+                Sender.Tell(LastSequenceNr);
+            }));
+            Command<GetEvents>(_ => Sender.Tell((IReadOnlyList<object>)[.. _events]));
+            Command<DeleteTo>(d =>
+            {
+                _deleteRequester = Sender;
+                DeleteMessages(d.SequenceNr);
+            });
+            Command<DeleteMessagesSuccess>(s => _deleteRequester.Tell(s));
+        }
+
+        public override string PersistenceId { get; }
+    }
+}
