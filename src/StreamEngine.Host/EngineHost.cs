@@ -89,7 +89,7 @@ public static class EngineHost
             ConfigureSql(akka, store.Sql, store.Provider);
         }
 
-        akka.WithCustomSerializer("streamengine", [typeof(IIngestEvent), typeof(IngestSnapshot), typeof(WatermarkAdvanced)],
+        akka.WithCustomSerializer("streamengine", [typeof(IIngestEvent), typeof(IngestSnapshot), typeof(ISinkEvent)],
             system => new IngestEventSerializer(system));
     }
 

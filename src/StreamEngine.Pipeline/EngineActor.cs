@@ -3,6 +3,7 @@ using Akka.Event;
 using Akka.Pattern;
 using StreamEngine.Fhir;
 using StreamEngine.Hl7v2;
+using StreamEngine.Pipeline.Admin;
 using StreamEngine.Pipeline.Delivery;
 using StreamEngine.Pipeline.Index;
 using StreamEngine.Pipeline.Ingest;
@@ -36,6 +37,7 @@ public sealed class EngineActor : ReceiveActor, IWithUnboundedStash
     private readonly Dictionary<string, int> _waitingSinks = [];
     private readonly Dictionary<string, IActorRef> _journals = [];
     private readonly List<IActorRef> _listeners = [];
+    private readonly List<SinkRef> _sinks = [];
     private readonly Hl7AckBuilder _acks = new(DateTimeOffset.UtcNow);
     private readonly MessageMapper _mapper = new();
     private readonly IMessageIndex _index;
@@ -48,6 +50,7 @@ public sealed class EngineActor : ReceiveActor, IWithUnboundedStash
         _index = index;
         _hasher = hasher;
         Receive<SinkReady>(OnSinkReady);
+        Admin();
         Receive<GetBindings>(_ =>
         {
             if (_listeners.Count < _settings.Listeners.Count)
@@ -83,9 +86,10 @@ public sealed class EngineActor : ReceiveActor, IWithUnboundedStash
 
             foreach (SinkSettings sink in _settings.Sinks)
             {
-                Props sinkProps = SinkActor.Props(sink, listener, journal, () => CreateTarget(sink, listener),
+                Props sinkProps = SinkActor.Props(sink, listener, journal, replayId => CreateTarget(sink, listener, replayId),
                     _settings.ReadJournalPluginId, _settings.Durability, Self);
-                Context.ActorOf(Supervised(sinkProps, "sink"), $"sink-{Sanitise(sink.Id)}-{Sanitise(listener.Id)}");
+                _sinks.Add(new SinkRef(sink.Id, listener.Id, listener.PersistenceId,
+                    Context.ActorOf(Supervised(sinkProps, "sink"), $"sink-{Sanitise(sink.Id)}-{Sanitise(listener.Id)}")));
             }
 
             if (_settings.Sinks.Count == 0)
@@ -119,15 +123,108 @@ public sealed class EngineActor : ReceiveActor, IWithUnboundedStash
         }
     }
 
-    private IDeliveryTarget CreateTarget(SinkSettings sink, ListenerSettings listener) => sink.Type switch
+    // The live output, or a replay's own (under replays/{id}/ beside it).
+    private IDeliveryTarget CreateTarget(SinkSettings sink, ListenerSettings listener, string? replayId) => sink.Type switch
     {
         "ndjson" => new NdjsonTarget(
-            Path.Combine(sink.Path, $"{sink.Id}.{listener.Id}.ndjson"),
+            replayId is null
+                ? Path.Combine(sink.Path, $"{sink.Id}.{listener.Id}.ndjson")
+                : Path.Combine(sink.Path, "replays", replayId, $"{sink.Id}.{listener.Id}.ndjson"),
             listener.PersistenceId,
-            Path.Combine(_settings.DataDirectory, "quarantine", sink.Id, listener.Id),
-            _mapper),
+            _mapper,
+            replayId),
         _ => throw new InvalidOperationException($"Unknown sink type '{sink.Type}'."),
     };
+
+    // The admin endpoint's questions: answered from the journals, the sinks and the message index.
+    private void Admin()
+    {
+        TimeSpan timeout = TimeSpan.FromSeconds(30);
+        Receive<GetStatus>(_ =>
+        {
+            IActorRef replyTo = Sender;
+            var streams = _journals.Select(async j =>
+            {
+                ListenerSettings listener = _settings.Listeners.First(l => l.Id == j.Key);
+                return new StreamStatus(listener.Id, listener.PersistenceId, await j.Value.Ask<long>(GetHighestSequenceNr.Instance, timeout));
+            }).ToList();
+            var sinks = _sinks.Select(s => s.Actor.Ask<SinkStatus>(GetSinkStatus.Instance, timeout)).ToList();
+            Task.Run(async () =>
+            {
+                StreamStatus[] journaled = await Task.WhenAll(streams);
+                SinkStatus[] statuses = await Task.WhenAll(sinks);
+                return new EngineStatus(journaled, [.. statuses.Select(s => s with
+                {
+                    Received = journaled.First(j => j.ListenerId == s.ListenerId).Journaled - s.Origin,
+                })]);
+            }).PipeTo(replyTo, failure: e => new Status.Failure(e));
+        });
+        Receive<ListQuarantine>(list =>
+        {
+            IActorRef replyTo = Sender;
+            var asks = _sinks.Where(s => list.SinkId is null || s.SinkId == list.SinkId)
+                .Select(s => s.Actor.Ask<QuarantineList>(list, timeout)).ToList();
+            Task.WhenAll(asks).PipeTo(replyTo, success: lists => new QuarantineList([.. lists.SelectMany(l => l.Items).OrderBy(i => i.At)]),
+                failure: e => new Status.Failure(e));
+        });
+        Receive<QuarantineCommand>(command =>
+        {
+            string[] parts = command.Id.Split('/');
+            SinkRef? sink = parts.Length == 3 && long.TryParse(parts[2], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out _)
+                ? _sinks.Find(s => s.SinkId == parts[0] && s.ListenerId == parts[1])
+                : null;
+            if (sink is null)
+            {
+                Sender.Tell(new QuarantineActionResult(false, $"no quarantine id '{command.Id}' (expected sink/listener/sequence)"));
+                return;
+            }
+
+            sink.Actor.Forward(command);
+        });
+        Receive<TraceLookup>(lookup =>
+        {
+            IActorRef replyTo = Sender;
+            string? patient = lookup.Mrn is null ? null : _hasher.Hash("mrn:" + lookup.Mrn.Trim());
+            Task.Run(async () =>
+            {
+                IReadOnlyList<MessageIndexEntry> found = await _index.FindAsync(new MessageQuery
+                {
+                    ControlId = lookup.ControlId,
+                    PatientKeyHash = patient,
+                    Since = lookup.Since,
+                    Limit = lookup.Limit,
+                });
+                var answers = new List<TraceAnswer>();
+                foreach (IGrouping<string, MessageIndexEntry> stream in found.GroupBy(e => e.Stream))
+                {
+                    List<long> seqs = [.. stream.Select(e => e.SequenceNr)];
+                    foreach (SinkRef sink in _sinks.Where(s => s.Stream == stream.Key))
+                    {
+                        answers.Add(await sink.Actor.Ask<TraceAnswer>(new TraceRequest(seqs), timeout));
+                    }
+                }
+
+                return new TraceResult([.. found.Select(e => new TracedMessage(e,
+                    answers.Where(a => _sinks.Any(s => s.Stream == e.Stream && s.SinkId == a.SinkId && s.ListenerId == a.ListenerId))
+                        .ToDictionary(a => a.SinkId, a => a.Outcomes.GetValueOrDefault(e.SequenceNr, "unknown"))))]);
+            }).PipeTo(replyTo, failure: e => new Status.Failure(e));
+        });
+        Receive<ReplayCommand>(command =>
+        {
+            IActorRef replyTo = Sender;
+            var targets = _sinks.Where(s => s.SinkId == command.SinkId && (command.ListenerId is null || s.ListenerId == command.ListenerId)).ToList();
+            if (targets.Count == 0)
+            {
+                replyTo.Tell(new Status.Failure(new ArgumentException($"no sink '{command.SinkId}'" + (command.ListenerId is null ? string.Empty : $" on stream '{command.ListenerId}'"))));
+                return;
+            }
+
+            Task.WhenAll(targets.Select(t => t.Actor.Ask<ReplayResult>(command.Request, Timeout.InfiniteTimeSpan)))
+                .PipeTo(replyTo, success: results => new ReplayResults(results), failure: e => new Status.Failure(e));
+        });
+    }
+
+    private sealed record SinkRef(string SinkId, string ListenerId, string Stream, IActorRef Actor);
 
     private static Props Supervised(Props child, string name) =>
         BackoffSupervisor.Props(Backoff.OnStop(child, name, MinBackoff, MaxBackoff, 0.2, maxNrOfRetries: -1).WithDefaultStoppingStrategy());

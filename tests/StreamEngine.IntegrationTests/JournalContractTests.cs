@@ -22,43 +22,20 @@ namespace StreamEngine.IntegrationTests;
 /// </summary>
 public sealed class JournalContractTests : IAsyncLifetime
 {
-    private readonly string _dir = Directory.CreateTempSubdirectory("se-contract-").FullName;
-    private IHost? _host;
+    private readonly PersistenceHost _persistence = new();
     private EngineStore? _store;
-    private Akka.TestKit.Xunit2.TestKit? _kit;
+    private string _dir = string.Empty;
 
     public Task InitializeAsync() => Task.CompletedTask;
 
-    public async Task DisposeAsync()
-    {
-        if (_host is not null)
-        {
-            await _host.StopAsync();
-            _host.Dispose();
-        }
-
-        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
-        Directory.Delete(_dir, recursive: true);
-    }
+    public async Task DisposeAsync() => await _persistence.DisposeAsync();
 
     private async Task<Akka.TestKit.Xunit2.TestKit> StartAsync(string provider)
     {
-        var settings = new EngineSettings
-        {
-            DataDirectory = _dir,
-            Listeners = [],
-            Sinks = [],
-            ReadJournalPluginId = StreamEngine.Host.Configuration.SettingsLoader.ReadJournalPluginId,
-            Store = provider == "postgresql" ? StoreProvider.PostgreSql : StoreProvider.Sqlite,
-            ConnectionString = provider == "postgresql" ? await TestPostgres.CreateDatabaseAsync() : null,
-        };
-        _store = EngineHost.OpenStore(settings);
-        HostApplicationBuilder builder = Microsoft.Extensions.Hosting.Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings());
-        builder.Services.AddAkka("contract", (akka, _) => EngineHost.ConfigurePersistence(akka, _store));
-        _host = builder.Build();
-        await _host.StartAsync();
-        _kit = new Akka.TestKit.Xunit2.TestKit(_host.Services.GetRequiredService<ActorSystem>());
-        return _kit;
+        Akka.TestKit.Xunit2.TestKit kit = await _persistence.StartAsync(provider);
+        _store = _persistence.Store;
+        _dir = _persistence.Directory;
+        return kit;
     }
 
     private static MessageReceived Message(int n, int size = 0)

@@ -50,6 +50,24 @@ public sealed class IngestEventSerializerTests() : Akka.TestKit.Xunit2.TestKit(P
     }
 
     [Fact]
+    public void SinkEvents_RoundTrip_WithTheirOwnCopyOfTheMessage()
+    {
+        var serializer = new IngestEventSerializer((Akka.Actor.ExtendedActorSystem)Sys);
+        var message = new MessageReceived("MSH|^~\\&|A\rPID|1\r"u8.ToArray(), Received, "PAS", "RX1", "ADT^A01", "C1", "2026", 42, "p", "");
+        T RoundTrip<T>(T o) where T : class => (T)serializer.FromBinary(serializer.ToBinary(o), serializer.Manifest(o));
+
+        MessageQuarantined q = RoundTrip(new MessageQuarantined(5, "MissingPid", ["a", "b"], message, Received));
+        Assert.Equal((5L, "MissingPid", Received), (q.SequenceNr, q.Reason, q.At));
+        Assert.Equal(["a", "b"], q.PatientKeys);
+        Assert.Equal(message.Raw.ToArray(), q.Message.Raw.ToArray());
+        MessageParked p = RoundTrip(new MessageParked(6, 5, new FrameRejected(new byte[] { 1 }, Received, "BadMsh")));
+        Assert.Equal((6L, 5L, "BadMsh"), (p.SequenceNr, p.BehindSequenceNr, ((FrameRejected)p.Message).Reason));
+        Assert.Equal(new QuarantineResolved(5, "skipped", "why", Received), RoundTrip(new QuarantineResolved(5, "skipped", "why", Received)));
+        WatermarkAdvanced w = RoundTrip(new WatermarkAdvanced(9, 2, new SinkCounts(1, 2, 3, 4)));
+        Assert.Equal((9L, 2L, new SinkCounts(1, 2, 3, 4)), (w.SequenceNr, w.Origin, w.Counts));
+    }
+
+    [Fact]
     public void UnknownManifest_Throws()
     {
         var serializer = new IngestEventSerializer((Akka.Actor.ExtendedActorSystem)Sys);

@@ -27,37 +27,51 @@ public sealed class NdjsonTargetTests : IDisposable
     public void MapperThatThrows_QuarantinesThatMessage_AndTheNextOneIsDelivered()
     {
         var mapper = new MessageMapper([new AdtAdmitVisitMapper(), new ThrowingMapper()]);
-        string quarantine = Path.Combine(_dir, "q");
-        using var target = new NdjsonTarget(Path.Combine(_dir, "out.ndjson"), "ingest/t/default", quarantine, mapper);
+        using var target = new NdjsonTarget(Path.Combine(_dir, "out.ndjson"), "ingest/t/default", mapper);
         Assert.Equal(0, target.Open());
 
-        Assert.Equal(DeliveryOutcome.Quarantined, target.Deliver(1, Received("BAD", "A31")));
-        Assert.Equal(DeliveryOutcome.Delivered, target.Deliver(2, Received("GOOD")));
-        Assert.Equal(DeliveryOutcome.Filtered, target.Deliver(3, Received("OTHER", "A99")));
-        Assert.Equal(DeliveryOutcome.Filtered, target.Deliver(4, new FrameRejected("x"u8.ToArray(), DateTimeOffset.UtcNow, "BadMsh")));
+        DeliveryResult bad = target.Deliver(1, Received("BAD", "A31"));
+        Assert.Equal(DeliveryResult.Quarantine("MappingException:InvalidOperationException"), bad); // the type, never the text
+        Assert.Equal(DeliveryResult.Delivered, target.Deliver(2, Received("GOOD")));
+        Assert.Equal(DeliveryResult.Filtered, target.Deliver(3, Received("OTHER", "A99")));
+        Assert.Equal(DeliveryResult.Quarantine("Rejected:BadMsh"), target.Deliver(4, new FrameRejected("x"u8.ToArray(), DateTimeOffset.UtcNow, "BadMsh")));
+        Assert.Equal(DeliveryResult.Filtered, target.Classify(Received("OTHER", "A99")));
         target.Flush(durable: true);
 
-        Assert.Equal("MappingException:InvalidOperationException\n", File.ReadAllText(Path.Combine(quarantine, "000000000001.reason")));
-        Assert.True(File.Exists(Path.Combine(quarantine, "000000000001.hl7")));
         string[] lines = File.ReadAllLines(Path.Combine(_dir, "out.ndjson"));
         Assert.Contains("\"GOOD\"", Assert.Single(lines), StringComparison.Ordinal);
-        Assert.DoesNotContain("SECRET", File.ReadAllText(Path.Combine(quarantine, "000000000001.reason")), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Reopen_ReportsTheHighestRecentSequence_EvenWhenAnOlderOneWasReleasedLast()
+    {
+        string file = Path.Combine(_dir, "out.ndjson");
+        using (var target = new NdjsonTarget(file, "ingest/t/default", new MessageMapper()))
+        {
+            target.Open();
+            target.Deliver(7, Received("S7"));
+            target.Deliver(9, Received("S9"));
+            target.Deliver(3, Received("S3")); // released from quarantine after 9 was written
+        }
+
+        using var again = new NdjsonTarget(file, "ingest/t/default", new MessageMapper());
+        Assert.Equal(9, again.Open());
     }
 
     [Fact]
     public void Reopen_ReportsTheLastDeliveredSequence()
     {
         string file = Path.Combine(_dir, "out.ndjson");
-        using (var target = new NdjsonTarget(file, "ingest/t/default", Path.Combine(_dir, "q"), new MessageMapper()))
+        using (var target = new NdjsonTarget(file, "ingest/t/default", new MessageMapper()))
         {
             target.Open();
             target.Deliver(7, Received("S7"));
             target.Deliver(9, Received("S9"));
         }
 
-        using var again = new NdjsonTarget(file, "ingest/t/default", Path.Combine(_dir, "q"), new MessageMapper());
+        using var again = new NdjsonTarget(file, "ingest/t/default", new MessageMapper());
         Assert.Equal(9, again.Open());
-        using var otherStream = new NdjsonTarget(file, "ingest/other/default", Path.Combine(_dir, "q"), new MessageMapper());
+        using var otherStream = new NdjsonTarget(file, "ingest/other/default", new MessageMapper());
         Assert.Equal(0, otherStream.Open());
     }
 }

@@ -15,7 +15,8 @@ internal static class PipelineTestConfig
         akka.actor.serializers.streamengine = "{{typeof(IngestEventSerializer).AssemblyQualifiedName}}"
         akka.actor.serialization-bindings {
           "{{typeof(IIngestEvent).AssemblyQualifiedName}}" = streamengine
-          "{{typeof(WatermarkAdvanced).AssemblyQualifiedName}}" = streamengine
+          "{{typeof(ISinkEvent).AssemblyQualifiedName}}" = streamengine
+          "{{typeof(IngestSnapshot).AssemblyQualifiedName}}" = streamengine
         }
         akka.actor.serialization-identifiers {
           "{{typeof(IngestEventSerializer).AssemblyQualifiedName}}" = {{IngestEventSerializer.SerializerId}}

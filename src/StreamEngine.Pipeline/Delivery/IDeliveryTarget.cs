@@ -8,11 +8,24 @@ public enum DeliveryOutcome
     /// <summary>Written to the sink.</summary>
     Delivered,
 
-    /// <summary>Not for this sink (unsupported type, a rejected frame): counted, not lost.</summary>
+    /// <summary>Not for this sink (a type it does not take): counted, not lost.</summary>
     Filtered,
 
     /// <summary>Could not be delivered however often it is retried (a mapping error): kept aside with its reason.</summary>
     Quarantined,
+}
+
+/// <summary>An outcome, with the coded reason when quarantined (codes and positions only, never content).</summary>
+public readonly record struct DeliveryResult(DeliveryOutcome Outcome, string? Reason = null)
+{
+    /// <summary>Delivered.</summary>
+    public static DeliveryResult Delivered { get; } = new(DeliveryOutcome.Delivered);
+
+    /// <summary>Filtered.</summary>
+    public static DeliveryResult Filtered { get; } = new(DeliveryOutcome.Filtered);
+
+    /// <summary>Quarantined for a reason.</summary>
+    public static DeliveryResult Quarantine(string reason) => new(DeliveryOutcome.Quarantined, reason);
 }
 
 /// <summary>
@@ -26,7 +39,10 @@ public interface IDeliveryTarget : IDisposable
     long Open();
 
     /// <summary>Delivers one event. Throws only for failures that a retry may cure (I/O, a server down).</summary>
-    DeliveryOutcome Deliver(long sequenceNr, IIngestEvent journaled);
+    DeliveryResult Deliver(long sequenceNr, IIngestEvent journaled);
+
+    /// <summary>What <see cref="Deliver"/> would do with an event, without writing anything (trace, recount after a crash).</summary>
+    DeliveryResult Classify(IIngestEvent journaled);
 
     /// <summary>Makes delivered output visible (and, with <paramref name="durable"/>, safe from power loss).</summary>
     void Flush(bool durable);

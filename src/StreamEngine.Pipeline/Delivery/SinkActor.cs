@@ -6,6 +6,7 @@ using Akka.Persistence.Query;
 using Akka.Streams;
 using Akka.Streams.Dsl;
 using StreamEngine.Diagnostics;
+using StreamEngine.Pipeline.Admin;
 using StreamEngine.Pipeline.Ingest;
 
 namespace StreamEngine.Pipeline.Delivery;
@@ -14,11 +15,18 @@ namespace StreamEngine.Pipeline.Delivery;
 public sealed record SinkReady(string SinkId, string ListenerId);
 
 /// <summary>
-/// Delivers one stream to one sink, in journal order, effectively once. Its watermark (every sequence number up to
-/// it is done) is persisted in batches; the target reports what it already holds, so a crash between a write and
-/// the watermark re-sends nothing twice. It reads the journal on its own: live events offered by the
-/// <see cref="IngestJournal"/> while it keeps up, and a catch-up query (Akka.Persistence.Query) from its
-/// watermark after a (re)start or whenever it sees a gap, so a slow or failed sink never holds up ingest.
+/// Delivers one stream to one sink, in journal order, effectively once.
+/// <para>Progress: a watermark (every sequence number up to it is delivered, filtered, quarantined or parked) with
+/// running counts, persisted in batches; the target reports what it already holds, so a crash between a write and the
+/// watermark re-sends nothing twice. It reads the journal on its own: live events offered by the
+/// <see cref="IngestJournal"/> while it keeps up, and a catch-up query (Akka.Persistence.Query) from its watermark
+/// after a (re)start or whenever it sees a gap, so a slow or failed sink never holds up ingest.</para>
+/// <para>Quarantine: a message retrying cannot deliver is persisted here with its reason and its own copy of the
+/// message, and blocks its patient keys at this sink: later messages of those patients are parked (persisted, with
+/// their copies) behind it, so one patient's order is never broken while every other patient flows on. An
+/// operator's retry or skip releases the parked messages in order, and is recorded.</para>
+/// <para>Replay: re-delivers, to a file of the replay's own, every message from a start point on of each patient
+/// with a matching message, rate-capped; live delivery waits meanwhile and catches up after.</para>
 /// </summary>
 public sealed class SinkActor : ReceivePersistentActor, IWithTimers
 {
@@ -35,22 +43,34 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
     private readonly SinkSettings _sink;
     private readonly ListenerSettings _listener;
     private readonly IActorRef _journal;
-    private readonly Func<IDeliveryTarget> _targetFactory;
+    private readonly Func<string?, IDeliveryTarget> _targetFactory;
     private readonly string _readJournalPluginId;
     private readonly bool _durable;
     private readonly IActorRef? _readyTo;
     private readonly KeyValuePair<string, object?> _sinkTag;
+    private readonly IMaterializer _materializer;
+    private readonly SortedDictionary<long, Quarantined> _quarantine = [];
+    private readonly Dictionary<string, Quarantined> _blocked = [];
+    private readonly Dictionary<long, Quarantined> _parkedBehind = [];
     private IDeliveryTarget? _target;
     private long _done;
     private long _persisted;
+    private long _origin;
+    private long _heldUpTo;
+    private long _delivered;
+    private long _filtered;
+    private long _quarantined;
+    private long _parked;
     private bool _recoveredWatermark;
     private bool _announced;
     private bool _flushScheduled;
     private int _ungranted;
     private long _doneAtLastTick;
+    private string _state = "starting";
 
     /// <summary>Creates the sink actor of one sink and one listener's stream.</summary>
-    public SinkActor(SinkSettings sink, ListenerSettings listener, IActorRef journal, Func<IDeliveryTarget> targetFactory,
+    /// <param name="targetFactory">Opens the sink's output: the live one for null, else a replay's own (by replay id).</param>
+    public SinkActor(SinkSettings sink, ListenerSettings listener, IActorRef journal, Func<string?, IDeliveryTarget> targetFactory,
         string readJournalPluginId, Durability durability, IActorRef? readyTo)
     {
         _sink = sink;
@@ -61,13 +81,22 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
         _durable = durability == Durability.Fsync;
         _readyTo = readyTo;
         _sinkTag = new("sink", sink.Id);
+        _materializer = Context.Materializer();
         PersistenceId = sink.PersistenceIdFor(listener);
 
         Recover<WatermarkAdvanced>(w =>
         {
             _recoveredWatermark = true;
             _done = _persisted = Math.Max(_done, w.SequenceNr);
+            if (w.Counts is { } counts)
+            {
+                _origin = w.Origin;
+                (_delivered, _filtered, _quarantined, _parked) = (counts.Delivered, counts.Filtered, counts.Quarantined, counts.Parked);
+            }
         });
+        Recover<MessageQuarantined>(q => OpenQuarantine(q));
+        Recover<MessageParked>(p => ParkBehind(p));
+        Recover<QuarantineResolved>(r => CloseQuarantine(r.SequenceNr));
         Recover<RecoveryCompleted>(_ => OnRecovered());
         CommandAny(_ => Stash.Stash());
     }
@@ -78,8 +107,10 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
     /// <inheritdoc />
     public ITimerScheduler Timers { get; set; } = null!;
 
+    private string StreamId => _listener.PersistenceId;
+
     /// <summary>Props for a sink actor.</summary>
-    public static Props Props(SinkSettings sink, ListenerSettings listener, IActorRef journal, Func<IDeliveryTarget> targetFactory,
+    public static Props Props(SinkSettings sink, ListenerSettings listener, IActorRef journal, Func<string?, IDeliveryTarget> targetFactory,
         string readJournalPluginId, Durability durability, IActorRef? readyTo) =>
         Akka.Actor.Props.Create(() => new SinkActor(sink, listener, journal, targetFactory, readJournalPluginId, durability, readyTo));
 
@@ -114,19 +145,16 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
             return;
         }
 
-        IDeliveryTarget target = _targetFactory();
+        IDeliveryTarget target = _targetFactory(null);
         long held = target.Open();
         _target = target;
-        if (held > _done)
-        {
-            _done = held; // written before the last watermark was persisted: not written again
-        }
-
-        _log.Info("Sink {0} on stream {1} resumes after sequence {2}", _sink.Id, _listener.PersistenceId, _done);
+        _heldUpTo = Math.Max(_heldUpTo, held); // written before the last watermark was persisted: counted, not written again
+        _log.Info("Sink {0} on stream {1} resumes after sequence {2}", _sink.Id, StreamId, _done);
     }
 
     private void Subscribe()
     {
+        _state = "subscribing";
         BecomeStacked(Subscribing);
         _journal.Tell(new SubscribeLive(Self, LiveWindow));
         _ungranted = 0;
@@ -146,6 +174,7 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
                     _done = s.HighestSequenceNr;
                 }
 
+                _origin = _done;
                 PersistWatermark();
             }
 
@@ -161,18 +190,17 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
             }
         });
         Command<LiveEvent>(_ => Stash.Stash());
-        Command<SaveWatermark>(_ => PersistWatermarkIfBehind());
-        Command<FlushNow>(_ => Flush());
+        Housekeeping();
         CommandAny(_ => Stash.Stash());
     }
 
     private void CatchUp(long to)
     {
-        _log.Info("Sink {0} catching up on stream {1} from {2} to {3}", _sink.Id, _listener.PersistenceId, _done + 1, to);
-        var query = PersistenceQuery.Get(Context.System).ReadJournalFor<ICurrentEventsByPersistenceIdQuery>(_readJournalPluginId);
-        query.CurrentEventsByPersistenceId(_listener.PersistenceId, _done + 1, to)
+        _state = "catching-up";
+        _log.Info("Sink {0} catching up on stream {1} from {2} to {3}", _sink.Id, StreamId, _done + 1, to);
+        ReadJournal().CurrentEventsByPersistenceId(StreamId, _done + 1, to)
             .RunWith(Sink.ActorRefWithAck<EventEnvelope>(Self, CatchUpStarted.Instance, CatchUpAck.Instance, CatchUpCompleted.Instance,
-                e => new CatchUpFailed(e)), Context.Materializer());
+                e => new CatchUpFailed(e)), _materializer);
         BecomeStacked(CatchingUp);
     }
 
@@ -195,13 +223,13 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
         });
         Command<CatchUpFailed>(f => throw new InvalidOperationException($"Sink '{_sink.Id}' could not read the journal.", f.Cause));
         Command<LiveEvent>(_ => Stash.Stash());
-        Command<SaveWatermark>(_ => PersistWatermarkIfBehind());
-        Command<FlushNow>(_ => Flush());
+        Housekeeping();
         CommandAny(_ => Stash.Stash());
     }
 
     private void BecomeLive()
     {
+        _state = "live";
         Become(Live);
         Stash.UnstashAll();
     }
@@ -247,7 +275,25 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
                 Subscribe();
             }
         });
+        Command<RetryQuarantined>(r => Sender.Tell(Release(r.SequenceNr, retry: true, note: "retried")));
+        Command<SkipQuarantined>(s => Sender.Tell(Release(s.SequenceNr, retry: false, note: s.Reason)));
+        Command<ReplayRequest>(StartReplay);
+        Housekeeping();
+    }
+
+    // Answered in every state.
+    private void Housekeeping()
+    {
+        Command<SaveWatermark>(_ => PersistWatermarkIfBehind());
         Command<FlushNow>(_ => Flush());
+        Command<GetSinkStatus>(_ => Sender.Tell(new SinkStatus(_sink.Id, _listener.Id, StreamId, _state, _done, _origin, Counts(), _quarantine.Count)));
+        Command<ListQuarantine>(_ => Sender.Tell(new QuarantineList([.. _quarantine.Values.Select(Item)])));
+        Command<ShowQuarantined>(s => Sender.Tell(_quarantine.TryGetValue(s.SequenceNr, out Quarantined? q)
+            ? new QuarantineDetail(Item(q), [.. q.Parked.Select(p => p.SequenceNr)],
+                s.Raw ? System.Text.Encoding.UTF8.GetString(q.Message.Raw.Span) : null)
+            : new QuarantineActionResult(false, $"no open quarantine {s.Id}")));
+        Command<TraceRequest>(OnTrace);
+        Command<TraceRead>(OnTraceRead);
     }
 
     private void GrantIfDue()
@@ -259,15 +305,27 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
         }
     }
 
+    private static string[] KeysOf(IIngestEvent e) => e is MessageReceived m
+        ? m.PriorPatientKeyHash.Length > 0 ? [m.PatientKeyHash, m.PriorPatientKeyHash] : m.PatientKeyHash.Length > 0 ? [m.PatientKeyHash] : []
+        : [];
+
     private void Process(long seq, IIngestEvent journaled)
     {
-        DeliveryOutcome outcome = _target!.Deliver(seq, journaled);
-        if (outcome == DeliveryOutcome.Quarantined)
+        string[] keys = KeysOf(journaled);
+        if (keys.Select(k => _blocked.GetValueOrDefault(k)).FirstOrDefault(q => q is not null) is { } blocking)
         {
-            _log.Warning("Sink {0}: message at sequence {1} quarantined", _sink.Id, seq);
+            Park(seq, journaled, blocking);
+            return;
         }
 
-        StreamEngineTelemetry.SinkOutcomes.Add(1, _sinkTag, new("outcome", outcome.ToString()));
+        DeliveryResult result = seq <= _heldUpTo ? _target!.Classify(journaled) : _target!.Deliver(seq, journaled);
+        if (result.Outcome == DeliveryOutcome.Quarantined)
+        {
+            Quarantine(seq, journaled, result.Reason ?? "Unknown", keys);
+            return;
+        }
+
+        Count(result.Outcome);
         _done = seq;
         if (!_flushScheduled)
         {
@@ -276,6 +334,418 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
             Self.Tell(FlushNow.Instance);
         }
     }
+
+    private void Count(DeliveryOutcome outcome)
+    {
+        StreamEngineTelemetry.SinkOutcomes.Add(1, _sinkTag, new("outcome", outcome.ToString()));
+        if (outcome == DeliveryOutcome.Delivered)
+        {
+            _delivered++;
+        }
+        else
+        {
+            _filtered++;
+        }
+    }
+
+    // Persisted with the watermark in one atomic write, after the output before it is flushed: recovery is exact.
+    private void Quarantine(long seq, IIngestEvent journaled, string reason, string[] keys)
+    {
+        _log.Warning("Sink {0}: message at sequence {1} quarantined ({2})", _sink.Id, seq, reason);
+        StreamEngineTelemetry.SinkOutcomes.Add(1, _sinkTag, new("outcome", nameof(DeliveryOutcome.Quarantined)));
+        _target!.Flush(_durable);
+        var quarantined = new MessageQuarantined(seq, reason, keys, journaled, DateTimeOffset.UtcNow);
+        OpenQuarantine(quarantined);
+        _quarantined++;
+        _done = Math.Max(_done, seq);
+        PersistAll(new object[] { quarantined, Watermark() }, _ => { });
+        _persisted = _done;
+    }
+
+    private void Park(long seq, IIngestEvent journaled, Quarantined blocking)
+    {
+        StreamEngineTelemetry.SinkOutcomes.Add(1, _sinkTag, new("outcome", "Parked"));
+        _target!.Flush(_durable);
+        var parked = new MessageParked(seq, blocking.SequenceNr, journaled);
+        ParkBehind(parked);
+        _parked++;
+        _done = Math.Max(_done, seq);
+        PersistAll(new object[] { parked, Watermark() }, _ => { });
+        _persisted = _done;
+    }
+
+    private void OpenQuarantine(MessageQuarantined q)
+    {
+        if (_quarantine.TryGetValue(q.SequenceNr, out Quarantined? open))
+        {
+            open.Reason = q.Reason; // a retry that failed again: same entry, new reason, its parked messages kept
+            return;
+        }
+
+        if (_parkedBehind.Remove(q.SequenceNr, out Quarantined? was))
+        {
+            was.Parked.RemoveAll(p => p.SequenceNr == q.SequenceNr); // a parked message that failed on release
+        }
+
+        var entry = new Quarantined(q.SequenceNr, q.Reason, q.Message, q.At, [.. q.PatientKeys]);
+        _quarantine[q.SequenceNr] = entry;
+        foreach (string key in q.PatientKeys)
+        {
+            _blocked[key] = entry;
+        }
+    }
+
+    private void ParkBehind(MessageParked p)
+    {
+        if (_parkedBehind.Remove(p.SequenceNr, out Quarantined? was))
+        {
+            was.Parked.RemoveAll(x => x.SequenceNr == p.SequenceNr);
+        }
+
+        if (!_quarantine.TryGetValue(p.BehindSequenceNr, out Quarantined? behind))
+        {
+            return;
+        }
+
+        behind.Parked.Add(new ParkedMessage(p.SequenceNr, p.Message));
+        _parkedBehind[p.SequenceNr] = behind;
+        foreach (string key in KeysOf(p.Message))
+        {
+            behind.Keys.Add(key);
+            _blocked[key] = behind; // a merge parked here holds its other patient too
+        }
+    }
+
+    private void CloseQuarantine(long seq)
+    {
+        if (!_quarantine.Remove(seq, out Quarantined? entry))
+        {
+            return;
+        }
+
+        foreach (string key in entry.Keys)
+        {
+            if (_blocked.TryGetValue(key, out Quarantined? b) && ReferenceEquals(b, entry))
+            {
+                _blocked.Remove(key);
+            }
+        }
+
+        foreach (ParkedMessage p in entry.Parked)
+        {
+            _parkedBehind.Remove(p.SequenceNr);
+        }
+    }
+
+    // Retry (deliver it again) or skip a quarantined message, then deliver what was parked behind it in order; a parked
+    // message that fails becomes the new quarantined one and the rest stay parked behind it. One atomic write records it.
+    private QuarantineActionResult Release(long seq, bool retry, string note)
+    {
+        if (!_quarantine.TryGetValue(seq, out Quarantined? entry))
+        {
+            return new QuarantineActionResult(false, $"no open quarantine at sequence {seq}");
+        }
+
+        var events = new List<object>();
+        if (retry)
+        {
+            DeliveryResult result = _target!.Deliver(seq, entry.Message);
+            if (result.Outcome == DeliveryOutcome.Quarantined)
+            {
+                var again = new MessageQuarantined(seq, result.Reason ?? "Unknown", [.. entry.Keys], entry.Message, DateTimeOffset.UtcNow);
+                entry.Reason = again.Reason;
+                PersistAll(new object[] { again, Watermark() }, _ => { });
+                return new QuarantineActionResult(false, $"still quarantined: {again.Reason}");
+            }
+
+            _quarantined--;
+            Count(result.Outcome);
+        }
+        else
+        {
+            _quarantined--;
+            _filtered++; // skipped by an operator: settled, not delivered
+        }
+
+        CloseQuarantine(seq);
+        events.Add(new QuarantineResolved(seq, retry ? "retried" : "skipped", note, DateTimeOffset.UtcNow));
+        int released = 0;
+        Quarantined? failed = null;
+        foreach (ParkedMessage parked in entry.Parked.OrderBy(p => p.SequenceNr))
+        {
+            _parked--;
+            if (failed is not null)
+            {
+                var moved = new MessageParked(parked.SequenceNr, failed.SequenceNr, parked.Message);
+                ParkBehind(moved);
+                events.Add(moved);
+                _parked++;
+                continue;
+            }
+
+            string[] keys = KeysOf(parked.Message);
+            DeliveryResult result = _target!.Deliver(parked.SequenceNr, parked.Message);
+            if (result.Outcome == DeliveryOutcome.Quarantined)
+            {
+                var q = new MessageQuarantined(parked.SequenceNr, result.Reason ?? "Unknown", keys, parked.Message, DateTimeOffset.UtcNow);
+                OpenQuarantine(q);
+                events.Add(q);
+                _quarantined++;
+                failed = _quarantine[parked.SequenceNr];
+                continue;
+            }
+
+            Count(result.Outcome);
+            released++;
+        }
+
+        _target!.Flush(_durable);
+        events.Add(Watermark());
+        PersistAll(events, _ => { });
+        _persisted = _done;
+        _log.Info("Sink {0}: quarantined message at sequence {1} {2}; {3} parked messages delivered", _sink.Id, seq,
+            retry ? "retried" : "skipped", released);
+        return new QuarantineActionResult(true, $"{(retry ? "delivered" : "skipped")}; {released} parked message(s) delivered"
+            + (failed is null ? string.Empty : $"; sequence {failed.SequenceNr} quarantined ({failed.Reason})"), released);
+    }
+
+    private void OnTrace(TraceRequest request)
+    {
+        IActorRef replyTo = Sender;
+        var outcomes = new Dictionary<long, string>();
+        var toRead = new List<long>();
+        foreach (long seq in request.SequenceNrs)
+        {
+            if (_quarantine.TryGetValue(seq, out Quarantined? q))
+            {
+                outcomes[seq] = $"quarantined: {q.Reason}";
+            }
+            else if (_parkedBehind.TryGetValue(seq, out Quarantined? behind))
+            {
+                outcomes[seq] = $"parked behind sequence {behind.SequenceNr}";
+            }
+            else if (seq <= _origin)
+            {
+                outcomes[seq] = "before this sink started";
+            }
+            else if (seq > _done)
+            {
+                outcomes[seq] = "pending";
+            }
+            else
+            {
+                toRead.Add(seq); // done: delivered or filtered, as the target decides for the journaled event
+            }
+        }
+
+        if (toRead.Count == 0)
+        {
+            replyTo.Tell(new TraceAnswer(_sink.Id, _listener.Id, outcomes));
+            return;
+        }
+
+        IMaterializer materializer = _materializer;
+        ICurrentEventsByPersistenceIdQuery query = ReadJournal();
+        Task.WhenAll(toRead.Select(seq => query.CurrentEventsByPersistenceId(StreamId, seq, seq).RunWith(Sink.FirstOrDefault<EventEnvelope>(), materializer)))
+            .PipeTo(Self, success: envelopes => new TraceRead(replyTo, outcomes, envelopes), failure: _ => new TraceRead(replyTo, outcomes, []));
+    }
+
+    private void OnTraceRead(TraceRead read)
+    {
+        var outcomes = new Dictionary<long, string>(read.Outcomes);
+        foreach (EventEnvelope? envelope in read.Envelopes)
+        {
+            if (envelope?.Event is IIngestEvent e)
+            {
+                outcomes[envelope.SequenceNr] = _target?.Classify(e).Outcome == DeliveryOutcome.Filtered ? "filtered" : "delivered";
+            }
+        }
+
+        read.ReplyTo.Tell(new TraceAnswer(_sink.Id, _listener.Id, outcomes));
+    }
+
+    private void StartReplay(ReplayRequest request)
+    {
+        IActorRef replyTo = Sender;
+        if (request.FailedOnly)
+        {
+            Sender.Tell(ReplayFailed(request));
+            return;
+        }
+
+        long from = Math.Max(1, request.FromSequenceNr ?? 1);
+        IMaterializer materializer = _materializer;
+        ICurrentEventsByPersistenceIdQuery query = ReadJournal();
+        string stream = StreamId;
+        long to = _done; // up to the present this sink has reached; live work resumes after the replay
+
+        // Pass 1: which patients (and which messages without a patient) match, and where the first of them is.
+        Source<EventEnvelope, NotUsed> Events(long start) => query.CurrentEventsByPersistenceId(stream, start, to);
+        Events(from)
+            .Where(e => e.Event is MessageReceived m && (request.Since is null || m.ReceivedAt >= request.Since)
+                && (request.MessageType is null || TypeMatches(m.MessageType, request.MessageType)))
+            .RunAggregate(new ReplaySelection(), (selection, e) =>
+            {
+                var m = (MessageReceived)e.Event;
+                selection.Matched++;
+                selection.First = Math.Min(selection.First, e.SequenceNr);
+                string[] keys = KeysOf(m);
+                if (keys.Length == 0)
+                {
+                    selection.Unkeyed.Add(e.SequenceNr);
+                }
+
+                selection.Keys.UnionWith(keys);
+                return selection;
+            }, materializer)
+            .PipeTo(Self, success: selection => new ReplaySelected(request, replyTo, selection), failure: e => new ReplayAborted(request, replyTo, e));
+        _state = "replaying";
+        BecomeStacked(Replaying);
+    }
+
+    private ReplayResult ReplayFailed(ReplayRequest request)
+    {
+        // --failed-only: every open quarantine (matching the filters) is retried, with what is parked behind it.
+        long matched = 0, delivered = 0, failed = 0;
+        foreach (Quarantined q in _quarantine.Values.ToList())
+        {
+            if (q.Message is not MessageReceived m
+                || (request.Since is not null && m.ReceivedAt < request.Since)
+                || (request.FromSequenceNr is not null && q.SequenceNr < request.FromSequenceNr)
+                || (request.MessageType is not null && !TypeMatches(m.MessageType, request.MessageType)))
+            {
+                continue;
+            }
+
+            matched += 1 + q.Parked.Count;
+            if (request.DryRun)
+            {
+                continue;
+            }
+
+            QuarantineActionResult result = Release(q.SequenceNr, retry: true, note: $"replay {request.ReplayId}");
+            if (result.Ok)
+            {
+                delivered += 1 + result.Released;
+            }
+            else
+            {
+                failed++;
+            }
+        }
+
+        return new ReplayResult(request.ReplayId, _sink.Id, _listener.Id, matched, matched, delivered, 0, failed, request.DryRun, null);
+    }
+
+    private void Replaying()
+    {
+        Command<ReplaySelected>(selected =>
+        {
+            ReplayRequest request = selected.Request;
+            ReplaySelection selection = selected.Selection;
+            if (selection.Matched == 0)
+            {
+                EndReplay(selected.ReplyTo, new ReplayResult(request.ReplayId, _sink.Id, _listener.Id, 0, 0, 0, 0, 0, request.DryRun, null));
+                return;
+            }
+
+            // Pass 2: every message of the selected patients from the first match to the present, in order.
+            Source<EventEnvelope, NotUsed> source = ReadJournal().CurrentEventsByPersistenceId(StreamId, selection.First, _done)
+                .Where(e => e.Event is MessageReceived m && (selection.Unkeyed.Contains(e.SequenceNr) || KeysOf(m).Any(selection.Keys.Contains)));
+            if (request.DryRun)
+            {
+                source.RunWith(Sink.Aggregate<EventEnvelope, long>(0, (n, _) => n + 1), _materializer)
+                    .PipeTo(Self, success: n => new ReplayCounted(request, selected.ReplyTo, selection.Matched, n),
+                        failure: e => new ReplayAborted(request, selected.ReplyTo, e));
+                return;
+            }
+
+            if (request.Rate is { } rate and > 0)
+            {
+                int perSecond = Math.Max(1, (int)Math.Ceiling(rate));
+                source = source.Throttle(perSecond, TimeSpan.FromSeconds(1), perSecond, ThrottleMode.Shaping);
+            }
+
+            string? replayTarget = null;
+            IDeliveryTarget target = _targetFactory(request.ReplayId);
+            target.Open();
+            replayTarget = request.ReplayId;
+            var run = new ReplayRun(request, selected.ReplyTo, selection.Matched, target);
+            _replay = run;
+            source.RunWith(Sink.ActorRefWithAck<EventEnvelope>(Self, CatchUpStarted.Instance, CatchUpAck.Instance, CatchUpCompleted.Instance,
+                e => new CatchUpFailed(e)), _materializer);
+            _log.Info("Sink {0}: replay {1} of stream {2} started ({3} matching messages)", _sink.Id, replayTarget, StreamId, selection.Matched);
+        });
+        Command<CatchUpStarted>(_ => Sender.Tell(CatchUpAck.Instance));
+        Command<EventEnvelope>(envelope =>
+        {
+            ReplayRun run = _replay!;
+            run.Messages++;
+            DeliveryResult result = run.Target.Deliver(envelope.SequenceNr, (IIngestEvent)envelope.Event);
+            switch (result.Outcome)
+            {
+                case DeliveryOutcome.Delivered: run.Delivered++; break;
+                case DeliveryOutcome.Filtered: run.Filtered++; break;
+                default: run.Failed++; break;
+            }
+
+            Sender.Tell(CatchUpAck.Instance);
+        });
+        Command<CatchUpCompleted>(_ => FinishReplay(null));
+        Command<CatchUpFailed>(f => FinishReplay(f.Cause));
+        Command<ReplayCounted>(c => EndReplay(c.ReplyTo,
+            new ReplayResult(c.Request.ReplayId, _sink.Id, _listener.Id, c.Matched, c.Messages, 0, 0, 0, true, null)));
+        Command<ReplayAborted>(a =>
+        {
+            _log.Warning("Sink {0}: replay {1} failed ({2})", _sink.Id, a.Request.ReplayId, a.Cause.GetType().Name);
+            EndReplay(a.ReplyTo, new ReplayResult(a.Request.ReplayId, _sink.Id, _listener.Id, 0, 0, 0, 0, 0, a.Request.DryRun, null));
+        });
+        Command<LiveEvent>(_ => { }); // not granted again: live work catches up from the journal after the replay
+        Command<ReplayRequest>(r => Sender.Tell(new ReplayResult(r.ReplayId, _sink.Id, _listener.Id, 0, 0, 0, 0, 0, r.DryRun, "busy: another replay is running")));
+        Housekeeping();
+        CommandAny(_ => Stash.Stash());
+    }
+
+    private ReplayRun? _replay;
+
+    private void FinishReplay(Exception? failure)
+    {
+        ReplayRun run = _replay!;
+        _replay = null;
+        run.Target.Flush(_durable);
+        run.Target.Dispose();
+        if (failure is not null)
+        {
+            _log.Warning("Sink {0}: replay {1} stopped ({2})", _sink.Id, run.Request.ReplayId, failure.GetType().Name);
+        }
+
+        _log.Info("Sink {0}: replay {1} done: {2} messages, {3} delivered, {4} filtered, {5} failed", _sink.Id, run.Request.ReplayId,
+            run.Messages, run.Delivered, run.Filtered, run.Failed);
+        EndReplay(run.ReplyTo, new ReplayResult(run.Request.ReplayId, _sink.Id, _listener.Id, run.Matched, run.Messages, run.Delivered, run.Filtered,
+            run.Failed + (failure is null ? 0 : 1), false, run.Request.ReplayId));
+    }
+
+    private void EndReplay(IActorRef replyTo, ReplayResult result)
+    {
+        replyTo.Tell(result);
+        UnbecomeStacked();
+        Subscribe(); // live offers were not granted meanwhile: catch up from the journal, then go live
+    }
+
+    private static bool TypeMatches(string messageType, string wanted)
+    {
+        // "ADT^A08" matches "ADT^A08^ADT_A01"; "ADT" matches every ADT.
+        string[] have = messageType.Split('^');
+        string[] want = wanted.Split('^');
+        return want.Length <= have.Length && want.Select((w, i) => w.Equals(have[i], StringComparison.OrdinalIgnoreCase)).All(x => x);
+    }
+
+    private ICurrentEventsByPersistenceIdQuery ReadJournal() =>
+        PersistenceQuery.Get(Context.System).ReadJournalFor<ICurrentEventsByPersistenceIdQuery>(_readJournalPluginId);
+
+    private SinkCounts Counts() => new(_delivered, _filtered, _quarantined, _parked);
+
+    private WatermarkAdvanced Watermark() => new(_done, _origin, Counts());
 
     private void Flush()
     {
@@ -304,7 +774,7 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
     {
         // The target was flushed up to _done before this point: the watermark never runs ahead of the output.
         _persisted = _done;
-        PersistAsync(new WatermarkAdvanced(_done), _ => { });
+        PersistAsync(Watermark(), _ => { });
     }
 
     private void Announce()
@@ -315,6 +785,68 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
             _readyTo?.Tell(new SinkReady(_sink.Id, _listener.Id));
         }
     }
+
+    private QuarantineItem Item(Quarantined q)
+    {
+        var m = q.Message as MessageReceived;
+        return new QuarantineItem($"{_sink.Id}/{_listener.Id}/{q.SequenceNr}", _sink.Id, _listener.Id, q.SequenceNr, q.Reason,
+            m?.MessageType ?? string.Empty, m?.ControlId ?? string.Empty, q.At, q.Parked.Count);
+    }
+
+    private sealed class Quarantined(long sequenceNr, string reason, IIngestEvent message, DateTimeOffset at, HashSet<string> keys)
+    {
+        public long SequenceNr { get; } = sequenceNr;
+
+        public string Reason { get; set; } = reason;
+
+        public IIngestEvent Message { get; } = message;
+
+        public DateTimeOffset At { get; } = at;
+
+        public HashSet<string> Keys { get; } = keys;
+
+        public List<ParkedMessage> Parked { get; } = [];
+    }
+
+    private sealed record ParkedMessage(long SequenceNr, IIngestEvent Message);
+
+    private sealed class ReplaySelection
+    {
+        public long Matched { get; set; }
+
+        public long First { get; set; } = long.MaxValue;
+
+        public HashSet<string> Keys { get; } = [];
+
+        public HashSet<long> Unkeyed { get; } = [];
+    }
+
+    private sealed class ReplayRun(ReplayRequest request, IActorRef replyTo, long matched, IDeliveryTarget target)
+    {
+        public ReplayRequest Request { get; } = request;
+
+        public IActorRef ReplyTo { get; } = replyTo;
+
+        public long Matched { get; } = matched;
+
+        public IDeliveryTarget Target { get; } = target;
+
+        public long Messages { get; set; }
+
+        public long Delivered { get; set; }
+
+        public long Filtered { get; set; }
+
+        public long Failed { get; set; }
+    }
+
+    private sealed record ReplaySelected(ReplayRequest Request, IActorRef ReplyTo, ReplaySelection Selection);
+
+    private sealed record ReplayCounted(ReplayRequest Request, IActorRef ReplyTo, long Matched, long Messages);
+
+    private sealed record ReplayAborted(ReplayRequest Request, IActorRef ReplyTo, Exception Cause);
+
+    private sealed record TraceRead(IActorRef ReplyTo, Dictionary<long, string> Outcomes, EventEnvelope?[] Envelopes);
 
     private sealed record SaveWatermark
     {

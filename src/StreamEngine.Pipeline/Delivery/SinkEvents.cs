@@ -1,4 +1,48 @@
+using StreamEngine.Pipeline.Ingest;
+
 namespace StreamEngine.Pipeline.Delivery;
 
-/// <summary>A sink's persisted progress: every sequence number up to and including this one is done.</summary>
-public sealed record WatermarkAdvanced(long SequenceNr);
+/// <summary>An event in a sink's own journal. Serialized by <see cref="IngestEventSerializer"/>.</summary>
+public interface ISinkEvent;
+
+/// <summary>
+/// A sink's persisted progress: every sequence number up to and including <see cref="SequenceNr"/> is done (delivered,
+/// filtered, quarantined or parked), with the running counts of each since the sink's <see cref="Origin"/> (the
+/// journal position it started after), which make the conservation law checkable:
+/// received = delivered + filtered + quarantined + parked + in flight.
+/// </summary>
+public sealed record WatermarkAdvanced(long SequenceNr, long Origin = 0, SinkCounts? Counts = null) : ISinkEvent;
+
+/// <summary>What a sink has done with the messages since its origin.</summary>
+public sealed record SinkCounts(long Delivered, long Filtered, long Quarantined, long Parked)
+{
+    /// <summary>No messages yet.</summary>
+    public static SinkCounts Zero { get; } = new(0, 0, 0, 0);
+
+    /// <summary>All of them.</summary>
+    public long Total => Delivered + Filtered + Quarantined + Parked;
+}
+
+/// <summary>
+/// A message that retrying cannot deliver (a mapping error, a permanent refusal), set aside with its coded reason and
+/// its own copy of the message, so neither the watermark nor retention is held by it. Its patient keys are blocked at
+/// this sink until an operator retries or skips it.
+/// </summary>
+public sealed record MessageQuarantined(long SequenceNr, string Reason, IReadOnlyList<string> PatientKeys, IIngestEvent Message, DateTimeOffset At) : ISinkEvent
+{
+    /// <inheritdoc />
+    public override string ToString() => $"MessageQuarantined({SequenceNr}, {Reason})";
+}
+
+/// <summary>A message of a blocked patient, held (with its own copy) behind the quarantined one in order.</summary>
+public sealed record MessageParked(long SequenceNr, long BehindSequenceNr, IIngestEvent Message) : ISinkEvent
+{
+    /// <inheritdoc />
+    public override string ToString() => $"MessageParked({SequenceNr} behind {BehindSequenceNr})";
+}
+
+/// <summary>
+/// An operator's decision on a quarantined message, the audit record: retried (and delivered) or skipped with a
+/// reason; either way the messages parked behind it have been delivered in order.
+/// </summary>
+public sealed record QuarantineResolved(long SequenceNr, string Action, string Note, DateTimeOffset At) : ISinkEvent;

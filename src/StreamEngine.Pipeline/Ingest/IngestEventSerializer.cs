@@ -19,6 +19,10 @@ public sealed class IngestEventSerializer(ExtendedActorSystem system) : Serializ
     internal const string SnapshotV1 = "IngestSnapshot.v1";
     internal const string FrameRejectedV1 = "FrameRejected.v1";
     internal const string WatermarkV1 = "WatermarkAdvanced.v1";
+    internal const string WatermarkV2 = "WatermarkAdvanced.v2";
+    internal const string QuarantinedV1 = "MessageQuarantined.v1";
+    internal const string ParkedV1 = "MessageParked.v1";
+    internal const string ResolvedV1 = "QuarantineResolved.v1";
 
     /// <inheritdoc />
     public override int Identifier => SerializerId;
@@ -29,14 +33,24 @@ public sealed class IngestEventSerializer(ExtendedActorSystem system) : Serializ
         MessageReceived => MessageReceivedV2,
         IngestSnapshot => SnapshotV1,
         FrameRejected => FrameRejectedV1,
-        WatermarkAdvanced => WatermarkV1,
+        WatermarkAdvanced => WatermarkV2,
+        MessageQuarantined => QuarantinedV1,
+        MessageParked => ParkedV1,
+        QuarantineResolved => ResolvedV1,
         _ => throw new ArgumentException($"Cannot serialize {o.GetType().Name}.", nameof(o)),
     };
 
     /// <inheritdoc />
     public override byte[] ToBinary(object obj)
     {
-        using var stream = new MemoryStream(obj is IIngestEvent e ? e.Raw.Length + 128 : 16);
+        int size = obj switch
+        {
+            IIngestEvent e => e.Raw.Length + 128,
+            MessageQuarantined q => q.Message.Raw.Length + 256,
+            MessageParked p => p.Message.Raw.Length + 160,
+            _ => 64,
+        };
+        using var stream = new MemoryStream(size);
         using (var w = new BinaryWriter(stream))
         {
             switch (obj)
@@ -62,7 +76,36 @@ public sealed class IngestEventSerializer(ExtendedActorSystem system) : Serializ
                     w.Write(snapshot.IndexedUpTo);
                     break;
                 case WatermarkAdvanced wm:
+                    SinkCounts counts = wm.Counts ?? SinkCounts.Zero;
                     w.Write(wm.SequenceNr);
+                    w.Write(wm.Origin);
+                    w.Write(counts.Delivered);
+                    w.Write(counts.Filtered);
+                    w.Write(counts.Quarantined);
+                    w.Write(counts.Parked);
+                    break;
+                case MessageQuarantined q:
+                    w.Write(q.SequenceNr);
+                    w.Write(q.Reason);
+                    w.Write(q.PatientKeys.Count);
+                    foreach (string key in q.PatientKeys)
+                    {
+                        w.Write(key);
+                    }
+
+                    WriteTime(w, q.At);
+                    WriteNested(w, q.Message);
+                    break;
+                case MessageParked p:
+                    w.Write(p.SequenceNr);
+                    w.Write(p.BehindSequenceNr);
+                    WriteNested(w, p.Message);
+                    break;
+                case QuarantineResolved resolved:
+                    w.Write(resolved.SequenceNr);
+                    w.Write(resolved.Action);
+                    w.Write(resolved.Note);
+                    WriteTime(w, resolved.At);
                     break;
                 default:
                     throw new ArgumentException($"Cannot serialize {obj.GetType().Name}.", nameof(obj));
@@ -83,6 +126,10 @@ public sealed class IngestEventSerializer(ExtendedActorSystem system) : Serializ
             SnapshotV1 => new IngestSnapshot(r.ReadInt64()),
             FrameRejectedV1 => new FrameRejected(receivedAt: ReadTime(r), reason: r.ReadString(), raw: ReadBytes(r)),
             WatermarkV1 => new WatermarkAdvanced(r.ReadInt64()),
+            WatermarkV2 => new WatermarkAdvanced(r.ReadInt64(), r.ReadInt64(), new SinkCounts(r.ReadInt64(), r.ReadInt64(), r.ReadInt64(), r.ReadInt64())),
+            QuarantinedV1 => ReadQuarantined(r),
+            ParkedV1 => new MessageParked(r.ReadInt64(), r.ReadInt64(), ReadNested(r)),
+            ResolvedV1 => new QuarantineResolved(r.ReadInt64(), r.ReadString(), r.ReadString(), ReadTime(r)),
             _ => throw new SerializationException($"Unknown event manifest '{manifest}'."),
         };
     }
@@ -106,6 +153,33 @@ public sealed class IngestEventSerializer(ExtendedActorSystem system) : Serializ
         string patient = r.ReadString();
         string prior = r.ReadString();
         return new MessageReceived(ReadBytes(r), receivedAt, app, facility, type, controlId, time, contentHash, patient, prior);
+    }
+
+    private MessageQuarantined ReadQuarantined(BinaryReader r)
+    {
+        long seq = r.ReadInt64();
+        string reason = r.ReadString();
+        var keys = new string[r.ReadInt32()];
+        for (int i = 0; i < keys.Length; i++)
+        {
+            keys[i] = r.ReadString();
+        }
+
+        DateTimeOffset at = ReadTime(r);
+        return new MessageQuarantined(seq, reason, keys, ReadNested(r), at);
+    }
+
+    // A journal event inside a sink event: its manifest, then its bytes.
+    private void WriteNested(BinaryWriter w, IIngestEvent e)
+    {
+        w.Write(Manifest(e));
+        WriteBytes(w, ToBinary(e));
+    }
+
+    private IIngestEvent ReadNested(BinaryReader r)
+    {
+        string manifest = r.ReadString();
+        return (IIngestEvent)FromBinary(ReadBytes(r), manifest);
     }
 
     private static void WriteTime(BinaryWriter w, DateTimeOffset t)

@@ -19,6 +19,12 @@ public sealed class NdjsonFileSink : IDisposable
         _path = Path.GetFullPath(path);
     }
 
+    /// <summary>How many of the last lines <see cref="RecentSources"/> holds at most.</summary>
+    public const int RecentLines = 256;
+
+    /// <summary>After <see cref="Open"/>: the <c>meta.source</c> of the last complete lines, newest first.</summary>
+    public IReadOnlyList<string> RecentSources { get; private set; } = [];
+
     /// <summary>The file written.</summary>
     public string FilePath => _path;
 
@@ -41,14 +47,26 @@ public sealed class NdjsonFileSink : IDisposable
                 _stream.Flush(flushToDisk: true);
             }
 
-            if (completeEnd > 0)
+            // The delivery ids of the last lines, newest first: lines released from quarantine are older than the
+            // ones before them, so the caller looks at several to find how far the file reaches.
+            var recent = new List<string>();
+            long end = completeEnd;
+            while (end > 0 && recent.Count < RecentLines)
             {
-                long start = FindLastNewline(_stream, completeEnd - 1) + 1;
-                var line = new byte[completeEnd - 1 - start];
+                long start = FindLastNewline(_stream, end - 1) + 1;
+                var line = new byte[end - 1 - start];
                 _stream.Position = start;
                 _stream.ReadExactly(line);
-                lastId = ReadMetaSource(line);
+                if (ReadMetaSource(line) is { } id)
+                {
+                    recent.Add(id);
+                }
+
+                lastId ??= recent.Count > 0 ? recent[0] : null;
+                end = start;
             }
+
+            RecentSources = recent;
         }
 
         _stream.Position = _stream.Length;
