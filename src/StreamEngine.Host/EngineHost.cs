@@ -54,6 +54,7 @@ public static class EngineHost
             });
         });
         builder.Services.AddHostedService<ReadinessReporter>();
+        builder.Services.AddHostedService<Admin.AdminServer>();
         return builder.Build();
     }
 

@@ -15,6 +15,10 @@ public static class Program
             SendCommand.Create(),
             InspectCommand.Create(),
         };
+        foreach (System.CommandLine.Command command in AdminCommands.Create())
+        {
+            root.Subcommands.Add(command);
+        }
 
         // The host handles Ctrl-C and SIGTERM itself (graceful stop of listeners, sinks and journal).
         var invocation = new InvocationConfiguration { ProcessTerminationTimeout = null };

@@ -60,6 +60,9 @@ public sealed record EngineSettings
     /// <summary>Dedupe of sender resends.</summary>
     public DedupeSettings Dedupe { get; init; } = new();
 
+    /// <summary>The admin endpoint, or null when none is configured.</summary>
+    public AdminSettings? Admin { get; init; }
+
     /// <summary>Plugin id of the read journal (Akka.Persistence.Query) that sinks catch up from.</summary>
     public required string ReadJournalPluginId { get; init; }
 }
@@ -75,6 +78,22 @@ public sealed record DedupeSettings
 
     /// <summary>How many keys are remembered per stream. Default 1,000,000 (about 40 MB of memory).</summary>
     public int MaxKeys { get; init; } = 1_000_000;
+}
+
+/// <summary>
+/// The admin endpoint that <c>status</c>, <c>trace</c>, <c>replay</c> and <c>quarantine</c> use to reach a running
+/// engine: HTTP on loopback, every request carrying the bearer token held in <see cref="TokenFile"/>.
+/// </summary>
+public sealed record AdminSettings
+{
+    /// <summary>Address to bind. Default 127.0.0.1.</summary>
+    public string Host { get; init; } = "127.0.0.1";
+
+    /// <summary>Port; 0 picks a free one (tests).</summary>
+    public int Port { get; init; }
+
+    /// <summary>File holding the bearer token; created with a random token (mode 0600) when missing.</summary>
+    public required string TokenFile { get; init; }
 }
 
 /// <summary>One inbound MLLP channel.</summary>

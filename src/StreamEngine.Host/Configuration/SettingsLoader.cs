@@ -239,6 +239,29 @@ public static class SettingsLoader
             dedupe = new DedupeSettings { Window = window ?? dedupe.Window, MaxKeys = maxKeys };
         }
 
+        AdminSettings? admin = null;
+        if (options.Admin is { } a)
+        {
+            int adminPort = -1;
+            if (a.Port is null || !int.TryParse(a.Port, NumberStyles.None, CultureInfo.InvariantCulture, out adminPort) || adminPort > 65535)
+            {
+                errors.Add($"admin.port: '{a.Port}' is not a port number (0-65535)");
+            }
+
+            string adminHost = string.IsNullOrWhiteSpace(a.Host) ? "127.0.0.1" : a.Host.Trim();
+            if (!IPAddress.TryParse(adminHost, out IPAddress? address))
+            {
+                errors.Add($"admin.host: '{adminHost}' is not an IP address");
+            }
+            else if (!IPAddress.IsLoopback(address))
+            {
+                errors.Add($"admin.host: '{adminHost}' is not a loopback address (the admin endpoint is for this machine only)");
+            }
+
+            string tokenFile = string.IsNullOrWhiteSpace(a.TokenFile) ? Path.Combine(dataDirectory, "admin.token") : a.TokenFile;
+            admin = new AdminSettings { Host = adminHost, Port = Math.Max(adminPort, 0), TokenFile = tokenFile };
+        }
+
         if (errors.Count > 0)
         {
             throw new ConfigurationException(errors);
@@ -253,6 +276,7 @@ public static class SettingsLoader
             Store = store,
             ConnectionString = connectionString,
             Dedupe = dedupe,
+            Admin = admin,
             ReadJournalPluginId = ReadJournalPluginId,
         };
     }

@@ -15,6 +15,17 @@ internal sealed class StreamEngineOptions
     public StoreOptions? Store { get; set; }
 
     public DedupeOptions? Dedupe { get; set; }
+
+    public AdminOptions? Admin { get; set; }
+}
+
+internal sealed class AdminOptions
+{
+    public string? Host { get; set; }
+
+    public string? Port { get; set; }
+
+    public string? TokenFile { get; set; }
 }
 
 internal sealed class DedupeOptions

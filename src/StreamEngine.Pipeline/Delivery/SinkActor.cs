@@ -582,13 +582,18 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
         // Pass 1: which patients (and which messages without a patient) match, and where the first of them is.
         Source<EventEnvelope, NotUsed> Events(long start) => query.CurrentEventsByPersistenceId(stream, start, to);
         Events(from)
-            .Where(e => e.Event is MessageReceived m && (request.Since is null || m.ReceivedAt >= request.Since)
-                && (request.MessageType is null || TypeMatches(m.MessageType, request.MessageType)))
+            .Where(e => e.Event is MessageReceived m && (request.Since is null || m.ReceivedAt >= request.Since))
             .RunAggregate(new ReplaySelection(), (selection, e) =>
             {
+                // The start point is the first message in range; the patients are those with a matching message.
                 var m = (MessageReceived)e.Event;
-                selection.Matched++;
                 selection.First = Math.Min(selection.First, e.SequenceNr);
+                if (request.MessageType is not null && !TypeMatches(m.MessageType, request.MessageType))
+                {
+                    return selection;
+                }
+
+                selection.Matched++;
                 string[] keys = KeysOf(m);
                 if (keys.Length == 0)
                 {

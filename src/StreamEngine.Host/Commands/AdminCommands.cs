@@ -1,0 +1,358 @@
+using System.CommandLine;
+using System.Globalization;
+using System.Net;
+using System.Net.Http.Headers;
+using System.Net.Http.Json;
+using System.Text.Json;
+using StreamEngine.Host.Admin;
+using StreamEngine.Host.Configuration;
+using StreamEngine.Pipeline;
+using StreamEngine.Pipeline.Admin;
+using StreamEngine.Pipeline.Index;
+
+namespace StreamEngine.Host.Commands;
+
+/// <summary>
+/// <c>status</c>, <c>trace</c>, <c>quarantine</c> and <c>replay</c>: they reach a running engine through its admin
+/// endpoint (address and token from the same configuration file). <c>trace</c> also works with the engine stopped,
+/// reading the message index from the store directly (without the sinks' outcomes).
+/// </summary>
+internal static class AdminCommands
+{
+    private const int Ok = 0;
+    private const int Refused = 1;
+    private const int Usage = 2;
+    private const int Unreachable = 3;
+
+    private static readonly Option<string> ConfigOption = new("--config", "-c")
+    {
+        Description = "Configuration file of the engine (for admin.port and admin.tokenFile).",
+        DefaultValueFactory = _ => SettingsLoader.DefaultConfigFile,
+    };
+
+    private static readonly Option<bool> JsonOption = new("--json") { Description = "Print the answer as JSON." };
+
+    public static IEnumerable<Command> Create() => [Status(), Trace(), Quarantine(), Replay()];
+
+    private static Command Status()
+    {
+        var command = new Command("status", "Per stream and sink: received = delivered + filtered + quarantined + parked + in flight.") { ConfigOption, JsonOption };
+        command.SetAction((parse, ct) => RunAsync(parse, async client =>
+        {
+            EngineStatus status = (await client.GetFromJsonAsync<EngineStatus>("status", AdminServer.Json, ct))!;
+            if (parse.GetValue(JsonOption))
+            {
+                return Print(status);
+            }
+
+            foreach (StreamStatus stream in status.Streams)
+            {
+                Console.WriteLine($"stream {stream.Stream}: {stream.Journaled} journaled");
+            }
+
+            Console.WriteLine($"{"sink",-16} {"stream",-12} {"state",-12} {"received",9} {"delivered",9} {"filtered",9} {"quarant.",9} {"parked",9} {"in flight",9}");
+            foreach (SinkStatus sink in status.Sinks)
+            {
+                Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"{sink.SinkId,-16} {sink.ListenerId,-12} {sink.State,-12} {sink.Received,9} {sink.Counts.Delivered,9} {sink.Counts.Filtered,9} {sink.Counts.Quarantined,9} {sink.Counts.Parked,9} {sink.InFlight,9}"));
+            }
+
+            return Ok;
+        }));
+        return command;
+    }
+
+    private static Command Trace()
+    {
+        var controlId = new Option<string>("--control-id") { Description = "MSH-10 of the message." };
+        var mrn = new Option<string>("--mrn") { Description = "The patient's MRN (matched through its keyed hash; never stored in clear)." };
+        var since = new Option<string>("--since") { Description = "Only messages received since (ISO 8601, e.g. 2026-11-30T08:00Z)." };
+        var command = new Command("trace", "Where is a message: received, journaled, and per sink delivered / filtered / quarantined / parked.")
+        {
+            ConfigOption, JsonOption, controlId, mrn, since,
+        };
+        command.SetAction(async (parse, ct) =>
+        {
+            string? id = parse.GetValue(controlId);
+            string? patient = parse.GetValue(mrn);
+            if (id is null && patient is null)
+            {
+                await Console.Error.WriteLineAsync("trace: give --control-id or --mrn");
+                return Usage;
+            }
+
+            DateTimeOffset? from = null;
+            if (parse.GetValue(since) is { } text)
+            {
+                if (!DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out DateTimeOffset parsed))
+                {
+                    await Console.Error.WriteLineAsync($"trace: --since '{text}' is not a date/time");
+                    return Usage;
+                }
+
+                from = parsed;
+            }
+
+            var query = new List<string>();
+            if (id is not null) { query.Add("controlId=" + Uri.EscapeDataString(id)); }
+            if (patient is not null) { query.Add("mrn=" + Uri.EscapeDataString(patient)); }
+            if (from is not null) { query.Add("since=" + Uri.EscapeDataString(from.Value.ToString("O", CultureInfo.InvariantCulture))); }
+
+            return await RunAsync(parse, async client =>
+            {
+                TraceResult result = (await client.GetFromJsonAsync<TraceResult>("trace?" + string.Join('&', query), AdminServer.Json, ct))!;
+                return PrintTrace(result, parse.GetValue(JsonOption));
+            }, offline: settings => TraceOfflineAsync(settings, id, patient, from, parse.GetValue(JsonOption)));
+        });
+        return command;
+    }
+
+    private static async Task<int> TraceOfflineAsync(EngineSettings settings, string? controlId, string? mrn, DateTimeOffset? since, bool json)
+    {
+        await Console.Error.WriteLineAsync("trace: the engine is not running; reading the message index from the store (no sink outcomes)");
+        EngineStore store = EngineHost.OpenStore(settings);
+        string? patient = mrn is null ? null : Pipeline.Ingest.PatientKeyHasher.ForDataDirectory(settings.DataDirectory).Hash("mrn:" + mrn.Trim());
+        IReadOnlyList<MessageIndexEntry> found = await store.Index.FindAsync(new MessageQuery { ControlId = controlId, PatientKeyHash = patient, Since = since, Limit = 100 });
+        return PrintTrace(new TraceResult([.. found.Select(e => new TracedMessage(e, new Dictionary<string, string>()))]), json);
+    }
+
+    private static int PrintTrace(TraceResult result, bool json)
+    {
+        if (json)
+        {
+            return Print(result);
+        }
+
+        if (result.Messages.Count == 0)
+        {
+            Console.WriteLine("no matching message in the index (it keeps the dedupe window: dedupe.window, dedupe.maxKeys)");
+            return Refused;
+        }
+
+        foreach (TracedMessage traced in result.Messages)
+        {
+            MessageIndexEntry m = traced.Message;
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"{m.ControlId} {m.MessageType} from {m.SendingApplication}/{m.SendingFacility}: received {m.ReceivedAt:O}, journaled as {m.Stream}#{m.SequenceNr}, acknowledged after that commit"));
+            foreach ((string sink, string outcome) in traced.Sinks.OrderBy(s => s.Key, StringComparer.Ordinal))
+            {
+                Console.WriteLine($"  sink {sink}: {outcome}");
+            }
+        }
+
+        return Ok;
+    }
+
+    private static Command Quarantine()
+    {
+        var sink = new Option<string>("--sink") { Description = "Only this sink." };
+        var list = new Command("list", "Open quarantine: id, reason, message type, control id, parked behind it.") { ConfigOption, JsonOption, sink };
+        list.SetAction((parse, ct) => RunAsync(parse, async client =>
+        {
+            string? only = parse.GetValue(sink);
+            QuarantineList items = (await client.GetFromJsonAsync<QuarantineList>("quarantine" + (only is null ? string.Empty : "?sink=" + Uri.EscapeDataString(only)), AdminServer.Json, ct))!;
+            if (parse.GetValue(JsonOption))
+            {
+                return Print(items);
+            }
+
+            foreach (QuarantineItem item in items.Items)
+            {
+                Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"{item.Id}  {item.Reason}  {item.MessageType} {item.ControlId}  since {item.At:O}  {item.Parked} parked behind it"));
+            }
+
+            Console.WriteLine($"{items.Items.Count} open");
+            return Ok;
+        }));
+
+        var id = new Argument<string>("id") { Description = "Quarantine id: sink/listener/sequence (from quarantine list)." };
+        var raw = new Option<bool>("--raw") { Description = "Also print the raw HL7 message (patient data: for the operator's eyes only)." };
+        var show = new Command("show", "One quarantined message and what is parked behind it.") { ConfigOption, id, raw };
+        show.SetAction((parse, ct) => RunAsync(parse, async client =>
+        {
+            using HttpResponseMessage response = await client.GetAsync($"quarantine/{Path(parse.GetValue(id)!)}" + (parse.GetValue(raw) ? "?raw=true" : string.Empty), ct);
+            Console.WriteLine(await response.Content.ReadAsStringAsync(ct));
+            return response.IsSuccessStatusCode ? Ok : Refused;
+        }));
+
+        var retry = new Command("retry", "Deliver it again (after a configuration fix), then what was parked behind it, in order.") { ConfigOption, id };
+        retry.SetAction((parse, ct) => RunAsync(parse, client => ActAsync(client, $"quarantine/{Path(parse.GetValue(id)!)}/retry", null, ct)));
+
+        var reason = new Option<string>("--reason") { Description = "Why it is skipped (recorded).", Required = true };
+        var skip = new Command("skip", "Give it up, recording why; then deliver what was parked behind it, in order.") { ConfigOption, id, reason };
+        skip.SetAction((parse, ct) => RunAsync(parse, client => ActAsync(client, $"quarantine/{Path(parse.GetValue(id)!)}/skip", new { reason = parse.GetValue(reason) }, ct)));
+
+        return new Command("quarantine", "Messages a sink could not deliver: list, show, retry, skip.") { list, show, retry, skip };
+    }
+
+    private static Command Replay()
+    {
+        var sink = new Option<string>("--sink") { Description = "The sink to replay to.", Required = true };
+        var stream = new Option<string>("--stream") { Description = "Only this stream (listener id); default all." };
+        var fromSeq = new Option<long?>("--from-seq") { Description = "From this journal sequence number." };
+        var since = new Option<string>("--since") { Description = "From messages received since (ISO 8601)." };
+        var type = new Option<string>("--type") { Description = "Only patients with a message of this type, e.g. ADT^A08." };
+        var failedOnly = new Option<bool>("--failed-only") { Description = "Retry the quarantined messages and what is parked behind them." };
+        var rate = new Option<double?>("--rate") { Description = "At most this many messages per second." };
+        var dryRun = new Option<bool>("--dry-run") { Description = "Only count what would go." };
+        var command = new Command("replay", "Deliver a range of a stream again to one sink: each affected patient's messages from the start to now, in order.")
+        {
+            ConfigOption, JsonOption, sink, stream, fromSeq, since, type, failedOnly, rate, dryRun,
+        };
+        command.SetAction(async (parse, ct) =>
+        {
+            DateTimeOffset? from = null;
+            if (parse.GetValue(since) is { } text)
+            {
+                if (!DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out DateTimeOffset parsed))
+                {
+                    await Console.Error.WriteLineAsync($"replay: --since '{text}' is not a date/time");
+                    return Usage;
+                }
+
+                from = parsed;
+            }
+
+            if (parse.GetValue(fromSeq) is null && from is null && !parse.GetValue(failedOnly))
+            {
+                await Console.Error.WriteLineAsync("replay: give --from-seq, --since or --failed-only");
+                return Usage;
+            }
+
+            return await RunAsync(parse, async client =>
+            {
+                client.Timeout = Timeout.InfiniteTimeSpan;
+                using HttpResponseMessage response = await client.PostAsJsonAsync("replay", new
+                {
+                    sink = parse.GetValue(sink),
+                    stream = parse.GetValue(stream),
+                    fromSeq = parse.GetValue(fromSeq),
+                    since = from,
+                    type = parse.GetValue(type),
+                    failedOnly = parse.GetValue(failedOnly),
+                    rate = parse.GetValue(rate),
+                    dryRun = parse.GetValue(dryRun),
+                }, AdminServer.Json, ct);
+                if (!response.IsSuccessStatusCode)
+                {
+                    await Console.Error.WriteLineAsync($"replay: {(int)response.StatusCode} {await response.Content.ReadAsStringAsync(ct)}");
+                    return Refused;
+                }
+
+                ReplayResults results = (await response.Content.ReadFromJsonAsync<ReplayResults>(AdminServer.Json, ct))!;
+                if (parse.GetValue(JsonOption))
+                {
+                    Print(results);
+                    return results.Results.Any(r => r.Failed > 0) ? Refused : Ok;
+                }
+
+                foreach (ReplayResult r in results.Results)
+                {
+                    Console.WriteLine(r.DryRun
+                        ? $"replay {r.ReplayId} (dry run) sink {r.SinkId} stream {r.ListenerId}: {r.Matched} matching, {r.Messages} messages would go"
+                        : $"replay {r.ReplayId} sink {r.SinkId} stream {r.ListenerId}: {r.Matched} matching, {r.Messages} messages, {r.Delivered} delivered, {r.Filtered} filtered, {r.Failed} failed"
+                          + (r.Output is null ? string.Empty : $" (output: replays/{r.Output}/)"));
+                }
+
+                return results.Results.Any(r => r.Failed > 0) ? Refused : Ok;
+            });
+        });
+        return command;
+    }
+
+    private static async Task<int> ActAsync(HttpClient client, string path, object? body, CancellationToken ct)
+    {
+        using HttpResponseMessage response = await client.PostAsJsonAsync(path, body ?? new { }, AdminServer.Json, ct);
+        string text = await response.Content.ReadAsStringAsync(ct);
+        try
+        {
+            QuarantineActionResult? result = JsonSerializer.Deserialize<QuarantineActionResult>(text, AdminServer.Json);
+            Console.WriteLine(result?.Message ?? text);
+        }
+        catch (JsonException)
+        {
+            Console.WriteLine(text);
+        }
+
+        return response.IsSuccessStatusCode ? Ok : Refused;
+    }
+
+    private static string Path(string id) => string.Join('/', id.Split('/').Select(Uri.EscapeDataString));
+
+    private static int Print<T>(T value)
+    {
+        Console.WriteLine(JsonSerializer.Serialize(value, AdminServer.Json));
+        return Ok;
+    }
+
+    // Loads the configuration, connects to the admin endpoint and runs the action; offline runs when the engine is down.
+    private static async Task<int> RunAsync(ParseResult parse, Func<HttpClient, Task<int>> action, Func<EngineSettings, Task<int>>? offline = null)
+    {
+        EngineSettings settings;
+        try
+        {
+            settings = SettingsLoader.Load(SettingsLoader.BuildConfiguration(parse.GetValue(ConfigOption)!));
+        }
+        catch (ConfigurationException e)
+        {
+            await Console.Error.WriteLineAsync(e.Message);
+            return Usage;
+        }
+
+        if (settings.Admin is not { } admin)
+        {
+            if (offline is not null)
+            {
+                return await offline(settings);
+            }
+
+            await Console.Error.WriteLineAsync($"{parse.CommandResult.Command.Name}: no admin endpoint configured (set admin.port and admin.tokenFile)");
+            return Usage;
+        }
+
+        string token;
+        try
+        {
+            token = AdminToken.Read(admin.TokenFile);
+        }
+        catch (IOException)
+        {
+            if (offline is not null)
+            {
+                return await offline(settings);
+            }
+
+            await Console.Error.WriteLineAsync($"{parse.CommandResult.Command.Name}: cannot read the admin token file '{admin.TokenFile}' (has the engine run?)");
+            return Unreachable;
+        }
+
+        string address = $"http://{admin.Host}:{admin.Port.ToString(CultureInfo.InvariantCulture)}";
+        if (admin.Port == 0 && File.Exists(AdminServer.EndpointFile(settings)))
+        {
+            address = (await File.ReadAllTextAsync(AdminServer.EndpointFile(settings))).Trim(); // a free port the engine picked
+        }
+
+        using var client = new HttpClient { BaseAddress = new Uri(address.TrimEnd('/') + "/"), Timeout = TimeSpan.FromMinutes(2) };
+        client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", token);
+        try
+        {
+            return await action(client);
+        }
+        catch (HttpRequestException e) when (e.StatusCode is null)
+        {
+            if (offline is not null)
+            {
+                return await offline(settings);
+            }
+
+            await Console.Error.WriteLineAsync($"{parse.CommandResult.Command.Name}: the engine's admin endpoint at {client.BaseAddress} is not answering: is the engine running?");
+            return Unreachable;
+        }
+        catch (HttpRequestException e) when (e.StatusCode == HttpStatusCode.Unauthorized)
+        {
+            await Console.Error.WriteLineAsync($"{parse.CommandResult.Command.Name}: the admin endpoint refused the token in '{admin.TokenFile}'");
+            return Unreachable;
+        }
+    }
+}

@@ -1,0 +1,128 @@
+using System.Text.Json;
+using StreamEngine.Hl7v2;
+
+namespace StreamEngine.IntegrationTests;
+
+/// <summary>
+/// The operator's commands against a running engine, through its admin endpoint, run as a user runs them:
+/// status (the conservation law), quarantine list/skip, trace by control id and by MRN, replay (dry and real).
+/// </summary>
+public sealed class OperationsTests
+{
+    private static byte[] Message(string trigger, string controlId, string pid3, string visit) => System.Text.Encoding.ASCII.GetBytes(
+        $"MSH|^~\\&|PAS|RX1|ROUTE|RX1|20261130081500||ADT^{trigger}^ADT_A01|{controlId}|P|2.4\r" +
+        $"PID|1||{pid3}||TESTER^PAT||19800101|F\rPV1|1|I|WARD1^^^R0B01||||||||||||||||{visit}^^^R0B\r");
+
+    [Fact]
+    public async Task PoisonMessage_ParksOnlyItsPatient_AndTheCommandsSeeAndSettleIt()
+    {
+        using var folder = new TestFolder();
+        await folder.WriteConfigAsync(new { name = "ops", port = 0 }, admin: new { port = 0 });
+        await using EngineProcess engine = await EngineProcess.StartAsync(folder.Path);
+        Assert.True(await engine.AwaitLogAsync("Admin endpoint ready"));
+        string config = Path.Combine(folder.Path, "streamengine.json");
+
+        await using (MllpClient client = await MllpClient.ConnectAsync("127.0.0.1", engine.Port, CancellationToken.None))
+        {
+            foreach (byte[] message in new[]
+            {
+                Message("A01", "G1", "M1^^^R0B^MR", "V1"),
+                Message("A01", "BAD1", string.Empty, "V9"), // no patient identifier: cannot map; its key is visit V9
+                Message("A01", "G2", "M2^^^R0B^MR", "V2"),
+                Message("A08", "BAD2", string.Empty, "V9"), // same patient key: parked behind BAD1, in order
+                Message("A08", "G3", "M1^^^R0B^MR", "V1"),
+            })
+            {
+                Assert.True(Hl7Parser.TryParse(await client.SendAsync(message, TimeSpan.FromSeconds(30), CancellationToken.None), out Hl7Message? ack, out _));
+                Assert.Equal("AA", ack!.Get("MSA-1"));
+            }
+        }
+
+        Assert.Equal(["G1", "G2", "G3"], (await folder.AwaitLinesAsync(3)).Select(TestFolder.ControlId));
+        JsonElement sink = await SettledSinkAsync(config, received: 5);
+        Assert.Equal((3, 0, 1, 1, 0), Counts(sink));
+
+        (int exit, string stdout) = await CliTests.RunAsync("quarantine", "list", "--json", "-c", config);
+        Assert.Equal(0, exit);
+        JsonElement item = JsonDocument.Parse(stdout).RootElement.GetProperty("items").EnumerateArray().Single();
+        string id = item.GetProperty("id").GetString()!;
+        Assert.Equal(("fhir/ops/2", "BAD1", 1), (id, item.GetProperty("controlId").GetString(), item.GetProperty("parked").GetInt32()));
+        Assert.DoesNotContain("TESTER", stdout, StringComparison.Ordinal); // no content unless --raw
+
+        (_, stdout) = await CliTests.RunAsync("trace", "--control-id", "BAD2", "-c", config);
+        Assert.Contains("sink fhir: parked behind sequence 2", stdout, StringComparison.Ordinal);
+
+        // Skip BAD1: BAD2 is released, fails the same way, and takes its place in quarantine.
+        (exit, stdout) = await CliTests.RunAsync("quarantine", "skip", id, "--reason", "test patient from go-live", "-c", config);
+        Assert.Equal(0, exit);
+        (_, stdout) = await CliTests.RunAsync("quarantine", "list", "--json", "-c", config);
+        Assert.Equal("fhir/ops/4", JsonDocument.Parse(stdout).RootElement.GetProperty("items").EnumerateArray().Single().GetProperty("id").GetString());
+        Assert.Equal((3, 1, 1, 0, 0), Counts(await SettledSinkAsync(config, received: 5)));
+
+        (exit, stdout) = await CliTests.RunAsync("trace", "--mrn", "M1", "-c", config);
+        Assert.Equal(0, exit);
+        Assert.Equal(2, stdout.Split('\n').Count(l => l.Contains("sink fhir: delivered", StringComparison.Ordinal)));
+
+        // Replay, from the start, every message of each patient with an A08: M1 (G1, G3) and visit V9 (BAD1, BAD2, which fail again).
+        (exit, stdout) = await CliTests.RunAsync("replay", "--sink", "fhir", "--from-seq", "1", "--type", "ADT^A08", "--dry-run", "-c", config);
+        Assert.Equal(0, exit);
+        Assert.Contains("2 matching, 4 messages would go", stdout, StringComparison.Ordinal);
+        (exit, stdout) = await CliTests.RunAsync("replay", "--sink", "fhir", "--from-seq", "1", "--type", "ADT^A08", "--json", "-c", config);
+        JsonElement result = JsonDocument.Parse(stdout).RootElement.GetProperty("results").EnumerateArray().Single();
+        Assert.Equal((4, 2, 2), (result.GetProperty("messages").GetInt64(), result.GetProperty("delivered").GetInt64(), result.GetProperty("failed").GetInt64()));
+        Assert.Equal(1, exit); // failures in a replay are reported in the exit code
+        string replayFile = Directory.GetFiles(Path.Combine(folder.Out, "replays"), "*.ndjson", SearchOption.AllDirectories).Single();
+        string[] replayed = await File.ReadAllLinesAsync(replayFile);
+        Assert.Equal(["G1", "G3"], replayed.Select(l => TestFolder.ControlId(JsonDocument.Parse(l))));
+        Assert.All(replayed, l => Assert.EndsWith("@" + result.GetProperty("replayId").GetString(), TestFolder.DeliveryId(JsonDocument.Parse(l)), StringComparison.Ordinal));
+        Assert.Equal(3, folder.Lines().Count); // the live output is untouched
+
+        Assert.Equal(0, await engine.StopAsync());
+        (exit, stdout) = await CliTests.RunAsync("trace", "--control-id", "G2", "-c", config); // offline: the index, no sink outcomes
+        Assert.Equal(0, exit);
+        Assert.Contains("G2 ADT^A01^ADT_A01 from PAS/RX1", stdout, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task AdminEndpoint_RefusesAWrongToken()
+    {
+        using var folder = new TestFolder();
+        await folder.WriteConfigAsync(new { name = "ops", port = 0 }, admin: new { port = 0 });
+        await using EngineProcess engine = await EngineProcess.StartAsync(folder.Path);
+        Assert.True(await engine.AwaitLogAsync("Admin endpoint ready"));
+        string address = (await File.ReadAllTextAsync(Path.Combine(folder.Path, "data", "admin.endpoint"))).Trim();
+        using var http = new HttpClient();
+        using HttpResponseMessage none = await http.GetAsync(address + "/status");
+        Assert.Equal(System.Net.HttpStatusCode.Unauthorized, none.StatusCode);
+        http.DefaultRequestHeaders.Authorization = new("Bearer", "not-the-token-at-all");
+        using HttpResponseMessage wrong = await http.GetAsync(address + "/status");
+        Assert.Equal(System.Net.HttpStatusCode.Unauthorized, wrong.StatusCode);
+        http.DefaultRequestHeaders.Authorization = new("Bearer", (await File.ReadAllTextAsync(Path.Combine(folder.Path, "data", "admin.token"))).Trim());
+        using HttpResponseMessage right = await http.GetAsync(address + "/status");
+        Assert.True(right.IsSuccessStatusCode);
+    }
+
+    private static (long, long, long, long, long) Counts(JsonElement sink)
+    {
+        JsonElement counts = sink.GetProperty("counts");
+        return (counts.GetProperty("delivered").GetInt64(), counts.GetProperty("filtered").GetInt64(), counts.GetProperty("quarantined").GetInt64(),
+            counts.GetProperty("parked").GetInt64(), sink.GetProperty("inFlight").GetInt64());
+    }
+
+    private static async Task<JsonElement> SettledSinkAsync(string config, long received)
+    {
+        for (int attempt = 0; ; attempt++)
+        {
+            (int exit, string stdout) = await CliTests.RunAsync("status", "--json", "-c", config);
+            Assert.Equal(0, exit);
+            JsonElement sink = JsonDocument.Parse(stdout).RootElement.GetProperty("sinks").EnumerateArray().Single();
+            if ((sink.GetProperty("received").GetInt64() == received && sink.GetProperty("inFlight").GetInt64() == 0) || attempt == 50)
+            {
+                Assert.Equal(received, sink.GetProperty("received").GetInt64());
+                return sink;
+            }
+
+            await Task.Delay(100); // polling a status the engine settles asynchronously; bounded
+        }
+    }
+}
