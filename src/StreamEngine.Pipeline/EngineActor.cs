@@ -1,6 +1,8 @@
 using Akka.Actor;
 using Akka.Event;
 using Akka.Pattern;
+using Akka.Streams;
+using Akka.Streams.Dsl;
 using StreamEngine.Fhir;
 using StreamEngine.Hl7v2;
 using StreamEngine.Pipeline.Admin;
@@ -27,7 +29,7 @@ public sealed record Bindings(IReadOnlyList<ListenerBound> Listeners);
 /// nothing sent at start-up). Journals and sinks run under backoff supervisors: a failed store or sink restarts
 /// with growing pauses and recovers from the journal.
 /// </summary>
-public sealed class EngineActor : ReceiveActor, IWithUnboundedStash
+public sealed class EngineActor : ReceiveActor, IWithUnboundedStash, IWithTimers
 {
     private static readonly TimeSpan MinBackoff = TimeSpan.FromMilliseconds(500);
     private static readonly TimeSpan MaxBackoff = TimeSpan.FromSeconds(30);
@@ -42,6 +44,7 @@ public sealed class EngineActor : ReceiveActor, IWithUnboundedStash
     private readonly MessageMapper _mapper = new();
     private readonly IMessageIndex _index;
     private readonly PatientKeyHasher _hasher;
+    private Akka.Streams.IMaterializer? _materializer;
 
     /// <summary>Creates the engine.</summary>
     public EngineActor(EngineSettings settings, IMessageIndex index, PatientKeyHasher hasher)
@@ -50,6 +53,7 @@ public sealed class EngineActor : ReceiveActor, IWithUnboundedStash
         _index = index;
         _hasher = hasher;
         Receive<SinkReady>(OnSinkReady);
+        Receive<RunRetention>(_ => Retain());
         Admin();
         Receive<GetBindings>(_ =>
         {
@@ -68,6 +72,9 @@ public sealed class EngineActor : ReceiveActor, IWithUnboundedStash
     /// <inheritdoc />
     public IStash Stash { get; set; } = null!;
 
+    /// <inheritdoc />
+    public ITimerScheduler Timers { get; set; } = null!;
+
     /// <summary>Props for the engine.</summary>
     public static Props Props(EngineSettings settings, IMessageIndex index, PatientKeyHasher hasher) =>
         Akka.Actor.Props.Create(() => new EngineActor(settings, index, hasher));
@@ -75,6 +82,8 @@ public sealed class EngineActor : ReceiveActor, IWithUnboundedStash
     /// <inheritdoc />
     protected override void PreStart()
     {
+        _materializer = Context.Materializer();
+        Timers.StartPeriodicTimer("retention", RunRetention.Instance, _settings.Retention.Interval);
         foreach (ListenerSettings listener in _settings.Listeners)
         {
             IActorRef journal = Context.ActorOf(
@@ -135,6 +144,49 @@ public sealed class EngineActor : ReceiveActor, IWithUnboundedStash
             replayId),
         _ => throw new InvalidOperationException($"Unknown sink type '{sink.Type}'."),
     };
+
+    // Deletes, per stream, the journal events every sink has passed that were received before the replay window.
+    private void Retain()
+    {
+        if (_settings.Retention.ReplayWindow is not { } window)
+        {
+            return;
+        }
+
+        TimeSpan timeout = TimeSpan.FromSeconds(30);
+        DateTimeOffset cutoff = DateTimeOffset.UtcNow - window;
+        var query = Akka.Persistence.Query.PersistenceQuery.Get(Context.System)
+            .ReadJournalFor<Akka.Persistence.Query.ICurrentEventsByPersistenceIdQuery>(_settings.ReadJournalPluginId);
+        Akka.Streams.IMaterializer materializer = _materializer!;
+        foreach (ListenerSettings listener in _settings.Listeners)
+        {
+            IActorRef journal = _journals[listener.Id];
+            List<IActorRef> sinks = [.. _sinks.Where(s => s.ListenerId == listener.Id).Select(s => s.Actor)];
+            _ = Task.Run(async () =>
+            {
+                try
+                {
+                    long passed = await journal.Ask<long>(GetHighestSequenceNr.Instance, timeout);
+                    foreach (IActorRef sink in sinks)
+                    {
+                        passed = Math.Min(passed, (await sink.Ask<SinkStatus>(GetSinkStatus.Instance, timeout)).Watermark);
+                    }
+
+                    Akka.Persistence.Query.EventEnvelope? last = await query.CurrentEventsByPersistenceId(listener.PersistenceId, 0, passed)
+                        .TakeWhile(e => e.Event is IIngestEvent ie && ie.ReceivedAt < cutoff)
+                        .RunWith(Akka.Streams.Dsl.Sink.LastOrDefault<Akka.Persistence.Query.EventEnvelope>(), materializer);
+                    if (last is not null)
+                    {
+                        journal.Tell(new DeleteUpTo(last.SequenceNr));
+                    }
+                }
+                catch (Exception e) when (e is AskTimeoutException or InvalidOperationException)
+                {
+                    // A sink or the journal is restarting: the next run retries.
+                }
+            });
+        }
+    }
 
     // The admin endpoint's questions: answered from the journals, the sinks and the message index.
     private void Admin()
@@ -222,6 +274,11 @@ public sealed class EngineActor : ReceiveActor, IWithUnboundedStash
             Task.WhenAll(targets.Select(t => t.Actor.Ask<ReplayResult>(command.Request, Timeout.InfiniteTimeSpan)))
                 .PipeTo(replyTo, success: results => new ReplayResults(results), failure: e => new Status.Failure(e));
         });
+    }
+
+    private sealed record RunRetention
+    {
+        public static RunRetention Instance { get; } = new();
     }
 
     private sealed record SinkRef(string SinkId, string ListenerId, string Stream, IActorRef Actor);

@@ -60,6 +60,9 @@ public sealed record EngineSettings
     /// <summary>Dedupe of sender resends.</summary>
     public DedupeSettings Dedupe { get; init; } = new();
 
+    /// <summary>Journal retention.</summary>
+    public RetentionSettings Retention { get; init; } = new();
+
     /// <summary>The admin endpoint, or null when none is configured.</summary>
     public AdminSettings? Admin { get; init; }
 
@@ -78,6 +81,19 @@ public sealed record DedupeSettings
 
     /// <summary>How many keys are remembered per stream. Default 1,000,000 (about 40 MB of memory).</summary>
     public int MaxKeys { get; init; } = 1_000_000;
+}
+
+/// <summary>
+/// Journal retention: messages every sink has passed and received longer ago than <see cref="ReplayWindow"/> are
+/// deleted from the journal (quarantined and parked messages keep their own copies in the sinks' journals).
+/// </summary>
+public sealed record RetentionSettings
+{
+    /// <summary>How far back a replay can reach; null keeps everything. Default 7 days.</summary>
+    public TimeSpan? ReplayWindow { get; init; } = TimeSpan.FromDays(7);
+
+    /// <summary>How often retention runs. Default 10 minutes.</summary>
+    public TimeSpan Interval { get; init; } = TimeSpan.FromMinutes(10);
 }
 
 /// <summary>

@@ -30,8 +30,10 @@ public sealed class QuarantineTests : IAsyncLifetime
 
     public async Task DisposeAsync() => await _persistence.DisposeAsync();
 
+    private int _snapshotEvery = 1000;
+
     private IActorRef StartSink() => _kit.Sys.ActorOf(SinkActor.Props(SinkSettings, Listener, _journal, _ => _target,
-        _persistence.Settings!.ReadJournalPluginId, Durability.Fsync, _kit.TestActor));
+        _persistence.Settings!.ReadJournalPluginId, Durability.Fsync, _kit.TestActor, _snapshotEvery));
 
     private void Send(string controlId, string patient)
     {
@@ -91,9 +93,12 @@ public sealed class QuarantineTests : IAsyncLifetime
         Assert.Empty((await sink.Ask<QuarantineList>(new ListQuarantine(), TimeSpan.FromSeconds(10))).Items);
     }
 
-    [Fact]
-    public async Task Skip_RecordsWhy_ReleasesTheParked_AndAParkedOneThatFailsTakesItsPlace()
+    [Theory]
+    [InlineData(1000)]
+    [InlineData(2)] // snapshots every other event, and the events before each are deleted: recovery from a snapshot
+    public async Task Skip_RecordsWhy_ReleasesTheParked_AndAParkedOneThatFailsTakesItsPlace(int snapshotEvery)
     {
+        _snapshotEvery = snapshotEvery;
         IActorRef sink = StartSink();
         _kit.ExpectMsg<SinkReady>(TimeSpan.FromSeconds(30));
         _target.Broken.UnionWith(["A1", "A3"]);
@@ -113,8 +118,20 @@ public sealed class QuarantineTests : IAsyncLifetime
         Assert.Equal(new SinkCounts(Delivered: 2, Filtered: 1, Quarantined: 1, Parked: 1),
             (await sink.Ask<SinkStatus>(GetSinkStatus.Instance, TimeSpan.FromSeconds(10))).Counts);
 
-        // After a restart the same state comes back from the sink's journal.
+        // After a restart the same state comes back from the sink's journal (and its snapshot).
         await sink.GracefulStop(TimeSpan.FromSeconds(10));
+        if (snapshotEvery == 2)
+        {
+            await _kit.AwaitAssertAsync(async () =>
+            {
+                await using var db = new Microsoft.Data.Sqlite.SqliteConnection(StreamEngine.Host.SqliteStore.ConnectionString(_persistence.Directory));
+                await db.OpenAsync();
+                await using var count = db.CreateCommand();
+                count.CommandText = "SELECT COUNT(*) FROM snapshot WHERE persistence_id = 'sink/s/q/default'";
+                Assert.True((long)(await count.ExecuteScalarAsync())! >= 1); // the restart below recovers from a snapshot
+            }, TimeSpan.FromSeconds(10));
+        }
+
         sink = StartSink();
         SinkStatus restarted = await sink.Ask<SinkStatus>(GetSinkStatus.Instance, TimeSpan.FromSeconds(10));
         Assert.Equal(new SinkCounts(2, 1, 1, 1), restarted.Counts);

@@ -10,12 +10,13 @@ internal sealed class TestFolder : IDisposable
     public string Out => System.IO.Path.Combine(Path, "out");
 
     /// <summary>Writes streamengine.json here: one listener as given, the NDJSON sink under out/, and an optional store.</summary>
-    public Task WriteConfigAsync(object listener, object? store = null, object? admin = null) =>
+    public Task WriteConfigAsync(object listener, object? store = null, object? admin = null, object? retention = null) =>
         File.WriteAllTextAsync(System.IO.Path.Combine(Path, "streamengine.json"), JsonSerializer.Serialize(new
         {
             dataDirectory = System.IO.Path.Combine(Path, "data"),
             store,
             admin,
+            retention,
             listeners = new[] { listener },
             sinks = new[] { new { name = "fhir", type = "ndjson", path = Out } },
         }, new JsonSerializerOptions { DefaultIgnoreCondition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull }));

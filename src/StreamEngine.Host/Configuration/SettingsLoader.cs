@@ -239,6 +239,22 @@ public static class SettingsLoader
             dedupe = new DedupeSettings { Window = window ?? dedupe.Window, MaxKeys = maxKeys };
         }
 
+        var retention = new RetentionSettings();
+        if (options.Retention is { } r)
+        {
+            TimeSpan? interval = Duration(errors, "retention.interval", r.Interval, retention.Interval);
+            if (interval is null)
+            {
+                errors.Add("retention.interval: must be longer than 0 (to keep everything, set retention.replayWindow to off)");
+            }
+
+            retention = new RetentionSettings
+            {
+                ReplayWindow = Duration(errors, "retention.replayWindow", r.ReplayWindow, retention.ReplayWindow),
+                Interval = interval ?? retention.Interval,
+            };
+        }
+
         AdminSettings? admin = null;
         if (options.Admin is { } a)
         {
@@ -277,6 +293,7 @@ public static class SettingsLoader
             ConnectionString = connectionString,
             Dedupe = dedupe,
             Admin = admin,
+            Retention = retention,
             ReadJournalPluginId = ReadJournalPluginId,
         };
     }

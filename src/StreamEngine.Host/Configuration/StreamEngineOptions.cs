@@ -17,6 +17,15 @@ internal sealed class StreamEngineOptions
     public DedupeOptions? Dedupe { get; set; }
 
     public AdminOptions? Admin { get; set; }
+
+    public RetentionOptions? Retention { get; set; }
+}
+
+internal sealed class RetentionOptions
+{
+    public string? ReplayWindow { get; set; }
+
+    public string? Interval { get; set; }
 }
 
 internal sealed class AdminOptions

@@ -49,6 +49,7 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
     private readonly IActorRef? _readyTo;
     private readonly KeyValuePair<string, object?> _sinkTag;
     private readonly IMaterializer _materializer;
+    private readonly int _snapshotEvery;
     private readonly SortedDictionary<long, Quarantined> _quarantine = [];
     private readonly Dictionary<string, Quarantined> _blocked = [];
     private readonly Dictionary<long, Quarantined> _parkedBehind = [];
@@ -67,12 +68,17 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
     private int _ungranted;
     private long _doneAtLastTick;
     private string _state = "starting";
+    private int _pendingWrites;
+    private bool _snapshotting;
+    private long _snapshotSeq;
 
     /// <summary>Creates the sink actor of one sink and one listener's stream.</summary>
     /// <param name="targetFactory">Opens the sink's output: the live one for null, else a replay's own (by replay id).</param>
+    /// <param name="snapshotEvery">Journal events between snapshots of the sink's state.</param>
     public SinkActor(SinkSettings sink, ListenerSettings listener, IActorRef journal, Func<string?, IDeliveryTarget> targetFactory,
-        string readJournalPluginId, Durability durability, IActorRef? readyTo)
+        string readJournalPluginId, Durability durability, IActorRef? readyTo, int snapshotEvery = 1000)
     {
+        _snapshotEvery = snapshotEvery;
         _sink = sink;
         _listener = listener;
         _journal = journal;
@@ -97,6 +103,25 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
         Recover<MessageQuarantined>(q => OpenQuarantine(q));
         Recover<MessageParked>(p => ParkBehind(p));
         Recover<QuarantineResolved>(r => CloseQuarantine(r.SequenceNr));
+        Recover<SnapshotOffer>(offer =>
+        {
+            _snapshotSeq = offer.Metadata.SequenceNr;
+            var snapshot = (SinkSnapshot)offer.Snapshot;
+            _recoveredWatermark = true;
+            _done = _persisted = snapshot.Watermark.SequenceNr;
+            _origin = snapshot.Watermark.Origin;
+            SinkCounts counts = snapshot.Watermark.Counts ?? SinkCounts.Zero;
+            (_delivered, _filtered, _quarantined, _parked) = (counts.Delivered, counts.Filtered, counts.Quarantined, counts.Parked);
+            foreach (MessageQuarantined q in snapshot.Quarantined)
+            {
+                OpenQuarantine(q);
+            }
+
+            foreach (MessageParked p in snapshot.Parked)
+            {
+                ParkBehind(p);
+            }
+        });
         Recover<RecoveryCompleted>(_ => OnRecovered());
         CommandAny(_ => Stash.Stash());
     }
@@ -111,8 +136,8 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
 
     /// <summary>Props for a sink actor.</summary>
     public static Props Props(SinkSettings sink, ListenerSettings listener, IActorRef journal, Func<string?, IDeliveryTarget> targetFactory,
-        string readJournalPluginId, Durability durability, IActorRef? readyTo) =>
-        Akka.Actor.Props.Create(() => new SinkActor(sink, listener, journal, targetFactory, readJournalPluginId, durability, readyTo));
+        string readJournalPluginId, Durability durability, IActorRef? readyTo, int snapshotEvery = 1000) =>
+        Akka.Actor.Props.Create(() => new SinkActor(sink, listener, journal, targetFactory, readJournalPluginId, durability, readyTo, snapshotEvery));
 
     /// <inheritdoc />
     protected override void PostStop()
@@ -284,6 +309,25 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
     // Answered in every state.
     private void Housekeeping()
     {
+        Command<SaveSnapshotSuccess>(saved =>
+        {
+            _snapshotting = false;
+            Timers.Cancel("snapshot-answer");
+            _snapshotSeq = saved.Metadata.SequenceNr;
+            DeleteMessages(saved.Metadata.SequenceNr);
+            DeleteSnapshots(new SnapshotSelectionCriteria(saved.Metadata.SequenceNr - 1));
+        });
+        Command<TakeSnapshot>(_ => OnTakeSnapshot());
+        Command<SnapshotUnanswered>(_ => _snapshotting = false);
+        Command<SaveSnapshotFailure>(f =>
+        {
+            _snapshotting = false;
+            _log.Warning("Sink {0}: snapshot failed ({1})", _sink.Id, f.Cause.GetType().Name);
+        });
+        Command<DeleteMessagesSuccess>(_ => { });
+        Command<DeleteMessagesFailure>(f => _log.Warning("Sink {0}: could not delete events before its snapshot ({1})", _sink.Id, f.Cause.GetType().Name));
+        Command<DeleteSnapshotsSuccess>(_ => { });
+        Command<DeleteSnapshotsFailure>(_ => { });
         Command<SaveWatermark>(_ => PersistWatermarkIfBehind());
         Command<FlushNow>(_ => Flush());
         Command<GetSinkStatus>(_ => Sender.Tell(new SinkStatus(_sink.Id, _listener.Id, StreamId, _state, _done, _origin, Counts(), _quarantine.Count)));
@@ -358,7 +402,7 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
         OpenQuarantine(quarantined);
         _quarantined++;
         _done = Math.Max(_done, seq);
-        PersistAll(new object[] { quarantined, Watermark() }, _ => { });
+        Write([quarantined, Watermark()]);
         _persisted = _done;
     }
 
@@ -370,7 +414,7 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
         ParkBehind(parked);
         _parked++;
         _done = Math.Max(_done, seq);
-        PersistAll(new object[] { parked, Watermark() }, _ => { });
+        Write([parked, Watermark()]);
         _persisted = _done;
     }
 
@@ -454,7 +498,7 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
             {
                 var again = new MessageQuarantined(seq, result.Reason ?? "Unknown", [.. entry.Keys], entry.Message, DateTimeOffset.UtcNow);
                 entry.Reason = again.Reason;
-                PersistAll(new object[] { again, Watermark() }, _ => { });
+                Write([again, Watermark()]);
                 return new QuarantineActionResult(false, $"still quarantined: {again.Reason}");
             }
 
@@ -501,7 +545,7 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
 
         _target!.Flush(_durable);
         events.Add(Watermark());
-        PersistAll(events, _ => { });
+        Write(events);
         _persisted = _done;
         _log.Info("Sink {0}: quarantined message at sequence {1} {2}; {3} parked messages delivered", _sink.Id, seq,
             retry ? "retried" : "skipped", released);
@@ -779,7 +823,45 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
     {
         // The target was flushed up to _done before this point: the watermark never runs ahead of the output.
         _persisted = _done;
-        PersistAsync(Watermark(), _ => { });
+        _pendingWrites++;
+        PersistAsync(Watermark(), Written);
+    }
+
+    // State changes: one atomic write, commands wait until it is done.
+    private void Write(IReadOnlyList<object> events)
+    {
+        _pendingWrites += events.Count;
+        PersistAll(events, Written);
+    }
+
+    // After each write: a snapshot every SnapshotEvery events, taken only when nothing is in flight, so it holds
+    // exactly what the journal holds; then the events before it are deleted, which keeps recovery short. It is asked
+    // for from a command, not from inside the persist callback (the store's answer did not come back from there).
+    private void Written(object persisted)
+    {
+        _pendingWrites--;
+        if (_pendingWrites == 0 && !_snapshotting && LastSequenceNr - _snapshotSeq >= _snapshotEvery)
+        {
+            _snapshotting = true;
+            Self.Tell(TakeSnapshot.Instance);
+        }
+    }
+
+    private void OnTakeSnapshot()
+    {
+        if (_pendingWrites > 0)
+        {
+            _snapshotting = false; // a write started meanwhile: the next one that settles takes it
+            return;
+        }
+
+        {
+            // Should the store's answer never come, another snapshot may be taken later; events are only deleted on an answer.
+            Timers.StartSingleTimer("snapshot-answer", SnapshotUnanswered.Instance, TimeSpan.FromSeconds(30));
+            SaveSnapshot(new SinkSnapshot(Watermark(), [.. _quarantine.Values.Select(q =>
+                new MessageQuarantined(q.SequenceNr, q.Reason, [.. q.Keys], q.Message, q.At))],
+                [.. _quarantine.Values.SelectMany(q => q.Parked.Select(p => new MessageParked(p.SequenceNr, q.SequenceNr, p.Message)))]));
+        }
     }
 
     private void Announce()
@@ -856,6 +938,16 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
     private sealed record SaveWatermark
     {
         public static SaveWatermark Instance { get; } = new();
+    }
+
+    private sealed record SnapshotUnanswered
+    {
+        public static SnapshotUnanswered Instance { get; } = new();
+    }
+
+    private sealed record TakeSnapshot
+    {
+        public static TakeSnapshot Instance { get; } = new();
     }
 
     private sealed record FlushNow

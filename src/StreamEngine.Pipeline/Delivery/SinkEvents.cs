@@ -46,3 +46,9 @@ public sealed record MessageParked(long SequenceNr, long BehindSequenceNr, IInge
 /// reason; either way the messages parked behind it have been delivered in order.
 /// </summary>
 public sealed record QuarantineResolved(long SequenceNr, string Action, string Note, DateTimeOffset At) : ISinkEvent;
+
+/// <summary>
+/// A sink's state at one point of its journal: the watermark with its counts, and the open quarantine with what is
+/// parked behind it (their copies of the messages included). Recovery starts from it; the events before it are deleted.
+/// </summary>
+public sealed record SinkSnapshot(WatermarkAdvanced Watermark, IReadOnlyList<MessageQuarantined> Quarantined, IReadOnlyList<MessageParked> Parked) : ISinkEvent;

@@ -23,6 +23,7 @@ public sealed class IngestEventSerializer(ExtendedActorSystem system) : Serializ
     internal const string QuarantinedV1 = "MessageQuarantined.v1";
     internal const string ParkedV1 = "MessageParked.v1";
     internal const string ResolvedV1 = "QuarantineResolved.v1";
+    internal const string SinkSnapshotV1 = "SinkSnapshot.v1";
 
     /// <inheritdoc />
     public override int Identifier => SerializerId;
@@ -37,6 +38,7 @@ public sealed class IngestEventSerializer(ExtendedActorSystem system) : Serializ
         MessageQuarantined => QuarantinedV1,
         MessageParked => ParkedV1,
         QuarantineResolved => ResolvedV1,
+        SinkSnapshot => SinkSnapshotV1,
         _ => throw new ArgumentException($"Cannot serialize {o.GetType().Name}.", nameof(o)),
     };
 
@@ -48,6 +50,7 @@ public sealed class IngestEventSerializer(ExtendedActorSystem system) : Serializ
             IIngestEvent e => e.Raw.Length + 128,
             MessageQuarantined q => q.Message.Raw.Length + 256,
             MessageParked p => p.Message.Raw.Length + 160,
+            SinkSnapshot snap => 256 + snap.Quarantined.Sum(q => q.Message.Raw.Length + 256) + snap.Parked.Sum(p => p.Message.Raw.Length + 160),
             _ => 64,
         };
         using var stream = new MemoryStream(size);
@@ -101,6 +104,21 @@ public sealed class IngestEventSerializer(ExtendedActorSystem system) : Serializ
                     w.Write(p.BehindSequenceNr);
                     WriteNested(w, p.Message);
                     break;
+                case SinkSnapshot snap:
+                    WriteBytes(w, ToBinary(snap.Watermark));
+                    w.Write(snap.Quarantined.Count);
+                    foreach (MessageQuarantined q in snap.Quarantined)
+                    {
+                        WriteBytes(w, ToBinary(q));
+                    }
+
+                    w.Write(snap.Parked.Count);
+                    foreach (MessageParked p in snap.Parked)
+                    {
+                        WriteBytes(w, ToBinary(p));
+                    }
+
+                    break;
                 case QuarantineResolved resolved:
                     w.Write(resolved.SequenceNr);
                     w.Write(resolved.Action);
@@ -129,6 +147,7 @@ public sealed class IngestEventSerializer(ExtendedActorSystem system) : Serializ
             WatermarkV2 => new WatermarkAdvanced(r.ReadInt64(), r.ReadInt64(), new SinkCounts(r.ReadInt64(), r.ReadInt64(), r.ReadInt64(), r.ReadInt64())),
             QuarantinedV1 => ReadQuarantined(r),
             ParkedV1 => new MessageParked(r.ReadInt64(), r.ReadInt64(), ReadNested(r)),
+            SinkSnapshotV1 => ReadSinkSnapshot(r),
             ResolvedV1 => new QuarantineResolved(r.ReadInt64(), r.ReadString(), r.ReadString(), ReadTime(r)),
             _ => throw new SerializationException($"Unknown event manifest '{manifest}'."),
         };
@@ -153,6 +172,24 @@ public sealed class IngestEventSerializer(ExtendedActorSystem system) : Serializ
         string patient = r.ReadString();
         string prior = r.ReadString();
         return new MessageReceived(ReadBytes(r), receivedAt, app, facility, type, controlId, time, contentHash, patient, prior);
+    }
+
+    private SinkSnapshot ReadSinkSnapshot(BinaryReader r)
+    {
+        var watermark = (WatermarkAdvanced)FromBinary(ReadBytes(r), WatermarkV2);
+        var quarantined = new MessageQuarantined[r.ReadInt32()];
+        for (int i = 0; i < quarantined.Length; i++)
+        {
+            quarantined[i] = (MessageQuarantined)FromBinary(ReadBytes(r), QuarantinedV1);
+        }
+
+        var parked = new MessageParked[r.ReadInt32()];
+        for (int i = 0; i < parked.Length; i++)
+        {
+            parked[i] = (MessageParked)FromBinary(ReadBytes(r), ParkedV1);
+        }
+
+        return new SinkSnapshot(watermark, quarantined, parked);
     }
 
     private MessageQuarantined ReadQuarantined(BinaryReader r)

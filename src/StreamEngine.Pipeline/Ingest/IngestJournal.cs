@@ -47,6 +47,7 @@ public sealed class IngestJournal : ReceivePersistentActor, IWithTimers
     private long _snapshotSeq;
     private long _indexedUpTo;
     private long _lastSnapshotIndexed;
+    private long _deletedUpTo;
 
     /// <summary>Creates the journal of one listener's stream.</summary>
     public IngestJournal(string persistenceId, string listenerId, IngestOptions options)
@@ -94,6 +95,18 @@ public sealed class IngestJournal : ReceivePersistentActor, IWithTimers
                 _log.Warning("Ingest journal {0}: pruning the message index failed ({1})", PersistenceId, p.Failure.GetType().Name);
             }
         });
+        Command<DeleteUpTo>(d =>
+        {
+            // The highest event stays, so the sequence carries on after a restart whatever the store does on delete.
+            long upTo = Math.Min(d.SequenceNr, LastSequenceNr - 1);
+            if (upTo > _deletedUpTo)
+            {
+                _deletedUpTo = upTo;
+                DeleteMessages(upTo);
+            }
+        });
+        Command<DeleteMessagesSuccess>(d => _log.Info("Ingest journal {0}: retention deleted events up to {1}", PersistenceId, d.ToSequenceNr));
+        Command<DeleteMessagesFailure>(f => _log.Warning("Ingest journal {0}: retention could not delete ({1})", PersistenceId, f.Cause.GetType().Name));
         Command<SaveSnapshotSuccess>(s => DeleteSnapshots(new SnapshotSelectionCriteria(s.Metadata.SequenceNr - 1)));
         Command<SaveSnapshotFailure>(f => _log.Warning("Ingest journal {0}: snapshot failed ({1})", PersistenceId, f.Cause.GetType().Name));
         Command<DeleteSnapshotsSuccess>(_ => { });

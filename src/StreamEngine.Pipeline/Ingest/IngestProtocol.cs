@@ -34,3 +34,6 @@ public sealed record GetHighestSequenceNr
     /// <summary>The message.</summary>
     public static GetHighestSequenceNr Instance { get; } = new();
 }
+
+/// <summary>Retention: delete the journal's events up to and including this sequence number (never the highest).</summary>
+public sealed record DeleteUpTo(long SequenceNr);
