@@ -9,12 +9,22 @@ namespace StreamEngine.LoadGen;
 
 /// <summary>
 /// The ceiling to hold the engine against: a raw-socket MLLP server on System.IO.Pipelines that answers every frame
-/// at once with a minimal ACK (MSA-2 = the frame's MSH-10 by a loose scan) and does nothing else: no journal, no actors.
+/// with a minimal ACK (MSA-2 = the frame's MSH-10 by a loose scan) and does nothing else: no parsing, no actors.
+/// Durable mode (<c>--durable FILE</c>): every frame is appended to one file shared by all connections, one fsync per
+/// group of frames (whatever arrived while the previous fsync ran), and each ACK goes only after the fsync covering it.
 /// </summary>
 internal static class BaselineServer
 {
-    public static async Task RunAsync(int port, CancellationToken cancellationToken)
+    private static DurableLog? _log;
+
+    public static async Task RunAsync(int port, string? durableFile, CancellationToken cancellationToken)
     {
+        if (durableFile is not null)
+        {
+            _log = new DurableLog(durableFile);
+            _ = Task.Run(() => _log.RunAsync(cancellationToken), cancellationToken);
+        }
+
         var listener = new TcpListener(IPAddress.Loopback, port);
         listener.Start(512);
         Console.WriteLine($"baseline listening on {listener.LocalEndpoint}");
@@ -37,13 +47,21 @@ internal static class BaselineServer
             {
                 ReadResult read = await reader.ReadAsync(cancellationToken);
                 ReadOnlySequence<byte> buffer = read.Buffer;
+                Task? durable = null;
                 while (TryFrame(ref buffer, out ReadOnlySequence<byte> frame))
                 {
-                    string id = Hl7AckBuilder.LooseControlId(frame.IsSingleSegment ? frame.FirstSpan : frame.ToArray()) ?? string.Empty;
+                    byte[] bytes = frame.ToArray();
+                    durable = _log?.Append(bytes) ?? durable;
+                    string id = Hl7AckBuilder.LooseControlId(bytes) ?? string.Empty;
                     writer.Write(MllpFrame.Wrap(System.Text.Encoding.ASCII.GetBytes($"MSH|^~\\&|B|B|S|S|2026||ACK|{id}|P|2.5\rMSA|AA|{id}\r")));
                 }
 
                 reader.AdvanceTo(buffer.Start, buffer.End);
+                if (durable is not null)
+                {
+                    await durable; // the fsync covering the last frame of this read covers all of them
+                }
+
                 await writer.FlushAsync(cancellationToken); // one write per read: ACKs of pipelined frames go together
                 if (read.IsCompleted)
                 {
@@ -75,5 +93,38 @@ internal static class BaselineServer
         frame = rest.Slice(0, end.Value);
         buffer = rest.Slice(rest.GetPosition(2, end.Value));
         return true;
+    }
+
+    // One writer, group commit: frames queue up while an fsync runs and all go in the next write + fsync.
+    private sealed class DurableLog(string path)
+    {
+        private readonly System.Threading.Channels.Channel<(byte[] Frame, TaskCompletionSource Done)> _queue =
+            System.Threading.Channels.Channel.CreateUnbounded<(byte[], TaskCompletionSource)>(new() { SingleReader = true });
+
+        public Task Append(byte[] frame)
+        {
+            var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            _queue.Writer.TryWrite((frame, done));
+            return done.Task;
+        }
+
+        public async Task RunAsync(CancellationToken cancellationToken)
+        {
+            await using var file = new FileStream(path, FileMode.Append, FileAccess.Write, FileShare.Read, 1 << 16);
+            var group = new List<TaskCompletionSource>();
+            while (await _queue.Reader.WaitToReadAsync(cancellationToken))
+            {
+                while (_queue.Reader.TryRead(out var item))
+                {
+                    file.Write(BitConverter.GetBytes(item.Frame.Length));
+                    file.Write(item.Frame);
+                    group.Add(item.Done);
+                }
+
+                file.Flush(flushToDisk: true);
+                group.ForEach(d => d.SetResult());
+                group.Clear();
+            }
+        }
     }
 }

@@ -7,7 +7,7 @@ namespace StreamEngine.LoadGen;
 
 /// <summary>
 /// MLLP load generator and baseline server.
-///   loadgen baseline [--port 0]
+///   loadgen baseline [--port 0] [--durable FILE]
 ///   loadgen run --port P [--connections 1] [--window 1] [--seconds 10] [--warmup 2]
 /// `run` sends copies of the 1.1 KB benchmark ADT^A01 (each with its own MSH-10) over N connections for a fixed
 /// time and prints one line: connections, window, msgs/s, ACK latency p50/p99 (ms).
@@ -24,13 +24,13 @@ public static class Program
         switch (mode)
         {
             case "baseline":
-                await BaselineServer.RunAsync(Arg("--port", 0), stop.Token);
+                await BaselineServer.RunAsync(Arg("--port", 0), Array.IndexOf(args, "--durable") is int d and >= 0 && d + 1 < args.Length ? args[d + 1] : null, stop.Token);
                 return 0;
             case "run":
                 await RunAsync(Arg("--port", 2575), Arg("--connections", 1), Arg("--window", 1), Arg("--seconds", 10), Arg("--warmup", 2));
                 return 0;
             default:
-                Console.Error.WriteLine("usage: loadgen baseline [--port 0] | loadgen run --port P [--connections 1] [--window 1] [--seconds 10] [--warmup 2]");
+                Console.Error.WriteLine("usage: loadgen baseline [--port 0] [--durable FILE] | loadgen run --port P [--connections 1] [--window 1] [--seconds 10] [--warmup 2]");
                 return 2;
         }
     }

@@ -29,6 +29,17 @@ public static class SqliteStore
             .UseInterceptor(new SynchronousPragma(durability == Durability.Fsync ? "FULL" : "NORMAL"));
 
     /// <summary>
+    /// The message index's own database file beside the journal's: SQLite has one writer per file, and index writes
+    /// sharing the journal's file would make journal commits wait on the lock (SQLite's busy retry sleeps).
+    /// </summary>
+    public static string IndexConnectionString(string dataDirectory) => new SqliteConnectionStringBuilder
+    {
+        DataSource = Path.Combine(Path.GetFullPath(dataDirectory), "index.db"),
+        Mode = SqliteOpenMode.ReadWriteCreate,
+        Pooling = true,
+    }.ToString();
+
+    /// <summary>
     /// Opens connections for the message index, with <c>synchronous=NORMAL</c>: the index is rebuilt from the journal
     /// after a crash, so its commits need not wait for an fsync of their own.
     /// </summary>

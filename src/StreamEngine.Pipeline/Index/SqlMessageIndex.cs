@@ -9,12 +9,15 @@ namespace StreamEngine.Pipeline.Index;
 /// <c>streamengine_message_index_hwm</c> (per stream, the highest sequence number indexed).
 /// </summary>
 /// <param name="open">Opens a connection to the database (the host sets per-connection options).</param>
-public sealed class SqlMessageIndex(Func<CancellationToken, Task<DbConnection>> open) : IMessageIndex
+/// <param name="rowsPerStatement">
+/// Rows per INSERT: many for a server (fewer round trips), 1 for embedded SQLite, where one prepared statement run per
+/// row in a transaction is cheaper than parsing a statement with thousands of parameters.
+/// </param>
+public sealed class SqlMessageIndex(Func<CancellationToken, Task<DbConnection>> open, int rowsPerStatement = 200) : IMessageIndex
 {
     private const string Table = "streamengine_message_index";
     private const string HwmTable = "streamengine_message_index_hwm";
     private const string Columns = "stream, seq, key_hash, content_hash, sending_application, sending_facility, control_id, message_type, message_time, patient_key_hash, received_at";
-    private const int RowsPerStatement = 200;
 
     /// <inheritdoc />
     public async Task InitializeAsync(CancellationToken cancellationToken = default)
@@ -74,9 +77,14 @@ public sealed class SqlMessageIndex(Func<CancellationToken, Task<DbConnection>> 
 
         await using DbConnection connection = await open(cancellationToken).ConfigureAwait(false);
         await using DbTransaction transaction = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
-        for (int offset = 0; offset < entries.Count; offset += RowsPerStatement)
+        if (rowsPerStatement == 1)
         {
-            int count = Math.Min(RowsPerStatement, entries.Count - offset);
+            await InsertOneByOneAsync(connection, transaction, entries, cancellationToken).ConfigureAwait(false);
+        }
+
+        for (int offset = 0; rowsPerStatement > 1 && offset < entries.Count; offset += rowsPerStatement)
+        {
+            int count = Math.Min(rowsPerStatement, entries.Count - offset);
             await using DbCommand command = connection.CreateCommand();
             command.Transaction = transaction;
             var sql = new StringBuilder($"INSERT INTO {Table} ({Columns}) VALUES ");
@@ -106,6 +114,37 @@ public sealed class SqlMessageIndex(Func<CancellationToken, Task<DbConnection>> 
             $"INSERT INTO {HwmTable} (stream, seq) VALUES (@stream, @seq) ON CONFLICT (stream) DO UPDATE SET seq = excluded.seq WHERE {HwmTable}.seq < excluded.seq",
             cancellationToken, ("stream", stream), ("seq", highest)).ConfigureAwait(false);
         await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    private static async Task InsertOneByOneAsync(DbConnection connection, DbTransaction transaction, IReadOnlyList<MessageIndexEntry> entries,
+        CancellationToken cancellationToken)
+    {
+        await using DbCommand command = connection.CreateCommand();
+        command.Transaction = transaction;
+        command.CommandText = $"INSERT INTO {Table} ({Columns}) VALUES (@p0,@p1,@p2,@p3,@p4,@p5,@p6,@p7,@p8,@p9,@p10) ON CONFLICT (stream, seq) DO NOTHING";
+        var parameters = new DbParameter[11];
+        for (int v = 0; v < parameters.Length; v++)
+        {
+            parameters[v] = command.CreateParameter();
+            parameters[v].ParameterName = "p" + v.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            command.Parameters.Add(parameters[v]);
+        }
+
+        foreach (MessageIndexEntry e in entries)
+        {
+            parameters[0].Value = e.Stream;
+            parameters[1].Value = e.SequenceNr;
+            parameters[2].Value = e.KeyHash;
+            parameters[3].Value = e.ContentHash;
+            parameters[4].Value = e.SendingApplication;
+            parameters[5].Value = e.SendingFacility;
+            parameters[6].Value = e.ControlId;
+            parameters[7].Value = e.MessageType;
+            parameters[8].Value = e.MessageTime;
+            parameters[9].Value = e.PatientKeyHash;
+            parameters[10].Value = e.ReceivedAt.ToUnixTimeMilliseconds();
+            await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        }
     }
 
     /// <inheritdoc />

@@ -31,6 +31,8 @@ public sealed class IngestJournal : ReceivePersistentActor, IWithTimers
 {
     private static readonly TimeSpan PruneInterval = TimeSpan.FromMinutes(10);
     private static readonly TimeSpan IndexRetry = TimeSpan.FromSeconds(1);
+    private static readonly TimeSpan IndexInterval = TimeSpan.FromMilliseconds(100);
+    private const int IndexBatch = 2000;
 
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly IngestOptions _options;
@@ -251,7 +253,15 @@ public sealed class IngestJournal : ReceivePersistentActor, IWithTimers
         _order.Enqueue(entry);
         Evict();
         _indexPending.Add(ToEntry(seq, message, PersistenceId));
-        WriteIndex();
+        if (_indexPending.Count >= IndexBatch)
+        {
+            WriteIndex();
+        }
+        else if (!_indexing)
+        {
+            // Off the ACK path and batched: one index write per interval (or per IndexBatch entries) however busy.
+            Timers.StartSingleTimer("index-flush", RetryIndex.Instance, IndexInterval);
+        }
     }
 
     private void Remember(KeyEntry entry)

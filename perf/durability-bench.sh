@@ -1,0 +1,98 @@
+#!/usr/bin/env bash
+# Durable ingest: ACKed msgs/s and ACK latency p50/p99 for 1, 16 and 64 stop-and-wait connections, the engine on
+# SQLite and PostgreSQL in fsync and os modes, each case run back to back with a durable baseline (System.IO.Pipelines,
+# append each frame to one file, one fsync per group, ACK after the fsync covering it) driven by the same load
+# generator. Then end to end (ACKed and delivered to NDJSON), replay from the journal, and recovery time.
+#   perf/durability-bench.sh [seconds-per-case] [rounds]      defaults 8 and 1
+# Needs PostgreSQL 15 binaries (/usr/lib/postgresql/15/bin); starts a throw-away cluster on loopback.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+seconds="${1:-8}"
+rounds="${2:-1}"
+work="$(mktemp -d /tmp/se-bench.XXXXXX)"
+pids=()
+PGBIN=/usr/lib/postgresql/15/bin
+as_pg() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
+cleanup() {
+  kill "${pids[@]}" 2>/dev/null || true
+  as_pg "$PGBIN/pg_ctl" -D "$work/pg" -m fast -w stop >/dev/null 2>&1 || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+[ "$(id -u)" = 0 ] && chown postgres "$work"
+pgport=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+as_pg "$PGBIN/initdb" -D "$work/pg" -A trust -U postgres -E UTF8 --no-instructions >/dev/null
+as_pg "$PGBIN/pg_ctl" -D "$work/pg" -l "$work/pg.log" -w -o "-c listen_addresses=127.0.0.1 -p $pgport -k $work -c max_connections=200" start >/dev/null
+pg() { psql -h 127.0.0.1 -p "$pgport" -U postgres -qAtc "$1"; }
+
+dotnet build -c Release src/StreamEngine.Host -v q >/dev/null
+dotnet build -c Release perf/StreamEngine.LoadGen -v q >/dev/null
+host="src/StreamEngine.Host/bin/Release/net10.0/streamengine.dll"
+loadgen="perf/StreamEngine.LoadGen/bin/Release/net10.0/StreamEngine.LoadGen.dll"
+port_of() { for _ in $(seq 1 600); do p=$(grep -oE "(Listener \S+ ready on|listening on) 127\.0\.0\.1:[0-9]+" "$1" | grep -oE "[0-9]+$" | head -1); [ -n "$p" ] && { echo "$p"; return; }; sleep 0.1; done; echo "no port in $1" >&2; exit 1; }
+run() { dotnet "$loadgen" run --port "$1" --connections "$2" --window 1 --seconds "$seconds"; }
+
+# name store durability sinks(json)
+engine() {
+  local name=$1 store=$2 durability=$3 sinks=${4:-[]} storejson
+  if [ "$store" = postgresql ]; then
+    pg "CREATE DATABASE $name" ; storejson="{ \"provider\": \"postgresql\", \"durability\": \"$durability\", \"connectionString\": \"Host=127.0.0.1;Port=$pgport;Username=postgres;Database=$name\" }"
+  else
+    storejson="{ \"provider\": \"sqlite\", \"durability\": \"$durability\" }"
+  fi
+  cat > "$work/$name.json" <<JSON
+{ "dataDirectory": "$work/$name", "store": $storejson, "admin": { "port": 0 },
+  "listeners": [ { "id": "bench", "port": 0 } ], "sinks": $sinks }
+JSON
+  dotnet "$host" run --config "$work/$name.json" > "$work/$name.log" 2>&1 & pids+=($!)
+}
+
+dotnet "$loadgen" baseline --durable "$work/baseline.log.bin" > "$work/baseline.log" 2>&1 & pids+=($!)
+engine sqlite_fsync sqlite fsync
+engine sqlite_os sqlite os
+engine pg_fsync postgresql fsync
+engine pg_os postgresql os
+baseline=$(port_of "$work/baseline.log")
+declare -A port
+for e in sqlite_fsync sqlite_os pg_fsync pg_os; do port[$e]=$(port_of "$work/$e.log"); done
+
+echo "# $(date -u +%FT%TZ) commit $(git rev-parse --short HEAD), $(nproc) cores, ${seconds}s per case, 1 KB ADT^A01, stop-and-wait"
+for round in $(seq 1 "$rounds"); do
+  for c in 1 16 64; do
+    echo "round $round  baseline-durable  $(run "$baseline" "$c")"
+    for e in sqlite_fsync sqlite_os pg_fsync pg_os; do
+      echo "round $round  $e  $(run "${port[$e]}" "$c")"
+    done
+  done
+done
+kill "${pids[@]}" 2>/dev/null || true; pids=()
+
+# End to end: ACKed and delivered to the NDJSON sink (SQLite, fsync), 64 connections; then a full replay to the sink.
+engine e2e sqlite fsync '[ { "id": "fhir", "type": "ndjson", "path": "'"$work"'/out" } ]'
+dotnet "$loadgen" baseline --durable "$work/baseline2.bin" > "$work/baseline2.log" 2>&1 & pids+=($!)
+e2e=$(port_of "$work/e2e.log"); baseline=$(port_of "$work/baseline2.log")
+echo "e2e  baseline-durable  $(run "$baseline" 64)"
+start=$(date +%s.%N)
+echo "e2e  engine ACKs  $(run "$e2e" 64)"
+while :; do
+  s=$(dotnet "$host" status --json -c "$work/e2e.json")
+  inflight=$(echo "$s" | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["sinks"][0]["inFlight"])')
+  [ "$inflight" = 0 ] && break; sleep 0.2
+done
+end=$(date +%s.%N)
+delivered=$(echo "$s" | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["sinks"][0]["counts"]["delivered"])')
+python3 -c "print(f'e2e  delivered {$delivered} in {$end-$start:.1f} s (load {$seconds}+2 s warm-up, then drain): {$delivered/($end-$start):.0f} msgs/s end to end')"
+start=$(date +%s.%N)
+r=$(dotnet "$host" replay --json --sink fhir --from-seq 1 -c "$work/e2e.json")
+end=$(date +%s.%N)
+msgs=$(echo "$r" | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["results"][0]["messages"])')
+python3 -c "print(f'replay  {$msgs} messages in {$end-$start:.2f} s (incl. CLI start): {$msgs/($end-$start):.0f} msgs/s')"
+
+# Recovery: kill -9, restart on the same data, time until the listener is ready.
+kill -9 "${pids[0]}"; wait "${pids[0]}" 2>/dev/null || true
+journaled=$delivered
+start=$(date +%s.%N)
+dotnet "$host" run --config "$work/e2e.json" > "$work/e2e2.log" 2>&1 & pids+=($!)
+port_of "$work/e2e2.log" >/dev/null
+end=$(date +%s.%N)
+python3 -c "print(f'recovery  {$journaled} journaled messages: ready {$end-$start:.2f} s after start (process start included)')"
