@@ -169,7 +169,7 @@ public sealed class EngineActor : ReceiveActor, IWithUnboundedStash, IWithTimers
                     long passed = await journal.Ask<long>(GetHighestSequenceNr.Instance, timeout);
                     foreach (IActorRef sink in sinks)
                     {
-                        passed = Math.Min(passed, (await sink.Ask<SinkStatus>(GetSinkStatus.Instance, timeout)).Watermark);
+                        passed = Math.Min(passed, (await sink.Ask<SinkStatus>(GetSinkStatus.Instance, timeout)).Persisted);
                     }
 
                     Akka.Persistence.Query.EventEnvelope? last = await query.CurrentEventsByPersistenceId(listener.PersistenceId, 0, passed)

@@ -35,11 +35,11 @@ public sealed class QuarantineTests : IAsyncLifetime
     private IActorRef StartSink() => _kit.Sys.ActorOf(SinkActor.Props(SinkSettings, Listener, _journal, _ => _target,
         _persistence.Settings!.ReadJournalPluginId, Durability.Fsync, _kit.TestActor, _snapshotEvery));
 
-    private void Send(string controlId, string patient)
+    private void Send(string controlId, string patient, string prior = "")
     {
         byte[] raw = System.Text.Encoding.ASCII.GetBytes($"MSH|^~\\&|PAS|RX1|||2026||ADT^A08|{controlId}|P|2.4\rPID|1||{patient}^^^R^MR\r");
         _journal.Tell(new Append(++_correlation, new MessageReceived(raw, DateTimeOffset.UtcNow, "PAS", "RX1", "ADT^A08", controlId, "2026",
-            MessageFingerprint.ContentHash(raw), "hash-" + patient)), _kit.TestActor);
+            MessageFingerprint.ContentHash(raw), "hash-" + patient, prior.Length == 0 ? "" : "hash-" + prior)), _kit.TestActor);
         _kit.FishForMessage(m => m is Journaled, TimeSpan.FromSeconds(30)); // past any SinkReady of a restarted sink
     }
 
@@ -59,7 +59,7 @@ public sealed class QuarantineTests : IAsyncLifetime
     {
         IActorRef sink = StartSink();
         _kit.ExpectMsg<SinkReady>(TimeSpan.FromSeconds(30));
-        _target.Broken.Add("A1");
+        _target.Break("A1");
         Send("A1", "P1"); // poison
         Send("B1", "P2");
         Send("A2", "P1"); // parked behind A1
@@ -81,7 +81,7 @@ public sealed class QuarantineTests : IAsyncLifetime
         sink = StartSink();
         Assert.Equal(2, (await sink.Ask<QuarantineList>(new ListQuarantine(), TimeSpan.FromSeconds(10))).Items.Single().Parked);
 
-        _target.Broken.Clear(); // the configuration fix
+        _target.Fix(); // the configuration fix
         QuarantineActionResult retried = await sink.Ask<QuarantineActionResult>(new RetryQuarantined("s/q/1"), TimeSpan.FromSeconds(10));
         Assert.True(retried.Ok, retried.Message);
         Assert.Equal(["B1", "B2", "A1", "A2", "A3"], _target.Written);
@@ -101,7 +101,7 @@ public sealed class QuarantineTests : IAsyncLifetime
         _snapshotEvery = snapshotEvery;
         IActorRef sink = StartSink();
         _kit.ExpectMsg<SinkReady>(TimeSpan.FromSeconds(30));
-        _target.Broken.UnionWith(["A1", "A3"]);
+        _target.Break("A1", "A3");
         Send("A1", "P1");
         Send("A2", "P1");
         Send("A3", "P1");
@@ -138,28 +138,85 @@ public sealed class QuarantineTests : IAsyncLifetime
         Assert.Equal("s/q/3", Assert.Single((await sink.Ask<QuarantineList>(new ListQuarantine(), TimeSpan.FromSeconds(10))).Items).Id);
     }
 
-    // Writes control ids in order; quarantines the ones listed as broken.
+    [Fact]
+    public async Task AMerge_WaitsForBothPatients_AndNeverOvertakesTheOtherPatientsQuarantine()
+    {
+        IActorRef sink = StartSink();
+        _kit.ExpectMsg<SinkReady>(TimeSpan.FromSeconds(30));
+        _target.Break("A1", "B1");
+        Send("A1", "P1");             // quarantined: blocks P1
+        Send("B1", "P2");             // quarantined: blocks P2
+        Send("M1", "P1", prior: "P2"); // a merge of P2 into P1: parked
+        Send("B2", "P2");             // parked behind B1
+        await SettledStatusAsync(sink, 4);
+
+        _target.Fix();
+        Assert.True((await sink.Ask<QuarantineActionResult>(new RetryQuarantined("s/q/1"), TimeSpan.FromSeconds(10))).Ok);
+        Assert.Equal(["A1"], _target.Written); // M1 still waits: its other patient is blocked by B1
+        Assert.True((await sink.Ask<QuarantineActionResult>(new RetryQuarantined("s/q/2"), TimeSpan.FromSeconds(10))).Ok);
+        Assert.Equal(["A1", "B1", "M1", "B2"], _target.Written);
+        Assert.Equal(new SinkCounts(4, 0, 0, 0), (await sink.Ask<SinkStatus>(GetSinkStatus.Instance, TimeSpan.FromSeconds(10))).Counts);
+    }
+
+    // Writes control ids in order; quarantines the ones listed as broken. The actor thread writes, the test reads: locked.
     private sealed class FakeTarget : IDeliveryTarget
     {
-        public HashSet<string> Broken { get; } = [];
+        private readonly Lock _lock = new();
+        private readonly HashSet<string> _broken = [];
+        private readonly List<string> _written = [];
 
-        public List<string> Written { get; } = [];
+        public IReadOnlyList<string> Written
+        {
+            get
+            {
+                lock (_lock)
+                {
+                    return [.. _written];
+                }
+            }
+        }
 
-        public long Open() => 0;
+        public long Position => 0;
+
+        public void Break(params string[] ids)
+        {
+            lock (_lock)
+            {
+                _broken.UnionWith(ids);
+            }
+        }
+
+        public void Fix()
+        {
+            lock (_lock)
+            {
+                _broken.Clear();
+            }
+        }
+
+        public IReadOnlySet<long> Open(long position) => new HashSet<long>();
 
         public DeliveryResult Deliver(long sequenceNr, IIngestEvent journaled)
         {
-            DeliveryResult result = Classify(journaled);
-            if (result.Outcome == DeliveryOutcome.Delivered)
+            lock (_lock)
             {
-                Written.Add(((MessageReceived)journaled).ControlId);
-            }
+                DeliveryResult result = Classify(journaled);
+                if (result.Outcome == DeliveryOutcome.Delivered)
+                {
+                    _written.Add(((MessageReceived)journaled).ControlId);
+                }
 
-            return result;
+                return result;
+            }
         }
 
-        public DeliveryResult Classify(IIngestEvent journaled) =>
-            Broken.Contains(((MessageReceived)journaled).ControlId) ? DeliveryResult.Quarantine("Broken") : DeliveryResult.Delivered;
+        public DeliveryResult Classify(IIngestEvent journaled)
+        {
+            lock (_lock)
+            {
+                return _broken.Contains(((MessageReceived)journaled).ControlId) ? DeliveryResult.Quarantine("Broken") : DeliveryResult.Delivered;
+            }
+        }
 
         public void Flush(bool durable)
         {

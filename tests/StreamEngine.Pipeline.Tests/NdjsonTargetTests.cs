@@ -28,7 +28,7 @@ public sealed class NdjsonTargetTests : IDisposable
     {
         var mapper = new MessageMapper([new AdtAdmitVisitMapper(), new ThrowingMapper()]);
         using var target = new NdjsonTarget(Path.Combine(_dir, "out.ndjson"), "ingest/t/default", mapper);
-        Assert.Equal(0, target.Open());
+        Assert.Empty(target.Open(0));
 
         DeliveryResult bad = target.Deliver(1, Received("BAD", "A31"));
         Assert.Equal(DeliveryResult.Quarantine("MappingException:InvalidOperationException"), bad); // the type, never the text
@@ -43,35 +43,38 @@ public sealed class NdjsonTargetTests : IDisposable
     }
 
     [Fact]
-    public void Reopen_ReportsTheHighestRecentSequence_EvenWhenAnOlderOneWasReleasedLast()
+    public void Reopen_ReportsEveryLineWrittenPastTheRecordedPosition_WhateverTheirOrder()
     {
         string file = Path.Combine(_dir, "out.ndjson");
+        long position;
         using (var target = new NdjsonTarget(file, "ingest/t/default", new MessageMapper()))
         {
-            target.Open();
+            Assert.Empty(target.Open(0));
+            target.Deliver(5, Received("S5"));
+            target.Flush(durable: true);
+            position = target.Position; // what a watermark at 5 records
             target.Deliver(7, Received("S7"));
             target.Deliver(9, Received("S9"));
             target.Deliver(3, Received("S3")); // released from quarantine after 9 was written
         }
 
         using var again = new NdjsonTarget(file, "ingest/t/default", new MessageMapper());
-        Assert.Equal(9, again.Open());
+        Assert.Equal([3L, 7, 9], again.Open(position).Order());
+        using var otherStream = new NdjsonTarget(file, "ingest/other/default", new MessageMapper());
+        Assert.Empty(otherStream.Open(0));
     }
 
     [Fact]
-    public void Reopen_ReportsTheLastDeliveredSequence()
+    public void Reopen_OfAShorterFileThanRecorded_ChecksItWhole()
     {
         string file = Path.Combine(_dir, "out.ndjson");
         using (var target = new NdjsonTarget(file, "ingest/t/default", new MessageMapper()))
         {
-            target.Open();
-            target.Deliver(7, Received("S7"));
-            target.Deliver(9, Received("S9"));
+            target.Open(0);
+            target.Deliver(2, Received("S2"));
         }
 
         using var again = new NdjsonTarget(file, "ingest/t/default", new MessageMapper());
-        Assert.Equal(9, again.Open());
-        using var otherStream = new NdjsonTarget(file, "ingest/other/default", new MessageMapper());
-        Assert.Equal(0, otherStream.Open());
+        Assert.Equal([2L], again.Open(1 << 30)); // the file was replaced by a shorter one
     }
 }

@@ -25,6 +25,9 @@ public sealed record StreamStatus(string ListenerId, string Stream, long Journal
 public sealed record SinkStatus(string SinkId, string ListenerId, string Stream, string State, long Watermark, long Origin, SinkCounts Counts,
     int OpenQuarantine)
 {
+    /// <summary>The watermark as persisted (what survives a crash); retention never deletes past it.</summary>
+    public long Persisted { get; init; }
+
     /// <summary>Messages journaled since the sink's origin (set by the engine, which knows the journal).</summary>
     public long Received { get; init; }
 

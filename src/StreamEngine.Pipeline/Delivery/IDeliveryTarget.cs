@@ -31,12 +31,18 @@ public readonly record struct DeliveryResult(DeliveryOutcome Outcome, string? Re
 /// <summary>
 /// A sink's output, driven by its <see cref="SinkActor"/> one event at a time, in journal order. Delivery must be
 /// idempotent: after a crash the actor re-sends everything after the last persisted watermark that
-/// <see cref="Open"/> does not report as already written.
+/// <see cref="Open"/> does not report as already written (lines released from quarantine included, whatever their order).
 /// </summary>
 public interface IDeliveryTarget : IDisposable
 {
-    /// <summary>Opens the output; returns the highest sequence number it already holds for this stream (0 if none).</summary>
-    long Open();
+    /// <summary>
+    /// Opens the output and returns the sequence numbers it already holds for this stream past <paramref name="position"/>
+    /// (a <see cref="Position"/> recorded with the last persisted watermark): written, but not yet recorded as done.
+    /// </summary>
+    IReadOnlySet<long> Open(long position);
+
+    /// <summary>Where the output is now (bytes of a file; 0 for outputs that need no position).</summary>
+    long Position { get; }
 
     /// <summary>Delivers one event. Throws only for failures that a retry may cure (I/O, a server down).</summary>
     DeliveryResult Deliver(long sequenceNr, IIngestEvent journaled);

@@ -28,11 +28,14 @@ public sealed class NdjsonTarget : IDeliveryTarget
     }
 
     /// <inheritdoc />
-    public long Open()
+    public IReadOnlySet<long> Open(long position)
     {
         _file.Open();
-        return _file.RecentSources.Select(id => DeliveryId.SequenceOf(id, _streamId)).DefaultIfEmpty(0).Max();
+        return _file.SourcesFrom(position).Select(id => DeliveryId.SequenceOf(id, _streamId)).Where(seq => seq > 0).ToHashSet();
     }
+
+    /// <inheritdoc />
+    public long Position => _file.Position;
 
     /// <inheritdoc />
     public DeliveryResult Deliver(long sequenceNr, IIngestEvent journaled)

@@ -57,7 +57,9 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
     private long _done;
     private long _persisted;
     private long _origin;
-    private long _heldUpTo;
+    private IReadOnlySet<long> _held = new HashSet<long>();
+    private long _outputPosition;
+    private readonly Dictionary<long, QuarantineResolved> _resolved = [];
     private long _delivered;
     private long _filtered;
     private long _quarantined;
@@ -69,6 +71,7 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
     private long _doneAtLastTick;
     private string _state = "starting";
     private int _pendingWrites;
+    private long _catchUpTo;
     private bool _snapshotting;
     private long _snapshotSeq;
 
@@ -94,6 +97,7 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
         {
             _recoveredWatermark = true;
             _done = _persisted = Math.Max(_done, w.SequenceNr);
+            _outputPosition = w.OutputPosition;
             if (w.Counts is { } counts)
             {
                 _origin = w.Origin;
@@ -102,7 +106,11 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
         });
         Recover<MessageQuarantined>(q => OpenQuarantine(q));
         Recover<MessageParked>(p => ParkBehind(p));
-        Recover<QuarantineResolved>(r => CloseQuarantine(r.SequenceNr));
+        Recover<QuarantineResolved>(r =>
+        {
+            CloseQuarantine(r.SequenceNr);
+            _resolved[r.SequenceNr] = r;
+        });
         Recover<SnapshotOffer>(offer =>
         {
             _snapshotSeq = offer.Metadata.SequenceNr;
@@ -110,6 +118,12 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
             _recoveredWatermark = true;
             _done = _persisted = snapshot.Watermark.SequenceNr;
             _origin = snapshot.Watermark.Origin;
+            _outputPosition = snapshot.Watermark.OutputPosition;
+            foreach (QuarantineResolved resolved in snapshot.Resolved)
+            {
+                _resolved[resolved.SequenceNr] = resolved;
+            }
+
             SinkCounts counts = snapshot.Watermark.Counts ?? SinkCounts.Zero;
             (_delivered, _filtered, _quarantined, _parked) = (counts.Delivered, counts.Filtered, counts.Quarantined, counts.Parked);
             foreach (MessageQuarantined q in snapshot.Quarantined)
@@ -171,9 +185,8 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
         }
 
         IDeliveryTarget target = _targetFactory(null);
-        long held = target.Open();
+        _held = target.Open(_outputPosition); // written after the last persisted watermark: counted, not written again
         _target = target;
-        _heldUpTo = Math.Max(_heldUpTo, held); // written before the last watermark was persisted: counted, not written again
         _log.Info("Sink {0} on stream {1} resumes after sequence {2}", _sink.Id, StreamId, _done);
     }
 
@@ -214,13 +227,16 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
                 BecomeLive();
             }
         });
-        Command<LiveEvent>(_ => Stash.Stash());
+        // Offers of the previous subscription: the catch-up from the journal covers them, and counting them against the
+        // new demand would let more than LiveWindow events be outstanding.
+        Command<LiveEvent>(_ => { });
         Housekeeping();
         CommandAny(_ => Stash.Stash());
     }
 
     private void CatchUp(long to)
     {
+        _catchUpTo = to;
         _state = "catching-up";
         _log.Info("Sink {0} catching up on stream {1} from {2} to {3}", _sink.Id, StreamId, _done + 1, to);
         ReadJournal().CurrentEventsByPersistenceId(StreamId, _done + 1, to)
@@ -236,6 +252,7 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
         {
             if (envelope.Event is IIngestEvent e && envelope.SequenceNr > _done)
             {
+                SkipHoles(envelope.SequenceNr - 1);
                 Process(envelope.SequenceNr, e);
             }
 
@@ -243,6 +260,7 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
         });
         Command<CatchUpCompleted>(_ =>
         {
+            SkipHoles(_catchUpTo);
             UnbecomeStacked();
             BecomeLive();
         });
@@ -250,6 +268,18 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
         Command<LiveEvent>(_ => Stash.Stash());
         Housekeeping();
         CommandAny(_ => Stash.Stash());
+    }
+
+    // Sequence numbers the journal does not hold (a write the store rejected keeps its number): settled as filtered.
+    private void SkipHoles(long upTo)
+    {
+        if (upTo > _done)
+        {
+            _log.Warning("Sink {0}: sequence numbers {1} to {2} of stream {3} are not in the journal (rejected writes); passed over",
+                _sink.Id, _done + 1, upTo, StreamId);
+            _filtered += upTo - _done;
+            _done = upTo;
+        }
     }
 
     private void BecomeLive()
@@ -330,7 +360,10 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
         Command<DeleteSnapshotsFailure>(_ => { });
         Command<SaveWatermark>(_ => PersistWatermarkIfBehind());
         Command<FlushNow>(_ => Flush());
-        Command<GetSinkStatus>(_ => Sender.Tell(new SinkStatus(_sink.Id, _listener.Id, StreamId, _state, _done, _origin, Counts(), _quarantine.Count)));
+        Command<GetSinkStatus>(_ => Sender.Tell(new SinkStatus(_sink.Id, _listener.Id, StreamId, _state, _done, _origin, Counts(), _quarantine.Count)
+        {
+            Persisted = _persisted,
+        }));
         Command<ListQuarantine>(_ => Sender.Tell(new QuarantineList([.. _quarantine.Values.Select(Item)])));
         Command<ShowQuarantined>(s => Sender.Tell(_quarantine.TryGetValue(s.SequenceNr, out Quarantined? q)
             ? new QuarantineDetail(Item(q), [.. q.Parked.Select(p => p.SequenceNr)],
@@ -362,7 +395,7 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
             return;
         }
 
-        DeliveryResult result = seq <= _heldUpTo ? _target!.Classify(journaled) : _target!.Deliver(seq, journaled);
+        DeliveryResult result = DeliverOnce(seq, journaled);
         if (result.Outcome == DeliveryOutcome.Quarantined)
         {
             Quarantine(seq, journaled, result.Reason ?? "Unknown", keys);
@@ -378,6 +411,10 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
             Self.Tell(FlushNow.Instance);
         }
     }
+
+    // Written already (before a crash, after the last watermark): counted as what it was, not written again.
+    private DeliveryResult DeliverOnce(long seq, IIngestEvent journaled) =>
+        _held.Contains(seq) ? _target!.Classify(journaled) : _target!.Deliver(seq, journaled);
 
     private void Count(DeliveryOutcome outcome)
     {
@@ -455,8 +492,11 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
         _parkedBehind[p.SequenceNr] = behind;
         foreach (string key in KeysOf(p.Message))
         {
-            behind.Keys.Add(key);
-            _blocked[key] = behind; // a merge parked here holds its other patient too
+            if (!_blocked.ContainsKey(key))
+            {
+                behind.Keys.Add(key); // a merge parked here holds its other patient too (unless another entry does)
+                _blocked[key] = behind;
+            }
         }
     }
 
@@ -493,7 +533,7 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
         var events = new List<object>();
         if (retry)
         {
-            DeliveryResult result = _target!.Deliver(seq, entry.Message);
+            DeliveryResult result = DeliverOnce(seq, entry.Message);
             if (result.Outcome == DeliveryOutcome.Quarantined)
             {
                 var again = new MessageQuarantined(seq, result.Reason ?? "Unknown", [.. entry.Keys], entry.Message, DateTimeOffset.UtcNow);
@@ -512,23 +552,27 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
         }
 
         CloseQuarantine(seq);
-        events.Add(new QuarantineResolved(seq, retry ? "retried" : "skipped", note, DateTimeOffset.UtcNow));
+        var resolution = new QuarantineResolved(seq, retry ? "retried" : "skipped", note, DateTimeOffset.UtcNow);
+        _resolved[seq] = resolution;
+        events.Add(resolution);
         int released = 0;
         Quarantined? failed = null;
         foreach (ParkedMessage parked in entry.Parked.OrderBy(p => p.SequenceNr))
         {
             _parked--;
-            if (failed is not null)
+            string[] keys = KeysOf(parked.Message);
+            Quarantined? behind = failed ?? keys.Select(k => _blocked.GetValueOrDefault(k)).FirstOrDefault(q => q is not null);
+            if (behind is not null)
             {
-                var moved = new MessageParked(parked.SequenceNr, failed.SequenceNr, parked.Message);
+                // Still blocked: behind the one that just failed, or (a merge) behind another patient's open quarantine.
+                var moved = new MessageParked(parked.SequenceNr, behind.SequenceNr, parked.Message);
                 ParkBehind(moved);
                 events.Add(moved);
                 _parked++;
                 continue;
             }
 
-            string[] keys = KeysOf(parked.Message);
-            DeliveryResult result = _target!.Deliver(parked.SequenceNr, parked.Message);
+            DeliveryResult result = DeliverOnce(parked.SequenceNr, parked.Message);
             if (result.Outcome == DeliveryOutcome.Quarantined)
             {
                 var q = new MessageQuarantined(parked.SequenceNr, result.Reason ?? "Unknown", keys, parked.Message, DateTimeOffset.UtcNow);
@@ -567,6 +611,12 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
             else if (_parkedBehind.TryGetValue(seq, out Quarantined? behind))
             {
                 outcomes[seq] = $"parked behind sequence {behind.SequenceNr}";
+            }
+            else if (_resolved.TryGetValue(seq, out QuarantineResolved? resolved))
+            {
+                outcomes[seq] = resolved.Action == "skipped"
+                    ? $"skipped by an operator at {resolved.At:O}: {resolved.Note}"
+                    : $"delivered after a retry at {resolved.At:O}";
             }
             else if (seq <= _origin)
             {
@@ -717,7 +767,7 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
 
             string? replayTarget = null;
             IDeliveryTarget target = _targetFactory(request.ReplayId);
-            target.Open();
+            target.Open(0);
             replayTarget = request.ReplayId;
             var run = new ReplayRun(request, selected.ReplyTo, selection.Matched, target);
             _replay = run;
@@ -794,7 +844,8 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
 
     private SinkCounts Counts() => new(_delivered, _filtered, _quarantined, _parked);
 
-    private WatermarkAdvanced Watermark() => new(_done, _origin, Counts());
+    // Only after the output is flushed up to _done: the position is where a restart starts checking what is there.
+    private WatermarkAdvanced Watermark() => new(_done, _origin, Counts(), _target?.Position ?? _outputPosition);
 
     private void Flush()
     {
@@ -823,6 +874,7 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
     {
         // The target was flushed up to _done before this point: the watermark never runs ahead of the output.
         _persisted = _done;
+        _outputPosition = _target?.Position ?? _outputPosition;
         _pendingWrites++;
         PersistAsync(Watermark(), Written);
     }
@@ -858,9 +910,11 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
         {
             // Should the store's answer never come, another snapshot may be taken later; events are only deleted on an answer.
             Timers.StartSingleTimer("snapshot-answer", SnapshotUnanswered.Instance, TimeSpan.FromSeconds(30));
+            _target?.Flush(_durable); // the snapshot's watermark never runs ahead of the output
             SaveSnapshot(new SinkSnapshot(Watermark(), [.. _quarantine.Values.Select(q =>
                 new MessageQuarantined(q.SequenceNr, q.Reason, [.. q.Keys], q.Message, q.At))],
-                [.. _quarantine.Values.SelectMany(q => q.Parked.Select(p => new MessageParked(p.SequenceNr, q.SequenceNr, p.Message)))]));
+                [.. _quarantine.Values.SelectMany(q => q.Parked.Select(p => new MessageParked(p.SequenceNr, q.SequenceNr, p.Message)))],
+                [.. _resolved.Values.OrderBy(r => r.SequenceNr)]));
         }
     }
 

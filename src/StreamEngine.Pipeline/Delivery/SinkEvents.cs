@@ -11,7 +11,8 @@ public interface ISinkEvent;
 /// journal position it started after), which make the conservation law checkable:
 /// received = delivered + filtered + quarantined + parked + in flight.
 /// </summary>
-public sealed record WatermarkAdvanced(long SequenceNr, long Origin = 0, SinkCounts? Counts = null) : ISinkEvent;
+/// <param name="OutputPosition">Where the output stood (flushed) at this watermark: lines past it are checked on restart.</param>
+public sealed record WatermarkAdvanced(long SequenceNr, long Origin = 0, SinkCounts? Counts = null, long OutputPosition = 0) : ISinkEvent;
 
 /// <summary>What a sink has done with the messages since its origin.</summary>
 public sealed record SinkCounts(long Delivered, long Filtered, long Quarantined, long Parked)
@@ -48,7 +49,8 @@ public sealed record MessageParked(long SequenceNr, long BehindSequenceNr, IInge
 public sealed record QuarantineResolved(long SequenceNr, string Action, string Note, DateTimeOffset At) : ISinkEvent;
 
 /// <summary>
-/// A sink's state at one point of its journal: the watermark with its counts, and the open quarantine with what is
-/// parked behind it (their copies of the messages included). Recovery starts from it; the events before it are deleted.
+/// A sink's state at one point of its journal: the watermark with its counts, the open quarantine with what is
+/// parked behind it (their copies of the messages included), and the audit of every retry and skip. Recovery starts from it; the events before it are deleted.
 /// </summary>
-public sealed record SinkSnapshot(WatermarkAdvanced Watermark, IReadOnlyList<MessageQuarantined> Quarantined, IReadOnlyList<MessageParked> Parked) : ISinkEvent;
+public sealed record SinkSnapshot(WatermarkAdvanced Watermark, IReadOnlyList<MessageQuarantined> Quarantined, IReadOnlyList<MessageParked> Parked,
+    IReadOnlyList<QuarantineResolved> Resolved) : ISinkEvent;

@@ -17,10 +17,33 @@ public sealed class SqlMessageIndex(Func<CancellationToken, Task<DbConnection>> 
 {
     private const string Table = "streamengine_message_index";
     private const string HwmTable = "streamengine_message_index_hwm";
+    private readonly SemaphoreSlim _initialize = new(1, 1);
+    private bool _initialized;
     private const string Columns = "stream, seq, key_hash, content_hash, sending_application, sending_facility, control_id, message_type, message_time, patient_key_hash, received_at";
+
+    // PostgreSQL refuses NUL in text, and an escaped \X00\ in MSH decodes to one: never let a field stop the index.
+    private static string Text(string value) => value.Contains('\0', StringComparison.Ordinal) ? value.Replace('\0', '\uFFFD') : value;
 
     /// <inheritdoc />
     public async Task InitializeAsync(CancellationToken cancellationToken = default)
+    {
+        // Once per process: journals of several listeners start together, and CREATE ... IF NOT EXISTS races on PostgreSQL.
+        await _initialize.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            if (!_initialized)
+            {
+                await CreateTablesAsync(cancellationToken).ConfigureAwait(false);
+                _initialized = true;
+            }
+        }
+        finally
+        {
+            _initialize.Release();
+        }
+    }
+
+    private async Task CreateTablesAsync(CancellationToken cancellationToken)
     {
         await using DbConnection connection = await open(cancellationToken).ConfigureAwait(false);
         foreach (string sql in new[]
@@ -92,8 +115,8 @@ public sealed class SqlMessageIndex(Func<CancellationToken, Task<DbConnection>> 
             {
                 MessageIndexEntry e = entries[offset + i];
                 sql.Append(i == 0 ? "(" : ",(");
-                object[] values = [e.Stream, e.SequenceNr, e.KeyHash, e.ContentHash, e.SendingApplication, e.SendingFacility, e.ControlId,
-                    e.MessageType, e.MessageTime, e.PatientKeyHash, e.ReceivedAt.ToUnixTimeMilliseconds()];
+                object[] values = [e.Stream, e.SequenceNr, e.KeyHash, e.ContentHash, Text(e.SendingApplication), Text(e.SendingFacility), Text(e.ControlId),
+                    Text(e.MessageType), Text(e.MessageTime), e.PatientKeyHash, e.ReceivedAt.ToUnixTimeMilliseconds()];
                 for (int v = 0; v < values.Length; v++)
                 {
                     string name = $"@p{i}_{v}";
@@ -136,11 +159,11 @@ public sealed class SqlMessageIndex(Func<CancellationToken, Task<DbConnection>> 
             parameters[1].Value = e.SequenceNr;
             parameters[2].Value = e.KeyHash;
             parameters[3].Value = e.ContentHash;
-            parameters[4].Value = e.SendingApplication;
-            parameters[5].Value = e.SendingFacility;
-            parameters[6].Value = e.ControlId;
-            parameters[7].Value = e.MessageType;
-            parameters[8].Value = e.MessageTime;
+            parameters[4].Value = Text(e.SendingApplication);
+            parameters[5].Value = Text(e.SendingFacility);
+            parameters[6].Value = Text(e.ControlId);
+            parameters[7].Value = Text(e.MessageType);
+            parameters[8].Value = Text(e.MessageTime);
             parameters[9].Value = e.PatientKeyHash;
             parameters[10].Value = e.ReceivedAt.ToUnixTimeMilliseconds();
             await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
@@ -185,7 +208,7 @@ public sealed class SqlMessageIndex(Func<CancellationToken, Task<DbConnection>> 
             parameters.Add(("since", since.ToUnixTimeMilliseconds()));
         }
 
-        parameters.Add(("limit", query.Limit));
+        parameters.Add(("limit", Math.Clamp(query.Limit, 1, 10_000)));
         string filter = where.Count == 0 ? string.Empty : " WHERE " + string.Join(" AND ", where);
         await using DbConnection connection = await open(cancellationToken).ConfigureAwait(false);
         await using DbCommand command = Command(connection, null,

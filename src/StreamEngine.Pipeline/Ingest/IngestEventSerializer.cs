@@ -20,10 +20,12 @@ public sealed class IngestEventSerializer(ExtendedActorSystem system) : Serializ
     internal const string FrameRejectedV1 = "FrameRejected.v1";
     internal const string WatermarkV1 = "WatermarkAdvanced.v1";
     internal const string WatermarkV2 = "WatermarkAdvanced.v2";
+    internal const string WatermarkV3 = "WatermarkAdvanced.v3";
     internal const string QuarantinedV1 = "MessageQuarantined.v1";
     internal const string ParkedV1 = "MessageParked.v1";
     internal const string ResolvedV1 = "QuarantineResolved.v1";
     internal const string SinkSnapshotV1 = "SinkSnapshot.v1";
+    internal const string SinkSnapshotV2 = "SinkSnapshot.v2";
 
     /// <inheritdoc />
     public override int Identifier => SerializerId;
@@ -34,11 +36,11 @@ public sealed class IngestEventSerializer(ExtendedActorSystem system) : Serializ
         MessageReceived => MessageReceivedV2,
         IngestSnapshot => SnapshotV1,
         FrameRejected => FrameRejectedV1,
-        WatermarkAdvanced => WatermarkV2,
+        WatermarkAdvanced => WatermarkV3,
         MessageQuarantined => QuarantinedV1,
         MessageParked => ParkedV1,
         QuarantineResolved => ResolvedV1,
-        SinkSnapshot => SinkSnapshotV1,
+        SinkSnapshot => SinkSnapshotV2,
         _ => throw new ArgumentException($"Cannot serialize {o.GetType().Name}.", nameof(o)),
     };
 
@@ -86,6 +88,7 @@ public sealed class IngestEventSerializer(ExtendedActorSystem system) : Serializ
                     w.Write(counts.Filtered);
                     w.Write(counts.Quarantined);
                     w.Write(counts.Parked);
+                    w.Write(wm.OutputPosition);
                     break;
                 case MessageQuarantined q:
                     w.Write(q.SequenceNr);
@@ -118,6 +121,12 @@ public sealed class IngestEventSerializer(ExtendedActorSystem system) : Serializ
                         WriteBytes(w, ToBinary(p));
                     }
 
+                    w.Write(snap.Resolved.Count);
+                    foreach (QuarantineResolved resolved in snap.Resolved)
+                    {
+                        WriteBytes(w, ToBinary(resolved));
+                    }
+
                     break;
                 case QuarantineResolved resolved:
                     w.Write(resolved.SequenceNr);
@@ -145,9 +154,11 @@ public sealed class IngestEventSerializer(ExtendedActorSystem system) : Serializ
             FrameRejectedV1 => new FrameRejected(receivedAt: ReadTime(r), reason: r.ReadString(), raw: ReadBytes(r)),
             WatermarkV1 => new WatermarkAdvanced(r.ReadInt64()),
             WatermarkV2 => new WatermarkAdvanced(r.ReadInt64(), r.ReadInt64(), new SinkCounts(r.ReadInt64(), r.ReadInt64(), r.ReadInt64(), r.ReadInt64())),
+            WatermarkV3 => new WatermarkAdvanced(r.ReadInt64(), r.ReadInt64(), new SinkCounts(r.ReadInt64(), r.ReadInt64(), r.ReadInt64(), r.ReadInt64()), r.ReadInt64()),
             QuarantinedV1 => ReadQuarantined(r),
             ParkedV1 => new MessageParked(r.ReadInt64(), r.ReadInt64(), ReadNested(r)),
-            SinkSnapshotV1 => ReadSinkSnapshot(r),
+            SinkSnapshotV1 => ReadSinkSnapshot(r, version: 1),
+            SinkSnapshotV2 => ReadSinkSnapshot(r, version: 2),
             ResolvedV1 => new QuarantineResolved(r.ReadInt64(), r.ReadString(), r.ReadString(), ReadTime(r)),
             _ => throw new SerializationException($"Unknown event manifest '{manifest}'."),
         };
@@ -174,9 +185,9 @@ public sealed class IngestEventSerializer(ExtendedActorSystem system) : Serializ
         return new MessageReceived(ReadBytes(r), receivedAt, app, facility, type, controlId, time, contentHash, patient, prior);
     }
 
-    private SinkSnapshot ReadSinkSnapshot(BinaryReader r)
+    private SinkSnapshot ReadSinkSnapshot(BinaryReader r, int version)
     {
-        var watermark = (WatermarkAdvanced)FromBinary(ReadBytes(r), WatermarkV2);
+        var watermark = (WatermarkAdvanced)FromBinary(ReadBytes(r), version == 1 ? WatermarkV2 : WatermarkV3);
         var quarantined = new MessageQuarantined[r.ReadInt32()];
         for (int i = 0; i < quarantined.Length; i++)
         {
@@ -189,7 +200,13 @@ public sealed class IngestEventSerializer(ExtendedActorSystem system) : Serializ
             parked[i] = (MessageParked)FromBinary(ReadBytes(r), ParkedV1);
         }
 
-        return new SinkSnapshot(watermark, quarantined, parked);
+        var resolved = new QuarantineResolved[version == 1 ? 0 : r.ReadInt32()];
+        for (int i = 0; i < resolved.Length; i++)
+        {
+            resolved[i] = (QuarantineResolved)FromBinary(ReadBytes(r), ResolvedV1);
+        }
+
+        return new SinkSnapshot(watermark, quarantined, parked, resolved);
     }
 
     private MessageQuarantined ReadQuarantined(BinaryReader r)

@@ -42,6 +42,7 @@ public sealed class IngestJournal : ReceivePersistentActor, IWithTimers
 
     // Appends in flight, by event identity, so a rejected write can be answered (events are distinct objects).
     private readonly Dictionary<IIngestEvent, (IActorRef ReplyTo, long CorrelationId)> _inFlight = new(ReferenceEqualityComparer.Instance);
+    private readonly Dictionary<IIngestEvent, KeyEntry> _pendingKeys = new(ReferenceEqualityComparer.Instance);
     private readonly KeyValuePair<string, object?> _listenerTag;
     private List<MessageIndexEntry>? _replayed = [];
     private List<MessageIndexEntry> _indexPending = [];
@@ -100,7 +101,8 @@ public sealed class IngestJournal : ReceivePersistentActor, IWithTimers
         Command<DeleteUpTo>(d =>
         {
             // The highest event stays, so the sequence carries on after a restart whatever the store does on delete.
-            long upTo = Math.Min(d.SequenceNr, LastSequenceNr - 1);
+            // Never past what the index holds either: recovery could not re-index deleted events.
+            long upTo = Math.Min(Math.Min(d.SequenceNr, LastSequenceNr - 1), _indexedUpTo);
             if (upTo > _deletedUpTo)
             {
                 _deletedUpTo = upTo;
@@ -152,8 +154,16 @@ public sealed class IngestJournal : ReceivePersistentActor, IWithTimers
             }
 
             missing.AddRange(replayed.Where(e => e.SequenceNr > keys.HighWaterMark));
-            await options.Index.AddAsync(pid, missing).ConfigureAwait(false);
-            return new Loaded(keys, missing);
+            try
+            {
+                await options.Index.AddAsync(pid, missing).ConfigureAwait(false);
+                return new Loaded(keys, missing, []);
+            }
+            catch (Exception e) when (e is System.Data.Common.DbException or InvalidOperationException or TimeoutException)
+            {
+                // The keys are in memory either way; the index write is retried later instead of failing the start.
+                return new Loaded(keys, missing, missing);
+            }
         }
 
         BecomeStacked(Loading);
@@ -170,13 +180,22 @@ public sealed class IngestJournal : ReceivePersistentActor, IWithTimers
                 Remember(new KeyEntry(keyHash, contentHash, receivedAt) { SequenceNr = seq });
             }
 
+            _indexPending.AddRange(loaded.Unwritten); // the index could not take them at load: written later
+
             foreach (MessageIndexEntry entry in loaded.Missing)
             {
                 Remember(new KeyEntry(entry.KeyHash, entry.ContentHash, entry.ReceivedAt) { SequenceNr = entry.SequenceNr });
             }
 
             Evict();
-            _indexedUpTo = Math.Max(loaded.Keys.HighWaterMark, loaded.Missing.Count == 0 ? 0 : loaded.Missing.Max(e => e.SequenceNr));
+            _indexedUpTo = loaded.Unwritten.Count > 0 || loaded.Missing.Count == 0
+                ? loaded.Keys.HighWaterMark
+                : Math.Max(loaded.Keys.HighWaterMark, loaded.Missing.Max(e => e.SequenceNr));
+            if (loaded.Unwritten.Count > 0)
+            {
+                _log.Warning("Ingest journal {0}: the message index could not be written at start; retrying", PersistenceId);
+                Timers.StartSingleTimer("index-retry", RetryIndex.Instance, IndexRetry);
+            }
             _log.Info("Ingest journal {0} ready: {1} dedupe keys in the window, {2} events re-indexed", PersistenceId, _keys.Count, loaded.Missing.Count);
             Timers.StartPeriodicTimer("prune", Prune.Instance, PruneInterval);
             UnbecomeStacked();
@@ -197,9 +216,9 @@ public sealed class IngestJournal : ReceivePersistentActor, IWithTimers
         KeyEntry? fresh = null;
         if (append.Event is MessageReceived message)
         {
-            if (_keys.TryGetValue(message.KeyHash, out KeyEntry? known))
+            if (_keys.TryGetValue(message.KeyHash, out KeyEntry? head))
             {
-                if (known.ContentHash == message.ContentHash)
+                if (Find(head, message.ContentHash) is { } known)
                 {
                     StreamEngineTelemetry.Duplicates.Add(1, _listenerTag);
                     if (known.SequenceNr > 0)
@@ -219,13 +238,15 @@ public sealed class IngestJournal : ReceivePersistentActor, IWithTimers
             }
 
             fresh = new KeyEntry(message.KeyHash, message.ContentHash, message.ReceivedAt);
-            _keys[message.KeyHash] = fresh;
+            Add(fresh);
+            _pendingKeys[append.Event] = fresh;
         }
 
         _inFlight[append.Event] = (replyTo, append.CorrelationId);
         PersistAsync(append.Event, e =>
         {
             _inFlight.Remove(e);
+            _pendingKeys.Remove(e);
             long seq = LastSequenceNr;
             StreamEngineTelemetry.Journaled.Add(1, _listenerTag);
             replyTo.Tell(new Journaled(append.CorrelationId, seq));
@@ -266,8 +287,59 @@ public sealed class IngestJournal : ReceivePersistentActor, IWithTimers
 
     private void Remember(KeyEntry entry)
     {
+        if (!_keys.TryGetValue(entry.KeyHash, out KeyEntry? head) || Find(head, entry.ContentHash) is null)
+        {
+            Add(entry);
+            _order.Enqueue(entry);
+        }
+    }
+
+    // Each key holds a chain of the contents sent under it (a reused control id), newest first.
+    private static KeyEntry? Find(KeyEntry? entry, long contentHash)
+    {
+        while (entry is not null && entry.ContentHash != contentHash)
+        {
+            entry = entry.Next;
+        }
+
+        return entry;
+    }
+
+    private void Add(KeyEntry entry)
+    {
+        entry.Next = _keys.GetValueOrDefault(entry.KeyHash);
         _keys[entry.KeyHash] = entry;
-        _order.Enqueue(entry);
+    }
+
+    private void Forget(KeyEntry entry)
+    {
+        if (!_keys.TryGetValue(entry.KeyHash, out KeyEntry? head))
+        {
+            return;
+        }
+
+        if (ReferenceEquals(head, entry))
+        {
+            if (entry.Next is null)
+            {
+                _keys.Remove(entry.KeyHash);
+            }
+            else
+            {
+                _keys[entry.KeyHash] = entry.Next;
+            }
+
+            return;
+        }
+
+        for (KeyEntry? e = head; e?.Next is not null; e = e.Next)
+        {
+            if (ReferenceEquals(e.Next, entry))
+            {
+                e.Next = entry.Next;
+                return;
+            }
+        }
     }
 
     // Forgets keys past the window or beyond the key cap, oldest first. A key reused since is kept under its new entry.
@@ -277,10 +349,7 @@ public sealed class IngestJournal : ReceivePersistentActor, IWithTimers
         while (_order.TryPeek(out KeyEntry? oldest) && (_order.Count > _options.Dedupe.MaxKeys || oldest.ReceivedAt < cutoff))
         {
             _order.Dequeue();
-            if (_keys.TryGetValue(oldest.KeyHash, out KeyEntry? current) && ReferenceEquals(current, oldest))
-            {
-                _keys.Remove(oldest.KeyHash);
-            }
+            Forget(oldest);
         }
     }
 
@@ -354,9 +423,9 @@ public sealed class IngestJournal : ReceivePersistentActor, IWithTimers
     {
         // The store refused this event (e.g. serialization); the actor goes on and the connection answers AR (207).
         _log.Error("Ingest journal {0} rejected an event at sequence {1}: {2}", PersistenceId, sequenceNr, cause.GetType().Name);
-        if (@event is MessageReceived m && _keys.TryGetValue(m.KeyHash, out KeyEntry? entry) && entry.SequenceNr == 0)
+        if (@event is MessageReceived m && _pendingKeys.Remove(m, out KeyEntry? entry))
         {
-            _keys.Remove(m.KeyHash);
+            Forget(entry); // only this content; other contents under the same control id stay known
             foreach ((IActorRef waiter, long correlation) in entry.Waiters ?? [])
             {
                 waiter.Tell(new AppendFailed(correlation));
@@ -397,9 +466,12 @@ public sealed class IngestJournal : ReceivePersistentActor, IWithTimers
         public long SequenceNr { get; set; }
 
         public List<(IActorRef ReplyTo, long CorrelationId)>? Waiters { get; set; }
+
+        /// <summary>An older content under the same key.</summary>
+        public KeyEntry? Next { get; set; }
     }
 
-    private sealed record Loaded(IndexedKeys Keys, IReadOnlyList<MessageIndexEntry> Missing);
+    private sealed record Loaded(IndexedKeys Keys, IReadOnlyList<MessageIndexEntry> Missing, IReadOnlyList<MessageIndexEntry> Unwritten);
 
     private sealed record LoadFailed(Exception Cause);
 

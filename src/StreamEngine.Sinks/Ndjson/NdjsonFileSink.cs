@@ -19,11 +19,33 @@ public sealed class NdjsonFileSink : IDisposable
         _path = Path.GetFullPath(path);
     }
 
-    /// <summary>How many of the last lines <see cref="RecentSources"/> holds at most.</summary>
-    public const int RecentLines = 256;
+    /// <summary>Bytes in the file, including lines not yet flushed.</summary>
+    public long Position => _stream?.Position ?? 0;
 
-    /// <summary>After <see cref="Open"/>: the <c>meta.source</c> of the last complete lines, newest first.</summary>
-    public IReadOnlyList<string> RecentSources { get; private set; } = [];
+    /// <summary>
+    /// After <see cref="Open"/>: the <c>meta.source</c> of every complete line from a byte offset on (a position this
+    /// writer reported earlier); from the start when the file is now shorter than that (replaced or truncated).
+    /// </summary>
+    public IReadOnlyList<string> SourcesFrom(long offset)
+    {
+        FileStream stream = _stream ?? throw new InvalidOperationException("The sink is not open.");
+        long end = stream.Length;
+        var sources = new List<string>();
+        stream.Position = offset <= end ? offset : 0;
+        using (var reader = new StreamReader(stream, System.Text.Encoding.UTF8, false, 1 << 16, leaveOpen: true))
+        {
+            while (reader.ReadLine() is { } line)
+            {
+                if (ReadMetaSource(System.Text.Encoding.UTF8.GetBytes(line)) is { } id)
+                {
+                    sources.Add(id);
+                }
+            }
+        }
+
+        stream.Position = end;
+        return sources;
+    }
 
     /// <summary>The file written.</summary>
     public string FilePath => _path;
@@ -47,26 +69,14 @@ public sealed class NdjsonFileSink : IDisposable
                 _stream.Flush(flushToDisk: true);
             }
 
-            // The delivery ids of the last lines, newest first: lines released from quarantine are older than the
-            // ones before them, so the caller looks at several to find how far the file reaches.
-            var recent = new List<string>();
-            long end = completeEnd;
-            while (end > 0 && recent.Count < RecentLines)
+            if (completeEnd > 0)
             {
-                long start = FindLastNewline(_stream, end - 1) + 1;
-                var line = new byte[end - 1 - start];
+                long start = FindLastNewline(_stream, completeEnd - 1) + 1;
+                var line = new byte[completeEnd - 1 - start];
                 _stream.Position = start;
                 _stream.ReadExactly(line);
-                if (ReadMetaSource(line) is { } id)
-                {
-                    recent.Add(id);
-                }
-
-                lastId ??= recent.Count > 0 ? recent[0] : null;
-                end = start;
+                lastId = ReadMetaSource(line);
             }
-
-            RecentSources = recent;
         }
 
         _stream.Position = _stream.Length;
