@@ -271,7 +271,7 @@ public sealed class EngineActor : ReceiveActor, IWithUnboundedStash, IWithTimers
                 return;
             }
 
-            Task.WhenAll(targets.Select(t => t.Actor.Ask<ReplayResult>(command.Request, Timeout.InfiniteTimeSpan)))
+            Task.WhenAll(targets.Select(t => t.Actor.Ask<ReplayResult>(command.Request, TimeSpan.FromHours(6))))
                 .PipeTo(replyTo, success: results => new ReplayResults(results), failure: e => new Status.Failure(e));
         });
     }

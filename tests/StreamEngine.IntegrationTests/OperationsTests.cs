@@ -100,6 +100,13 @@ public sealed class OperationsTests
         http.DefaultRequestHeaders.Authorization = new("Bearer", (await File.ReadAllTextAsync(Path.Combine(folder.Path, "data", "admin.token"))).Trim());
         using HttpResponseMessage right = await http.GetAsync(address + "/status");
         Assert.True(right.IsSuccessStatusCode);
+        foreach (string secret in new[] { "admin.token", Path.Combine("keys", "patient-key.hmac") })
+        {
+            if (!OperatingSystem.IsWindows())
+            {
+                Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(Path.Combine(folder.Path, "data", secret)));
+            }
+        }
     }
 
     private static (long, long, long, long, long) Counts(JsonElement sink)

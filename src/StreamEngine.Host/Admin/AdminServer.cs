@@ -33,6 +33,10 @@ internal sealed partial class AdminServer(EngineSettings settings, IRequiredActo
     };
 
     private static readonly TimeSpan AskTimeout = TimeSpan.FromSeconds(60);
+
+    // A replay runs while the request waits (rate-capped replays can be long); a sink that restarts mid-replay never
+    // answers, so the wait is bounded.
+    private static readonly TimeSpan ReplayTimeout = TimeSpan.FromHours(6);
     private WebApplication? _app;
 
     public async Task StartAsync(CancellationToken cancellationToken)
@@ -97,9 +101,13 @@ internal sealed partial class AdminServer(EngineSettings settings, IRequiredActo
                 return Results.BadRequest("sink and one of fromSeq, since or failedOnly are required");
             }
 
-            var request = new ReplayRequest(body.ReplayId ?? $"r{DateTimeOffset.UtcNow:yyyyMMddHHmmss}-{Guid.NewGuid().ToString("N")[..6]}",
+            // The id names the replay's output folder: the engine makes it, never the caller.
+            var request = new ReplayRequest($"r{DateTimeOffset.UtcNow:yyyyMMddHHmmss}-{Guid.NewGuid().ToString("N")[..8]}",
                 body.FromSeq, body.Since, body.Type, body.FailedOnly, body.Rate, body.DryRun);
-            return Results.Json(await engine.ActorRef.Ask<ReplayResults>(new ReplayCommand(body.Sink, body.Stream, request), Timeout.InfiniteTimeSpan), Json);
+            object answer = await engine.ActorRef.Ask(new ReplayCommand(body.Sink, body.Stream, request), ReplayTimeout);
+            return answer is Status.Failure failure
+                ? Results.BadRequest(failure.Cause.Message)
+                : Results.Json((ReplayResults)answer, Json);
         });
 
         await app.StartAsync(cancellationToken);
@@ -137,6 +145,6 @@ internal sealed partial class AdminServer(EngineSettings settings, IRequiredActo
 
     internal sealed record SkipBody(string? Reason);
 
-    internal sealed record ReplayBody(string? Sink, string? Stream, string? ReplayId, long? FromSeq, DateTimeOffset? Since, string? Type,
+    internal sealed record ReplayBody(string? Sink, string? Stream, long? FromSeq, DateTimeOffset? Since, string? Type,
         bool FailedOnly, double? Rate, bool DryRun);
 }

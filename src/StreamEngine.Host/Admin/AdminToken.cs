@@ -1,5 +1,6 @@
 using System.Security.Cryptography;
 using System.Text;
+using StreamEngine.Pipeline;
 
 namespace StreamEngine.Host.Admin;
 
@@ -13,14 +14,7 @@ public static class AdminToken
         if (!File.Exists(full))
         {
             Directory.CreateDirectory(Path.GetDirectoryName(full)!);
-            string temp = full + ".tmp";
-            File.WriteAllText(temp, Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(32)) + "\n");
-            if (!OperatingSystem.IsWindows())
-            {
-                File.SetUnixFileMode(temp, UnixFileMode.UserRead | UnixFileMode.UserWrite);
-            }
-
-            File.Move(temp, full, overwrite: false);
+            SecretFile.Create(full, Encoding.ASCII.GetBytes(Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(32)) + "\n"));
         }
 
         return Read(full);

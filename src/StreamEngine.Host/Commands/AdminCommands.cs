@@ -65,7 +65,11 @@ internal static class AdminCommands
     private static Command Trace()
     {
         var controlId = new Option<string>("--control-id") { Description = "MSH-10 of the message." };
-        var mrn = new Option<string>("--mrn") { Description = "The patient's MRN (matched through its keyed hash; never stored in clear)." };
+        var mrn = new Option<string>("--mrn")
+        {
+            Description = "The patient's MRN (matched through its keyed hash; never stored in clear). '-' reads it from standard input, "
+                + "which keeps it out of the process list and shell history.",
+        };
         var since = new Option<string>("--since") { Description = "Only messages received since (ISO 8601, e.g. 2026-11-30T08:00Z)." };
         var command = new Command("trace", "Where is a message: received, journaled, and per sink delivered / filtered / quarantined / parked.")
         {
@@ -75,6 +79,11 @@ internal static class AdminCommands
         {
             string? id = parse.GetValue(controlId);
             string? patient = parse.GetValue(mrn);
+            if (patient == "-")
+            {
+                patient = (await Console.In.ReadLineAsync(ct))?.Trim();
+            }
+
             if (id is null && patient is null)
             {
                 await Console.Error.WriteLineAsync("trace: give --control-id or --mrn");

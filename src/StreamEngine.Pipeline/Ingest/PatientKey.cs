@@ -105,20 +105,7 @@ public sealed class PatientKeyHasher
         string file = Path.Combine(folder, "patient-key.hmac");
         if (!File.Exists(file))
         {
-            Directory.CreateDirectory(folder);
-            byte[] fresh = RandomNumberGenerator.GetBytes(32);
-            string temp = file + ".tmp";
-            using (var stream = new FileStream(temp, FileMode.Create, FileAccess.Write, FileShare.None, 4096, FileOptions.WriteThrough))
-            {
-                stream.Write(fresh);
-            }
-
-            if (!OperatingSystem.IsWindows())
-            {
-                File.SetUnixFileMode(temp, UnixFileMode.UserRead | UnixFileMode.UserWrite);
-            }
-
-            File.Move(temp, file, overwrite: false);
+            SecretFile.Create(file, RandomNumberGenerator.GetBytes(32));
         }
 
         byte[] key = File.ReadAllBytes(file);
