@@ -102,14 +102,23 @@ public static class EngineHost
         // Group commit in transactions of up to 50 events, bound as parameters (the default inlines each payload as a hex
         // literal the database then parses; far larger batches make SQLite's parameter lookup quadratic). No tags are
         // written. SQLite has one writer, so more parallel writers would only contend for its lock. (perf/RESULTS.md)
+        // On SQLite, reads run in deferred transactions ("read-uncommitted" maps to a plain BEGIN): the default is BEGIN
+        // IMMEDIATE, which takes the write lock, so every catch-up or replay read would stall journal commits.
         int parallelism = store == StoreProvider.Sqlite ? 1 : 3;
+        string reads = store == StoreProvider.Sqlite ? "read-uncommitted" : "unspecified";
         akka.AddHocon(ConfigurationFactory.ParseString($$"""
             akka.persistence.journal.sql {
               parallelism = {{parallelism}}
               batch-size = 50
               prefer-parameters-on-multirow-insert = true
               tag-write-mode = Csv
+              read-isolation-level = {{reads}}
             }
+            akka.persistence.query.journal.sql {
+              tag-read-mode = Csv
+              read-isolation-level = {{reads}}
+            }
+            akka.persistence.snapshot-store.sql.read-isolation-level = {{reads}}
             """), HoconAddMode.Prepend);
     }
 }

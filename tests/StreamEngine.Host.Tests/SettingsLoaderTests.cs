@@ -33,6 +33,62 @@ public sealed class SettingsLoaderTests : IDisposable
         SinkSettings sink = Assert.Single(settings.Sinks);
         Assert.Equal(("ndjson", "./out"), (sink.Type, sink.Path));
         Assert.Equal(Durability.Fsync, settings.Durability);
+        Assert.Equal((2576, "127.0.0.1", Path.Combine("./data", "admin.token")), (settings.Admin!.Port, settings.Admin.Host, settings.Admin.TokenFile));
+        Assert.Equal((TimeSpan.FromDays(7), 1_000_000), (settings.Dedupe.Window, settings.Dedupe.MaxKeys));
+        Assert.Equal(TimeSpan.FromDays(7), settings.Retention.ReplayWindow);
+    }
+
+    [Fact]
+    public void PostgreSql_TakesAConnectionString_OrAFileHoldingIt()
+    {
+        EngineSettings inline = Load("""{ "listeners": [ { "name": "a" } ], "store": { "provider": "postgresql", "connectionString": "Host=db;Database=se" } }""");
+        Assert.Equal((StoreProvider.PostgreSql, "Host=db;Database=se"), (inline.Store, inline.ConnectionString));
+        string file = Path.Combine(_dir, "pg.connection");
+        File.WriteAllText(file, "Host=db;Database=se;Password=secret\n");
+        EngineSettings fromFile = Load($$"""{ "listeners": [ { "name": "a" } ], "store": { "provider": "postgresql", "connectionStringFile": "{{file}}" } }""");
+        Assert.Equal("Host=db;Database=se;Password=secret", fromFile.ConnectionString);
+        EngineSettings fromEnvironment = Load("""{ "listeners": [ { "name": "a" } ], "store": { "provider": "postgresql" } }""",
+            new() { ["STREAMENGINE__STORE__CONNECTIONSTRING"] = "Host=db;Password=secret" });
+        Assert.Equal("Host=db;Password=secret", fromEnvironment.ConnectionString);
+    }
+
+    [Theory]
+    [InlineData("""{ "provider": "postgresql" }""", "store.connectionString: required")]
+    [InlineData("""{ "provider": "postgresql", "connectionString": "Host=db;Password=secret" }""", "store.connectionString: holds a password")]
+    [InlineData("""{ "provider": "postgresql", "connectionStringFile": "/nonexistent/pg" }""", "store.connectionStringFile: file")]
+    [InlineData("""{ "provider": "postgresql", "connectionString": "Host=db", "connectionStringFile": "/x" }""", "store.connectionStringFile: give")]
+    [InlineData("""{ "provider": "sqlite", "connectionString": "Host=db" }""", "store.connectionString: only the postgresql")]
+    [InlineData("""{ "provider": "oracle" }""", "store.provider: 'oracle'")]
+    public void BadStore_NamesTheKey(string store, string expected)
+    {
+        string secretFree = string.Join(" ", Errors($$"""{ "listeners": [ { "name": "a" } ], "store": {{store}} }"""));
+        Assert.Contains(expected, secretFree, StringComparison.Ordinal);
+        Assert.DoesNotContain("secret", secretFree, StringComparison.Ordinal); // the error never echoes a password
+    }
+
+    [Theory]
+    [InlineData("""{ "dedupe": { "window": "0" } }""", "dedupe.window:")]
+    [InlineData("""{ "dedupe": { "maxKeys": "none" } }""", "dedupe.maxKeys:")]
+    [InlineData("""{ "retention": { "interval": "off" } }""", "retention.interval:")]
+    [InlineData("""{ "retention": { "replayWindow": "soon" } }""", "retention.replayWindow:")]
+    [InlineData("""{ "admin": { "port": 2576, "host": "0.0.0.0" } }""", "admin.host:")]
+    [InlineData("""{ "admin": { "port": "x" } }""", "admin.port:")]
+    public void BadDedupeRetentionOrAdmin_NamesTheKey(string section, string expected)
+    {
+        string json = "{ \"listeners\": [ { \"name\": \"a\" } ], " + section.Trim()[1..^1] + " }";
+        Assert.Contains(Errors(json), e => e.StartsWith(expected, StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void DedupeRetentionAndAdmin_AreRead()
+    {
+        EngineSettings settings = Load("""
+            { "listeners": [ { "name": "a" } ], "dedupe": { "window": "1.00:00:00", "maxKeys": 5000 },
+              "retention": { "replayWindow": "off", "interval": "60" }, "admin": { "port": 0, "tokenFile": "/run/se.token" } }
+            """);
+        Assert.Equal((TimeSpan.FromDays(1), 5000), (settings.Dedupe.Window, settings.Dedupe.MaxKeys));
+        Assert.Equal(((TimeSpan?)null, TimeSpan.FromMinutes(1)), (settings.Retention.ReplayWindow, settings.Retention.Interval));
+        Assert.Equal((0, "/run/se.token"), (settings.Admin!.Port, settings.Admin.TokenFile));
     }
 
     [Fact]
