@@ -23,6 +23,10 @@ public static class EngineHost
     /// <summary>Builds the host; <see cref="IHost.RunAsync"/> runs it until Ctrl-C or SIGTERM.</summary>
     public static IHost Build(EngineSettings settings, LogLevel minimumLevel = LogLevel.Information)
     {
+        // SQLite calls block their thread; on a small machine the pool's slow thread injection would stall the actors
+        // behind them. Start with enough threads for the journal, the index, the sinks and the listeners.
+        ThreadPool.GetMinThreads(out int workers, out int io);
+        ThreadPool.SetMinThreads(Math.Max(workers, 32), Math.Max(io, 32));
         Directory.CreateDirectory(Path.GetFullPath(settings.DataDirectory));
         EngineStore store = OpenStore(settings);
         PatientKeyHasher hasher = PatientKeyHasher.ForDataDirectory(settings.DataDirectory);

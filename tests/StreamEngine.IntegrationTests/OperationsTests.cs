@@ -49,7 +49,7 @@ public sealed class OperationsTests
         Assert.Equal(("fhir/ops/2", "BAD1", 1), (id, item.GetProperty("controlId").GetString(), item.GetProperty("parked").GetInt32()));
         Assert.DoesNotContain("TESTER", stdout, StringComparison.Ordinal); // no content unless --raw
 
-        (_, stdout) = await CliTests.RunAsync("trace", "--control-id", "BAD2", "-c", config);
+        stdout = await TraceAsync(config, "--control-id", "BAD2"); // the index is written a moment after the commit
         Assert.Contains("sink fhir: parked behind sequence 2", stdout, StringComparison.Ordinal);
 
         // Skip BAD1: BAD2 is released, fails the same way, and takes its place in quarantine.
@@ -106,6 +106,20 @@ public sealed class OperationsTests
             {
                 Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(Path.Combine(folder.Path, "data", secret)));
             }
+        }
+    }
+
+    private static async Task<string> TraceAsync(string config, params string[] query)
+    {
+        for (int attempt = 0; ; attempt++)
+        {
+            (int exit, string stdout) = await CliTests.RunAsync(["trace", .. query, "-c", config]);
+            if (exit == 0 || attempt == 50)
+            {
+                return stdout;
+            }
+
+            await Task.Delay(100); // bounded wait for the index write that follows the commit
         }
     }
 

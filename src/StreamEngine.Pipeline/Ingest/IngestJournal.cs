@@ -363,7 +363,12 @@ public sealed class IngestJournal : ReceivePersistentActor, IWithTimers
         _indexing = true;
         List<MessageIndexEntry> batch = _indexPending;
         _indexPending = [];
-        _options.Index.AddAsync(PersistenceId, batch)
+        // On a thread of its own: an embedded database works synchronously underneath, and a long index write on the
+        // thread pool would starve the actors (and the ACK path) of threads.
+        IMessageIndex index = _options.Index;
+        string stream = PersistenceId;
+        Task.Factory.StartNew(() => index.AddAsync(stream, batch), CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default)
+            .Unwrap()
             .PipeTo(Self, success: () => new IndexWritten(batch), failure: e => new IndexWriteFailed(batch, e));
     }
 
@@ -417,6 +422,27 @@ public sealed class IngestJournal : ReceivePersistentActor, IWithTimers
     private static MessageIndexEntry ToEntry(long seq, MessageReceived m, string stream) =>
         new(stream, seq, m.KeyHash, m.ContentHash, m.SendingApplication, m.SendingFacility, m.ControlId, m.MessageType, m.MessageTime,
             m.PatientKeyHash, m.ReceivedAt);
+
+    /// <inheritdoc />
+    protected override void PostStop()
+    {
+        // A graceful stop writes what the index has not got yet (best effort: recovery re-indexes it anyway), so that
+        // an offline trace right after a stop finds the last messages.
+        if (_indexPending.Count > 0 && !_indexing)
+        {
+            try
+            {
+                _options.Index.AddAsync(PersistenceId, _indexPending).Wait(TimeSpan.FromSeconds(5));
+            }
+            catch (AggregateException e)
+            {
+                _log.Warning("Ingest journal {0}: the last index entries were not written at stop ({1}); the next start re-indexes them",
+                    PersistenceId, e.InnerException?.GetType().Name);
+            }
+        }
+
+        base.PostStop();
+    }
 
     /// <inheritdoc />
     protected override void OnPersistRejected(Exception cause, object @event, long sequenceNr)
