@@ -40,6 +40,8 @@ public static class Program
         string template = File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "adt_a01.hl7"), Encoding.ASCII);
         const string controlId = "MSG00001";
         long sequence = 0;
+        // Control ids unique across runs: the engine recognises a repeated MSH-3/4/10 with the same content as a resend.
+        string run = Convert.ToHexStringLower(BitConverter.GetBytes(Environment.TickCount64 ^ Environment.ProcessId))[..8];
         var latencies = new List<double>[connections];
         var clock = Stopwatch.StartNew();
         TimeSpan measureFrom = TimeSpan.FromSeconds(warmup);
@@ -53,7 +55,7 @@ public static class Program
             {
                 while (clock.Elapsed < until)
                 {
-                    string id = "L" + Interlocked.Increment(ref sequence).ToString(CultureInfo.InvariantCulture);
+                    string id = "L" + run + "-" + Interlocked.Increment(ref sequence).ToString(CultureInfo.InvariantCulture);
                     byte[] message = Encoding.ASCII.GetBytes(template.Replace(controlId, id, StringComparison.Ordinal));
                     TimeSpan sentAt = clock.Elapsed;
                     SendResult result = await sender.SendAsync(message, CancellationToken.None);

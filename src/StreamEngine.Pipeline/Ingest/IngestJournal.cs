@@ -37,12 +37,12 @@ public sealed class IngestJournal : ReceivePersistentActor, IWithTimers
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly IngestOptions _options;
     private readonly List<Subscription> _subscribers = [];
-    private readonly Dictionary<long, KeyEntry> _keys = [];
-    private readonly Queue<KeyEntry> _order = new();
+    private readonly DedupeKeys _dedupe = new();
+    private readonly Dictionary<(long Key, long Content), List<(IActorRef ReplyTo, long CorrelationId)>> _waiters = [];
 
     // Appends in flight, by event identity, so a rejected write can be answered (events are distinct objects).
     private readonly Dictionary<IIngestEvent, (IActorRef ReplyTo, long CorrelationId)> _inFlight = new(ReferenceEqualityComparer.Instance);
-    private readonly Dictionary<IIngestEvent, KeyEntry> _pendingKeys = new(ReferenceEqualityComparer.Instance);
+    private readonly Dictionary<IIngestEvent, (long Key, long Content)> _pendingKeys = new(ReferenceEqualityComparer.Instance);
     private readonly KeyValuePair<string, object?> _listenerTag;
     private List<MessageIndexEntry>? _replayed = [];
     private List<MessageIndexEntry> _indexPending = [];
@@ -177,14 +177,14 @@ public sealed class IngestJournal : ReceivePersistentActor, IWithTimers
         {
             foreach ((long keyHash, long contentHash, long seq, DateTimeOffset receivedAt) in loaded.Keys.Keys)
             {
-                Remember(new KeyEntry(keyHash, contentHash, receivedAt) { SequenceNr = seq });
+                _dedupe.Remember(keyHash, contentHash, seq, receivedAt);
             }
 
             _indexPending.AddRange(loaded.Unwritten); // the index could not take them at load: written later
 
             foreach (MessageIndexEntry entry in loaded.Missing)
             {
-                Remember(new KeyEntry(entry.KeyHash, entry.ContentHash, entry.ReceivedAt) { SequenceNr = entry.SequenceNr });
+                _dedupe.Remember(entry.KeyHash, entry.ContentHash, entry.SequenceNr, entry.ReceivedAt);
             }
 
             Evict();
@@ -196,7 +196,7 @@ public sealed class IngestJournal : ReceivePersistentActor, IWithTimers
                 _log.Warning("Ingest journal {0}: the message index could not be written at start; retrying", PersistenceId);
                 Timers.StartSingleTimer("index-retry", RetryIndex.Instance, IndexRetry);
             }
-            _log.Info("Ingest journal {0} ready: {1} dedupe keys in the window, {2} events re-indexed", PersistenceId, _keys.Count, loaded.Missing.Count);
+            _log.Info("Ingest journal {0} ready: {1} dedupe keys in the window, {2} events re-indexed", PersistenceId, _dedupe.Count, loaded.Missing.Count);
             Timers.StartPeriodicTimer("prune", Prune.Instance, PruneInterval);
             UnbecomeStacked();
             Stash.UnstashAll();
@@ -213,33 +213,40 @@ public sealed class IngestJournal : ReceivePersistentActor, IWithTimers
     private void OnAppend(Append append)
     {
         IActorRef replyTo = Sender;
-        KeyEntry? fresh = null;
+        bool remembered = false;
         if (append.Event is MessageReceived message)
         {
-            if (_keys.TryGetValue(message.KeyHash, out KeyEntry? head))
+            (long key, long content) = (message.KeyHash, message.ContentHash);
+            if (_dedupe.Find(key, content) is long known)
             {
-                if (Find(head, message.ContentHash) is { } known)
+                StreamEngineTelemetry.Duplicates.Add(1, _listenerTag);
+                if (known > 0)
                 {
-                    StreamEngineTelemetry.Duplicates.Add(1, _listenerTag);
-                    if (known.SequenceNr > 0)
+                    replyTo.Tell(new Journaled(append.CorrelationId, known, Duplicate: true));
+                }
+                else
+                {
+                    // The first copy is still being written: answered with its sequence number once it commits.
+                    if (!_waiters.TryGetValue((key, content), out var waiting))
                     {
-                        replyTo.Tell(new Journaled(append.CorrelationId, known.SequenceNr, Duplicate: true));
-                    }
-                    else
-                    {
-                        (known.Waiters ??= []).Add((replyTo, append.CorrelationId)); // the first copy is still being written
+                        _waiters[(key, content)] = waiting = [];
                     }
 
-                    return;
+                    waiting.Add((replyTo, append.CorrelationId));
                 }
 
+                return;
+            }
+
+            if (_dedupe.Knows(key))
+            {
                 StreamEngineTelemetry.ControlIdReuses.Add(1, _listenerTag);
                 _log.Warning("Ingest journal {0}: a control id was reused with different content; journaled as a new message", PersistenceId);
             }
 
-            fresh = new KeyEntry(message.KeyHash, message.ContentHash, message.ReceivedAt);
-            Add(fresh);
-            _pendingKeys[append.Event] = fresh;
+            _dedupe.AddPending(key, content, message.ReceivedAt);
+            _pendingKeys[append.Event] = (key, content);
+            remembered = true;
         }
 
         _inFlight[append.Event] = (replyTo, append.CorrelationId);
@@ -250,28 +257,27 @@ public sealed class IngestJournal : ReceivePersistentActor, IWithTimers
             long seq = LastSequenceNr;
             StreamEngineTelemetry.Journaled.Add(1, _listenerTag);
             replyTo.Tell(new Journaled(append.CorrelationId, seq));
-            if (fresh is not null)
+            if (remembered)
             {
-                Committed(fresh, seq, (MessageReceived)e);
+                Committed(seq, (MessageReceived)e);
             }
 
             Publish(seq, e);
         });
     }
 
-    private void Committed(KeyEntry entry, long seq, MessageReceived message)
+    private void Committed(long seq, MessageReceived message)
     {
-        entry.SequenceNr = seq;
-        if (entry.Waiters is { } waiters)
+        (long key, long content) = (message.KeyHash, message.ContentHash);
+        _dedupe.Commit(key, content, seq);
+        if (_waiters.Remove((key, content), out var waiters))
         {
-            entry.Waiters = null;
             foreach ((IActorRef waiter, long correlation) in waiters)
             {
                 waiter.Tell(new Journaled(correlation, seq, Duplicate: true));
             }
         }
 
-        _order.Enqueue(entry);
         Evict();
         _indexPending.Add(ToEntry(seq, message, PersistenceId));
         if (_indexPending.Count >= IndexBatch)
@@ -285,73 +291,8 @@ public sealed class IngestJournal : ReceivePersistentActor, IWithTimers
         }
     }
 
-    private void Remember(KeyEntry entry)
-    {
-        if (!_keys.TryGetValue(entry.KeyHash, out KeyEntry? head) || Find(head, entry.ContentHash) is null)
-        {
-            Add(entry);
-            _order.Enqueue(entry);
-        }
-    }
-
-    // Each key holds a chain of the contents sent under it (a reused control id), newest first.
-    private static KeyEntry? Find(KeyEntry? entry, long contentHash)
-    {
-        while (entry is not null && entry.ContentHash != contentHash)
-        {
-            entry = entry.Next;
-        }
-
-        return entry;
-    }
-
-    private void Add(KeyEntry entry)
-    {
-        entry.Next = _keys.GetValueOrDefault(entry.KeyHash);
-        _keys[entry.KeyHash] = entry;
-    }
-
-    private void Forget(KeyEntry entry)
-    {
-        if (!_keys.TryGetValue(entry.KeyHash, out KeyEntry? head))
-        {
-            return;
-        }
-
-        if (ReferenceEquals(head, entry))
-        {
-            if (entry.Next is null)
-            {
-                _keys.Remove(entry.KeyHash);
-            }
-            else
-            {
-                _keys[entry.KeyHash] = entry.Next;
-            }
-
-            return;
-        }
-
-        for (KeyEntry? e = head; e?.Next is not null; e = e.Next)
-        {
-            if (ReferenceEquals(e.Next, entry))
-            {
-                e.Next = entry.Next;
-                return;
-            }
-        }
-    }
-
-    // Forgets keys past the window or beyond the key cap, oldest first. A key reused since is kept under its new entry.
-    private void Evict()
-    {
-        DateTimeOffset cutoff = DateTimeOffset.UtcNow - _options.Dedupe.Window;
-        while (_order.TryPeek(out KeyEntry? oldest) && (_order.Count > _options.Dedupe.MaxKeys || oldest.ReceivedAt < cutoff))
-        {
-            _order.Dequeue();
-            Forget(oldest);
-        }
-    }
+    // Forgets keys past the window or beyond the key cap, oldest first.
+    private void Evict() => _dedupe.Evict(_options.Dedupe.MaxKeys, DateTimeOffset.UtcNow - _options.Dedupe.Window);
 
     private void WriteIndex()
     {
@@ -449,12 +390,15 @@ public sealed class IngestJournal : ReceivePersistentActor, IWithTimers
     {
         // The store refused this event (e.g. serialization); the actor goes on and the connection answers AR (207).
         _log.Error("Ingest journal {0} rejected an event at sequence {1}: {2}", PersistenceId, sequenceNr, cause.GetType().Name);
-        if (@event is MessageReceived m && _pendingKeys.Remove(m, out KeyEntry? entry))
+        if (@event is MessageReceived m && _pendingKeys.Remove(m, out var pendingKey))
         {
-            Forget(entry); // only this content; other contents under the same control id stay known
-            foreach ((IActorRef waiter, long correlation) in entry.Waiters ?? [])
+            _dedupe.Remove(pendingKey.Key, pendingKey.Content); // only this content; others under the same control id stay known
+            if (_waiters.Remove(pendingKey, out var waiters))
             {
-                waiter.Tell(new AppendFailed(correlation));
+                foreach ((IActorRef waiter, long correlation) in waiters)
+                {
+                    waiter.Tell(new AppendFailed(correlation));
+                }
             }
         }
 
@@ -478,23 +422,6 @@ public sealed class IngestJournal : ReceivePersistentActor, IWithTimers
         public IActorRef Subscriber { get; } = subscriber;
 
         public int Demand { get; set; }
-    }
-
-    private sealed class KeyEntry(long keyHash, long contentHash, DateTimeOffset receivedAt)
-    {
-        public long KeyHash { get; } = keyHash;
-
-        public long ContentHash { get; } = contentHash;
-
-        public DateTimeOffset ReceivedAt { get; } = receivedAt;
-
-        /// <summary>0 while the write is in flight.</summary>
-        public long SequenceNr { get; set; }
-
-        public List<(IActorRef ReplyTo, long CorrelationId)>? Waiters { get; set; }
-
-        /// <summary>An older content under the same key.</summary>
-        public KeyEntry? Next { get; set; }
     }
 
     private sealed record Loaded(IndexedKeys Keys, IReadOnlyList<MessageIndexEntry> Missing, IReadOnlyList<MessageIndexEntry> Unwritten);
