@@ -29,7 +29,7 @@ kill -9 "${pids[0]}"; wait "${pids[0]}" 2>/dev/null || true
 echo "# $(date -u +%FT%TZ) commit $(git rev-parse --short HEAD): $journaled messages, $(du -sh "$work/data" | cut -f1) on disk"
 start=$(date +%s.%N)
 dotnet "$host" run --config "$work/cfg.json" > "$work/2.log" 2>&1 & pids+=($!)
-# The listener accepts at once; ACKs wait until the journal has recovered and loaded its dedupe keys: time that.
+# The listener opens once the journal has recovered and loaded its dedupe keys: time that.
 for _ in $(seq 1 6000); do grep -q "dedupe keys in the window" "$work/2.log" && break; sleep 0.05; done
 end=$(date +%s.%N)
 python3 -c "print(f'recovery after kill -9: journal ready {$end-$start:.2f} s after the process started (runtime start-up included)')"

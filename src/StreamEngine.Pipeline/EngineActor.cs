@@ -25,8 +25,8 @@ public sealed record Bindings(IReadOnlyList<ListenerBound> Listeners);
 
 /// <summary>
 /// The engine's root actor. Per listener it starts the ingest journal, then one <see cref="SinkActor"/> per sink,
-/// and opens the MLLP listener only once every sink of that stream is subscribed (so a sink that starts "now" misses
-/// nothing sent at start-up). Journals and sinks run under backoff supervisors: a failed store or sink restarts
+/// and opens the MLLP listener only once the journal has recovered (dedupe keys loaded) and every sink of that stream
+/// is subscribed (so a sink that starts "now" misses nothing sent at start-up, and "ready" means ACKs flow). Journals and sinks run under backoff supervisors: a failed store or sink restarts
 /// with growing pauses and recovers from the journal.
 /// </summary>
 public sealed class EngineActor : ReceiveActor, IWithUnboundedStash, IWithTimers
@@ -53,6 +53,7 @@ public sealed class EngineActor : ReceiveActor, IWithUnboundedStash, IWithTimers
         _index = index;
         _hasher = hasher;
         Receive<SinkReady>(OnSinkReady);
+        Receive<JournalReady>(ready => OnSinkReady(new SinkReady(string.Empty, ready.ListenerId)));
         Receive<RunRetention>(_ => Retain());
         Admin();
         Receive<GetBindings>(_ =>
@@ -88,10 +89,10 @@ public sealed class EngineActor : ReceiveActor, IWithUnboundedStash, IWithTimers
         {
             IActorRef journal = Context.ActorOf(
                 Supervised(IngestJournal.Props(listener.PersistenceId, listener.Id,
-                    new IngestOptions(_index, _settings.Dedupe, _settings.ReadJournalPluginId)), "journal"),
+                    new IngestOptions(_index, _settings.Dedupe, _settings.ReadJournalPluginId) { ReadyTo = Self }), "journal"),
                 $"ingest-{Sanitise(listener.Id)}");
             _journals[listener.Id] = journal;
-            _waitingSinks[listener.Id] = _settings.Sinks.Count;
+            _waitingSinks[listener.Id] = _settings.Sinks.Count + 1; // the sinks, and the journal itself
 
             foreach (SinkSettings sink in _settings.Sinks)
             {
@@ -99,11 +100,6 @@ public sealed class EngineActor : ReceiveActor, IWithUnboundedStash, IWithTimers
                     _settings.ReadJournalPluginId, _settings.Durability, Self);
                 _sinks.Add(new SinkRef(sink.Id, listener.Id, listener.PersistenceId,
                     Context.ActorOf(Supervised(sinkProps, "sink"), $"sink-{Sanitise(sink.Id)}-{Sanitise(listener.Id)}")));
-            }
-
-            if (_settings.Sinks.Count == 0)
-            {
-                StartListener(listener);
             }
         }
     }

@@ -14,7 +14,14 @@ namespace StreamEngine.Pipeline.Ingest;
 /// <param name="Dedupe">The dedupe window.</param>
 /// <param name="ReadJournalPluginId">Read journal used to re-index events a snapshot skipped.</param>
 /// <param name="SnapshotEvery">Indexed events between snapshots (recovery replays at most about this many).</param>
-public sealed record IngestOptions(IMessageIndex Index, DedupeSettings Dedupe, string ReadJournalPluginId, int SnapshotEvery = 10_000);
+public sealed record IngestOptions(IMessageIndex Index, DedupeSettings Dedupe, string ReadJournalPluginId, int SnapshotEvery = 10_000)
+{
+    /// <summary>Told <see cref="JournalReady"/> once the journal has recovered and loaded its dedupe keys.</summary>
+    public IActorRef? ReadyTo { get; init; }
+}
+
+/// <summary>A stream's journal has recovered and serves appends.</summary>
+public sealed record JournalReady(string ListenerId);
 
 /// <summary>
 /// The source of truth for one stream: frames are persisted here before they are acknowledged.
@@ -44,6 +51,7 @@ public sealed class IngestJournal : ReceivePersistentActor, IWithTimers
     private readonly Dictionary<IIngestEvent, (IActorRef ReplyTo, long CorrelationId)> _inFlight = new(ReferenceEqualityComparer.Instance);
     private readonly Dictionary<IIngestEvent, (long Key, long Content)> _pendingKeys = new(ReferenceEqualityComparer.Instance);
     private readonly KeyValuePair<string, object?> _listenerTag;
+    private readonly string _listenerId;
     private List<MessageIndexEntry>? _replayed = [];
     private List<MessageIndexEntry> _indexPending = [];
     private bool _indexing;
@@ -58,6 +66,7 @@ public sealed class IngestJournal : ReceivePersistentActor, IWithTimers
         PersistenceId = persistenceId;
         _options = options;
         _listenerTag = new("listener", listenerId);
+        _listenerId = listenerId;
 
         Recover<SnapshotOffer>(offer =>
         {
@@ -198,6 +207,7 @@ public sealed class IngestJournal : ReceivePersistentActor, IWithTimers
             }
             _log.Info("Ingest journal {0} ready: {1} dedupe keys in the window, {2} events re-indexed", PersistenceId, _dedupe.Count, loaded.Missing.Count);
             Timers.StartPeriodicTimer("prune", Prune.Instance, PruneInterval);
+            _options.ReadyTo?.Tell(new JournalReady(_listenerId));
             UnbecomeStacked();
             Stash.UnstashAll();
         });
