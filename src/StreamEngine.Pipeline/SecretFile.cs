@@ -9,27 +9,35 @@ public static class SecretFile
     /// </summary>
     public static void Create(string path, ReadOnlySpan<byte> content)
     {
-        Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
+        string full = Path.GetFullPath(path);
+        Directory.CreateDirectory(Path.GetDirectoryName(full)!);
+        string temp = $"{full}.{Environment.ProcessId}.{Guid.NewGuid():N}.tmp";
         var options = new FileStreamOptions
         {
             Mode = FileMode.CreateNew,
             Access = FileAccess.Write,
             Share = FileShare.None,
-            Options = FileOptions.WriteThrough,
         };
         if (!OperatingSystem.IsWindows())
         {
             options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
         }
 
+        // Written whole and synced under a temporary name, then moved into place: a crash never leaves an empty or
+        // partial secret, and a reader never sees one being written.
+        using (var stream = new FileStream(temp, options))
+        {
+            stream.Write(content);
+            stream.Flush(flushToDisk: true);
+        }
+
         try
         {
-            using var stream = new FileStream(path, options);
-            stream.Write(content);
+            File.Move(temp, full, overwrite: false);
         }
-        catch (IOException) when (File.Exists(path))
+        catch (IOException) when (File.Exists(full))
         {
-            // Another process made it first: theirs stands.
+            File.Delete(temp); // another process made it first: theirs stands
         }
     }
 }

@@ -94,7 +94,11 @@ internal sealed partial class EngineProcess : IAsyncDisposable
         var engine = new EngineProcess(process);
         process.OutputDataReceived += (_, e) => engine.OnLine(e.Data);
         process.ErrorDataReceived += (_, e) => engine.OnLine(e.Data);
-        process.Exited += (_, _) => engine._ready.TrySetException(new InvalidOperationException("The engine exited before it was ready:\n" + engine.Logs));
+        process.Exited += (_, _) =>
+        {
+            process.WaitForExit(); // the output handlers have run to the end: the logs are complete
+            engine._ready.TrySetException(new InvalidOperationException("The engine exited before it was ready:\n" + engine.Logs));
+        };
         process.Start();
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();

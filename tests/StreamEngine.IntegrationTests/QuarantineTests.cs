@@ -158,6 +158,29 @@ public sealed class QuarantineTests : IAsyncLifetime
         Assert.Equal(new SinkCounts(4, 0, 0, 0), (await sink.Ask<SinkStatus>(GetSinkStatus.Instance, TimeSpan.FromSeconds(10))).Counts);
     }
 
+    [Fact]
+    public async Task AMerge_ReleasingTheOtherPatientFirst_KeepsTheirLaterMessagesBehindTheMerge()
+    {
+        IActorRef sink = StartSink();
+        _kit.ExpectMsg<SinkReady>(TimeSpan.FromSeconds(30));
+        _target.Break("A1", "B1");
+        Send("A1", "P1");
+        Send("B1", "P2");
+        Send("M1", "P1", prior: "P2"); // parked behind A1, and holds P2 too
+        Send("B2", "P2");             // parked behind B1
+        await SettledStatusAsync(sink, 4);
+
+        _target.Fix();
+        Assert.True((await sink.Ask<QuarantineActionResult>(new RetryQuarantined("s/q/2"), TimeSpan.FromSeconds(10))).Ok);
+        Assert.Equal(["B1"], _target.Written); // B2 must not overtake M1, which is P2's earlier message
+        Send("B3", "P2");                      // and neither may a new one
+        await SettledStatusAsync(sink, 5);
+        Assert.Equal(["B1"], _target.Written);
+
+        Assert.True((await sink.Ask<QuarantineActionResult>(new RetryQuarantined("s/q/1"), TimeSpan.FromSeconds(10))).Ok);
+        Assert.Equal(["B1", "A1", "M1", "B2", "B3"], _target.Written);
+    }
+
     // Writes control ids in order; quarantines the ones listed as broken. The actor thread writes, the test reads: locked.
     private sealed class FakeTarget : IDeliveryTarget
     {

@@ -84,4 +84,21 @@ public sealed class DedupeKeysTests
         Assert.Equal(19_000, keys.Find(18_999 % 3_000, 18_999));
         Assert.Null(keys.Find(14_999 % 3_000, 14_999));
     }
+
+    [Fact]
+    public void ASenderThatReusesOneControlId_ForEverything_StaysCheapAndExact()
+    {
+        var keys = new DedupeKeys();
+        for (int i = 1; i <= 50_000; i++)
+        {
+            keys.AddPending(42, i, T0);
+            keys.Commit(42, i, i);
+        }
+
+        keys.Evict(maxKeys: 10_000, cutoff: T0);
+        Assert.Equal(10_000, keys.Count);
+        Assert.Null(keys.Find(42, 40_000));
+        Assert.Equal(40_001, keys.Find(42, 40_001));
+        Assert.True(keys.Knows(42));
+    }
 }

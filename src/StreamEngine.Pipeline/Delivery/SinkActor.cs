@@ -39,6 +39,7 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
     private const int WatermarkEvery = 1000;
     private static readonly TimeSpan WatermarkInterval = TimeSpan.FromSeconds(1);
     private static readonly TimeSpan FlushDelay = TimeSpan.FromMilliseconds(20);
+    private static readonly TimeSpan ResubscribeInterval = TimeSpan.FromSeconds(2);
 
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly SinkSettings _sink;
@@ -73,6 +74,7 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
     private string _state = "starting";
     private int _pendingWrites;
     private long _catchUpTo;
+    private long _durableWatermark;
     private bool _snapshotting;
     private long _snapshotSeq;
 
@@ -97,7 +99,7 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
         Recover<WatermarkAdvanced>(w =>
         {
             _recoveredWatermark = true;
-            _done = _persisted = Math.Max(_done, w.SequenceNr);
+            _done = _persisted = _durableWatermark = Math.Max(_done, w.SequenceNr);
             _outputPosition = w.OutputPosition;
             if (w.Counts is { } counts)
             {
@@ -117,7 +119,7 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
             _snapshotSeq = offer.Metadata.SequenceNr;
             var snapshot = (SinkSnapshot)offer.Snapshot;
             _recoveredWatermark = true;
-            _done = _persisted = snapshot.Watermark.SequenceNr;
+            _done = _persisted = _durableWatermark = snapshot.Watermark.SequenceNr;
             _origin = snapshot.Watermark.Origin;
             _outputPosition = snapshot.Watermark.OutputPosition;
             foreach (QuarantineResolved resolved in snapshot.Resolved)
@@ -160,13 +162,14 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
         try
         {
             _target?.Flush(durable: true);
+            _target?.Dispose();
         }
         catch (IOException e)
         {
+            // The output is abandoned as it stands; a restart checks what reached it past the last watermark.
             _log.Warning("Sink {0}: final flush failed ({1}); undelivered lines are re-sent on restart", _sink.Id, e.GetType().Name);
         }
 
-        _target?.Dispose();
         base.PostStop();
     }
 
@@ -197,12 +200,16 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
         BecomeStacked(Subscribing);
         _journal.Tell(new SubscribeLive(Self, LiveWindow));
         _ungranted = 0;
+        // The journal may be restarting (its supervisor drops messages meanwhile): ask again until it answers.
+        Timers.StartPeriodicTimer("subscribe", ResubscribeTick.Instance, ResubscribeInterval);
     }
 
     private void Subscribing()
     {
+        Command<ResubscribeTick>(_ => _journal.Tell(new SubscribeLive(Self, LiveWindow)));
         Command<LiveSubscribed>(s =>
         {
+            Timers.Cancel("subscribe");
             UnbecomeStacked();
             if (!_recoveredWatermark)
             {
@@ -264,7 +271,8 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
         });
         Command<CatchUpCompleted>(_ =>
         {
-            SkipHoles(_catchUpTo);
+            // Holes are passed over only below an event actually read: a rejected write at the very end keeps its
+            // number unused in the store, and a restarted journal gives that number to the next message.
             UnbecomeStacked();
             BecomeLive();
         });
@@ -366,7 +374,7 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
         Command<FlushNow>(_ => Flush());
         Command<GetSinkStatus>(_ => Sender.Tell(new SinkStatus(_sink.Id, _listener.Id, StreamId, _state, _done, _origin, Counts(), _quarantine.Count)
         {
-            Persisted = _persisted,
+            Persisted = _durableWatermark,
         }));
         Command<ListQuarantine>(_ => Sender.Tell(new QuarantineList([.. _quarantine.Values.Select(Item)])));
         Command<ShowQuarantined>(s => Sender.Tell(_quarantine.TryGetValue(s.SequenceNr, out Quarantined? q)
@@ -517,6 +525,14 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
             if (_blocked.TryGetValue(key, out Quarantined? b) && ReferenceEquals(b, entry))
             {
                 _blocked.Remove(key);
+
+                // A merge parked behind another quarantine carries this patient too: the patient stays blocked there,
+                // or a later message of theirs would overtake the merge.
+                if (_quarantine.Values.FirstOrDefault(q => q.Parked.Any(p => KeysOf(p.Message).Contains(key))) is { } holder)
+                {
+                    _blocked[key] = holder;
+                    holder.Keys.Add(key);
+                }
             }
         }
 
@@ -543,12 +559,21 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
             {
                 var again = new MessageQuarantined(seq, result.Reason ?? "Unknown", [.. entry.Keys], entry.Message, DateTimeOffset.UtcNow);
                 entry.Reason = again.Reason;
+                _target!.Flush(_durable); // the watermark below records the output position: never ahead of the disk
                 Write([again, Watermark()]);
                 return new QuarantineActionResult(false, $"still quarantined: {again.Reason}");
             }
 
             _quarantined--;
             Count(result.Outcome);
+        }
+        else if (_held.Contains(seq))
+        {
+            // A retry wrote it before a crash: it is delivered, whatever the operator now asks.
+            _quarantined--;
+            Count(DeliveryOutcome.Delivered);
+            retry = true;
+            note = "delivered by a retry before a restart";
         }
         else
         {
@@ -904,6 +929,11 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
     private void Written(object persisted)
     {
         _pendingWrites--;
+        if (persisted is WatermarkAdvanced w)
+        {
+            _durableWatermark = Math.Max(_durableWatermark, w.SequenceNr);
+        }
+
         if (_pendingWrites == 0 && !_snapshotting && LastSequenceNr - _snapshotSeq >= _snapshotEvery)
         {
             _snapshotting = true;
@@ -1004,6 +1034,11 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
     private sealed record SaveWatermark
     {
         public static SaveWatermark Instance { get; } = new();
+    }
+
+    private sealed record ResubscribeTick
+    {
+        public static ResubscribeTick Instance { get; } = new();
     }
 
     private sealed record SnapshotUnanswered

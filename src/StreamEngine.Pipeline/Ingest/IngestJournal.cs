@@ -294,7 +294,7 @@ public sealed class IngestJournal : ReceivePersistentActor, IWithTimers
         {
             WriteIndex();
         }
-        else if (!_indexing)
+        else if (!_indexing && !Timers.IsTimerActive("index-flush"))
         {
             // Off the ACK path and batched: one index write per interval (or per IndexBatch entries) however busy.
             Timers.StartSingleTimer("index-flush", RetryIndex.Instance, IndexInterval);

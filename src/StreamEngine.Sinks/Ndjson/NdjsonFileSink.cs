@@ -100,9 +100,28 @@ public sealed class NdjsonFileSink : IDisposable
     /// <inheritdoc />
     public void Dispose()
     {
-        _stream?.Flush(flushToDisk: true);
-        _stream?.Dispose();
+        FileStream? stream = _stream;
         _stream = null;
+        if (stream is null)
+        {
+            return;
+        }
+
+        try
+        {
+            stream.Flush(flushToDisk: true);
+        }
+        finally
+        {
+            try
+            {
+                stream.Dispose();
+            }
+            catch (IOException)
+            {
+                // The buffered tail could not be written: dropped here, re-sent from the journal after a restart.
+            }
+        }
     }
 
     /// <summary>Reads <c>meta.source</c> of a top-level JSON object; null when absent or the line is not JSON.</summary>
