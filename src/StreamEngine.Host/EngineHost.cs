@@ -51,6 +51,13 @@ public static class EngineHost
                 loggers.AddLoggerFactory();
             });
             ConfigurePersistence(akka, store);
+            akka.AddHocon(ConfigurationFactory.ParseString($$"""
+                {{EngineActor.SinkDispatcher}} {
+                  type = ForkJoinDispatcher
+                  throughput = 100
+                  dedicated-thread-pool { thread-count = 2, threadtype = background }
+                }
+                """), HoconAddMode.Prepend);
             akka.WithActors((system, registry) =>
             {
                 IActorRef engine = system.ActorOf(EngineActor.Props(settings, store.Index, hasher), "engine");

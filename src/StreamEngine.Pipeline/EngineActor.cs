@@ -31,6 +31,12 @@ public sealed record Bindings(IReadOnlyList<ListenerBound> Listeners);
 /// </summary>
 public sealed class EngineActor : ReceiveActor, IWithUnboundedStash, IWithTimers
 {
+    /// <summary>
+    /// Dispatcher the sinks run on when the host configures it: their mapping and file writes then never hold the
+    /// threads the listeners and the journal answer ACKs on.
+    /// </summary>
+    public const string SinkDispatcher = "streamengine.sink-dispatcher";
+
     private static readonly TimeSpan MinBackoff = TimeSpan.FromMilliseconds(500);
     private static readonly TimeSpan MaxBackoff = TimeSpan.FromSeconds(30);
 
@@ -98,6 +104,11 @@ public sealed class EngineActor : ReceiveActor, IWithUnboundedStash, IWithTimers
             {
                 Props sinkProps = SinkActor.Props(sink, listener, journal, replayId => CreateTarget(sink, listener, replayId),
                     _settings.ReadJournalPluginId, _settings.Durability, Self);
+                if (Context.System.Dispatchers.HasDispatcher(SinkDispatcher))
+                {
+                    sinkProps = sinkProps.WithDispatcher(SinkDispatcher);
+                }
+
                 _sinks.Add(new SinkRef(sink.Id, listener.Id, listener.PersistenceId,
                     Context.ActorOf(Supervised(sinkProps, "sink"), $"sink-{Sanitise(sink.Id)}-{Sanitise(listener.Id)}")));
             }
