@@ -4,8 +4,8 @@ using System.Text;
 namespace StreamEngine.Pipeline.Index;
 
 /// <summary>
-/// The message index in the journal's own database (SQLite or PostgreSQL: the SQL here is common to both), in two
-/// tables: <c>streamengine_message_index</c> (one row per journaled message in the dedupe window) and
+/// The message index in SQL (SQLite, in a file of its own beside the journal's, or the journal's PostgreSQL database:
+/// the SQL here is common to both), in two tables: <c>streamengine_message_index</c> (one row per journaled message in the dedupe window) and
 /// <c>streamengine_message_index_hwm</c> (per stream, the highest sequence number indexed).
 /// </summary>
 /// <param name="open">Opens a connection to the database (the host sets per-connection options).</param>
@@ -54,7 +54,7 @@ public sealed class SqlMessageIndex(Func<CancellationToken, Task<DbConnection>> 
             // No index on control id or patient hash: their random values would make every insert touch random pages
             // of two large B-trees once the window holds a million messages. A trace scans the window instead
             // (narrowed by received_at when --since is given): an operator's query, not the ingest path.
-            $"DROP INDEX IF EXISTS ix_{Table}_control_id",
+            $"DROP INDEX IF EXISTS ix_{Table}_control_id", // made by early builds
             $"DROP INDEX IF EXISTS ix_{Table}_patient",
             $"CREATE INDEX IF NOT EXISTS ix_{Table}_received ON {Table} (stream, received_at)",
             $"CREATE TABLE IF NOT EXISTS {HwmTable} (stream TEXT NOT NULL PRIMARY KEY, seq BIGINT NOT NULL)",
