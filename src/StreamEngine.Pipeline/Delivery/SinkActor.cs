@@ -73,7 +73,6 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
     private long _doneAtLastTick;
     private string _state = "starting";
     private int _pendingWrites;
-    private long _catchUpTo;
     private long _durableWatermark;
     private bool _snapshotting;
     private long _snapshotSeq;
@@ -244,7 +243,6 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
 
     private void CatchUp(long to)
     {
-        _catchUpTo = to;
         _state = "catching-up";
         _log.Info("Sink {0} catching up on stream {1} from {2} to {3}", _sink.Id, StreamId, _done + 1, to);
         Batched(ReadJournal().CurrentEventsByPersistenceId(StreamId, _done + 1, to))
