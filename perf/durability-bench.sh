@@ -2,7 +2,7 @@
 # Durable ingest: ACKed msgs/s and ACK latency p50/p99 for 1, 16 and 64 stop-and-wait connections, the engine on
 # SQLite and PostgreSQL in fsync and os modes, each case run back to back with a durable baseline (System.IO.Pipelines,
 # append each frame to one file, one fsync per group, ACK after the fsync covering it) driven by the same load
-# generator. Then end to end (ACKed and delivered to NDJSON), replay from the journal, and recovery time.
+# generator. Then end to end (ACKed and delivered to NDJSON) and replay from the journal.
 #   perf/durability-bench.sh [seconds-per-case] [rounds]      defaults 8 and 1
 # Needs PostgreSQL 15 binaries (/usr/lib/postgresql/15/bin); starts a throw-away cluster on loopback.
 set -euo pipefail
@@ -25,11 +25,7 @@ as_pg "$PGBIN/initdb" -D "$work/pg" -A trust -U postgres -E UTF8 --no-instructio
 as_pg "$PGBIN/pg_ctl" -D "$work/pg" -l "$work/pg.log" -w -o "-c listen_addresses=127.0.0.1 -p $pgport -k $work -c max_connections=200" start >/dev/null
 pg() { psql -h 127.0.0.1 -p "$pgport" -U postgres -qAtc "$1"; }
 
-dotnet build -c Release src/StreamEngine.Host -v q >/dev/null
-dotnet build -c Release perf/StreamEngine.LoadGen -v q >/dev/null
-host="src/StreamEngine.Host/bin/Release/net10.0/streamengine.dll"
-loadgen="perf/StreamEngine.LoadGen/bin/Release/net10.0/StreamEngine.LoadGen.dll"
-port_of() { for _ in $(seq 1 600); do p=$(grep -oE "(Listener \S+ ready on|listening on) 127\.0\.0\.1:[0-9]+" "$1" | grep -oE "[0-9]+$" | head -1); [ -n "$p" ] && { echo "$p"; return; }; sleep 0.1; done; echo "no port in $1" >&2; exit 1; }
+. perf/bench-lib.sh
 run() { dotnet "$loadgen" run --port "$1" --connections "$2" --window 1 --seconds "$seconds"; }
 
 # name store durability sinks(json)
@@ -88,11 +84,4 @@ end=$(date +%s.%N)
 msgs=$(echo "$r" | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["results"][0]["messages"])')
 python3 -c "print(f'replay  {$msgs} messages in {$end-$start:.2f} s (incl. CLI start): {$msgs/($end-$start):.0f} msgs/s')"
 
-# Recovery: kill -9, restart on the same data, time until the listener is ready.
-kill -9 "${pids[0]}"; wait "${pids[0]}" 2>/dev/null || true
-journaled=$delivered
-start=$(date +%s.%N)
-dotnet "$host" run --config "$work/e2e.json" > "$work/e2e2.log" 2>&1 & pids+=($!)
-port_of "$work/e2e2.log" >/dev/null
-end=$(date +%s.%N)
-python3 -c "print(f'recovery  {$journaled} journaled messages: ready {$end-$start:.2f} s after start (process start included)')"
+# Recovery time after kill -9 is perf/recovery-bench.sh.

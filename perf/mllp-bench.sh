@@ -11,12 +11,8 @@ rounds="${2:-2}"
 work="$(mktemp -d)"
 pids=()
 trap 'kill "${pids[@]}" 2>/dev/null || true; rm -rf "$work"' EXIT
-dotnet build -c Release src/StreamEngine.Host -v q >/dev/null
-dotnet build -c Release perf/StreamEngine.LoadGen -v q >/dev/null
-host="src/StreamEngine.Host/bin/Release/net10.0/streamengine.dll"
-loadgen="perf/StreamEngine.LoadGen/bin/Release/net10.0/StreamEngine.LoadGen.dll"
+. perf/bench-lib.sh
 
-port_of() { for _ in $(seq 1 300); do p=$(grep -oE "(ready on|listening on) 127\.0\.0\.1:[0-9]+" "$1" | grep -oE "[0-9]+$" | head -1); [ -n "$p" ] && { echo "$p"; return; }; sleep 0.1; done; echo "no port in $1" >&2; exit 1; }
 run() { dotnet "$loadgen" run --port "$1" --connections "$2" --window "$3" --seconds "$seconds"; }
 
 dotnet "$loadgen" baseline > "$work/baseline.log" 2>&1 & pids+=($!)

@@ -8,11 +8,7 @@ target="${1:-1000000}"
 work="$(mktemp -d /tmp/se-recovery.XXXXXX)"
 pids=()
 trap 'kill "${pids[@]}" 2>/dev/null || true; rm -rf "$work"' EXIT
-dotnet build -c Release src/StreamEngine.Host -v q >/dev/null
-dotnet build -c Release perf/StreamEngine.LoadGen -v q >/dev/null
-host="src/StreamEngine.Host/bin/Release/net10.0/streamengine.dll"
-loadgen="perf/StreamEngine.LoadGen/bin/Release/net10.0/StreamEngine.LoadGen.dll"
-port_of() { for _ in $(seq 1 3000); do p=$(grep -oE "Listener \S+ ready on 127\.0\.0\.1:[0-9]+" "$1" | grep -oE "[0-9]+$" | head -1); [ -n "$p" ] && { echo "$p"; return; }; sleep 0.05; done; exit 1; }
+. perf/bench-lib.sh
 cat > "$work/cfg.json" <<JSON
 { "dataDirectory": "$work/data", "store": { "durability": "os" }, "admin": { "port": 0 }, "listeners": [ { "id": "bench", "port": 0 } ], "sinks": [] }
 JSON

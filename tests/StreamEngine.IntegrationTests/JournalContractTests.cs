@@ -89,7 +89,7 @@ public sealed class JournalContractTests : IAsyncLifetime
         Assert.Equal(Enumerable.Range(1, 10).Select(i => (long)i), Enumerable.Range(0, 10).Select(_ => kit.ExpectMsg<long>(TimeSpan.FromSeconds(30))));
         writer.Tell(new DeleteTo(6), kit.TestActor);
         kit.ExpectMsg<DeleteMessagesSuccess>(TimeSpan.FromSeconds(30));
-        await StopAsync(kit, writer);
+        await StopAsync(writer);
 
         Assert.Equal(["C7", "C8", "C9", "C10"], (await ReplayAsync(kit, "contract/delete")).Cast<MessageReceived>().Select(m => m.ControlId));
         IActorRef again = kit.Sys.ActorOf(Props.Create(() => new Writer("contract/delete")));
@@ -112,7 +112,7 @@ public sealed class JournalContractTests : IAsyncLifetime
 
         // Wait until a snapshot exists, then restart: recovery starts from it.
         await kit.AwaitAssertAsync(async () => Assert.True(await SnapshotCountAsync(provider) > 0), TimeSpan.FromSeconds(30));
-        await StopAsync(kit, journal);
+        await StopAsync(journal);
         IActorRef again = kit.Sys.ActorOf(IngestJournal.Props("ingest/c3/default", "c3", Options(snapshotEvery: 4)));
         again.Tell(GetHighestSequenceNr.Instance, kit.TestActor);
         Assert.Equal(13L, kit.ExpectMsg<long>(TimeSpan.FromSeconds(30)));
@@ -143,7 +143,7 @@ public sealed class JournalContractTests : IAsyncLifetime
         }
 
         await kit.AwaitAssertAsync(async () => Assert.True(await SnapshotCountAsync(provider) > 0), TimeSpan.FromSeconds(30));
-        await StopAsync(kit, journal);
+        await StopAsync(journal);
 
         IActorRef again = kit.Sys.ActorOf(IngestJournal.Props("ingest/cg/default", "cg", Options()));
         for (int i = 1; i <= 7; i++)
@@ -266,15 +266,11 @@ public sealed class JournalContractTests : IAsyncLifetime
         IActorRef replayer = kit.Sys.ActorOf(Props.Create(() => new Writer(persistenceId)));
         replayer.Tell(GetEvents.Instance, kit.TestActor);
         IReadOnlyList<object> events = kit.ExpectMsg<IReadOnlyList<object>>(TimeSpan.FromSeconds(30));
-        await StopAsync(kit, replayer);
+        await StopAsync(replayer);
         return events;
     }
 
-    private static async Task StopAsync(Akka.TestKit.Xunit2.TestKit kit, IActorRef actor)
-    {
-        await actor.GracefulStop(TimeSpan.FromSeconds(10));
-        _ = kit;
-    }
+    private static Task StopAsync(IActorRef actor) => actor.GracefulStop(TimeSpan.FromSeconds(10));
 
     private sealed record DeleteTo(long SequenceNr);
 

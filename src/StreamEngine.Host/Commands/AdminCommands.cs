@@ -70,7 +70,7 @@ internal static class AdminCommands
             Description = "The patient's MRN (matched through its keyed hash; never stored in clear). '-' reads it from standard input, "
                 + "which keeps it out of the process list and shell history.",
         };
-        var since = new Option<string>("--since") { Description = "Only messages received since (ISO 8601, e.g. 2026-11-30T08:00Z)." };
+        Option<DateTimeOffset?> since = SinceOption("Only messages received since (ISO 8601, e.g. 2026-11-30T08:00Z).");
         var command = new Command("trace", "Where is a message: received, journaled, and per sink delivered / filtered / quarantined / parked.")
         {
             ConfigOption, JsonOption, controlId, mrn, since,
@@ -90,17 +90,7 @@ internal static class AdminCommands
                 return Usage;
             }
 
-            DateTimeOffset? from = null;
-            if (parse.GetValue(since) is { } text)
-            {
-                if (!DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out DateTimeOffset parsed))
-                {
-                    await Console.Error.WriteLineAsync($"trace: --since '{text}' is not a date/time");
-                    return Usage;
-                }
-
-                from = parsed;
-            }
+            DateTimeOffset? from = parse.GetValue(since);
 
             var query = new List<string>();
             if (id is not null) { query.Add("controlId=" + Uri.EscapeDataString(id)); }
@@ -200,7 +190,7 @@ internal static class AdminCommands
         var sink = new Option<string>("--sink") { Description = "The sink to replay to.", Required = true };
         var stream = new Option<string>("--stream") { Description = "Only this stream (listener id); default all." };
         var fromSeq = new Option<long?>("--from-seq") { Description = "From this journal sequence number." };
-        var since = new Option<string>("--since") { Description = "From messages received since (ISO 8601)." };
+        Option<DateTimeOffset?> since = SinceOption("From messages received since (ISO 8601).");
         var type = new Option<string>("--type") { Description = "Only patients with a message of this type, e.g. ADT^A08." };
         var failedOnly = new Option<bool>("--failed-only") { Description = "Retry the quarantined messages and what is parked behind them." };
         var rate = new Option<double?>("--rate") { Description = "At most this many messages per second." };
@@ -211,17 +201,7 @@ internal static class AdminCommands
         };
         command.SetAction(async (parse, ct) =>
         {
-            DateTimeOffset? from = null;
-            if (parse.GetValue(since) is { } text)
-            {
-                if (!DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out DateTimeOffset parsed))
-                {
-                    await Console.Error.WriteLineAsync($"replay: --since '{text}' is not a date/time");
-                    return Usage;
-                }
-
-                from = parsed;
-            }
+            DateTimeOffset? from = parse.GetValue(since);
 
             if (parse.GetValue(fromSeq) is null && from is null && !parse.GetValue(failedOnly))
             {
@@ -269,6 +249,23 @@ internal static class AdminCommands
         });
         return command;
     }
+
+    // A point in time, ISO 8601 (no offset means UTC); a bad value is a usage error naming the option.
+    private static Option<DateTimeOffset?> SinceOption(string description) => new("--since")
+    {
+        Description = description,
+        CustomParser = result =>
+        {
+            string text = result.Tokens.Single().Value;
+            if (DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out DateTimeOffset parsed))
+            {
+                return parsed;
+            }
+
+            result.AddError($"--since '{text}' is not a date/time (ISO 8601, e.g. 2026-11-30T08:00Z)");
+            return null;
+        },
+    };
 
     private static async Task<int> ActAsync(HttpClient client, string path, object? body, CancellationToken ct)
     {

@@ -74,6 +74,7 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
     private string _state = "starting";
     private int _pendingWrites;
     private long _durableWatermark;
+    private bool _unflushed;
     private bool _snapshotting;
     private long _snapshotSeq;
 
@@ -399,7 +400,7 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
     private void Process(long seq, IIngestEvent journaled)
     {
         string[] keys = KeysOf(journaled);
-        if (keys.Select(k => _blocked.GetValueOrDefault(k)).FirstOrDefault(q => q is not null) is { } blocking)
+        if (BlockerOf(keys) is { } blocking)
         {
             Park(seq, journaled, blocking);
             return;
@@ -423,9 +424,36 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
         }
     }
 
+    // The open quarantine holding one of these patients, if any (none at all on the usual path: one dictionary check).
+    private Quarantined? BlockerOf(string[] keys)
+    {
+        if (_blocked.Count == 0)
+        {
+            return null;
+        }
+
+        foreach (string key in keys)
+        {
+            if (_blocked.TryGetValue(key, out Quarantined? blocker))
+            {
+                return blocker;
+            }
+        }
+
+        return null;
+    }
+
     // Written already (before a crash, after the last watermark): counted as what it was, not written again.
-    private DeliveryResult DeliverOnce(long seq, IIngestEvent journaled) =>
-        _held.Contains(seq) ? _target!.Classify(journaled) : _target!.Deliver(seq, journaled);
+    private DeliveryResult DeliverOnce(long seq, IIngestEvent journaled)
+    {
+        if (_held.Contains(seq))
+        {
+            return _target!.Classify(journaled);
+        }
+
+        _unflushed = true;
+        return _target!.Deliver(seq, journaled);
+    }
 
     private void Count(DeliveryOutcome outcome)
     {
@@ -445,7 +473,6 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
     {
         _log.Warning("Sink {0}: message at sequence {1} quarantined ({2})", _sink.Id, seq, reason);
         StreamEngineTelemetry.SinkOutcomes.Add(1, _sinkTag, new("outcome", nameof(DeliveryOutcome.Quarantined)));
-        _target!.Flush(_durable);
         var quarantined = new MessageQuarantined(seq, reason, keys, journaled, DateTimeOffset.UtcNow);
         OpenQuarantine(quarantined);
         _quarantined++;
@@ -457,7 +484,6 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
     private void Park(long seq, IIngestEvent journaled, Quarantined blocking)
     {
         StreamEngineTelemetry.SinkOutcomes.Add(1, _sinkTag, new("outcome", "Parked"));
-        _target!.Flush(_durable);
         var parked = new MessageParked(seq, blocking.SequenceNr, journaled);
         ParkBehind(parked);
         _parked++;
@@ -557,7 +583,6 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
             {
                 var again = new MessageQuarantined(seq, result.Reason ?? "Unknown", [.. entry.Keys], entry.Message, DateTimeOffset.UtcNow);
                 entry.Reason = again.Reason;
-                _target!.Flush(_durable); // the watermark below records the output position: never ahead of the disk
                 Write([again, Watermark()]);
                 return new QuarantineActionResult(false, $"still quarantined: {again.Reason}");
             }
@@ -589,7 +614,7 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
         {
             _parked--;
             string[] keys = KeysOf(parked.Message);
-            Quarantined? behind = failed ?? keys.Select(k => _blocked.GetValueOrDefault(k)).FirstOrDefault(q => q is not null);
+            Quarantined? behind = failed ?? BlockerOf(keys);
             if (behind is not null)
             {
                 // Still blocked: behind the one that just failed, or (a merge) behind another patient's open quarantine.
@@ -615,7 +640,6 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
             released++;
         }
 
-        _target!.Flush(_durable);
         events.Add(Watermark());
         Write(events);
         _persisted = _done;
@@ -793,15 +817,13 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
                 source = source.Throttle(perSecond, TimeSpan.FromSeconds(1), perSecond, ThrottleMode.Shaping);
             }
 
-            string? replayTarget = null;
             IDeliveryTarget target = _targetFactory(request.ReplayId);
             target.Open(0);
-            replayTarget = request.ReplayId;
             var run = new ReplayRun(request, selected.ReplyTo, selection.Matched, target);
             _replay = run;
             Batched(source).RunWith(Sink.ActorRefWithAck<EnvelopeBatch>(Self, CatchUpStarted.Instance, CatchUpAck.Instance, CatchUpCompleted.Instance,
                 e => new CatchUpFailed(e)), _materializer);
-            _log.Info("Sink {0}: replay {1} of stream {2} started ({3} matching messages)", _sink.Id, replayTarget, StreamId, selection.Matched);
+            _log.Info("Sink {0}: replay {1} of stream {2} started ({3} matching messages)", _sink.Id, request.ReplayId, StreamId, selection.Matched);
         });
         Command<CatchUpStarted>(_ => Sender.Tell(CatchUpAck.Instance));
         Command<EnvelopeBatch>(batch =>
@@ -879,8 +901,22 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
 
     private SinkCounts Counts() => new(_delivered, _filtered, _quarantined, _parked);
 
-    // Only after the output is flushed up to _done: the position is where a restart starts checking what is there.
-    private WatermarkAdvanced Watermark() => new(_done, _origin, Counts(), _target?.Position ?? _outputPosition);
+    // Every watermark flushes the output first, so it never runs ahead of what is on disk; the position it records is
+    // where a restart starts checking what is there.
+    private WatermarkAdvanced Watermark()
+    {
+        FlushOutput();
+        return new(_done, _origin, Counts(), _target?.Position ?? _outputPosition);
+    }
+
+    private void FlushOutput()
+    {
+        if (_unflushed && _target is not null)
+        {
+            _target.Flush(_durable);
+            _unflushed = false;
+        }
+    }
 
     private void Flush()
     {
@@ -890,7 +926,7 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
             return;
         }
 
-        _target.Flush(_durable);
+        FlushOutput();
         if (_done - _persisted >= WatermarkEvery)
         {
             PersistWatermark();
@@ -907,11 +943,11 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
 
     private void PersistWatermark()
     {
-        // The target was flushed up to _done before this point: the watermark never runs ahead of the output.
-        _persisted = _done;
-        _outputPosition = _target?.Position ?? _outputPosition;
+        WatermarkAdvanced watermark = Watermark();
+        _persisted = watermark.SequenceNr;
+        _outputPosition = watermark.OutputPosition;
         _pendingWrites++;
-        PersistAsync(Watermark(), Written);
+        PersistAsync(watermark, Written);
     }
 
     // State changes: one atomic write, commands wait until it is done.
@@ -950,7 +986,6 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
         {
             // Should the store's answer never come, another snapshot may be taken later; events are only deleted on an answer.
             Timers.StartSingleTimer("snapshot-answer", SnapshotUnanswered.Instance, TimeSpan.FromSeconds(30));
-            _target?.Flush(_durable); // the snapshot's watermark never runs ahead of the output
             SaveSnapshot(new SinkSnapshot(Watermark(), [.. _quarantine.Values.Select(q =>
                 new MessageQuarantined(q.SequenceNr, q.Reason, [.. q.Keys], q.Message, q.At))],
                 [.. _quarantine.Values.SelectMany(q => q.Parked.Select(p => new MessageParked(p.SequenceNr, q.SequenceNr, p.Message)))],

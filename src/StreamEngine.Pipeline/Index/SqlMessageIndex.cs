@@ -54,8 +54,6 @@ public sealed class SqlMessageIndex(Func<CancellationToken, Task<DbConnection>> 
             // No index on control id or patient hash: their random values would make every insert touch random pages
             // of two large B-trees once the window holds a million messages. A trace scans the window instead
             // (narrowed by received_at when --since is given): an operator's query, not the ingest path.
-            $"DROP INDEX IF EXISTS ix_{Table}_control_id", // made by early builds
-            $"DROP INDEX IF EXISTS ix_{Table}_patient",
             $"CREATE INDEX IF NOT EXISTS ix_{Table}_received ON {Table} (stream, received_at)",
             $"CREATE TABLE IF NOT EXISTS {HwmTable} (stream TEXT NOT NULL PRIMARY KEY, seq BIGINT NOT NULL)",
         })

@@ -59,6 +59,7 @@ public sealed class IngestJournal : ReceivePersistentActor, IWithTimers
     private long _indexedUpTo;
     private long _lastSnapshotIndexed;
     private long _deletedUpTo;
+    private long _controlIdReuses;
 
     /// <summary>Creates the journal of one listener's stream.</summary>
     public IngestJournal(string persistenceId, string listenerId, IngestOptions options)
@@ -250,8 +251,14 @@ public sealed class IngestJournal : ReceivePersistentActor, IWithTimers
 
             if (_dedupe.Knows(key))
             {
+                // Counted every time; logged for the first and then every 1,000th, so a sender that reuses one
+                // control id for everything does not flood the log.
                 StreamEngineTelemetry.ControlIdReuses.Add(1, _listenerTag);
-                _log.Warning("Ingest journal {0}: a control id was reused with different content; journaled as a new message", PersistenceId);
+                if (_controlIdReuses++ % 1000 == 0)
+                {
+                    _log.Warning("Ingest journal {0}: a control id was reused with different content ({1} so far); journaled as new messages",
+                        PersistenceId, _controlIdReuses);
+                }
             }
 
             _dedupe.AddPending(key, content, message.ReceivedAt);

@@ -125,8 +125,12 @@ public sealed class PatientKeyHasher
             return string.Empty;
         }
 
+        // Per message on the ingest path: the key's bytes go on the stack, the hex string is the one allocation.
+        int max = Encoding.UTF8.GetMaxByteCount(patientKey.Length);
+        Span<byte> utf8 = max <= 512 ? stackalloc byte[max] : new byte[max];
+        int length = Encoding.UTF8.GetBytes(patientKey, utf8);
         Span<byte> mac = stackalloc byte[32];
-        HMACSHA256.HashData(_key, Encoding.UTF8.GetBytes(patientKey), mac);
+        HMACSHA256.HashData(_key, utf8[..length], mac);
         return Convert.ToHexStringLower(mac[..16]);
     }
 }
