@@ -20,18 +20,20 @@ public static class FhirJson
         Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
     };
 
-    /// <summary>Serialises a resource to compact UTF-8 JSON, on one line.</summary>
-    public static byte[] Serialize(Resource resource)
+    private static readonly JsonWriterOptions Pretty = Options with { Indented = true };
+
+    /// <summary>Serialises a resource to compact UTF-8 JSON, on one line (or indented).</summary>
+    public static byte[] Serialize(Resource resource, bool indented = false)
     {
         var buffer = new ArrayBufferWriter<byte>(4096);
-        Serialize(resource, buffer);
+        Serialize(resource, buffer, indented);
         return buffer.WrittenSpan.ToArray();
     }
 
-    /// <summary>Serialises a resource to compact UTF-8 JSON into a buffer.</summary>
-    public static void Serialize(Resource resource, IBufferWriter<byte> output)
+    /// <summary>Serialises a resource to compact (or indented) UTF-8 JSON into a buffer.</summary>
+    public static void Serialize(Resource resource, IBufferWriter<byte> output, bool indented = false)
     {
-        using var writer = new Utf8JsonWriter(output, Options);
+        using var writer = new Utf8JsonWriter(output, indented ? Pretty : Options);
         Serializer.Serialize(resource, writer, null!);
         writer.Flush();
     }

@@ -26,6 +26,21 @@ public enum MappingIssueCode
 
     /// <summary>A PID-32 tracing status that is not NSTS01..NSTS08 (or 01..08); left out.</summary>
     UnknownVerificationStatus = 8,
+
+    /// <summary>A value FHIR requires is missing (e.g. OBX-3, AL1-3); the element is left out or marked unknown.</summary>
+    MissingRequiredValue = 9,
+
+    /// <summary>An NM value that is not a number; kept as a string.</summary>
+    InvalidNumber = 10,
+
+    /// <summary>A Z-segment field that does not fit its rule's value type; left out.</summary>
+    InvalidZSegmentValue = 11,
+
+    /// <summary>PID-32 and a Z-segment field give different tracing statuses; PID-32 is kept.</summary>
+    ConflictingVerificationStatus = 12,
+
+    /// <summary>A segment the message needs (e.g. OBR, SCH, TXA, RXA, MRG) is missing.</summary>
+    MissingSegment = 13,
 }
 
 /// <summary>A coded mapping problem with its position. Never carries message content.</summary>

@@ -1,7 +1,7 @@
 using System.Collections.Frozen;
 using Hl7.Fhir.Model;
-using StreamEngine.Fhir.DataTypes;
-using StreamEngine.Fhir.Ids;
+using StreamEngine.Fhir.Profiles;
+using StreamEngine.Fhir.Segments;
 using StreamEngine.Fhir.TriggerEvents;
 using StreamEngine.Hl7v2;
 
@@ -18,21 +18,29 @@ public sealed record MappingResult(Bundle? Bundle, IReadOnlyList<MappingIssue> I
 
 /// <summary>
 /// Routes a message to its trigger-event mapper on MSH-9.1 and MSH-9.2 (never MSH-9.3, which English feeds leave
-/// empty or fill with HL7 UK structure names). Stateless and thread-safe.
+/// empty or fill with HL7 UK structure names), applies the Trust profile's Z-segment rules and adds the Provenance.
+/// Stateless and thread-safe: one instance serves every sink.
 /// </summary>
 public sealed class MessageMapper
 {
     private readonly FrozenDictionary<string, ITriggerEventMapper> _mappers;
 
-    /// <summary>Creates the mapper with every built-in trigger-event mapper.</summary>
+    /// <summary>Creates the mapper with every built-in trigger-event mapper and the default profile.</summary>
     public MessageMapper()
-        : this([new AdtAdmitVisitMapper()])
+        : this(TrustProfile.Default)
+    {
+    }
+
+    /// <summary>Creates the mapper with every built-in trigger-event mapper and a Trust profile.</summary>
+    public MessageMapper(TrustProfile profile)
+        : this(profile, BuiltIn())
     {
     }
 
     /// <summary>Creates the mapper with the given trigger-event mappers.</summary>
-    public MessageMapper(IEnumerable<ITriggerEventMapper> mappers)
+    public MessageMapper(TrustProfile profile, IEnumerable<ITriggerEventMapper> mappers)
     {
+        Profile = profile;
         var byEvent = new Dictionary<string, ITriggerEventMapper>(StringComparer.Ordinal);
         foreach (ITriggerEventMapper mapper in mappers)
         {
@@ -45,29 +53,44 @@ public sealed class MessageMapper
         _mappers = byEvent.ToFrozenDictionary(StringComparer.Ordinal);
     }
 
+    /// <summary>The Trust profile in use.</summary>
+    public TrustProfile Profile { get; }
+
     /// <summary>The events that have a mapper.</summary>
     public IEnumerable<string> SupportedEvents => _mappers.Keys;
+
+    /// <summary>The built-in trigger-event mappers.</summary>
+    public static IReadOnlyList<ITriggerEventMapper> BuiltIn() =>
+    [
+        new AdtMapper(), new AdtMergeMapper(), new ResultsMapper(), new OrderMapper(), new ScheduleMapper(),
+        new DocumentMapper(), new ImmunizationMapper(), new AccountMapper(), new MedicationOrderMapper(),
+        new ReferralMapper(), new ProblemMapper(),
+    ];
 
     /// <summary>True when the message's MSH-9.1^MSH-9.2 has a mapper.</summary>
     public bool Supports(Hl7Message message) => _mappers.ContainsKey(EventKey(message));
 
     /// <summary>Maps one message. Never throws for message content.</summary>
-    public MappingResult Map(Hl7Message message)
+    /// <param name="message">The parsed message.</param>
+    /// <param name="receivedAt">When the engine journaled it (Provenance.recorded); MSH-7 when not given.</param>
+    public MappingResult Map(Hl7Message message, DateTimeOffset? receivedAt = null)
     {
-        var context = new MappingContext(message);
+        var context = new MappingContext(message, Profile, receivedAt);
         if (!_mappers.TryGetValue(EventKey(message), out ITriggerEventMapper? mapper))
         {
             context.Fail(MappingIssueCode.UnsupportedMessageType, "MSH", 9);
             return new MappingResult(null, context.Issues);
         }
 
-        string facility = context.SendingFacility;
-        var builder = new TransactionBundleBuilder(
-            IdentifierSystems.Local(facility, "message"),
-            message.ControlId,
-            V2DateTime.ToInstant(message.Msh.Field(7).Component(1).ToString()));
-        Bundle? bundle = mapper.Map(context, builder);
-        return new MappingResult(context.HasErrors ? null : bundle, context.Issues);
+        mapper.Map(context);
+        if (context.HasErrors)
+        {
+            return new MappingResult(null, context.Issues);
+        }
+
+        ZSegmentMapper.Apply(context);
+        ProvenanceMapper.Map(context);
+        return new MappingResult(context.Bundle.Build(), context.Issues);
     }
 
     private static string EventKey(Hl7Message message) => message.MessageCode + "^" + message.TriggerEvent;

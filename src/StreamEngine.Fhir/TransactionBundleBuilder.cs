@@ -4,12 +4,15 @@ using StreamEngine.Fhir.Ids;
 namespace StreamEngine.Fhir;
 
 /// <summary>
-/// Builds a transaction Bundle whose every entry is idempotent: a conditional PUT on a business identifier, with a
-/// fullUrl derived deterministically from that identifier.
+/// Builds a transaction Bundle whose every entry is idempotent: a conditional PUT on a business identifier (an
+/// upsert), a conditional create (<c>ifNoneExist</c>) for records another message type owns, or a PUT on a
+/// deterministic id. Every fullUrl is derived from the entry's identity, so the same message always yields the same
+/// bundle. Adding the same identity twice returns the first entry's fullUrl (a transaction may not hold two).
 /// </summary>
 public sealed class TransactionBundleBuilder
 {
     private readonly Bundle _bundle;
+    private readonly Dictionary<string, Bundle.EntryComponent> _byFullUrl = new(StringComparer.Ordinal);
 
     /// <summary>Starts a bundle for one message.</summary>
     /// <param name="messageIdSystem">System of Bundle.identifier (scoped by the sender).</param>
@@ -25,27 +28,70 @@ public sealed class TransactionBundleBuilder
         };
     }
 
+    /// <summary>The entries added so far, in order.</summary>
+    public IReadOnlyList<Bundle.EntryComponent> Entries => _bundle.Entry;
+
     /// <summary>The fullUrl a resource keyed on <paramref name="key"/> gets in the bundle.</summary>
     public static string FullUrl(string resourceType, Identifier key) => DeterministicIds.Urn($"{resourceType}|{key.System}|{key.Value}");
+
+    /// <summary>The search that finds a resource by its key: <c>identifier=system|value</c>.</summary>
+    public static string IdentifierQuery(Identifier key) =>
+        $"identifier={Uri.EscapeDataString(key.System ?? string.Empty)}|{Uri.EscapeDataString(key.Value ?? string.Empty)}";
 
     /// <summary>Adds an upsert: <c>PUT Type?identifier=system|value</c>. Returns the entry's fullUrl for references.</summary>
     public string AddUpsert(Resource resource, Identifier key)
     {
         string type = resource.TypeName;
-        string fullUrl = FullUrl(type, key);
-        _bundle.Entry.Add(new Bundle.EntryComponent
+        return Add(resource, FullUrl(type, key), new Bundle.RequestComponent
         {
-            FullUrl = fullUrl,
-            Resource = resource,
-            Request = new Bundle.RequestComponent
-            {
-                Method = Bundle.HTTPVerb.PUT,
-                Url = $"{type}?identifier={Uri.EscapeDataString(key.System ?? string.Empty)}|{Uri.EscapeDataString(key.Value ?? string.Empty)}",
-            },
+            Method = Bundle.HTTPVerb.PUT,
+            Url = $"{type}?{IdentifierQuery(key)}",
         });
-        return fullUrl;
     }
+
+    /// <summary>
+    /// Adds a create-if-absent: <c>POST Type</c> with <c>ifNoneExist: identifier=system|value</c>. An existing record
+    /// (e.g. the fuller Patient an ADT feed keeps) is referred to and never overwritten.
+    /// </summary>
+    public string AddCreateIfAbsent(Resource resource, Identifier key)
+    {
+        string type = resource.TypeName;
+        return Add(resource, FullUrl(type, key), new Bundle.RequestComponent
+        {
+            Method = Bundle.HTTPVerb.POST,
+            Url = type,
+            IfNoneExist = IdentifierQuery(key),
+        });
+    }
+
+    /// <summary>Adds a PUT on a deterministic logical id (for resources without a business identifier, e.g. Provenance).</summary>
+    public string AddPut(Resource resource, string name)
+    {
+        Guid id = DeterministicIds.For(resource.TypeName + "|" + name);
+        resource.Id = id.ToString("D");
+        return Add(resource, "urn:uuid:" + resource.Id, new Bundle.RequestComponent
+        {
+            Method = Bundle.HTTPVerb.PUT,
+            Url = $"{resource.TypeName}/{resource.Id}",
+        });
+    }
+
+    /// <summary>The resource already added under a fullUrl, or null.</summary>
+    public Resource? Find(string fullUrl) => _byFullUrl.TryGetValue(fullUrl, out Bundle.EntryComponent? entry) ? entry.Resource : null;
 
     /// <summary>The bundle built so far.</summary>
     public Bundle Build() => _bundle;
+
+    private string Add(Resource resource, string fullUrl, Bundle.RequestComponent request)
+    {
+        if (_byFullUrl.ContainsKey(fullUrl))
+        {
+            return fullUrl;
+        }
+
+        var entry = new Bundle.EntryComponent { FullUrl = fullUrl, Resource = resource, Request = request };
+        _bundle.Entry.Add(entry);
+        _byFullUrl[fullUrl] = entry;
+        return fullUrl;
+    }
 }

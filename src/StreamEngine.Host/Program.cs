@@ -14,6 +14,7 @@ public static class Program
             RunCommand.Create(),
             SendCommand.Create(),
             InspectCommand.Create(),
+            ConvertCommand.Create(),
         };
         foreach (System.CommandLine.Command command in AdminCommands.Create())
         {

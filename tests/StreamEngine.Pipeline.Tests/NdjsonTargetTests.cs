@@ -18,24 +18,24 @@ public sealed class NdjsonTargetTests : IDisposable
 
     private sealed class ThrowingMapper : ITriggerEventMapper
     {
-        public IReadOnlyCollection<string> Events { get; } = ["ADT^A31"];
+        public IReadOnlyCollection<string> Events { get; } = ["ADT^A99"];
 
-        public Bundle? Map(MappingContext context, TransactionBundleBuilder bundle) => throw new InvalidOperationException("mapper bug quoting SECRET");
+        public void Map(MappingContext context) => throw new InvalidOperationException("mapper bug quoting SECRET");
     }
 
     [Fact]
     public void MapperThatThrows_QuarantinesThatMessage_AndTheNextOneIsDelivered()
     {
-        var mapper = new MessageMapper([new AdtAdmitVisitMapper(), new ThrowingMapper()]);
+        var mapper = new MessageMapper(StreamEngine.Fhir.Profiles.TrustProfile.Default, [new AdtMapper(), new ThrowingMapper()]);
         using var target = new NdjsonTarget(Path.Combine(_dir, "out.ndjson"), "ingest/t/default", mapper);
         Assert.Empty(target.Open(0));
 
-        DeliveryResult bad = target.Deliver(1, Received("BAD", "A31"));
+        DeliveryResult bad = target.Deliver(1, Received("BAD", "A99"));
         Assert.Equal(DeliveryResult.Quarantine("MappingException:InvalidOperationException"), bad); // the type, never the text
         Assert.Equal(DeliveryResult.Delivered, target.Deliver(2, Received("GOOD")));
-        Assert.Equal(DeliveryResult.Filtered, target.Deliver(3, Received("OTHER", "A99")));
+        Assert.Equal(DeliveryResult.Quarantine("UnsupportedMessageType@MSH-9"), target.Deliver(3, Received("OTHER", "Z01")));
         Assert.Equal(DeliveryResult.Quarantine("Rejected:BadMsh"), target.Deliver(4, new FrameRejected("x"u8.ToArray(), DateTimeOffset.UtcNow, "BadMsh")));
-        Assert.Equal(DeliveryResult.Filtered, target.Classify(Received("OTHER", "A99")));
+        Assert.Equal(DeliveryResult.Quarantine("UnsupportedMessageType@MSH-9"), target.Classify(Received("OTHER", "Z01")));
         target.Flush(durable: true);
 
         string[] lines = File.ReadAllLines(Path.Combine(_dir, "out.ndjson"));

@@ -19,7 +19,8 @@ public static class IdentifierSystems
         return t.Length == 0 ? $"urn:streamengine:id:{a}" : $"urn:streamengine:id:{a}:{t}";
     }
 
-    private static string Clean(string? part)
+    /// <summary>A URN-safe form of a name: letters, digits, - . _ kept, anything else becomes -.</summary>
+    public static string Clean(string? part)
     {
         if (string.IsNullOrWhiteSpace(part))
         {

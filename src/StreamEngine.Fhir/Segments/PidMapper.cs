@@ -8,62 +8,22 @@ namespace StreamEngine.Fhir.Segments;
 /// <summary>A mapped Patient and the identifier it is upserted on.</summary>
 public sealed record PatientMapping(Patient Patient, Identifier Key);
 
-/// <summary>PID to Patient: identifiers (NHS number with its tracing status), names, birth date, gender.</summary>
+/// <summary>
+/// PID (and PD1) to Patient, per the IG's PID[Patient] map with UK Core on top: every PID-3 repetition (the NHS
+/// number Modulus-11 checked, with its tracing status from PID-32), names, birth date and time, gender, address,
+/// telecom, marital status, ethnic category, death.
+/// </summary>
 public static class PidMapper
 {
     /// <summary>
-    /// Maps PID. The upsert key is the Trust MRN (first PID-3 repetition of type MR, else the first local
-    /// identifier), because it exists before NHS number tracing completes; else the NHS number. Null (with an error
-    /// issue) when there is no PID or no identifier at all.
+    /// Maps a PID segment. The upsert key is the Trust MRN (the profile's MRN authority and type, else the first
+    /// repetition of type MR, else the first local identifier), because it exists before NHS number tracing
+    /// completes; else the NHS number. Null (with an error issue) when there is no identifier at all.
     /// </summary>
-    public static PatientMapping? Map(MappingContext context)
+    public static PatientMapping? Map(MappingContext context, Hl7Segment pid)
     {
-        if (context.Message.FindSegment("PID") is not { } pid)
-        {
-            context.Fail(MappingIssueCode.MissingPid, "PID", 0);
-            return null;
-        }
-
         var patient = new Patient { Meta = new Meta { Profile = [UkCore.PatientProfile] } };
-        Identifier? mrn = null;
-        Identifier? firstLocal = null;
-        Identifier? nhsNumber = null;
-
-        Hl7Value pid3 = pid.Field(3);
-        for (int r = 1; r <= pid3.RepetitionCount; r++)
-        {
-            Hl7Value cx = pid3.Repetition(r);
-            string authority = cx.Component(4).Subcomponent(1).ToString();
-            string type = cx.Component(5).ToString();
-            bool claimsNhs = type == "NH" || authority.Equals("NHS", StringComparison.OrdinalIgnoreCase);
-            if (claimsNhs)
-            {
-                string? digits = NhsNumber.Normalise(cx.Component(1).ToString());
-                if (digits is not null && nhsNumber is null)
-                {
-                    nhsNumber = new Identifier(NhsNumber.System, digits);
-                    AddVerificationStatus(context, pid, nhsNumber);
-                    patient.Identifier.Add(nhsNumber);
-                    continue;
-                }
-
-                context.Warn(digits is null ? MappingIssueCode.InvalidNhsNumber : MappingIssueCode.DuplicateNhsNumber, "PID", 3);
-            }
-
-            if (CxMapper.ToLocalIdentifier(cx, context.SendingFacility) is not { } local)
-            {
-                continue;
-            }
-
-            patient.Identifier.Add(local);
-            firstLocal ??= local;
-            if (mrn is null && type == "MR")
-            {
-                mrn = local;
-            }
-        }
-
-        Identifier? key = mrn ?? firstLocal ?? nhsNumber;
+        Identifier? key = Identifiers(context, pid, patient);
         if (key is null)
         {
             context.Fail(MappingIssueCode.MissingPatientIdentifier, "PID", 3);
@@ -79,61 +39,163 @@ public static class PidMapper
             }
         }
 
-        Hl7Value pid7 = pid.Field(7).Component(1);
-        if (!pid7.IsEmpty)
+        BirthDate(context, pid, patient);
+        Gender(context, pid, patient);
+
+        Hl7Value pid11 = pid.Field(11);
+        for (int r = 1; r <= pid11.RepetitionCount; r++)
         {
-            string? birthDate = V2DateTime.ToFhirDate(pid7.ToString());
-            if (birthDate is null)
+            if (XadMapper.ToAddress(pid11.Repetition(r)) is { } address)
             {
-                context.Warn(MappingIssueCode.InvalidDateTime, "PID", 7);
-            }
-            else
-            {
-                patient.BirthDate = birthDate;
+                patient.Address.Add(address);
             }
         }
 
-        Hl7Value pid8 = pid.Field(8).Component(1);
-        if (!pid8.IsEmpty)
+        AddTelecom(patient, pid.Field(13), ContactPoint.ContactPointUse.Home);
+        AddTelecom(patient, pid.Field(14), ContactPoint.ContactPointUse.Work);
+
+        string? marital = V2Text.First(pid.Field(16));
+        if (marital is not null)
         {
-            patient.Gender = pid8.ToString() switch
-            {
-                "M" => AdministrativeGender.Male,
-                "F" => AdministrativeGender.Female,
-                "U" => AdministrativeGender.Unknown,
-                "O" or "A" or "N" => AdministrativeGender.Other,
-                _ => null,
-            };
-            if (patient.Gender is null)
-            {
-                context.Warn(MappingIssueCode.UnknownGender, "PID", 8);
-            }
+            patient.MaritalStatus = V2Vocabulary.MaritalStatus.Lookup(marital) is { } m
+                ? new CodeableConcept(m.System, m.Code, m.Display, null)
+                : context.Concept(pid.Field(16), "PID", 16);
+        }
+
+        Ethnicity(context, pid, patient);
+
+        string? death = context.DateTime(pid, 29);
+        if (death is not null)
+        {
+            patient.Deceased = new FhirDateTime(death);
+        }
+        else if (V2Text.First(pid.Field(30)) == "Y")
+        {
+            patient.Deceased = new FhirBoolean(true);
         }
 
         return new PatientMapping(patient, key);
     }
 
-    private static void AddVerificationStatus(MappingContext context, Hl7Segment pid, Identifier nhsNumber)
+    private static Identifier? Identifiers(MappingContext context, Hl7Segment pid, Patient patient)
     {
-        Hl7Value pid32 = pid.Field(32);
-        for (int r = 1; r <= pid32.RepetitionCount; r++)
+        Profiles.TrustProfile profile = context.Profile;
+        Identifier? mrn = null;
+        Identifier? typedMrn = null;
+        Identifier? firstLocal = null;
+        Identifier? nhsNumber = null;
+        Hl7Value pid3 = pid.Field(3);
+        for (int r = 1; r <= pid3.RepetitionCount; r++)
         {
-            string code = pid32.Repetition(r).Component(1).ToString();
-            if (code.StartsWith("NSTS", StringComparison.Ordinal))
+            Hl7Value cx = pid3.Repetition(r);
+            string authority = cx.Component(4).Subcomponent(1).ToString();
+            string type = cx.Component(5).ToString();
+            if (profile.NhsNumberTypes.Contains(type) || profile.NhsNumberAuthorities.Contains(authority))
             {
-                code = code[4..];
+                string? digits = NhsNumber.Normalise(cx.Component(1).ToString());
+                if (digits is not null && nhsNumber is null)
+                {
+                    nhsNumber = new Identifier(NhsNumber.System, digits);
+                    patient.Identifier.Add(nhsNumber);
+                    continue;
+                }
+
+                // Never two NHS numbers, never an invalid one as an NHS number: kept as a plain local identifier.
+                context.Warn(digits is null ? MappingIssueCode.InvalidNhsNumber : MappingIssueCode.DuplicateNhsNumber, "PID", 3);
             }
 
-            if (code.Length == 2 && code[0] == '0' && code[1] is >= '1' and <= '8')
+            if (CxMapper.ToLocalIdentifier(cx, context.SendingFacility, profile) is not { } local)
             {
-                nhsNumber.Extension.Add(new Extension(UkCore.NhsNumberVerificationStatusExtension,
-                    new CodeableConcept(UkCore.NhsNumberVerificationStatusSystem, code)));
-                return;
+                continue;
             }
 
-            if (code.Length > 0 && !code.StartsWith("PDS", StringComparison.Ordinal) && code is not ("US" or "UD" or "UA" or "AL" or "ED"))
+            patient.Identifier.Add(local);
+            firstLocal ??= local;
+            if (type == profile.MrnType)
             {
-                context.Warn(MappingIssueCode.UnknownVerificationStatus, "PID", 32);
+                typedMrn ??= local;
+                if (mrn is null && profile.MrnAuthority is not null && string.Equals(authority, profile.MrnAuthority, StringComparison.OrdinalIgnoreCase))
+                {
+                    mrn = local;
+                }
+            }
+        }
+
+        if (nhsNumber is not null)
+        {
+            VerificationStatus.Apply(context, pid, nhsNumber);
+        }
+
+        return mrn ?? typedMrn ?? firstLocal ?? nhsNumber;
+    }
+
+    private static void BirthDate(MappingContext context, Hl7Segment pid, Patient patient)
+    {
+        string? pid7 = V2Text.Of(pid.Field(7).Component(1));
+        if (pid7 is null)
+        {
+            return;
+        }
+
+        string? birthDate = V2DateTime.ToFhirDate(pid7);
+        if (birthDate is null)
+        {
+            context.Warn(MappingIssueCode.InvalidDateTime, "PID", 7);
+            return;
+        }
+
+        patient.BirthDateElement = new Date(birthDate);
+        if (pid7.Length > 8 && V2DateTime.ToFhirDateTime(pid7) is { } birthTime && birthTime.Contains('T', StringComparison.Ordinal))
+        {
+            patient.BirthDateElement.Extension.Add(new Extension(UkCore.BirthTimeExtension, new FhirDateTime(birthTime)));
+        }
+    }
+
+    private static void Gender(MappingContext context, Hl7Segment pid, Patient patient)
+    {
+        string? pid8 = V2Text.First(pid.Field(8));
+        if (pid8 is null)
+        {
+            return;
+        }
+
+        patient.Gender = V2Vocabulary.AdministrativeSex.Lookup(pid8)?.Code switch
+        {
+            "male" => AdministrativeGender.Male,
+            "female" => AdministrativeGender.Female,
+            "other" => AdministrativeGender.Other,
+            "unknown" => AdministrativeGender.Unknown,
+            _ => pid8 == "N" ? AdministrativeGender.Other : null,
+        };
+        if (patient.Gender is null)
+        {
+            context.Warn(MappingIssueCode.UnknownGender, "PID", 8);
+        }
+    }
+
+    private static void Ethnicity(MappingContext context, Hl7Segment pid, Patient patient)
+    {
+        Hl7Value pid22 = pid.Field(22).Repetition(1);
+        string? code = V2Text.Of(pid22.Component(1));
+        if (code is null)
+        {
+            return;
+        }
+
+        // NHS DD ETHNIC CATEGORY (A-S, Z, 99); a local code the list does not know is kept as text only.
+        CodeableConcept concept = UkCore.EthnicCategories.Contains(code) && context.Profile.FacilitiesAreOdsCodes
+            ? new CodeableConcept(UkCore.EthnicCategorySystem, code, V2Text.Of(pid22.Component(2)), null)
+            : new CodeableConcept { Text = V2Text.Of(pid22.Component(2)) ?? code };
+        patient.Extension.Add(new Extension(UkCore.EthnicCategoryExtension, concept));
+    }
+
+    private static void AddTelecom(Patient patient, Hl7Value field, ContactPoint.ContactPointUse use)
+    {
+        for (int r = 1; r <= field.RepetitionCount; r++)
+        {
+            if (XtnMapper.ToContactPoint(field.Repetition(r), use) is { } point)
+            {
+                patient.Telecom.Add(point);
             }
         }
     }

@@ -1,25 +1,74 @@
+using System.Collections.Frozen;
+
 namespace StreamEngine.Fhir.Terminology;
 
-/// <summary>UK Core canonical URLs used by the mappers (from the UK Core package; see spec/uk-core).</summary>
+/// <summary>UK Core and NHS canonical URLs and national code lists used by the mappers (see spec/uk-core).</summary>
 public static class UkCore
 {
-    /// <summary>UKCore-Patient profile.</summary>
-    public const string PatientProfile = "https://fhir.hl7.org.uk/StructureDefinition/UKCore-Patient";
+    private const string Sd = "https://fhir.hl7.org.uk/StructureDefinition/";
+    private const string Cs = "https://fhir.hl7.org.uk/CodeSystem/";
 
-    /// <summary>UKCore-Encounter profile.</summary>
-    public const string EncounterProfile = "https://fhir.hl7.org.uk/StructureDefinition/UKCore-Encounter";
+    public const string PatientProfile = Sd + "UKCore-Patient";
+    public const string EncounterProfile = Sd + "UKCore-Encounter";
+    public const string LocationProfile = Sd + "UKCore-Location";
+    public const string ProvenanceProfile = Sd + "UKCore-Provenance";
+    public const string DiagnosticReportLabProfile = Sd + "UKCore-DiagnosticReport-Lab";
+    public const string ObservationLabProfile = Sd + "UKCore-Observation-Lab";
+    public const string ObservationProfile = Sd + "UKCore-Observation";
+    public const string ServiceRequestLabProfile = Sd + "UKCore-ServiceRequest-Lab";
+    public const string SpecimenProfile = Sd + "UKCore-Specimen";
+    public const string AppointmentProfile = Sd + "UKCore-Appointment";
+    public const string DocumentReferenceProfile = Sd + "UKCore-DocumentReference";
+    public const string ImmunizationProfile = Sd + "UKCore-Immunization";
+    public const string AllergyIntoleranceProfile = Sd + "UKCore-AllergyIntolerance";
+    public const string ConditionProfile = Sd + "UKCore-Condition";
+    public const string ProcedureProfile = Sd + "UKCore-Procedure";
+    public const string RelatedPersonProfile = Sd + "UKCore-RelatedPerson";
+    public const string MedicationRequestProfile = Sd + "UKCore-MedicationRequest";
+    public const string ServiceRequestProfile = Sd + "UKCore-ServiceRequest";
 
-    /// <summary>NHS number verification status extension (sits on the NHS-number identifier).</summary>
-    public const string NhsNumberVerificationStatusExtension =
-        "https://fhir.hl7.org.uk/StructureDefinition/Extension-UKCore-NHSNumberVerificationStatus";
+    public const string NhsNumberVerificationStatusExtension = Sd + "Extension-UKCore-NHSNumberVerificationStatus";
+    public const string NhsNumberVerificationStatusSystem = Cs + "UKCore-NHSNumberVerificationStatusEngland";
+    public const string EthnicCategoryExtension = Sd + "Extension-UKCore-EthnicCategory";
+    public const string EthnicCategorySystem = Cs + "UKCore-EthnicCategoryEngland";
+    public const string AdmissionMethodExtension = Sd + "Extension-UKCore-AdmissionMethod";
+    public const string AdmissionMethodSystem = Cs + "UKCore-AdmissionMethodEngland";
+    public const string SourceOfAdmissionSystem = Cs + "UKCore-SourceOfAdmissionEngland";
+    public const string DischargeDestinationSystem = Cs + "UKCore-DischargeDestinationEngland";
+    public const string DischargeMethodExtension = Sd + "Extension-UKCore-DischargeMethod";
+    public const string DischargeMethodSystem = Cs + "UKCore-DischargeMethodEngland";
+    public const string MaritalStatusSystem = Cs + "UKCore-PersonMaritalStatusEngland";
 
-    /// <summary>Its England code system: 01..08.</summary>
-    public const string NhsNumberVerificationStatusSystem =
-        "https://fhir.hl7.org.uk/CodeSystem/UKCore-NHSNumberVerificationStatusEngland";
+    public const string OdsOrganizationCode = "https://fhir.nhs.uk/Id/ods-organization-code";
+    public const string OdsSiteCode = "https://fhir.nhs.uk/Id/ods-site-code";
+    public const string GmpNumber = "https://fhir.hl7.org.uk/Id/gmp-number";
+    public const string GmcNumber = "https://fhir.hl7.org.uk/Id/gmc-number";
 
-    /// <summary>HL7 v3 ActCode, for Encounter.class.</summary>
     public const string V3ActCode = "http://terminology.hl7.org/CodeSystem/v3-ActCode";
-
-    /// <summary>HL7 v3 NullFlavor, for a required code that the message does not give.</summary>
     public const string V3NullFlavor = "http://terminology.hl7.org/CodeSystem/v3-NullFlavor";
+    public const string V3ParticipationType = "http://terminology.hl7.org/CodeSystem/v3-ParticipationType";
+    public const string V3Confidentiality = "http://terminology.hl7.org/CodeSystem/v3-Confidentiality";
+    public const string V2_0074 = "http://terminology.hl7.org/CodeSystem/v2-0074";
+    public const string V2_0203 = "http://terminology.hl7.org/CodeSystem/v2-0203";
+    public const string ObservationCategory = "http://terminology.hl7.org/CodeSystem/observation-category";
+    public const string LocationPhysicalType = "http://terminology.hl7.org/CodeSystem/location-physical-type";
+    public const string ProvenanceAgentType = "http://terminology.hl7.org/CodeSystem/provenance-participant-type";
+    public const string V2_0003 = "http://terminology.hl7.org/CodeSystem/v2-0003";
+    public const string Ucum = "http://unitsofmeasure.org";
+    public const string BirthTimeExtension = "http://hl7.org/fhir/StructureDefinition/patient-birthTime";
+    public const string DataAbsentReason = "http://terminology.hl7.org/CodeSystem/data-absent-reason";
+
+    /// <summary>NHS Data Dictionary ADMISSION METHOD codes (England).</summary>
+    public static readonly FrozenSet<string> AdmissionMethods = Set("11 12 13 21 22 23 24 25 2A 2B 2C 2D 28 31 32 81 82 83 98 99");
+
+    /// <summary>NHS Data Dictionary SOURCE OF ADMISSION codes (England).</summary>
+    public static readonly FrozenSet<string> AdmissionSources = Set("19 29 39 49 51 52 53 54 65 66 79 85 87 88 98 99");
+
+    /// <summary>NHS Data Dictionary DISCHARGE DESTINATION codes (England).</summary>
+    public static readonly FrozenSet<string> DischargeDestinations = Set("19 29 30 37 38 48 49 50 51 52 53 54 65 66 79 84 85 87 88 98 99");
+
+    /// <summary>NHS Data Dictionary ETHNIC CATEGORY codes (England).</summary>
+    public static readonly FrozenSet<string> EthnicCategories = Set("A B C D E F G H J K L M N P R S Z 99");
+
+    private static FrozenSet<string> Set(string codes) => codes.Split(' ').ToFrozenSet(StringComparer.Ordinal);
 }

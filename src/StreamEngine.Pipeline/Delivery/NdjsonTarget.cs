@@ -79,12 +79,8 @@ public sealed class NdjsonTarget : IDeliveryTarget
                 return DeliveryResult.Quarantine(issues.Count > 0 ? issues[0].ToString() : "Unparsable");
             }
 
-            if (!_mapper.Supports(message))
-            {
-                return DeliveryResult.Filtered;
-            }
-
-            MappingResult result = _mapper.Map(message);
+            // An unsupported type is quarantined (coded UnsupportedMessageType), never dropped: an operator sees it.
+            MappingResult result = _mapper.Map(message, received.ReceivedAt);
             if (result.Bundle is null)
             {
                 return DeliveryResult.Quarantine(result.Issues.FirstOrDefault(i => i.IsError).ToString());

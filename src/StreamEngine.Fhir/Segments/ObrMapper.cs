@@ -1,0 +1,89 @@
+using Hl7.Fhir.Model;
+using StreamEngine.Fhir.DataTypes;
+using StreamEngine.Fhir.Terminology;
+using StreamEngine.Hl7v2;
+
+namespace StreamEngine.Fhir.Segments;
+
+/// <summary>
+/// OBR to DiagnosticReport (results), per the IG's OBR[DiagnosticReport] map and UK Core DiagnosticReport-Lab:
+/// placer and filler identifiers, code, effective time or period, issued, status, the laboratory category.
+/// </summary>
+public static class ObrMapper
+{
+    /// <summary>Builds the report (not yet added: its results are added as the OBX segments are read).</summary>
+    public static (DiagnosticReport Report, Identifier Key) Map(MappingContext context, Hl7Segment obr, OrderNumbers numbers)
+    {
+        var report = new DiagnosticReport
+        {
+            Meta = new Meta { Profile = [UkCore.DiagnosticReportLabProfile] },
+            Subject = context.PatientReference,
+            Encounter = context.EncounterReference,
+            Category = [new CodeableConcept(UkCore.V2_0074, "LAB", "Laboratory", null)],
+        };
+        report.Identifier.AddRange(numbers.All());
+        Identifier key = numbers.Filler ?? numbers.Placer ?? context.PositionalIdentifier("report", obr);
+        if (report.Identifier.Count == 0)
+        {
+            report.Identifier.Add(key);
+        }
+
+        report.Code = context.Concept(obr.Field(4), "OBR", 4) ?? Unknown(context, "OBR", 4);
+        if (context.Concept(obr.Field(24), "OBR", 24) is { } section && section.Coding.Count > 0)
+        {
+            section.Coding[0].System ??= UkCore.V2_0074;
+            if (!(section.Coding[0].System == UkCore.V2_0074 && section.Coding[0].Code == "LAB"))
+            {
+                report.Category.Add(section);
+            }
+        }
+
+        string? start = context.DateTime(obr, 7);
+        string? end = context.DateTime(obr, 8);
+        if (start is not null && end is not null)
+        {
+            report.Effective = new Period { Start = start, End = end };
+        }
+        else if (start is not null)
+        {
+            report.Effective = new FhirDateTime(start);
+        }
+
+        if (context.Instant(obr, 22) is { } issued)
+        {
+            report.Issued = issued;
+        }
+
+        string? status = V2Text.First(obr.Field(25));
+        report.Status = V2Vocabulary.ReportStatus.Lookup(status)?.Code switch
+        {
+            "registered" => DiagnosticReport.DiagnosticReportStatus.Registered,
+            "preliminary" => DiagnosticReport.DiagnosticReportStatus.Preliminary,
+            "corrected" => DiagnosticReport.DiagnosticReportStatus.Corrected,
+            "partial" => DiagnosticReport.DiagnosticReportStatus.Partial,
+            "final" => DiagnosticReport.DiagnosticReportStatus.Final,
+            "cancelled" => DiagnosticReport.DiagnosticReportStatus.Cancelled,
+            _ => status == "A" ? DiagnosticReport.DiagnosticReportStatus.Partial : DiagnosticReport.DiagnosticReportStatus.Unknown,
+        };
+
+        if (numbers.Placer is { } placer)
+        {
+            report.BasedOn.Add(new ResourceReference { Type = "ServiceRequest", Identifier = placer });
+        }
+
+        Hl7Value interpreter = obr.Field(32);
+        if (XcnMapper.ToReference(interpreter.Repetition(1).Component(1), context.Profile, context.SendingFacility) is { } who && who.Identifier is not null)
+        {
+            report.ResultsInterpreter.Add(who);
+        }
+
+        return (report, key);
+    }
+
+    /// <summary>A required code the message does not give: data-absent-reason unknown, with a warning.</summary>
+    public static CodeableConcept Unknown(MappingContext context, string segment, int field)
+    {
+        context.Warn(MappingIssueCode.MissingRequiredValue, segment, field);
+        return new CodeableConcept(UkCore.DataAbsentReason, "unknown", "Unknown", null);
+    }
+}

@@ -1,0 +1,71 @@
+using Hl7.Fhir.Model;
+using StreamEngine.Fhir.DataTypes;
+using StreamEngine.Fhir.Terminology;
+using StreamEngine.Hl7v2;
+
+namespace StreamEngine.Fhir.Segments;
+
+/// <summary>
+/// MSH (and EVN) to Provenance: the facts the IG keeps in MessageHeader, for a transaction bundle. It targets every
+/// other entry, names the event (activity = v2-0003 code from MSH-9.2), the sending organisation (MSH-4, an ODS
+/// code in England), the source message (MSH-3, MSH-10, received time) and the mapping version. Its id is derived
+/// from the message id, so a resend upserts the same Provenance.
+/// </summary>
+public static class ProvenanceMapper
+{
+    /// <summary>The mapping version stamped on every Provenance; bump it when any mapping's output changes.</summary>
+    public const string MappingVersion = "1.0.0";
+
+    /// <summary>Adds the Provenance as the bundle's last entry.</summary>
+    public static void Map(MappingContext context)
+    {
+        Hl7Segment msh = context.Message.Msh;
+        var provenance = new Provenance { Meta = new Meta { Profile = [UkCore.ProvenanceProfile] } };
+        foreach (Bundle.EntryComponent entry in context.Bundle.Entries)
+        {
+            provenance.Target.Add(new ResourceReference(entry.FullUrl));
+        }
+
+        provenance.Recorded = context.ReceivedAt ?? context.Timestamp ?? DateTimeOffset.UnixEpoch;
+        if (context.Message.FindSegment("EVN") is { } evn && context.DateTime(evn, 6) is { } occurred)
+        {
+            provenance.Occurred = new FhirDateTime(occurred);
+        }
+
+        string trigger = context.Message.TriggerEvent;
+        if (trigger.Length > 0)
+        {
+            provenance.Activity = new CodeableConcept(UkCore.V2_0003, trigger);
+        }
+
+        var sender = new ResourceReference { Type = "Organization", Display = context.SendingFacility };
+        if (XonMapper.FacilityIdentifier(msh.Field(4), context.Profile) is { } org)
+        {
+            sender.Identifier = org;
+        }
+
+        provenance.Agent.Add(new Provenance.AgentComponent
+        {
+            Type = new CodeableConcept(UkCore.ProvenanceAgentType, "author", "Author", null),
+            Who = sender,
+        });
+        provenance.Agent.Add(new Provenance.AgentComponent
+        {
+            Type = new CodeableConcept(UkCore.ProvenanceAgentType, "assembler", "Assembler", null),
+            Who = new ResourceReference { Type = "Device", Display = "StreamEngine HL7v2-to-FHIR mapping " + MappingVersion },
+        });
+
+        string application = V2Text.Of(msh.Field(3).Component(1)) ?? V2Text.Of(msh.Field(3).Component(2)) ?? "unknown";
+        provenance.Entity.Add(new Provenance.EntityComponent
+        {
+            Role = Provenance.ProvenanceEntityRole.Source,
+            What = new ResourceReference
+            {
+                Identifier = new Identifier(Ids.IdentifierSystems.Local(context.SendingFacility, "message"), context.ControlId),
+                Display = $"HL7 v2 {context.Message.MessageCode}^{trigger} from {application}",
+            },
+        });
+        provenance.Policy = ["urn:streamengine:mapping:" + MappingVersion];
+        context.Bundle.AddPut(provenance, context.Bundle.Build().Identifier!.System + "|" + context.ControlId);
+    }
+}
