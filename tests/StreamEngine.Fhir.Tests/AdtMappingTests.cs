@@ -54,19 +54,26 @@ public sealed class AdtMappingTests
     public void Upserts_AreConditionalPutsOnTheMrnAndVisitNumber()
     {
         Bundle bundle = Map(TestData.Bytes("nhs", "example01_admit.hl7"));
-        Assert.All(bundle.Entry, e => Assert.Equal(Bundle.HTTPVerb.PUT, e.Request.Method));
-        Assert.StartsWith("Patient?identifier=", bundle.Entry[0].Request.Url, StringComparison.Ordinal);
-        Assert.EndsWith("|RX10001", bundle.Entry[0].Request.Url, StringComparison.Ordinal);
-        Assert.EndsWith("|S0001", bundle.Entry[1].Request.Url, StringComparison.Ordinal);
+        Bundle.EntryComponent patient = bundle.Entry.Single(e => e.Resource is Patient);
+        Bundle.EntryComponent encounter = bundle.Entry.Single(e => e.Resource is Encounter);
+        Assert.Equal(Bundle.HTTPVerb.PUT, patient.Request.Method);
+        Assert.StartsWith("Patient?identifier=", patient.Request.Url, StringComparison.Ordinal);
+        Assert.EndsWith("|RX10001", patient.Request.Url, StringComparison.Ordinal);
+        Assert.Equal(Bundle.HTTPVerb.PUT, encounter.Request.Method);
+        Assert.EndsWith("|S0001", encounter.Request.Url, StringComparison.Ordinal);
+
+        // Locations are created only if absent; the Provenance is a PUT on an id derived from the message id.
+        Assert.All(bundle.Entry.Where(e => e.Resource is Location), e => Assert.NotNull(e.Request.IfNoneExist));
+        Assert.StartsWith("Provenance/", bundle.Entry.Single(e => e.Resource is Provenance).Request.Url, StringComparison.Ordinal);
         Assert.All(bundle.Entry, e => Assert.StartsWith("urn:uuid:", e.FullUrl, StringComparison.Ordinal));
     }
 
     [Fact]
-    public void Discharge_IsNotMappedYet_AndSaysSo()
+    public void UnsupportedMessageType_IsACodedError_NotACrash()
     {
-        MappingResult result = Mapper.Map(Parse(TestData.Bytes("nhs", "example02_discharge.hl7")));
+        MappingResult result = Mapper.Map(Parse(TestData.Message(@"MSH|^~\&|PAS|RX1|X|Y|20260101||QRY^A19|7|P|2.4", "QRD|20260101")));
         Assert.False(result.Succeeded);
-        Assert.Contains(result.Issues, i => i.Code == MappingIssueCode.UnsupportedMessageType);
+        Assert.Contains(result.Issues, i => i.Code == MappingIssueCode.UnsupportedMessageType && i.IsError);
     }
 
     [Fact]
@@ -122,6 +129,6 @@ public sealed class AdtMappingTests
     public void Routing_UsesMsh9Components1And2_NotTheStructure()
     {
         Bundle bundle = Map(TestData.Message(@"MSH|^~\&|PAS|RX1|X|Y|20260101||ADT^A04^ADT_A99|7|P|2.4", "PID|1||M1^^^R0B^MR"));
-        Assert.Single(bundle.Entry);
+        Assert.Equal(["Patient", "Provenance"], bundle.Entry.Select(e => e.Resource.TypeName));
     }
 }
