@@ -126,6 +126,22 @@ public static class PidMapper
             VerificationStatus.Apply(context, pid, nhsNumber);
         }
 
+        // PID-2 (external id) and PID-4 (alternate id), backward-compatible fields: kept unless PID-3 already has
+        // the value (HL7 UK: a PID-2 must repeat a PID-3 identifier, and is then dropped).
+        foreach (int field in (ReadOnlySpan<int>)[2, 4])
+        {
+            Hl7Value ids = pid.Field(field);
+            for (int r = 1; r <= ids.RepetitionCount; r++)
+            {
+                if (CxMapper.ToLocalIdentifier(ids.Repetition(r), context.SendingFacility, profile) is { } extra
+                    && !patient.Identifier.Exists(i => i.Value == extra.Value))
+                {
+                    patient.Identifier.Add(extra);
+                    firstLocal ??= extra;
+                }
+            }
+        }
+
         return mrn ?? typedMrn ?? firstLocal ?? nhsNumber;
     }
 

@@ -76,10 +76,14 @@ public sealed class AdtMapper : ITriggerEventMapper
         {
             switch (segment.Id)
             {
+                case "PID" when segment.Index != pid.Index:
+                    // A17 (swap) and BAR/DFT batches of accounts carry more than one patient group.
+                    Subjects.AddPatient(context, segment, upsert: owner);
+                    break;
                 case "NK1":
                     Nk1Mapper.Map(context, segment);
                     break;
-                case "PV1" when context.EncounterUrl is null:
+                case "PV1" when context.EncounterUrl is null || !owner: // BAR/DFT repeat the visit group
                     Encounter.EncounterStatus status = context.Profile.EncounterStatus.TryGetValue(trigger, out string? configured)
                         ? Subjects.ParseStatus(configured)
                         : Statuses.GetValueOrDefault(trigger, Encounter.EncounterStatus.InProgress);
