@@ -47,7 +47,7 @@ public sealed class EngineActor : ReceiveActor, IWithUnboundedStash, IWithTimers
     private readonly List<IActorRef> _listeners = [];
     private readonly List<SinkRef> _sinks = [];
     private readonly Hl7AckBuilder _acks = new(DateTimeOffset.UtcNow);
-    private readonly MessageMapper _mapper = new();
+    private readonly MessageMapper _mapper;
     private readonly IMessageIndex _index;
     private readonly PatientKeyHasher _hasher;
     private Akka.Streams.IMaterializer? _materializer;
@@ -56,6 +56,7 @@ public sealed class EngineActor : ReceiveActor, IWithUnboundedStash, IWithTimers
     public EngineActor(EngineSettings settings, IMessageIndex index, PatientKeyHasher hasher)
     {
         _settings = settings;
+        _mapper = new MessageMapper(settings.MappingProfile);
         _index = index;
         _hasher = hasher;
         Receive<SinkReady>(OnSinkReady);

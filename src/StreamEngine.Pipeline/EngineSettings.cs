@@ -63,6 +63,9 @@ public sealed record EngineSettings
     /// <summary>Journal retention.</summary>
     public RetentionSettings Retention { get; init; } = new();
 
+    /// <summary>The Trust profile every sink's HL7 v2 -> FHIR mapping uses (<c>mapping.profile</c>).</summary>
+    public StreamEngine.Fhir.Profiles.TrustProfile MappingProfile { get; init; } = StreamEngine.Fhir.Profiles.TrustProfile.Default;
+
     /// <summary>The admin endpoint, or null when none is configured.</summary>
     public AdminSettings? Admin { get; init; }
 

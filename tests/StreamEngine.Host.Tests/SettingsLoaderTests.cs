@@ -178,4 +178,17 @@ public sealed class SettingsLoaderTests : IDisposable
         var e = Assert.Throws<ConfigurationException>(() => SettingsLoader.BuildConfiguration(Write("{ not json")));
         Assert.Contains("streamengine.json", e.Errors[0], StringComparison.Ordinal);
     }
+
+    [Fact]
+    public void MappingProfile_IsLoaded_AndABadOneFailsNamingTheKeyAndTheFile()
+    {
+        string examples = Path.GetFullPath(Path.Combine(AppContext.BaseDirectory, "..", "..", "..", "..", "..", "config", "examples", "trust-profile.json"));
+        EngineSettings settings = Load($$"""{ "listeners": [ { "name": "a" } ], "mapping": { "profile": "{{examples.Replace("\\", "/", StringComparison.Ordinal)}}" } }""");
+        Assert.Equal("R0B", settings.MappingProfile.MrnAuthority);
+
+        string bad = Path.Combine(_dir, "bad-profile.json");
+        File.WriteAllText(bad, """{ "encounterStatus": { "A04": "maybe" } }""");
+        string error = Assert.Single(Errors($$"""{ "listeners": [ { "name": "a" } ], "mapping": { "profile": "{{bad.Replace("\\", "/", StringComparison.Ordinal)}}" } }"""));
+        Assert.StartsWith("mapping.profile: Trust profile bad-profile.json: encounterStatus.A04:", error, StringComparison.Ordinal);
+    }
 }

@@ -278,6 +278,19 @@ public static class SettingsLoader
             admin = new AdminSettings { Host = adminHost, Port = Math.Max(adminPort, 0), TokenFile = tokenFile };
         }
 
+        StreamEngine.Fhir.Profiles.TrustProfile profile = StreamEngine.Fhir.Profiles.TrustProfile.Default;
+        if (options.Mapping?.Profile is { } profilePath && profilePath.Trim().Length > 0)
+        {
+            try
+            {
+                profile = StreamEngine.Fhir.Profiles.TrustProfileLoader.Load(profilePath);
+            }
+            catch (StreamEngine.Fhir.Profiles.TrustProfileException e)
+            {
+                errors.Add("mapping.profile: " + e.Message);
+            }
+        }
+
         if (errors.Count > 0)
         {
             throw new ConfigurationException(errors);
@@ -294,6 +307,7 @@ public static class SettingsLoader
             Dedupe = dedupe,
             Admin = admin,
             Retention = retention,
+            MappingProfile = profile,
             ReadJournalPluginId = ReadJournalPluginId,
         };
     }

@@ -19,6 +19,13 @@ internal sealed class StreamEngineOptions
     public AdminOptions? Admin { get; set; }
 
     public RetentionOptions? Retention { get; set; }
+
+    public MappingOptions? Mapping { get; set; }
+}
+
+internal sealed class MappingOptions
+{
+    public string? Profile { get; set; }
 }
 
 internal sealed class RetentionOptions
