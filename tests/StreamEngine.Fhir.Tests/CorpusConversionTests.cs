@@ -30,6 +30,9 @@ public sealed class CorpusConversionTests
         Assert.DoesNotContain(result.Issues, i => i.IsError);
         IReadOnlyList<string> errors = FhirValidation.Errors(result.Bundle!);
         Assert.True(errors.Count == 0, string.Join("\n", errors));
+
+        // Our fast JSON writer writes exactly what Firely's serializer writes.
+        Assert.Equal(System.Text.Encoding.UTF8.GetString(FhirJson.SerializeWithFirely(result.Bundle!)), System.Text.Encoding.UTF8.GetString(FhirJson.Serialize(result.Bundle!)));
     }
 }
 

@@ -64,6 +64,7 @@ public sealed class GoldenTests
         Assert.True(errors.Count == 0, string.Join("\n", errors));
 
         byte[] compact = FhirJson.Serialize(result.Bundle!);
+        Assert.Equal(Encoding.UTF8.GetString(FhirJson.SerializeWithFirely(result.Bundle!)), Encoding.UTF8.GetString(compact));
         Bundle parsed = new FhirJsonDeserializer().Deserialize<Bundle>(Encoding.UTF8.GetString(compact));
         Assert.Equal(Encoding.UTF8.GetString(compact), Encoding.UTF8.GetString(FhirJson.Serialize(parsed)));
 

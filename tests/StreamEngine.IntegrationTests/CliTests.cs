@@ -8,6 +8,12 @@ public sealed class CliTests
 {
     internal static async Task<(int ExitCode, string Stdout)> RunAsync(params string[] args)
     {
+        (int exit, string stdout, _) = await RunWithErrorsAsync(args);
+        return (exit, stdout);
+    }
+
+    internal static async Task<(int ExitCode, string Stdout, string Stderr)> RunWithErrorsAsync(params string[] args)
+    {
         var start = new ProcessStartInfo(Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } h && File.Exists(h) ? h : "dotnet")
         {
             RedirectStandardOutput = true,
@@ -20,10 +26,53 @@ public sealed class CliTests
         }
 
         using Process process = Process.Start(start)!;
+        Task<string> stderr = process.StandardError.ReadToEndAsync();
         string stdout = await process.StandardOutput.ReadToEndAsync();
-        await process.StandardError.ReadToEndAsync();
         await process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(60));
-        return (process.ExitCode, stdout);
+        return (process.ExitCode, stdout, await stderr);
+    }
+
+    private static string RepoFile(params string[] parts) =>
+        Path.GetFullPath(Path.Combine([AppContext.BaseDirectory, "..", "..", "..", "..", "..", .. parts]));
+
+    [Fact]
+    public async Task Convert_PrintsOneBundlePerMessage_CompactOrPretty()
+    {
+        (int exit, string stdout, string stderr) = await RunWithErrorsAsync("convert", Path.Combine(AppContext.BaseDirectory, "samples", "adt_batch.hl7"));
+        Assert.True(exit == 0, stderr);
+        string[] lines = stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal(2, lines.Length);
+        Assert.All(lines, l => Assert.Equal("transaction", JsonDocument.Parse(l).RootElement.GetProperty("type").GetString()));
+
+        (exit, stdout, stderr) = await RunWithErrorsAsync("convert", "--pretty", Path.Combine(AppContext.BaseDirectory, "samples", "adt_a01.hl7"));
+        Assert.True(exit == 0, stderr);
+        Assert.True(stdout.Split('\n').Length > 20);
+        Assert.Equal("SAMPLE0001", JsonDocument.Parse(stdout).RootElement.GetProperty("identifier").GetProperty("value").GetString());
+    }
+
+    [Fact]
+    public async Task Convert_AppliesATrustProfile_AndABadProfileOrMessageTypeIsReportedByCode()
+    {
+        using var folder = new TestFolder();
+        string message = Path.Combine(folder.Path, "a04.hl7");
+        await File.WriteAllTextAsync(message, "MSH|^~\\&|PAS|RX1|ROUTE|RX1|20261201||ADT^A04|C1|P|2.4\rPID|1||RX1^^^R0B^MR\rPV1|1|E|ED^^^R0B01||||||||||||||||SP1^^^R0B\r");
+        (int exit, string stdout, string stderr) = await RunWithErrorsAsync("convert", "--profile", RepoFile("config", "examples", "trust-profile.json"), message);
+        Assert.True(exit == 0, stderr);
+        Assert.Contains("https://fhir.example-trust.nhs.uk/Id/mrn", stdout, StringComparison.Ordinal);
+        Assert.Contains("\"status\":\"arrived\"", stdout, StringComparison.Ordinal); // the profile's A04 choice
+
+        string bad = Path.Combine(folder.Path, "bad.json");
+        await File.WriteAllTextAsync(bad, "{ \"zSegments\": [ { \"segment\": \"ZU1\", \"field\": 27, \"target\": \"nowhere\" } ] }");
+        (exit, _, stderr) = await RunWithErrorsAsync("convert", "--profile", bad, message);
+        Assert.Equal(2, exit);
+        Assert.Contains("bad.json: zSegments[0].target", stderr, StringComparison.Ordinal);
+
+        string query = Path.Combine(folder.Path, "qry.hl7");
+        await File.WriteAllTextAsync(query, "MSH|^~\\&|PAS|RX1|ROUTE|RX1|20261201||QRY^A19|Q1|P|2.4\rQRD|20261201|R|I|Q1\r");
+        (exit, stdout, stderr) = await RunWithErrorsAsync("convert", query);
+        Assert.Equal(1, exit);
+        Assert.Empty(stdout);
+        Assert.Contains("error UnsupportedMessageType@MSH-9", stderr, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -19,12 +19,20 @@ public static class IdentifierSystems
         return t.Length == 0 ? $"urn:streamengine:id:{a}" : $"urn:streamengine:id:{a}:{t}";
     }
 
+    private static readonly System.Buffers.SearchValues<char> UrnSafe =
+        System.Buffers.SearchValues.Create("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._");
+
     /// <summary>A URN-safe form of a name: letters, digits, - . _ kept, anything else becomes -.</summary>
     public static string Clean(string? part)
     {
         if (string.IsNullOrWhiteSpace(part))
         {
             return "local";
+        }
+
+        if (part.Length <= 64 && !part.AsSpan().ContainsAnyExcept(UrnSafe))
+        {
+            return part; // the usual case: already clean, no copy
         }
 
         Span<char> chars = stackalloc char[Math.Min(part.Length, 64)];
