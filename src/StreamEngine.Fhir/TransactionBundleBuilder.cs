@@ -36,7 +36,46 @@ public sealed class TransactionBundleBuilder
 
     /// <summary>The search that finds a resource by its key: <c>identifier=system|value</c>.</summary>
     public static string IdentifierQuery(Identifier key) =>
-        $"identifier={Uri.EscapeDataString(key.System ?? string.Empty)}|{Uri.EscapeDataString(key.Value ?? string.Empty)}";
+        "identifier=" + EscapedSystem(key.System ?? string.Empty) + "|" + Escape(key.Value ?? string.Empty);
+
+    // Systems are few and repeat in every message: escaped once. Values are escaped only when they need it.
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, string> EscapedSystems = new(StringComparer.Ordinal);
+    private static readonly System.Buffers.SearchValues<char> Unreserved =
+        System.Buffers.SearchValues.Create("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~");
+
+    private static string EscapedSystem(string system)
+    {
+        if (EscapedSystems.TryGetValue(system, out string? escaped))
+        {
+            return escaped;
+        }
+
+        escaped = Escape(system);
+        if (EscapedSystems.Count < 10_000)
+        {
+            EscapedSystems[system] = escaped;
+        }
+
+        return escaped;
+    }
+
+    // FHIR search escaping first (a comma separates OR values, a pipe system from code, a dollar composite parts: each
+    // is escaped with a backslash inside a value), then percent-encoding for the URL.
+    private static string Escape(string text)
+    {
+        if (!text.AsSpan().ContainsAnyExcept(Unreserved))
+        {
+            return text;
+        }
+
+        if (text.AsSpan().IndexOfAny(@"\,|$") >= 0)
+        {
+            text = text.Replace(@"\", @"\\", StringComparison.Ordinal).Replace(",", @"\,", StringComparison.Ordinal)
+                .Replace("|", @"\|", StringComparison.Ordinal).Replace("$", @"\$", StringComparison.Ordinal);
+        }
+
+        return Uri.EscapeDataString(text);
+    }
 
     /// <summary>Adds an upsert: <c>PUT Type?identifier=system|value</c>. Returns the entry's fullUrl for references.</summary>
     public string AddUpsert(Resource resource, Identifier key)

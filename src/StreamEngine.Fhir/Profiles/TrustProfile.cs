@@ -96,6 +96,20 @@ public sealed class TrustProfile
             }
         }
 
-        return Ids.IdentifierSystems.Local(authority, type);
+        // Derived systems repeat in every message: built once per (authority, type).
+        if (_derived.TryGetValue((authority, type), out string? derived))
+        {
+            return derived;
+        }
+
+        derived = Ids.IdentifierSystems.Local(authority, type);
+        if (_derived.Count < 10_000)
+        {
+            _derived[(authority, type)] = derived;
+        }
+
+        return derived;
     }
+
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<(string Authority, string Type), string> _derived = new();
 }
