@@ -21,9 +21,12 @@ public sealed class MappingContext
         Profile = profile;
         ReceivedAt = receivedAt;
         SendingFacility = V2Text.Of(message.Msh.Field(4).Component(1)) ?? V2Text.Of(message.Msh.Field(4).Component(2)) ?? "unknown";
+        SendingApplication = V2Text.Of(message.Msh.Field(3).Component(1)) ?? V2Text.Of(message.Msh.Field(3).Component(2)) ?? "unknown";
         ControlId = message.ControlId;
         Timestamp = V2DateTime.ToInstant(message.Msh.Field(7).Component(1).ToString());
-        Bundle = new TransactionBundleBuilder(IdentifierSystems.Local(SendingFacility, "message"), ControlId, Timestamp);
+        // MSH-10 counters are per application: the message id is scoped by MSH-4 and MSH-3 together.
+        MessageIdSystem = IdentifierSystems.Local(SendingFacility, IdentifierSystems.Clean(SendingApplication) + ":message");
+        Bundle = new TransactionBundleBuilder(MessageIdSystem, ControlId, Timestamp);
     }
 
     /// <summary>The message being mapped.</summary>
@@ -40,6 +43,18 @@ public sealed class MappingContext
 
     /// <summary>MSH-4.1, the default assigning authority for local identifiers.</summary>
     public string SendingFacility { get; }
+
+    /// <summary>MSH-3.1, the sending application.</summary>
+    public string SendingApplication { get; }
+
+    /// <summary>The system of Bundle.identifier and of the Provenance's source message: sender facility and application.</summary>
+    public string MessageIdSystem { get; }
+
+    /// <summary>Every Patient mapped so far with its PID's position (Z-segment rules find their patient group by it).</summary>
+    public List<(int Index, Patient Patient)> Patients { get; } = [];
+
+    /// <summary>Every Encounter mapped so far with its PV1's position.</summary>
+    public List<(int Index, Encounter Encounter)> Encounters { get; } = [];
 
     /// <summary>MSH-10.</summary>
     public string ControlId { get; }
@@ -82,7 +97,7 @@ public sealed class MappingContext
     /// the message id and the segment's position, in a sender-scoped system for the kind of record.
     /// </summary>
     public Identifier PositionalIdentifier(string kind, Hl7Segment segment) =>
-        new(IdentifierSystems.Local(SendingFacility, kind), $"{ControlId}-{segment.Id}-{segment.Index + 1}");
+        new(IdentifierSystems.Local(SendingFacility, kind), $"{SendingApplication}.{ControlId}-{segment.Id}-{segment.Index + 1}");
 
     /// <summary>A coded field as a CodeableConcept, with the Trust's ConceptMap translations for that field added.</summary>
     public CodeableConcept? Concept(Hl7Value cwe, string segment, int field)

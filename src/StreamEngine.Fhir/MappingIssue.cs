@@ -41,6 +41,15 @@ public enum MappingIssueCode
 
     /// <summary>A segment the message needs (e.g. OBR, SCH, TXA, RXA, MRG) is missing.</summary>
     MissingSegment = 13,
+
+    /// <summary>MSH-10 is empty: the message has no identity, so no entry could be idempotent.</summary>
+    MissingControlId = 14,
+
+    /// <summary>Two records of the message have the same identity (e.g. two OBR with one filler number): the second is left out.</summary>
+    DuplicateIdentity = 15,
+
+    /// <summary>PV1 without a visit number (PV1-19): no Encounter, since it could not be upserted.</summary>
+    MissingVisitNumber = 16,
 }
 
 /// <summary>A coded mapping problem with its position. Never carries message content.</summary>

@@ -76,6 +76,12 @@ public sealed class MessageMapper
     public MappingResult Map(Hl7Message message, DateTimeOffset? receivedAt = null)
     {
         var context = new MappingContext(message, Profile, receivedAt);
+        if (context.ControlId.Length == 0)
+        {
+            context.Fail(MappingIssueCode.MissingControlId, "MSH", 10); // no message identity: nothing could be idempotent
+            return new MappingResult(null, context.Issues);
+        }
+
         if (!_mappers.TryGetValue(EventKey(message), out ITriggerEventMapper? mapper))
         {
             context.Fail(MappingIssueCode.UnsupportedMessageType, "MSH", 9);
@@ -90,6 +96,11 @@ public sealed class MessageMapper
 
         ZSegmentMapper.Apply(context);
         ProvenanceMapper.Map(context);
+        if (context.Bundle.DuplicatesDropped > 0)
+        {
+            context.Warn(MappingIssueCode.DuplicateIdentity, "MSH", 10);
+        }
+
         return new MappingResult(context.Bundle.Build(), context.Issues);
     }
 

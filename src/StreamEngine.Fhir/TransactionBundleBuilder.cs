@@ -28,6 +28,9 @@ public sealed class TransactionBundleBuilder
         };
     }
 
+    /// <summary>Different resources that had an identity already in the bundle, and were left out.</summary>
+    public int DuplicatesDropped { get; private set; }
+
     /// <summary>The entries added so far, in order.</summary>
     public IReadOnlyList<Bundle.EntryComponent> Entries => _bundle.Entry;
 
@@ -123,8 +126,13 @@ public sealed class TransactionBundleBuilder
 
     private string Add(Resource resource, string fullUrl, Bundle.RequestComponent request)
     {
-        if (_byFullUrl.ContainsKey(fullUrl))
+        if (_byFullUrl.TryGetValue(fullUrl, out Bundle.EntryComponent? existing))
         {
+            if (!ReferenceEquals(existing.Resource, resource))
+            {
+                DuplicatesDropped++;
+            }
+
             return fullUrl;
         }
 

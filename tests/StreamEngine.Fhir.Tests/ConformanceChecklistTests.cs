@@ -198,7 +198,7 @@ public sealed class ConformanceChecklistTests
         Location Parent(Location l) => (Location)bundle.Entry.Single(e => e.FullUrl == l.PartOf.Reference).Resource!;
         Location site = Parent(Parent(Parent(bed)));
         Assert.Equal(("si", "https://fhir.nhs.uk/Id/ods-site-code", "R0B01"), (site.PhysicalType.Coding[0].Code, site.Identifier[0].System, site.Identifier[0].Value));
-        Assert.Equal("planned", Map(TestData.Message(@"MSH|^~\&|PAS|RX1|X|Y|20261201||ADT^A05|L1|P|2.4", "PID|1||M1^^^R0B^MR", "PV1|1|P|WD1"))
+        Assert.Equal("planned", Map(TestData.Message(@"MSH|^~\&|PAS|RX1|X|Y|20261201||ADT^A05|L1|P|2.4", "PID|1||M1^^^R0B^MR", "PV1|1|P|WD1||||||||||||||||V9^^^R0B"))
             .Entry.Select(e => e.Resource).OfType<Encounter>().Single().Location[0].StatusElement.JsonValue);
     }
 

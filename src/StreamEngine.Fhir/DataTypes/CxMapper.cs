@@ -26,6 +26,10 @@ public static class CxMapper
         }
 
         string authority = cx.Component(4).Subcomponent(1).ToString();
+        if (authority.Length == 0)
+        {
+            authority = cx.Component(4).Subcomponent(2).ToString(); // HD.2: an OID authority with no namespace id
+        }
         string type = cx.Component(5).ToString();
         if (type.Length == 0 && defaultType is not null)
         {

@@ -26,8 +26,14 @@ public static class QuantityMapper
         string? text = V2Text.Of(units.Component(2));
         string? systemName = V2Text.Of(units.Component(3));
         quantity.Unit = text ?? code;
-        quantity.Code = code;
-        quantity.System = systemName is null or "UCUM" ? UkCore.Ucum : CodingSystems.UriFor(systemName, profile);
+        if (systemName is not null)
+        {
+            // A coded unit (UCUM, or a named local system); a unit with no system is display text only, since
+            // calling an arbitrary string UCUM would make the Quantity wrong.
+            quantity.Code = code;
+            quantity.System = CodingSystems.UriFor(systemName, profile);
+        }
+
         return quantity;
     }
 
@@ -60,6 +66,14 @@ public static class QuantityMapper
             return q;
         }
 
+        if (separator == "+")
+        {
+            // "^2^+": two or more
+            Quantity q = ToQuantity(first.Value, units, profile);
+            q.Comparator = Quantity.QuantityComparator.GreaterOrEqual;
+            return q;
+        }
+
         if (second is null)
         {
             return null;
@@ -69,7 +83,6 @@ public static class QuantityMapper
         {
             "-" => new Hl7.Fhir.Model.Range { Low = ToQuantity(first.Value, units, profile), High = ToQuantity(second.Value, units, profile) },
             ":" or "/" => new Ratio(new Quantity { Value = first.Value }, new Quantity { Value = second.Value }),
-            "+" => ToQuantity(first.Value, units, profile),
             _ => null,
         };
     }

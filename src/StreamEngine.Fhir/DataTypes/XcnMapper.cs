@@ -25,7 +25,7 @@ public static class XcnMapper
         var reference = new ResourceReference { Type = "Practitioner" };
         if (id is not null)
         {
-            reference.Identifier = ToIdentifier(id, V2Text.Of(xcn.Component(9).Subcomponent(1)) ?? defaultAuthority, V2Text.Of(xcn.Component(13)), profile);
+            reference.Identifier = ToIdentifier(id, V2Text.Of(xcn.Component(9).Subcomponent(1)), defaultAuthority, V2Text.Of(xcn.Component(13)), profile);
         }
 
         if (display is not null)
@@ -36,21 +36,25 @@ public static class XcnMapper
         return reference;
     }
 
-    /// <summary>A practitioner identifier from a code and its assigning authority.</summary>
-    public static Identifier ToIdentifier(string id, string authority, string? type, TrustProfile profile)
+    /// <summary>
+    /// A practitioner identifier from a code and its assigning authority (XCN.9, null when not sent). National code
+    /// shapes are recognised only when XCN.9 is empty or names them (a local 7-digit code is not a GMC number).
+    /// </summary>
+    public static Identifier ToIdentifier(string id, string? authority, string defaultAuthority, string? type, TrustProfile profile)
     {
-        if (id.Length == 8 && id[0] == 'G' && id.AsSpan(1).IndexOfAnyExceptInRange('0', '9') < 0)
+        bool national = profile.FacilitiesAreOdsCodes && authority is null or "NHS" or "GMC" or "GMP" or "NATGP" or "NATCONS";
+        if (national && id.Length == 8 && id[0] == 'G' && id.AsSpan(1).IndexOfAnyExceptInRange('0', '9') < 0)
         {
             return new Identifier(UkCore.GmpNumber, id);
         }
 
         ReadOnlySpan<char> digits = id.Length == 8 && id[0] == 'C' ? id.AsSpan(1) : id.AsSpan();
-        if (digits.Length == 7 && digits.IndexOfAnyExceptInRange('0', '9') < 0 && profile.FacilitiesAreOdsCodes)
+        if (national && digits.Length == 7 && digits.IndexOfAnyExceptInRange('0', '9') < 0)
         {
             return new Identifier(UkCore.GmcNumber, digits.ToString());
         }
 
-        return new Identifier(profile.SystemFor(authority, type ?? "PRN"), id);
+        return new Identifier(profile.SystemFor(authority ?? defaultAuthority, type ?? "PRN"), id);
     }
 
     private static string? Display(Hl7Value xcn)

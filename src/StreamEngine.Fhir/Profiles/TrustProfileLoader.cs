@@ -34,6 +34,14 @@ public static partial class TrustProfileLoader
         "planned", "arrived", "triaged", "in-progress", "onleave", "finished", "cancelled", "entered-in-error", "unknown",
     }.ToFrozenSet(StringComparer.Ordinal);
 
+    // The coded fields whose codings go through MappingContext.Translate: a ConceptMap on any other would do nothing.
+    private static readonly FrozenSet<string> TranslatedFields = new[]
+    {
+        "AIS-3", "AL1-3", "DG1-3", "IN1-2", "NK1-3", "OBR-4", "OBR-24", "OBR-31", "OBX-3", "OBX-5", "ORC-16", "PID-16",
+        "PR1-3", "PRB-3", "PV1-3", "PV1-10", "PV2-3", "RF1-3", "RF1-10", "RXA-5", "RXA-18", "RXD-2", "RXE-2", "RXO-1",
+        "RXR-1", "RXR-2", "SCH-6", "SCH-7", "SCH-8", "SPM-4", "SPM-7", "SPM-8", "TXA-2",
+    }.ToFrozenSet(StringComparer.Ordinal);
+
     private static readonly FrozenSet<string> ValueTypes = new[]
     {
         "string", "code", "boolean", "dateTime", "integer", "decimal", "CodeableConcept", "Coding",
@@ -89,6 +97,10 @@ public static partial class TrustProfileLoader
             Object(nhs, "nhsNumber", file, "assigningAuthorities", "identifierTypes");
             nhsAuthorities = Strings(nhs, "nhsNumber.assigningAuthorities", "assigningAuthorities", file)?.ToFrozenSet(StringComparer.OrdinalIgnoreCase) ?? nhsAuthorities;
             nhsTypes = Strings(nhs, "nhsNumber.identifierTypes", "identifierTypes", file)?.ToFrozenSet(StringComparer.Ordinal) ?? nhsTypes;
+            if (nhsAuthorities.Count == 0 && nhsTypes.Count == 0)
+            {
+                throw fail("nhsNumber", "says no repetition is ever the NHS number (both lists are empty)");
+            }
         }
 
         string? mrnAuthority = null;
@@ -101,6 +113,14 @@ public static partial class TrustProfileLoader
         }
 
         FrozenDictionary<string, string> systems = UriMap(root, "identifierSystems", file);
+        foreach ((string authorityKey, string uri) in systems)
+        {
+            if (uri == NhsNumber.System)
+            {
+                // The NHS number system is only ever given to a number that passed Modulus 11.
+                throw fail("identifierSystems." + authorityKey, "may not be the NHS number system (use nhsNumber.assigningAuthorities)");
+            }
+        }
         string? visitSystem = String(root, "visitNumberSystem", file);
         if (visitSystem is not null && !IsAbsoluteUri(visitSystem))
         {
@@ -173,13 +193,18 @@ public static partial class TrustProfileLoader
                 string key = $"conceptMaps[{i++}]";
                 Object(cm, key, file, "file", "fields");
                 string mapFile = String(cm, "file", file, key + ".file") ?? throw fail(key + ".file", "is required");
-                List<string> fields = Strings(cm, key + ".fields", "fields", file) ?? throw fail(key + ".fields", "is required");
+                List<string> fields = Strings(cm, key + ".fields", "fields", file) is { Count: > 0 } named ? named : throw fail(key + ".fields", "is required (one or more fields)");
                 ConceptMapTranslator translator = ReadConceptMap(Path.Combine(folder, mapFile), file, key + ".file");
                 foreach (string field in fields)
                 {
                     if (!FieldPattern().IsMatch(field))
                     {
                         throw fail(key + ".fields", $"'{field}' is not a field such as PV1-10 or OBX-3");
+                    }
+
+                    if (!TranslatedFields.Contains(field))
+                    {
+                        throw fail(key + ".fields", $"'{field}' is not a coded field the mapping translates (one of {string.Join(", ", TranslatedFields.Order(StringComparer.Ordinal))})");
                     }
 
                     if (!maps.TryAdd(field, translator))
@@ -285,6 +310,11 @@ public static partial class TrustProfileLoader
             throw new TrustProfileException(file, key + ".system", "must be an absolute URI");
         }
 
+        if (target != ZTargetKind.Security && (when is not null || code is not null))
+        {
+            throw new TrustProfileException(file, key + (when is not null ? ".when" : ".code"), "only a security rule takes 'when' and 'code'");
+        }
+
         return new ZSegmentRule(segment, field, component, target, resource, url, valueType, system,
             (when ?? []).ToFrozenSet(StringComparer.Ordinal), code);
     }
@@ -315,6 +345,11 @@ public static partial class TrustProfileLoader
         catch (DeserializationFailedException e)
         {
             throw new TrustProfileException(file, key, $"ConceptMap {Path.GetFileName(path)} is not a valid FHIR ConceptMap ({e.Exceptions.Count} problems, first: {e.Exceptions.FirstOrDefault()?.Message})");
+        }
+        catch (Exception e) when (e is not TrustProfileException and not OutOfMemoryException)
+        {
+            // Another resource type, JSON null, malformed JSON: whatever the reader throws, the profile names it.
+            throw new TrustProfileException(file, key, $"ConceptMap {Path.GetFileName(path)} is not a FHIR ConceptMap ({e.GetType().Name})");
         }
     }
 
@@ -409,6 +444,6 @@ public static partial class TrustProfileLoader
     [GeneratedRegex("^Z[A-Z0-9]{2}$")]
     private static partial Regex ZSegmentPattern();
 
-    [GeneratedRegex("^[A-Z][A-Z0-9]{2}-[0-9]{1,3}$")]
+    [GeneratedRegex("^[A-Z][A-Z0-9]{2}-[1-9][0-9]{0,2}$")]
     private static partial Regex FieldPattern();
 }

@@ -16,15 +16,14 @@ public static class MrgMapper
     public static void Map(MappingContext context, Hl7Segment mrg, Patient survivor, string survivorUrl)
     {
         var old = new Patient { Meta = new Meta { Profile = [UkCore.PatientProfile] }, Active = false };
-        Identifier? key = null;
-        Identifier? typedMrn = null;
+        var locals = new List<(Identifier, string, string)>();
         Hl7Value mrg1 = mrg.Field(1);
         for (int r = 1; r <= mrg1.RepetitionCount; r++)
         {
             Hl7Value cx = mrg1.Repetition(r);
             string authority = cx.Component(4).Subcomponent(1).ToString();
             string type = cx.Component(5).ToString();
-            if (context.Profile.NhsNumberTypes.Contains(type) || context.Profile.NhsNumberAuthorities.Contains(authority))
+            if (PidMapper.IsNhsNumber(context.Profile, authority, type))
             {
                 // The NHS number follows the person: it is on the survivor, not on the retired record.
                 continue;
@@ -33,15 +32,12 @@ public static class MrgMapper
             if (CxMapper.ToLocalIdentifier(cx, context.SendingFacility, context.Profile) is { } id)
             {
                 old.Identifier.Add(id);
-                key ??= id;
-                if (type == context.Profile.MrnType)
-                {
-                    typedMrn ??= id;
-                }
+                locals.Add((id, authority, type));
             }
         }
 
-        key = typedMrn ?? key;
+        // The same rule that keyed the Patient when it was created (PID), so the retired record is found, not added.
+        Identifier? key = PidMapper.Key(context.Profile, locals);
         if (key is null)
         {
             context.Fail(MappingIssueCode.MissingPatientIdentifier, "MRG", 1);

@@ -71,10 +71,17 @@ public static class ObrMapper
             report.BasedOn.Add(new ResourceReference { Type = "ServiceRequest", Identifier = placer });
         }
 
-        Hl7Value interpreter = obr.Field(32);
-        if (XcnMapper.ToReference(interpreter.Repetition(1).Component(1), context.Profile, context.SendingFacility) is { } who && who.Identifier is not null)
+        // OBR-32 is NDL: its first component is a CNN whose parts are subcomponents (id & family & given ...).
+        Hl7Value interpreter = obr.Field(32).Repetition(1).Component(1);
+        if (V2Text.Of(interpreter.Subcomponent(1)) is { } interpreterId)
         {
-            report.ResultsInterpreter.Add(who);
+            string? name = string.Join(' ', new[] { V2Text.Of(interpreter.Subcomponent(3)), V2Text.Of(interpreter.Subcomponent(2)) }.Where(n => n is not null));
+            report.ResultsInterpreter.Add(new ResourceReference
+            {
+                Type = "Practitioner",
+                Identifier = XcnMapper.ToIdentifier(interpreterId, V2Text.Of(interpreter.Subcomponent(9)), context.SendingFacility, null, context.Profile),
+                Display = name.Length > 0 ? name : null,
+            });
         }
 
         return (report, key);

@@ -10,7 +10,10 @@ namespace StreamEngine.Fhir.Segments;
 public sealed class ObservationGroup
 {
     /// <summary>The order's filler (else placer) number, which keys the group's Observations.</summary>
-    public string? OrderKey { get; init; }
+    public Identifier? OrderKey { get; init; }
+
+    /// <summary>Observation keys used so far in the group (a repeated code without a sub-id gets its position).</summary>
+    public HashSet<string> Keys { get; } = new(StringComparer.Ordinal);
 
     /// <summary>OBR-7: the default effective time.</summary>
     public string? Effective { get; init; }
@@ -59,9 +62,7 @@ public static class ObxMapper
         }
 
         Identifier key = EiMapper.ToIdentifier(obx.Field(21).Repetition(1), context.Profile, context.SendingFacility, null)
-            ?? (group.OrderKey is { } order
-                ? new Identifier(Ids.IdentifierSystems.Local(context.SendingFacility, "observation"), $"{order}-{group.Count}")
-                : context.PositionalIdentifier("observation", obx));
+            ?? (group.OrderKey is { } order ? OrderScoped(order, obx, group) : context.PositionalIdentifier("observation", obx));
         observation.Identifier.Add(key);
 
         string? status = V2Text.First(obx.Field(11));
@@ -123,6 +124,47 @@ public static class ObxMapper
         }
 
         return context.Bundle.AddUpsert(observation, key);
+    }
+
+    // The order's own identity (its system and number) plus the test (OBX-3) and its sub-id (OBX-4): a corrected report
+    // upserts the same Observations whatever its OBX order; two orders never share one.
+    private static Identifier OrderScoped(Identifier order, Hl7Segment obx, ObservationGroup group)
+    {
+        string code = V2Text.First(obx.Field(3)) ?? "obx";
+        string? subId = V2Text.Of(obx.Field(4));
+        string value = subId is null ? $"{order.Value}-{code}" : $"{order.Value}-{code}-{subId}";
+        if (!group.Keys.Add(value))
+        {
+            value += "-" + group.Count; // the same test twice without a sub-id: told apart by position
+            group.Keys.Add(value);
+        }
+
+        return new Identifier(Derived(order.System, "observation"), value);
+    }
+
+    /// <summary>
+    /// A system for records keyed within another system's identifiers: an http(s) system gets <c>/kind</c>; one of
+    /// ours <c>:kind</c>; any other URN (e.g. an OID) a system of ours named by its hash (appending would not be a URI).
+    /// </summary>
+    public static string Derived(string? system, string kind)
+    {
+        if (system is null)
+        {
+            return "urn:streamengine:id:local:" + kind;
+        }
+
+        if (system.StartsWith("http", StringComparison.Ordinal))
+        {
+            return system.TrimEnd('/') + "/" + kind;
+        }
+
+        if (system.StartsWith("urn:streamengine:", StringComparison.Ordinal))
+        {
+            return system + ":" + kind;
+        }
+
+        ulong hash = System.IO.Hashing.XxHash64.HashToUInt64(System.Text.Encoding.UTF8.GetBytes(system));
+        return $"urn:streamengine:id:{hash:x16}:{kind}";
     }
 
     /// <summary>Adds an NTE's comment to an Observation.</summary>
@@ -225,7 +267,7 @@ public static class ObxMapper
             }
         }
 
-        var documentKey = new Identifier(Ids.IdentifierSystems.Local(context.SendingFacility, "observation-attachment"), key.Value);
+        var documentKey = new Identifier(Derived(key.System, "attachment"), key.Value);
         var document = new DocumentReference
         {
             Meta = new Meta { Profile = [UkCore.DocumentReferenceProfile] },

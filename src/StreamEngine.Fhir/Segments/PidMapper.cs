@@ -80,9 +80,7 @@ public static class PidMapper
     private static Identifier? Identifiers(MappingContext context, Hl7Segment pid, Patient patient)
     {
         Profiles.TrustProfile profile = context.Profile;
-        Identifier? mrn = null;
-        Identifier? typedMrn = null;
-        Identifier? firstLocal = null;
+        var locals = new List<(Identifier, string, string)>(4);
         Identifier? nhsNumber = null;
         Hl7Value pid3 = pid.Field(3);
         for (int r = 1; r <= pid3.RepetitionCount; r++)
@@ -90,7 +88,7 @@ public static class PidMapper
             Hl7Value cx = pid3.Repetition(r);
             string authority = cx.Component(4).Subcomponent(1).ToString();
             string type = cx.Component(5).ToString();
-            if (profile.NhsNumberTypes.Contains(type) || profile.NhsNumberAuthorities.Contains(authority))
+            if (IsNhsNumber(profile, authority, type))
             {
                 string? digits = NhsNumber.Normalise(cx.Component(1).ToString());
                 if (digits is not null && nhsNumber is null)
@@ -110,15 +108,7 @@ public static class PidMapper
             }
 
             patient.Identifier.Add(local);
-            firstLocal ??= local;
-            if (type == profile.MrnType)
-            {
-                typedMrn ??= local;
-                if (mrn is null && profile.MrnAuthority is not null && string.Equals(authority, profile.MrnAuthority, StringComparison.OrdinalIgnoreCase))
-                {
-                    mrn = local;
-                }
-            }
+            locals.Add((local, authority, type));
         }
 
         if (nhsNumber is not null)
@@ -137,12 +127,41 @@ public static class PidMapper
                     && !patient.Identifier.Exists(i => i.Value == extra.Value))
                 {
                     patient.Identifier.Add(extra);
-                    firstLocal ??= extra;
+                    locals.Add((extra, string.Empty, string.Empty));
                 }
             }
         }
 
-        return mrn ?? typedMrn ?? firstLocal ?? nhsNumber;
+        return Key(profile, locals) ?? nhsNumber;
+    }
+
+    /// <summary>
+    /// True when a CX repetition claims to be the NHS number: its CX.4 is one of the profile's NHS authorities, or it
+    /// has no CX.4 and its CX.5 is NH. A Scottish CHI number (<c>^^^CHI^NH</c>) is not an NHS number.
+    /// </summary>
+    public static bool IsNhsNumber(Profiles.TrustProfile profile, string authority, string type) =>
+        profile.NhsNumberAuthorities.Contains(authority) || (authority.Length == 0 && profile.NhsNumberTypes.Contains(type));
+
+    /// <summary>The upsert key among a patient's local identifiers: the profile's MRN, else the first MR, else the first.</summary>
+    public static Identifier? Key(Profiles.TrustProfile profile, IEnumerable<(Identifier Id, string Authority, string Type)> locals)
+    {
+        Identifier? typed = null;
+        Identifier? first = null;
+        foreach ((Identifier id, string authority, string type) in locals)
+        {
+            first ??= id;
+            if (type == profile.MrnType)
+            {
+                if (profile.MrnAuthority is not null && string.Equals(authority, profile.MrnAuthority, StringComparison.OrdinalIgnoreCase))
+                {
+                    return id;
+                }
+
+                typed ??= id;
+            }
+        }
+
+        return typed ?? first;
     }
 
     private static void BirthDate(MappingContext context, Hl7Segment pid, Patient patient)

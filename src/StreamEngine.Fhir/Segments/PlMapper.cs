@@ -31,7 +31,7 @@ public static class PlMapper
         if (site is not null)
         {
             Identifier siteId = context.Profile.FacilitiesAreOdsCodes && XonMapper.IsOdsCode(site)
-                ? new Identifier(UkCore.OdsSiteCode, site)
+                ? new Identifier(site.Length == 3 ? UkCore.OdsOrganizationCode : UkCore.OdsSiteCode, site)
                 : new Identifier(context.Profile.SystemFor(context.SendingFacility, "location"), site);
             parent = Add(context, siteId, "si", "Site", site, null, segment, field, ward is null && room is null && bed is null ? description : null);
         }

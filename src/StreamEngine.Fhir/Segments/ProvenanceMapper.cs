@@ -16,6 +16,9 @@ public static class ProvenanceMapper
     /// <summary>The mapping version stamped on every Provenance; bump it when any mapping's output changes.</summary>
     public const string MappingVersion = "1.0.0";
 
+    /// <summary>When StreamEngine journaled the source message (on Provenance.entity).</summary>
+    public const string ReceivedTimeExtension = "https://streamengine.dev/fhir/StructureDefinition/received-time";
+
     /// <summary>Adds the Provenance as the bundle's last entry.</summary>
     public static void Map(MappingContext context)
     {
@@ -26,7 +29,9 @@ public static class ProvenanceMapper
             provenance.Target.Add(new ResourceReference(entry.FullUrl));
         }
 
-        provenance.Recorded = context.ReceivedAt ?? context.Timestamp ?? DateTimeOffset.UnixEpoch;
+        // recorded comes from the message (MSH-7), so the same message gives the same bytes whoever maps it; when the
+        // engine journaled it is kept on the source entity (the pipeline knows it, `convert` does not).
+        provenance.Recorded = context.Timestamp ?? context.ReceivedAt ?? DateTimeOffset.UnixEpoch;
         if (context.Message.FindSegment("EVN") is { } evn && context.DateTime(evn, 6) is { } occurred)
         {
             provenance.Occurred = new FhirDateTime(occurred);
@@ -56,16 +61,22 @@ public static class ProvenanceMapper
         });
 
         string application = V2Text.Of(msh.Field(3).Component(1)) ?? V2Text.Of(msh.Field(3).Component(2)) ?? "unknown";
-        provenance.Entity.Add(new Provenance.EntityComponent
+        var source = new Provenance.EntityComponent
         {
             Role = Provenance.ProvenanceEntityRole.Source,
             What = new ResourceReference
             {
-                Identifier = new Identifier(Ids.IdentifierSystems.Local(context.SendingFacility, "message"), context.ControlId),
+                Identifier = new Identifier(context.MessageIdSystem, context.ControlId),
                 Display = $"HL7 v2 {context.Message.MessageCode}^{trigger} from {application}",
             },
-        });
+        };
+        if (context.ReceivedAt is { } received)
+        {
+            source.Extension.Add(new Extension(ReceivedTimeExtension, new FhirDateTime(received)));
+        }
+
+        provenance.Entity.Add(source);
         provenance.Policy = ["urn:streamengine:mapping:" + MappingVersion];
-        context.Bundle.AddPut(provenance, context.Bundle.Build().Identifier!.System + "|" + context.ControlId);
+        context.Bundle.AddPut(provenance, context.MessageIdSystem + "|" + context.ControlId);
     }
 }

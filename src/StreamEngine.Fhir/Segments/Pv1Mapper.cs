@@ -16,8 +16,8 @@ public sealed record EncounterMapping(Encounter Encounter, Identifier Key);
 public static class Pv1Mapper
 {
     /// <summary>
-    /// Maps PV1. Null when PV1-2 is N (a person-level event: no encounter). The upsert key is the visit number
-    /// (PV1-19); without one, an identifier derived from the message id and segment position.
+    /// Maps PV1. Null when PV1-2 is N (a person-level event: no encounter) or there is no visit number (PV1-19), the
+    /// Encounter's upsert key.
     /// </summary>
     /// <param name="context">The mapping context.</param>
     /// <param name="pv1">The PV1 segment.</param>
@@ -31,8 +31,14 @@ public static class Pv1Mapper
             return null;
         }
 
+        if (VisitNumber(context, pv1) is not { } key)
+        {
+            // Without a visit number an Encounter could not be upserted: every message would make another one.
+            context.Warn(MappingIssueCode.MissingVisitNumber, "PV1", 19);
+            return null;
+        }
+
         var encounter = new Encounter { Meta = new Meta { Profile = [UkCore.EncounterProfile] } };
-        Identifier key = VisitNumber(context, pv1) ?? context.PositionalIdentifier("encounter", pv1);
         encounter.Identifier.Add(key);
         encounter.Class = V2Vocabulary.PatientClass.Lookup(patientClass) is { } mapped
             ? new Coding(mapped.System, mapped.Code, mapped.Display)
@@ -70,12 +76,33 @@ public static class Pv1Mapper
             encounter.ServiceType = service;
         }
 
-        if (context.Message.FindSegment("PV2") is { } pv2 && context.Concept(pv2.Field(3), "PV2", 3) is { } reason)
+        if (InGroup(context.Message, pv1, "PV2") is { } pv2 && context.Concept(pv2.Field(3), "PV2", 3) is { } reason)
         {
             encounter.ReasonCode.Add(reason);
         }
 
         return new EncounterMapping(encounter, key);
+    }
+
+    /// <summary>The first segment <paramref name="id"/> after <paramref name="start"/> before the next PID or PV1 (its group).</summary>
+    public static Hl7Segment? InGroup(Hl7Message message, Hl7Segment start, string id)
+    {
+        for (int i = start.Index + 1; i < message.SegmentCount; i++)
+        {
+            Hl7Segment segment = message[i];
+            string segmentId = segment.Id;
+            if (segmentId == id)
+            {
+                return segment;
+            }
+
+            if (segmentId is "PID" or "PV1" or "MSH")
+            {
+                return null;
+            }
+        }
+
+        return null;
     }
 
     /// <summary>PV1-19 as an identifier of type VN in the Trust's visit-number system.</summary>

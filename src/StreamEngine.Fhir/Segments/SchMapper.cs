@@ -151,9 +151,9 @@ public static class SchMapper
 
     private static DateTimeOffset? EndFrom(DateTimeOffset? start, Hl7Value duration, Hl7Value units)
     {
-        if (start is null || QuantityMapper.Number(V2Text.Of(duration)) is not { } amount || amount <= 0)
+        if (start is null || QuantityMapper.Number(V2Text.Of(duration)) is not { } amount || amount <= 0 || amount > 1_000_000)
         {
-            return null;
+            return null; // no duration, or one no appointment has (and AddMinutes would overflow on)
         }
 
         string unit = V2Text.First(units) ?? "min";

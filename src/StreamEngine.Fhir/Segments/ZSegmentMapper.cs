@@ -18,61 +18,86 @@ public static class ZSegmentMapper
     {
         foreach (ZSegmentRule rule in context.Profile.ZSegments)
         {
-            if (context.Message.FindSegment(rule.Segment) is not { } segment)
+            foreach (Hl7Segment segment in context.Message.Segments(rule.Segment))
             {
-                continue;
-            }
+                // A Z segment belongs to the patient (and visit) group it follows: never to another patient's.
+                Patient? patient = Before(context.Patients, segment.Index);
+                Encounter? encounter = Before(context.Encounters, segment.Index);
+                DomainResource? target = rule.Resource == "Encounter" ? encounter : patient;
+                if (target is null)
+                {
+                    continue;
+                }
 
-            DomainResource? target = rule.Resource == "Encounter" ? context.Encounter : context.Patient;
-            if (target is null)
-            {
-                continue;
-            }
-
-            Hl7Value field = segment.Field(rule.Field).Repetition(1);
-            Hl7Value component = field.Component(rule.Component);
-            string? text = V2Text.Of(component);
-            if (text is null)
-            {
-                continue;
-            }
-
-            switch (rule.Target)
-            {
-                case ZTargetKind.NhsNumberVerificationStatus:
-                    NhsStatus(context, rule, text);
-                    break;
-                case ZTargetKind.Identifier:
-                    Identifier(target, rule, text);
-                    break;
-                case ZTargetKind.Security:
-                    if (rule.When.Contains(text))
-                    {
-                        target.Meta ??= new Meta();
-                        target.Meta.Security.Add(new Coding(rule.System ?? UkCore.V3Confidentiality, rule.SecurityCode));
-                    }
-
-                    break;
-                case ZTargetKind.Extension:
-                    if (Value(context, rule, field, text) is { } value)
-                    {
-                        (target is Encounter e && rule.Url == UkCore.AdmissionMethodExtension
-                            ? (e.Hospitalization ??= new Encounter.HospitalizationComponent()).Extension
-                            : target.Extension).Add(new Extension(rule.Url!, value));
-                    }
-                    else
-                    {
-                        context.Warn(MappingIssueCode.InvalidZSegmentValue, rule.Segment, rule.Field);
-                    }
-
-                    break;
+                Apply(context, rule, segment, target, patient);
             }
         }
     }
 
-    private static void NhsStatus(MappingContext context, ZSegmentRule rule, string text)
+    private static T? Before<T>(List<(int Index, T Resource)> mapped, int index)
+        where T : class
     {
-        Identifier? nhs = context.Patient!.Identifier.Find(i => i.System == NhsNumber.System);
+        T? found = null;
+        foreach ((int at, T resource) in mapped)
+        {
+            if (at < index)
+            {
+                found = resource;
+            }
+        }
+
+        return found;
+    }
+
+    private static void Apply(MappingContext context, ZSegmentRule rule, Hl7Segment segment, DomainResource target, Patient? patient)
+    {
+        Hl7Value field = segment.Field(rule.Field).Repetition(1);
+        Hl7Value component = field.Component(rule.Component);
+        string? text = V2Text.Of(component);
+        if (text is null)
+        {
+            return;
+        }
+
+        switch (rule.Target)
+        {
+            case ZTargetKind.NhsNumberVerificationStatus:
+                if (patient is not null)
+                {
+                    NhsStatus(context, rule, text, patient);
+                }
+
+                break;
+            case ZTargetKind.Identifier:
+                Identifier(target, rule, text);
+                break;
+            case ZTargetKind.Security:
+                if (rule.When.Contains(text))
+                {
+                    target.Meta ??= new Meta();
+                    target.Meta.Security.Add(new Coding(rule.System ?? UkCore.V3Confidentiality, rule.SecurityCode));
+                }
+
+                break;
+            case ZTargetKind.Extension:
+                if (Value(context, rule, field, text) is { } value)
+                {
+                    (target is Encounter e && rule.Url == UkCore.AdmissionMethodExtension
+                        ? (e.Hospitalization ??= new Encounter.HospitalizationComponent()).Extension
+                        : target.Extension).Add(new Extension(rule.Url!, value));
+                }
+                else
+                {
+                    context.Warn(MappingIssueCode.InvalidZSegmentValue, rule.Segment, rule.Field);
+                }
+
+                break;
+        }
+    }
+
+    private static void NhsStatus(MappingContext context, ZSegmentRule rule, string text, Patient patient)
+    {
+        Identifier? nhs = patient.Identifier.Find(i => i.System == NhsNumber.System);
         if (nhs is null)
         {
             return;

@@ -83,6 +83,8 @@ public sealed class AdtMapper : ITriggerEventMapper
                 case "NK1":
                     Nk1Mapper.Map(context, segment);
                     break;
+                case "PV1" when trigger is "A28" or "A31" or "A29":
+                    break; // person-level events: never an Encounter, whatever PV1 says
                 case "PV1" when context.EncounterUrl is null || !owner: // BAR/DFT repeat the visit group
                     Encounter.EncounterStatus status = context.Profile.EncounterStatus.TryGetValue(trigger, out string? configured)
                         ? Subjects.ParseStatus(configured)

@@ -45,7 +45,7 @@ public sealed class OrderMapper : ITriggerEventMapper
                     orc = segment;
                     obr = null;
                     (current, currentKey) = OrcMapper.Map(context, orc, null, OrderNumbers.Read(context, null, orc), segment);
-                    group = new ObservationGroup { Laboratory = false, OrderKey = currentKey.Value };
+                    group = new ObservationGroup { Laboratory = false, OrderKey = currentKey };
                     break;
                 case "OBR" when patientOk:
                     if (current is not null && obr is not null)
@@ -57,7 +57,7 @@ public sealed class OrderMapper : ITriggerEventMapper
 
                     obr = segment;
                     (current, currentKey) = OrcMapper.Map(context, orc, obr, OrderNumbers.Read(context, obr, orc), segment);
-                    group = new ObservationGroup { Laboratory = false, OrderKey = currentKey.Value, Effective = context.DateTime(segment, 7) };
+                    group = new ObservationGroup { Laboratory = false, OrderKey = currentKey, Effective = context.DateTime(segment, 7) };
                     break;
                 case "SPM" when current is not null:
                     current.Specimen.Add(new ResourceReference(SpmMapper.Map(context, segment)));

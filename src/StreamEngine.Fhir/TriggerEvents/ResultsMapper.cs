@@ -50,7 +50,7 @@ public sealed class ResultsMapper : ITriggerEventMapper
                     (report, reportKey) = ObrMapper.Map(context, segment, numbers);
                     group = new ObservationGroup
                     {
-                        OrderKey = (numbers.Filler ?? numbers.Placer)?.Value,
+                        OrderKey = numbers.Filler ?? numbers.Placer,
                         Effective = context.DateTime(segment, 7),
                         Issued = report.Issued,
                         Laboratory = true,

@@ -24,6 +24,7 @@ public static class Subjects
         }
 
         context.Patient = mapping.Patient;
+        context.Patients.Add((pid.Index, mapping.Patient));
         context.PatientUrl = upsert
             ? context.Bundle.AddUpsert(mapping.Patient, mapping.Key)
             : context.Bundle.AddCreateIfAbsent(mapping.Patient, mapping.Key);
@@ -53,6 +54,7 @@ public static class Subjects
         }
 
         context.Encounter = mapping.Encounter;
+        context.Encounters.Add((pv1.Index, mapping.Encounter));
         context.EncounterUrl = upsert
             ? context.Bundle.AddUpsert(mapping.Encounter, mapping.Key)
             : context.Bundle.AddCreateIfAbsent(mapping.Encounter, mapping.Key);

@@ -62,7 +62,19 @@ internal static class ConvertCommand
                         continue;
                     }
 
-                    MappingResult result = mapper.Map(message);
+                    MappingResult result;
+                    try
+                    {
+                        result = mapper.Map(message);
+                    }
+                    catch (Exception e) when (e is not OutOfMemoryException)
+                    {
+                        // A mapper bug: this message is reported by the exception type (never its text) and the rest go on.
+                        await Console.Error.WriteLineAsync($"{file.Name}#{index}: error MappingException:{e.GetType().Name}");
+                        allConverted = false;
+                        continue;
+                    }
+
                     foreach (MappingIssue issue in result.Issues)
                     {
                         await Console.Error.WriteLineAsync($"{file.Name}#{index}: {(issue.IsError ? "error" : "warning")} {issue}");
