@@ -18,6 +18,7 @@ public class MappingBenchmarks
     private readonly NaiveMapper _naive = new();
     private byte[] _adt = [];
     private byte[] _oru = [];
+    private byte[] _nhs = [];
     private Bundle _adtBundle = new();
 
     [GlobalSetup]
@@ -25,6 +26,7 @@ public class MappingBenchmarks
     {
         _adt = File.ReadAllBytes(Path.Combine(AppContext.BaseDirectory, "bench", "adt_a01.hl7"));
         _oru = File.ReadAllBytes(Path.Combine(AppContext.BaseDirectory, "bench", "oru_r01_20obx.hl7"));
+        _nhs = File.ReadAllBytes(Path.Combine(AppContext.BaseDirectory, "bench", "nhs-admit-full.hl7"));
 
         Hl7Parser.TryParse(_adt, out Hl7Message? adt, out _);
         _adtBundle = _mapper.Map(adt!).Bundle!;
@@ -54,6 +56,10 @@ public class MappingBenchmarks
 
     [Benchmark]
     public int AdtA01_SerializeOnly() => FhirJson.Serialize(_adtBundle).Length;
+
+    /// <summary>A fuller English ADT^A01 (PD1, NK1, PV1 with visit, location chain and participants, PV2, AL1, DG1, PR1, ZU1): 11 entries.</summary>
+    [Benchmark]
+    public int AdtA01Nhs_ParseMapSerialize() => Ours(_nhs);
 
     [Benchmark]
     public int AdtA01_Naive() => FhirJson.SerializeWithFirely(_naive.Map(_adt)).Length;

@@ -36,7 +36,7 @@ public sealed class NaiveMapper
         foreach (string segment in segments)
         {
             string id = segment[..3];
-            if (id == "PV1")
+            if (id == "PV1" && Get(segment, 19, 1).Length > 0) // no visit number, no Encounter (as MessageMapper)
             {
                 var encounter = new Encounter
                 {
@@ -51,10 +51,7 @@ public sealed class NaiveMapper
                         _ => new Coding("http://terminology.hl7.org/CodeSystem/v3-NullFlavor", "UNK", "unknown"),
                     },
                 };
-                string visit = Get(segment, 19, 1);
-                var key = visit.Length > 0
-                    ? new Identifier("urn:streamengine:id:" + Clean(facility) + ":VN", visit)
-                    : new Identifier("urn:streamengine:id:" + Clean(facility) + ":encounter", control + "-PV1-" + (Array.IndexOf(segments, segment) + 1));
+                var key = new Identifier("urn:streamengine:id:" + Clean(facility) + ":VN", Get(segment, 19, 1));
                 encounter.Identifier.Add(key);
                 string start = Get(segment, 44, 1);
                 if (start.Length > 0)
