@@ -48,6 +48,7 @@ public sealed class EngineActor : ReceiveActor, IWithUnboundedStash, IWithTimers
     private readonly List<SinkRef> _sinks = [];
     private readonly Hl7AckBuilder _acks = new(DateTimeOffset.UtcNow);
     private readonly MessageMapper _mapper;
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, StreamEngine.Sinks.Fhir.FhirRestClient> _fhirClients = new();
     private readonly IMessageIndex _index;
     private readonly PatientKeyHasher _hasher;
     private Akka.Streams.IMaterializer? _materializer;
@@ -150,8 +151,24 @@ public sealed class EngineActor : ReceiveActor, IWithUnboundedStash, IWithTimers
             listener.PersistenceId,
             _mapper,
             replayId),
+        "fhir" => new FhirTarget(FhirClient(sink), sink.Fhir!, listener.PersistenceId, _mapper, replayId),
         _ => throw new InvalidOperationException($"Unknown sink type '{sink.Type}'."),
     };
+
+    // One pooled HTTP client per FHIR sink, shared by its streams and replays.
+    private StreamEngine.Sinks.Fhir.FhirRestClient FhirClient(SinkSettings sink) =>
+        _fhirClients.GetOrAdd(sink.Id, _ => new StreamEngine.Sinks.Fhir.FhirRestClient(sink.Fhir!));
+
+    /// <inheritdoc />
+    protected override void PostStop()
+    {
+        foreach (StreamEngine.Sinks.Fhir.FhirRestClient client in _fhirClients.Values)
+        {
+            client.Dispose();
+        }
+
+        base.PostStop();
+    }
 
     // Deletes, per stream, the journal events every sink has passed that were received before the replay window.
     private void Retain()

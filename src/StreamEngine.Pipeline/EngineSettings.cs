@@ -208,8 +208,11 @@ public sealed record SinkSettings
     /// <summary>Display name.</summary>
     public required string Name { get; init; }
 
-    /// <summary>Sink type; <c>ndjson</c> for now.</summary>
+    /// <summary>Sink type: <c>ndjson</c> or <c>fhir</c>.</summary>
     public string Type { get; init; } = "ndjson";
+
+    /// <summary>A FHIR sink's server and credentials (null for other types).</summary>
+    public StreamEngine.Sinks.Fhir.FhirSinkOptions? Fhir { get; init; }
 
     /// <summary>Output folder of an NDJSON sink. Default <c>./out</c>.</summary>
     public string Path { get; init; } = "./out";

@@ -191,4 +191,42 @@ public sealed class SettingsLoaderTests : IDisposable
         string error = Assert.Single(Errors($$"""{ "listeners": [ { "name": "a" } ], "mapping": { "profile": "{{bad.Replace("\\", "/", StringComparison.Ordinal)}}" } }"""));
         Assert.StartsWith("mapping.profile: Trust profile bad-profile.json: encounterStatus.A04:", error, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public void FhirSink_IsConfigured_WithItsSecretFromAFile_AndBadKeysAreNamed()
+    {
+        string keyFile = Path.Combine(_dir, "api.key");
+        File.WriteAllText(keyFile, "k");
+        EngineSettings settings = Load($$"""
+            { "listeners": [ { "name": "a" } ],
+              "sinks": [ { "name": "ehr", "type": "fhir", "baseUrl": "https://fhir.example.nhs.uk/R4", "timeout": "15", "bundleType": "batch",
+                           "auth": { "type": "apiKey", "header": "apikey", "keyFile": "{{keyFile.Replace("\\", "/", StringComparison.Ordinal)}}" } } ] }
+            """);
+        StreamEngine.Sinks.Fhir.FhirSinkOptions fhir = settings.Sinks.Single().Fhir!;
+        Assert.Equal("https://fhir.example.nhs.uk/R4/", fhir.BaseUrl.AbsoluteUri);
+        Assert.Equal((TimeSpan.FromSeconds(15), true, StreamEngine.Sinks.Fhir.FhirAuthKind.ApiKey, "apikey"), (fhir.Timeout, fhir.Batch, fhir.Auth, fhir.ApiKeyHeader));
+        Assert.DoesNotContain("k", fhir.Secret!.ToString().Replace(keyFile, string.Empty, StringComparison.Ordinal).Replace("secret from file ", string.Empty, StringComparison.Ordinal), StringComparison.Ordinal);
+
+        IReadOnlyList<string> errors = Errors("""
+            { "listeners": [ { "name": "a" } ],
+              "sinks": [ { "name": "a", "type": "fhir" },
+                         { "name": "b", "type": "fhir", "baseUrl": "ftp://x", "bundleType": "message" },
+                         { "name": "c", "type": "fhir", "baseUrl": "https://u:p@x/fhir" },
+                         { "name": "d", "type": "fhir", "baseUrl": "https://x/fhir", "auth": { "type": "basic", "passwordFile": "/nope" } },
+                         { "name": "e", "type": "fhir", "baseUrl": "https://x/fhir", "auth": { "type": "apiKey" } },
+                         { "name": "f", "type": "ndjson", "baseUrl": "https://x/fhir" } ] }
+            """);
+        Assert.Contains(errors, e => e.StartsWith("sinks[0].baseUrl: required", StringComparison.Ordinal));
+        Assert.Contains(errors, e => e.StartsWith("sinks[1].baseUrl:", StringComparison.Ordinal));
+        Assert.Contains(errors, e => e.StartsWith("sinks[1].bundleType:", StringComparison.Ordinal));
+        Assert.Contains(errors, e => e.StartsWith("sinks[2].baseUrl: credentials", StringComparison.Ordinal));
+        Assert.Contains(errors, e => e.StartsWith("sinks[3].auth.username:", StringComparison.Ordinal));
+        Assert.Contains(errors, e => e.StartsWith("sinks[3].auth.passwordFile: file not found", StringComparison.Ordinal));
+        Assert.Contains(errors, e => e.StartsWith("sinks[4].auth: give exactly one of keyFile or keyEnv", StringComparison.Ordinal));
+        Assert.Contains(errors, e => e.StartsWith("sinks[5]: baseUrl", StringComparison.Ordinal));
+        Assert.DoesNotContain(errors, e => e.Contains(":p@", StringComparison.Ordinal)); // the password in the URL is not echoed
+
+        // A secret inline in the JSON is not a key the configuration knows: refused at start-up.
+        Assert.Throws<ConfigurationException>(() => Load("""{ "listeners": [ { "name": "a" } ], "sinks": [ { "name": "a", "type": "fhir", "baseUrl": "https://x", "auth": { "type": "apiKey", "key": "secret" } } ] }"""));
+    }
 }

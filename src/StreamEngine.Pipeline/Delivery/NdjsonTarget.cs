@@ -1,6 +1,5 @@
 using Hl7.Fhir.Model;
 using StreamEngine.Fhir;
-using StreamEngine.Hl7v2;
 using StreamEngine.Pipeline.Ingest;
 using StreamEngine.Sinks.Ndjson;
 
@@ -59,41 +58,5 @@ public sealed class NdjsonTarget : IDeliveryTarget
     /// <inheritdoc />
     public void Dispose() => _file.Dispose();
 
-    private DeliveryResult Prepare(IIngestEvent journaled, out Bundle? bundle)
-    {
-        bundle = null;
-        if (journaled is FrameRejected rejected)
-        {
-            return DeliveryResult.Quarantine("Rejected:" + rejected.Reason); // no usable MSH: kept aside, raw, not lost
-        }
-
-        if (journaled is not MessageReceived received)
-        {
-            return DeliveryResult.Filtered;
-        }
-
-        try
-        {
-            if (!Hl7Parser.TryParse(received.Raw, out Hl7Message? message, out IReadOnlyList<Hl7Issue> issues) || message is null)
-            {
-                return DeliveryResult.Quarantine(issues.Count > 0 ? issues[0].ToString() : "Unparsable");
-            }
-
-            // An unsupported type is quarantined (coded UnsupportedMessageType), never dropped: an operator sees it.
-            MappingResult result = _mapper.Map(message, received.ReceivedAt);
-            if (result.Bundle is null)
-            {
-                return DeliveryResult.Quarantine(result.Issues.FirstOrDefault(i => i.IsError).ToString());
-            }
-
-            bundle = result.Bundle;
-            return DeliveryResult.Delivered;
-        }
-        catch (Exception e) when (e is not IOException and not OutOfMemoryException)
-        {
-            // A mapper bug must not stop the sink for good: the message is set aside with the exception type (never
-            // its message text, which could quote content) and the sink moves on.
-            return DeliveryResult.Quarantine("MappingException:" + e.GetType().Name);
-        }
-    }
+    private DeliveryResult Prepare(IIngestEvent journaled, out Bundle? bundle) => BundleMapping.Prepare(_mapper, journaled, out bundle);
 }

@@ -1,0 +1,53 @@
+using Hl7.Fhir.Model;
+using StreamEngine.Fhir;
+using StreamEngine.Hl7v2;
+using StreamEngine.Pipeline.Ingest;
+
+namespace StreamEngine.Pipeline.Delivery;
+
+/// <summary>
+/// A journaled event as the transaction Bundle a FHIR-producing sink delivers, or the reason it cannot be: rejected
+/// frames, unparsable messages and mapping errors are quarantined with their code, and a mapper bug is quarantined by
+/// its exception type (never its text, which could quote content), so one bad message never stops a sink.
+/// </summary>
+public static class BundleMapping
+{
+    /// <summary>Maps one event; <paramref name="bundle"/> is set when the result is Delivered.</summary>
+    public static DeliveryResult Prepare(MessageMapper mapper, IIngestEvent journaled, out Bundle? bundle)
+    {
+        bundle = null;
+        if (journaled is FrameRejected rejected)
+        {
+            return DeliveryResult.Quarantine("Rejected:" + rejected.Reason); // no usable MSH: kept aside, raw, not lost
+        }
+
+        if (journaled is not MessageReceived received)
+        {
+            return DeliveryResult.Filtered;
+        }
+
+        try
+        {
+            if (!Hl7Parser.TryParse(received.Raw, out Hl7Message? message, out IReadOnlyList<Hl7Issue> issues) || message is null)
+            {
+                return DeliveryResult.Quarantine(issues.Count > 0 ? issues[0].ToString() : "Unparsable");
+            }
+
+            // An unsupported type is quarantined (coded UnsupportedMessageType), never dropped: an operator sees it.
+            MappingResult result = mapper.Map(message, received.ReceivedAt);
+            if (result.Bundle is null)
+            {
+                return DeliveryResult.Quarantine(result.Issues.FirstOrDefault(i => i.IsError).ToString());
+            }
+
+            bundle = result.Bundle;
+            return DeliveryResult.Delivered;
+        }
+        catch (Exception e) when (e is not IOException and not OutOfMemoryException)
+        {
+            // A mapper bug must not stop the sink for good: the message is set aside with the exception type (never
+            // its message text, which could quote content) and the sink moves on.
+            return DeliveryResult.Quarantine("MappingException:" + e.GetType().Name);
+        }
+    }
+}

@@ -1,0 +1,190 @@
+using System.Net;
+using System.Net.Http.Headers;
+using System.Text;
+using System.Text.Json;
+
+namespace StreamEngine.Sinks.Fhir;
+
+/// <summary>What became of one bundle at the server.</summary>
+/// <param name="Delivered">2xx.</param>
+/// <param name="Rejected">A 4xx other than 408/429: the server will never take it; <paramref name="Reason"/> says why.</param>
+/// <param name="Reason">For a rejection: status and the OperationOutcome's issue codes and paths (never its text).</param>
+public readonly record struct FhirPostResult(bool Delivered, bool Rejected, string? Reason);
+
+/// <summary>The server could not be reached or kept failing (5xx, 429, 408, timeouts, connection errors).</summary>
+public sealed class FhirServerUnavailableException(string message, Exception? inner = null) : Exception(message, inner);
+
+/// <summary>
+/// POSTs transaction (or batch) bundles to one FHIR server over pooled keep-alive connections, retrying what a retry
+/// may cure with capped exponential backoff and jitter (honouring Retry-After), and classifying the rest. Bodies,
+/// URLs with queries and OperationOutcome texts never reach exceptions or reasons: only status codes, issue codes
+/// and element paths.
+/// </summary>
+public sealed class FhirRestClient : IDisposable
+{
+    private readonly FhirSinkOptions _options;
+    private readonly HttpClient _http;
+    private readonly Func<TimeSpan, CancellationToken, Task> _delay;
+
+    /// <summary>Creates the client (one per sink).</summary>
+    public FhirRestClient(FhirSinkOptions options, HttpMessageHandler? handler = null, Func<TimeSpan, CancellationToken, Task>? delay = null)
+    {
+        _options = options;
+        _delay = delay ?? Task.Delay;
+        handler ??= new SocketsHttpHandler
+        {
+            PooledConnectionLifetime = TimeSpan.FromMinutes(5),
+            PooledConnectionIdleTimeout = TimeSpan.FromMinutes(1),
+            MaxConnectionsPerServer = 8,
+            ConnectTimeout = TimeSpan.FromSeconds(10),
+        };
+        _http = new HttpClient(handler) { BaseAddress = options.BaseUrl, Timeout = Timeout.InfiniteTimeSpan };
+        _http.DefaultRequestHeaders.Accept.Add(new MediaTypeWithQualityHeaderValue("application/fhir+json"));
+    }
+
+    /// <summary>Requests sent (tries included), for tests and metrics.</summary>
+    public int Requests => _requests;
+
+    private int _requests;
+
+    /// <summary>
+    /// Sends one bundle, trying up to <see cref="FhirSinkOptions.MaxAttempts"/> times. Returns delivered or rejected;
+    /// throws <see cref="FhirServerUnavailableException"/> when every try failed in a way a later try may cure.
+    /// </summary>
+    public async Task<FhirPostResult> PostAsync(byte[] bundle, string requestId, string? correlationId, CancellationToken cancellationToken)
+    {
+        TimeSpan wait = _options.RetryDelay;
+        string last = "no attempt";
+        Exception? lastError = null;
+        for (int attempt = 1; attempt <= Math.Max(1, _options.MaxAttempts); attempt++)
+        {
+            TimeSpan? retryAfter = null;
+            try
+            {
+                using var request = new HttpRequestMessage(HttpMethod.Post, string.Empty) { Content = new ByteArrayContent(bundle) };
+                request.Content.Headers.ContentType = new MediaTypeHeaderValue("application/fhir+json") { CharSet = "utf-8" };
+                request.Headers.TryAddWithoutValidation("X-Request-ID", requestId);
+                if (correlationId is not null)
+                {
+                    request.Headers.TryAddWithoutValidation("X-Correlation-ID", correlationId);
+                }
+
+                Authenticate(request);
+                using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+                timeout.CancelAfter(_options.Timeout);
+                Interlocked.Increment(ref _requests);
+                using HttpResponseMessage response = await _http.SendAsync(request, HttpCompletionOption.ResponseContentRead, timeout.Token);
+                int status = (int)response.StatusCode;
+                if (response.IsSuccessStatusCode)
+                {
+                    return new FhirPostResult(true, false, null);
+                }
+
+                if (status is 401 or 403)
+                {
+                    // Credentials, not the message: never quarantine for it. The secret is read again on the next try
+                    // (a rotated file is picked up); if the server keeps refusing, the sink waits and retries.
+                    last = $"HTTP {status} (credentials refused)";
+                }
+                else if (status is >= 400 and < 500 && status is not (408 or 429))
+                {
+                    string body = await response.Content.ReadAsStringAsync(cancellationToken);
+                    return new FhirPostResult(false, true, $"Http{status}{Issues(body)}");
+                }
+                else
+                {
+                    last = $"HTTP {status}";
+                    retryAfter = RetryAfter(response);
+                }
+            }
+            catch (OperationCanceledException e) when (!cancellationToken.IsCancellationRequested)
+            {
+                last = "timeout";
+                lastError = e;
+            }
+            catch (HttpRequestException e)
+            {
+                last = "connection: " + (e.HttpRequestError.ToString());
+                lastError = e;
+            }
+
+            if (attempt < _options.MaxAttempts)
+            {
+                TimeSpan delay = retryAfter ?? Jitter(wait);
+                await _delay(delay > _options.MaxRetryDelay ? _options.MaxRetryDelay : delay, cancellationToken);
+                wait = TimeSpan.FromTicks(Math.Min(wait.Ticks * 2, _options.MaxRetryDelay.Ticks));
+            }
+        }
+
+        throw new FhirServerUnavailableException($"FHIR server {_options.BaseUrl.GetLeftPart(UriPartial.Authority)} unavailable after {_options.MaxAttempts} tries ({last})", lastError);
+    }
+
+    /// <inheritdoc />
+    public void Dispose() => _http.Dispose();
+
+    private void Authenticate(HttpRequestMessage request)
+    {
+        switch (_options.Auth)
+        {
+            case FhirAuthKind.ApiKey:
+                request.Headers.TryAddWithoutValidation(_options.ApiKeyHeader, (_options.ApiKeyPrefix ?? string.Empty) + _options.Secret!.Value);
+                break;
+            case FhirAuthKind.Basic:
+                string pair = _options.UserName + ":" + _options.Secret!.Value;
+                request.Headers.Authorization = new AuthenticationHeaderValue("Basic", Convert.ToBase64String(Encoding.UTF8.GetBytes(pair)));
+                break;
+        }
+    }
+
+    private static TimeSpan Jitter(TimeSpan wait) => TimeSpan.FromTicks((long)(wait.Ticks * (0.5 + Random.Shared.NextDouble())));
+
+    private static TimeSpan? RetryAfter(HttpResponseMessage response)
+    {
+        RetryConditionHeaderValue? header = response.Headers.RetryAfter;
+        if (header?.Delta is { } delta)
+        {
+            return delta;
+        }
+
+        return header?.Date is { } date ? date - DateTimeOffset.UtcNow is { Ticks: > 0 } until ? until : TimeSpan.Zero : null;
+    }
+
+    // ":code@path,code@path" from an OperationOutcome: codes and element paths only, never diagnostics or text.
+    private static string Issues(string body)
+    {
+        try
+        {
+            using JsonDocument outcome = JsonDocument.Parse(body);
+            if (!outcome.RootElement.TryGetProperty("issue", out JsonElement issues) || issues.ValueKind != JsonValueKind.Array)
+            {
+                return string.Empty;
+            }
+
+            var parts = new List<string>();
+            foreach (JsonElement issue in issues.EnumerateArray().Take(5))
+            {
+                string code = issue.TryGetProperty("code", out JsonElement c) && c.ValueKind == JsonValueKind.String ? c.GetString()! : "unknown";
+                string? path = null;
+                foreach (string name in new[] { "expression", "location" })
+                {
+                    if (path is null && issue.TryGetProperty(name, out JsonElement p) && p.ValueKind == JsonValueKind.Array && p.GetArrayLength() > 0)
+                    {
+                        path = p[0].GetString();
+                    }
+                }
+
+                parts.Add(path is null ? code : code + "@" + Clean(path));
+            }
+
+            return parts.Count == 0 ? string.Empty : ":" + string.Join(",", parts);
+        }
+        catch (JsonException)
+        {
+            return string.Empty;
+        }
+    }
+
+    // Paths are element paths (Patient.name[0].given); anything else (a value quoted in a path) is cut.
+    private static string Clean(string path) =>
+        new(path.Take(120).Where(ch => char.IsAsciiLetterOrDigit(ch) || ch is '.' or '[' or ']' or '_' or '-').ToArray());
+}

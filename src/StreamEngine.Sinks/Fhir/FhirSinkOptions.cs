@@ -1,0 +1,51 @@
+namespace StreamEngine.Sinks.Fhir;
+
+/// <summary>How a FHIR sink authenticates to its server.</summary>
+public enum FhirAuthKind
+{
+    /// <summary>No credentials.</summary>
+    None,
+
+    /// <summary>An API key in a header (e.g. <c>X-API-Key</c>, or <c>Authorization</c> with a prefix).</summary>
+    ApiKey,
+
+    /// <summary>HTTP basic: a user name and a password.</summary>
+    Basic,
+}
+
+/// <summary>A FHIR REST sink's settings (validated by the host's settings loader).</summary>
+public sealed record FhirSinkOptions
+{
+    /// <summary>The server's base URL; bundles are POSTed to it.</summary>
+    public required Uri BaseUrl { get; init; }
+
+    /// <summary>One request's timeout.</summary>
+    public TimeSpan Timeout { get; init; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>Send bundles as <c>transaction</c> (all or nothing, the default) or <c>batch</c> (entry by entry).</summary>
+    public bool Batch { get; init; }
+
+    /// <summary>Tries per bundle before the sink gives up for now (it then restarts with backoff and tries again).</summary>
+    public int MaxAttempts { get; init; } = 4;
+
+    /// <summary>First retry delay; doubled per attempt, capped by <see cref="MaxRetryDelay"/>, with jitter.</summary>
+    public TimeSpan RetryDelay { get; init; } = TimeSpan.FromMilliseconds(200);
+
+    /// <summary>Longest wait between tries (a longer Retry-After is capped to it).</summary>
+    public TimeSpan MaxRetryDelay { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>Credentials.</summary>
+    public FhirAuthKind Auth { get; init; } = FhirAuthKind.None;
+
+    /// <summary>The API key header (default <c>X-API-Key</c>).</summary>
+    public string ApiKeyHeader { get; init; } = "X-API-Key";
+
+    /// <summary>Text before the key in the header (e.g. <c>Bearer </c>), if any.</summary>
+    public string? ApiKeyPrefix { get; init; }
+
+    /// <summary>The API key or the basic password.</summary>
+    public SecretSource? Secret { get; init; }
+
+    /// <summary>The basic user name.</summary>
+    public string? UserName { get; init; }
+}

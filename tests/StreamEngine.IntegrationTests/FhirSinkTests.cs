@@ -1,0 +1,127 @@
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using StreamEngine.Hl7v2;
+
+namespace StreamEngine.IntegrationTests;
+
+/// <summary>
+/// The FHIR REST sink against a real FHIR server (@medplum/fhir-router behind tests/peers/fhir-server.mjs), asserted
+/// through the server's own search API, never through what the engine says it sent.
+/// </summary>
+public sealed class FhirSinkTests
+{
+    private static async Task<int> CountAsync(HttpClient http, string query)
+    {
+        using JsonDocument result = JsonDocument.Parse(await http.GetStringAsync(query + (query.Contains('?', StringComparison.Ordinal) ? "&" : "?") + "_summary=count"));
+        return result.RootElement.GetProperty("total").GetInt32();
+    }
+
+    private static async Task AwaitCountAsync(HttpClient http, string query, int expected, TimeSpan timeout)
+    {
+        using var deadline = new CancellationTokenSource(timeout);
+        int last = -1;
+        while (!deadline.IsCancellationRequested)
+        {
+            last = await CountAsync(http, query);
+            if (last >= expected)
+            {
+                break;
+            }
+
+            await Task.Delay(200, CancellationToken.None); // polling the server's search: a probe, not a sleep to synchronise
+        }
+
+        Assert.Equal(expected, last);
+    }
+
+    private static string NhsNumber(int i)
+    {
+        for (long n = 999_100_000L + (i * 10L); ; n++)
+        {
+            string nine = n.ToString(CultureInfo.InvariantCulture);
+            int sum = 0;
+            for (int d = 0; d < 9; d++)
+            {
+                sum += (nine[d] - '0') * (10 - d);
+            }
+
+            int check = 11 - (sum % 11);
+            if (check == 11)
+            {
+                check = 0;
+            }
+
+            if (check != 10)
+            {
+                return nine + check.ToString(CultureInfo.InvariantCulture);
+            }
+        }
+    }
+
+    private static byte[] Adt(string trigger, int patient, int n)
+    {
+        string mrn = $"P{patient:D3}";
+        string discharge = trigger == "A03" ? "|20261205113000" : string.Empty;
+        return Encoding.ASCII.GetBytes(
+            $"MSH|^~\\&|PAS|RX1|ROUTE|RX1|20261201{n / 3600 % 24:D2}{n / 60 % 60:D2}{n % 60:D2}||ADT^{trigger}^ADT_A01|F{patient:D3}-{n:D4}|P|2.4\r" +
+            $"EVN|{trigger}|20261201090000\r" +
+            $"PID|1||{mrn}^^^R0B^MR~{NhsNumber(patient)}^^^NHS^NH||TESTER{patient}^PAT^UPDATE{n}||19800101|F\r" +
+            $"PV1|1|I|WARD{patient % 7}^^^R0B01||||||||||||||||V{patient:D3}^^^R0B|||||||||||||||||||||||||20261201090000{discharge}\r");
+    }
+
+    [SkippableFact]
+    public async Task ThousandAdtMessages_HundredPatients_ExactlyHundredPatientsAndFinishedEncounters_ThroughAnOutage()
+    {
+        (PeerProcess server, HttpClient http) = await FhirServerTests.StartServerAsync();
+        await using PeerProcess serverLifetime = server;
+        using HttpClient httpLifetime = http;
+        using var folder = new TestFolder();
+        await File.WriteAllTextAsync(Path.Combine(folder.Path, "streamengine.json"), JsonSerializer.Serialize(new
+        {
+            dataDirectory = Path.Combine(folder.Path, "data"),
+            listeners = new[] { new { name = "it", host = "127.0.0.1", port = 0 } },
+            sinks = new[] { new { name = "server", type = "fhir", baseUrl = http.BaseAddress!.AbsoluteUri, maxAttempts = "3", timeout = "10" } },
+            store = new { durability = "os" },
+        }));
+        await using EngineProcess engine = await EngineProcess.StartAsync(folder.Path);
+
+        // Each patient: admit, eight updates, discharge; patients interleaved, one connection, stop-and-wait.
+        var messages = new List<byte[]>();
+        int n = 0;
+        for (int round = 0; round < 10; round++)
+        {
+            for (int patient = 1; patient <= 100; patient++)
+            {
+                messages.Add(Adt(round == 0 ? "A01" : round == 9 ? "A03" : "A08", patient, n++));
+            }
+        }
+
+        List<Hl7Message> firstAcks = await Peers.SendAsync(engine.Port, messages.Take(300));
+        Assert.All(firstAcks, a => Assert.Equal("AA", a.Get("MSA-1")));
+
+        // The server goes down (503, then dropped connections) while the rest arrive: ingest goes on, the sink waits.
+        await http.PostAsync("$outage?mode=503", null);
+        List<Hl7Message> moreAcks = await Peers.SendAsync(engine.Port, messages.Skip(300).Take(300));
+        await http.PostAsync("$outage?mode=drop", null);
+        List<Hl7Message> lastAcks = await Peers.SendAsync(engine.Port, messages.Skip(600));
+        Assert.All(moreAcks.Concat(lastAcks), a => Assert.Equal("AA", a.Get("MSA-1")));
+        using (JsonDocument state = JsonDocument.Parse(await (await http.PostAsync("$outage?mode=off", null)).Content.ReadAsStringAsync()))
+        {
+            Assert.True(state.RootElement.GetProperty("refused").GetInt32() > 0, "the sink never met the outage");
+        }
+
+        // Everything arrives once the server is back: one Provenance per message, and the upserts converge.
+        await AwaitCountAsync(http, "Provenance", 1000, TimeSpan.FromMinutes(3));
+        Assert.Equal(100, await CountAsync(http, "Patient"));
+        Assert.Equal(100, await CountAsync(http, "Encounter"));
+        Assert.Equal(100, await CountAsync(http, "Encounter?status=finished")); // each patient's A03 came last: order kept
+        Assert.Equal(1, await CountAsync(http, "Patient?identifier=" + Uri.EscapeDataString("https://fhir.nhs.uk/Id/nhs-number") + "|" + NhsNumber(42)));
+
+        // The last update of each patient wins (their name carries the message number of their last A08/A03).
+        using JsonDocument patient42 = JsonDocument.Parse(await http.GetStringAsync("Patient?identifier=" + Uri.EscapeDataString("urn:streamengine:id:R0B:MR") + "|P042"));
+        JsonElement name = patient42.RootElement.GetProperty("entry")[0].GetProperty("resource").GetProperty("name")[0];
+        Assert.Equal("UPDATE941", name.GetProperty("given")[1].GetString()); // round 9, patient 42: n = 900 + 41
+        Assert.Equal(0, await engine.StopAsync());
+    }
+}
