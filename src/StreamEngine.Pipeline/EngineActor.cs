@@ -150,8 +150,9 @@ public sealed class EngineActor : ReceiveActor, IWithUnboundedStash, IWithTimers
                 : Path.Combine(sink.Path, "replays", replayId, $"{sink.Id}.{listener.Id}.ndjson"),
             listener.PersistenceId,
             _mapper,
-            replayId),
-        "fhir" => new FhirTarget(FhirClient(sink), sink.Fhir!, listener.PersistenceId, _mapper, replayId),
+            replayId,
+            sink.Filter),
+        "fhir" => new FhirTarget(FhirClient(sink), sink.Fhir!, listener.PersistenceId, _mapper, replayId, sink.Filter),
         _ => throw new InvalidOperationException($"Unknown sink type '{sink.Type}'."),
     };
 

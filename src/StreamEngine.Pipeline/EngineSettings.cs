@@ -211,6 +211,9 @@ public sealed record SinkSettings
     /// <summary>Sink type: <c>ndjson</c> or <c>fhir</c>.</summary>
     public string Type { get; init; } = "ndjson";
 
+    /// <summary>Which messages the sink takes (everything by default).</summary>
+    public Delivery.SinkFilter Filter { get; init; } = Delivery.SinkFilter.All;
+
     /// <summary>A FHIR sink's server and credentials (null for other types).</summary>
     public StreamEngine.Sinks.Fhir.FhirSinkOptions? Fhir { get; init; }
 

@@ -229,4 +229,15 @@ public sealed class SettingsLoaderTests : IDisposable
         // A secret inline in the JSON is not a key the configuration knows: refused at start-up.
         Assert.Throws<ConfigurationException>(() => Load("""{ "listeners": [ { "name": "a" } ], "sinks": [ { "name": "a", "type": "fhir", "baseUrl": "https://x", "auth": { "type": "apiKey", "key": "secret" } } ] }"""));
     }
+
+    [Fact]
+    public void SinkFilter_IsRead_AndABadEntryIsNamed()
+    {
+        EngineSettings settings = Load("""{ "listeners": [ { "name": "a" } ], "sinks": [ { "name": "lab", "type": "ndjson", "filter": { "messageTypes": ["ORU"], "events": ["ORU^R01"], "sendingFacilities": ["RX1"] } } ] }""");
+        StreamEngine.Pipeline.Delivery.SinkFilter filter = settings.Sinks.Single().Filter;
+        Assert.Equal(["ORU"], filter.MessageTypes);
+        Assert.Equal(["ORU^R01"], filter.Events);
+        string error = Assert.Single(Errors("""{ "listeners": [ { "name": "a" } ], "sinks": [ { "name": "lab", "type": "ndjson", "filter": { "events": ["R01"] } } ] }"""));
+        Assert.StartsWith("sinks[0].filter.events: 'R01'", error, StringComparison.Ordinal);
+    }
 }

@@ -1,3 +1,4 @@
+using System.Collections.Frozen;
 using Hl7.Fhir.Model;
 using StreamEngine.Fhir;
 using StreamEngine.Fhir.TriggerEvents;
@@ -76,5 +77,27 @@ public sealed class NdjsonTargetTests : IDisposable
 
         using var again = new NdjsonTarget(file, "ingest/t/default", new MessageMapper());
         Assert.Equal([2L], again.Open(1 << 30)); // the file was replaced by a shorter one
+    }
+
+    [Fact]
+    public void Filter_TakesOnlyTheNamedTypesEventsAndSenders_TheRestIsCountedAsFiltered()
+    {
+        var filter = new SinkFilter
+        {
+            MessageTypes = new[] { "ADT" }.ToFrozenSet(),
+            Events = new[] { "ADT^A01", "ADT^A08" }.ToFrozenSet(),
+            SendingFacilities = new[] { "RX1" }.ToFrozenSet(),
+        };
+        using var target = new NdjsonTarget(Path.Combine(_dir, "f.ndjson"), "ingest/t/default", new MessageMapper(), filter: filter);
+        target.Open(0);
+        Assert.Equal(DeliveryResult.Delivered, target.Deliver(1, Received("A", "A01")));
+        Assert.Equal(DeliveryResult.Delivered, target.Deliver(2, Received("B", "A08")));
+        Assert.Equal(DeliveryResult.Filtered, target.Deliver(3, Received("C", "A03")));
+        var otherSender = new MessageReceived(TestData.Message(@"MSH|^~\&|PAS|RX9|R|RX1|20260101||ADT^A01|D|P|2.4", "PID|1||M1^^^R0B^MR"),
+            DateTimeOffset.UtcNow, "PAS", "RX9", "ADT^A01", "D", "20260101", contentHash: 0);
+        Assert.Equal(DeliveryResult.Filtered, target.Deliver(4, otherSender));
+        Assert.Equal(DeliveryResult.Filtered, target.Classify(Received("E", "A03")));
+        target.Flush(durable: true);
+        Assert.Equal(2, File.ReadAllLines(Path.Combine(_dir, "f.ndjson")).Length);
     }
 }

@@ -1,3 +1,4 @@
+using System.Collections.Frozen;
 using System.Globalization;
 using System.Net;
 using Microsoft.Extensions.Configuration;
@@ -10,7 +11,7 @@ namespace StreamEngine.Host.Configuration;
 /// <c>__</c> for nesting), into validated <see cref="EngineSettings"/>. Every problem is reported at once, each
 /// naming its key.
 /// </summary>
-public static class SettingsLoader
+public static partial class SettingsLoader
 {
     /// <summary>Default configuration file, relative to the working directory.</summary>
     public const string DefaultConfigFile = "config/streamengine.json";
@@ -188,7 +189,7 @@ public static class SettingsLoader
                 errors.Add($"{key}.path: not a valid path");
             }
 
-            sinks.Add(new SinkSettings { Id = id, Name = name, Type = type, Path = path, StartFrom = startFrom, Fhir = fhir });
+            sinks.Add(new SinkSettings { Id = id, Name = name, Type = type, Path = path, StartFrom = startFrom, Fhir = fhir, Filter = Filter(errors, key, s.Filter) });
         }
 
         Duplicates(errors, "sinks", sinks.Select(s => s.Id));
@@ -556,4 +557,42 @@ public static class SettingsLoader
 
         return file is not null ? StreamEngine.Sinks.Fhir.SecretSource.FromFile(file) : StreamEngine.Sinks.Fhir.SecretSource.FromEnvironment(env!);
     }
+
+    // sinks[].filter: message types (ADT), events (ADT^A01), sending facilities (MSH-4.1).
+    private static StreamEngine.Pipeline.Delivery.SinkFilter Filter(List<string> errors, string key, SinkFilterOptions? f)
+    {
+        if (f is null)
+        {
+            return StreamEngine.Pipeline.Delivery.SinkFilter.All;
+        }
+
+        System.Collections.Frozen.FrozenSet<string> Set(List<string>? values, string name, System.Text.RegularExpressions.Regex shape, string example)
+        {
+            foreach (string v in values ?? [])
+            {
+                if (!shape.IsMatch(v))
+                {
+                    errors.Add($"{key}.filter.{name}: '{v}' is not like {example}");
+                }
+            }
+
+            return (values ?? []).ToFrozenSet(StringComparer.Ordinal);
+        }
+
+        return new StreamEngine.Pipeline.Delivery.SinkFilter
+        {
+            MessageTypes = Set(f.MessageTypes, "messageTypes", MessageCodeShape(), "ADT"),
+            Events = Set(f.Events, "events", EventShape(), "ADT^A01"),
+            SendingFacilities = Set(f.SendingFacilities, "sendingFacilities", FacilityShape(), "RX1"),
+        };
+    }
+
+    [System.Text.RegularExpressions.GeneratedRegex("^[A-Z0-9]{3}$")]
+    private static partial System.Text.RegularExpressions.Regex MessageCodeShape();
+
+    [System.Text.RegularExpressions.GeneratedRegex("^[A-Z0-9]{3}\\^[A-Z0-9]{2,3}$")]
+    private static partial System.Text.RegularExpressions.Regex EventShape();
+
+    [System.Text.RegularExpressions.GeneratedRegex("^[^|^~\\\\&]{1,64}$")]
+    private static partial System.Text.RegularExpressions.Regex FacilityShape();
 }

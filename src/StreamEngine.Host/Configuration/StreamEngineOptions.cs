@@ -110,6 +110,17 @@ internal sealed class SinkOptions
     public string? MaxAttempts { get; set; }
 
     public FhirAuthOptions? Auth { get; set; }
+
+    public SinkFilterOptions? Filter { get; set; }
+}
+
+internal sealed class SinkFilterOptions
+{
+    public List<string>? MessageTypes { get; set; }
+
+    public List<string>? Events { get; set; }
+
+    public List<string>? SendingFacilities { get; set; }
 }
 
 internal sealed class FhirAuthOptions

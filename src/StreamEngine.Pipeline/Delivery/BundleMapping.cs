@@ -13,7 +13,7 @@ namespace StreamEngine.Pipeline.Delivery;
 public static class BundleMapping
 {
     /// <summary>Maps one event; <paramref name="bundle"/> is set when the result is Delivered.</summary>
-    public static DeliveryResult Prepare(MessageMapper mapper, IIngestEvent journaled, out Bundle? bundle)
+    public static DeliveryResult Prepare(MessageMapper mapper, IIngestEvent journaled, out Bundle? bundle, SinkFilter? filter = null)
     {
         bundle = null;
         if (journaled is FrameRejected rejected)
@@ -21,7 +21,7 @@ public static class BundleMapping
             return DeliveryResult.Quarantine("Rejected:" + rejected.Reason); // no usable MSH: kept aside, raw, not lost
         }
 
-        if (journaled is not MessageReceived received)
+        if (journaled is not MessageReceived received || (filter is not null && !filter.Accepts(received)))
         {
             return DeliveryResult.Filtered;
         }

@@ -19,10 +19,12 @@ public sealed class FhirTarget : IDeliveryTarget
     private readonly string _streamId;
     private readonly string? _replayId;
     private readonly bool _batch;
+    private readonly SinkFilter? _filter;
 
     /// <summary>Creates the target; <paramref name="replayId"/> is set for a replay (its id goes in X-Request-ID).</summary>
-    public FhirTarget(FhirRestClient client, FhirSinkOptions options, string streamId, MessageMapper mapper, string? replayId = null)
+    public FhirTarget(FhirRestClient client, FhirSinkOptions options, string streamId, MessageMapper mapper, string? replayId = null, SinkFilter? filter = null)
     {
+        _filter = filter;
         _client = client;
         _mapper = mapper;
         _streamId = streamId;
@@ -39,7 +41,7 @@ public sealed class FhirTarget : IDeliveryTarget
     /// <inheritdoc />
     public DeliveryResult Deliver(long sequenceNr, IIngestEvent journaled)
     {
-        DeliveryResult result = BundleMapping.Prepare(_mapper, journaled, out Bundle? bundle);
+        DeliveryResult result = BundleMapping.Prepare(_mapper, journaled, out Bundle? bundle, _filter);
         if (bundle is null)
         {
             return result;
@@ -59,7 +61,7 @@ public sealed class FhirTarget : IDeliveryTarget
     }
 
     /// <inheritdoc />
-    public DeliveryResult Classify(IIngestEvent journaled) => BundleMapping.Prepare(_mapper, journaled, out _);
+    public DeliveryResult Classify(IIngestEvent journaled) => BundleMapping.Prepare(_mapper, journaled, out _, _filter);
 
     /// <inheritdoc />
     public void Flush(bool durable)

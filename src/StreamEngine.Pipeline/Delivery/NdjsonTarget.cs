@@ -16,10 +16,12 @@ public sealed class NdjsonTarget : IDeliveryTarget
     private readonly string _streamId;
     private readonly string? _replayId;
     private readonly MessageMapper _mapper;
+    private readonly SinkFilter? _filter;
 
     /// <summary>Creates the target; <paramref name="replayId"/> is set for a replay's output.</summary>
-    public NdjsonTarget(string filePath, string streamId, MessageMapper mapper, string? replayId = null)
+    public NdjsonTarget(string filePath, string streamId, MessageMapper mapper, string? replayId = null, SinkFilter? filter = null)
     {
+        _filter = filter;
         _file = new NdjsonFileSink(filePath);
         _streamId = streamId;
         _mapper = mapper;
@@ -58,5 +60,5 @@ public sealed class NdjsonTarget : IDeliveryTarget
     /// <inheritdoc />
     public void Dispose() => _file.Dispose();
 
-    private DeliveryResult Prepare(IIngestEvent journaled, out Bundle? bundle) => BundleMapping.Prepare(_mapper, journaled, out bundle);
+    private DeliveryResult Prepare(IIngestEvent journaled, out Bundle? bundle) => BundleMapping.Prepare(_mapper, journaled, out bundle, _filter);
 }
