@@ -95,6 +95,19 @@ public sealed class EngineActor : ReceiveActor, IWithUnboundedStash, IWithTimers
         Timers.StartPeriodicTimer("retention", RunRetention.Instance, _settings.Retention.Interval);
         foreach (ListenerSettings listener in _settings.Listeners)
         {
+            foreach (SinkSettings sink in _settings.Sinks.Where(_ => _journals.Count == 0))
+            {
+                // Said once, at start-up: what each sink may see.
+                if (sink.Policy is { } policy)
+                {
+                    _log.Info("Sink {0} applies minimisation policy {1} version {2}", sink.Id, policy.Name, policy.Version);
+                }
+                else
+                {
+                    _log.Info("Sink {0} has no minimisation policy: it receives the full record", sink.Id);
+                }
+            }
+
             IActorRef journal = Context.ActorOf(
                 Supervised(IngestJournal.Props(listener.PersistenceId, listener.Id,
                     new IngestOptions(_index, _settings.Dedupe, _settings.ReadJournalPluginId) { ReadyTo = Self }), "journal"),
@@ -151,10 +164,15 @@ public sealed class EngineActor : ReceiveActor, IWithUnboundedStash, IWithTimers
             listener.PersistenceId,
             _mapper,
             replayId,
-            sink.Filter),
-        "fhir" => new FhirTarget(FhirClient(sink), sink.Fhir!, listener.PersistenceId, _mapper, replayId, sink.Filter),
+            sink.Filter,
+            sink.Policy,
+            OptOutFor(sink)),
+        "fhir" => new FhirTarget(FhirClient(sink), sink.Fhir!, listener.PersistenceId, _mapper, replayId, sink.Filter, sink.Policy, OptOutFor(sink)),
         _ => throw new InvalidOperationException($"Unknown sink type '{sink.Type}'."),
     };
+
+    // The national data opt-out applies to secondary-use sinks only; direct care is unaffected.
+    private StreamEngine.Policy.OptOutList? OptOutFor(SinkSettings sink) => sink.Purpose == SinkPurpose.SecondaryUse ? _settings.OptOut : null;
 
     // One pooled HTTP client per FHIR sink, shared by its streams and replays.
     private StreamEngine.Sinks.Fhir.FhirRestClient FhirClient(SinkSettings sink) =>

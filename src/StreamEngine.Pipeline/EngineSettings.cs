@@ -63,6 +63,9 @@ public sealed record EngineSettings
     /// <summary>Journal retention.</summary>
     public RetentionSettings Retention { get; init; } = new();
 
+    /// <summary>The national data opt-out list (<c>consent.optOutFile</c>), or null.</summary>
+    public StreamEngine.Policy.OptOutList? OptOut { get; init; }
+
     /// <summary>The Trust profile every sink's HL7 v2 -> FHIR mapping uses (<c>mapping.profile</c>).</summary>
     public StreamEngine.Fhir.Profiles.TrustProfile MappingProfile { get; init; } = StreamEngine.Fhir.Profiles.TrustProfile.Default;
 
@@ -200,6 +203,16 @@ public sealed record TlsSettings
 }
 
 /// <summary>One outbound destination.</summary>
+public enum SinkPurpose
+{
+    /// <summary>Care of the patient: every message, whatever the opt-out list says.</summary>
+    DirectCare,
+
+    /// <summary>Research, planning, analytics: patients on the national data opt-out list are filtered out.</summary>
+    SecondaryUse,
+}
+
+/// <summary>One sink's settings.</summary>
 public sealed record SinkSettings
 {
     /// <summary>Stable id; the watermark's persistence id derives from it.</summary>
@@ -210,6 +223,12 @@ public sealed record SinkSettings
 
     /// <summary>Sink type: <c>ndjson</c> or <c>fhir</c>.</summary>
     public string Type { get; init; } = "ndjson";
+
+    /// <summary>Direct care (default) or secondary use: the national data opt-out applies to secondary use only.</summary>
+    public SinkPurpose Purpose { get; init; } = SinkPurpose.DirectCare;
+
+    /// <summary>The sink's minimisation policy (<c>sinks[].policy</c>), or null for the full record.</summary>
+    public StreamEngine.Policy.MinimisationPolicy? Policy { get; init; }
 
     /// <summary>Which messages the sink takes (everything by default).</summary>
     public Delivery.SinkFilter Filter { get; init; } = Delivery.SinkFilter.All;

@@ -189,7 +189,7 @@ public static partial class SettingsLoader
                 errors.Add($"{key}.path: not a valid path");
             }
 
-            sinks.Add(new SinkSettings { Id = id, Name = name, Type = type, Path = path, StartFrom = startFrom, Fhir = fhir, Filter = Filter(errors, key, s.Filter) });
+            sinks.Add(new SinkSettings { Id = id, Name = name, Type = type, Path = path, StartFrom = startFrom, Fhir = fhir, Filter = Filter(errors, key, s.Filter), Policy = Policy(errors, key, s.Policy), Purpose = Purpose(errors, key, s.Purpose) });
         }
 
         Duplicates(errors, "sinks", sinks.Select(s => s.Id));
@@ -298,6 +298,24 @@ public static partial class SettingsLoader
             }
         }
 
+        StreamEngine.Policy.OptOutList? optOut = null;
+        if (options.Consent?.OptOutFile is { } optOutFile)
+        {
+            try
+            {
+                optOut = new StreamEngine.Policy.OptOutList(optOutFile);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                errors.Add($"consent.optOutFile: cannot be read ({e.GetType().Name})");
+            }
+        }
+
+        if (sinks.Any(s => s.Purpose == SinkPurpose.SecondaryUse) && optOut is null && !errors.Any(e => e.StartsWith("consent.", StringComparison.Ordinal)))
+        {
+            errors.Add("consent.optOutFile: required when a sink's purpose is secondary-use (the national data opt-out must apply to it)");
+        }
+
         if (errors.Count > 0)
         {
             throw new ConfigurationException(errors);
@@ -315,6 +333,7 @@ public static partial class SettingsLoader
             Admin = admin,
             Retention = retention,
             MappingProfile = profile,
+            OptOut = optOut,
             ReadJournalPluginId = ReadJournalPluginId,
         };
     }
@@ -595,4 +614,36 @@ public static partial class SettingsLoader
 
     [System.Text.RegularExpressions.GeneratedRegex("^[^|^~\\\\&]{1,64}$")]
     private static partial System.Text.RegularExpressions.Regex FacilityShape();
+
+    // sinks[].policy: a minimisation policy file, checked against the FHIR model now rather than at the first message.
+    private static StreamEngine.Policy.MinimisationPolicy? Policy(List<string> errors, string key, string? path)
+    {
+        if (string.IsNullOrWhiteSpace(path))
+        {
+            return null;
+        }
+
+        try
+        {
+            return StreamEngine.Policy.PolicyLoader.Load(path);
+        }
+        catch (StreamEngine.Policy.PolicyException e)
+        {
+            errors.Add($"{key}.policy: {e.Message}");
+            return null;
+        }
+    }
+
+    private static SinkPurpose Purpose(List<string> errors, string key, string? purpose) => purpose?.Trim().ToLowerInvariant() switch
+    {
+        null or "direct-care" => SinkPurpose.DirectCare,
+        "secondary-use" => SinkPurpose.SecondaryUse,
+        _ => Invalid(errors, $"{key}.purpose: '{purpose}' is not direct-care or secondary-use"),
+    };
+
+    private static SinkPurpose Invalid(List<string> errors, string error)
+    {
+        errors.Add(error);
+        return SinkPurpose.DirectCare;
+    }
 }

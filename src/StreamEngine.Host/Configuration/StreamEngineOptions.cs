@@ -21,6 +21,13 @@ internal sealed class StreamEngineOptions
     public RetentionOptions? Retention { get; set; }
 
     public MappingOptions? Mapping { get; set; }
+
+    public ConsentOptions? Consent { get; set; }
+}
+
+internal sealed class ConsentOptions
+{
+    public string? OptOutFile { get; set; }
 }
 
 internal sealed class MappingOptions
@@ -112,6 +119,10 @@ internal sealed class SinkOptions
     public FhirAuthOptions? Auth { get; set; }
 
     public SinkFilterOptions? Filter { get; set; }
+
+    public string? Policy { get; set; }
+
+    public string? Purpose { get; set; }
 }
 
 internal sealed class SinkFilterOptions

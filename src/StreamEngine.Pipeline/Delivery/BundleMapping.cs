@@ -13,7 +13,8 @@ namespace StreamEngine.Pipeline.Delivery;
 public static class BundleMapping
 {
     /// <summary>Maps one event; <paramref name="bundle"/> is set when the result is Delivered.</summary>
-    public static DeliveryResult Prepare(MessageMapper mapper, IIngestEvent journaled, out Bundle? bundle, SinkFilter? filter = null)
+    public static DeliveryResult Prepare(MessageMapper mapper, IIngestEvent journaled, out Bundle? bundle, SinkFilter? filter = null,
+        StreamEngine.Policy.BundleMinimiser? minimiser = null, StreamEngine.Policy.OptOutList? optOut = null)
     {
         bundle = null;
         if (journaled is FrameRejected rejected)
@@ -40,6 +41,16 @@ public static class BundleMapping
                 return DeliveryResult.Quarantine(result.Issues.FirstOrDefault(i => i.IsError).ToString());
             }
 
+            if (optOut is not null && OptedOut(result.Bundle, optOut))
+            {
+                return DeliveryResult.Filtered; // national data opt-out: never to a secondary-use sink (counted, no number logged)
+            }
+
+            if (minimiser is not null && !minimiser.Apply(result.Bundle))
+            {
+                return DeliveryResult.Filtered; // nothing in it this sink may see
+            }
+
             bundle = result.Bundle;
             return DeliveryResult.Delivered;
         }
@@ -49,5 +60,24 @@ public static class BundleMapping
             // its message text, which could quote content) and the sink moves on.
             return DeliveryResult.Quarantine("MappingException:" + e.GetType().Name);
         }
+    }
+
+    private static bool OptedOut(Bundle bundle, StreamEngine.Policy.OptOutList optOut)
+    {
+        foreach (Bundle.EntryComponent entry in bundle.Entry)
+        {
+            if (entry.Resource is Patient patient)
+            {
+                foreach (Identifier id in patient.Identifier)
+                {
+                    if (id.System == NhsNumber.System && id.Value is { } number && optOut.Contains(number))
+                    {
+                        return true;
+                    }
+                }
+            }
+        }
+
+        return false;
     }
 }

@@ -20,11 +20,16 @@ public sealed class FhirTarget : IDeliveryTarget
     private readonly string? _replayId;
     private readonly bool _batch;
     private readonly SinkFilter? _filter;
+    private readonly StreamEngine.Policy.BundleMinimiser? _minimiser;
+    private readonly StreamEngine.Policy.OptOutList? _optOut;
 
     /// <summary>Creates the target; <paramref name="replayId"/> is set for a replay (its id goes in X-Request-ID).</summary>
-    public FhirTarget(FhirRestClient client, FhirSinkOptions options, string streamId, MessageMapper mapper, string? replayId = null, SinkFilter? filter = null)
+    public FhirTarget(FhirRestClient client, FhirSinkOptions options, string streamId, MessageMapper mapper, string? replayId = null, SinkFilter? filter = null,
+        StreamEngine.Policy.MinimisationPolicy? policy = null, StreamEngine.Policy.OptOutList? optOut = null)
     {
         _filter = filter;
+        _minimiser = policy is null ? null : new StreamEngine.Policy.BundleMinimiser(policy);
+        _optOut = optOut;
         _client = client;
         _mapper = mapper;
         _streamId = streamId;
@@ -41,7 +46,7 @@ public sealed class FhirTarget : IDeliveryTarget
     /// <inheritdoc />
     public DeliveryResult Deliver(long sequenceNr, IIngestEvent journaled)
     {
-        DeliveryResult result = BundleMapping.Prepare(_mapper, journaled, out Bundle? bundle, _filter);
+        DeliveryResult result = BundleMapping.Prepare(_mapper, journaled, out Bundle? bundle, _filter, _minimiser, _optOut);
         if (bundle is null)
         {
             return result;
@@ -61,7 +66,7 @@ public sealed class FhirTarget : IDeliveryTarget
     }
 
     /// <inheritdoc />
-    public DeliveryResult Classify(IIngestEvent journaled) => BundleMapping.Prepare(_mapper, journaled, out _, _filter);
+    public DeliveryResult Classify(IIngestEvent journaled) => BundleMapping.Prepare(_mapper, journaled, out _, _filter, _minimiser, _optOut);
 
     /// <inheritdoc />
     public void Flush(bool durable)

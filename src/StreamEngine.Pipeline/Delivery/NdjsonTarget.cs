@@ -17,11 +17,16 @@ public sealed class NdjsonTarget : IDeliveryTarget
     private readonly string? _replayId;
     private readonly MessageMapper _mapper;
     private readonly SinkFilter? _filter;
+    private readonly StreamEngine.Policy.BundleMinimiser? _minimiser;
+    private readonly StreamEngine.Policy.OptOutList? _optOut;
 
     /// <summary>Creates the target; <paramref name="replayId"/> is set for a replay's output.</summary>
-    public NdjsonTarget(string filePath, string streamId, MessageMapper mapper, string? replayId = null, SinkFilter? filter = null)
+    public NdjsonTarget(string filePath, string streamId, MessageMapper mapper, string? replayId = null, SinkFilter? filter = null,
+        StreamEngine.Policy.MinimisationPolicy? policy = null, StreamEngine.Policy.OptOutList? optOut = null)
     {
         _filter = filter;
+        _minimiser = policy is null ? null : new StreamEngine.Policy.BundleMinimiser(policy);
+        _optOut = optOut;
         _file = new NdjsonFileSink(filePath);
         _streamId = streamId;
         _mapper = mapper;
@@ -60,5 +65,5 @@ public sealed class NdjsonTarget : IDeliveryTarget
     /// <inheritdoc />
     public void Dispose() => _file.Dispose();
 
-    private DeliveryResult Prepare(IIngestEvent journaled, out Bundle? bundle) => BundleMapping.Prepare(_mapper, journaled, out bundle, _filter);
+    private DeliveryResult Prepare(IIngestEvent journaled, out Bundle? bundle) => BundleMapping.Prepare(_mapper, journaled, out bundle, _filter, _minimiser, _optOut);
 }

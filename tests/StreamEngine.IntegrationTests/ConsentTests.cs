@@ -1,0 +1,87 @@
+using System.Text;
+using System.Text.Json;
+using StreamEngine.Hl7v2;
+
+namespace StreamEngine.IntegrationTests;
+
+/// <summary>
+/// Two sinks on one engine: a direct-care sink with the full record, and a secondary-use sink with the shipped
+/// minimisation policy and the national data opt-out list. What each gets is read from its own output file.
+/// </summary>
+public sealed class ConsentTests
+{
+    private static async Task<string[]> AwaitLinesAsync(string file, int count)
+    {
+        using var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        string[] lines = [];
+        while (!deadline.IsCancellationRequested)
+        {
+            lines = File.Exists(file) ? (await File.ReadAllLinesAsync(file)).Where(l => l.Length > 0).ToArray() : [];
+            if (lines.Length >= count)
+            {
+                break;
+            }
+
+            await Task.Delay(50, CancellationToken.None);
+        }
+
+        return lines;
+    }
+
+    [Fact]
+    public async Task OptedOutPatient_NeverReachesTheSecondaryUseSink_StillReachesDirectCare_AndResearchSeesOnlyThePolicy()
+    {
+        using var folder = new TestFolder();
+        string policies = Path.Combine(folder.Path, "policies");
+        Directory.CreateDirectory(policies);
+        string shipped = Path.GetFullPath(Path.Combine(PeerProcess.PeersFolder, "..", "..", "config", "policies", "secondary-use.json"));
+        File.Copy(shipped, Path.Combine(policies, "secondary-use.json"));
+        await File.WriteAllBytesAsync(Path.Combine(policies, "secondary-use.hmac"), Enumerable.Range(1, 32).Select(i => (byte)i).ToArray());
+        string optOut = Path.Combine(folder.Path, "opt-out.txt");
+        await File.WriteAllTextAsync(optOut, "# national data opt-out\n943 476 5919\n");
+        await File.WriteAllTextAsync(Path.Combine(folder.Path, "streamengine.json"), JsonSerializer.Serialize(new
+        {
+            dataDirectory = Path.Combine(folder.Path, "data"),
+            listeners = new[] { new { name = "it", host = "127.0.0.1", port = 0 } },
+            sinks = new object[]
+            {
+                new { name = "care", type = "ndjson", path = Path.Combine(folder.Path, "out") },
+                new { name = "research", type = "ndjson", path = Path.Combine(folder.Path, "out"), purpose = "secondary-use", policy = Path.Combine(policies, "secondary-use.json") },
+            },
+            consent = new { optOutFile = optOut },
+        }));
+        await using EngineProcess engine = await EngineProcess.StartAsync(folder.Path);
+        Assert.Contains("Sink research applies minimisation policy secondary-use version 1", engine.Logs, StringComparison.Ordinal);
+        Assert.Contains("Sink care has no minimisation policy", engine.Logs, StringComparison.Ordinal);
+
+        List<Hl7Message> acks = await Peers.SendAsync(engine.Port,
+        [
+            Peers.Adt("A01", "OPTED-1", "M1", nhsNumber: "9434765919"),
+            Peers.Adt("A01", "SHARED-1", "M2", nhsNumber: "9990000026", visit: "V2"),
+            Peers.Adt("A08", "OPTED-2", "M1", nhsNumber: "9434765919"),
+            Peers.Adt("A08", "SHARED-2", "M2", nhsNumber: "9990000026", visit: "V2"),
+        ]);
+        Assert.All(acks, a => Assert.Equal("AA", a.Get("MSA-1")));
+
+        string[] care = await AwaitLinesAsync(Path.Combine(folder.Path, "out", "care.it.ndjson"), 4);
+        Assert.Equal(4, care.Length);
+        Assert.Contains("9434765919", care[0], StringComparison.Ordinal);
+
+        // The research sink: only the patient not on the list, minimised and pseudonymised. A sink goes in journal
+        // order, so once SHARED-2 is written, OPTED-2 (before it) has been decided.
+        string[] research = await AwaitLinesAsync(Path.Combine(folder.Path, "out", "research.it.ndjson"), 2);
+        Assert.Equal(2, research.Length);
+        Assert.Contains("\"SHARED-2\"", research[1], StringComparison.Ordinal);
+        string line = research[0];
+        Assert.Contains("\"SHARED-1\"", line, StringComparison.Ordinal);
+        Assert.DoesNotContain("9990000026", line, StringComparison.Ordinal);
+        Assert.DoesNotContain("9434765919", line, StringComparison.Ordinal);
+        Assert.DoesNotContain("TESTER", line, StringComparison.Ordinal); // names are not in the policy
+        Assert.Contains("research-pseudonym", line, StringComparison.Ordinal);
+        Assert.Contains("\"birthDate\":\"1980\"", line, StringComparison.Ordinal);
+        Assert.Contains(MinimisationTag, line, StringComparison.Ordinal);
+        Assert.Equal(0, await engine.StopAsync());
+    }
+
+    private const string MinimisationTag = "\"system\":\"https://streamengine.dev/fhir/CodeSystem/minimisation-policy\",\"version\":\"1\",\"code\":\"secondary-use\"";
+}
