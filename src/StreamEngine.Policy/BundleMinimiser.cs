@@ -14,10 +14,25 @@ namespace StreamEngine.Policy;
 /// with the same key (a plain hash of a 10-digit NHS number could be reversed by trying them all); and each delivered
 /// resource is tagged with the policy's name and version. Mutates the bundle it is given (each sink maps its own).
 /// </summary>
-public sealed class BundleMinimiser(MinimisationPolicy policy)
+public sealed class BundleMinimiser
 {
+    private readonly Dictionary<string, string> _pseudonymised;
+    private readonly bool _truncatePostcode;
+    private readonly bool _dropFreeText;
+    private readonly HMACSHA256 _hmac;
+
+    /// <summary>Creates the minimiser for one sink output (not thread-safe: a sink delivers one message at a time).</summary>
+    public BundleMinimiser(MinimisationPolicy policy)
+    {
+        Policy = policy;
+        _pseudonymised = policy.Transforms.OfType<Pseudonymise>().ToDictionary(p => p.System, p => p.To, StringComparer.Ordinal);
+        _truncatePostcode = policy.Transforms.OfType<TruncatePostcode>().Any();
+        _dropFreeText = policy.Transforms.OfType<DropFreeText>().Any();
+        _hmac = new HMACSHA256(policy.Key);
+    }
+
     /// <summary>The policy applied.</summary>
-    public MinimisationPolicy Policy { get; } = policy;
+    public MinimisationPolicy Policy { get; }
 
     /// <summary>Applies the policy; returns false when nothing of the bundle may be delivered (the sink filters it).</summary>
     public bool Apply(Bundle bundle)
@@ -54,8 +69,7 @@ public sealed class BundleMinimiser(MinimisationPolicy policy)
         foreach (Bundle.EntryComponent entry in kept)
         {
             Resource resource = entry.Resource!;
-            Transform(resource);
-            References(resource, dropped, renamed);
+            Transform(resource, dropped, renamed);
             entry.FullUrl = entry.FullUrl is { } url ? renamed[url] : null;
             if (entry.Request is { } request)
             {
@@ -74,45 +88,42 @@ public sealed class BundleMinimiser(MinimisationPolicy policy)
     // Removes every element the path tree does not keep. A resource keeps its id and meta (profiles, the policy tag).
     private static void Prune(Base node, PolicyPath allowed, bool root)
     {
-        ClassMapping? mapping = Hl7.Fhir.Model.ModelInfo.ModelInspector.FindOrImportClassMapping(node.GetType());
-        if (mapping is null)
+        foreach (Member member in Members(node.GetType()))
         {
-            return;
-        }
-
-        foreach (PropertyMapping property in mapping.PropertyMappings)
-        {
-            string name = property.Name;
-            if (root && name is "id" or "meta")
+            if (root && member.Name is "id" or "meta")
             {
                 continue;
             }
 
-            PolicyPath? child = allowed.Child(name);
+            object? value = member.Get(node);
+            if (value is null)
+            {
+                continue;
+            }
+
+            PolicyPath? child = allowed.Child(member.Name);
             if (child is null)
             {
-                if (property.NativeProperty is { CanWrite: true } setter && node.TryGetValue(name, out _))
-                {
-                    setter.SetValue(node, null);
-                }
-
+                member.Clear(node);
                 continue;
             }
 
-            if (child.All || !node.TryGetValue(name, out object? value))
+            if (child.All)
             {
                 continue;
             }
 
             switch (value)
             {
-                case Base element when element is not PrimitiveType:
+                case PrimitiveType:
+                    break;
+                case Base element:
                     Prune(element, child, root: false);
                     break;
-                case IEnumerable list:
-                    foreach (object item in list)
+                case IList list:
+                    for (int i = 0; i < list.Count; i++)
                     {
-                        if (item is Base b and not PrimitiveType)
+                        if (list[i] is Base b and not PrimitiveType)
                         {
                             Prune(b, child, root: false);
                         }
@@ -123,90 +134,114 @@ public sealed class BundleMinimiser(MinimisationPolicy policy)
         }
     }
 
-    private void Transform(Resource resource)
+    private sealed record Member(string Name, Func<Base, object?> Get, Action<Base> Clear);
+
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<Type, Member[]> MembersByType = new();
+
+    // Each element's backing field read and cleared by compiled delegates (no lazily created lists, no reflection per
+    // call); elements without one fall back to the POCO's own TryGetValue and property setter.
+    private static Member[] Members(Type type) => MembersByType.GetOrAdd(type, static t =>
     {
-        foreach (PolicyTransform transform in Policy.Transforms)
+        ClassMapping mapping = Hl7.Fhir.Model.ModelInfo.ModelInspector.FindOrImportClassMapping(t)
+            ?? throw new NotSupportedException("No FHIR class mapping for " + t.Name);
+        var members = new List<Member>();
+        foreach (PropertyMapping property in mapping.PropertyMappings)
         {
-            switch (transform)
+            if (mapping.IsFhirPrimitive && property.Name == "value")
             {
-                case Pseudonymise p:
-                    Walk(resource, node =>
-                    {
-                        if (node is Identifier id && id.System == p.System && id.Value is { } value)
-                        {
-                            id.System = p.To;
-                            id.Value = Pseudonym(value);
-                            id.Extension.Clear(); // e.g. the tracing status: about the real number
-                            id.Assigner = null;
-                        }
-                    });
-                    break;
-                case CoarsenBirthDate c:
-                    if (resource is Patient patient)
-                    {
-                        patient.BirthDateElement = Coarse(patient.BirthDate, c.KeepMonth) is { } date ? new Date(date) : null;
-                        if (patient.Deceased is FhirDateTime died)
-                        {
-                            patient.Deceased = Coarse(died.Value, c.KeepMonth) is { } when ? new FhirDateTime(when) : null;
-                        }
-                    }
+                continue;
+            }
 
-                    break;
-                case TruncatePostcode:
-                    Walk(resource, node =>
-                    {
-                        if (node is Address address && address.PostalCode is { } postcode)
-                        {
-                            address.PostalCode = Outward(postcode);
-                        }
-                    });
-                    break;
-                case DropFreeText:
-                    if (resource is DomainResource domain)
-                    {
-                        domain.Text = null;
-                    }
+            System.Reflection.PropertyInfo? native = property.NativeProperty;
+            System.Reflection.FieldInfo? field = null;
+            for (Type? d = native?.DeclaringType; d is not null && field is null; d = d.BaseType)
+            {
+                field = d.GetField("_" + native!.Name, System.Reflection.BindingFlags.Instance | System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.DeclaredOnly);
+            }
 
-                    Walk(resource, node =>
-                    {
-                        switch (node)
-                        {
-                            case CodeableConcept concept:
-                                concept.Text = null;
-                                break;
-                            case ResourceReference reference:
-                                reference.Display = null;
-                                break;
-                            case Annotation note:
-                                note.Text = "[removed]";
-                                break;
-                        }
-                    });
-                    break;
+            string name = property.Name;
+            if (field is not null && !field.FieldType.IsValueType)
+            {
+                var poco = System.Linq.Expressions.Expression.Parameter(typeof(Base), "poco");
+                var typed = System.Linq.Expressions.Expression.Field(System.Linq.Expressions.Expression.Convert(poco, field.DeclaringType!), field);
+                var get = System.Linq.Expressions.Expression.Lambda<Func<Base, object?>>(System.Linq.Expressions.Expression.Convert(typed, typeof(object)), poco).Compile();
+                var clear = System.Linq.Expressions.Expression.Lambda<Action<Base>>(
+                    System.Linq.Expressions.Expression.Assign(typed, System.Linq.Expressions.Expression.Constant(null, field.FieldType)), poco).Compile();
+                members.Add(new Member(name, get, clear));
+            }
+            else if (native is { CanWrite: true })
+            {
+                members.Add(new Member(name, node => node.TryGetValue(name, out object? v) ? v : null, node => native.SetValue(node, null)));
             }
         }
-    }
 
-    // References to dropped entries are removed (Provenance.target entries with them); renamed ones follow their entry.
-    private static void References(Resource resource, HashSet<string> dropped, Dictionary<string, string> renamed)
+        return [.. members];
+    });
+
+    // One walk over the resource does every transform and fixes every reference.
+    private void Transform(Resource resource, HashSet<string> dropped, Dictionary<string, string> renamed)
     {
         if (resource is Provenance provenance)
         {
             provenance.Target.RemoveAll(t => t.Reference is { } r && dropped.Contains(r));
         }
 
+        foreach (PolicyTransform transform in Policy.Transforms)
+        {
+            switch (transform)
+            {
+                case CoarsenBirthDate c when resource is Patient patient:
+                    patient.BirthDateElement = Coarse(patient.BirthDate, c.KeepMonth) is { } date ? new Date(date) : null;
+                    if (patient.Deceased is FhirDateTime died)
+                    {
+                        patient.Deceased = Coarse(died.Value, c.KeepMonth) is { } when ? new FhirDateTime(when) : null;
+                    }
+
+                    break;
+                case DropFreeText when resource is DomainResource domain:
+                    domain.Text = null;
+                    break;
+            }
+        }
+
         Walk(resource, node =>
         {
-            if (node is ResourceReference reference && reference.Reference is { } target)
+            switch (node)
             {
-                if (dropped.Contains(target))
-                {
-                    reference.Reference = null;
-                }
-                else if (renamed.TryGetValue(target, out string? now))
-                {
-                    reference.Reference = now;
-                }
+                case Identifier id when id.System is { } system && _pseudonymised.TryGetValue(system, out string? to) && id.Value is { } value:
+                    id.System = to;
+                    id.Value = Pseudonym(value);
+                    id.Extension.Clear(); // e.g. the tracing status: about the real number
+                    id.Assigner = null;
+                    break;
+                case Address address when _truncatePostcode && address.PostalCode is { } postcode:
+                    address.PostalCode = Outward(postcode);
+                    break;
+                case CodeableConcept concept when _dropFreeText:
+                    concept.Text = null;
+                    break;
+                case Annotation note when _dropFreeText:
+                    note.Text = "[removed]";
+                    break;
+                case ResourceReference reference:
+                    if (_dropFreeText)
+                    {
+                        reference.Display = null;
+                    }
+
+                    if (reference.Reference is { } target)
+                    {
+                        if (dropped.Contains(target))
+                        {
+                            reference.Reference = null;
+                        }
+                        else if (renamed.TryGetValue(target, out string? now))
+                        {
+                            reference.Reference = now;
+                        }
+                    }
+
+                    break;
             }
         });
     }
@@ -230,23 +265,20 @@ public sealed class BundleMinimiser(MinimisationPolicy policy)
         string system = Uri.UnescapeDataString(url[start..pipe]);
         string value = Uri.UnescapeDataString(url[(pipe + 1)..]).Replace(@"\,", ",", StringComparison.Ordinal)
             .Replace(@"\|", "|", StringComparison.Ordinal).Replace(@"\$", "$", StringComparison.Ordinal).Replace(@"\\", @"\", StringComparison.Ordinal);
-        foreach (PolicyTransform transform in Policy.Transforms)
-        {
-            if (transform is Pseudonymise p && p.System == system)
-            {
-                return url[..start] + Uri.EscapeDataString(p.To) + "|" + Pseudonym(value);
-            }
-        }
-
-        return url;
+        return _pseudonymised.TryGetValue(system, out string? to) ? url[..start] + Uri.EscapeDataString(to) + "|" + Pseudonym(value) : url;
     }
 
-    private string Pseudonym(string value) => Convert.ToHexStringLower(HMACSHA256.HashData(Policy.Key, Encoding.UTF8.GetBytes(value)));
+    private string Pseudonym(string value)
+    {
+        Span<byte> hash = stackalloc byte[32];
+        _hmac.TryComputeHash(Encoding.UTF8.GetBytes(value), hash, out _);
+        return Convert.ToHexStringLower(hash);
+    }
 
     private Guid KeyedUuid(string name)
     {
         Span<byte> hash = stackalloc byte[32];
-        HMACSHA256.HashData(Policy.Key, Encoding.UTF8.GetBytes("fullUrl|" + name), hash);
+        _hmac.TryComputeHash(Encoding.UTF8.GetBytes("fullUrl|" + name), hash, out _);
         hash[6] = (byte)((hash[6] & 0x0F) | 0x80);
         hash[8] = (byte)((hash[8] & 0x3F) | 0x80);
         return new Guid(hash[..16], bigEndian: true);
@@ -272,19 +304,19 @@ public sealed class BundleMinimiser(MinimisationPolicy policy)
     private static void Walk(Base node, Action<Base> visit)
     {
         visit(node);
-        foreach (KeyValuePair<string, object> element in node.EnumerateElements())
+        foreach (Member member in Members(node.GetType()))
         {
-            switch (element.Value)
+            switch (member.Get(node))
             {
-                case Resource:
-                    break; // contained resources are not produced by the mapping
+                case null or PrimitiveType or Resource:
+                    break; // primitives hold no identifiers, addresses or references; no contained resources are mapped
                 case Base child:
                     Walk(child, visit);
                     break;
-                case IEnumerable list and not string:
-                    foreach (object item in list)
+                case IList list:
+                    for (int i = 0; i < list.Count; i++)
                     {
-                        if (item is Base b and not Resource)
+                        if (list[i] is Base b and not Resource and not PrimitiveType)
                         {
                             Walk(b, visit);
                         }
