@@ -29,8 +29,13 @@ public static class Program
             case "run":
                 await RunAsync(Arg("--port", 2575), Arg("--connections", 1), Arg("--window", 1), Arg("--seconds", 10), Arg("--warmup", 2));
                 return 0;
+            case "fhir-post":
+                string Text(string name) => Array.IndexOf(args, name) is int t and >= 0 && t + 1 < args.Length ? args[t + 1] : throw new ArgumentException(name + " is required");
+                await FhirPost.RunAsync(new Uri(Text("--url")), Text("--file"), Arg("--concurrency", 1), Text("--client"), Arg("--count", 2000));
+                return 0;
             default:
-                Console.Error.WriteLine("usage: loadgen baseline [--port 0] [--durable FILE] | loadgen run --port P [--connections 1] [--window 1] [--seconds 10] [--warmup 2]");
+                Console.Error.WriteLine("usage: loadgen baseline [--port 0] [--durable FILE] | loadgen run --port P [--connections 1] [--window 1] [--seconds 10] [--warmup 2]"
+                    + " | loadgen fhir-post --url U --file BUNDLES.ndjson --client raw|sink [--concurrency 1] [--count 2000]");
                 return 2;
         }
     }

@@ -128,8 +128,10 @@ public sealed class TransactionBundleBuilder
     {
         if (_byFullUrl.TryGetValue(fullUrl, out Bundle.EntryComponent? existing))
         {
-            if (!ReferenceEquals(existing.Resource, resource))
+            if (!ReferenceEquals(existing.Resource, resource) && request.Method == Bundle.HTTPVerb.PUT)
             {
+                // Two upserts of one identity (e.g. two OBR with one filler number) lose the second: reported. A
+                // create-if-absent of something already in the bundle (the same ward in PV1-3 and AIL-3) is the same thing.
                 DuplicatesDropped++;
             }
 
