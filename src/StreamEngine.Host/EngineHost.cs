@@ -57,6 +57,9 @@ public static class EngineHost
                   throughput = 100
                   dedicated-thread-pool { thread-count = 2, threadtype = background }
                 }
+                {{EngineActor.BlockingSinkDispatcher}} {
+                  type = PinnedDispatcher
+                }
                 """), HoconAddMode.Prepend);
             akka.WithActors((system, registry) =>
             {

@@ -37,6 +37,12 @@ public sealed class EngineActor : ReceiveActor, IWithUnboundedStash, IWithTimers
     /// </summary>
     public const string SinkDispatcher = "streamengine.sink-dispatcher";
 
+    /// <summary>
+    /// FHIR sinks wait on their server (a try can last a timeout): each gets a thread of its own, so a slow server
+    /// never holds up the file sinks, timers or admin commands on the shared sink threads.
+    /// </summary>
+    public const string BlockingSinkDispatcher = "streamengine.blocking-sink-dispatcher";
+
     private static readonly TimeSpan MinBackoff = TimeSpan.FromMilliseconds(500);
     private static readonly TimeSpan MaxBackoff = TimeSpan.FromSeconds(30);
 
@@ -119,9 +125,10 @@ public sealed class EngineActor : ReceiveActor, IWithUnboundedStash, IWithTimers
             {
                 Props sinkProps = SinkActor.Props(sink, listener, journal, replayId => CreateTarget(sink, listener, replayId),
                     _settings.ReadJournalPluginId, _settings.Durability, Self);
-                if (Context.System.Dispatchers.HasDispatcher(SinkDispatcher))
+                string dispatcher = sink.Type == "fhir" ? BlockingSinkDispatcher : SinkDispatcher;
+                if (Context.System.Dispatchers.HasDispatcher(dispatcher))
                 {
-                    sinkProps = sinkProps.WithDispatcher(SinkDispatcher);
+                    sinkProps = sinkProps.WithDispatcher(dispatcher);
                 }
 
                 _sinks.Add(new SinkRef(sink.Id, listener.Id, listener.PersistenceId,

@@ -17,6 +17,7 @@ namespace StreamEngine.Policy;
 public sealed class BundleMinimiser
 {
     private readonly Dictionary<string, string> _pseudonymised;
+    private readonly (string Prefix, string To)[] _prefixes;
     private readonly bool _truncatePostcode;
     private readonly bool _dropFreeText;
     private readonly HMACSHA256 _hmac;
@@ -25,7 +26,10 @@ public sealed class BundleMinimiser
     public BundleMinimiser(MinimisationPolicy policy)
     {
         Policy = policy;
-        _pseudonymised = policy.Transforms.OfType<Pseudonymise>().ToDictionary(p => p.System, p => p.To, StringComparer.Ordinal);
+        _pseudonymised = policy.Transforms.OfType<Pseudonymise>().Where(p => !p.System.EndsWith('*'))
+            .ToDictionary(p => p.System, p => p.To, StringComparer.Ordinal);
+        _prefixes = policy.Transforms.OfType<Pseudonymise>().Where(p => p.System.EndsWith('*'))
+            .Select(p => (p.System[..^1], p.To)).ToArray();
         _truncatePostcode = policy.Transforms.OfType<TruncatePostcode>().Any();
         _dropFreeText = policy.Transforms.OfType<DropFreeText>().Any();
         _hmac = new HMACSHA256(policy.Key);
@@ -71,6 +75,14 @@ public sealed class BundleMinimiser
             Resource resource = entry.Resource!;
             Transform(resource, dropped, renamed);
             entry.FullUrl = entry.FullUrl is { } url ? renamed[url] : null;
+            if (resource is Provenance && entry.FullUrl is { } provenanceUrl)
+            {
+                resource.Id = provenanceUrl["urn:uuid:".Length..]; // its id was derived from the message id: re-derived too
+                if (entry.Request is { } put)
+                {
+                    put.Url = "Provenance/" + resource.Id;
+                }
+            }
             if (entry.Request is { } request)
             {
                 request.Url = Query(request.Url);
@@ -82,6 +94,11 @@ public sealed class BundleMinimiser
         }
 
         bundle.Entry = kept; // meta.source (the delivery id) stays: a journal position, no patient data
+        if (bundle.Identifier is { Value: { } messageId } identifier)
+        {
+            identifier.Value = Pseudonym("message|" + messageId); // records are not linked across sinks by MSH-10
+        }
+
         return true;
     }
 
@@ -110,6 +127,7 @@ public sealed class BundleMinimiser
 
             if (child.All)
             {
+                StripPrimitiveExtensions(value); // a kept value, not what others attached to it (e.g. birthTime)
                 continue;
             }
 
@@ -131,6 +149,28 @@ public sealed class BundleMinimiser
 
                     break;
             }
+        }
+    }
+
+    private static void StripPrimitiveExtensions(object value)
+    {
+        switch (value)
+        {
+            case PrimitiveType primitive:
+                primitive.Extension = null;
+                primitive.ElementId = null;
+                break;
+            case IList list:
+                for (int i = 0; i < list.Count; i++)
+                {
+                    if (list[i] is PrimitiveType p)
+                    {
+                        p.Extension = null;
+                        p.ElementId = null;
+                    }
+                }
+
+                break;
         }
     }
 
@@ -208,11 +248,12 @@ public sealed class BundleMinimiser
         {
             switch (node)
             {
-                case Identifier id when id.System is { } system && _pseudonymised.TryGetValue(system, out string? to) && id.Value is { } value:
+                case Identifier id when id.Value is { } value && PseudonymSystem(id) is { } to:
                     id.System = to;
                     id.Value = Pseudonym(value);
                     id.Extension.Clear(); // e.g. the tracing status: about the real number
                     id.Assigner = null;
+                    id.Type = null;
                     break;
                 case Address address when _truncatePostcode && address.PostalCode is { } postcode:
                     address.PostalCode = Outward(postcode);
@@ -222,6 +263,13 @@ public sealed class BundleMinimiser
                     break;
                 case Annotation note when _dropFreeText:
                     note.Text = "[removed]";
+                    note.Author = null;
+                    break;
+                case HumanName name when _dropFreeText:
+                    name.Text = null;
+                    break;
+                case Observation observation when _dropFreeText && observation.Value is FhirString:
+                    observation.Value = null; // a textual result (OBX ST/TX/FT) is free text
                     break;
                 case ResourceReference reference:
                     if (_dropFreeText)
@@ -246,6 +294,44 @@ public sealed class BundleMinimiser
         });
     }
 
+    // The system an identifier's pseudonym goes in, or null when it is kept as it is. An NHS number is recognised
+    // whatever its system (an NH-typed identifier, or a value that is a valid NHS number): it is pseudonymised under the
+    // NHS number rule, so a number that arrived in another field or an invalid one cannot get out in clear.
+    private string? PseudonymSystem(Identifier id)
+    {
+        string? system = id.System;
+        if (system is not null && Rule(system) is { } to)
+        {
+            return to;
+        }
+
+        bool nhsLike = id.Type?.Coding.Exists(c => c.Code == "NH") == true
+            || (id.Value is { Length: >= 10 } v && StreamEngine.Fhir.NhsNumber.Normalise(v) is not null);
+        return nhsLike ? Rule(StreamEngine.Fhir.NhsNumber.System) : null;
+    }
+
+    // An exact system rule, else the longest prefix rule (a system written with a trailing '*').
+    private string? Rule(string system)
+    {
+        if (_pseudonymised.TryGetValue(system, out string? exact))
+        {
+            return exact;
+        }
+
+        string? best = null;
+        int length = -1;
+        foreach ((string prefix, string to) in _prefixes)
+        {
+            if (prefix.Length > length && system.StartsWith(prefix, StringComparison.Ordinal))
+            {
+                best = to;
+                length = prefix.Length;
+            }
+        }
+
+        return best;
+    }
+
     // Conditional URLs name an identifier: a pseudonymised system is rewritten as the identifier itself was.
     private string? Query(string? url)
     {
@@ -265,7 +351,8 @@ public sealed class BundleMinimiser
         string system = Uri.UnescapeDataString(url[start..pipe]);
         string value = Uri.UnescapeDataString(url[(pipe + 1)..]).Replace(@"\,", ",", StringComparison.Ordinal)
             .Replace(@"\|", "|", StringComparison.Ordinal).Replace(@"\$", "$", StringComparison.Ordinal).Replace(@"\\", @"\", StringComparison.Ordinal);
-        return _pseudonymised.TryGetValue(system, out string? to) ? url[..start] + Uri.EscapeDataString(to) + "|" + Pseudonym(value) : url;
+        string? to = Rule(system) ?? (StreamEngine.Fhir.NhsNumber.Normalise(value) is not null ? Rule(StreamEngine.Fhir.NhsNumber.System) : null);
+        return to is not null ? url[..start] + Uri.EscapeDataString(to) + "|" + Pseudonym(value) : url;
     }
 
     private string Pseudonym(string value)
@@ -300,6 +387,9 @@ public sealed class BundleMinimiser
         return trimmed.Length > 3 ? trimmed[..^3] : trimmed;
     }
 
+    private static bool IsEmpty(ResourceReference r) =>
+        r.Reference is null && r.Identifier is null && r.Display is null && r.Type is null;
+
     // Every element under a node (POCOs only), depth first.
     private static void Walk(Base node, Action<Base> visit)
     {
@@ -312,6 +402,11 @@ public sealed class BundleMinimiser
                     break; // primitives hold no identifiers, addresses or references; no contained resources are mapped
                 case Base child:
                     Walk(child, visit);
+                    if (child is ResourceReference r && IsEmpty(r))
+                    {
+                        member.Clear(node); // a reference to a dropped entry goes, rather than stay as {}
+                    }
+
                     break;
                 case IList list:
                     for (int i = 0; i < list.Count; i++)
@@ -319,6 +414,18 @@ public sealed class BundleMinimiser
                         if (list[i] is Base b and not Resource and not PrimitiveType)
                         {
                             Walk(b, visit);
+                        }
+                    }
+
+                    for (int i = list.Count - 1; i >= 0; i--)
+                    {
+                        if (list[i] is ResourceReference emptied && IsEmpty(emptied))
+                        {
+                            list.RemoveAt(i);
+                        }
+                        else if (list[i] is Encounter.LocationComponent { Location: null } or Encounter.ParticipantComponent { Individual: null, Type.Count: 0 })
+                        {
+                            list.RemoveAt(i); // a backbone element whose only point was the reference
                         }
                     }
 

@@ -5,7 +5,8 @@ namespace StreamEngine.Policy;
 /// <summary>
 /// The national data opt-out: NHS numbers (one per line; spaces, blank lines and <c>#</c> comments allowed) whose
 /// records must not reach a secondary-use sink. The file is re-read when it changes (checked at most once a second),
-/// so a new list applies without a restart; a file that cannot be read keeps the last list and says so once.
+/// so a new list applies without a restart; a file that cannot be read, or holds a line that is not an NHS number, is
+/// refused at start-up and, later, leaves the last good list in force.
 /// </summary>
 public sealed class OptOutList
 {
@@ -17,7 +18,7 @@ public sealed class OptOutList
     private long _checkedAt;
     private readonly long _recheckMs;
 
-    /// <summary>Loads the list; throws <see cref="IOException"/> when the file cannot be read at start-up.</summary>
+    /// <summary>Loads the list; throws <see cref="IOException"/> or <see cref="InvalidDataException"/> (naming the line, not its content) at start-up.</summary>
     public OptOutList(string path, TimeSpan? recheck = null)
     {
         _path = path;
@@ -51,19 +52,46 @@ public sealed class OptOutList
                 return;
             }
 
-            var numbers = new HashSet<string>(StringComparer.Ordinal);
-            foreach (string line in File.ReadLines(_path))
+            FrozenSet<string> numbers;
+            try
             {
-                string text = line.Split('#', 2)[0].Replace(" ", string.Empty, StringComparison.Ordinal).Trim();
-                if (text.Length > 0 && StreamEngine.Fhir.NhsNumber.Normalise(text) is { } number)
-                {
-                    numbers.Add(number);
-                }
+                numbers = Read(_path);
+            }
+            catch (Exception e) when (!force && e is IOException or UnauthorizedAccessException or InvalidDataException)
+            {
+                // A list being rewritten, unreadable or wrong: the last good list stays in force (never an empty one).
+                Rejected++;
+                return;
             }
 
-            _numbers = numbers.ToFrozenSet(StringComparer.Ordinal);
+            _numbers = numbers;
             _writtenAt = info.LastWriteTimeUtc;
             _length = info.Length;
         }
+    }
+
+    /// <summary>Reloads that were refused (unreadable or invalid file); the previous list stayed in force.</summary>
+    public int Rejected { get; private set; }
+
+    // Every line is an NHS number (spaces allowed), a comment or blank; anything else makes the whole file invalid,
+    // so a CSV or a half-written file is never taken for a short list.
+    private static FrozenSet<string> Read(string path)
+    {
+        var numbers = new HashSet<string>(StringComparer.Ordinal);
+        int lineNumber = 0;
+        foreach (string line in File.ReadLines(path))
+        {
+            lineNumber++;
+            string text = line.Split('#', 2)[0].Replace(" ", string.Empty, StringComparison.Ordinal).Trim();
+            if (text.Length == 0)
+            {
+                continue;
+            }
+
+            numbers.Add(StreamEngine.Fhir.NhsNumber.Normalise(text)
+                ?? throw new InvalidDataException($"line {lineNumber} is not a valid NHS number"));
+        }
+
+        return numbers.ToFrozenSet(StringComparer.Ordinal);
     }
 }

@@ -57,13 +57,12 @@ public static class PolicyLoader
             string name = Text(root, "name", file) ?? throw new PolicyException(file, "name", "is required");
             string version = Text(root, "version", file) ?? throw new PolicyException(file, "version", "is required");
             string keyFile = Text(root, "keyFile", file) ?? throw new PolicyException(file, "keyFile", "is required (the HMAC key of pseudonyms and bundle ids)");
-            string keyPath = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(path))!, keyFile);
             byte[] key;
             try
             {
-                key = File.ReadAllBytes(keyPath);
+                key = File.ReadAllBytes(Path.Combine(Path.GetDirectoryName(Path.GetFullPath(path))!, keyFile));
             }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException or NotSupportedException)
             {
                 throw new PolicyException(file, "keyFile", $"cannot be read ({e.GetType().Name}); create it with: head -c 32 /dev/urandom > {keyFile} && chmod 600 {keyFile}");
             }
@@ -126,6 +125,11 @@ public static class PolicyLoader
                 }
             }
 
+            if (result.ContainsKey(type.Name))
+            {
+                throw new PolicyException(file, key, "is given twice");
+            }
+
             if (type.Name != "Provenance" && !tree.Keeps("identifier"))
             {
                 throw new PolicyException(file, key, $"removes {type.Name}.identifier, which the sink's upserts are keyed on: keep it (pseudonymise it if need be)");
@@ -167,12 +171,14 @@ public static class PolicyLoader
                         string ruleKey = $"{key}[{i++}]";
                         string? system = rule.ValueKind == JsonValueKind.Object ? Text(rule, "system", file, ruleKey + ".system") : null;
                         string? to = rule.ValueKind == JsonValueKind.Object ? Text(rule, "to", file, ruleKey + ".to") : null;
-                        if (system is null || to is null || !Uri.IsWellFormedUriString(system, UriKind.Absolute) || !Uri.IsWellFormedUriString(to, UriKind.Absolute) || system == to)
+                        string? prefix = system?.EndsWith('*') == true ? system[..^1] : system;
+                        if (prefix is null || to is null || !Uri.IsWellFormedUriString(prefix, UriKind.Absolute) || !Uri.IsWellFormedUriString(to, UriKind.Absolute)
+                            || to.StartsWith(prefix, StringComparison.Ordinal))
                         {
-                            throw new PolicyException(file, ruleKey, "needs an absolute 'system' and a different absolute 'to'");
+                            throw new PolicyException(file, ruleKey, "needs an absolute 'system' (a trailing * matches every system it starts) and a 'to' outside it");
                         }
 
-                        transforms.Add(new Pseudonymise(system, to));
+                        transforms.Add(new Pseudonymise(system!, to));
                     }
 
                     break;

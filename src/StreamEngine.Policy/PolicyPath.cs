@@ -35,11 +35,12 @@ public sealed class PolicyPath
                 return step; // below a choice or a primitive: nothing to name
             }
 
-            string name = step.EndsWith("[x]", StringComparison.Ordinal) ? step[..^3] : step;
+            bool choice = step.EndsWith("[x]", StringComparison.Ordinal);
+            string name = choice ? step[..^3] : step;
             PropertyMapping? property = current.FindMappedElementByName(name);
-            if (property is null)
+            if (property is null || choice != (property.Choice == ChoiceType.DatatypeChoice))
             {
-                return step;
+                return step; // unknown, or [x] on an element that is not a choice (or a choice named without it)
             }
 
             if (!node._children.TryGetValue(name, out PolicyPath? child))

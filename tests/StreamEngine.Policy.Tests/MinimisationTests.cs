@@ -107,7 +107,7 @@ public sealed class MinimisationTests : IDisposable
         new BundleMinimiser(ShippedPolicy(2)).Apply(c);
         Identifier pa = ((Patient)a.Entry[0].Resource).Identifier.Single();
         Identifier pc = ((Patient)c.Entry[0].Resource).Identifier.Single();
-        Assert.Equal("https://fhir.example-trust.nhs.uk/Id/research-pseudonym", pa.System);
+        Assert.Equal("https://fhir.example-trust.nhs.uk/research/Id/nhs-pseudonym", pa.System);
         Assert.Equal(pa.Value, ((Patient)b.Entry[0].Resource).Identifier.Single().Value);
         Assert.NotEqual(pa.Value, pc.Value);
         Assert.Equal(64, pa.Value.Length);
@@ -119,6 +119,19 @@ public sealed class MinimisationTests : IDisposable
         Assert.Equal("LS1", patient.Address.Single().PostalCode);
         Assert.Empty(patient.Name);
         Assert.Empty(patient.Identifier.Single().Extension);
+    }
+
+    [Fact]
+    public void AnNhsNumberInAnotherField_OrInvalid_IsPseudonymisedToo_AndMessageIdentityIsNotLinkable()
+    {
+        Assert.True(Hl7Parser.TryParse(TestData.Message(@"MSH|^~\&|PAS|RX1|X|Y|20261201||ADT^A28|K2|P|2.4",
+            "PID|1|9434765919^^^PAS^PI|M1^^^R0B^MR~9990000019^^^NHS^NH||X^Y||19820415|F"), out Hl7Message? m, out _));
+        Bundle bundle = new MessageMapper().Map(m!).Bundle!;
+        new BundleMinimiser(ShippedPolicy()).Apply(bundle);
+        string json = Encoding.UTF8.GetString(FhirJson.Serialize(bundle));
+        Assert.DoesNotContain("9434765919", json, StringComparison.Ordinal); // PID-2, another system
+        Assert.DoesNotContain("9990000019", json, StringComparison.Ordinal); // invalid check digit, typed NH
+        Assert.DoesNotContain("K2", json, StringComparison.Ordinal); // MSH-10
     }
 
     [Theory]

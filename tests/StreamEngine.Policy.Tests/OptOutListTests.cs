@@ -10,9 +10,9 @@ public sealed class OptOutListTests : IDisposable
     public void ReadsNumbersWithSpacesAndComments_AndPicksUpAChangedFile()
     {
         string file = Path.Combine(_dir, "opt-out.txt");
-        File.WriteAllText(file, "# list of 2026-11-30\n943 476 5919\n\n9990000026 # test patient\nnot a number\n9990000019\n");
+        File.WriteAllText(file, "# list of 2026-11-30\n943 476 5919\n\n9990000026 # test patient\n");
         var list = new OptOutList(file, TimeSpan.Zero);
-        Assert.Equal(2, list.Count); // the invalid check digit is not a number on the list
+        Assert.Equal(2, list.Count);
         Assert.True(list.Contains("9434765919"));
         Assert.False(list.Contains("9990000018"));
 
@@ -20,5 +20,21 @@ public sealed class OptOutListTests : IDisposable
         File.SetLastWriteTimeUtc(file, DateTime.UtcNow.AddSeconds(5));
         Assert.True(list.Contains("9990000018"));
         Assert.False(list.Contains("9434765919"));
+    }
+
+    [Fact]
+    public void AListWithALineThatIsNotAnNhsNumber_IsRefusedAtStart_AndLaterKeepsTheLastGoodList()
+    {
+        string file = Path.Combine(_dir, "opt-out.txt");
+        File.WriteAllText(file, "nhs_number,date\n9434765919,2026-11-30\n");
+        var e = Assert.Throws<InvalidDataException>(() => new OptOutList(file));
+        Assert.Equal("line 1 is not a valid NHS number", e.Message); // the line, never its content
+
+        File.WriteAllText(file, "9434765919\n");
+        var list = new OptOutList(file, TimeSpan.Zero);
+        File.WriteAllText(file, "9434765919\n99900000"); // half written
+        File.SetLastWriteTimeUtc(file, DateTime.UtcNow.AddSeconds(5));
+        Assert.True(list.Contains("9434765919")); // still in force
+        Assert.Equal(1, list.Rejected);
     }
 }

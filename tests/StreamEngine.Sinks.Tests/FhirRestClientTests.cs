@@ -82,6 +82,37 @@ public sealed class FhirRestClientTests : IDisposable
     }
 
     [Fact]
+    public async Task ARedirectAWrongUrlOrAnOddBody_IsNeverTakenForDeliveryNorBlamedOnTheMessage()
+    {
+        foreach (HttpStatusCode code in new[] { HttpStatusCode.MovedPermanently, HttpStatusCode.NotFound, HttpStatusCode.MethodNotAllowed, HttpStatusCode.Conflict })
+        {
+            using var client = new FhirRestClient(Options(), new Script(_ => Status(code)), (_, _) => Task.CompletedTask);
+            await Assert.ThrowsAsync<FhirServerUnavailableException>(() => client.PostAsync("{}"u8.ToArray(), "r", null, CancellationToken.None));
+        }
+
+        using var odd = new FhirRestClient(Options(), new Script(_ => Status(HttpStatusCode.BadRequest, """["bad request", 9434765919]""")), (_, _) => Task.CompletedTask);
+        Assert.Equal("Http400", (await odd.PostAsync("{}"u8.ToArray(), "r", null, CancellationToken.None)).Reason);
+
+        using var quoted = new FhirRestClient(Options(), new Script(_ => Status(HttpStatusCode.UnprocessableEntity,
+            """{"resourceType":"OperationOutcome","issue":[{"code":"duplicate","expression":["Patient?identifier=nhs|9434765919"]}]}""")), (_, _) => Task.CompletedTask);
+        string reason = (await quoted.PostAsync("{}"u8.ToArray(), "r", null, CancellationToken.None)).Reason!;
+        Assert.DoesNotContain("9434", reason, StringComparison.Ordinal); // a quoted identifier never reaches a reason
+    }
+
+    [Fact]
+    public async Task Batch_IsDeliveredOnlyWhenEveryEntryIs()
+    {
+        const string failed = """{"resourceType":"Bundle","type":"batch-response","entry":[{"response":{"status":"201 Created"}},{"response":{"status":"422","outcome":{"resourceType":"OperationOutcome","issue":[{"code":"invariant"}]}}}]}""";
+        const string ok = """{"resourceType":"Bundle","type":"batch-response","entry":[{"response":{"status":"200 OK"}},{"response":{"status":"201"}}]}""";
+        using var rejected = new FhirRestClient(Options() with { Batch = true }, new Script(_ => Status(HttpStatusCode.OK, failed)), (_, _) => Task.CompletedTask);
+        FhirPostResult result = await rejected.PostAsync("{}"u8.ToArray(), "r", null, CancellationToken.None);
+        Assert.True(result.Rejected);
+        Assert.Equal("BatchEntryHttp422:invariant", result.Reason);
+        using var delivered = new FhirRestClient(Options() with { Batch = true }, new Script(_ => Status(HttpStatusCode.OK, ok)), (_, _) => Task.CompletedTask);
+        Assert.True((await delivered.PostAsync("{}"u8.ToArray(), "r", null, CancellationToken.None)).Delivered);
+    }
+
+    [Fact]
     public async Task ApiKeyAndBasic_ComeFromTheSecretFile_ReReadWhenItChanges()
     {
         string keyFile = Path.Combine(_dir, "key");

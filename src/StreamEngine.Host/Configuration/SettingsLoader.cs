@@ -305,15 +305,34 @@ public static partial class SettingsLoader
             {
                 optOut = new StreamEngine.Policy.OptOutList(optOutFile);
             }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException or NotSupportedException)
             {
                 errors.Add($"consent.optOutFile: cannot be read ({e.GetType().Name})");
+            }
+            catch (InvalidDataException e)
+            {
+                errors.Add($"consent.optOutFile: {e.Message} (one NHS number per line; # comments)");
             }
         }
 
         if (sinks.Any(s => s.Purpose == SinkPurpose.SecondaryUse) && optOut is null && !errors.Any(e => e.StartsWith("consent.", StringComparison.Ordinal)))
         {
             errors.Add("consent.optOutFile: required when a sink's purpose is secondary-use (the national data opt-out must apply to it)");
+        }
+
+        for (int i = 0; i < sinks.Count && sinks.Count == sinkOptions.Count; i++)
+        {
+            // A secondary-use sink without a policy would get the full record; a policy without a stated purpose would
+            // silently skip the opt-out. Both are said out loud instead.
+            if (sinks[i].Purpose == SinkPurpose.SecondaryUse && sinks[i].Policy is null && sinkOptions[i].Policy is null)
+            {
+                errors.Add($"sinks[{i}].policy: required for a secondary-use sink");
+            }
+
+            if (sinkOptions[i].Policy is not null && sinkOptions[i].Purpose is null)
+            {
+                errors.Add($"sinks[{i}].purpose: required with a policy (direct-care or secondary-use)");
+            }
         }
 
         if (errors.Count > 0)
@@ -494,7 +513,8 @@ public static partial class SettingsLoader
         int before = errors.Count;
         if (!Uri.TryCreate(s.BaseUrl, UriKind.Absolute, out Uri? baseUrl) || baseUrl.Scheme is not ("http" or "https"))
         {
-            errors.Add(s.BaseUrl is null ? $"{key}.baseUrl: required for a fhir sink" : $"{key}.baseUrl: '{s.BaseUrl}' is not an http(s) URL");
+            // The value is not echoed: a mistyped URL can still carry a password.
+            errors.Add(s.BaseUrl is null ? $"{key}.baseUrl: required for a fhir sink" : $"{key}.baseUrl: not an http(s) URL");
         }
         else if (!string.IsNullOrEmpty(baseUrl.UserInfo) || baseUrl.Query.Length > 0)
         {
@@ -502,6 +522,10 @@ public static partial class SettingsLoader
         }
 
         TimeSpan timeout = Duration(errors, $"{key}.timeout", s.Timeout, TimeSpan.FromSeconds(30)) ?? TimeSpan.FromSeconds(30);
+        if (timeout > TimeSpan.FromHours(1))
+        {
+            errors.Add($"{key}.timeout: at most an hour");
+        }
 
         bool batch = false;
         if (s.BundleType is { } bt)
@@ -522,7 +546,11 @@ public static partial class SettingsLoader
         var auth = StreamEngine.Sinks.Fhir.FhirAuthKind.None;
         StreamEngine.Sinks.Fhir.SecretSource? secret = null;
         FhirAuthOptions? a = s.Auth;
-        string authType = a?.Type?.Trim().ToLowerInvariant() ?? "none";
+        string authType = a?.Type?.Trim().ToLowerInvariant() ?? (a is null ? "none" : "(missing)");
+        if (a?.Header is { } header && (header.Length == 0 || header.Any(ch => ch <= ' ' || ch >= 127 || "()<>@,;:\\\"/[]?={}".Contains(ch))))
+        {
+            errors.Add($"{key}.auth.header: not an HTTP header name");
+        }
         switch (authType)
         {
             case "none":
@@ -539,6 +567,9 @@ public static partial class SettingsLoader
                 }
 
                 secret = Secret(errors, $"{key}.auth", a.PasswordFile, a.PasswordEnv, "passwordFile", "passwordEnv");
+                break;
+            case "(missing)":
+                errors.Add($"{key}.auth.type: required (none, apiKey or basic)");
                 break;
             default:
                 errors.Add($"{key}.auth.type: '{a!.Type}' is not none, apiKey or basic");
@@ -571,6 +602,12 @@ public static partial class SettingsLoader
         if (file is not null && !File.Exists(file))
         {
             errors.Add($"{key}.{fileKey}: file not found");
+            return null;
+        }
+
+        if (env is not null && string.IsNullOrEmpty(Environment.GetEnvironmentVariable(env)))
+        {
+            errors.Add($"{key}.{envKey}: the environment variable is not set");
             return null;
         }
 

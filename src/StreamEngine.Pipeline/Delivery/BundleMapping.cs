@@ -62,22 +62,29 @@ public static class BundleMapping
         }
     }
 
+    // Fails closed: a message whose patient has no NHS number cannot be checked against the list, so a secondary-use
+    // sink does not get it. Any identifier holding a valid NHS number counts, whatever field it came in.
     private static bool OptedOut(Bundle bundle, StreamEngine.Policy.OptOutList optOut)
     {
+        bool checkedOne = false;
         foreach (Bundle.EntryComponent entry in bundle.Entry)
         {
             if (entry.Resource is Patient patient)
             {
                 foreach (Identifier id in patient.Identifier)
                 {
-                    if (id.System == NhsNumber.System && id.Value is { } number && optOut.Contains(number))
+                    if (id.Value is { } value && NhsNumber.Normalise(value) is { } number)
                     {
-                        return true;
+                        checkedOne = true;
+                        if (optOut.Contains(number))
+                        {
+                            return true;
+                        }
                     }
                 }
             }
         }
 
-        return false;
+        return !checkedOne;
     }
 }

@@ -61,7 +61,9 @@ public sealed class FhirTarget : IDeliveryTarget
         byte[] json = FhirJson.Serialize(bundle);
 
         // The sink's own dispatcher thread waits: one bundle at a time keeps each patient's order.
-        FhirPostResult posted = _client.PostAsync(json, deliveryId, bundle.Identifier?.Value, CancellationToken.None).GetAwaiter().GetResult();
+        // MSH-10 as the correlation id only for a full-record sink: a minimised one gets no message identity to link by.
+        string? correlation = _minimiser is null ? bundle.Identifier?.Value : null;
+        FhirPostResult posted = _client.PostAsync(json, deliveryId, correlation, CancellationToken.None).GetAwaiter().GetResult();
         return posted.Delivered ? DeliveryResult.Delivered : DeliveryResult.Quarantine(posted.Reason ?? "Rejected");
     }
 

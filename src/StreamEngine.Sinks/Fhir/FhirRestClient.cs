@@ -37,6 +37,7 @@ public sealed class FhirRestClient : IDisposable
             PooledConnectionIdleTimeout = TimeSpan.FromMinutes(1),
             MaxConnectionsPerServer = 8,
             ConnectTimeout = TimeSpan.FromSeconds(10),
+            AllowAutoRedirect = false, // a redirect would turn the POST into a GET (and forward the API key elsewhere)
         };
         _http = new HttpClient(handler) { BaseAddress = options.BaseUrl, Timeout = Timeout.InfiniteTimeSpan };
         _http.DefaultRequestHeaders.Accept.Add(new MediaTypeWithQualityHeaderValue("application/fhir+json"));
@@ -77,16 +78,33 @@ public sealed class FhirRestClient : IDisposable
                 int status = (int)response.StatusCode;
                 if (response.IsSuccessStatusCode)
                 {
-                    return new FhirPostResult(true, false, null);
-                }
+                    if (!_options.Batch)
+                    {
+                        return new FhirPostResult(true, false, null);
+                    }
 
-                if (status is 401 or 403)
-                {
-                    // Credentials, not the message: never quarantine for it. The secret is read again on the next try
-                    // (a rotated file is picked up); if the server keeps refusing, the sink waits and retries.
-                    last = $"HTTP {status} (credentials refused)";
+                    // A batch answers 200 whatever its entries did: each entry's own status decides.
+                    (int worst, string? reason) = BatchEntries(await response.Content.ReadAsStringAsync(cancellationToken));
+                    if (worst < 400)
+                    {
+                        return new FhirPostResult(true, false, null);
+                    }
+
+                    if (worst is >= 400 and < 500 && worst is not (408 or 409 or 412 or 429))
+                    {
+                        return new FhirPostResult(false, true, reason);
+                    }
+
+                    last = $"batch entry HTTP {worst}";
                 }
-                else if (status is >= 400 and < 500 && status is not (408 or 429))
+                else if (status is 401 or 403 or 404 or 405 or 415 || status is >= 300 and < 400)
+                {
+                    // The configuration, not the message: credentials refused (the secret is read again on the next try,
+                    // so a rotated file is picked up), a wrong base URL or a redirect. Never quarantined: the sink waits
+                    // and retries until it is fixed.
+                    last = status is 401 or 403 ? $"HTTP {status} (credentials refused)" : $"HTTP {status} (check baseUrl)";
+                }
+                else if (status is >= 400 and < 500 && status is not (408 or 409 or 412 or 429))
                 {
                     string body = await response.Content.ReadAsStringAsync(cancellationToken);
                     return new FhirPostResult(false, true, $"Http{status}{Issues(body)}");
@@ -155,36 +173,102 @@ public sealed class FhirRestClient : IDisposable
         try
         {
             using JsonDocument outcome = JsonDocument.Parse(body);
-            if (!outcome.RootElement.TryGetProperty("issue", out JsonElement issues) || issues.ValueKind != JsonValueKind.Array)
-            {
-                return string.Empty;
-            }
-
-            var parts = new List<string>();
-            foreach (JsonElement issue in issues.EnumerateArray().Take(5))
-            {
-                string code = issue.TryGetProperty("code", out JsonElement c) && c.ValueKind == JsonValueKind.String ? c.GetString()! : "unknown";
-                string? path = null;
-                foreach (string name in new[] { "expression", "location" })
-                {
-                    if (path is null && issue.TryGetProperty(name, out JsonElement p) && p.ValueKind == JsonValueKind.Array && p.GetArrayLength() > 0)
-                    {
-                        path = p[0].GetString();
-                    }
-                }
-
-                parts.Add(path is null ? code : code + "@" + Clean(path));
-            }
-
-            return parts.Count == 0 ? string.Empty : ":" + string.Join(",", parts);
+            return Issues(outcome.RootElement);
         }
-        catch (JsonException)
+        catch (Exception e) when (e is JsonException or InvalidOperationException)
         {
-            return string.Empty;
+            return string.Empty; // not an OperationOutcome (a gateway's HTML or array): the status says enough
         }
     }
 
-    // Paths are element paths (Patient.name[0].given); anything else (a value quoted in a path) is cut.
-    private static string Clean(string path) =>
-        new(path.Take(120).Where(ch => char.IsAsciiLetterOrDigit(ch) || ch is '.' or '[' or ']' or '_' or '-').ToArray());
+    private static string Issues(JsonElement outcome)
+    {
+        if (outcome.ValueKind != JsonValueKind.Object || !outcome.TryGetProperty("issue", out JsonElement issues) || issues.ValueKind != JsonValueKind.Array)
+        {
+            return string.Empty;
+        }
+
+        var parts = new List<string>();
+        foreach (JsonElement issue in issues.EnumerateArray().Take(5))
+        {
+            if (issue.ValueKind != JsonValueKind.Object)
+            {
+                continue;
+            }
+
+            string code = issue.TryGetProperty("code", out JsonElement c) && c.ValueKind == JsonValueKind.String ? Clean(c.GetString()!) : "unknown";
+            string? path = null;
+            foreach (string name in new[] { "expression", "location" })
+            {
+                if (path is null && issue.TryGetProperty(name, out JsonElement p) && p.ValueKind == JsonValueKind.Array && p.GetArrayLength() > 0
+                    && p[0].ValueKind == JsonValueKind.String)
+                {
+                    path = p[0].GetString();
+                }
+            }
+
+            parts.Add(path is null ? code : code + "@" + Clean(path));
+        }
+
+        return parts.Count == 0 ? string.Empty : ":" + string.Join(",", parts);
+    }
+
+    // The worst entry status of a batch-response and its reason.
+    private static (int Worst, string? Reason) BatchEntries(string body)
+    {
+        try
+        {
+            using JsonDocument response = JsonDocument.Parse(body);
+            int worst = 200;
+            string? reason = null;
+            if (response.RootElement.ValueKind == JsonValueKind.Object && response.RootElement.TryGetProperty("entry", out JsonElement entries) && entries.ValueKind == JsonValueKind.Array)
+            {
+                foreach (JsonElement entry in entries.EnumerateArray())
+                {
+                    if (entry.ValueKind == JsonValueKind.Object && entry.TryGetProperty("response", out JsonElement r) && r.ValueKind == JsonValueKind.Object
+                        && r.TryGetProperty("status", out JsonElement s) && s.ValueKind == JsonValueKind.String
+                        && int.TryParse(s.GetString()!.AsSpan(0, Math.Min(3, s.GetString()!.Length)), out int status) && status > worst)
+                    {
+                        worst = status;
+                        reason = $"BatchEntryHttp{status}" + (r.TryGetProperty("outcome", out JsonElement o) ? Issues(o) : string.Empty);
+                    }
+                }
+            }
+
+            return (worst, reason);
+        }
+        catch (Exception e) when (e is JsonException or InvalidOperationException)
+        {
+            return (502, null); // an unreadable batch-response: not known to be delivered
+        }
+    }
+
+    // Paths are element paths (Patient.name[0].given); anything else is cut, and so is any run of four or more digits
+    // (a quoted identifier value is never carried into a quarantine reason or a log).
+    private static string Clean(string path)
+    {
+        var kept = new System.Text.StringBuilder(Math.Min(path.Length, 120));
+        int digits = 0;
+        foreach (char ch in path.Take(120))
+        {
+            if (!(char.IsAsciiLetterOrDigit(ch) || ch is '.' or '[' or ']' or '_' or '-'))
+            {
+                digits = 0;
+                continue;
+            }
+
+            digits = char.IsAsciiDigit(ch) ? digits + 1 : 0;
+            kept.Append(ch);
+            if (digits == 4)
+            {
+                kept.Length -= 4;
+            }
+            else if (digits > 4)
+            {
+                kept.Length -= 1;
+            }
+        }
+
+        return kept.ToString();
+    }
 }
