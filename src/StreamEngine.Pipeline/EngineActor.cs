@@ -125,7 +125,7 @@ public sealed class EngineActor : ReceiveActor, IWithUnboundedStash, IWithTimers
             {
                 Props sinkProps = SinkActor.Props(sink, listener, journal, replayId => CreateTarget(sink, listener, replayId),
                     _settings.ReadJournalPluginId, _settings.Durability, Self);
-                string dispatcher = sink.Type == "fhir" ? BlockingSinkDispatcher : SinkDispatcher;
+                string dispatcher = sink.Type is "fhir" or "mllp" ? BlockingSinkDispatcher : SinkDispatcher;
                 if (Context.System.Dispatchers.HasDispatcher(dispatcher))
                 {
                     sinkProps = sinkProps.WithDispatcher(dispatcher);
@@ -175,6 +175,7 @@ public sealed class EngineActor : ReceiveActor, IWithUnboundedStash, IWithTimers
             sink.Policy,
             OptOutFor(sink)),
         "fhir" => new FhirTarget(FhirClient(sink), sink.Fhir!, listener.PersistenceId, _mapper, replayId, sink.Filter, sink.Policy, OptOutFor(sink)),
+        "mllp" => new MllpTarget(sink.Mllp!, sink.Filter),
         _ => throw new InvalidOperationException($"Unknown sink type '{sink.Type}'."),
     };
 

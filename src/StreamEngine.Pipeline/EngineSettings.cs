@@ -233,6 +233,9 @@ public sealed record SinkSettings
     /// <summary>Which messages the sink takes (everything by default).</summary>
     public Delivery.SinkFilter Filter { get; init; } = Delivery.SinkFilter.All;
 
+    /// <summary>An onward MLLP sink's receiver and rewrites (null for other types).</summary>
+    public Delivery.MllpSinkOptions? Mllp { get; init; }
+
     /// <summary>A FHIR sink's server and credentials (null for other types).</summary>
     public StreamEngine.Sinks.Fhir.FhirSinkOptions? Fhir { get; init; }
 

@@ -231,6 +231,21 @@ public sealed class SettingsLoaderTests : IDisposable
     }
 
     [Fact]
+    public void MllpSink_IsConfigured_AndBadRewritesAreNamed()
+    {
+        EngineSettings settings = Load("""{ "listeners": [ { "name": "a" } ], "sinks": [ { "name": "epr", "type": "mllp", "host": "10.1.1.5", "port": "2576", "timeout": "10", "rewrite": [ { "path": "MSH-5", "value": "EPR" }, { "path": "PID-2", "value": "" } ] } ] }""");
+        StreamEngine.Pipeline.Delivery.MllpSinkOptions mllp = settings.Sinks.Single().Mllp!;
+        Assert.Equal(("10.1.1.5", 2576, TimeSpan.FromSeconds(10)), (mllp.Host, mllp.Port, mllp.AckTimeout));
+        Assert.Equal([new StreamEngine.Pipeline.Delivery.Hl7Rewrite("MSH-5", "EPR"), new StreamEngine.Pipeline.Delivery.Hl7Rewrite("PID-2", null)], mllp.Rewrites);
+
+        IReadOnlyList<string> errors = Errors("""{ "listeners": [ { "name": "a" } ], "sinks": [ { "name": "epr", "type": "mllp", "port": "70000", "rewrite": [ { "path": "MSH-10", "value": "X" }, { "path": "nonsense" } ] } ] }""");
+        Assert.Contains(errors, e => e.StartsWith("sinks[0].host: required", StringComparison.Ordinal));
+        Assert.Contains(errors, e => e.StartsWith("sinks[0].port: '70000'", StringComparison.Ordinal));
+        Assert.Contains(errors, e => e.StartsWith("sinks[0].rewrite[0].path: 'MSH-10' may not be rewritten", StringComparison.Ordinal));
+        Assert.Contains(errors, e => e.StartsWith("sinks[0].rewrite[1].path:", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public void SinkFilter_IsRead_AndABadEntryIsNamed()
     {
         EngineSettings settings = Load("""{ "listeners": [ { "name": "a" } ], "sinks": [ { "name": "lab", "type": "ndjson", "filter": { "messageTypes": ["ORU"], "events": ["ORU^R01"], "sendingFacilities": ["RX1"] } } ] }""");

@@ -10,7 +10,8 @@ async def handle(reader, writer):
         while not writer.is_closing():
             message = await reader.readmessage()
             control_id = str(message.segment("MSH")[10])
-            print(json.dumps({"received": control_id}), flush=True)
+            print(json.dumps({"received": control_id, "receivingApplication": str(message.segment("MSH")[5]),
+                              "receivingFacility": str(message.segment("MSH")[6])}), flush=True)
             writer.writemessage(message.create_ack())
             await writer.drain()
     except asyncio.IncompleteReadError:

@@ -166,15 +166,26 @@ public static partial class SettingsLoader
 
             CheckId(errors, $"{key}.id", id);
             string type = s.Type?.Trim().ToLowerInvariant() ?? string.Empty;
-            if (type is not ("ndjson" or "fhir"))
+            if (type is not ("ndjson" or "fhir" or "mllp"))
             {
-                errors.Add(type.Length == 0 ? $"{key}.type: required (ndjson or fhir)" : $"{key}.type: '{s.Type}' is not a sink type (ndjson or fhir)");
+                errors.Add(type.Length == 0 ? $"{key}.type: required (ndjson, fhir or mllp)" : $"{key}.type: '{s.Type}' is not a sink type (ndjson, fhir or mllp)");
             }
 
             StreamEngine.Sinks.Fhir.FhirSinkOptions? fhir = type == "fhir" ? FhirSink(errors, key, s) : null;
-            if (type != "fhir" && (s.BaseUrl ?? s.Timeout ?? s.BundleType ?? s.MaxAttempts) is not null | s.Auth is not null)
+            StreamEngine.Pipeline.Delivery.MllpSinkOptions? mllp = type == "mllp" ? MllpSink(errors, key, s) : null;
+            if (type != "fhir" && (s.BaseUrl ?? s.BundleType) is not null | s.Auth is not null)
             {
-                errors.Add($"{key}: baseUrl, timeout, bundleType, maxAttempts and auth are for fhir sinks");
+                errors.Add($"{key}: baseUrl, bundleType and auth are for fhir sinks");
+            }
+
+            if (type is not ("fhir" or "mllp") && (s.Timeout ?? s.MaxAttempts) is not null)
+            {
+                errors.Add($"{key}: timeout and maxAttempts are for fhir and mllp sinks");
+            }
+
+            if (type != "mllp" && (s.Host ?? s.Port) is not null | s.Rewrite is not null)
+            {
+                errors.Add($"{key}: host, port and rewrite are for mllp sinks");
             }
 
             StartFrom startFrom = StartFrom.Now;
@@ -189,7 +200,7 @@ public static partial class SettingsLoader
                 errors.Add($"{key}.path: not a valid path");
             }
 
-            sinks.Add(new SinkSettings { Id = id, Name = name, Type = type, Path = path, StartFrom = startFrom, Fhir = fhir, Filter = Filter(errors, key, s.Filter), Policy = Policy(errors, key, s.Policy), Purpose = Purpose(errors, key, s.Purpose) });
+            sinks.Add(new SinkSettings { Id = id, Name = name, Type = type, Path = path, StartFrom = startFrom, Fhir = fhir, Mllp = mllp, Filter = Filter(errors, key, s.Filter), Policy = Policy(errors, key, s.Policy), Purpose = Purpose(errors, key, s.Purpose) });
         }
 
         Duplicates(errors, "sinks", sinks.Select(s => s.Id));
@@ -682,5 +693,58 @@ public static partial class SettingsLoader
     {
         errors.Add(error);
         return SinkPurpose.DirectCare;
+    }
+
+    // An onward MLLP sink: the receiver, the ACK timeout, tries, and field rewrites (never the delimiters or MSH-10).
+    private static StreamEngine.Pipeline.Delivery.MllpSinkOptions? MllpSink(List<string> errors, string key, SinkOptions s)
+    {
+        int before = errors.Count;
+        if (string.IsNullOrWhiteSpace(s.Host))
+        {
+            errors.Add($"{key}.host: required for an mllp sink");
+        }
+
+        if (!int.TryParse(s.Port, NumberStyles.None, CultureInfo.InvariantCulture, out int port) || port is < 1 or > 65535)
+        {
+            errors.Add(s.Port is null ? $"{key}.port: required for an mllp sink" : $"{key}.port: '{s.Port}' is not a TCP port (1-65535)");
+        }
+
+        TimeSpan timeout = Duration(errors, $"{key}.timeout", s.Timeout, TimeSpan.FromSeconds(30)) ?? TimeSpan.FromSeconds(30);
+        int attempts = 4;
+        if (s.MaxAttempts is { } m && (!int.TryParse(m, NumberStyles.None, CultureInfo.InvariantCulture, out attempts) || attempts is < 1 or > 100))
+        {
+            errors.Add($"{key}.maxAttempts: '{m}' is not a number from 1 to 100");
+        }
+
+        var rewrites = new List<StreamEngine.Pipeline.Delivery.Hl7Rewrite>();
+        for (int i = 0; i < (s.Rewrite?.Count ?? 0); i++)
+        {
+            RewriteOptions r = s.Rewrite![i];
+            string rewriteKey = $"{key}.rewrite[{i}].path";
+            if (!StreamEngine.Hl7v2.Hl7Path.TryParse(r.Path, out StreamEngine.Hl7v2.Hl7Path parsed))
+            {
+                errors.Add($"{rewriteKey}: '{r.Path}' is not an HL7 v2 path such as MSH-5 or PV1-3.1");
+                continue;
+            }
+
+            string normalised = r.Path!.Trim().ToUpperInvariant();
+            if (normalised is "MSH-1" or "MSH-2" or "MSH-9" or "MSH-10" || normalised.StartsWith("MSH-10.", StringComparison.Ordinal) || normalised.StartsWith("MSH-9.", StringComparison.Ordinal))
+            {
+                errors.Add($"{rewriteKey}: '{r.Path}' may not be rewritten (delimiters, message type and control id stay as sent)");
+                continue;
+            }
+
+            _ = parsed;
+            rewrites.Add(new StreamEngine.Pipeline.Delivery.Hl7Rewrite(r.Path!, string.IsNullOrEmpty(r.Value) ? null : r.Value));
+        }
+
+        return errors.Count > before ? null : new StreamEngine.Pipeline.Delivery.MllpSinkOptions
+        {
+            Host = s.Host!.Trim(),
+            Port = port,
+            AckTimeout = timeout,
+            MaxAttempts = attempts,
+            Rewrites = rewrites,
+        };
     }
 }

@@ -123,6 +123,19 @@ internal sealed class SinkOptions
     public string? Policy { get; set; }
 
     public string? Purpose { get; set; }
+
+    public string? Host { get; set; }
+
+    public string? Port { get; set; }
+
+    public List<RewriteOptions>? Rewrite { get; set; }
+}
+
+internal sealed class RewriteOptions
+{
+    public string? Path { get; set; }
+
+    public string? Value { get; set; }
 }
 
 internal sealed class SinkFilterOptions
