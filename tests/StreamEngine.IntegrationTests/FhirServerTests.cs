@@ -20,11 +20,11 @@ public sealed class FhirServerTests
         "Coverage", "MedicationRequest",
     ];
 
-    internal static async Task<(PeerProcess Server, HttpClient Http)> StartServerAsync()
+    internal static async Task<(PeerProcess Server, HttpClient Http)> StartServerAsync(IReadOnlyDictionary<string, string>? environment = null)
     {
         PeerProcess.RequireNodePeers();
         Skip.IfNot(Directory.Exists(Path.Combine(PeerProcess.PeersFolder, "node_modules", "@medplum", "fhir-router")), "npm ci --prefix tests/peers");
-        PeerProcess server = PeerProcess.Start("node", "fhir-server.mjs", "0");
+        PeerProcess server = PeerProcess.Start("node", environment ?? new Dictionary<string, string>(), "fhir-server.mjs", "0");
         int port = (await server.NextAsync()).GetProperty("listening").GetInt32();
         return (server, new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}/"), Timeout = TimeSpan.FromSeconds(60) });
     }

@@ -40,9 +40,16 @@ internal sealed class PeerProcess : IAsyncDisposable
         Skip.IfNot(installed, "node peers are not installed: npm ci --prefix tests/peers");
     }
 
-    public static PeerProcess Start(string program, params string[] args)
+    public static PeerProcess Start(string program, params string[] args) => Start(program, new Dictionary<string, string>(), args);
+
+    public static PeerProcess Start(string program, IReadOnlyDictionary<string, string> environment, params string[] args)
     {
         var start = new ProcessStartInfo(program) { WorkingDirectory = PeersFolder, RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach ((string name, string value) in environment)
+        {
+            start.Environment[name] = value;
+        }
+
         foreach (string arg in args)
         {
             start.ArgumentList.Add(arg);

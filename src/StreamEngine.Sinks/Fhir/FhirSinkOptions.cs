@@ -11,6 +11,9 @@ public enum FhirAuthKind
 
     /// <summary>HTTP basic: a user name and a password.</summary>
     Basic,
+
+    /// <summary>OAuth 2.0 client credentials (client secret or signed JWT client assertion): a bearer token.</summary>
+    OAuth,
 }
 
 /// <summary>A FHIR REST sink's settings (validated by the host's settings loader).</summary>
@@ -48,4 +51,19 @@ public sealed record FhirSinkOptions
 
     /// <summary>The basic user name.</summary>
     public string? UserName { get; init; }
+
+    /// <summary>OAuth: the token endpoint.</summary>
+    public Uri? TokenUrl { get; init; }
+
+    /// <summary>OAuth: the client id.</summary>
+    public string? ClientId { get; init; }
+
+    /// <summary>OAuth: the scope asked for, if any.</summary>
+    public string? Scope { get; init; }
+
+    /// <summary>OAuth with a signed client assertion: the RSA private key (PEM); else <see cref="Secret"/> is the client secret.</summary>
+    public SecretSource? PrivateKey { get; init; }
+
+    /// <summary>OAuth: the key id (JWT <c>kid</c>) of <see cref="PrivateKey"/>.</summary>
+    public string? KeyId { get; init; }
 }
