@@ -3,6 +3,7 @@
 // The router handles transactions (conditional PUT, ifNoneExist), search, read, history. POST /$reset empties it;
 // POST /$outage?mode=503|drop|off simulates the server being down.
 import http from 'node:http';
+import https from 'node:https';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import { indexSearchParameterBundle, indexStructureDefinitionBundle, getStatus, normalizeOperationOutcome } from '@medplum/core';
@@ -53,7 +54,14 @@ function issueToken(form) {
   return token;
 }
 
-const server = http.createServer(async (req, res) => {
+// Mutual TLS when FHIR_TLS_CERT is set: HTTPS with that certificate and key, and every client must present a
+// certificate issued by FHIR_TLS_CA.
+const tls = process.env.FHIR_TLS_CERT
+  ? { cert: fs.readFileSync(process.env.FHIR_TLS_CERT), key: fs.readFileSync(process.env.FHIR_TLS_KEY), ca: fs.readFileSync(process.env.FHIR_TLS_CA),
+      requestCert: true, rejectUnauthorized: true }
+  : null;
+
+const handler = async (req, res) => {
   const chunks = [];
   for await (const chunk of req) chunks.push(chunk);
   const url = new URL(req.url, 'http://localhost');
@@ -120,7 +128,9 @@ const server = http.createServer(async (req, res) => {
     res.writeHead(getStatus(outcome) || 500, { 'content-type': 'application/fhir+json' });
     res.end(JSON.stringify(outcome));
   }
-});
+};
+
+const server = tls ? https.createServer(tls, handler) : http.createServer(handler);
 
 server.listen(Number(process.argv[2] ?? 0), '127.0.0.1', () => {
   console.log(JSON.stringify({ listening: server.address().port }));

@@ -173,9 +173,9 @@ public static partial class SettingsLoader
 
             StreamEngine.Sinks.Fhir.FhirSinkOptions? fhir = type == "fhir" ? FhirSink(errors, key, s) : null;
             StreamEngine.Pipeline.Delivery.MllpSinkOptions? mllp = type == "mllp" ? MllpSink(errors, key, s) : null;
-            if (type != "fhir" && (s.BaseUrl ?? s.BundleType) is not null | s.Auth is not null)
+            if (type != "fhir" && (s.BaseUrl ?? s.BundleType) is not null | s.Auth is not null | s.Tls is not null)
             {
-                errors.Add($"{key}: baseUrl, bundleType and auth are for fhir sinks");
+                errors.Add($"{key}: baseUrl, bundleType, auth and tls are for fhir sinks");
             }
 
             if (type is not ("fhir" or "mllp") && (s.Timeout ?? s.MaxAttempts) is not null)
@@ -627,8 +627,47 @@ public static partial class SettingsLoader
                 break;
         }
 
+        System.Security.Cryptography.X509Certificates.X509Certificate2? clientCertificate = null;
+        System.Security.Cryptography.X509Certificates.X509Certificate2? trustedCa = null;
+        if (s.Tls is { } tls)
+        {
+            try
+            {
+                if (tls.ClientCertificateFile is { } certFile)
+                {
+                    clientCertificate = System.Security.Cryptography.X509Certificates.X509Certificate2.CreateFromPemFile(certFile, tls.ClientKeyFile);
+                    if (!clientCertificate.HasPrivateKey)
+                    {
+                        errors.Add($"{key}.tls.clientKeyFile: the client certificate has no private key (give clientKeyFile)");
+                    }
+                }
+                else if (tls.ClientKeyFile is not null)
+                {
+                    errors.Add($"{key}.tls.clientCertificateFile: required with clientKeyFile");
+                }
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException or System.Security.Cryptography.CryptographicException or ArgumentException)
+            {
+                errors.Add($"{key}.tls.clientCertificateFile: cannot be loaded as a PEM certificate and key ({e.GetType().Name})");
+            }
+
+            try
+            {
+                if (tls.CaFile is { } caFile)
+                {
+                    trustedCa = System.Security.Cryptography.X509Certificates.X509CertificateLoader.LoadCertificateFromFile(caFile);
+                }
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException or System.Security.Cryptography.CryptographicException or ArgumentException)
+            {
+                errors.Add($"{key}.tls.caFile: cannot be loaded ({e.GetType().Name})");
+            }
+        }
+
         return errors.Count > before ? null : new StreamEngine.Sinks.Fhir.FhirSinkOptions
         {
+            ClientCertificate = clientCertificate,
+            TrustedCa = trustedCa,
             BaseUrl = baseUrl!.AbsoluteUri.EndsWith('/') ? baseUrl : new Uri(baseUrl.AbsoluteUri + "/"),
             Timeout = timeout,
             Batch = batch,

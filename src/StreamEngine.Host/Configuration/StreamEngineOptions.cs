@@ -129,6 +129,17 @@ internal sealed class SinkOptions
     public string? Port { get; set; }
 
     public List<RewriteOptions>? Rewrite { get; set; }
+
+    public SinkTlsOptions? Tls { get; set; }
+}
+
+internal sealed class SinkTlsOptions
+{
+    public string? ClientCertificateFile { get; set; }
+
+    public string? ClientKeyFile { get; set; }
+
+    public string? CaFile { get; set; }
 }
 
 internal sealed class RewriteOptions

@@ -35,14 +35,7 @@ public sealed class FhirRestClient : IDisposable
     {
         _options = options;
         _delay = delay ?? Task.Delay;
-        handler ??= new SocketsHttpHandler
-        {
-            PooledConnectionLifetime = TimeSpan.FromMinutes(5),
-            PooledConnectionIdleTimeout = TimeSpan.FromMinutes(1),
-            MaxConnectionsPerServer = 8,
-            ConnectTimeout = TimeSpan.FromSeconds(10),
-            AllowAutoRedirect = false, // a redirect would turn the POST into a GET (and forward the API key elsewhere)
-        };
+        handler ??= CreateHandler(options);
         _http = new HttpClient(handler) { BaseAddress = options.BaseUrl, Timeout = Timeout.InfiniteTimeSpan };
         _tokens = options.Auth == FhirAuthKind.OAuth ? new OAuthTokenSource(options, handler) : null;
         _http.DefaultRequestHeaders.Accept.Add(new MediaTypeWithQualityHeaderValue("application/fhir+json"));
@@ -161,6 +154,42 @@ public sealed class FhirRestClient : IDisposable
 
     /// <inheritdoc />
     public void Dispose() => _http.Dispose();
+
+    private static SocketsHttpHandler CreateHandler(FhirSinkOptions options)
+    {
+        var handler = new SocketsHttpHandler
+        {
+            PooledConnectionLifetime = TimeSpan.FromMinutes(5),
+            PooledConnectionIdleTimeout = TimeSpan.FromMinutes(1),
+            MaxConnectionsPerServer = 8,
+            ConnectTimeout = TimeSpan.FromSeconds(10),
+            AllowAutoRedirect = false, // a redirect would turn the POST into a GET (and forward the API key elsewhere)
+        };
+        if (options.ClientCertificate is { } certificate)
+        {
+            handler.SslOptions.ClientCertificates = [certificate];
+        }
+
+        if (options.TrustedCa is { } ca)
+        {
+            handler.SslOptions.RemoteCertificateValidationCallback = (_, presented, _, errors) =>
+            {
+                // The name must match the host; the chain must end at the configured CA (not the system's roots).
+                if (presented is null || (errors & (System.Net.Security.SslPolicyErrors.RemoteCertificateNameMismatch | System.Net.Security.SslPolicyErrors.RemoteCertificateNotAvailable)) != 0)
+                {
+                    return false;
+                }
+
+                using var chain = new System.Security.Cryptography.X509Certificates.X509Chain();
+                chain.ChainPolicy.TrustMode = System.Security.Cryptography.X509Certificates.X509ChainTrustMode.CustomRootTrust;
+                chain.ChainPolicy.CustomTrustStore.Add(ca);
+                chain.ChainPolicy.RevocationMode = System.Security.Cryptography.X509Certificates.X509RevocationMode.NoCheck;
+                return chain.Build(new System.Security.Cryptography.X509Certificates.X509Certificate2(presented));
+            };
+        }
+
+        return handler;
+    }
 
     private void Authenticate(HttpRequestMessage request)
     {

@@ -66,4 +66,10 @@ public sealed record FhirSinkOptions
 
     /// <summary>OAuth: the key id (JWT <c>kid</c>) of <see cref="PrivateKey"/>.</summary>
     public string? KeyId { get; init; }
+
+    /// <summary>Mutual TLS: the client certificate (with its key) presented to the server.</summary>
+    public System.Security.Cryptography.X509Certificates.X509Certificate2? ClientCertificate { get; init; }
+
+    /// <summary>The CA the server's certificate must chain to (instead of the system's roots), if any.</summary>
+    public System.Security.Cryptography.X509Certificates.X509Certificate2? TrustedCa { get; init; }
 }
