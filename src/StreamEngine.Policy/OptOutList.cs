@@ -46,8 +46,9 @@ public sealed class OptOutList
         lock (_gate)
         {
             Interlocked.Exchange(ref _checkedAt, Environment.TickCount64);
-            var info = new FileInfo(_path);
-            if (!force && (!info.Exists || (info.LastWriteTimeUtc == _writtenAt && info.Length == _length)))
+            FileSystemInfo info = Directory.Exists(_path) ? new DirectoryInfo(_path) : new FileInfo(_path);
+            long length = info is FileInfo file ? file.Length : ConsentFolder.Signature(_path);
+            if (!force && (!info.Exists || (info.LastWriteTimeUtc == _writtenAt && length == _length)))
             {
                 return;
             }
@@ -66,7 +67,7 @@ public sealed class OptOutList
 
             _numbers = numbers;
             _writtenAt = info.LastWriteTimeUtc;
-            _length = info.Length;
+            _length = length;
         }
     }
 
@@ -74,9 +75,14 @@ public sealed class OptOutList
     public int Rejected { get; private set; }
 
     // Every line is an NHS number (spaces allowed), a comment or blank; anything else makes the whole file invalid,
-    // so a CSV or a half-written file is never taken for a short list.
+    // so a CSV or a half-written file is never taken for a short list. A folder holds FHIR Consent resources instead.
     private static FrozenSet<string> Read(string path)
     {
+        if (Directory.Exists(path))
+        {
+            return ConsentFolder.Read(path);
+        }
+
         var numbers = new HashSet<string>(StringComparer.Ordinal);
         int lineNumber = 0;
         foreach (string line in File.ReadLines(path))

@@ -38,3 +38,37 @@ public sealed class OptOutListTests : IDisposable
         Assert.Equal(1, list.Rejected);
     }
 }
+
+public sealed class ConsentFolderTests : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("se-consent-").FullName;
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    private static string Consent(string status, string type, string nhs) => $$"""
+        { "resourceType": "Consent", "status": "{{status}}",
+          "scope": { "coding": [ { "system": "http://terminology.hl7.org/CodeSystem/consentscope", "code": "research" } ] },
+          "category": [ { "coding": [ { "system": "http://loinc.org", "code": "59284-0" } ] } ],
+          "patient": { "identifier": { "system": "https://fhir.nhs.uk/Id/nhs-number", "value": "{{nhs}}" } },
+          "provision": { "type": "{{type}}" } }
+        """;
+
+    [Fact]
+    public void ActiveDenyConsents_AreTheOptOutList_AndTheFolderIsReloadedWhenItChanges()
+    {
+        File.WriteAllText(Path.Combine(_dir, "a.json"), Consent("active", "deny", "9434765919"));
+        File.WriteAllText(Path.Combine(_dir, "b.json"), Consent("active", "permit", "9990000026"));
+        File.WriteAllText(Path.Combine(_dir, "c.json"), Consent("inactive", "deny", "9990000018"));
+        var list = new OptOutList(_dir, TimeSpan.Zero);
+        Assert.Equal(1, list.Count);
+        Assert.True(list.Contains("9434765919"));
+
+        File.WriteAllText(Path.Combine(_dir, "d.json"), Consent("active", "deny", "9990000018"));
+        Assert.True(list.Contains("9990000018"));
+
+        File.WriteAllText(Path.Combine(_dir, "e.json"), """{ "resourceType": "Patient" }""");
+        Assert.True(list.Contains("9990000018")); // an invalid folder leaves the last good list in force
+        Assert.Equal(1, list.Rejected);
+        Assert.Throws<InvalidDataException>(() => new OptOutList(_dir));
+    }
+}

@@ -310,7 +310,28 @@ public static partial class SettingsLoader
         }
 
         StreamEngine.Policy.OptOutList? optOut = null;
-        if (options.Consent?.OptOutFile is { } optOutFile)
+        if (options.Consent is { OptOutFile: not null, ConsentFolder: not null })
+        {
+            errors.Add("consent: give optOutFile or consentFolder, not both");
+        }
+        else if (options.Consent?.ConsentFolder is { } consentFolder)
+        {
+            try
+            {
+                optOut = Directory.Exists(consentFolder)
+                    ? new StreamEngine.Policy.OptOutList(consentFolder)
+                    : throw new DirectoryNotFoundException();
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException)
+            {
+                errors.Add($"consent.consentFolder: cannot be read ({e.GetType().Name})");
+            }
+            catch (InvalidDataException e)
+            {
+                errors.Add($"consent.consentFolder: {e.Message}");
+            }
+        }
+        else if (options.Consent?.OptOutFile is { } optOutFile)
         {
             try
             {
@@ -328,7 +349,7 @@ public static partial class SettingsLoader
 
         if (sinks.Any(s => s.Purpose == SinkPurpose.SecondaryUse) && optOut is null && !errors.Any(e => e.StartsWith("consent.", StringComparison.Ordinal)))
         {
-            errors.Add("consent.optOutFile: required when a sink's purpose is secondary-use (the national data opt-out must apply to it)");
+            errors.Add("consent.optOutFile: required (or consent.consentFolder) when a sink's purpose is secondary-use (the national data opt-out must apply to it)");
         }
 
         for (int i = 0; i < sinks.Count && sinks.Count == sinkOptions.Count; i++)

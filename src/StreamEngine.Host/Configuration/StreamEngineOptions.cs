@@ -28,6 +28,8 @@ internal sealed class StreamEngineOptions
 internal sealed class ConsentOptions
 {
     public string? OptOutFile { get; set; }
+
+    public string? ConsentFolder { get; set; }
 }
 
 internal sealed class MappingOptions
