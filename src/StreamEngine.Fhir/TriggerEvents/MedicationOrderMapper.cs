@@ -19,14 +19,9 @@ public sealed class MedicationOrderMapper : ITriggerEventMapper
     /// <inheritdoc />
     public void Map(MappingContext context)
     {
-        if (Subjects.RequirePid(context) is not { } pid || Subjects.AddPatient(context, pid, upsert: false) is null)
+        if (!Subjects.AddReferencedSubjects(context, Encounter.EncounterStatus.InProgress))
         {
             return;
-        }
-
-        if (context.Message.FindSegment("PV1") is { } pv1)
-        {
-            Subjects.AddEncounter(context, pv1, Encounter.EncounterStatus.InProgress, upsert: false);
         }
 
         MedicationRequest? current = null;

@@ -19,14 +19,9 @@ public sealed class ReferralMapper : ITriggerEventMapper
     /// <inheritdoc />
     public void Map(MappingContext context)
     {
-        if (Subjects.RequirePid(context) is not { } pid || Subjects.AddPatient(context, pid, upsert: false) is null)
+        if (!Subjects.AddReferencedSubjects(context, Encounter.EncounterStatus.Planned))
         {
             return;
-        }
-
-        if (context.Message.FindSegment("PV1") is { } pv1)
-        {
-            Subjects.AddEncounter(context, pv1, Encounter.EncounterStatus.Planned, upsert: false);
         }
 
         Hl7Segment? rf1 = context.Message.FindSegment("RF1");
@@ -39,7 +34,7 @@ public sealed class ReferralMapper : ITriggerEventMapper
             Category = [new CodeableConcept("http://snomed.info/sct", "3457005", "Patient referral", null)],
         };
         Identifier key = (rf1 is { } r ? EiMapper.ToIdentifier(r.Field(6), context.Profile, context.SendingFacility, "PLAC") : null)
-            ?? context.PositionalIdentifier("referral", rf1 ?? pid);
+            ?? context.PositionalIdentifier("referral", rf1 ?? context.Message.FindSegment("PID")!.Value);
         referral.Identifier.Add(key);
         referral.Status = RequestStatus.Active;
         if (rf1 is { } seg)

@@ -42,14 +42,9 @@ public sealed class ScheduleMapper : ITriggerEventMapper
             return;
         }
 
-        if (Subjects.RequirePid(context) is not { } pid || Subjects.AddPatient(context, pid, upsert: false) is null)
+        if (!Subjects.AddReferencedSubjects(context, Encounter.EncounterStatus.Planned))
         {
             return;
-        }
-
-        if (context.Message.FindSegment("PV1") is { } pv1)
-        {
-            Subjects.AddEncounter(context, pv1, Encounter.EncounterStatus.Planned, upsert: false);
         }
 
         SchMapper.Map(context, sch, Statuses.GetValueOrDefault(context.Message.TriggerEvent));

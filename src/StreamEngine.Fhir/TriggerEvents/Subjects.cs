@@ -33,6 +33,25 @@ public static class Subjects
         return mapping;
     }
 
+    /// <summary>
+    /// For message types that refer to the ADT record: the first PID's Patient and its PV1's Encounter, both created
+    /// only if absent. False (with an error in the context) when there is no usable PID.
+    /// </summary>
+    public static bool AddReferencedSubjects(MappingContext context, Encounter.EncounterStatus status)
+    {
+        if (RequirePid(context) is not { } pid || AddPatient(context, pid, upsert: false) is null)
+        {
+            return false;
+        }
+
+        if (context.Message.FindSegment("PV1") is { } pv1)
+        {
+            AddEncounter(context, pv1, status, upsert: false);
+        }
+
+        return true;
+    }
+
     /// <summary>Finds the first PID; records MissingPid when there is none.</summary>
     public static Hl7Segment? RequirePid(MappingContext context)
     {
