@@ -83,6 +83,8 @@ public sealed class ConsentTests
         Assert.DoesNotContain("\"M2\"", line, StringComparison.Ordinal); // the MRN: a local pseudonym too
         Assert.Contains("\"birthDate\":\"1980\"", line, StringComparison.Ordinal);
         Assert.Contains(MinimisationTag, line, StringComparison.Ordinal);
+        Assert.Contains("Sink research: sequence 1 of stream ingest/it/default withheld: NationalDataOptOut", engine.Logs, StringComparison.Ordinal);
+        Assert.DoesNotContain("9434765919", engine.Logs, StringComparison.Ordinal); // audited by position, never by number
         Assert.Equal(0, await engine.StopAsync());
     }
 

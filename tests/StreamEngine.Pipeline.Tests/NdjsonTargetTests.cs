@@ -89,9 +89,9 @@ public sealed class NdjsonTargetTests : IDisposable
         target.Open(0);
         MessageReceived With(string id, string pid) => new(TestData.Message($@"MSH|^~\&|PAS|RX1|R|RX1|20260101||ADT^A01|{id}|P|2.4", pid),
             DateTimeOffset.UtcNow, "PAS", "RX1", "ADT^A01", id, "20260101", contentHash: 0);
-        Assert.Equal(DeliveryResult.Filtered, target.Deliver(1, With("O", "PID|1||M1^^^R0B^MR~9434765919^^^NHS^NH")));
+        Assert.Equal(DeliveryResult.FilteredBecause("NationalDataOptOut"), target.Deliver(1, With("O", "PID|1||M1^^^R0B^MR~9434765919^^^NHS^NH")));
         Assert.Equal(DeliveryResult.Delivered, target.Deliver(2, With("S", "PID|1||M2^^^R0B^MR~9990000026^^^NHS^NH")));
-        Assert.Equal(DeliveryResult.Filtered, target.Deliver(3, With("N", "PID|1||M3^^^R0B^MR"))); // cannot be checked: not sent
+        Assert.Equal(DeliveryResult.FilteredBecause("OptOutUncheckable:NoNhsNumber"), target.Deliver(3, With("N", "PID|1||M3^^^R0B^MR"))); // cannot be checked: not sent
     }
 
     [Fact]

@@ -41,9 +41,9 @@ public static class BundleMapping
                 return DeliveryResult.Quarantine(result.Issues.FirstOrDefault(i => i.IsError).ToString());
             }
 
-            if (optOut is not null && OptedOut(result.Bundle, optOut))
+            if (optOut is not null && OptOutReason(result.Bundle, optOut) is { } withheld)
             {
-                return DeliveryResult.Filtered; // national data opt-out: never to a secondary-use sink (counted, no number logged)
+                return DeliveryResult.FilteredBecause(withheld); // never to a secondary-use sink: counted and audited, no number logged
             }
 
             if (minimiser is not null && !minimiser.Apply(result.Bundle))
@@ -64,7 +64,7 @@ public static class BundleMapping
 
     // Fails closed: a message whose patient has no NHS number cannot be checked against the list, so a secondary-use
     // sink does not get it. Any identifier holding a valid NHS number counts, whatever field it came in.
-    private static bool OptedOut(Bundle bundle, StreamEngine.Policy.OptOutList optOut)
+    private static string? OptOutReason(Bundle bundle, StreamEngine.Policy.OptOutList optOut)
     {
         bool checkedOne = false;
         foreach (Bundle.EntryComponent entry in bundle.Entry)
@@ -78,13 +78,13 @@ public static class BundleMapping
                         checkedOne = true;
                         if (optOut.Contains(number))
                         {
-                            return true;
+                            return "NationalDataOptOut";
                         }
                     }
                 }
             }
         }
 
-        return !checkedOne;
+        return checkedOne ? null : "OptOutUncheckable:NoNhsNumber";
     }
 }

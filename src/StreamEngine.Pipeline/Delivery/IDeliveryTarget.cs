@@ -24,6 +24,9 @@ public readonly record struct DeliveryResult(DeliveryOutcome Outcome, string? Re
     /// <summary>Filtered.</summary>
     public static DeliveryResult Filtered { get; } = new(DeliveryOutcome.Filtered);
 
+    /// <summary>Filtered for a recorded reason (e.g. the national data opt-out): counted and audited, never with content.</summary>
+    public static DeliveryResult FilteredBecause(string reason) => new(DeliveryOutcome.Filtered, reason);
+
     /// <summary>Quarantined for a reason.</summary>
     public static DeliveryResult Quarantine(string reason) => new(DeliveryOutcome.Quarantined, reason);
 }

@@ -413,6 +413,12 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
             return;
         }
 
+        if (result is { Outcome: DeliveryOutcome.Filtered, Reason: { } withheld })
+        {
+            // The audit of a withheld message (e.g. the national data opt-out): its position and why, never who.
+            _log.Info("Sink {0}: sequence {1} of stream {2} withheld: {3}", _sink.Id, seq, StreamId, withheld);
+        }
+
         Count(result.Outcome);
         _done = seq;
         if (!_flushScheduled)
@@ -703,7 +709,9 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
         {
             if (envelope?.Event is IIngestEvent e)
             {
-                outcomes[envelope.SequenceNr] = _target?.Classify(e).Outcome == DeliveryOutcome.Filtered ? "filtered" : "delivered";
+                outcomes[envelope.SequenceNr] = _target?.Classify(e) is { Outcome: DeliveryOutcome.Filtered } f
+                    ? f.Reason is null ? "filtered" : "filtered: " + f.Reason
+                    : "delivered";
             }
         }
 
