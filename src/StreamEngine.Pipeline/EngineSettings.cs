@@ -230,6 +230,9 @@ public sealed record SinkSettings
     /// <summary>The sink's minimisation policy (<c>sinks[].policy</c>), or null for the full record.</summary>
     public StreamEngine.Policy.MinimisationPolicy? Policy { get; init; }
 
+    /// <summary>An NDJSON sink's rotation (null: one file).</summary>
+    public StreamEngine.Sinks.Ndjson.NdjsonRotation? Rotation { get; init; }
+
     /// <summary>Which messages the sink takes (everything by default).</summary>
     public Delivery.SinkFilter Filter { get; init; } = Delivery.SinkFilter.All;
 

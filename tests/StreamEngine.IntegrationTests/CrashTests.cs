@@ -19,10 +19,11 @@ public sealed class CrashTests
     private const int Kills = 3;
 
     [SkippableTheory]
-    [InlineData("sqlite", "fsync")]
-    [InlineData("sqlite", "os")]
-    [InlineData("postgresql", "fsync")]
-    public async Task KillDashNine_RepeatedlyUnderLoad_EveryAckedMessageOnceInTheSink_InOrderPerPatient(string provider, string durability)
+    [InlineData("sqlite", "fsync", false)]
+    [InlineData("sqlite", "os", false)]
+    [InlineData("sqlite", "os", true)] // the NDJSON output rotating every 64 KB: a crash can fall between files
+    [InlineData("postgresql", "fsync", false)]
+    public async Task KillDashNine_RepeatedlyUnderLoad_EveryAckedMessageOnceInTheSink_InOrderPerPatient(string provider, string durability, bool rotate)
     {
         string? connectionString = provider == "postgresql" ? await TestPostgres.CreateDatabaseAsync() : null;
         int total = int.TryParse(Environment.GetEnvironmentVariable("STREAMENGINE_CRASH_MESSAGES"), CultureInfo.InvariantCulture, out int n) ? n : 2000;
@@ -31,11 +32,12 @@ public sealed class CrashTests
         int seed = int.TryParse(Environment.GetEnvironmentVariable("STREAMENGINE_CRASH_SEED"), CultureInfo.InvariantCulture, out int s) ? s : Environment.TickCount;
         var random = new Random(seed);
         int[] killAt = [.. Enumerable.Range(0, Kills).Select(_ => random.Next(total / 10, total * 9 / 10)).Order()];
-        string context = $"seed {seed}, kills after {string.Join(", ", killAt)} ACKs, {provider}/{durability}";
+        string context = $"seed {seed}, kills after {string.Join(", ", killAt)} ACKs, {provider}/{durability}{(rotate ? ", rotating" : string.Empty)}";
 
         using var folder = new TestFolder();
         await folder.WriteConfigAsync(new { name = "crash", port = 0 },
-            store: connectionString is null ? new { provider, durability } : (object)new { provider, durability, connectionString });
+            store: connectionString is null ? new { provider, durability } : (object)new { provider, durability, connectionString },
+            sink: rotate ? new { name = "fhir", type = "ndjson", path = folder.Out, rotate = new { maxBytes = "65536" } } : null);
 
         var engines = new EngineSlot();
         int acked = 0;
@@ -109,6 +111,11 @@ public sealed class CrashTests
         List<JsonDocument> lines = await folder.AwaitLinesAsync(total, TimeSpan.FromMinutes(2));
         Assert.Equal(0, await last.StopAsync());
         lines = folder.Lines();
+        if (rotate)
+        {
+            string[] files = Directory.GetFiles(folder.Out, "*.ndjson");
+            Assert.True(files.Length >= 3, $"the output did not rotate: {string.Join(", ", files.Select(f => Path.GetFileName(f) + " " + new FileInfo(f).Length))} ({context})");
+        }
 
         List<string> delivered = [.. lines.Select(TestFolder.ControlId)];
         Assert.True(abandoned > 0, $"no ACK was abandoned ({context})");

@@ -10,7 +10,7 @@ internal sealed class TestFolder : IDisposable
     public string Out => System.IO.Path.Combine(Path, "out");
 
     /// <summary>Writes streamengine.json here: one listener as given, the NDJSON sink under out/, and an optional store.</summary>
-    public Task WriteConfigAsync(object listener, object? store = null, object? admin = null, object? retention = null) =>
+    public Task WriteConfigAsync(object listener, object? store = null, object? admin = null, object? retention = null, object? sink = null) =>
         File.WriteAllTextAsync(System.IO.Path.Combine(Path, "streamengine.json"), JsonSerializer.Serialize(new
         {
             dataDirectory = System.IO.Path.Combine(Path, "data"),
@@ -18,7 +18,7 @@ internal sealed class TestFolder : IDisposable
             admin,
             retention,
             listeners = new[] { listener },
-            sinks = new[] { new { name = "fhir", type = "ndjson", path = Out } },
+            sinks = new[] { sink ?? new { name = "fhir", type = "ndjson", path = Out } },
         }, new JsonSerializerOptions { DefaultIgnoreCondition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull }));
 
     public void Dispose()
@@ -42,7 +42,7 @@ internal sealed class TestFolder : IDisposable
             return lines;
         }
 
-        foreach (string file in Directory.GetFiles(Out, "*.ndjson"))
+        foreach (string file in Directory.GetFiles(Out, "*.ndjson").Order(StringComparer.Ordinal)) // rotated files sort by time
         {
             using var stream = new FileStream(file, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
             using var reader = new StreamReader(stream);

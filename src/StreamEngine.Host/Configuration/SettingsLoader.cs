@@ -200,7 +200,7 @@ public static partial class SettingsLoader
                 errors.Add($"{key}.path: not a valid path");
             }
 
-            sinks.Add(new SinkSettings { Id = id, Name = name, Type = type, Path = path, StartFrom = startFrom, Fhir = fhir, Mllp = mllp, Filter = Filter(errors, key, s.Filter), Policy = Policy(errors, key, s.Policy), Purpose = Purpose(errors, key, s.Purpose) });
+            sinks.Add(new SinkSettings { Id = id, Name = name, Type = type, Path = path, StartFrom = startFrom, Fhir = fhir, Mllp = mllp, Filter = Filter(errors, key, s.Filter), Policy = Policy(errors, key, s.Policy), Purpose = Purpose(errors, key, s.Purpose), Rotation = Rotation(errors, key, type, s.Rotate) });
         }
 
         Duplicates(errors, "sinks", sinks.Select(s => s.Id));
@@ -851,5 +851,42 @@ public static partial class SettingsLoader
             MaxAttempts = attempts,
             Rewrites = rewrites,
         };
+    }
+
+    // sinks[].rotate (ndjson): a new file once the current one reaches maxBytes or maxAge.
+    private static StreamEngine.Sinks.Ndjson.NdjsonRotation? Rotation(List<string> errors, string key, string type, RotateOptions? r)
+    {
+        if (r is null)
+        {
+            return null;
+        }
+
+        if (type != "ndjson")
+        {
+            errors.Add($"{key}.rotate: only ndjson sinks rotate");
+            return null;
+        }
+
+        long? maxBytes = null;
+        if (r.MaxBytes is { } b)
+        {
+            if (!long.TryParse(b, NumberStyles.None, CultureInfo.InvariantCulture, out long bytes) || bytes < 1024)
+            {
+                errors.Add($"{key}.rotate.maxBytes: '{b}' is not a size of at least 1024 bytes");
+            }
+            else
+            {
+                maxBytes = bytes;
+            }
+        }
+
+        TimeSpan? maxAge = Duration(errors, $"{key}.rotate.maxAge", r.MaxAge, null);
+        if (maxBytes is null && maxAge is null)
+        {
+            errors.Add($"{key}.rotate: give maxBytes, maxAge or both");
+            return null;
+        }
+
+        return new StreamEngine.Sinks.Ndjson.NdjsonRotation(maxBytes, maxAge);
     }
 }

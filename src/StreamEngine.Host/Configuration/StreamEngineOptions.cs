@@ -133,6 +133,15 @@ internal sealed class SinkOptions
     public List<RewriteOptions>? Rewrite { get; set; }
 
     public SinkTlsOptions? Tls { get; set; }
+
+    public RotateOptions? Rotate { get; set; }
+}
+
+internal sealed class RotateOptions
+{
+    public string? MaxBytes { get; set; }
+
+    public string? MaxAge { get; set; }
 }
 
 internal sealed class SinkTlsOptions

@@ -12,7 +12,8 @@ namespace StreamEngine.Pipeline.Delivery;
 /// </summary>
 public sealed class NdjsonTarget : IDeliveryTarget
 {
-    private readonly NdjsonFileSink _file;
+    private readonly NdjsonFileSink? _file;
+    private readonly RotatingNdjsonFile? _rotating;
     private readonly string _streamId;
     private readonly string? _replayId;
     private readonly MessageMapper _mapper;
@@ -22,12 +23,20 @@ public sealed class NdjsonTarget : IDeliveryTarget
 
     /// <summary>Creates the target; <paramref name="replayId"/> is set for a replay's output.</summary>
     public NdjsonTarget(string filePath, string streamId, MessageMapper mapper, string? replayId = null, SinkFilter? filter = null,
-        StreamEngine.Policy.MinimisationPolicy? policy = null, StreamEngine.Policy.OptOutList? optOut = null)
+        StreamEngine.Policy.MinimisationPolicy? policy = null, StreamEngine.Policy.OptOutList? optOut = null, NdjsonRotation? rotation = null)
     {
         _filter = filter;
         _minimiser = policy is null ? null : new StreamEngine.Policy.BundleMinimiser(policy);
         _optOut = optOut;
-        _file = new NdjsonFileSink(filePath);
+        if (rotation is not null && replayId is null)
+        {
+            // <sink>.<listener>.<time>.ndjson files, sorting by time; a replay keeps its own single file.
+            _rotating = new RotatingNdjsonFile(Path.GetDirectoryName(Path.GetFullPath(filePath))!, Path.GetFileNameWithoutExtension(filePath), rotation);
+        }
+        else
+        {
+            _file = new NdjsonFileSink(filePath);
+        }
         _streamId = streamId;
         _mapper = mapper;
         _replayId = replayId;
@@ -36,12 +45,22 @@ public sealed class NdjsonTarget : IDeliveryTarget
     /// <inheritdoc />
     public IReadOnlySet<long> Open(long position)
     {
-        _file.Open();
-        return _file.SourcesFrom(position).Select(id => DeliveryId.SequenceOf(id, _streamId)).Where(seq => seq > 0).ToHashSet();
+        IReadOnlyList<string> sources;
+        if (_rotating is not null)
+        {
+            sources = _rotating.Open(position);
+        }
+        else
+        {
+            _file!.Open();
+            sources = _file.SourcesFrom(position);
+        }
+
+        return sources.Select(id => DeliveryId.SequenceOf(id, _streamId)).Where(seq => seq > 0).ToHashSet();
     }
 
     /// <inheritdoc />
-    public long Position => _file.Position;
+    public long Position => _rotating?.Position ?? _file!.Position;
 
     /// <inheritdoc />
     public DeliveryResult Deliver(long sequenceNr, IIngestEvent journaled)
@@ -50,7 +69,15 @@ public sealed class NdjsonTarget : IDeliveryTarget
         if (bundle is not null)
         {
             bundle.Meta = new Meta { Source = DeliveryId.Format(_streamId, sequenceNr, _replayId) };
-            _file.Append(FhirJson.Serialize(bundle));
+            byte[] line = FhirJson.Serialize(bundle);
+            if (_rotating is not null)
+            {
+                _rotating.Append(line);
+            }
+            else
+            {
+                _file!.Append(line);
+            }
         }
 
         return result;
@@ -60,10 +87,24 @@ public sealed class NdjsonTarget : IDeliveryTarget
     public DeliveryResult Classify(IIngestEvent journaled) => Prepare(journaled, out _);
 
     /// <inheritdoc />
-    public void Flush(bool durable) => _file.Flush(durable);
+    public void Flush(bool durable)
+    {
+        if (_rotating is not null)
+        {
+            _rotating.Flush(durable);
+        }
+        else
+        {
+            _file!.Flush(durable);
+        }
+    }
 
     /// <inheritdoc />
-    public void Dispose() => _file.Dispose();
+    public void Dispose()
+    {
+        _rotating?.Dispose();
+        _file?.Dispose();
+    }
 
     private DeliveryResult Prepare(IIngestEvent journaled, out Bundle? bundle) => BundleMapping.Prepare(_mapper, journaled, out bundle, _filter, _minimiser, _optOut);
 }

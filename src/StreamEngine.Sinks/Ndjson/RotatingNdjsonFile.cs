@@ -1,0 +1,175 @@
+using System.Globalization;
+
+namespace StreamEngine.Sinks.Ndjson;
+
+/// <summary>When an NDJSON output starts a new file.</summary>
+/// <param name="MaxBytes">A file that reaches this size is closed at the next flush (null: no size limit).</param>
+/// <param name="MaxAge">A file older than this is closed at the next flush (null: no age limit).</param>
+public sealed record NdjsonRotation(long? MaxBytes, TimeSpan? MaxAge);
+
+/// <summary>
+/// An NDJSON output split into files that sort by time: <c>&lt;prefix&gt;.&lt;yyyyMMddTHHmmssfffZ&gt;.ndjson</c>. A file
+/// is closed (synced) and the next one started only at a flush, once it is over its size or age. Positions are
+/// cumulative bytes over all the files in name order (closed files never change), so a sink's recorded position
+/// still names one place after any number of rotations, and after a crash every line written past it is found,
+/// in whichever file. A file from before rotation was turned on (<c>&lt;prefix&gt;.ndjson</c>) counts as the first.
+/// </summary>
+public sealed class RotatingNdjsonFile : IDisposable
+{
+    private readonly string _folder;
+    private readonly string _prefix;
+    private readonly NdjsonRotation _rotation;
+    private readonly Func<DateTimeOffset> _clock;
+    private NdjsonFileSink? _current;
+    private long _closedBytes;
+    private DateTimeOffset _currentStarted;
+    private string? _lastName;
+
+    /// <summary>Creates the output; nothing is opened until <see cref="Open"/>.</summary>
+    public RotatingNdjsonFile(string folder, string prefix, NdjsonRotation rotation, Func<DateTimeOffset>? clock = null)
+    {
+        _folder = Path.GetFullPath(folder);
+        _prefix = prefix;
+        _rotation = rotation;
+        _clock = clock ?? (() => DateTimeOffset.UtcNow);
+    }
+
+    /// <summary>Cumulative bytes over every file, the current one's unflushed lines included.</summary>
+    public long Position => _closedBytes + (_current?.Position ?? 0);
+
+    /// <summary>The files, oldest first.</summary>
+    public IReadOnlyList<string> Files()
+    {
+        if (!Directory.Exists(_folder))
+        {
+            return [];
+        }
+
+        var files = Directory.GetFiles(_folder, _prefix + ".*.ndjson").Where(IsSegment).Order(StringComparer.Ordinal).ToList();
+        string legacy = Path.Combine(_folder, _prefix + ".ndjson");
+        if (File.Exists(legacy))
+        {
+            files.Insert(0, legacy);
+        }
+
+        return files;
+    }
+
+    /// <summary>
+    /// Opens the newest file for appending (repairing a line torn by a crash) and returns the <c>meta.source</c> of
+    /// every complete line past <paramref name="position"/>, over all files.
+    /// </summary>
+    public IReadOnlyList<string> Open(long position)
+    {
+        Directory.CreateDirectory(_folder);
+        IReadOnlyList<string> files = Files();
+        if (files.Count == 0)
+        {
+            files = [NewName()];
+        }
+
+        var sources = new List<string>();
+        long start = 0;
+        for (int i = 0; i < files.Count; i++)
+        {
+            bool last = i == files.Count - 1;
+            var file = new NdjsonFileSink(files[i]);
+            file.Open(); // repairs a torn last line (only the newest can have one)
+            long length = file.Position;
+            if (start + length > position)
+            {
+                sources.AddRange(file.SourcesFrom(Math.Max(0, position - start)));
+            }
+
+            if (last)
+            {
+                _current = file;
+                _closedBytes = start;
+                _lastName = Path.GetFileName(files[i]);
+                _currentStarted = StartedAt(files[i]) ?? _clock();
+            }
+            else
+            {
+                file.Dispose();
+                start += length;
+            }
+        }
+
+        return sources;
+    }
+
+    /// <summary>Appends one line to the current file.</summary>
+    public void Append(ReadOnlySpan<byte> json) => (_current ?? throw new InvalidOperationException("Not open.")).Append(json);
+
+    /// <summary>Flushes the current file; then, if it is over its size or age, closes it and starts the next.</summary>
+    public void Flush(bool durable)
+    {
+        NdjsonFileSink current = _current ?? throw new InvalidOperationException("Not open.");
+        current.Flush(durable);
+        bool full = _rotation.MaxBytes is { } max && current.Position >= max;
+        bool old = _rotation.MaxAge is { } age && current.Position > 0 && _clock() - _currentStarted >= age;
+        if (!full && !old)
+        {
+            return;
+        }
+
+        long length = current.Position;
+        current.Dispose(); // synced: a closed file is complete on disk
+        _closedBytes += length;
+        var next = new NdjsonFileSink(NewName());
+        next.Open();
+        _current = next;
+        _lastName = Path.GetFileName(next.FilePath);
+        _currentStarted = _clock();
+    }
+
+    /// <inheritdoc />
+    public void Dispose()
+    {
+        _current?.Dispose();
+        _current = null;
+    }
+
+    // <prefix>.<UTC time to the millisecond>.ndjson, always after the previous name.
+    private string NewName()
+    {
+        DateTimeOffset now = _clock();
+        while (true)
+        {
+            string name = $"{_prefix}.{now.UtcDateTime.ToString("yyyyMMdd'T'HHmmssfff'Z'", CultureInfo.InvariantCulture)}.ndjson";
+            // After the previous segment's name (a file from before rotation, <prefix>.ndjson, is not a segment).
+            bool after = _lastName is null || !IsSegment(_lastName) || string.CompareOrdinal(name, _lastName) > 0;
+            if (after && !File.Exists(Path.Combine(_folder, name)))
+            {
+                return Path.Combine(_folder, name);
+            }
+
+            now = now.AddMilliseconds(1);
+        }
+    }
+
+    private bool IsSegment(string path)
+    {
+        string name = Path.GetFileName(path);
+        if (name.Length != _prefix.Length + 1 + 19 + ".ndjson".Length || !name.StartsWith(_prefix + ".", StringComparison.Ordinal))
+        {
+            return false;
+        }
+
+        string middle = name[(_prefix.Length + 1)..^".ndjson".Length];
+        return middle.Length == 19 && middle[8] == 'T' && middle[^1] == 'Z';
+    }
+
+    private DateTimeOffset? StartedAt(string path)
+    {
+        string name = Path.GetFileName(path);
+        if (!IsSegment(path))
+        {
+            return null;
+        }
+
+        string middle = name[(_prefix.Length + 1)..^".ndjson".Length];
+        return DateTimeOffset.TryParseExact(middle, "yyyyMMdd'T'HHmmssfff'Z'", CultureInfo.InvariantCulture,
+            DateTimeStyles.AssumeUniversal | DateTimeStyles.AdjustToUniversal, out DateTimeOffset started) ? started : null;
+    }
+}
