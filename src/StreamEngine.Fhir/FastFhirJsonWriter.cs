@@ -1,30 +1,17 @@
 using System.Collections;
-using System.Collections.Concurrent;
-using Linq = System.Linq.Expressions;
-using System.Reflection;
 using System.Text.Json;
-using Hl7.Fhir.Introspection;
 using Hl7.Fhir.Model;
 
 namespace StreamEngine.Fhir;
 
 /// <summary>
 /// Writes Firely POCOs as FHIR JSON, byte for byte what Firely's own <c>BaseFhirJsonSerializer</c> writes (a test holds
-/// it to that over every golden and corpus bundle), faster and with far less garbage: each type's elements are
-/// listed once (from Firely's class mapping) and read with the generated <see cref="Base.TryGetValue"/>, where
-/// Firely's serializer enumerates iterators and buffers and prunes every element. Empty elements are left out, as
-/// FHIR requires.
+/// it to that over every golden and corpus bundle), faster and with far less garbage: each type's elements come from
+/// <see cref="PocoMembers"/> (listed once, read through their backing fields), where Firely's serializer enumerates
+/// iterators and buffers and prunes every element. Empty elements are left out, as FHIR requires.
 /// </summary>
 internal static class FastFhirJsonWriter
 {
-    private static readonly ConcurrentDictionary<Type, Member[]> MembersByType = new();
-
-    private sealed record Member(string Name, bool Choice, Func<Base, object?>? Read)
-    {
-        // The backing field when there is one (no lazy list created, no name switch); else the generated TryGetValue.
-        public object? Get(Base poco) => Read is not null ? Read(poco) : poco.TryGetValue(Name, out object? value) ? value : null;
-    }
-
     /// <summary>Writes a resource (or any POCO) as a JSON object.</summary>
     public static void Write(Base poco, Utf8JsonWriter writer)
     {
@@ -40,7 +27,7 @@ internal static class FastFhirJsonWriter
             writer.WriteString("resourceType"u8, resource.TypeName);
         }
 
-        foreach (Member member in Members(poco.GetType()))
+        foreach (PocoMember member in PocoMembers.Of(poco.GetType()))
         {
             object? value = member.Get(poco);
             if (value is null)
@@ -225,7 +212,7 @@ internal static class FastFhirJsonWriter
             return true;
         }
 
-        foreach (Member member in Members(poco.GetType()))
+        foreach (PocoMember member in PocoMembers.Of(poco.GetType()))
         {
             switch (member.Get(poco))
             {
@@ -253,37 +240,5 @@ internal static class FastFhirJsonWriter
     {
         string type = value.TypeName;
         return char.ToUpperInvariant(type[0]) + type[1..];
-    }
-
-    // The elements of a type in FHIR order, as Firely's class mapping lists them, looked up once per type.
-    private static Member[] Members(Type type) => MembersByType.GetOrAdd(type, static t =>
-    {
-        ClassMapping mapping = ModelInfo.ModelInspector.FindOrImportClassMapping(t)
-            ?? throw new NotSupportedException("No FHIR class mapping for " + t.Name);
-        return mapping.PropertyMappings
-            .Where(p => !(mapping.IsFhirPrimitive && p.Name == "value"))
-            .OrderBy(p => p.Order)
-            .Select(p => new Member(p.Name, p.Choice == ChoiceType.DatatypeChoice, BackingField(p)))
-            .ToArray();
-    });
-
-    // Firely's generated POCOs keep each element in a field named after its property: "_Identifier", "_ActiveElement".
-    private static Func<Base, object?>? BackingField(PropertyMapping property)
-    {
-        PropertyInfo? native = property.NativeProperty;
-        FieldInfo? field = null;
-        for (Type? t = native?.DeclaringType; t is not null && field is null; t = t.BaseType)
-        {
-            field = t.GetField("_" + native!.Name, BindingFlags.Instance | BindingFlags.NonPublic | BindingFlags.DeclaredOnly);
-        }
-
-        if (field is null || !(typeof(Base).IsAssignableFrom(field.FieldType) || typeof(IList).IsAssignableFrom(field.FieldType)))
-        {
-            return null;
-        }
-
-        Linq.ParameterExpression poco = Linq.Expression.Parameter(typeof(Base), "poco");
-        Linq.Expression read = Linq.Expression.Convert(Linq.Expression.Field(Linq.Expression.Convert(poco, field.DeclaringType!), field), typeof(object));
-        return Linq.Expression.Lambda<Func<Base, object?>>(read, poco).Compile();
     }
 }

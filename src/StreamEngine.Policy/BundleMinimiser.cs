@@ -1,3 +1,4 @@
+using StreamEngine.Fhir;
 using System.Collections;
 using System.Security.Cryptography;
 using System.Text;
@@ -14,7 +15,7 @@ namespace StreamEngine.Policy;
 /// with the same key (a plain hash of a 10-digit NHS number could be reversed by trying them all); and each delivered
 /// resource is tagged with the policy's name and version. Mutates the bundle it is given (each sink maps its own).
 /// </summary>
-public sealed class BundleMinimiser
+public sealed class BundleMinimiser : IDisposable
 {
     private readonly Dictionary<string, string> _pseudonymised;
     private readonly (string Prefix, string To)[] _prefixes;
@@ -37,6 +38,9 @@ public sealed class BundleMinimiser
 
     /// <summary>The policy applied.</summary>
     public MinimisationPolicy Policy { get; }
+
+    /// <inheritdoc />
+    public void Dispose() => _hmac.Dispose();
 
     /// <summary>Applies the policy; returns false when nothing of the bundle may be delivered (the sink filters it).</summary>
     public bool Apply(Bundle bundle)
@@ -105,7 +109,7 @@ public sealed class BundleMinimiser
     // Removes every element the path tree does not keep. A resource keeps its id and meta (profiles, the policy tag).
     private static void Prune(Base node, PolicyPath allowed, bool root)
     {
-        foreach (Member member in Members(node.GetType()))
+        foreach (PocoMember member in PocoMembers.Of(node.GetType()))
         {
             if (root && member.Name is "id" or "meta")
             {
@@ -121,7 +125,7 @@ public sealed class BundleMinimiser
             PolicyPath? child = allowed.Child(member.Name);
             if (child is null)
             {
-                member.Clear(node);
+                member.Clear?.Invoke(node);
                 continue;
             }
 
@@ -173,50 +177,6 @@ public sealed class BundleMinimiser
                 break;
         }
     }
-
-    private sealed record Member(string Name, Func<Base, object?> Get, Action<Base> Clear);
-
-    private static readonly System.Collections.Concurrent.ConcurrentDictionary<Type, Member[]> MembersByType = new();
-
-    // Each element's backing field read and cleared by compiled delegates (no lazily created lists, no reflection per
-    // call); elements without one fall back to the POCO's own TryGetValue and property setter.
-    private static Member[] Members(Type type) => MembersByType.GetOrAdd(type, static t =>
-    {
-        ClassMapping mapping = Hl7.Fhir.Model.ModelInfo.ModelInspector.FindOrImportClassMapping(t)
-            ?? throw new NotSupportedException("No FHIR class mapping for " + t.Name);
-        var members = new List<Member>();
-        foreach (PropertyMapping property in mapping.PropertyMappings)
-        {
-            if (mapping.IsFhirPrimitive && property.Name == "value")
-            {
-                continue;
-            }
-
-            System.Reflection.PropertyInfo? native = property.NativeProperty;
-            System.Reflection.FieldInfo? field = null;
-            for (Type? d = native?.DeclaringType; d is not null && field is null; d = d.BaseType)
-            {
-                field = d.GetField("_" + native!.Name, System.Reflection.BindingFlags.Instance | System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.DeclaredOnly);
-            }
-
-            string name = property.Name;
-            if (field is not null && !field.FieldType.IsValueType)
-            {
-                var poco = System.Linq.Expressions.Expression.Parameter(typeof(Base), "poco");
-                var typed = System.Linq.Expressions.Expression.Field(System.Linq.Expressions.Expression.Convert(poco, field.DeclaringType!), field);
-                var get = System.Linq.Expressions.Expression.Lambda<Func<Base, object?>>(System.Linq.Expressions.Expression.Convert(typed, typeof(object)), poco).Compile();
-                var clear = System.Linq.Expressions.Expression.Lambda<Action<Base>>(
-                    System.Linq.Expressions.Expression.Assign(typed, System.Linq.Expressions.Expression.Constant(null, field.FieldType)), poco).Compile();
-                members.Add(new Member(name, get, clear));
-            }
-            else if (native is { CanWrite: true })
-            {
-                members.Add(new Member(name, node => node.TryGetValue(name, out object? v) ? v : null, node => native.SetValue(node, null)));
-            }
-        }
-
-        return [.. members];
-    });
 
     // One walk over the resource does every transform and fixes every reference.
     private void Transform(Resource resource, HashSet<string> dropped, Dictionary<string, string> renamed)
@@ -394,7 +354,7 @@ public sealed class BundleMinimiser
     private static void Walk(Base node, Action<Base> visit)
     {
         visit(node);
-        foreach (Member member in Members(node.GetType()))
+        foreach (PocoMember member in PocoMembers.Of(node.GetType()))
         {
             switch (member.Get(node))
             {
@@ -404,7 +364,7 @@ public sealed class BundleMinimiser
                     Walk(child, visit);
                     if (child is ResourceReference r && IsEmpty(r))
                     {
-                        member.Clear(node); // a reference to a dropped entry goes, rather than stay as {}
+                        member.Clear?.Invoke(node); // a reference to a dropped entry goes, rather than stay as {}
                     }
 
                     break;

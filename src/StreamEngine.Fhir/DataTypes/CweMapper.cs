@@ -45,13 +45,6 @@ public static class CweMapper
     /// <summary>The first triplet as a Coding; null when CWE.1 is empty.</summary>
     public static Coding? ToCoding(Hl7Value cwe, TrustProfile profile) => Triplet(cwe, 1, profile);
 
-    /// <summary>A single code in a known system (an IS or ID field) as a CodeableConcept.</summary>
-    public static CodeableConcept? Code(Hl7Value value, string system, string? display = null)
-    {
-        string? code = V2Text.First(value);
-        return code is null ? null : new CodeableConcept(system, code, display, null);
-    }
-
     private static Coding? Triplet(Hl7Value cwe, int first, TrustProfile profile)
     {
         string? code = V2Text.Of(cwe.Component(first));

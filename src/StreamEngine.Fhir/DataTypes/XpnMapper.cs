@@ -36,17 +36,9 @@ public static class XpnMapper
             name.Prefix = [prefix];
         }
 
-        name.Use = xpn.Component(7).ToString() switch
-        {
-            "L" => HumanName.NameUse.Official,
-            "D" => HumanName.NameUse.Usual,
-            "M" or "B" => HumanName.NameUse.Maiden,
-            "N" => HumanName.NameUse.Nickname,
-            "A" or "S" => HumanName.NameUse.Anonymous,
-            "C" => HumanName.NameUse.Old,
-            "T" => HumanName.NameUse.Temp,
-            _ => null,
-        };
+        // The IG's NameType map (table 0200): a code it leaves unmapped (A, B, C...) gives no use.
+        name.Use = Terminology.V2Vocabulary.NameType.Lookup(V2Text.Of(xpn.Component(7)))?.Code is { } use
+            && Enum.TryParse(use, ignoreCase: true, out HumanName.NameUse parsed) ? parsed : null;
 
         return name.Family is null && given.Count == 0 ? null : name;
     }

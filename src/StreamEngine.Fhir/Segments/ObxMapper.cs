@@ -118,9 +118,9 @@ public static class ObxMapper
             }
         }
 
-        foreach (string specimen in group.Specimens)
+        if (group.Specimens.Count > 0)
         {
-            observation.Specimen ??= new ResourceReference(specimen);
+            observation.Specimen = new ResourceReference(group.Specimens[0]);
         }
 
         return context.Bundle.AddUpsert(observation, key);

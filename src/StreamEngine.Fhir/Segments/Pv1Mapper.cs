@@ -65,15 +65,16 @@ public static class Pv1Mapper
         Locations(context, pv1, encounter, patientClass, priorLocationCompleted);
         Participants(context, pv1, encounter);
         Hospitalization(context, pv1, encounter);
-        if (context.Concept(pv1.Field(10), "PV1", 10) is { } service)
+        if (CweMapper.ToCodeableConcept(pv1.Field(10), context.Profile) is { } service)
         {
+            // A bare specialty code (PV1-10 is IS in v2.4) is the Trust's own: it gets the Trust's system, then the
+            // Trust's ConceptMap adds the national code.
             if (service.Coding.Count > 0 && service.Coding[0].System is null)
             {
                 service.Coding[0].System = context.Profile.SystemFor(context.SendingFacility, "specialty");
-                context.Translate(service, "PV1", 10);
             }
 
-            encounter.ServiceType = service;
+            encounter.ServiceType = context.Translate(service, "PV1", 10);
         }
 
         if (InGroup(context.Message, pv1, "PV2") is { } pv2 && context.Concept(pv2.Field(3), "PV2", 3) is { } reason)

@@ -35,9 +35,6 @@ public static class UkCore
     public const string AdmissionMethodSystem = Cs + "UKCore-AdmissionMethodEngland";
     public const string SourceOfAdmissionSystem = Cs + "UKCore-SourceOfAdmissionEngland";
     public const string DischargeDestinationSystem = Cs + "UKCore-DischargeDestinationEngland";
-    public const string DischargeMethodExtension = Sd + "Extension-UKCore-DischargeMethod";
-    public const string DischargeMethodSystem = Cs + "UKCore-DischargeMethodEngland";
-    public const string MaritalStatusSystem = Cs + "UKCore-PersonMaritalStatusEngland";
 
     public const string OdsOrganizationCode = "https://fhir.nhs.uk/Id/ods-organization-code";
     public const string OdsSiteCode = "https://fhir.nhs.uk/Id/ods-site-code";

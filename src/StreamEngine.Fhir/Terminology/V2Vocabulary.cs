@@ -51,7 +51,6 @@ public sealed class V2Vocabulary
     public static readonly V2Vocabulary DiagnosisType = Load("DiagnosisType");
     public static readonly V2Vocabulary ReportStatus = Load("ResultStatus[Non-Queries]");
     public static readonly V2Vocabulary ObservationStatus = Load("ObservationResultStatusCodesInterpretation");
-    public static readonly V2Vocabulary IdentifierType = Load("IdentifierType");
     public static readonly V2Vocabulary ContactRole = Load("ContactRole");
     public static readonly V2Vocabulary Route = Load("RouteOfAdministration");
 

@@ -826,7 +826,7 @@ public static partial class SettingsLoader
         {
             RewriteOptions r = s.Rewrite![i];
             string rewriteKey = $"{key}.rewrite[{i}].path";
-            if (!StreamEngine.Hl7v2.Hl7Path.TryParse(r.Path, out StreamEngine.Hl7v2.Hl7Path parsed))
+            if (!StreamEngine.Hl7v2.Hl7Path.TryParse(r.Path, out _))
             {
                 errors.Add($"{rewriteKey}: '{r.Path}' is not an HL7 v2 path such as MSH-5 or PV1-3.1");
                 continue;
@@ -839,7 +839,6 @@ public static partial class SettingsLoader
                 continue;
             }
 
-            _ = parsed;
             rewrites.Add(new StreamEngine.Pipeline.Delivery.Hl7Rewrite(r.Path!, string.IsNullOrEmpty(r.Value) ? null : r.Value));
         }
 

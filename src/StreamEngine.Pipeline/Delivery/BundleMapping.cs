@@ -12,24 +12,35 @@ namespace StreamEngine.Pipeline.Delivery;
 /// </summary>
 public static class BundleMapping
 {
+    /// <summary>
+    /// What every sink does before its own work: a frame with no usable MSH is quarantined (kept aside, raw, not lost),
+    /// anything else that is not a message, or that the sink's filter does not take, is filtered. Null (with the
+    /// message) when the sink takes it.
+    /// </summary>
+    public static DeliveryResult? Admit(IIngestEvent journaled, SinkFilter? filter, out MessageReceived? received)
+    {
+        received = journaled as MessageReceived;
+        if (journaled is FrameRejected rejected)
+        {
+            return DeliveryResult.Quarantine("Rejected:" + rejected.Reason);
+        }
+
+        return received is null || (filter is not null && !filter.Accepts(received)) ? DeliveryResult.Filtered : null;
+    }
+
     /// <summary>Maps one event; <paramref name="bundle"/> is set when the result is Delivered.</summary>
     public static DeliveryResult Prepare(MessageMapper mapper, IIngestEvent journaled, out Bundle? bundle, SinkFilter? filter = null,
         StreamEngine.Policy.BundleMinimiser? minimiser = null, StreamEngine.Policy.OptOutList? optOut = null)
     {
         bundle = null;
-        if (journaled is FrameRejected rejected)
+        if (Admit(journaled, filter, out MessageReceived? received) is { } refused)
         {
-            return DeliveryResult.Quarantine("Rejected:" + rejected.Reason); // no usable MSH: kept aside, raw, not lost
-        }
-
-        if (journaled is not MessageReceived received || (filter is not null && !filter.Accepts(received)))
-        {
-            return DeliveryResult.Filtered;
+            return refused;
         }
 
         try
         {
-            if (!Hl7Parser.TryParse(received.Raw, out Hl7Message? message, out IReadOnlyList<Hl7Issue> issues) || message is null)
+            if (!Hl7Parser.TryParse(received!.Raw, out Hl7Message? message, out IReadOnlyList<Hl7Issue> issues) || message is null)
             {
                 return DeliveryResult.Quarantine(issues.Count > 0 ? issues[0].ToString() : "Unparsable");
             }

@@ -80,5 +80,6 @@ public sealed class FhirTarget : IDeliveryTarget
     public void Dispose()
     {
         // The client belongs to the sink (shared by its live output and its replays) and is disposed with the engine.
+        _minimiser?.Dispose();
     }
 }

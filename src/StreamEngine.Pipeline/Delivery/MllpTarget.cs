@@ -63,13 +63,13 @@ public sealed class MllpTarget : IDeliveryTarget
     /// <inheritdoc />
     public DeliveryResult Deliver(long sequenceNr, IIngestEvent journaled)
     {
-        DeliveryResult result = Prepare(journaled, out byte[]? message);
-        if (message is null)
+        DeliveryResult result = Prepare(journaled, out ReadOnlyMemory<byte>? message);
+        if (message is not { } bytes)
         {
             return result;
         }
 
-        SendResult sent = _sender.SendAsync(message, CancellationToken.None).GetAwaiter().GetResult();
+        SendResult sent = _sender.SendAsync(bytes, CancellationToken.None).GetAwaiter().GetResult();
         return sent.Disposition switch
         {
             AckDisposition.Success => DeliveryResult.Delivered,
@@ -90,26 +90,21 @@ public sealed class MllpTarget : IDeliveryTarget
     /// <inheritdoc />
     public void Dispose() => _sender.DisposeAsync().AsTask().GetAwaiter().GetResult();
 
-    private DeliveryResult Prepare(IIngestEvent journaled, out byte[]? message)
+    private DeliveryResult Prepare(IIngestEvent journaled, out ReadOnlyMemory<byte>? message)
     {
         message = null;
-        if (journaled is FrameRejected rejected)
+        if (BundleMapping.Admit(journaled, _filter, out MessageReceived? received) is { } refused)
         {
-            return DeliveryResult.Quarantine("Rejected:" + rejected.Reason);
-        }
-
-        if (journaled is not MessageReceived received || (_filter is not null && !_filter.Accepts(received)))
-        {
-            return DeliveryResult.Filtered;
+            return refused;
         }
 
         if (_options.Rewrites.Count == 0)
         {
-            message = received.Raw.ToArray();
+            message = received!.Raw; // the journaled bytes as they are: no copy
             return DeliveryResult.Delivered;
         }
 
-        if (!Hl7Parser.TryParse(received.Raw, out Hl7Message? parsed, out IReadOnlyList<Hl7Issue> issues) || parsed is null)
+        if (!Hl7Parser.TryParse(received!.Raw, out Hl7Message? parsed, out IReadOnlyList<Hl7Issue> issues) || parsed is null)
         {
             return DeliveryResult.Quarantine(issues.Count > 0 ? issues[0].ToString() : "Unparsable");
         }

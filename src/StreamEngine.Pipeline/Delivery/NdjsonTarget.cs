@@ -104,6 +104,7 @@ public sealed class NdjsonTarget : IDeliveryTarget
     {
         _rotating?.Dispose();
         _file?.Dispose();
+        _minimiser?.Dispose();
     }
 
     private DeliveryResult Prepare(IIngestEvent journaled, out Bundle? bundle) => BundleMapping.Prepare(_mapper, journaled, out bundle, _filter, _minimiser, _optOut);

@@ -30,12 +30,17 @@ public sealed record SinkFilter
             return true;
         }
 
-        // MessageType is MSH-9 as sent: CODE^EVENT[^STRUCTURE].
-        string[] parts = message.MessageType.Split('^', 3);
-        string code = parts[0];
-        string trigger = parts.Length > 1 ? code + "^" + parts[1] : code;
-        return (MessageTypes.Count == 0 || MessageTypes.Contains(code))
-            && (Events.Count == 0 || Events.Contains(trigger))
-            && (SendingFacilities.Count == 0 || SendingFacilities.Contains(message.SendingFacility.Split('^')[0]));
+        // MessageType is MSH-9 as sent (CODE^EVENT[^STRUCTURE]); compared as spans, nothing allocated per message.
+        ReadOnlySpan<char> type = message.MessageType;
+        int first = type.IndexOf('^');
+        ReadOnlySpan<char> code = first < 0 ? type : type[..first];
+        int second = first < 0 ? -1 : type[(first + 1)..].IndexOf('^');
+        ReadOnlySpan<char> trigger = second < 0 ? type : type[..(first + 1 + second)];
+        ReadOnlySpan<char> facility = message.SendingFacility;
+        int hat = facility.IndexOf('^');
+        facility = hat < 0 ? facility : facility[..hat];
+        return (MessageTypes.Count == 0 || MessageTypes.GetAlternateLookup<ReadOnlySpan<char>>().Contains(code))
+            && (Events.Count == 0 || Events.GetAlternateLookup<ReadOnlySpan<char>>().Contains(trigger))
+            && (SendingFacilities.Count == 0 || SendingFacilities.GetAlternateLookup<ReadOnlySpan<char>>().Contains(facility));
     }
 }

@@ -27,9 +27,6 @@ public sealed class FhirRestClient : IDisposable
     private readonly Func<TimeSpan, CancellationToken, Task> _delay;
     private readonly OAuthTokenSource? _tokens;
 
-    /// <summary>OAuth tokens obtained so far (0 without OAuth).</summary>
-    public int TokensIssued => _tokens?.TokensIssued ?? 0;
-
     /// <summary>Creates the client (one per sink).</summary>
     public FhirRestClient(FhirSinkOptions options, HttpMessageHandler? handler = null, Func<TimeSpan, CancellationToken, Task>? delay = null)
     {
@@ -40,11 +37,6 @@ public sealed class FhirRestClient : IDisposable
         _tokens = options.Auth == FhirAuthKind.OAuth ? new OAuthTokenSource(options, handler) : null;
         _http.DefaultRequestHeaders.Accept.Add(new MediaTypeWithQualityHeaderValue("application/fhir+json"));
     }
-
-    /// <summary>Requests sent (tries included), for tests and metrics.</summary>
-    public int Requests => _requests;
-
-    private int _requests;
 
     /// <summary>
     /// Sends one bundle, trying up to <see cref="FhirSinkOptions.MaxAttempts"/> times. Returns delivered or rejected;
@@ -77,7 +69,6 @@ public sealed class FhirRestClient : IDisposable
 
                 using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
                 timeout.CancelAfter(_options.Timeout);
-                Interlocked.Increment(ref _requests);
                 using HttpResponseMessage response = await _http.SendAsync(request, HttpCompletionOption.ResponseContentRead, timeout.Token);
                 int status = (int)response.StatusCode;
                 if (response.IsSuccessStatusCode)

@@ -19,9 +19,6 @@ public sealed class OAuthTokenSource(FhirSinkOptions options, HttpMessageHandler
     private string? _token;
     private DateTimeOffset _renewAt;
 
-    /// <summary>Tokens obtained so far (for tests and metrics).</summary>
-    public int TokensIssued { get; private set; }
-
     /// <summary>A valid access token, renewed when due.</summary>
     public async Task<string> GetAsync(CancellationToken cancellationToken)
     {
@@ -41,7 +38,6 @@ public sealed class OAuthTokenSource(FhirSinkOptions options, HttpMessageHandler
             (_token, TimeSpan lifetime) = await RequestAsync(cancellationToken);
             TimeSpan margin = TimeSpan.FromTicks(Math.Min(lifetime.Ticks / 4, TimeSpan.FromMinutes(1).Ticks));
             _renewAt = DateTimeOffset.UtcNow + lifetime - margin;
-            TokensIssued++;
             return _token;
         }
         finally

@@ -1,0 +1,63 @@
+using System.Collections;
+using System.Collections.Concurrent;
+using System.Reflection;
+using Hl7.Fhir.Introspection;
+using Hl7.Fhir.Model;
+using Linq = System.Linq.Expressions;
+
+namespace StreamEngine.Fhir;
+
+/// <summary>One element of a FHIR POCO type: its name, whether it is a choice (<c>value[x]</c>), and fast access.</summary>
+/// <param name="Name">The FHIR element name.</param>
+/// <param name="Choice">True for a data-type choice (its JSON name takes the type as a suffix).</param>
+/// <param name="Get">Reads the element (null when absent); never creates an empty list.</param>
+/// <param name="Clear">Removes the element, or null when it cannot be written.</param>
+public sealed record PocoMember(string Name, bool Choice, Func<Base, object?> Get, Action<Base>? Clear);
+
+/// <summary>
+/// The elements of a Firely POCO type in FHIR order, looked up once per type from Firely's class mapping. Firely's
+/// generated classes keep each element in a field named after its property (<c>_Identifier</c>,
+/// <c>_ActiveElement</c>): it is read and cleared by compiled delegates, with no iterator, no reflection per call, and no
+/// lazily created empty list; an element without such a field falls back to the POCO's own TryGetValue and setter.
+/// Shared by the JSON writer and the policy minimiser.
+/// </summary>
+public static class PocoMembers
+{
+    private static readonly ConcurrentDictionary<Type, PocoMember[]> ByType = new();
+
+    /// <summary>The members of a POCO type (a primitive's own value excluded).</summary>
+    public static PocoMember[] Of(Type type) => ByType.GetOrAdd(type, static t =>
+    {
+        ClassMapping mapping = ModelInfo.ModelInspector.FindOrImportClassMapping(t)
+            ?? throw new NotSupportedException("No FHIR class mapping for " + t.Name);
+        return mapping.PropertyMappings
+            .Where(p => !(mapping.IsFhirPrimitive && p.Name == "value"))
+            .OrderBy(p => p.Order)
+            .Select(Member)
+            .ToArray();
+    });
+
+    private static PocoMember Member(PropertyMapping property)
+    {
+        string name = property.Name;
+        bool choice = property.Choice == ChoiceType.DatatypeChoice;
+        PropertyInfo? native = property.NativeProperty;
+        FieldInfo? field = null;
+        for (Type? d = native?.DeclaringType; d is not null && field is null; d = d.BaseType)
+        {
+            field = d.GetField("_" + native!.Name, BindingFlags.Instance | BindingFlags.NonPublic | BindingFlags.DeclaredOnly);
+        }
+
+        if (field is not null && (typeof(Base).IsAssignableFrom(field.FieldType) || typeof(IList).IsAssignableFrom(field.FieldType)))
+        {
+            Linq.ParameterExpression poco = Linq.Expression.Parameter(typeof(Base), "poco");
+            Linq.MemberExpression typed = Linq.Expression.Field(Linq.Expression.Convert(poco, field.DeclaringType!), field);
+            var get = Linq.Expression.Lambda<Func<Base, object?>>(Linq.Expression.Convert(typed, typeof(object)), poco).Compile();
+            var clear = Linq.Expression.Lambda<Action<Base>>(Linq.Expression.Assign(typed, Linq.Expression.Constant(null, field.FieldType)), poco).Compile();
+            return new PocoMember(name, choice, get, clear);
+        }
+
+        Action<Base>? set = native is { CanWrite: true } ? node => native.SetValue(node, null) : null;
+        return new PocoMember(name, choice, node => node.TryGetValue(name, out object? value) ? value : null, set);
+    }
+}
