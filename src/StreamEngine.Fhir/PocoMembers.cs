@@ -1,4 +1,3 @@
-using System.Collections;
 using System.Collections.Concurrent;
 using System.Reflection;
 using Hl7.Fhir.Introspection;
@@ -48,7 +47,7 @@ public static class PocoMembers
             field = d.GetField("_" + native!.Name, BindingFlags.Instance | BindingFlags.NonPublic | BindingFlags.DeclaredOnly);
         }
 
-        if (field is not null && (typeof(Base).IsAssignableFrom(field.FieldType) || typeof(IList).IsAssignableFrom(field.FieldType)))
+        if (field is not null && !field.FieldType.IsValueType)
         {
             Linq.ParameterExpression poco = Linq.Expression.Parameter(typeof(Base), "poco");
             Linq.MemberExpression typed = Linq.Expression.Field(Linq.Expression.Convert(poco, field.DeclaringType!), field);
