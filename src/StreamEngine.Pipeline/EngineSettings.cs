@@ -245,6 +245,15 @@ public sealed record SinkSettings
     /// <summary>Output folder of an NDJSON sink. Default <c>./out</c>.</summary>
     public string Path { get; init; } = "./out";
 
+    /// <summary>
+    /// How many messages of different patients the sink works on at once (<c>sinks[].lanes</c>; for a FHIR sink also
+    /// <c>maxConcurrentRequests</c>). One patient's messages never overlap and keep their order. Default 4.
+    /// </summary>
+    public int Lanes { get; init; } = DefaultLanes;
+
+    /// <summary>The default number of lanes.</summary>
+    public const int DefaultLanes = 4;
+
     /// <summary>Where a new sink starts. Default now.</summary>
     public StartFrom StartFrom { get; init; } = StartFrom.Now;
 

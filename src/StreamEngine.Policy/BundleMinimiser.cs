@@ -22,8 +22,9 @@ public sealed class BundleMinimiser : IDisposable
     private readonly bool _truncatePostcode;
     private readonly bool _dropFreeText;
     private readonly HMACSHA256 _hmac;
+    private readonly Lock _sync = new();
 
-    /// <summary>Creates the minimiser for one sink output (not thread-safe: a sink delivers one message at a time).</summary>
+    /// <summary>Creates the minimiser for one sink output; its lanes share it, one bundle at a time (its HMAC is not thread-safe).</summary>
     public BundleMinimiser(MinimisationPolicy policy)
     {
         Policy = policy;
@@ -44,6 +45,14 @@ public sealed class BundleMinimiser : IDisposable
 
     /// <summary>Applies the policy; returns false when nothing of the bundle may be delivered (the sink filters it).</summary>
     public bool Apply(Bundle bundle)
+    {
+        lock (_sync)
+        {
+            return ApplyOne(bundle);
+        }
+    }
+
+    private bool ApplyOne(Bundle bundle)
     {
         var dropped = new HashSet<string>(StringComparer.Ordinal);
         var kept = new List<Bundle.EntryComponent>(bundle.Entry.Count);

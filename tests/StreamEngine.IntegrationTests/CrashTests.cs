@@ -35,6 +35,7 @@ public sealed class CrashTests
         string context = $"seed {seed}, kills after {string.Join(", ", killAt)} ACKs, {provider}/{durability}{(rotate ? ", rotating" : string.Empty)}";
 
         using var folder = new TestFolder();
+        var engineLogs = new List<string>();
         await folder.WriteConfigAsync(new { name = "crash", port = 0 },
             store: connectionString is null ? new { provider, durability } : (object)new { provider, durability, connectionString },
             sink: rotate ? new { name = "fhir", type = "ndjson", path = folder.Out, rotate = new { maxBytes = "65536" } } : null);
@@ -103,13 +104,16 @@ public sealed class CrashTests
             }
 
             await engine.KillAsync();
+            engineLogs.Add(engine.Logs);
         }
 
         await using EngineProcess last = await EngineProcess.StartAsync(folder.Path);
+        engineLogs.Add("(last engine: see below)");
         engines.Publish(last.Port);
         await Task.WhenAll(senders).WaitAsync(TimeSpan.FromMinutes(5));
         List<JsonDocument> lines = await folder.AwaitLinesAsync(total, TimeSpan.FromMinutes(2));
         Assert.Equal(0, await last.StopAsync());
+        engineLogs.Add(last.Logs);
         lines = folder.Lines();
         if (rotate)
         {
@@ -121,12 +125,32 @@ public sealed class CrashTests
         Assert.True(abandoned > 0, $"no ACK was abandoned ({context})");
         Assert.Equal(total, ackedIds.Distinct().Count());
         var twice = delivered.GroupBy(d => d).Where(g => g.Count() > 1).Select(g => g.Key).ToList();
-        Assert.True(twice.Count == 0, $"delivered more than once: {string.Join(", ", twice.Take(10))} ({context})");
+        if (twice.Count > 0 && Environment.GetEnvironmentVariable("STREAMENGINE_KEEP_FAILED") is { Length: > 0 } keep)
+        {
+            CopyFolder(folder.Path, Path.Combine(keep, Path.GetFileName(folder.Path)));
+            foreach (string log in engineLogs)
+            {
+                File.AppendAllText(Path.Combine(keep, Path.GetFileName(folder.Path), "engine.log"), log + "\n----\n");
+            }
+        }
+
+        Assert.True(twice.Count == 0, $"delivered more than once: {string.Join(", ", twice.Take(10).Select(id =>
+            id + " as " + string.Join(" and ", lines.Where(l => TestFolder.ControlId(l) == id).Select(TestFolder.DeliveryId))))} ({context})");
         var missing = ackedIds.Except(delivered).ToList();
         Assert.True(missing.Count == 0, $"ACKed but not delivered: {string.Join(", ", missing.Take(10))} ({context})");
         foreach (IGrouping<string, string> patient in delivered.GroupBy(id => id[..4]))
         {
             Assert.True(patient.SequenceEqual(patient.Order(StringComparer.Ordinal)), $"{patient.Key} out of order: {string.Join(", ", patient)} ({context})");
+        }
+    }
+
+    private static void CopyFolder(string from, string to)
+    {
+        foreach (string file in Directory.GetFiles(from, "*", SearchOption.AllDirectories))
+        {
+            string target = Path.Combine(to, Path.GetRelativePath(from, file));
+            Directory.CreateDirectory(Path.GetDirectoryName(target)!);
+            File.Copy(file, target, overwrite: true);
         }
     }
 

@@ -56,7 +56,7 @@ public sealed class EndToEndTests
         Assert.Equal("AA", fromOtherPeer.Get("MSA-1"));
 
         List<JsonDocument> lines = await folder.AwaitLinesAsync(2);
-        Assert.Equal(["AFTER1", "SAMPLE0001"], lines.Select(TestFolder.ControlId));
+        Assert.Equal(["AFTER1", "SAMPLE0001"], TestFolder.InJournalOrder(lines).Select(TestFolder.ControlId));
         Assert.Equal(0, await engine.StopAsync());
     }
 
@@ -80,6 +80,8 @@ public sealed class EndToEndTests
             List<JsonDocument> lines = await folder.AwaitLinesAsync(5);
             Assert.Equal(0, await second.StopAsync());
             lines = folder.Lines();
+            TestFolder.AssertPatientOrder([("R1", "M1"), ("R2", "M1"), ("R3", "M2"), ("R4", "M2"), ("R5", "M3")], lines);
+            lines = TestFolder.InJournalOrder(lines);
             Assert.Equal(["R1", "R2", "R3", "R4", "R5"], lines.Select(TestFolder.ControlId));
             Assert.Equal(Enumerable.Range(1, 5).Select(i => $"streamengine:ingest/it/default#{i}"), lines.Select(TestFolder.DeliveryId));
         }
@@ -89,12 +91,12 @@ public sealed class EndToEndTests
     public async Task KillDashNine_RightAfterTheAcks_EveryAckedMessageIsDeliveredExactlyOnce()
     {
         using var folder = new TestFolder();
-        var sent = new List<string>();
+        var sent = new List<(string ControlId, string Patient)>();
         for (int round = 0; round < 3; round++)
         {
             EngineProcess engine = await EngineProcess.StartAsync(folder.Path);
-            var batch = Enumerable.Range(0, 40).Select(i => $"K{round}-{i}").ToList();
-            List<Hl7Message> acks = await Peers.SendAsync(engine.Port, batch.Select((id, i) => Peers.Adt(i % 2 == 0 ? "A01" : "A08", id, $"M{i % 7}")));
+            var batch = Enumerable.Range(0, 40).Select(i => (ControlId: $"K{round}-{i}", Patient: $"M{i % 7}")).ToList();
+            List<Hl7Message> acks = await Peers.SendAsync(engine.Port, batch.Select((m, i) => Peers.Adt(i % 2 == 0 ? "A01" : "A08", m.ControlId, m.Patient)));
             Assert.All(acks, a => Assert.Equal("AA", a.Get("MSA-1")));
             sent.AddRange(batch);
             await engine.KillAsync(); // no flush, no watermark save, no goodbye
@@ -104,7 +106,9 @@ public sealed class EndToEndTests
         await using EngineProcess last = await EngineProcess.StartAsync(folder.Path);
         await folder.AwaitLinesAsync(sent.Count);
         Assert.Equal(0, await last.StopAsync());
-        Assert.Equal(sent, folder.Lines().Select(TestFolder.ControlId));
+        List<JsonDocument> lines = folder.Lines();
+        Assert.Equal(sent.Select(m => m.ControlId), TestFolder.InJournalOrder(lines).Select(TestFolder.ControlId)); // each once
+        TestFolder.AssertPatientOrder(sent, lines);
     }
 
     [SkippableFact]

@@ -124,4 +124,47 @@ public sealed class FhirSinkTests
         Assert.Equal("UPDATE941", name.GetProperty("given")[1].GetString()); // round 9, patient 42: n = 900 + 41
         Assert.Equal(0, await engine.StopAsync());
     }
+
+    [SkippableFact]
+    public async Task MaxConcurrentRequests_PostsDifferentPatientsAtOnce_NeverMore_AndKeepsEachPatientsOrder()
+    {
+        (PeerProcess server, HttpClient http) = await FhirServerTests.StartServerAsync();
+        await using PeerProcess serverLifetime = server;
+        using HttpClient httpLifetime = http;
+        (await http.PostAsync("$delay?ms=25", null)).EnsureSuccessStatusCode(); // every request overlaps whatever is sent meanwhile
+        using var folder = new TestFolder();
+        await File.WriteAllTextAsync(Path.Combine(folder.Path, "streamengine.json"), JsonSerializer.Serialize(new
+        {
+            dataDirectory = Path.Combine(folder.Path, "data"),
+            listeners = new[] { new { name = "it", host = "127.0.0.1", port = 0 } },
+            sinks = new[] { new { name = "server", type = "fhir", baseUrl = http.BaseAddress!.AbsoluteUri, maxConcurrentRequests = "3" } },
+            store = new { durability = "os" },
+        }));
+        await using EngineProcess engine = await EngineProcess.StartAsync(folder.Path);
+
+        // 30 patients, each admitted, updated three times, discharged; sent patient by patient in rounds.
+        var messages = new List<byte[]>();
+        int n = 0;
+        for (int round = 0; round < 5; round++)
+        {
+            for (int patient = 1; patient <= 30; patient++)
+            {
+                messages.Add(Adt(round == 0 ? "A01" : round == 4 ? "A03" : "A08", patient, n++));
+            }
+        }
+
+        Assert.All(await Peers.SendAsync(engine.Port, messages), a => Assert.Equal("AA", a.Get("MSA-1")));
+        await AwaitCountAsync(http, "Provenance", 150, TimeSpan.FromMinutes(2));
+
+        using (JsonDocument stats = JsonDocument.Parse(await http.GetStringAsync("$stats")))
+        {
+            Assert.Equal(3, stats.RootElement.GetProperty("maxInFlight").GetInt32()); // three at once, never four
+        }
+
+        Assert.Equal(30, await CountAsync(http, "Patient"));
+        Assert.Equal(30, await CountAsync(http, "Encounter?status=finished")); // each patient's discharge came last
+        using JsonDocument patient7 = JsonDocument.Parse(await http.GetStringAsync("Patient?identifier=" + Uri.EscapeDataString("urn:streamengine:id:R0B:MR") + "|P007"));
+        Assert.Equal("UPDATE126", patient7.RootElement.GetProperty("entry")[0].GetProperty("resource").GetProperty("name")[0].GetProperty("given")[1].GetString());
+        Assert.Equal(0, await engine.StopAsync());
+    }
 }

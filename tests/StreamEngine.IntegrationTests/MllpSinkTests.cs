@@ -39,13 +39,21 @@ public sealed class MllpSinkTests
         List<Hl7Message> acks = await Peers.SendAsync(engine.Port, messages);
         Assert.All(acks, a => Assert.Equal("AA", a.Get("MSA-1")));
 
-        // The receiver sees the ADT messages (not the ORU: filtered), once each, in order, rewritten.
+        // The receiver sees the ADT messages (not the ORU: filtered), once each, each patient's in order, rewritten.
+        var seen = new List<string>();
         for (int i = 1; i <= 20; i++)
         {
             JsonElement received = await receiver.NextAsync();
-            Assert.Equal($"ON-{i:D2}", received.GetProperty("received").GetString());
+            seen.Add(received.GetProperty("received").GetString()!);
             Assert.Equal("EPR", received.GetProperty("receivingApplication").GetString());
             Assert.Equal("RX2", received.GetProperty("receivingFacility").GetString());
+        }
+
+        Assert.Equal(Enumerable.Range(1, 20).Select(i => $"ON-{i:D2}"), seen.Order(StringComparer.Ordinal));
+        for (int patient = 0; patient < 3; patient++)
+        {
+            var sent = Enumerable.Range(1, 20).Where(i => i % 3 == patient).Select(i => $"ON-{i:D2}").ToList();
+            Assert.Equal(sent, seen.Where(sent.Contains));
         }
 
         Assert.Equal(0, await engine.StopAsync());

@@ -38,7 +38,7 @@ public sealed class OperationsTests
             }
         }
 
-        Assert.Equal(["G1", "G2", "G3"], (await folder.AwaitLinesAsync(3)).Select(TestFolder.ControlId));
+        Assert.Equal(["G1", "G2", "G3"], TestFolder.InJournalOrder(await folder.AwaitLinesAsync(3)).Select(TestFolder.ControlId));
         JsonElement sink = await SettledSinkAsync(config, received: 5);
         Assert.Equal((3, 0, 1, 1, 0), Counts(sink));
 

@@ -219,19 +219,24 @@ public sealed class QuarantineTests : IAsyncLifetime
 
         public IReadOnlySet<long> Open(long position) => new HashSet<long>();
 
-        public DeliveryResult Deliver(long sequenceNr, IIngestEvent journaled)
+        public Task<PreparedDelivery> PrepareAsync(long sequenceNr, IIngestEvent journaled) =>
+            Task.FromResult(new PreparedDelivery(sequenceNr, Classify(journaled), ((MessageReceived)journaled).Raw));
+
+        public DeliveryResult Commit(in PreparedDelivery prepared)
         {
             lock (_lock)
             {
-                DeliveryResult result = Classify(journaled);
-                if (result.Outcome == DeliveryOutcome.Delivered)
+                if (prepared.Result.Outcome == DeliveryOutcome.Delivered)
                 {
-                    _written.Add(((MessageReceived)journaled).ControlId);
+                    _written.Add(ControlIdOf(prepared.Payload));
                 }
 
-                return result;
+                return prepared.Result;
             }
         }
+
+        private static string ControlIdOf(ReadOnlyMemory<byte> raw) =>
+            System.Text.Encoding.ASCII.GetString(raw.Span).Split('\r')[0].Split('|')[9];
 
         public DeliveryResult Classify(IIngestEvent journaled)
         {

@@ -76,4 +76,28 @@ internal sealed class TestFolder : IDisposable
     public static string ControlId(JsonDocument bundle) => bundle.RootElement.GetProperty("identifier").GetProperty("value").GetString()!;
 
     public static string DeliveryId(JsonDocument bundle) => bundle.RootElement.GetProperty("meta").GetProperty("source").GetString()!;
+
+    /// <summary>The journal sequence number a line was delivered for (the <c>#N</c> of its delivery id).</summary>
+    public static long Sequence(JsonDocument bundle)
+    {
+        string id = DeliveryId(bundle);
+        return long.Parse(id[(id.LastIndexOf('#') + 1)..], System.Globalization.CultureInfo.InvariantCulture);
+    }
+
+    /// <summary>Lines sorted by journal position: a sink's lanes write different patients in any order.</summary>
+    public static List<JsonDocument> InJournalOrder(IEnumerable<JsonDocument> lines) => [.. lines.OrderBy(Sequence)];
+
+    /// <summary>
+    /// Each patient's messages appear in the file in the order they were sent (what a sink promises: per patient, not
+    /// across patients).
+    /// </summary>
+    public static void AssertPatientOrder(IEnumerable<(string ControlId, string Patient)> sent, IEnumerable<JsonDocument> lines)
+    {
+        var patientOf = sent.ToDictionary(m => m.ControlId, m => m.Patient);
+        var written = lines.Select(ControlId).Where(patientOf.ContainsKey).ToList();
+        foreach (IGrouping<string, (string ControlId, string Patient)> patient in sent.GroupBy(m => m.Patient))
+        {
+            Assert.Equal(patient.Select(m => m.ControlId), written.Where(id => patientOf[id] == patient.Key));
+        }
+    }
 }

@@ -84,7 +84,7 @@ public sealed class TlsTests
             Assert.Equal("AA", (await bySubject.SendAsync(Peers.Adt("A01", "RIS1", "M2"), CancellationToken.None)).Code);
         }
 
-        Assert.Equal(["PAS1", "RIS1"], (await folder.AwaitLinesAsync(2)).Select(TestFolder.ControlId));
+        Assert.Equal(["PAS1", "RIS1"], TestFolder.InJournalOrder(await folder.AwaitLinesAsync(2)).Select(TestFolder.ControlId));
     }
 
     [Fact]

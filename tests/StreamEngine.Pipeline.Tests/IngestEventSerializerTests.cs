@@ -68,6 +68,35 @@ public sealed class IngestEventSerializerTests() : Akka.TestKit.Xunit2.TestKit(P
     }
 
     [Fact]
+    public void Watermark_KeepsTheRangesSettledAboveItsLowMark_AndVersion3StaysReadable()
+    {
+        var serializer = new IngestEventSerializer((Akka.Actor.ExtendedActorSystem)Sys);
+        var original = new WatermarkAdvanced(9, 2, new SinkCounts(1, 2, 3, 4), 77) { SettledAbove = [new(11, 12), new(15, 15)] };
+        Assert.Equal("WatermarkAdvanced.v4", serializer.Manifest(original));
+        var copy = (WatermarkAdvanced)serializer.FromBinary(serializer.ToBinary(original), serializer.Manifest(original));
+        Assert.Equal((9L, 2L, new SinkCounts(1, 2, 3, 4), 77L), (copy.SequenceNr, copy.Origin, copy.Counts, copy.OutputPosition));
+        Assert.Equal([new SequenceRange(11, 12), new SequenceRange(15, 15)], copy.SettledAbove);
+
+        // v3 (before lanes): the same fields without ranges, written by the previous schema.
+        using var v3 = new MemoryStream();
+        using (var w = new BinaryWriter(v3))
+        {
+            foreach (long value in new long[] { 9, 2, 1, 2, 3, 4, 77 })
+            {
+                w.Write(value);
+            }
+        }
+
+        var old = (WatermarkAdvanced)serializer.FromBinary(v3.ToArray(), "WatermarkAdvanced.v3");
+        Assert.Equal((9L, 77L), (old.SequenceNr, old.OutputPosition));
+        Assert.Empty(old.SettledAbove);
+        var snapshot = new SinkSnapshot(original, [], [], []);
+        Assert.Equal([new SequenceRange(11, 12), new SequenceRange(15, 15)],
+            ((SinkSnapshot)serializer.FromBinary(serializer.ToBinary(snapshot), serializer.Manifest(snapshot))).Watermark.SettledAbove);
+        Assert.Equal([new SequenceRange(3, 5), new SequenceRange(8, 8)], SequenceRange.Of(new SortedSet<long> { 3, 4, 5, 8 }));
+    }
+
+    [Fact]
     public void UnknownManifest_Throws()
     {
         var serializer = new IngestEventSerializer((Akka.Actor.ExtendedActorSystem)Sys);

@@ -1,7 +1,8 @@
 // A real FHIR R4 server for the tests: @medplum/fhir-router (in-memory repository) behind node:http on loopback.
 // Usage: node fhir-server.mjs [port]   (0 or none: a free port). Prints {"listening": <port>} when ready.
 // The router handles transactions (conditional PUT, ifNoneExist), search, read, history. POST /$reset empties it;
-// POST /$outage?mode=503|drop|off simulates the server being down.
+// POST /$outage?mode=503|drop|off simulates the server being down. GET /$stats reports the most requests it has
+// had in flight at once; POST /$delay?ms=N holds each FHIR request N ms before handling it.
 import http from 'node:http';
 import https from 'node:https';
 import crypto from 'node:crypto';
@@ -61,11 +62,38 @@ const tls = process.env.FHIR_TLS_CERT
       requestCert: true, rejectUnauthorized: true }
   : null;
 
+// Concurrency seen by the server: POSTs between arrival and answer (GET /$stats), and an optional delay before
+// each FHIR request is handled (POST /$delay?ms=N), so that overlapping requests are certain to overlap here.
+let inFlight = 0;
+let maxInFlight = 0;
+let delayMs = 0;
+
 const handler = async (req, res) => {
+  const url0 = new URL(req.url, 'http://localhost');
+  if (url0.pathname.includes('/$') || req.method !== 'POST') return control(req, res); // the sink posts; tests search
+  inFlight++;
+  maxInFlight = Math.max(maxInFlight, inFlight);
+  res.on('close', () => inFlight--);
+  if (delayMs > 0) await new Promise(resolve => setTimeout(resolve, delayMs));
+  return control(req, res);
+};
+
+const control = async (req, res) => {
   const chunks = [];
   for await (const chunk of req) chunks.push(chunk);
   const url = new URL(req.url, 'http://localhost');
   const pathname = url.pathname.replace(/^\/fhir\/R4/, '');
+  if (pathname === '/$stats') {
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end(JSON.stringify({ inFlight, maxInFlight }));
+    return;
+  }
+  if (req.method === 'POST' && pathname === '/$delay') {
+    delayMs = Number(url.searchParams.get('ms') ?? '0');
+    maxInFlight = 0;
+    res.writeHead(204).end();
+    return;
+  }
   if (req.method === 'POST' && pathname === '/$reset') {
     repo = new MemoryRepository();
     res.writeHead(204).end();

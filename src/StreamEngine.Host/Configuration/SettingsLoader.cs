@@ -200,7 +200,7 @@ public static partial class SettingsLoader
                 errors.Add($"{key}.path: not a valid path");
             }
 
-            sinks.Add(new SinkSettings { Id = id, Name = name, Type = type, Path = path, StartFrom = startFrom, Fhir = fhir, Mllp = mllp, Filter = Filter(errors, key, s.Filter), Policy = Policy(errors, key, s.Policy), Purpose = Purpose(errors, key, s.Purpose), Rotation = Rotation(errors, key, type, s.Rotate) });
+            sinks.Add(new SinkSettings { Id = id, Name = name, Type = type, Path = path, StartFrom = startFrom, Fhir = fhir, Mllp = mllp, Filter = Filter(errors, key, s.Filter), Policy = Policy(errors, key, s.Policy), Purpose = Purpose(errors, key, s.Purpose), Rotation = Rotation(errors, key, type, s.Rotate), Lanes = Lanes(errors, key, type, s) });
         }
 
         Duplicates(errors, "sinks", sinks.Select(s => s.Id));
@@ -704,6 +704,39 @@ public static partial class SettingsLoader
             PrivateKey = privateKey,
             KeyId = a?.KeyId,
         };
+    }
+
+    // sinks[].lanes (every type) and, for a FHIR sink, its other name maxConcurrentRequests: the same setting.
+    private static int Lanes(List<string> errors, string key, string type, SinkOptions s)
+    {
+        int? Number(string name, string? value)
+        {
+            if (value is null)
+            {
+                return null;
+            }
+
+            if (int.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out int n) && n is >= 1 and <= 256)
+            {
+                return n;
+            }
+
+            errors.Add($"{key}.{name}: '{value}' is not a number from 1 to 256");
+            return null;
+        }
+
+        int? lanes = Number("lanes", s.Lanes);
+        int? concurrent = Number("maxConcurrentRequests", s.MaxConcurrentRequests);
+        if (s.MaxConcurrentRequests is not null && type != "fhir")
+        {
+            errors.Add($"{key}.maxConcurrentRequests: is for fhir sinks (use lanes)");
+        }
+        else if (lanes is not null && concurrent is not null && lanes != concurrent)
+        {
+            errors.Add($"{key}.maxConcurrentRequests: {concurrent} and lanes {lanes} name the same setting; give one");
+        }
+
+        return lanes ?? concurrent ?? SinkSettings.DefaultLanes;
     }
 
     // A secret is named by file or environment variable, never given inline (an inline key is an unknown key).

@@ -135,6 +135,10 @@ internal sealed class SinkOptions
     public SinkTlsOptions? Tls { get; set; }
 
     public RotateOptions? Rotate { get; set; }
+
+    public string? Lanes { get; set; }
+
+    public string? MaxConcurrentRequests { get; set; }
 }
 
 internal sealed class RotateOptions

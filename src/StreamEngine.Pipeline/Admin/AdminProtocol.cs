@@ -28,11 +28,20 @@ public sealed record SinkStatus(string SinkId, string ListenerId, string Stream,
     /// <summary>The watermark as persisted (what survives a crash); retention never deletes past it.</summary>
     public long Persisted { get; init; }
 
+    /// <summary>Messages above <see cref="Persisted"/> already recorded as done in the persisted watermark (lanes finish out of order).</summary>
+    public long PersistedAbove { get; init; }
+
     /// <summary>Messages journaled since the sink's origin (set by the engine, which knows the journal).</summary>
     public long Received { get; init; }
 
     /// <summary>Received and not yet settled either way.</summary>
     public long InFlight => Received - Counts.Total;
+
+    /// <summary>How many messages of different patients the sink works on at once.</summary>
+    public int Lanes { get; init; }
+
+    /// <summary>Messages in the sink's lanes now (waiting behind their patient's earlier ones, or running).</summary>
+    public int InLanes { get; init; }
 }
 
 /// <summary>Asks a sink for its own part of the status.</summary>

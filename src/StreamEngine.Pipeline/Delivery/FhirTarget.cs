@@ -2,6 +2,7 @@ using Hl7.Fhir.Model;
 using StreamEngine.Fhir;
 using StreamEngine.Pipeline.Ingest;
 using StreamEngine.Sinks.Fhir;
+using Task = System.Threading.Tasks.Task;
 
 namespace StreamEngine.Pipeline.Delivery;
 
@@ -44,12 +45,12 @@ public sealed class FhirTarget : IDeliveryTarget
     public long Position => 0;
 
     /// <inheritdoc />
-    public DeliveryResult Deliver(long sequenceNr, IIngestEvent journaled)
+    public async Task<PreparedDelivery> PrepareAsync(long sequenceNr, IIngestEvent journaled)
     {
         DeliveryResult result = BundleMapping.Prepare(_mapper, journaled, out Bundle? bundle, _filter, _minimiser, _optOut);
         if (bundle is null)
         {
-            return result;
+            return new PreparedDelivery(sequenceNr, result);
         }
 
         if (_batch)
@@ -60,12 +61,15 @@ public sealed class FhirTarget : IDeliveryTarget
         string deliveryId = DeliveryId.Format(_streamId, sequenceNr, _replayId);
         byte[] json = FhirJson.Serialize(bundle);
 
-        // The sink's own dispatcher thread waits: one bundle at a time keeps each patient's order.
+        // Posted from the lane: as many requests in flight as the sink has lanes (maxConcurrentRequests), one per patient.
         // MSH-10 as the correlation id only for a full-record sink: a minimised one gets no message identity to link by.
         string? correlation = _minimiser is null ? bundle.Identifier?.Value : null;
-        FhirPostResult posted = _client.PostAsync(json, deliveryId, correlation, CancellationToken.None).GetAwaiter().GetResult();
-        return posted.Delivered ? DeliveryResult.Delivered : DeliveryResult.Quarantine(posted.Reason ?? "Rejected");
+        FhirPostResult posted = await _client.PostAsync(json, deliveryId, correlation, CancellationToken.None).ConfigureAwait(false);
+        return new PreparedDelivery(sequenceNr, posted.Delivered ? DeliveryResult.Delivered : DeliveryResult.Quarantine(posted.Reason ?? "Rejected"));
     }
+
+    /// <inheritdoc />
+    public DeliveryResult Commit(in PreparedDelivery prepared) => prepared.Result; // the server has it already
 
     /// <inheritdoc />
     public DeliveryResult Classify(IIngestEvent journaled) => BundleMapping.Prepare(_mapper, journaled, out _, _filter, _minimiser, _optOut);

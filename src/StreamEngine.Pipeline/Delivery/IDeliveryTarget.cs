@@ -32,9 +32,19 @@ public readonly record struct DeliveryResult(DeliveryOutcome Outcome, string? Re
 }
 
 /// <summary>
-/// A sink's output, driven by its <see cref="SinkActor"/> one event at a time, in journal order. Delivery must be
-/// idempotent: after a crash the actor re-sends everything after the last persisted watermark that
-/// <see cref="Open"/> does not report as already written (lines released from quarantine included, whatever their order).
+/// A delivery worked out on a lane, waiting to be committed by the sink actor: the outcome, and for a target that
+/// writes on the actor (a file line, an onward MLLP message), the bytes to write.
+/// </summary>
+public readonly record struct PreparedDelivery(long SequenceNr, DeliveryResult Result, ReadOnlyMemory<byte> Payload = default);
+
+/// <summary>
+/// A sink's output, driven by its <see cref="SinkActor"/>. Each message goes in two steps: <see cref="PrepareAsync"/>
+/// on a lane (a thread-pool thread, concurrently with other patients' messages; one patient's messages never overlap),
+/// then <see cref="Commit"/> on the actor, one at a time. Whatever has a position (a line in a file) is written in
+/// <see cref="Commit"/> only, so the position recorded with a watermark covers exactly the messages it counts as done;
+/// a target without a position (a FHIR server, an MLLP receiver) may deliver in <see cref="PrepareAsync"/>. Delivery
+/// must be idempotent: after a crash the actor re-sends everything its last persisted watermark does not count as done
+/// and that <see cref="Open"/> does not report as already written (in any order across patients).
 /// </summary>
 public interface IDeliveryTarget : IDisposable
 {
@@ -47,12 +57,26 @@ public interface IDeliveryTarget : IDisposable
     /// <summary>Where the output is now (bytes of a file; 0 for outputs that need no position).</summary>
     long Position { get; }
 
-    /// <summary>Delivers one event. Throws only for failures that a retry may cure (I/O, a server down).</summary>
-    DeliveryResult Deliver(long sequenceNr, IIngestEvent journaled);
+    /// <summary>
+    /// Works one event out, thread-safely (mapping, policy; the delivery itself for a target without a position). The task
+    /// fails only for failures that a retry may cure (I/O, a server down).
+    /// </summary>
+    Task<PreparedDelivery> PrepareAsync(long sequenceNr, IIngestEvent journaled);
 
-    /// <summary>What <see cref="Deliver"/> would do with an event, without writing anything (trace, recount after a crash).</summary>
+    /// <summary>Writes a prepared delivery, on the sink actor; throws only for failures a retry may cure.</summary>
+    DeliveryResult Commit(in PreparedDelivery prepared);
+
+    /// <summary>What delivering an event would do, without writing anything (trace, recount after a crash).</summary>
     DeliveryResult Classify(IIngestEvent journaled);
 
     /// <summary>Makes delivered output visible (and, with <paramref name="durable"/>, safe from power loss).</summary>
     void Flush(bool durable);
+}
+
+/// <summary>One-step delivery, for the paths that deliver one message at a time (quarantine release, tests).</summary>
+public static class DeliveryTargetExtensions
+{
+    /// <summary>Prepares and commits one event on the calling thread.</summary>
+    public static DeliveryResult Deliver(this IDeliveryTarget target, long sequenceNr, IIngestEvent journaled) =>
+        target.Commit(target.PrepareAsync(sequenceNr, journaled).GetAwaiter().GetResult());
 }

@@ -61,15 +61,22 @@ public sealed class MllpTarget : IDeliveryTarget
     public long Position => 0;
 
     /// <inheritdoc />
-    public DeliveryResult Deliver(long sequenceNr, IIngestEvent journaled)
+    public Task<PreparedDelivery> PrepareAsync(long sequenceNr, IIngestEvent journaled)
     {
         DeliveryResult result = Prepare(journaled, out ReadOnlyMemory<byte>? message);
-        if (message is not { } bytes)
+        return Task.FromResult(new PreparedDelivery(sequenceNr, result, message ?? default));
+    }
+
+    /// <inheritdoc />
+    public DeliveryResult Commit(in PreparedDelivery prepared)
+    {
+        if (prepared.Result.Outcome != DeliveryOutcome.Delivered)
         {
-            return result;
+            return prepared.Result;
         }
 
-        SendResult sent = _sender.SendAsync(bytes, CancellationToken.None).GetAwaiter().GetResult();
+        // One connection, one message at a time on the sink's own thread: the receiver sees each patient's order.
+        SendResult sent = _sender.SendAsync(prepared.Payload, CancellationToken.None).GetAwaiter().GetResult();
         return sent.Disposition switch
         {
             AckDisposition.Success => DeliveryResult.Delivered,

@@ -2,6 +2,7 @@ using Hl7.Fhir.Model;
 using StreamEngine.Fhir;
 using StreamEngine.Pipeline.Ingest;
 using StreamEngine.Sinks.Ndjson;
+using Task = System.Threading.Tasks.Task;
 
 namespace StreamEngine.Pipeline.Delivery;
 
@@ -63,13 +64,25 @@ public sealed class NdjsonTarget : IDeliveryTarget
     public long Position => _rotating?.Position ?? _file!.Position;
 
     /// <inheritdoc />
-    public DeliveryResult Deliver(long sequenceNr, IIngestEvent journaled)
+    public Task<PreparedDelivery> PrepareAsync(long sequenceNr, IIngestEvent journaled)
     {
         DeliveryResult result = Prepare(journaled, out Bundle? bundle);
+        byte[] line = [];
         if (bundle is not null)
         {
             bundle.Meta = new Meta { Source = DeliveryId.Format(_streamId, sequenceNr, _replayId) };
-            byte[] line = FhirJson.Serialize(bundle);
+            line = FhirJson.Serialize(bundle);
+        }
+
+        return Task.FromResult(new PreparedDelivery(sequenceNr, result, line));
+    }
+
+    /// <inheritdoc />
+    public DeliveryResult Commit(in PreparedDelivery prepared)
+    {
+        if (prepared.Result.Outcome == DeliveryOutcome.Delivered)
+        {
+            ReadOnlySpan<byte> line = prepared.Payload.Span;
             if (_rotating is not null)
             {
                 _rotating.Append(line);
@@ -80,7 +93,7 @@ public sealed class NdjsonTarget : IDeliveryTarget
             }
         }
 
-        return result;
+        return prepared.Result;
     }
 
     /// <inheritdoc />

@@ -36,6 +36,9 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
     /// </summary>
     internal const int LiveWindow = 256;
 
+    /// <summary>Messages a catch-up or a replay may have in the lanes before it reads on.</summary>
+    private const int CatchUpInFlight = 512;
+
     private const int WatermarkEvery = 1000;
     private static readonly TimeSpan WatermarkInterval = TimeSpan.FromSeconds(1);
     private static readonly TimeSpan FlushDelay = TimeSpan.FromMilliseconds(20);
@@ -55,9 +58,17 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
     private readonly SortedDictionary<long, Quarantined> _quarantine = [];
     private readonly Dictionary<string, Quarantined> _blocked = [];
     private readonly Dictionary<long, Quarantined> _parkedBehind = [];
+    private readonly LaneScheduler<IIngestEvent> _lanes;
+    private readonly SortedSet<long> _settledAbove = [];
+    private readonly HashSet<long> _liveInLanes = [];
+    private readonly object _epoch = new(); // lane results of an earlier incarnation (before a restart) are ignored
+    private IActorRef? _catchUpAckTo;
     private IDeliveryTarget? _target;
     private long _done;
+    private long _next;
     private long _persisted;
+    private long _settledSincePersist;
+    private long _durableSettledAbove;
     private long _origin;
     private IReadOnlySet<long> _held = new HashSet<long>();
     private long _outputPosition;
@@ -94,12 +105,14 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
         _readyTo = readyTo;
         _sinkTag = new("sink", sink.Id);
         _materializer = Context.Materializer();
+        _lanes = new LaneScheduler<IIngestEvent>(Math.Max(1, sink.Lanes));
         PersistenceId = sink.PersistenceIdFor(listener);
 
         Recover<WatermarkAdvanced>(w =>
         {
             _recoveredWatermark = true;
             _done = _persisted = _durableWatermark = Math.Max(_done, w.SequenceNr);
+            RestoreSettledAbove(w);
             _outputPosition = w.OutputPosition;
             if (w.Counts is { } counts)
             {
@@ -120,6 +133,7 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
             var snapshot = (SinkSnapshot)offer.Snapshot;
             _recoveredWatermark = true;
             _done = _persisted = _durableWatermark = snapshot.Watermark.SequenceNr;
+            RestoreSettledAbove(snapshot.Watermark);
             _origin = snapshot.Watermark.Origin;
             _outputPosition = snapshot.Watermark.OutputPosition;
             foreach (QuarantineResolved resolved in snapshot.Resolved)
@@ -173,8 +187,21 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
         base.PostStop();
     }
 
+    private void RestoreSettledAbove(WatermarkAdvanced w)
+    {
+        _settledAbove.Clear();
+        foreach (SequenceRange range in w.SettledAbove)
+        {
+            for (long seq = Math.Max(range.From, _done + 1); seq <= range.To; seq++)
+            {
+                _settledAbove.Add(seq);
+            }
+        }
+    }
+
     private void OnRecovered()
     {
+        _next = _done;
         Timers.StartPeriodicTimer("watermark", SaveWatermark.Instance, WatermarkInterval);
         Subscribe();
     }
@@ -191,7 +218,7 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
         IDeliveryTarget target = _targetFactory(null);
         _held = target.Open(_outputPosition); // written after the last persisted watermark: counted, not written again
         _target = target;
-        _log.Info("Sink {0} on stream {1} resumes after sequence {2}", _sink.Id, StreamId, _done);
+        _log.Info("Sink {0} on stream {1} resumes after sequence {2} ({3} lanes)", _sink.Id, StreamId, _done, _lanes.Lanes);
     }
 
     private void Subscribe()
@@ -200,6 +227,7 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
         BecomeStacked(Subscribing);
         _journal.Tell(new SubscribeLive(Self, LiveWindow));
         _ungranted = 0;
+        _liveInLanes.Clear(); // offers of the previous subscription: settling them grants nothing to the new one
         // The journal may be restarting (its supervisor drops messages meanwhile): ask again until it answers.
         Timers.StartPeriodicTimer("subscribe", ResubscribeTick.Instance, ResubscribeInterval);
     }
@@ -217,7 +245,7 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
                 _recoveredWatermark = true;
                 if (_sink.StartFrom == StartFrom.Now && s.HighestSequenceNr > _done)
                 {
-                    _done = s.HighestSequenceNr;
+                    _done = _next = s.HighestSequenceNr;
                 }
 
                 _origin = _done;
@@ -226,7 +254,7 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
 
             Announce();
             EnsureTarget();
-            if (s.HighestSequenceNr > _done)
+            if (s.HighestSequenceNr > _next)
             {
                 CatchUp(s.HighestSequenceNr);
             }
@@ -245,8 +273,8 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
     private void CatchUp(long to)
     {
         _state = "catching-up";
-        _log.Info("Sink {0} catching up on stream {1} from {2} to {3}", _sink.Id, StreamId, _done + 1, to);
-        Batched(ReadJournal().CurrentEventsByPersistenceId(StreamId, _done + 1, to))
+        _log.Info("Sink {0} catching up on stream {1} from {2} to {3}", _sink.Id, StreamId, _next + 1, to);
+        Batched(ReadJournal().CurrentEventsByPersistenceId(StreamId, _next + 1, to))
             .RunWith(Sink.ActorRefWithAck<EnvelopeBatch>(Self, CatchUpStarted.Instance, CatchUpAck.Instance, CatchUpCompleted.Instance,
                 e => new CatchUpFailed(e)), _materializer);
         BecomeStacked(CatchingUp);
@@ -259,14 +287,16 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
         {
             foreach (EventEnvelope envelope in batch.Envelopes)
             {
-                if (envelope.Event is IIngestEvent e && envelope.SequenceNr > _done)
+                if (envelope.Event is IIngestEvent e && envelope.SequenceNr > _next)
                 {
                     SkipHoles(envelope.SequenceNr - 1);
                     Process(envelope.SequenceNr, e);
                 }
             }
 
-            Sender.Tell(CatchUpAck.Instance); // the flush Process asked for runs before the next batch: one per batch
+            // Read on while the lanes have room; else when they drain (the flush runs between batches: one per batch).
+            _catchUpAckTo = Sender;
+            AckCatchUpIfDue();
         });
         Command<CatchUpCompleted>(_ =>
         {
@@ -284,12 +314,20 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
     // Sequence numbers the journal does not hold (a write the store rejected keeps its number): settled as filtered.
     private void SkipHoles(long upTo)
     {
-        if (upTo > _done)
+        if (upTo > _next)
         {
             _log.Warning("Sink {0}: sequence numbers {1} to {2} of stream {3} are not in the journal (rejected writes); passed over",
-                _sink.Id, _done + 1, upTo, StreamId);
-            _filtered += upTo - _done;
-            _done = upTo;
+                _sink.Id, _next + 1, upTo, StreamId);
+            for (long seq = _next + 1; seq <= upTo; seq++)
+            {
+                if (seq > _done && !_settledAbove.Contains(seq))
+                {
+                    _filtered++;
+                    Settle(seq);
+                }
+            }
+
+            _next = upTo;
         }
     }
 
@@ -304,20 +342,21 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
     {
         Command<LiveEvent>(live =>
         {
-            _ungranted++;
-            if (live.SequenceNr <= _done)
+            if (live.SequenceNr <= _next)
             {
+                _ungranted++;
                 GrantIfDue();
-                return; // already delivered by a catch-up
+                return; // already taken by a catch-up
             }
 
-            if (live.SequenceNr > _done + 1)
+            if (live.SequenceNr > _next + 1)
             {
                 // A gap: the journal dropped offers while this sink was behind. Read the missing range, then go live.
                 Subscribe();
                 return;
             }
 
+            _liveInLanes.Add(live.SequenceNr); // granted back to the journal once settled: the lanes hold at most the window
             Process(live.SequenceNr, live.Event);
             GrantIfDue();
         });
@@ -325,7 +364,7 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
         Command<SaveWatermark>(_ =>
         {
             PersistWatermarkIfBehind();
-            if (_done == _doneAtLastTick)
+            if (_done == _doneAtLastTick && _lanes.Count == 0)
             {
                 // Idle for a tick: check that nothing was committed without reaching us (a journal that restarted
                 // has forgotten its subscribers).
@@ -336,7 +375,7 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
         });
         Command<long>(highest =>
         {
-            if (highest > _done && _done == _doneAtLastTick)
+            if (highest > _next && _done == _doneAtLastTick)
             {
                 Subscribe();
             }
@@ -371,9 +410,22 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
         Command<DeleteSnapshotsFailure>(_ => { });
         Command<SaveWatermark>(_ => PersistWatermarkIfBehind());
         Command<FlushNow>(_ => Flush());
+        Command<LaneDone>(OnLaneDone);
+        Command<LaneFailed>(f =>
+        {
+            if (ReferenceEquals(f.Epoch, _epoch))
+            {
+                // A failure a retry may cure (I/O, a server down): the sink restarts with backoff from its watermark, and the
+                // work of its other lanes is done again (idempotently).
+                System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(f.Cause is AggregateException { InnerException: { } inner } ? inner : f.Cause).Throw();
+            }
+        });
         Command<GetSinkStatus>(_ => Sender.Tell(new SinkStatus(_sink.Id, _listener.Id, StreamId, _state, _done, _origin, Counts(), _quarantine.Count)
         {
             Persisted = _durableWatermark,
+            PersistedAbove = _durableSettledAbove,
+            Lanes = _lanes.Lanes,
+            InLanes = _lanes.Count,
         }));
         Command<ListQuarantine>(_ => Sender.Tell(new QuarantineList([.. _quarantine.Values.Select(Item)])));
         Command<ShowQuarantined>(s => Sender.Tell(_quarantine.TryGetValue(s.SequenceNr, out Quarantined? q)
@@ -397,8 +449,18 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
         ? m.PriorPatientKeyHash.Length > 0 ? [m.PatientKeyHash, m.PriorPatientKeyHash] : m.PatientKeyHash.Length > 0 ? [m.PatientKeyHash] : []
         : [];
 
+    // Journal order in: settled at once when parked behind a quarantine or already written before a crash, else queued in
+    // the lanes behind the patient's earlier messages.
     private void Process(long seq, IIngestEvent journaled)
     {
+        _next = seq;
+        if (seq <= _done || _settledAbove.Contains(seq))
+        {
+            // Settled before a restart, out of order (a later lane finished first); the low mark may have passed it since,
+            // when an earlier message was settled at once (written before the crash).
+            return;
+        }
+
         string[] keys = KeysOf(journaled);
         if (BlockerOf(keys) is { } blocking)
         {
@@ -406,10 +468,69 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
             return;
         }
 
-        DeliveryResult result = DeliverOnce(seq, journaled);
+        if (_held.Contains(seq))
+        {
+            Complete(seq, journaled, _target!.Classify(journaled)); // written before a crash: counted, not written again
+            return;
+        }
+
+        _lanes.Add(seq, keys, journaled);
+        Pump();
+    }
+
+    // Starts what the lanes allow: each message's preparation (and, for a FHIR server, its delivery) on the thread pool.
+    private void Pump()
+    {
+        while (_lanes.TryStart(out long seq, out IIngestEvent journaled))
+        {
+            if (BlockerOf(KeysOf(journaled)) is { } blocking)
+            {
+                // Its patient's earlier message was quarantined while this one waited in the lane.
+                _lanes.Finish(seq);
+                Park(seq, journaled, blocking);
+                continue;
+            }
+
+            Start(_target!, _epoch, seq, journaled);
+        }
+    }
+
+    // Its own frame: the lambdas capture this message's values, never a loop's variables that move on.
+    private void Start(IDeliveryTarget target, object epoch, long seq, IIngestEvent journaled) =>
+        Task.Run(() => target.PrepareAsync(seq, journaled))
+            .PipeTo(Self, success: prepared => new LaneDone(epoch, prepared, journaled), failure: e => new LaneFailed(epoch, e));
+
+    private void OnLaneDone(LaneDone done)
+    {
+        if (!ReferenceEquals(done.Epoch, _epoch))
+        {
+            return; // started before a restart: its message is read again from the watermark
+        }
+
+        long seq = done.Prepared.SequenceNr;
+        _unflushed = true;
+        DeliveryResult result = _target!.Commit(done.Prepared);
+        _lanes.Finish(seq);
+        Complete(seq, done.Event, result);
+        Pump();
+        GrantIfDue();
+        AckCatchUpIfDue();
+    }
+
+    private void AckCatchUpIfDue()
+    {
+        if (_catchUpAckTo is not null && _lanes.Count < CatchUpInFlight)
+        {
+            _catchUpAckTo.Tell(CatchUpAck.Instance);
+            _catchUpAckTo = null;
+        }
+    }
+
+    private void Complete(long seq, IIngestEvent journaled, DeliveryResult result)
+    {
         if (result.Outcome == DeliveryOutcome.Quarantined)
         {
-            Quarantine(seq, journaled, result.Reason ?? "Unknown", keys);
+            Quarantine(seq, journaled, result.Reason ?? "Unknown", KeysOf(journaled));
             return;
         }
 
@@ -420,13 +541,37 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
         }
 
         Count(result.Outcome);
-        _done = seq;
+        Settle(seq);
         if (!_flushScheduled)
         {
             // Flush a little later, once per batch of lines: a sink's fsync per message would compete with the journal's
             // commits for the disk (the ACK never waits for a sink; its watermark waits for this flush).
             _flushScheduled = true;
             Timers.StartSingleTimer("flush", FlushNow.Instance, FlushDelay);
+        }
+    }
+
+    // Lanes finish out of order: the watermark is the contiguous low mark plus what is settled above it.
+    private void Settle(long seq)
+    {
+        if (_liveInLanes.Remove(seq))
+        {
+            _ungranted++;
+        }
+
+        _settledSincePersist++;
+
+        if (seq == _done + 1)
+        {
+            _done = seq;
+            while (_settledAbove.Count > 0 && _settledAbove.Min == _done + 1)
+            {
+                _settledAbove.Remove(++_done);
+            }
+        }
+        else if (seq > _done)
+        {
+            _settledAbove.Add(seq);
         }
     }
 
@@ -449,7 +594,8 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
         return null;
     }
 
-    // Written already (before a crash, after the last watermark): counted as what it was, not written again.
+    // Written already (before a crash, after the last watermark): counted as what it was, not written again. Used one at
+    // a time, on the actor, by an operator's release.
     private DeliveryResult DeliverOnce(long seq, IIngestEvent journaled)
     {
         if (_held.Contains(seq))
@@ -482,7 +628,7 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
         var quarantined = new MessageQuarantined(seq, reason, keys, journaled, DateTimeOffset.UtcNow);
         OpenQuarantine(quarantined);
         _quarantined++;
-        _done = Math.Max(_done, seq);
+        Settle(seq);
         Write([quarantined, Watermark()]);
         _persisted = _done;
     }
@@ -493,7 +639,7 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
         var parked = new MessageParked(seq, blocking.SequenceNr, journaled);
         ParkBehind(parked);
         _parked++;
-        _done = Math.Max(_done, seq);
+        Settle(seq);
         Write([parked, Watermark()]);
         _persisted = _done;
     }
@@ -680,7 +826,7 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
             {
                 outcomes[seq] = "before this sink started";
             }
-            else if (seq > _done)
+            else if (seq > _done && !_settledAbove.Contains(seq))
             {
                 outcomes[seq] = "pending";
             }
@@ -914,7 +1060,8 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
     private WatermarkAdvanced Watermark()
     {
         FlushOutput();
-        return new(_done, _origin, Counts(), _target?.Position ?? _outputPosition);
+        _settledSincePersist = 0; // every watermark made is persisted (on its own, with a state change, or in a snapshot)
+        return new(_done, _origin, Counts(), _target?.Position ?? _outputPosition) { SettledAbove = SequenceRange.Of(_settledAbove) };
     }
 
     private void FlushOutput()
@@ -935,7 +1082,7 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
         }
 
         FlushOutput();
-        if (_done - _persisted >= WatermarkEvery)
+        if (_settledSincePersist >= WatermarkEvery)
         {
             PersistWatermark();
         }
@@ -943,7 +1090,7 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
 
     private void PersistWatermarkIfBehind()
     {
-        if (_done > _persisted && !_flushScheduled)
+        if (_settledSincePersist > 0 && !_flushScheduled)
         {
             PersistWatermark();
         }
@@ -974,6 +1121,7 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
         if (persisted is WatermarkAdvanced w)
         {
             _durableWatermark = Math.Max(_durableWatermark, w.SequenceNr);
+            _durableSettledAbove = w.SettledAbove.Sum(r => r.To - r.From + 1);
         }
 
         if (_pendingWrites == 0 && !_snapshotting && LastSequenceNr - _snapshotSeq >= _snapshotEvery)
@@ -1069,6 +1217,10 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
     private sealed record ReplayCounted(ReplayRequest Request, IActorRef ReplyTo, long Matched, long Messages);
 
     private sealed record ReplayAborted(ReplayRequest Request, IActorRef ReplyTo, Exception Cause);
+
+    private sealed record LaneDone(object Epoch, PreparedDelivery Prepared, IIngestEvent Event);
+
+    private sealed record LaneFailed(object Epoch, Exception Cause);
 
     private sealed record TraceRead(IActorRef ReplyTo, Dictionary<long, string> Outcomes, EventEnvelope?[] Envelopes);
 

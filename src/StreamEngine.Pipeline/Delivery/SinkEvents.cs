@@ -7,12 +7,51 @@ public interface ISinkEvent;
 
 /// <summary>
 /// A sink's persisted progress: every sequence number up to and including <see cref="SequenceNr"/> is done (delivered,
-/// filtered, quarantined or parked), with the running counts of each since the sink's <see cref="Origin"/> (the
-/// journal position it started after), which make the conservation law checkable:
-/// received = delivered + filtered + quarantined + parked + in flight.
+/// filtered, quarantined or parked), and so is every number in <see cref="SettledAbove"/> (lanes finish out of order),
+/// with the running counts of each since the sink's <see cref="Origin"/> (the journal position it started after),
+/// which make the conservation law checkable: received = delivered + filtered + quarantined + parked + in flight.
 /// </summary>
 /// <param name="OutputPosition">Where the output stood (flushed) at this watermark: lines past it are checked on restart.</param>
-public sealed record WatermarkAdvanced(long SequenceNr, long Origin = 0, SinkCounts? Counts = null, long OutputPosition = 0) : ISinkEvent;
+public sealed record WatermarkAdvanced(long SequenceNr, long Origin = 0, SinkCounts? Counts = null, long OutputPosition = 0) : ISinkEvent
+{
+    /// <summary>Sequence numbers above the low mark already done, as ranges in ascending order.</summary>
+    public IReadOnlyList<SequenceRange> SettledAbove { get; init; } = [];
+}
+
+/// <summary>An inclusive range of journal sequence numbers.</summary>
+public readonly record struct SequenceRange(long From, long To)
+{
+    /// <summary>The ranges a sorted set of sequence numbers consists of.</summary>
+    public static IReadOnlyList<SequenceRange> Of(SortedSet<long> sequenceNrs)
+    {
+        if (sequenceNrs.Count == 0)
+        {
+            return [];
+        }
+
+        var ranges = new List<SequenceRange>();
+        long from = -1, to = -1;
+        foreach (long seq in sequenceNrs)
+        {
+            if (from < 0)
+            {
+                from = to = seq;
+            }
+            else if (seq == to + 1)
+            {
+                to = seq;
+            }
+            else
+            {
+                ranges.Add(new SequenceRange(from, to));
+                from = to = seq;
+            }
+        }
+
+        ranges.Add(new SequenceRange(from, to));
+        return ranges;
+    }
+}
 
 /// <summary>What a sink has done with the messages since its origin.</summary>
 public sealed record SinkCounts(long Delivered, long Filtered, long Quarantined, long Parked)

@@ -21,11 +21,13 @@ public sealed class IngestEventSerializer(ExtendedActorSystem system) : Serializ
     internal const string WatermarkV1 = "WatermarkAdvanced.v1";
     internal const string WatermarkV2 = "WatermarkAdvanced.v2";
     internal const string WatermarkV3 = "WatermarkAdvanced.v3";
+    internal const string WatermarkV4 = "WatermarkAdvanced.v4";
     internal const string QuarantinedV1 = "MessageQuarantined.v1";
     internal const string ParkedV1 = "MessageParked.v1";
     internal const string ResolvedV1 = "QuarantineResolved.v1";
     internal const string SinkSnapshotV1 = "SinkSnapshot.v1";
     internal const string SinkSnapshotV2 = "SinkSnapshot.v2";
+    internal const string SinkSnapshotV3 = "SinkSnapshot.v3";
 
     /// <inheritdoc />
     public override int Identifier => SerializerId;
@@ -36,11 +38,11 @@ public sealed class IngestEventSerializer(ExtendedActorSystem system) : Serializ
         MessageReceived => MessageReceivedV2,
         IngestSnapshot => SnapshotV1,
         FrameRejected => FrameRejectedV1,
-        WatermarkAdvanced => WatermarkV3,
+        WatermarkAdvanced => WatermarkV4,
         MessageQuarantined => QuarantinedV1,
         MessageParked => ParkedV1,
         QuarantineResolved => ResolvedV1,
-        SinkSnapshot => SinkSnapshotV2,
+        SinkSnapshot => SinkSnapshotV3,
         _ => throw new ArgumentException($"Cannot serialize {o.GetType().Name}.", nameof(o)),
     };
 
@@ -89,6 +91,13 @@ public sealed class IngestEventSerializer(ExtendedActorSystem system) : Serializ
                     w.Write(counts.Quarantined);
                     w.Write(counts.Parked);
                     w.Write(wm.OutputPosition);
+                    w.Write(wm.SettledAbove.Count);
+                    foreach (SequenceRange range in wm.SettledAbove)
+                    {
+                        w.Write(range.From);
+                        w.Write(range.To);
+                    }
+
                     break;
                 case MessageQuarantined q:
                     w.Write(q.SequenceNr);
@@ -155,10 +164,12 @@ public sealed class IngestEventSerializer(ExtendedActorSystem system) : Serializ
             WatermarkV1 => new WatermarkAdvanced(r.ReadInt64()),
             WatermarkV2 => new WatermarkAdvanced(r.ReadInt64(), r.ReadInt64(), new SinkCounts(r.ReadInt64(), r.ReadInt64(), r.ReadInt64(), r.ReadInt64())),
             WatermarkV3 => new WatermarkAdvanced(r.ReadInt64(), r.ReadInt64(), new SinkCounts(r.ReadInt64(), r.ReadInt64(), r.ReadInt64(), r.ReadInt64()), r.ReadInt64()),
+            WatermarkV4 => ReadWatermarkV4(r),
             QuarantinedV1 => ReadQuarantined(r),
             ParkedV1 => new MessageParked(r.ReadInt64(), r.ReadInt64(), ReadNested(r)),
             SinkSnapshotV1 => ReadSinkSnapshot(r, version: 1),
             SinkSnapshotV2 => ReadSinkSnapshot(r, version: 2),
+            SinkSnapshotV3 => ReadSinkSnapshot(r, version: 3),
             ResolvedV1 => new QuarantineResolved(r.ReadInt64(), r.ReadString(), r.ReadString(), ReadTime(r)),
             _ => throw new SerializationException($"Unknown event manifest '{manifest}'."),
         };
@@ -185,9 +196,22 @@ public sealed class IngestEventSerializer(ExtendedActorSystem system) : Serializ
         return new MessageReceived(ReadBytes(r), receivedAt, app, facility, type, controlId, time, contentHash, patient, prior);
     }
 
+    // v4 adds the ranges settled above the low mark (lanes finish out of order).
+    private static WatermarkAdvanced ReadWatermarkV4(BinaryReader r)
+    {
+        var watermark = new WatermarkAdvanced(r.ReadInt64(), r.ReadInt64(), new SinkCounts(r.ReadInt64(), r.ReadInt64(), r.ReadInt64(), r.ReadInt64()), r.ReadInt64());
+        var ranges = new SequenceRange[r.ReadInt32()];
+        for (int i = 0; i < ranges.Length; i++)
+        {
+            ranges[i] = new SequenceRange(r.ReadInt64(), r.ReadInt64());
+        }
+
+        return watermark with { SettledAbove = ranges };
+    }
+
     private SinkSnapshot ReadSinkSnapshot(BinaryReader r, int version)
     {
-        var watermark = (WatermarkAdvanced)FromBinary(ReadBytes(r), version == 1 ? WatermarkV2 : WatermarkV3);
+        var watermark = (WatermarkAdvanced)FromBinary(ReadBytes(r), version switch { 1 => WatermarkV2, 2 => WatermarkV3, _ => WatermarkV4 });
         var quarantined = new MessageQuarantined[r.ReadInt32()];
         for (int i = 0; i < quarantined.Length; i++)
         {

@@ -1,0 +1,121 @@
+namespace StreamEngine.Pipeline.Delivery;
+
+/// <summary>
+/// Orders a sink's work per patient: messages are added in journal order, and one may start once no earlier message
+/// sharing one of its patient keys is still waiting or running; at most <see cref="Lanes"/> run at once. Different
+/// patients go in parallel, one patient's messages strictly in order, and a merge (two keys) waits for both patients
+/// to drain and holds both until it is done. Messages without a patient key share one key: they keep their order.
+/// Not thread-safe: owned by the sink actor.
+/// </summary>
+/// <typeparam name="T">What is carried with each message.</typeparam>
+public sealed class LaneScheduler<T>
+{
+    private const string Unkeyed = "";
+
+    private readonly Dictionary<string, Queue<long>> _byKey = new(StringComparer.Ordinal);
+    private readonly Dictionary<long, Entry> _entries = [];
+    private readonly Queue<long> _ready = new();
+
+    /// <summary>Creates a scheduler running at most <paramref name="lanes"/> messages at once.</summary>
+    public LaneScheduler(int lanes)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(lanes, 1);
+        Lanes = lanes;
+    }
+
+    /// <summary>How many messages may run at once.</summary>
+    public int Lanes { get; }
+
+    /// <summary>Messages started and not yet finished.</summary>
+    public int Running { get; private set; }
+
+    /// <summary>Messages added and not yet finished (running ones included).</summary>
+    public int Count => _entries.Count;
+
+    /// <summary>Adds the next message in journal order with its patient keys (none: the shared unkeyed key).</summary>
+    public void Add(long sequenceNr, IReadOnlyList<string> keys, T item)
+    {
+        string[] distinct = keys.Count == 0 ? [Unkeyed] : keys.Count == 1 ? [keys[0]] : [.. keys.Distinct(StringComparer.Ordinal)];
+        var entry = new Entry(distinct, item);
+        foreach (string key in distinct)
+        {
+            if (_byKey.TryGetValue(key, out Queue<long>? queue))
+            {
+                entry.WaitingOn++;
+            }
+            else
+            {
+                _byKey[key] = queue = new Queue<long>();
+            }
+
+            queue.Enqueue(sequenceNr);
+        }
+
+        _entries.Add(sequenceNr, entry);
+        if (entry.WaitingOn == 0)
+        {
+            _ready.Enqueue(sequenceNr);
+        }
+    }
+
+    /// <summary>The next message that may start now, if a lane is free; it counts as running until <see cref="Finish"/>.</summary>
+    public bool TryStart(out long sequenceNr, out T item)
+    {
+        if (Running < Lanes && _ready.TryDequeue(out sequenceNr))
+        {
+            Running++;
+            item = _entries[sequenceNr].Item;
+            return true;
+        }
+
+        sequenceNr = 0;
+        item = default!;
+        return false;
+    }
+
+    /// <summary>A started message is done: the next message of each of its patients may start.</summary>
+    public void Finish(long sequenceNr)
+    {
+        if (!_entries.Remove(sequenceNr, out Entry? entry))
+        {
+            throw new InvalidOperationException($"Sequence {sequenceNr} is not scheduled.");
+        }
+
+        Running--;
+        foreach (string key in entry.Keys)
+        {
+            Queue<long> queue = _byKey[key];
+            queue.Dequeue(); // the finished message was at the head of each of its keys' queues
+            if (queue.Count == 0)
+            {
+                _byKey.Remove(key);
+                continue;
+            }
+
+            long next = queue.Peek();
+            Entry waiting = _entries[next];
+            if (--waiting.WaitingOn == 0)
+            {
+                _ready.Enqueue(next);
+            }
+        }
+    }
+
+    /// <summary>Forgets everything (a sink restarting abandons its running work and reads it again).</summary>
+    public void Clear()
+    {
+        _byKey.Clear();
+        _entries.Clear();
+        _ready.Clear();
+        Running = 0;
+    }
+
+    private sealed class Entry(string[] keys, T item)
+    {
+        public string[] Keys { get; } = keys;
+
+        public T Item { get; } = item;
+
+        public int WaitingOn { get; set; }
+    }
+}

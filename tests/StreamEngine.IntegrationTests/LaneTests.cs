@@ -1,0 +1,202 @@
+using System.Collections.Concurrent;
+using Akka.Actor;
+using StreamEngine.Pipeline;
+using StreamEngine.Pipeline.Admin;
+using StreamEngine.Pipeline.Delivery;
+using StreamEngine.Pipeline.Ingest;
+
+namespace StreamEngine.IntegrationTests;
+
+/// <summary>
+/// A sink's lanes on the real SQLite store: a patient whose delivery hangs holds back only that patient; the others are
+/// delivered meanwhile, and the watermark records them (done above its low mark) so a restart re-sends only what was
+/// not done, never what another lane finished.
+/// </summary>
+public sealed class LaneTests : IAsyncLifetime
+{
+    private static readonly ListenerSettings Listener = new() { Id = "l", Name = "l" };
+    private static readonly SinkSettings SinkSettings = new() { Id = "s", Name = "s", StartFrom = StartFrom.Earliest, Lanes = 4 };
+    private readonly PersistenceHost _persistence = new();
+    private Akka.TestKit.Xunit2.TestKit _kit = null!;
+    private IActorRef _journal = ActorRefs.Nobody;
+    private int _correlation;
+
+    public async Task InitializeAsync()
+    {
+        _kit = await _persistence.StartAsync("sqlite");
+        _journal = _kit.Sys.ActorOf(IngestJournal.Props(Listener.PersistenceId, Listener.Id,
+            new IngestOptions(_persistence.Store!.Index, new DedupeSettings(), _persistence.Settings!.ReadJournalPluginId)));
+    }
+
+    public async Task DisposeAsync() => await _persistence.DisposeAsync();
+
+    private IActorRef StartSink(GatedTarget target) => _kit.Sys.ActorOf(SinkActor.Props(SinkSettings, Listener, _journal, _ => target,
+        _persistence.Settings!.ReadJournalPluginId, Durability.Fsync, _kit.TestActor));
+
+    private void Send(string controlId, string patient)
+    {
+        byte[] raw = System.Text.Encoding.ASCII.GetBytes($"MSH|^~\\&|PAS|RX1|||2026||ADT^A08|{controlId}|P|2.4\rPID|1||{patient}^^^R^MR\r");
+        _journal.Tell(new Append(++_correlation, new MessageReceived(raw, DateTimeOffset.UtcNow, "PAS", "RX1", "ADT^A08", controlId, "2026",
+            MessageFingerprint.ContentHash(raw), "hash-" + patient)), _kit.TestActor);
+        _kit.FishForMessage(m => m is Journaled, TimeSpan.FromSeconds(30));
+    }
+
+    [Fact]
+    public async Task AHangingPatient_HoldsBackOnlyItself_AndARestartResendsOnlyWhatWasNotDone()
+    {
+        var first = new GatedTarget();
+        first.Hold("A1");
+        IActorRef sink = StartSink(first);
+        _kit.ExpectMsg<SinkReady>(TimeSpan.FromSeconds(30));
+        Send("A1", "P1"); // hangs
+        Send("B1", "P2");
+        Send("A2", "P1"); // waits behind A1
+        Send("C1", "P3");
+        Send("B2", "P2");
+
+        await _kit.AwaitAssertAsync(() => Assert.Equal(["B1", "B2", "C1"], first.Written.Order()), TimeSpan.FromSeconds(30));
+        Assert.Equal(["B1", "B2"], first.Written.Where(id => id[0] == 'B')); // one patient's order
+
+        // The low mark stays before A1, but the persisted watermark records the three done above it.
+        await _kit.AwaitAssertAsync(async () =>
+        {
+            SinkStatus status = await sink.Ask<SinkStatus>(GetSinkStatus.Instance, TimeSpan.FromSeconds(10));
+            Assert.Equal((0L, 3L, 2, 4), (status.Persisted, status.PersistedAbove, status.InLanes, status.Lanes));
+        }, TimeSpan.FromSeconds(30));
+
+        // The sink stops (a crash of its lanes' work); A1 is still hanging. A restart delivers A1 then A2, nothing else.
+        await sink.GracefulStop(TimeSpan.FromSeconds(10));
+        var second = new GatedTarget();
+        sink = StartSink(second);
+        await _kit.AwaitAssertAsync(() => Assert.Equal(["A1", "A2"], second.Written), TimeSpan.FromSeconds(30));
+        first.ReleaseAll(); // the abandoned lane finishes late: its answer reaches no one
+        await _kit.AwaitAssertAsync(async () =>
+        {
+            SinkStatus status = await sink.Ask<SinkStatus>(GetSinkStatus.Instance, TimeSpan.FromSeconds(10));
+            Assert.Equal((5L, 0L, new SinkCounts(5, 0, 0, 0)), (status.Watermark, status.PersistedAbove, status.Counts));
+        }, TimeSpan.FromSeconds(30));
+        Assert.Equal(["B1", "B2", "C1"], first.Written.Order()); // A1's late answer wrote nothing
+        Assert.Equal(["A1", "A2"], second.Written); // nothing another lane had finished was sent again
+    }
+
+    [Fact]
+    public async Task AfterARestart_WhatWasWrittenBeforeTheCrash_MovesTheLowMarkPastWhatLanesHadFinished_AndNothingIsSentTwice()
+    {
+        var first = new GatedTarget();
+        first.Hold("A1");
+        first.Hold("B1");
+        IActorRef sink = StartSink(first);
+        _kit.ExpectMsg<SinkReady>(TimeSpan.FromSeconds(30));
+        Send("A1", "P1"); // hangs
+        Send("B1", "P2"); // hangs
+        Send("C1", "P3");
+        Send("D1", "P4");
+        await _kit.AwaitAssertAsync(async () =>
+            Assert.Equal(2L, (await sink.Ask<SinkStatus>(GetSinkStatus.Instance, TimeSpan.FromSeconds(10))).PersistedAbove), TimeSpan.FromSeconds(30));
+        await sink.GracefulStop(TimeSpan.FromSeconds(10));
+
+        // The output says A1 and B1 reached it before the crash: settled at once on restart, which carries the low mark
+        // past C1 and D1 (done above it); those are not sent again.
+        var second = new GatedTarget();
+        second.WrittenBeforeACrash.UnionWith([1, 2]);
+        sink = StartSink(second);
+        Send("E1", "P5");
+        await _kit.AwaitAssertAsync(() => Assert.Equal(["E1"], second.Written), TimeSpan.FromSeconds(30));
+        await _kit.AwaitAssertAsync(async () =>
+        {
+            SinkStatus status = await sink.Ask<SinkStatus>(GetSinkStatus.Instance, TimeSpan.FromSeconds(10));
+            Assert.Equal((5L, new SinkCounts(5, 0, 0, 0)), (status.Watermark, status.Counts));
+        }, TimeSpan.FromSeconds(30));
+        first.ReleaseAll();
+    }
+
+    [Fact]
+    public async Task AMerge_WaitsForBothPatients_AndTheirLaterMessagesWaitForIt()
+    {
+        var target = new GatedTarget();
+        target.Hold("A1");
+        IActorRef sink = StartSink(target);
+        _kit.ExpectMsg<SinkReady>(TimeSpan.FromSeconds(30));
+        Send("A1", "P1"); // hangs
+        Send("B1", "P2");
+        byte[] raw = System.Text.Encoding.ASCII.GetBytes("MSH|^~\\&|PAS|RX1|||2026||ADT^A40|M1|P|2.4\rPID|1||P2^^^R^MR\rMRG|P1^^^R^MR\r");
+        _journal.Tell(new Append(++_correlation, new MessageReceived(raw, DateTimeOffset.UtcNow, "PAS", "RX1", "ADT^A40", "M1", "2026",
+            MessageFingerprint.ContentHash(raw), "hash-P2", "hash-P1")), _kit.TestActor);
+        _kit.FishForMessage(m => m is Journaled, TimeSpan.FromSeconds(30));
+        Send("B2", "P2"); // after the merge
+        Send("C1", "P3");
+
+        await _kit.AwaitAssertAsync(() => Assert.Equal(["B1", "C1"], target.Written.Order()), TimeSpan.FromSeconds(30));
+        target.ReleaseAll();
+        await _kit.AwaitAssertAsync(() => Assert.Equal(5, target.Written.Count), TimeSpan.FromSeconds(30));
+        List<string> written = target.Written;
+        Assert.True(written.IndexOf("A1") < written.IndexOf("M1") && written.IndexOf("B1") < written.IndexOf("M1") && written.IndexOf("M1") < written.IndexOf("B2"),
+            string.Join(",", written));
+        await sink.GracefulStop(TimeSpan.FromSeconds(10));
+    }
+
+    private sealed class GatedTarget : IDeliveryTarget
+    {
+        private readonly ConcurrentDictionary<string, TaskCompletionSource> _gates = new();
+        private readonly Lock _lock = new();
+        private readonly List<string> _written = [];
+
+        public List<string> Written
+        {
+            get
+            {
+                lock (_lock)
+                {
+                    return [.. _written];
+                }
+            }
+        }
+
+        public long Position => 0;
+
+        public void Hold(string controlId) => _gates[controlId] = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public void ReleaseAll()
+        {
+            foreach (TaskCompletionSource gate in _gates.Values)
+            {
+                gate.TrySetResult();
+            }
+        }
+
+        public HashSet<long> WrittenBeforeACrash { get; } = [];
+
+        public IReadOnlySet<long> Open(long position) => WrittenBeforeACrash;
+
+        public async Task<PreparedDelivery> PrepareAsync(long sequenceNr, IIngestEvent journaled)
+        {
+            string id = ((MessageReceived)journaled).ControlId;
+            if (_gates.TryGetValue(id, out TaskCompletionSource? gate))
+            {
+                await gate.Task;
+            }
+
+            return new PreparedDelivery(sequenceNr, DeliveryResult.Delivered, System.Text.Encoding.ASCII.GetBytes(id));
+        }
+
+        public DeliveryResult Commit(in PreparedDelivery prepared)
+        {
+            lock (_lock)
+            {
+                _written.Add(System.Text.Encoding.ASCII.GetString(prepared.Payload.Span));
+            }
+
+            return prepared.Result;
+        }
+
+        public DeliveryResult Classify(IIngestEvent journaled) => DeliveryResult.Delivered;
+
+        public void Flush(bool durable)
+        {
+        }
+
+        public void Dispose()
+        {
+        }
+    }
+}
