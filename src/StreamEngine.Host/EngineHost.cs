@@ -79,12 +79,13 @@ public static class EngineHost
         {
             case StoreProvider.Sqlite:
                 string sqlite = SqliteStore.ConnectionString(settings.DataDirectory);
-                SqliteStore.Prepare(sqlite);
+                SqliteStore.PrepareJournal(sqlite);
                 string index = SqliteStore.IndexConnectionString(settings.DataDirectory);
                 SqliteStore.Prepare(index);
                 return new EngineStore(settings.Store, SqliteStore.DataOptions(sqlite, settings.Durability), new SqlMessageIndex(SqliteStore.IndexOpener(index), rowsPerStatement: 1));
             case StoreProvider.PostgreSql:
                 string postgres = PostgresStore.ConnectionString(settings.ConnectionString!, settings.Durability);
+                PostgresStore.PrepareJournal(postgres);
                 return new EngineStore(settings.Store, PostgresStore.DataOptions(postgres), new SqlMessageIndex(PostgresStore.Opener(postgres)));
             default:
                 return new EngineStore(settings.Store, null, new InMemoryMessageIndex());

@@ -27,6 +27,37 @@ public static class PostgresStore
     public static DataOptions DataOptions(string connectionString) =>
         new DataOptions().UseConnectionString(ProviderName.PostgreSQL15, connectionString);
 
+    /// <summary>
+    /// The journal table as Akka.Persistence.Sql creates it, created here first so that it has the index every read
+    /// needs (the plugin's own has none on (persistence_id, sequence_number): each read batch scanned the journal). A
+    /// database created before this gets the index on start.
+    /// </summary>
+    public static void PrepareJournal(string connectionString)
+    {
+        using var connection = new NpgsqlConnection(connectionString);
+        connection.Open();
+        using var command = new NpgsqlCommand(JournalSchema, connection);
+        command.ExecuteNonQuery();
+    }
+
+    // Column for column what Akka.Persistence.Sql 1.5.73's auto-initialize writes, plus the index.
+    private const string JournalSchema = """
+        CREATE TABLE IF NOT EXISTS journal (
+            ordering bigint GENERATED ALWAYS AS IDENTITY NOT NULL,
+            created bigint NOT NULL,
+            deleted boolean NOT NULL,
+            persistence_id text NOT NULL,
+            sequence_number bigint NOT NULL,
+            message bytea NOT NULL,
+            tags text,
+            manifest text,
+            identifier integer,
+            writer_uuid text,
+            CONSTRAINT "PK_journal" PRIMARY KEY (ordering)
+        );
+        CREATE INDEX IF NOT EXISTS ix_journal_persistence_id_sequence_number ON journal (persistence_id, sequence_number);
+        """;
+
     /// <summary>Opens connections for the message index.</summary>
     public static Func<CancellationToken, Task<DbConnection>> Opener(string connectionString)
     {

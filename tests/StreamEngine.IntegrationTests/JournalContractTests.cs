@@ -49,6 +49,19 @@ public sealed class JournalContractTests : IAsyncLifetime
     private IngestOptions Options(int snapshotEvery = 10_000) =>
         new(_store!.Index, new DedupeSettings(), StreamEngine.Host.Configuration.SettingsLoader.ReadJournalPluginId, snapshotEvery);
 
+    [SkippableFact]
+    public async Task OnPostgreSql_TheJournalHasTheIndexEveryReadByPersistenceIdUses()
+    {
+        await StartAsync("postgresql");
+        await using var connection = new Npgsql.NpgsqlConnection(_persistence.Settings!.ConnectionString);
+        await connection.OpenAsync();
+        await using var command = new Npgsql.NpgsqlCommand(
+            "SELECT indexdef FROM pg_indexes WHERE tablename = 'journal' AND indexname = 'ix_journal_persistence_id_sequence_number'", connection);
+        string? definition = (string?)await command.ExecuteScalarAsync();
+        Assert.NotNull(definition);
+        Assert.Contains("(persistence_id, sequence_number)", definition, StringComparison.Ordinal);
+    }
+
     [SkippableTheory]
     [InlineData("sqlite")]
     [InlineData("postgresql")]

@@ -98,7 +98,11 @@ public sealed record ReplayRequest(string ReplayId, long? FromSequenceNr, DateTi
 
 /// <summary>What a replay did (or, dry, would do).</summary>
 public sealed record ReplayResult(string ReplayId, string SinkId, string ListenerId, long Matched, long Messages, long Delivered, long Filtered,
-    long Failed, bool DryRun, string? Output);
+    long Failed, bool DryRun, string? Output)
+{
+    /// <summary>How long the replay took inside the engine (both passes over the journal, delivery included).</summary>
+    public double Seconds { get; init; }
+}
 
 /// <summary>Finds messages by control id (MSH-10) or MRN (matched through its keyed hash), optionally since a moment.</summary>
 public sealed record TraceLookup(string? ControlId, string? Mrn, DateTimeOffset? Since, int Limit = 100);

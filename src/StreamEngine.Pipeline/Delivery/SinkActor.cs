@@ -874,6 +874,7 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
         }
 
         long from = Math.Max(1, request.FromSequenceNr ?? 1);
+        long started = System.Diagnostics.Stopwatch.GetTimestamp();
         IMaterializer materializer = _materializer;
         ICurrentEventsByPersistenceIdQuery query = ReadJournal();
         string stream = StreamId;
@@ -903,7 +904,8 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
                 selection.Keys.UnionWith(keys);
                 return selection;
             }, materializer)
-            .PipeTo(Self, success: selection => new ReplaySelected(request, replyTo, selection), failure: e => new ReplayAborted(request, replyTo, e));
+            .PipeTo(Self, success: selection => new ReplaySelected(request, replyTo, selection) { Started = started },
+                failure: e => new ReplayAborted(request, replyTo, e));
         _state = "replaying";
         BecomeStacked(Replaying);
     }
@@ -973,7 +975,7 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
 
             IDeliveryTarget target = _targetFactory(request.ReplayId);
             target.Open(0);
-            var run = new ReplayRun(request, selected.ReplyTo, selection.Matched, target);
+            var run = new ReplayRun(request, selected.ReplyTo, selection.Matched, target, _lanes.Lanes) { Started = selected.Started };
             _replay = run;
             Batched(source).RunWith(Sink.ActorRefWithAck<EnvelopeBatch>(Self, CatchUpStarted.Instance, CatchUpAck.Instance, CatchUpCompleted.Instance,
                 e => new CatchUpFailed(e)), _materializer);
@@ -982,22 +984,52 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
         Command<CatchUpStarted>(_ => Sender.Tell(CatchUpAck.Instance));
         Command<EnvelopeBatch>(batch =>
         {
+            // Through lanes of its own, like live work: patients in parallel, each patient's messages in order.
             ReplayRun run = _replay!;
             foreach (EventEnvelope envelope in batch.Envelopes)
             {
                 run.Messages++;
-                DeliveryResult result = run.Target.Deliver(envelope.SequenceNr, (IIngestEvent)envelope.Event);
-                switch (result.Outcome)
-                {
-                    case DeliveryOutcome.Delivered: run.Delivered++; break;
-                    case DeliveryOutcome.Filtered: run.Filtered++; break;
-                    default: run.Failed++; break;
-                }
+                var e = (IIngestEvent)envelope.Event;
+                run.Lanes.Add(envelope.SequenceNr, KeysOf(e), e);
             }
 
-            Sender.Tell(CatchUpAck.Instance);
+            run.AckTo = Sender;
+            PumpReplay(run);
         });
-        Command<CatchUpCompleted>(_ => FinishReplay(null));
+        Command<ReplayLaneDone>(done =>
+        {
+            if (!ReferenceEquals(done.Run, _replay))
+            {
+                return;
+            }
+
+            ReplayRun run = done.Run;
+            DeliveryResult result;
+            try
+            {
+                result = done.Prepared is { } prepared ? run.Target.Commit(prepared) : DeliveryResult.Quarantine("Failed");
+            }
+            catch (IOException e)
+            {
+                _log.Warning("Sink {0}: replay {1} could not write sequence {2} ({3})", _sink.Id, run.Request.ReplayId, done.SequenceNr, e.GetType().Name);
+                result = DeliveryResult.Quarantine("Failed");
+            }
+
+            switch (result.Outcome)
+            {
+                case DeliveryOutcome.Delivered: run.Delivered++; break;
+                case DeliveryOutcome.Filtered: run.Filtered++; break;
+                default: run.Failed++; break;
+            }
+
+            run.Lanes.Finish(done.SequenceNr);
+            PumpReplay(run);
+        });
+        Command<CatchUpCompleted>(_ =>
+        {
+            _replay!.Read = true;
+            PumpReplay(_replay);
+        });
         Command<CatchUpFailed>(f => FinishReplay(f.Cause));
         Command<ReplayCounted>(c => EndReplay(c.ReplyTo,
             new ReplayResult(c.Request.ReplayId, _sink.Id, _listener.Id, c.Matched, c.Messages, 0, 0, 0, true, null)));
@@ -1014,6 +1046,30 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
 
     private ReplayRun? _replay;
 
+    // Starts what the replay's lanes allow, reads on while they have room, and ends the replay once all is read and done.
+    private void PumpReplay(ReplayRun run)
+    {
+        while (run.Lanes.TryStart(out long seq, out IIngestEvent journaled))
+        {
+            StartReplayLane(run, seq, journaled);
+        }
+
+        if (run.AckTo is not null && run.Lanes.Count < CatchUpInFlight)
+        {
+            run.AckTo.Tell(CatchUpAck.Instance);
+            run.AckTo = null;
+        }
+
+        if (run.Read && run.Lanes.Count == 0)
+        {
+            FinishReplay(null);
+        }
+    }
+
+    private void StartReplayLane(ReplayRun run, long seq, IIngestEvent journaled) =>
+        Task.Run(() => run.Target.PrepareAsync(seq, journaled))
+            .PipeTo(Self, success: prepared => new ReplayLaneDone(run, seq, prepared), failure: _ => new ReplayLaneDone(run, seq, null));
+
     private void FinishReplay(Exception? failure)
     {
         ReplayRun run = _replay!;
@@ -1028,7 +1084,10 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
         _log.Info("Sink {0}: replay {1} done: {2} messages, {3} delivered, {4} filtered, {5} failed", _sink.Id, run.Request.ReplayId,
             run.Messages, run.Delivered, run.Filtered, run.Failed);
         EndReplay(run.ReplyTo, new ReplayResult(run.Request.ReplayId, _sink.Id, _listener.Id, run.Matched, run.Messages, run.Delivered, run.Filtered,
-            run.Failed + (failure is null ? 0 : 1), false, run.Request.ReplayId));
+            run.Failed + (failure is null ? 0 : 1), false, run.Request.ReplayId)
+        {
+            Seconds = System.Diagnostics.Stopwatch.GetElapsedTime(run.Started).TotalSeconds,
+        });
     }
 
     private void EndReplay(IActorRef replyTo, ReplayResult result)
@@ -1193,8 +1252,16 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
         public HashSet<long> Unkeyed { get; } = [];
     }
 
-    private sealed class ReplayRun(ReplayRequest request, IActorRef replyTo, long matched, IDeliveryTarget target)
+    private sealed class ReplayRun(ReplayRequest request, IActorRef replyTo, long matched, IDeliveryTarget target, int lanes)
     {
+        public LaneScheduler<IIngestEvent> Lanes { get; } = new(lanes);
+
+        public IActorRef? AckTo { get; set; }
+
+        public bool Read { get; set; }
+
+        public long Started { get; init; }
+
         public ReplayRequest Request { get; } = request;
 
         public IActorRef ReplyTo { get; } = replyTo;
@@ -1212,7 +1279,12 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
         public long Failed { get; set; }
     }
 
-    private sealed record ReplaySelected(ReplayRequest Request, IActorRef ReplyTo, ReplaySelection Selection);
+    private sealed record ReplaySelected(ReplayRequest Request, IActorRef ReplyTo, ReplaySelection Selection)
+    {
+        public long Started { get; init; }
+    }
+
+    private sealed record ReplayLaneDone(ReplayRun Run, long SequenceNr, PreparedDelivery? Prepared);
 
     private sealed record ReplayCounted(ReplayRequest Request, IActorRef ReplyTo, long Matched, long Messages);
 

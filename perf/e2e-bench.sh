@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# End to end on the default store (SQLite, fsync): ACKed msgs/s at 64 stop-and-wait connections with an NDJSON sink
+# attached, and when the sink has delivered everything; the durable baseline right before it, same load generator.
+# Then a replay of the whole stream to the sink's replay file. One engine per lane count given (default "1 4").
+#   perf/e2e-bench.sh [seconds] [lanes...]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+seconds="${1:-8}"; shift || true
+lanes=("${@:-1 4}"); [ $# -eq 0 ] && lanes=(1 4)
+work="$(mktemp -d /tmp/se-e2e.XXXXXX)"
+pids=()
+cleanup() { kill "${pids[@]}" 2>/dev/null || true; rm -rf "$work"; }
+trap cleanup EXIT
+. perf/bench-lib.sh
+run() { dotnet "$loadgen" run --port "$1" --connections "$2" --window 1 --seconds "$seconds"; }
+status() { dotnet "$host" status --json -c "$1"; }
+field() { python3 -c "import json,sys; d=json.load(sys.stdin); print(d$1)"; }
+
+echo "# $(date -u +%FT%TZ) commit $(git rev-parse --short HEAD), $(nproc) cores, ${seconds}s load, 64 connections, 1 KB ADT^A01, SQLite fsync"
+for l in "${lanes[@]}"; do
+  name="e2e$l"
+  cat > "$work/$name.json" <<JSON
+{ "dataDirectory": "$work/$name", "store": { "provider": "sqlite", "durability": "fsync" }, "admin": { "port": 0 },
+  "listeners": [ { "id": "bench", "port": 0 } ],
+  "sinks": [ { "id": "fhir", "type": "ndjson", "path": "$work/$name-out", "lanes": "$l" } ] }
+JSON
+  dotnet "$loadgen" baseline --durable "$work/$name.bin" > "$work/$name-baseline.log" 2>&1 & bpid=$!
+  echo "lanes $l  baseline-durable  $(run "$(port_of "$work/$name-baseline.log")" 64)"
+  kill $bpid; wait $bpid 2>/dev/null || true
+  dotnet "$host" run --config "$work/$name.json" > "$work/$name.log" 2>&1 & epid=$!; pids+=($epid)
+  port=$(port_of "$work/$name.log")
+  start=$(date +%s.%N)
+  echo "lanes $l  engine ACKs  $(run "$port" 64)"
+  while :; do
+    s=$(status "$work/$name.json")
+    [ "$(echo "$s" | field '["sinks"][0]["inFlight"]')" = 0 ] && break; sleep 0.1
+  done
+  end=$(date +%s.%N)
+  delivered=$(echo "$s" | field '["sinks"][0]["counts"]["delivered"]')
+  python3 -c "print(f'lanes $l  delivered {$delivered} in {$end-$start:.1f} s ({$seconds} s load + 2 s warm-up, then the drain): {$delivered/($end-$start):.0f} msgs/s end to end')"
+  r=$(dotnet "$host" replay --json --sink fhir --from-seq 1 -c "$work/$name.json")
+  echo "$r" | python3 -c "import json,sys; d=json.load(sys.stdin)['results'][0]; print(f'lanes $l  replay  {d[\"messages\"]} messages in {d.get(\"seconds\", 0):.2f} s inside the engine: {d[\"messages\"]/max(d.get(\"seconds\", 1e-9), 1e-9):.0f} msgs/s')"
+  kill $epid; wait $epid 2>/dev/null || true
+done
