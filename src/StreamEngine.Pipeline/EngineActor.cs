@@ -185,7 +185,10 @@ public sealed class EngineActor : ReceiveActor, IWithUnboundedStash, IWithTimers
 
     // One pooled HTTP client per FHIR sink, shared by its streams and replays.
     private StreamEngine.Sinks.Fhir.FhirRestClient FhirClient(SinkSettings sink) =>
-        _fhirClients.GetOrAdd(sink.Id, _ => new StreamEngine.Sinks.Fhir.FhirRestClient(sink.Fhir!));
+        _fhirClients.GetOrAdd(sink.Id, _ => new StreamEngine.Sinks.Fhir.FhirRestClient(sink.Fhir! with
+        {
+            MaxConnections = Math.Max(1, sink.Lanes * _settings.Listeners.Count) + 1, // every lane of every stream, and a replay's
+        }));
 
     /// <inheritdoc />
     protected override void PostStop()

@@ -30,8 +30,8 @@ public sealed class LaneTests : IAsyncLifetime
 
     public async Task DisposeAsync() => await _persistence.DisposeAsync();
 
-    private IActorRef StartSink(GatedTarget target) => _kit.Sys.ActorOf(SinkActor.Props(SinkSettings, Listener, _journal, _ => target,
-        _persistence.Settings!.ReadJournalPluginId, Durability.Fsync, _kit.TestActor));
+    private IActorRef StartSink(GatedTarget target, int lanes = 4) => _kit.Sys.ActorOf(SinkActor.Props(SinkSettings with { Lanes = lanes }, Listener, _journal,
+        _ => target, _persistence.Settings!.ReadJournalPluginId, Durability.Fsync, _kit.TestActor));
 
     private void Send(string controlId, string patient)
     {
@@ -64,8 +64,10 @@ public sealed class LaneTests : IAsyncLifetime
             Assert.Equal((0L, 3L, 2, 4), (status.Persisted, status.PersistedAbove, status.InLanes, status.Lanes));
         }, TimeSpan.FromSeconds(30));
 
-        // The sink stops (a crash of its lanes' work); A1 is still hanging. A restart delivers A1 then A2, nothing else.
+        // The sink stops; A1's delivery, still hanging, is cancelled (so it cannot land after the next incarnation's).
+        // A restart delivers A1 then A2, nothing else.
         await sink.GracefulStop(TimeSpan.FromSeconds(10));
+        Assert.Equal(["A1"], first.Cancelled);
         var second = new GatedTarget();
         sink = StartSink(second);
         await _kit.AwaitAssertAsync(() => Assert.Equal(["A1", "A2"], second.Written), TimeSpan.FromSeconds(30));
@@ -108,6 +110,41 @@ public sealed class LaneTests : IAsyncLifetime
             Assert.Equal((5L, new SinkCounts(5, 0, 0, 0)), (status.Watermark, status.Counts));
         }, TimeSpan.FromSeconds(30));
         first.ReleaseAll();
+    }
+
+    [Fact]
+    public async Task APatientsMessagesStillInTheLanes_WhenItsQuarantineIsReleased_AreNotOvertaken()
+    {
+        var target = new GatedTarget();
+        target.Hold("Q1");
+        target.Hold("P1");
+        target.Hold("R1");
+        target.Break("P1");
+        IActorRef sink = StartSink(target, lanes: 2);
+        _kit.ExpectMsg<SinkReady>(TimeSpan.FromSeconds(30));
+        Send("Q1", "Q"); // hangs in one lane
+        Send("P1", "P"); // hangs in the other, then fails: quarantined
+        Send("R1", "R"); // waits for a lane
+        Send("P2", "P"); // waits behind P1
+        await _kit.AwaitAssertAsync(async () =>
+            Assert.Equal(4, (await sink.Ask<SinkStatus>(GetSinkStatus.Instance, TimeSpan.FromSeconds(10))).InLanes), TimeSpan.FromSeconds(30));
+        target.Release("P1"); // quarantined; R1 takes the free lane and hangs; P2 is ready but has no lane
+        await _kit.AwaitAssertAsync(async () =>
+            Assert.Single((await sink.Ask<QuarantineList>(new ListQuarantine(), TimeSpan.FromSeconds(10))).Items), TimeSpan.FromSeconds(30));
+        Send("P3", "P"); // P is blocked, but P2 is still in the lanes: P3 queues behind it rather than being parked ahead
+
+        target.Fix();
+        QuarantineActionResult early = await sink.Ask<QuarantineActionResult>(new RetryQuarantined("s/l/2"), TimeSpan.FromSeconds(10));
+        Assert.False(early.Ok);
+        Assert.Contains("busy", early.Message, StringComparison.Ordinal);
+
+        target.ReleaseAll(); // Q1 and R1 finish; P2 and P3 are parked, in order
+        await _kit.AwaitAssertAsync(async () =>
+            Assert.Equal(2, (await sink.Ask<QuarantineList>(new ListQuarantine(), TimeSpan.FromSeconds(10))).Items.Single().Parked), TimeSpan.FromSeconds(30));
+        QuarantineActionResult retried = await sink.Ask<QuarantineActionResult>(new RetryQuarantined("s/l/2"), TimeSpan.FromSeconds(10));
+        Assert.True(retried.Ok, retried.Message);
+        Assert.Equal(["P1", "P2", "P3"], target.Written.Where(id => id[0] == 'P'));
+        await sink.GracefulStop(TimeSpan.FromSeconds(10));
     }
 
     [Fact]
@@ -154,7 +191,15 @@ public sealed class LaneTests : IAsyncLifetime
 
         public long Position => 0;
 
+        private readonly ConcurrentDictionary<string, bool> _broken = new();
+
+        public void Break(string controlId) => _broken[controlId] = true;
+
+        public void Fix() => _broken.Clear();
+
         public void Hold(string controlId) => _gates[controlId] = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public void Release(string controlId) => _gates[controlId].TrySetResult();
 
         public void ReleaseAll()
         {
@@ -166,30 +211,45 @@ public sealed class LaneTests : IAsyncLifetime
 
         public HashSet<long> WrittenBeforeACrash { get; } = [];
 
+        public ConcurrentBag<string> Cancelled { get; } = [];
+
         public IReadOnlySet<long> Open(long position) => WrittenBeforeACrash;
 
-        public async Task<PreparedDelivery> PrepareAsync(long sequenceNr, IIngestEvent journaled)
+        public async Task<PreparedDelivery> PrepareAsync(long sequenceNr, IIngestEvent journaled, CancellationToken cancellationToken)
         {
             string id = ((MessageReceived)journaled).ControlId;
             if (_gates.TryGetValue(id, out TaskCompletionSource? gate))
             {
-                await gate.Task;
+                try
+                {
+                    await gate.Task.WaitAsync(cancellationToken);
+                }
+                catch (OperationCanceledException)
+                {
+                    Cancelled.Add(id);
+                    throw;
+                }
             }
 
-            return new PreparedDelivery(sequenceNr, DeliveryResult.Delivered, System.Text.Encoding.ASCII.GetBytes(id));
+            return new PreparedDelivery(sequenceNr, _broken.ContainsKey(id) ? DeliveryResult.Quarantine("Broken") : DeliveryResult.Delivered,
+                System.Text.Encoding.ASCII.GetBytes(id));
         }
 
         public DeliveryResult Commit(in PreparedDelivery prepared)
         {
-            lock (_lock)
+            if (prepared.Result.Outcome == DeliveryOutcome.Delivered)
             {
-                _written.Add(System.Text.Encoding.ASCII.GetString(prepared.Payload.Span));
+                lock (_lock)
+                {
+                    _written.Add(System.Text.Encoding.ASCII.GetString(prepared.Payload.Span));
+                }
             }
 
             return prepared.Result;
         }
 
-        public DeliveryResult Classify(IIngestEvent journaled) => DeliveryResult.Delivered;
+        public DeliveryResult Classify(IIngestEvent journaled) =>
+            _broken.ContainsKey(((MessageReceived)journaled).ControlId) ? DeliveryResult.Quarantine("Broken") : DeliveryResult.Delivered;
 
         public void Flush(bool durable)
         {

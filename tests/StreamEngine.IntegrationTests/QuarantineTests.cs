@@ -219,7 +219,7 @@ public sealed class QuarantineTests : IAsyncLifetime
 
         public IReadOnlySet<long> Open(long position) => new HashSet<long>();
 
-        public Task<PreparedDelivery> PrepareAsync(long sequenceNr, IIngestEvent journaled) =>
+        public Task<PreparedDelivery> PrepareAsync(long sequenceNr, IIngestEvent journaled, CancellationToken cancellationToken) =>
             Task.FromResult(new PreparedDelivery(sequenceNr, Classify(journaled), ((MessageReceived)journaled).Raw));
 
         public DeliveryResult Commit(in PreparedDelivery prepared)

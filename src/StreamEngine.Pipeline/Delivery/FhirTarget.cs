@@ -45,7 +45,7 @@ public sealed class FhirTarget : IDeliveryTarget
     public long Position => 0;
 
     /// <inheritdoc />
-    public async Task<PreparedDelivery> PrepareAsync(long sequenceNr, IIngestEvent journaled)
+    public async Task<PreparedDelivery> PrepareAsync(long sequenceNr, IIngestEvent journaled, CancellationToken cancellationToken)
     {
         DeliveryResult result = BundleMapping.Prepare(_mapper, journaled, out Bundle? bundle, _filter, _minimiser, _optOut);
         if (bundle is null)
@@ -64,7 +64,7 @@ public sealed class FhirTarget : IDeliveryTarget
         // Posted from the lane: as many requests in flight as the sink has lanes (maxConcurrentRequests), one per patient.
         // MSH-10 as the correlation id only for a full-record sink: a minimised one gets no message identity to link by.
         string? correlation = _minimiser is null ? bundle.Identifier?.Value : null;
-        FhirPostResult posted = await _client.PostAsync(json, deliveryId, correlation, CancellationToken.None).ConfigureAwait(false);
+        FhirPostResult posted = await _client.PostAsync(json, deliveryId, correlation, cancellationToken).ConfigureAwait(false);
         return new PreparedDelivery(sequenceNr, posted.Delivered ? DeliveryResult.Delivered : DeliveryResult.Quarantine(posted.Reason ?? "Rejected"));
     }
 

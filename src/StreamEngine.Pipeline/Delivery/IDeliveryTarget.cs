@@ -61,7 +61,8 @@ public interface IDeliveryTarget : IDisposable
     /// Works one event out, thread-safely (mapping, policy; the delivery itself for a target without a position). The task
     /// fails only for failures that a retry may cure (I/O, a server down).
     /// </summary>
-    Task<PreparedDelivery> PrepareAsync(long sequenceNr, IIngestEvent journaled);
+    /// <param name="cancellationToken">Cancelled when the sink stops: a delivery still in flight must not land later.</param>
+    Task<PreparedDelivery> PrepareAsync(long sequenceNr, IIngestEvent journaled, CancellationToken cancellationToken);
 
     /// <summary>Writes a prepared delivery, on the sink actor; throws only for failures a retry may cure.</summary>
     DeliveryResult Commit(in PreparedDelivery prepared);
@@ -78,5 +79,5 @@ public static class DeliveryTargetExtensions
 {
     /// <summary>Prepares and commits one event on the calling thread.</summary>
     public static DeliveryResult Deliver(this IDeliveryTarget target, long sequenceNr, IIngestEvent journaled) =>
-        target.Commit(target.PrepareAsync(sequenceNr, journaled).GetAwaiter().GetResult());
+        target.Commit(target.PrepareAsync(sequenceNr, journaled, CancellationToken.None).GetAwaiter().GetResult());
 }

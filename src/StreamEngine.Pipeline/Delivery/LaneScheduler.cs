@@ -58,6 +58,25 @@ public sealed class LaneScheduler<T>
         }
     }
 
+    /// <summary>Whether a message of any of these patients is waiting or running (none: the unkeyed messages).</summary>
+    public bool Holds(IReadOnlyCollection<string> keys)
+    {
+        if (keys.Count == 0)
+        {
+            return _byKey.ContainsKey(Unkeyed);
+        }
+
+        foreach (string key in keys)
+        {
+            if (_byKey.ContainsKey(key))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
     /// <summary>The next message that may start now, if a lane is free; it counts as running until <see cref="Finish"/>.</summary>
     public bool TryStart(out long sequenceNr, out T item)
     {

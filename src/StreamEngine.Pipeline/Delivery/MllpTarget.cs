@@ -61,7 +61,7 @@ public sealed class MllpTarget : IDeliveryTarget
     public long Position => 0;
 
     /// <inheritdoc />
-    public Task<PreparedDelivery> PrepareAsync(long sequenceNr, IIngestEvent journaled)
+    public Task<PreparedDelivery> PrepareAsync(long sequenceNr, IIngestEvent journaled, CancellationToken cancellationToken)
     {
         DeliveryResult result = Prepare(journaled, out ReadOnlyMemory<byte>? message);
         return Task.FromResult(new PreparedDelivery(sequenceNr, result, message ?? default));

@@ -64,7 +64,7 @@ public sealed class NdjsonTarget : IDeliveryTarget
     public long Position => _rotating?.Position ?? _file!.Position;
 
     /// <inheritdoc />
-    public Task<PreparedDelivery> PrepareAsync(long sequenceNr, IIngestEvent journaled)
+    public Task<PreparedDelivery> PrepareAsync(long sequenceNr, IIngestEvent journaled, CancellationToken cancellationToken)
     {
         DeliveryResult result = Prepare(journaled, out Bundle? bundle);
         byte[] line = [];

@@ -36,6 +36,9 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
     /// </summary>
     internal const int LiveWindow = 256;
 
+    /// <summary>Messages done above the low mark at most before the sink stops reading on (one lane stuck holds the mark).</summary>
+    private const int MaxSettledAbove = 100_000;
+
     /// <summary>Messages a catch-up or a replay may have in the lanes before it reads on.</summary>
     private const int CatchUpInFlight = 512;
 
@@ -62,6 +65,8 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
     private readonly SortedSet<long> _settledAbove = [];
     private readonly HashSet<long> _liveInLanes = [];
     private readonly object _epoch = new(); // lane results of an earlier incarnation (before a restart) are ignored
+    private readonly CancellationTokenSource _stopping = new(); // cancels this incarnation's deliveries in flight when it stops
+    private readonly HashSet<Task> _running = [];
     private IActorRef? _catchUpAckTo;
     private IDeliveryTarget? _target;
     private long _done;
@@ -173,6 +178,19 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
     /// <inheritdoc />
     protected override void PostStop()
     {
+        // Deliveries still in flight (a FHIR request retrying through an outage) are cancelled and awaited, briefly, so
+        // none lands after the next incarnation has sent the same patient's later messages.
+        _stopping.Cancel();
+        try
+        {
+            Task.WaitAll([.. _running], TimeSpan.FromSeconds(10));
+        }
+        catch (AggregateException)
+        {
+            // Cancelled or failed: either way no longer running.
+        }
+
+        _stopping.Dispose();
         try
         {
             _target?.Flush(durable: true);
@@ -273,6 +291,7 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
     private void CatchUp(long to)
     {
         _state = "catching-up";
+        _catchUpAckTo = null;
         _log.Info("Sink {0} catching up on stream {1} from {2} to {3}", _sink.Id, StreamId, _next + 1, to);
         Batched(ReadJournal().CurrentEventsByPersistenceId(StreamId, _next + 1, to))
             .RunWith(Sink.ActorRefWithAck<EnvelopeBatch>(Self, CatchUpStarted.Instance, CatchUpAck.Instance, CatchUpCompleted.Instance,
@@ -302,6 +321,7 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
         {
             // Holes are passed over only below an event actually read: a rejected write at the very end keeps its
             // number unused in the store, and a restarted journal gives that number to the next message.
+            _catchUpAckTo = null;
             UnbecomeStacked();
             BecomeLive();
         });
@@ -438,7 +458,9 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
 
     private void GrantIfDue()
     {
-        if (_ungranted >= LiveWindow / 2)
+        // A message stuck in a lane (a FHIR request retrying) holds the low mark: stop taking more once this many are
+        // done above it, so the watermark's ranges stay bounded; the journal keeps the rest for a catch-up.
+        if (_ungranted >= LiveWindow / 2 && _settledAbove.Count < MaxSettledAbove)
         {
             _journal.Tell(new GrantDemand(_ungranted));
             _ungranted = 0;
@@ -458,12 +480,19 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
         {
             // Settled before a restart, out of order (a later lane finished first); the low mark may have passed it since,
             // when an earlier message was settled at once (written before the crash).
+            if (_liveInLanes.Remove(seq))
+            {
+                _ungranted++;
+            }
+
             return;
         }
 
         string[] keys = KeysOf(journaled);
-        if (BlockerOf(keys) is { } blocking)
+        if (BlockerOf(keys) is { } blocking && !_lanes.Holds(keys))
         {
+            // Parked at once only when none of its patients' earlier messages is still in the lanes; else it queues behind
+            // them and is parked in its turn, so what is parked behind a quarantine is always in the patient's order.
             Park(seq, journaled, blocking);
             return;
         }
@@ -496,9 +525,13 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
     }
 
     // Its own frame: the lambdas capture this message's values, never a loop's variables that move on.
-    private void Start(IDeliveryTarget target, object epoch, long seq, IIngestEvent journaled) =>
-        Task.Run(() => target.PrepareAsync(seq, journaled))
-            .PipeTo(Self, success: prepared => new LaneDone(epoch, prepared, journaled), failure: e => new LaneFailed(epoch, e));
+    private void Start(IDeliveryTarget target, object epoch, long seq, IIngestEvent journaled)
+    {
+        CancellationToken stopping = _stopping.Token;
+        Task<PreparedDelivery> lane = Task.Run(() => target.PrepareAsync(seq, journaled, stopping), stopping);
+        _running.Add(lane);
+        lane.PipeTo(Self, success: prepared => new LaneDone(epoch, prepared, journaled), failure: e => new LaneFailed(epoch, e));
+    }
 
     private void OnLaneDone(LaneDone done)
     {
@@ -508,6 +541,7 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
         }
 
         long seq = done.Prepared.SequenceNr;
+        _running.RemoveWhere(t => t.IsCompleted);
         _unflushed = true;
         DeliveryResult result = _target!.Commit(done.Prepared);
         _lanes.Finish(seq);
@@ -519,7 +553,7 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
 
     private void AckCatchUpIfDue()
     {
-        if (_catchUpAckTo is not null && _lanes.Count < CatchUpInFlight)
+        if (_catchUpAckTo is not null && _lanes.Count < CatchUpInFlight && _settledAbove.Count < MaxSettledAbove)
         {
             _catchUpAckTo.Tell(CatchUpAck.Instance);
             _catchUpAckTo = null;
@@ -727,6 +761,12 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
             return new QuarantineActionResult(false, $"no open quarantine at sequence {seq}");
         }
 
+        if (_lanes.Holds(entry.Keys) || entry.Parked.Any(p => _lanes.Holds(KeysOf(p.Message))))
+        {
+            // Earlier messages of these patients are still on their way to being parked: releasing now would overtake them.
+            return new QuarantineActionResult(false, $"busy: messages of the patient at sequence {seq} are still in the sink's lanes; try again in a moment");
+        }
+
         var events = new List<object>();
         if (retry)
         {
@@ -878,7 +918,7 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
         IMaterializer materializer = _materializer;
         ICurrentEventsByPersistenceIdQuery query = ReadJournal();
         string stream = StreamId;
-        long to = _done; // up to the present this sink has reached; live work resumes after the replay
+        long to = _next; // up to the present this sink has reached; live work resumes after the replay
 
         // Pass 1: which patients (and which messages without a patient) match, and where the first of them is.
         Source<EventEnvelope, NotUsed> Events(long start) => query.CurrentEventsByPersistenceId(stream, start, to);
@@ -1066,9 +1106,12 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
         }
     }
 
-    private void StartReplayLane(ReplayRun run, long seq, IIngestEvent journaled) =>
-        Task.Run(() => run.Target.PrepareAsync(seq, journaled))
+    private void StartReplayLane(ReplayRun run, long seq, IIngestEvent journaled)
+    {
+        CancellationToken stopping = _stopping.Token;
+        Task.Run(() => run.Target.PrepareAsync(seq, journaled, stopping), stopping)
             .PipeTo(Self, success: prepared => new ReplayLaneDone(run, seq, prepared), failure: _ => new ReplayLaneDone(run, seq, null));
+    }
 
     private void FinishReplay(Exception? failure)
     {
@@ -1119,7 +1162,6 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
     private WatermarkAdvanced Watermark()
     {
         FlushOutput();
-        _settledSincePersist = 0; // every watermark made is persisted (on its own, with a state change, or in a snapshot)
         return new(_done, _origin, Counts(), _target?.Position ?? _outputPosition) { SettledAbove = SequenceRange.Of(_settledAbove) };
     }
 
@@ -1157,6 +1199,7 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
 
     private void PersistWatermark()
     {
+        _settledSincePersist = 0;
         WatermarkAdvanced watermark = Watermark();
         _persisted = watermark.SequenceNr;
         _outputPosition = watermark.OutputPosition;
@@ -1167,6 +1210,7 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
     // State changes: one atomic write, commands wait until it is done.
     private void Write(IReadOnlyList<object> events)
     {
+        _settledSincePersist = 0; // each write carries a watermark
         _pendingWrites += events.Count;
         PersistAll(events, Written);
     }

@@ -152,7 +152,7 @@ public sealed class FhirRestClient : IDisposable
         {
             PooledConnectionLifetime = TimeSpan.FromMinutes(5),
             PooledConnectionIdleTimeout = TimeSpan.FromMinutes(1),
-            MaxConnectionsPerServer = 8,
+            MaxConnectionsPerServer = Math.Max(1, options.MaxConnections),
             ConnectTimeout = TimeSpan.FromSeconds(10),
             AllowAutoRedirect = false, // a redirect would turn the POST into a GET (and forward the API key elsewhere)
         };

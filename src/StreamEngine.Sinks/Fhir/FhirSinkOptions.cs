@@ -31,6 +31,12 @@ public sealed record FhirSinkOptions
     /// <summary>Tries per bundle before the sink gives up for now (it then restarts with backoff and tries again).</summary>
     public int MaxAttempts { get; init; } = 4;
 
+    /// <summary>
+    /// Connections to the server at most: as many as requests the sink may have in flight (its lanes on every stream),
+    /// so that no request waits for a connection while its timeout runs.
+    /// </summary>
+    public int MaxConnections { get; init; } = 8;
+
     /// <summary>First retry delay; doubled per attempt, capped by <see cref="MaxRetryDelay"/>, with jitter.</summary>
     public TimeSpan RetryDelay { get; init; } = TimeSpan.FromMilliseconds(200);
 
