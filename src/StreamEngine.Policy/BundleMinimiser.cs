@@ -24,7 +24,7 @@ public sealed class BundleMinimiser : IDisposable
     private readonly HMACSHA256 _hmac;
     private readonly Lock _sync = new();
 
-    /// <summary>Creates the minimiser for one sink output; its lanes share it, one bundle at a time (its HMAC is not thread-safe).</summary>
+    /// <summary>Creates the minimiser for one sink output; its lanes share it (thread-safe: the HMAC is taken in turns).</summary>
     public BundleMinimiser(MinimisationPolicy policy)
     {
         Policy = policy;
@@ -41,18 +41,16 @@ public sealed class BundleMinimiser : IDisposable
     public MinimisationPolicy Policy { get; }
 
     /// <inheritdoc />
-    public void Dispose() => _hmac.Dispose();
-
-    /// <summary>Applies the policy; returns false when nothing of the bundle may be delivered (the sink filters it).</summary>
-    public bool Apply(Bundle bundle)
+    public void Dispose()
     {
         lock (_sync)
         {
-            return ApplyOne(bundle);
+            _hmac.Dispose();
         }
     }
 
-    private bool ApplyOne(Bundle bundle)
+    /// <summary>Applies the policy; returns false when nothing of the bundle may be delivered (the sink filters it).</summary>
+    public bool Apply(Bundle bundle)
     {
         var dropped = new HashSet<string>(StringComparer.Ordinal);
         var kept = new List<Bundle.EntryComponent>(bundle.Entry.Count);
@@ -327,14 +325,23 @@ public sealed class BundleMinimiser : IDisposable
     private string Pseudonym(string value)
     {
         Span<byte> hash = stackalloc byte[32];
-        _hmac.TryComputeHash(Encoding.UTF8.GetBytes(value), hash, out _);
+        Hash(Encoding.UTF8.GetBytes(value), hash);
         return Convert.ToHexStringLower(hash);
+    }
+
+    // The one shared, stateful part: a sink's lanes minimise in parallel and take turns only for the HMAC.
+    private void Hash(ReadOnlySpan<byte> data, Span<byte> hash)
+    {
+        lock (_sync)
+        {
+            _hmac.TryComputeHash(data, hash, out _);
+        }
     }
 
     private Guid KeyedUuid(string name)
     {
         Span<byte> hash = stackalloc byte[32];
-        _hmac.TryComputeHash(Encoding.UTF8.GetBytes("fullUrl|" + name), hash, out _);
+        Hash(Encoding.UTF8.GetBytes("fullUrl|" + name), hash);
         hash[6] = (byte)((hash[6] & 0x0F) | 0x80);
         hash[8] = (byte)((hash[8] & 0x3F) | 0x80);
         return new Guid(hash[..16], bigEndian: true);

@@ -90,6 +90,29 @@ public sealed class MinimisationTests : IDisposable
     }
 
     [Fact]
+    public void OneMinimiser_SharedByParallelLanes_GivesEveryBundleWhatItGivesItAlone()
+    {
+        var mapper = new MessageMapper();
+        var messages = Corpus().Take(40).ToList();
+        string Minimised(BundleMinimiser minimiser, byte[] bytes)
+        {
+            Assert.True(Hl7Parser.TryParse(bytes, out Hl7Message? message, out _));
+            Bundle bundle = mapper.Map(message!).Bundle!;
+            return minimiser.Apply(bundle) ? Encoding.UTF8.GetString(FhirJson.Serialize(bundle)) : "(filtered)";
+        }
+
+        using var alone = new BundleMinimiser(ShippedPolicy());
+        string[] expected = [.. messages.Select(m => Minimised(alone, m.Bytes))];
+        using var shared = new BundleMinimiser(ShippedPolicy());
+        string[] parallel = new string[messages.Count * 10];
+        Parallel.For(0, parallel.Length, new ParallelOptions { MaxDegreeOfParallelism = 4 }, i => parallel[i] = Minimised(shared, messages[i % messages.Count].Bytes));
+        for (int i = 0; i < parallel.Length; i++)
+        {
+            Assert.Equal(expected[i % messages.Count], parallel[i]);
+        }
+    }
+
+    [Fact]
     public void Pseudonyms_AreStablePerKey_DifferAcrossKeys_AndFollowIntoTheConditionalUrls()
     {
         Bundle Map()
