@@ -77,6 +77,17 @@ public sealed class OperationsTests
         Assert.All(replayed, l => Assert.EndsWith("@" + result.GetProperty("replayId").GetString(), TestFolder.DeliveryId(JsonDocument.Parse(l)), StringComparison.Ordinal));
         Assert.Equal(3, folder.Lines().Count); // the live output is untouched
 
+        // Without a filter, everything from the start point goes (one pass over the journal).
+        (exit, stdout) = await CliTests.RunAsync("replay", "--sink", "fhir", "--from-seq", "2", "--dry-run", "-c", config);
+        Assert.Equal(0, exit);
+        Assert.Contains("4 matching, 4 messages would go", stdout, StringComparison.Ordinal);
+        (exit, stdout) = await CliTests.RunAsync("replay", "--sink", "fhir", "--from-seq", "2", "--json", "-c", config);
+        JsonElement all = JsonDocument.Parse(stdout).RootElement.GetProperty("results").EnumerateArray().Single();
+        Assert.Equal((4, 4, 2, 2), (all.GetProperty("matched").GetInt64(), all.GetProperty("messages").GetInt64(), all.GetProperty("delivered").GetInt64(),
+            all.GetProperty("failed").GetInt64()));
+        string allFile = Directory.GetFiles(Path.Combine(folder.Out, "replays"), "*.ndjson", SearchOption.AllDirectories).Single(f => f != replayFile);
+        Assert.Equal(["G2", "G3"], (await File.ReadAllLinesAsync(allFile)).Select(l => TestFolder.ControlId(JsonDocument.Parse(l))).Order());
+
         Assert.Equal(0, await engine.StopAsync());
         (exit, stdout) = await CliTests.RunAsync("trace", "--control-id", "G2", "-c", config); // offline: the index, no sink outcomes
         Assert.Equal(0, exit);

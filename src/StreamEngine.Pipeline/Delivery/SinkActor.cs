@@ -919,6 +919,14 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
         ICurrentEventsByPersistenceIdQuery query = ReadJournal();
         string stream = StreamId;
         long to = _next; // up to the present this sink has reached; live work resumes after the replay
+        _state = "replaying";
+        BecomeStacked(Replaying);
+        if (request.MessageType is null && request.Since is null)
+        {
+            // Every message from the start point matches, so every patient is affected from there on: one pass suffices.
+            Self.Tell(new ReplaySelected(request, replyTo, new ReplaySelection { First = from, To = to, All = true }) { Started = started });
+            return;
+        }
 
         // Pass 1: which patients (and which messages without a patient) match, and where the first of them is.
         Source<EventEnvelope, NotUsed> Events(long start) => query.CurrentEventsByPersistenceId(stream, start, to);
@@ -944,10 +952,8 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
                 selection.Keys.UnionWith(keys);
                 return selection;
             }, materializer)
-            .PipeTo(Self, success: selection => new ReplaySelected(request, replyTo, selection) { Started = started },
+            .PipeTo(Self, success: selection => new ReplaySelected(request, replyTo, selection) { Started = started, To = to },
                 failure: e => new ReplayAborted(request, replyTo, e));
-        _state = "replaying";
-        BecomeStacked(Replaying);
     }
 
     private ReplayResult ReplayFailed(ReplayRequest request)
@@ -990,19 +996,19 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
         {
             ReplayRequest request = selected.Request;
             ReplaySelection selection = selected.Selection;
-            if (selection.Matched == 0)
+            if (selection.Matched == 0 && !selection.All)
             {
                 EndReplay(selected.ReplyTo, new ReplayResult(request.ReplayId, _sink.Id, _listener.Id, 0, 0, 0, 0, 0, request.DryRun, null));
                 return;
             }
 
             // Pass 2: every message of the selected patients from the first match to the present, in order.
-            Source<EventEnvelope, NotUsed> source = ReadJournal().CurrentEventsByPersistenceId(StreamId, selection.First, _done)
-                .Where(e => e.Event is MessageReceived m && (selection.Unkeyed.Contains(e.SequenceNr) || KeysOf(m).Any(selection.Keys.Contains)));
+            Source<EventEnvelope, NotUsed> source = ReadJournal().CurrentEventsByPersistenceId(StreamId, selection.First, selected.To)
+                .Where(e => e.Event is MessageReceived m && (selection.All || selection.Unkeyed.Contains(e.SequenceNr) || KeysOf(m).Any(selection.Keys.Contains)));
             if (request.DryRun)
             {
                 source.RunWith(Sink.Aggregate<EventEnvelope, long>(0, (n, _) => n + 1), _materializer)
-                    .PipeTo(Self, success: n => new ReplayCounted(request, selected.ReplyTo, selection.Matched, n),
+                    .PipeTo(Self, success: n => new ReplayCounted(request, selected.ReplyTo, selection.All ? n : selection.Matched, n),
                         failure: e => new ReplayAborted(request, selected.ReplyTo, e));
                 return;
             }
@@ -1015,11 +1021,12 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
 
             IDeliveryTarget target = _targetFactory(request.ReplayId);
             target.Open(0);
-            var run = new ReplayRun(request, selected.ReplyTo, selection.Matched, target, _lanes.Lanes) { Started = selected.Started };
+            var run = new ReplayRun(request, selected.ReplyTo, selection.All ? -1 : selection.Matched, target, _lanes.Lanes) { Started = selected.Started };
             _replay = run;
             Batched(source).RunWith(Sink.ActorRefWithAck<EnvelopeBatch>(Self, CatchUpStarted.Instance, CatchUpAck.Instance, CatchUpCompleted.Instance,
                 e => new CatchUpFailed(e)), _materializer);
-            _log.Info("Sink {0}: replay {1} of stream {2} started ({3} matching messages)", _sink.Id, request.ReplayId, StreamId, selection.Matched);
+            _log.Info("Sink {0}: replay {1} of stream {2} started ({3})", _sink.Id, request.ReplayId, StreamId,
+                selection.All ? $"every message from sequence {selection.First}" : $"{selection.Matched} matching messages");
         });
         Command<CatchUpStarted>(_ => Sender.Tell(CatchUpAck.Instance));
         Command<EnvelopeBatch>(batch =>
@@ -1126,7 +1133,7 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
 
         _log.Info("Sink {0}: replay {1} done: {2} messages, {3} delivered, {4} filtered, {5} failed", _sink.Id, run.Request.ReplayId,
             run.Messages, run.Delivered, run.Filtered, run.Failed);
-        EndReplay(run.ReplyTo, new ReplayResult(run.Request.ReplayId, _sink.Id, _listener.Id, run.Matched, run.Messages, run.Delivered, run.Filtered,
+        EndReplay(run.ReplyTo, new ReplayResult(run.Request.ReplayId, _sink.Id, _listener.Id, run.Matched < 0 ? run.Messages : run.Matched, run.Messages, run.Delivered, run.Filtered,
             run.Failed + (failure is null ? 0 : 1), false, run.Request.ReplayId)
         {
             Seconds = System.Diagnostics.Stopwatch.GetElapsedTime(run.Started).TotalSeconds,
@@ -1287,6 +1294,11 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
 
     private sealed class ReplaySelection
     {
+        /// <summary>No filter: every message from <see cref="First"/> on (one pass; counted as it goes).</summary>
+        public bool All { get; init; }
+
+        public long To { get; init; }
+
         public long Matched { get; set; }
 
         public long First { get; set; } = long.MaxValue;
@@ -1326,6 +1338,8 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
     private sealed record ReplaySelected(ReplayRequest Request, IActorRef ReplyTo, ReplaySelection Selection)
     {
         public long Started { get; init; }
+
+        public long To { get; init; } = Selection.To;
     }
 
     private sealed record ReplayLaneDone(ReplayRun Run, long SequenceNr, PreparedDelivery? Prepared);
