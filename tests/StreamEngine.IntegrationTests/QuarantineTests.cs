@@ -16,7 +16,7 @@ public sealed class QuarantineTests : IAsyncLifetime
     private static readonly ListenerSettings Listener = new() { Id = "q", Name = "q" };
     private static readonly SinkSettings SinkSettings = new() { Id = "s", Name = "s", StartFrom = StartFrom.Earliest };
     private readonly PersistenceHost _persistence = new();
-    private readonly FakeTarget _target = new();
+    private readonly GatedTarget _target = new();
     private Akka.TestKit.Xunit2.TestKit _kit = null!;
     private IActorRef _journal = ActorRefs.Nobody;
     private int _correlation;
@@ -182,76 +182,4 @@ public sealed class QuarantineTests : IAsyncLifetime
     }
 
     // Writes control ids in order; quarantines the ones listed as broken. The actor thread writes, the test reads: locked.
-    private sealed class FakeTarget : IDeliveryTarget
-    {
-        private readonly Lock _lock = new();
-        private readonly HashSet<string> _broken = [];
-        private readonly List<string> _written = [];
-
-        public IReadOnlyList<string> Written
-        {
-            get
-            {
-                lock (_lock)
-                {
-                    return [.. _written];
-                }
-            }
-        }
-
-        public long Position => 0;
-
-        public void Break(params string[] ids)
-        {
-            lock (_lock)
-            {
-                _broken.UnionWith(ids);
-            }
-        }
-
-        public void Fix()
-        {
-            lock (_lock)
-            {
-                _broken.Clear();
-            }
-        }
-
-        public IReadOnlySet<long> Open(long position) => new HashSet<long>();
-
-        public Task<PreparedDelivery> PrepareAsync(long sequenceNr, IIngestEvent journaled, CancellationToken cancellationToken) =>
-            Task.FromResult(new PreparedDelivery(sequenceNr, Classify(journaled), ((MessageReceived)journaled).Raw));
-
-        public DeliveryResult Commit(in PreparedDelivery prepared)
-        {
-            lock (_lock)
-            {
-                if (prepared.Result.Outcome == DeliveryOutcome.Delivered)
-                {
-                    _written.Add(ControlIdOf(prepared.Payload));
-                }
-
-                return prepared.Result;
-            }
-        }
-
-        private static string ControlIdOf(ReadOnlyMemory<byte> raw) =>
-            System.Text.Encoding.ASCII.GetString(raw.Span).Split('\r')[0].Split('|')[9];
-
-        public DeliveryResult Classify(IIngestEvent journaled)
-        {
-            lock (_lock)
-            {
-                return _broken.Contains(((MessageReceived)journaled).ControlId) ? DeliveryResult.Quarantine("Broken") : DeliveryResult.Delivered;
-            }
-        }
-
-        public void Flush(bool durable)
-        {
-        }
-
-        public void Dispose()
-        {
-        }
-    }
 }

@@ -1,0 +1,103 @@
+using System.Collections.Concurrent;
+using StreamEngine.Pipeline.Delivery;
+using StreamEngine.Pipeline.Ingest;
+
+namespace StreamEngine.IntegrationTests;
+
+/// <summary>
+/// A sink output for actor tests: records what it was given to write (by control id), quarantines the control ids it
+/// is told are broken, and holds a message's delivery until released (so a test decides which lane finishes when).
+/// </summary>
+internal sealed class GatedTarget : IDeliveryTarget
+{
+    private readonly ConcurrentDictionary<string, TaskCompletionSource> _gates = new();
+    private readonly Lock _lock = new();
+    private readonly List<string> _written = [];
+
+    public List<string> Written
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return [.. _written];
+            }
+        }
+    }
+
+    public long Position => 0;
+
+    private readonly ConcurrentDictionary<string, bool> _broken = new();
+
+    public void Break(params string[] controlIds)
+    {
+        foreach (string id in controlIds)
+        {
+            _broken[id] = true;
+        }
+    }
+
+    public void Fix() => _broken.Clear();
+
+    public void Hold(string controlId) => _gates[controlId] = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    public void Release(string controlId) => _gates[controlId].TrySetResult();
+
+    public void ReleaseAll()
+    {
+        foreach (TaskCompletionSource gate in _gates.Values)
+        {
+            gate.TrySetResult();
+        }
+    }
+
+    public HashSet<long> WrittenBeforeACrash { get; } = [];
+
+    public ConcurrentBag<string> Cancelled { get; } = [];
+
+    public IReadOnlySet<long> Open(long position) => WrittenBeforeACrash;
+
+    public async Task<PreparedDelivery> PrepareAsync(long sequenceNr, IIngestEvent journaled, CancellationToken cancellationToken)
+    {
+        string id = ((MessageReceived)journaled).ControlId;
+        if (_gates.TryGetValue(id, out TaskCompletionSource? gate))
+        {
+            try
+            {
+                await gate.Task.WaitAsync(cancellationToken);
+            }
+            catch (OperationCanceledException)
+            {
+                Cancelled.Add(id);
+                throw;
+            }
+        }
+
+        return new PreparedDelivery(sequenceNr, _broken.ContainsKey(id) ? DeliveryResult.Quarantine("Broken") : DeliveryResult.Delivered,
+            System.Text.Encoding.ASCII.GetBytes(id));
+    }
+
+    public DeliveryResult Commit(in PreparedDelivery prepared)
+    {
+        if (prepared.Result.Outcome == DeliveryOutcome.Delivered)
+        {
+            lock (_lock)
+            {
+                _written.Add(System.Text.Encoding.ASCII.GetString(prepared.Payload.Span));
+            }
+        }
+
+        return prepared.Result;
+    }
+
+    public DeliveryResult Classify(IIngestEvent journaled) =>
+        _broken.ContainsKey(((MessageReceived)journaled).ControlId) ? DeliveryResult.Quarantine("Broken") : DeliveryResult.Delivered;
+
+    public void Flush(bool durable)
+    {
+    }
+
+    public void Dispose()
+    {
+    }
+}
