@@ -8,7 +8,7 @@ namespace StreamEngine.IntegrationTests;
 /// A sink output for actor tests: records what it was given to write (by control id), quarantines the control ids it
 /// is told are broken, and holds a message's delivery until released (so a test decides which lane finishes when).
 /// </summary>
-internal sealed class GatedTarget : IDeliveryTarget
+public sealed class GatedTarget : IDeliveryTarget
 {
     private readonly ConcurrentDictionary<string, TaskCompletionSource> _gates = new();
     private readonly Lock _lock = new();

@@ -11,34 +11,9 @@ namespace StreamEngine.IntegrationTests;
 /// delivered meanwhile, and the watermark records them (done above its low mark) so a restart re-sends only what was
 /// not done, never what another lane finished.
 /// </summary>
-public sealed class LaneTests : IAsyncLifetime
+public sealed class LaneTests() : SinkActorHarness("l")
 {
-    private static readonly ListenerSettings Listener = new() { Id = "l", Name = "l" };
-    private static readonly SinkSettings SinkSettings = new() { Id = "s", Name = "s", StartFrom = StartFrom.Earliest, Lanes = 4 };
-    private readonly PersistenceHost _persistence = new();
-    private Akka.TestKit.Xunit2.TestKit _kit = null!;
-    private IActorRef _journal = ActorRefs.Nobody;
-    private int _correlation;
-
-    public async Task InitializeAsync()
-    {
-        _kit = await _persistence.StartAsync("sqlite");
-        _journal = _kit.Sys.ActorOf(IngestJournal.Props(Listener.PersistenceId, Listener.Id,
-            new IngestOptions(_persistence.Store!.Index, new DedupeSettings(), _persistence.Settings!.ReadJournalPluginId)));
-    }
-
-    public async Task DisposeAsync() => await _persistence.DisposeAsync();
-
-    private IActorRef StartSink(GatedTarget target, int lanes = 4) => _kit.Sys.ActorOf(SinkActor.Props(SinkSettings with { Lanes = lanes }, Listener, _journal,
-        _ => target, _persistence.Settings!.ReadJournalPluginId, Durability.Fsync, _kit.TestActor));
-
-    private void Send(string controlId, string patient)
-    {
-        byte[] raw = System.Text.Encoding.ASCII.GetBytes($"MSH|^~\\&|PAS|RX1|||2026||ADT^A08|{controlId}|P|2.4\rPID|1||{patient}^^^R^MR\r");
-        _journal.Tell(new Append(++_correlation, new MessageReceived(raw, DateTimeOffset.UtcNow, "PAS", "RX1", "ADT^A08", controlId, "2026",
-            MessageFingerprint.ContentHash(raw), "hash-" + patient)), _kit.TestActor);
-        _kit.FishForMessage(m => m is Journaled, TimeSpan.FromSeconds(30));
-    }
+    private IActorRef StartSink(GatedTarget target, int lanes = 4) => StartSink(target, Sink with { Lanes = lanes });
 
     [Fact]
     public async Task AHangingPatient_HoldsBackOnlyItself_AndARestartResendsOnlyWhatWasNotDone()
@@ -46,18 +21,18 @@ public sealed class LaneTests : IAsyncLifetime
         var first = new GatedTarget();
         first.Hold("A1");
         IActorRef sink = StartSink(first);
-        _kit.ExpectMsg<SinkReady>(TimeSpan.FromSeconds(30));
+        Kit.ExpectMsg<SinkReady>(TimeSpan.FromSeconds(30));
         Send("A1", "P1"); // hangs
         Send("B1", "P2");
         Send("A2", "P1"); // waits behind A1
         Send("C1", "P3");
         Send("B2", "P2");
 
-        await _kit.AwaitAssertAsync(() => Assert.Equal(["B1", "B2", "C1"], first.Written.Order()), TimeSpan.FromSeconds(30));
+        await Kit.AwaitAssertAsync(() => Assert.Equal(["B1", "B2", "C1"], first.Written.Order()), TimeSpan.FromSeconds(30));
         Assert.Equal(["B1", "B2"], first.Written.Where(id => id[0] == 'B')); // one patient's order
 
         // The low mark stays before A1, but the persisted watermark records the three done above it.
-        await _kit.AwaitAssertAsync(async () =>
+        await Kit.AwaitAssertAsync(async () =>
         {
             SinkStatus status = await sink.Ask<SinkStatus>(GetSinkStatus.Instance, TimeSpan.FromSeconds(10));
             Assert.Equal((0L, 3L, 2, 4), (status.Persisted, status.PersistedAbove, status.InLanes, status.Lanes));
@@ -69,9 +44,9 @@ public sealed class LaneTests : IAsyncLifetime
         Assert.Equal(["A1"], first.Cancelled);
         var second = new GatedTarget();
         sink = StartSink(second);
-        await _kit.AwaitAssertAsync(() => Assert.Equal(["A1", "A2"], second.Written), TimeSpan.FromSeconds(30));
+        await Kit.AwaitAssertAsync(() => Assert.Equal(["A1", "A2"], second.Written), TimeSpan.FromSeconds(30));
         first.ReleaseAll(); // the abandoned lane finishes late: its answer reaches no one
-        await _kit.AwaitAssertAsync(async () =>
+        await Kit.AwaitAssertAsync(async () =>
         {
             SinkStatus status = await sink.Ask<SinkStatus>(GetSinkStatus.Instance, TimeSpan.FromSeconds(10));
             Assert.Equal((5L, 0L, new SinkCounts(5, 0, 0, 0)), (status.Watermark, status.PersistedAbove, status.Counts));
@@ -87,12 +62,12 @@ public sealed class LaneTests : IAsyncLifetime
         first.Hold("A1");
         first.Hold("B1");
         IActorRef sink = StartSink(first);
-        _kit.ExpectMsg<SinkReady>(TimeSpan.FromSeconds(30));
+        Kit.ExpectMsg<SinkReady>(TimeSpan.FromSeconds(30));
         Send("A1", "P1"); // hangs
         Send("B1", "P2"); // hangs
         Send("C1", "P3");
         Send("D1", "P4");
-        await _kit.AwaitAssertAsync(async () =>
+        await Kit.AwaitAssertAsync(async () =>
             Assert.Equal(2L, (await sink.Ask<SinkStatus>(GetSinkStatus.Instance, TimeSpan.FromSeconds(10))).PersistedAbove), TimeSpan.FromSeconds(30));
         await sink.GracefulStop(TimeSpan.FromSeconds(10));
 
@@ -102,8 +77,8 @@ public sealed class LaneTests : IAsyncLifetime
         second.WrittenBeforeACrash.UnionWith([1, 2]);
         sink = StartSink(second);
         Send("E1", "P5");
-        await _kit.AwaitAssertAsync(() => Assert.Equal(["E1"], second.Written), TimeSpan.FromSeconds(30));
-        await _kit.AwaitAssertAsync(async () =>
+        await Kit.AwaitAssertAsync(() => Assert.Equal(["E1"], second.Written), TimeSpan.FromSeconds(30));
+        await Kit.AwaitAssertAsync(async () =>
         {
             SinkStatus status = await sink.Ask<SinkStatus>(GetSinkStatus.Instance, TimeSpan.FromSeconds(10));
             Assert.Equal((5L, new SinkCounts(5, 0, 0, 0)), (status.Watermark, status.Counts));
@@ -120,15 +95,15 @@ public sealed class LaneTests : IAsyncLifetime
         target.Hold("R1");
         target.Break("P1");
         IActorRef sink = StartSink(target, lanes: 2);
-        _kit.ExpectMsg<SinkReady>(TimeSpan.FromSeconds(30));
+        Kit.ExpectMsg<SinkReady>(TimeSpan.FromSeconds(30));
         Send("Q1", "Q"); // hangs in one lane
         Send("P1", "P"); // hangs in the other, then fails: quarantined
         Send("R1", "R"); // waits for a lane
         Send("P2", "P"); // waits behind P1
-        await _kit.AwaitAssertAsync(async () =>
+        await Kit.AwaitAssertAsync(async () =>
             Assert.Equal(4, (await sink.Ask<SinkStatus>(GetSinkStatus.Instance, TimeSpan.FromSeconds(10))).InLanes), TimeSpan.FromSeconds(30));
         target.Release("P1"); // quarantined; R1 takes the free lane and hangs; P2 is ready but has no lane
-        await _kit.AwaitAssertAsync(async () =>
+        await Kit.AwaitAssertAsync(async () =>
             Assert.Single((await sink.Ask<QuarantineList>(new ListQuarantine(), TimeSpan.FromSeconds(10))).Items), TimeSpan.FromSeconds(30));
         Send("P3", "P"); // P is blocked, but P2 is still in the lanes: P3 queues behind it rather than being parked ahead
 
@@ -138,7 +113,7 @@ public sealed class LaneTests : IAsyncLifetime
         Assert.Contains("busy", early.Message, StringComparison.Ordinal);
 
         target.ReleaseAll(); // Q1 and R1 finish; P2 and P3 are parked, in order
-        await _kit.AwaitAssertAsync(async () =>
+        await Kit.AwaitAssertAsync(async () =>
             Assert.Equal(2, (await sink.Ask<QuarantineList>(new ListQuarantine(), TimeSpan.FromSeconds(10))).Items.Single().Parked), TimeSpan.FromSeconds(30));
         QuarantineActionResult retried = await sink.Ask<QuarantineActionResult>(new RetryQuarantined("s/l/2"), TimeSpan.FromSeconds(10));
         Assert.True(retried.Ok, retried.Message);
@@ -152,19 +127,16 @@ public sealed class LaneTests : IAsyncLifetime
         var target = new GatedTarget();
         target.Hold("A1");
         IActorRef sink = StartSink(target);
-        _kit.ExpectMsg<SinkReady>(TimeSpan.FromSeconds(30));
+        Kit.ExpectMsg<SinkReady>(TimeSpan.FromSeconds(30));
         Send("A1", "P1"); // hangs
         Send("B1", "P2");
-        byte[] raw = System.Text.Encoding.ASCII.GetBytes("MSH|^~\\&|PAS|RX1|||2026||ADT^A40|M1|P|2.4\rPID|1||P2^^^R^MR\rMRG|P1^^^R^MR\r");
-        _journal.Tell(new Append(++_correlation, new MessageReceived(raw, DateTimeOffset.UtcNow, "PAS", "RX1", "ADT^A40", "M1", "2026",
-            MessageFingerprint.ContentHash(raw), "hash-P2", "hash-P1")), _kit.TestActor);
-        _kit.FishForMessage(m => m is Journaled, TimeSpan.FromSeconds(30));
+        Send("M1", "P2", prior: "P1"); // a merge: P1 into P2
         Send("B2", "P2"); // after the merge
         Send("C1", "P3");
 
-        await _kit.AwaitAssertAsync(() => Assert.Equal(["B1", "C1"], target.Written.Order()), TimeSpan.FromSeconds(30));
+        await Kit.AwaitAssertAsync(() => Assert.Equal(["B1", "C1"], target.Written.Order()), TimeSpan.FromSeconds(30));
         target.ReleaseAll();
-        await _kit.AwaitAssertAsync(() => Assert.Equal(5, target.Written.Count), TimeSpan.FromSeconds(30));
+        await Kit.AwaitAssertAsync(() => Assert.Equal(5, target.Written.Count), TimeSpan.FromSeconds(30));
         List<string> written = target.Written;
         Assert.True(written.IndexOf("A1") < written.IndexOf("M1") && written.IndexOf("B1") < written.IndexOf("M1") && written.IndexOf("M1") < written.IndexOf("B2"),
             string.Join(",", written));

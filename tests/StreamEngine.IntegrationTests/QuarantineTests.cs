@@ -11,42 +11,17 @@ namespace StreamEngine.IntegrationTests;
 /// later messages are parked in order while every other patient flows on; retry (after a fix) and skip release the
 /// parked ones in order and are recorded; all of it survives a restart, and the conservation law holds throughout.
 /// </summary>
-public sealed class QuarantineTests : IAsyncLifetime
+public sealed class QuarantineTests() : SinkActorHarness("q")
 {
-    private static readonly ListenerSettings Listener = new() { Id = "q", Name = "q" };
-    private static readonly SinkSettings SinkSettings = new() { Id = "s", Name = "s", StartFrom = StartFrom.Earliest };
-    private readonly PersistenceHost _persistence = new();
     private readonly GatedTarget _target = new();
-    private Akka.TestKit.Xunit2.TestKit _kit = null!;
-    private IActorRef _journal = ActorRefs.Nobody;
-    private int _correlation;
-
-    public async Task InitializeAsync()
-    {
-        _kit = await _persistence.StartAsync("sqlite");
-        _journal = _kit.Sys.ActorOf(IngestJournal.Props(Listener.PersistenceId, Listener.Id,
-            new IngestOptions(_persistence.Store!.Index, new DedupeSettings(), _persistence.Settings!.ReadJournalPluginId)));
-    }
-
-    public async Task DisposeAsync() => await _persistence.DisposeAsync();
-
     private int _snapshotEvery = 1000;
 
-    private IActorRef StartSink() => _kit.Sys.ActorOf(SinkActor.Props(SinkSettings, Listener, _journal, _ => _target,
-        _persistence.Settings!.ReadJournalPluginId, Durability.Fsync, _kit.TestActor, _snapshotEvery));
-
-    private void Send(string controlId, string patient, string prior = "")
-    {
-        byte[] raw = System.Text.Encoding.ASCII.GetBytes($"MSH|^~\\&|PAS|RX1|||2026||ADT^A08|{controlId}|P|2.4\rPID|1||{patient}^^^R^MR\r");
-        _journal.Tell(new Append(++_correlation, new MessageReceived(raw, DateTimeOffset.UtcNow, "PAS", "RX1", "ADT^A08", controlId, "2026",
-            MessageFingerprint.ContentHash(raw), "hash-" + patient, prior.Length == 0 ? "" : "hash-" + prior)), _kit.TestActor);
-        _kit.FishForMessage(m => m is Journaled, TimeSpan.FromSeconds(30)); // past any SinkReady of a restarted sink
-    }
+    private IActorRef StartSink() => StartSink(_target, snapshotEvery: _snapshotEvery);
 
     private async Task<SinkStatus> SettledStatusAsync(IActorRef sink, long received)
     {
         SinkStatus status = null!;
-        await _kit.AwaitAssertAsync(async () =>
+        await Kit.AwaitAssertAsync(async () =>
         {
             status = await sink.Ask<SinkStatus>(GetSinkStatus.Instance, TimeSpan.FromSeconds(10));
             Assert.Equal(received, status.Watermark - status.Origin);
@@ -58,7 +33,7 @@ public sealed class QuarantineTests : IAsyncLifetime
     public async Task Poison_BlocksOnlyItsPatient_RetryAfterAFix_DeliversItAndWhatWasParked_InOrder()
     {
         IActorRef sink = StartSink();
-        _kit.ExpectMsg<SinkReady>(TimeSpan.FromSeconds(30));
+        Kit.ExpectMsg<SinkReady>(TimeSpan.FromSeconds(30));
         _target.Break("A1");
         Send("A1", "P1"); // poison
         Send("B1", "P2");
@@ -87,7 +62,7 @@ public sealed class QuarantineTests : IAsyncLifetime
         Assert.Equal(["B1", "B2", "A1", "A2", "A3"], _target.Written);
         Send("A4", "P1"); // no longer blocked
         status = await SettledStatusAsync(sink, 6);
-        await _kit.AwaitAssertAsync(() => Assert.Equal("A4", _target.Written[^1]), TimeSpan.FromSeconds(10));
+        await Kit.AwaitAssertAsync(() => Assert.Equal("A4", _target.Written[^1]), TimeSpan.FromSeconds(10));
         status = await sink.Ask<SinkStatus>(GetSinkStatus.Instance, TimeSpan.FromSeconds(10));
         Assert.Equal(new SinkCounts(6, 0, 0, 0), status.Counts);
         Assert.Empty((await sink.Ask<QuarantineList>(new ListQuarantine(), TimeSpan.FromSeconds(10))).Items);
@@ -100,7 +75,7 @@ public sealed class QuarantineTests : IAsyncLifetime
     {
         _snapshotEvery = snapshotEvery;
         IActorRef sink = StartSink();
-        _kit.ExpectMsg<SinkReady>(TimeSpan.FromSeconds(30));
+        Kit.ExpectMsg<SinkReady>(TimeSpan.FromSeconds(30));
         _target.Break("A1", "A3");
         Send("A1", "P1");
         Send("A2", "P1");
@@ -122,9 +97,9 @@ public sealed class QuarantineTests : IAsyncLifetime
         await sink.GracefulStop(TimeSpan.FromSeconds(10));
         if (snapshotEvery == 2)
         {
-            await _kit.AwaitAssertAsync(async () =>
+            await Kit.AwaitAssertAsync(async () =>
             {
-                await using var db = new Microsoft.Data.Sqlite.SqliteConnection(StreamEngine.Host.SqliteStore.ConnectionString(_persistence.Directory));
+                await using var db = new Microsoft.Data.Sqlite.SqliteConnection(StreamEngine.Host.SqliteStore.ConnectionString(Directory));
                 await db.OpenAsync();
                 await using var count = db.CreateCommand();
                 count.CommandText = "SELECT COUNT(*) FROM snapshot WHERE persistence_id = 'sink/s/q/default'";
@@ -142,7 +117,7 @@ public sealed class QuarantineTests : IAsyncLifetime
     public async Task AMerge_WaitsForBothPatients_AndNeverOvertakesTheOtherPatientsQuarantine()
     {
         IActorRef sink = StartSink();
-        _kit.ExpectMsg<SinkReady>(TimeSpan.FromSeconds(30));
+        Kit.ExpectMsg<SinkReady>(TimeSpan.FromSeconds(30));
         _target.Break("A1", "B1");
         Send("A1", "P1");             // quarantined: blocks P1
         Send("B1", "P2");             // quarantined: blocks P2
@@ -162,7 +137,7 @@ public sealed class QuarantineTests : IAsyncLifetime
     public async Task AMerge_ReleasingTheOtherPatientFirst_KeepsTheirLaterMessagesBehindTheMerge()
     {
         IActorRef sink = StartSink();
-        _kit.ExpectMsg<SinkReady>(TimeSpan.FromSeconds(30));
+        Kit.ExpectMsg<SinkReady>(TimeSpan.FromSeconds(30));
         _target.Break("A1", "B1");
         Send("A1", "P1");
         Send("B1", "P2");

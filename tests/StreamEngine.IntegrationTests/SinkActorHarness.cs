@@ -1,0 +1,48 @@
+using Akka.Actor;
+using StreamEngine.Pipeline;
+using StreamEngine.Pipeline.Delivery;
+using StreamEngine.Pipeline.Ingest;
+
+namespace StreamEngine.IntegrationTests;
+
+/// <summary>
+/// One stream's ingest journal on the real SQLite store, and sink actors on it writing to a <see cref="GatedTarget"/>:
+/// the harness of the quarantine and lane tests.
+/// </summary>
+public abstract class SinkActorHarness(string listenerId) : IAsyncLifetime
+{
+    private readonly PersistenceHost _persistence = new();
+    private IActorRef _journal = ActorRefs.Nobody;
+    private int _correlation;
+
+    protected ListenerSettings Listener { get; } = new() { Id = listenerId, Name = listenerId };
+
+    protected SinkSettings Sink { get; } = new() { Id = "s", Name = "s", StartFrom = StartFrom.Earliest };
+
+    protected Akka.TestKit.Xunit2.TestKit Kit { get; private set; } = null!;
+
+    /// <summary>The data directory of the store.</summary>
+    protected string Directory => _persistence.Directory;
+
+    public async Task InitializeAsync()
+    {
+        Kit = await _persistence.StartAsync("sqlite");
+        _journal = Kit.Sys.ActorOf(IngestJournal.Props(Listener.PersistenceId, Listener.Id,
+            new IngestOptions(_persistence.Store!.Index, new DedupeSettings(), _persistence.Settings!.ReadJournalPluginId)));
+    }
+
+    public async Task DisposeAsync() => await _persistence.DisposeAsync();
+
+    protected IActorRef StartSink(GatedTarget target, SinkSettings? settings = null, int snapshotEvery = 1000) =>
+        Kit.Sys.ActorOf(SinkActor.Props(settings ?? Sink, Listener, _journal, _ => target, _persistence.Settings!.ReadJournalPluginId, Durability.Fsync,
+            Kit.TestActor, snapshotEvery));
+
+    /// <summary>Journals an ADT^A08 for a patient (and, for a merge, the patient it retires) and waits for the commit.</summary>
+    protected void Send(string controlId, string patient, string prior = "")
+    {
+        byte[] raw = System.Text.Encoding.ASCII.GetBytes($"MSH|^~\\&|PAS|RX1|||2026||ADT^A08|{controlId}|P|2.4\rPID|1||{patient}^^^R^MR\r");
+        _journal.Tell(new Append(++_correlation, new MessageReceived(raw, DateTimeOffset.UtcNow, "PAS", "RX1", "ADT^A08", controlId, "2026",
+            MessageFingerprint.ContentHash(raw), "hash-" + patient, prior.Length == 0 ? "" : "hash-" + prior)), Kit.TestActor);
+        Kit.FishForMessage(m => m is Journaled, TimeSpan.FromSeconds(30)); // past any SinkReady of a restarted sink
+    }
+}
