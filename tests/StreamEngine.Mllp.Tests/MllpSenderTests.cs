@@ -218,7 +218,9 @@ public sealed class MllpSenderTests
     public async Task Er_Pipelined_SilenceNeitherDropsTheConnectionNorResends()
     {
         await using var server = new FakeMllpServer();
-        await using var sender = new MllpSender(Options(server, ackTimeout: TimeSpan.FromMilliseconds(400), window: 4));
+        // The silence each ER message waits out; long enough that a loaded machine still connects within it (the
+        // connect shares the limit), short enough for a unit test.
+        await using var sender = new MllpSender(Options(server, ackTimeout: TimeSpan.FromSeconds(2), window: 4));
         byte[] Er(string id) => System.Text.Encoding.ASCII.GetBytes($"MSH|^~\\&|R|F|S|F|2026||ADT^A01|{id}|P|2.5|||ER|NE\rPID|1||X\r");
         SendResult[] results = await Task.WhenAll(Enumerable.Range(0, 4).Select(i => sender.SendAsync(Er($"ER{i}"), CancellationToken.None)));
         Assert.All(results, r => Assert.Equal((AckDisposition.Success, 1), (r.Disposition, r.Attempts)));
