@@ -187,7 +187,7 @@ public sealed class EngineActor : ReceiveActor, IWithUnboundedStash, IWithTimers
     private StreamEngine.Sinks.Fhir.FhirRestClient FhirClient(SinkSettings sink) =>
         _fhirClients.GetOrAdd(sink.Id, _ => new StreamEngine.Sinks.Fhir.FhirRestClient(sink.Fhir! with
         {
-            MaxConnections = Math.Max(1, sink.Lanes * _settings.Listeners.Count) + 1, // every lane of every stream, and a replay's
+            MaxConnections = 2 * Math.Max(1, sink.Lanes * _settings.Listeners.Count), // every lane of every stream, and as many for replays
         }));
 
     /// <inheritdoc />

@@ -122,6 +122,27 @@ public sealed class LaneTests() : SinkActorHarness("l")
     }
 
     [Fact]
+    public async Task AQuarantinedMessageWithoutAPatient_IsReleased_WhileOtherSuchMessagesAreInTheLanes()
+    {
+        var target = new GatedTarget();
+        target.Break("U1");
+        target.Hold("U2");
+        IActorRef sink = StartSink(target);
+        Kit.ExpectMsg<SinkReady>(TimeSpan.FromSeconds(30));
+        Send("U1", patient: ""); // no patient key: quarantined
+        Send("U2", patient: ""); // no patient key: hangs in the lanes
+        await Kit.AwaitAssertAsync(async () =>
+            Assert.Single((await sink.Ask<QuarantineList>(new ListQuarantine(), TimeSpan.FromSeconds(10))).Items), TimeSpan.FromSeconds(30));
+        target.Fix();
+        QuarantineActionResult retried = await sink.Ask<QuarantineActionResult>(new RetryQuarantined("s/l/1"), TimeSpan.FromSeconds(10));
+        Assert.True(retried.Ok, retried.Message); // nothing of a patient to overtake: not "busy"
+        Assert.Equal(["U1"], target.Written);
+        target.ReleaseAll();
+        await Kit.AwaitAssertAsync(() => Assert.Equal(["U1", "U2"], target.Written), TimeSpan.FromSeconds(30));
+        await sink.GracefulStop(TimeSpan.FromSeconds(10));
+    }
+
+    [Fact]
     public async Task AMerge_WaitsForBothPatients_AndTheirLaterMessagesWaitForIt()
     {
         var target = new GatedTarget();

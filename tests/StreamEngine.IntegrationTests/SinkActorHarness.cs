@@ -37,12 +37,15 @@ public abstract class SinkActorHarness(string listenerId) : IAsyncLifetime
         Kit.Sys.ActorOf(SinkActor.Props(settings ?? Sink, Listener, _journal, _ => target, _persistence.Settings!.ReadJournalPluginId, Durability.Fsync,
             Kit.TestActor, snapshotEvery));
 
-    /// <summary>Journals an ADT^A08 for a patient (and, for a merge, the patient it retires) and waits for the commit.</summary>
+    /// <summary>
+    /// Journals an ADT^A08 for a patient (and, for a merge, the patient it retires) and waits for the commit; an empty
+    /// patient journals a message without a patient key.
+    /// </summary>
     protected void Send(string controlId, string patient, string prior = "")
     {
         byte[] raw = System.Text.Encoding.ASCII.GetBytes($"MSH|^~\\&|PAS|RX1|||2026||ADT^A08|{controlId}|P|2.4\rPID|1||{patient}^^^R^MR\r");
         _journal.Tell(new Append(++_correlation, new MessageReceived(raw, DateTimeOffset.UtcNow, "PAS", "RX1", "ADT^A08", controlId, "2026",
-            MessageFingerprint.ContentHash(raw), "hash-" + patient, prior.Length == 0 ? "" : "hash-" + prior)), Kit.TestActor);
+            MessageFingerprint.ContentHash(raw), patient.Length == 0 ? "" : "hash-" + patient, prior.Length == 0 ? "" : "hash-" + prior)), Kit.TestActor);
         Kit.FishForMessage(m => m is Journaled, TimeSpan.FromSeconds(30)); // past any SinkReady of a restarted sink
     }
 }

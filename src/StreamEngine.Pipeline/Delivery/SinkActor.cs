@@ -191,6 +191,22 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
         }
 
         _stopping.Dispose();
+        if (_replay is { } replay)
+        {
+            // A replay cut short by the stop: what it wrote is kept, flushed; its file is closed.
+            try
+            {
+                replay.Target.Flush(_durable);
+            }
+            catch (IOException)
+            {
+                // The replay's output is abandoned as it stands.
+            }
+
+            replay.Target.Dispose();
+            _replay = null;
+        }
+
         try
         {
             _target?.Flush(durable: true);
@@ -456,11 +472,15 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
         Command<TraceRead>(OnTraceRead);
     }
 
+    // Full only while something in the lanes can still lower it: with the lanes empty (after a restart restored a full
+    // set) reading must go on, or nothing would ever settle the gap holding the low mark.
+    private bool SettledAboveFull() => _settledAbove.Count >= MaxSettledAbove && _lanes.Count > 0;
+
     private void GrantIfDue()
     {
         // A message stuck in a lane (a FHIR request retrying) holds the low mark: stop taking more once this many are
         // done above it, so the watermark's ranges stay bounded; the journal keeps the rest for a catch-up.
-        if (_ungranted >= LiveWindow / 2 && _settledAbove.Count < MaxSettledAbove)
+        if (_ungranted >= LiveWindow / 2 && !SettledAboveFull())
         {
             _journal.Tell(new GrantDemand(_ungranted));
             _ungranted = 0;
@@ -553,7 +573,7 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
 
     private void AckCatchUpIfDue()
     {
-        if (_catchUpAckTo is not null && _lanes.Count < CatchUpInFlight && _settledAbove.Count < MaxSettledAbove)
+        if (_catchUpAckTo is not null && _lanes.Count < CatchUpInFlight && !SettledAboveFull())
         {
             _catchUpAckTo.Tell(CatchUpAck.Instance);
             _catchUpAckTo = null;
@@ -761,7 +781,8 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
             return new QuarantineActionResult(false, $"no open quarantine at sequence {seq}");
         }
 
-        if (_lanes.Holds(entry.Keys) || entry.Parked.Any(p => _lanes.Holds(KeysOf(p.Message))))
+        // (A message without a patient key has nothing parked behind it and no patient order to keep.)
+        if (entry.Keys.Count > 0 && (_lanes.Holds(entry.Keys) || entry.Parked.Any(p => _lanes.Holds(KeysOf(p.Message)))))
         {
             // Earlier messages of these patients are still on their way to being parked: releasing now would overtake them.
             return new QuarantineActionResult(false, $"busy: messages of the patient at sequence {seq} are still in the sink's lanes; try again in a moment");
@@ -1077,7 +1098,14 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
             _replay!.Read = true;
             PumpReplay(_replay);
         });
-        Command<CatchUpFailed>(f => FinishReplay(f.Cause));
+        Command<CatchUpFailed>(f =>
+        {
+            // The journal read failed: the replay ends once what its lanes are doing is done (nothing left behind running).
+            ReplayRun run = _replay!;
+            run.Read = true;
+            run.Error = f.Cause;
+            PumpReplay(run);
+        });
         Command<ReplayCounted>(c => EndReplay(c.ReplyTo,
             new ReplayResult(c.Request.ReplayId, _sink.Id, _listener.Id, c.Matched, c.Messages, 0, 0, 0, true, null)));
         Command<ReplayAborted>(a =>
@@ -1109,15 +1137,17 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
 
         if (run.Read && run.Lanes.Count == 0)
         {
-            FinishReplay(null);
+            FinishReplay(run.Error);
         }
     }
 
     private void StartReplayLane(ReplayRun run, long seq, IIngestEvent journaled)
     {
         CancellationToken stopping = _stopping.Token;
-        Task.Run(() => run.Target.PrepareAsync(seq, journaled, stopping), stopping)
-            .PipeTo(Self, success: prepared => new ReplayLaneDone(run, seq, prepared), failure: _ => new ReplayLaneDone(run, seq, null));
+        Task<PreparedDelivery> lane = Task.Run(() => run.Target.PrepareAsync(seq, journaled, stopping), stopping);
+        _running.RemoveWhere(t => t.IsCompleted);
+        _running.Add(lane);
+        lane.PipeTo(Self, success: prepared => new ReplayLaneDone(run, seq, prepared), failure: _ => new ReplayLaneDone(run, seq, null));
     }
 
     private void FinishReplay(Exception? failure)
@@ -1315,6 +1345,8 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
         public IActorRef? AckTo { get; set; }
 
         public bool Read { get; set; }
+
+        public Exception? Error { get; set; }
 
         public long Started { get; init; }
 
