@@ -11,10 +11,12 @@ namespace StreamEngine.Pipeline.Delivery;
 public sealed class LaneScheduler<T>
 {
     private const string Unkeyed = "";
+    private static readonly string[] UnkeyedOnly = [Unkeyed];
 
     private readonly Dictionary<string, Queue<long>> _byKey = new(StringComparer.Ordinal);
     private readonly Dictionary<long, Entry> _entries = [];
     private readonly Queue<long> _ready = new();
+    private readonly Stack<Queue<long>> _spareQueues = new(); // a new patient per message is the usual case: no queue each
 
     /// <summary>Creates a scheduler running at most <paramref name="lanes"/> messages at once.</summary>
     public LaneScheduler(int lanes)
@@ -33,9 +35,15 @@ public sealed class LaneScheduler<T>
     public int Count => _entries.Count;
 
     /// <summary>Adds the next message in journal order with its patient keys (none: the shared unkeyed key).</summary>
-    public void Add(long sequenceNr, IReadOnlyList<string> keys, T item)
+    /// <remarks>The keys array is kept, not copied: the caller must not change it.</remarks>
+    public void Add(long sequenceNr, string[] keys, T item)
     {
-        string[] distinct = keys.Count == 0 ? [Unkeyed] : keys.Count == 1 ? [keys[0]] : [.. keys.Distinct(StringComparer.Ordinal)];
+        string[] distinct = keys.Length switch
+        {
+            0 => UnkeyedOnly,
+            1 => keys,
+            _ => [.. keys.Distinct(StringComparer.Ordinal)],
+        };
         var entry = new Entry(distinct, item);
         foreach (string key in distinct)
         {
@@ -45,7 +53,7 @@ public sealed class LaneScheduler<T>
             }
             else
             {
-                _byKey[key] = queue = new Queue<long>();
+                _byKey[key] = queue = _spareQueues.Count > 0 ? _spareQueues.Pop() : new Queue<long>();
             }
 
             queue.Enqueue(sequenceNr);
@@ -108,6 +116,7 @@ public sealed class LaneScheduler<T>
             if (queue.Count == 0)
             {
                 _byKey.Remove(key);
+                _spareQueues.Push(queue);
                 continue;
             }
 
@@ -118,15 +127,6 @@ public sealed class LaneScheduler<T>
                 _ready.Enqueue(next);
             }
         }
-    }
-
-    /// <summary>Forgets everything (a sink restarting abandons its running work and reads it again).</summary>
-    public void Clear()
-    {
-        _byKey.Clear();
-        _entries.Clear();
-        _ready.Clear();
-        Running = 0;
     }
 
     private sealed class Entry(string[] keys, T item)

@@ -64,14 +64,14 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
     private readonly LaneScheduler<IIngestEvent> _lanes;
     private readonly SortedSet<long> _settledAbove = [];
     private readonly HashSet<long> _liveInLanes = [];
-    private readonly object _epoch = new(); // lane results of an earlier incarnation (before a restart) are ignored
-    private readonly CancellationTokenSource _stopping = new(); // cancels this incarnation's deliveries in flight when it stops
+    // This incarnation's: cancels its deliveries in flight when it stops, and tags their results (those of an earlier
+    // incarnation, before a restart, are ignored).
+    private readonly CancellationTokenSource _stopping = new();
     private readonly HashSet<Task> _running = [];
     private IActorRef? _catchUpAckTo;
     private IDeliveryTarget? _target;
     private long _done;
     private long _next;
-    private long _persisted;
     private long _settledSincePersist;
     private long _durableSettledAbove;
     private long _origin;
@@ -116,7 +116,7 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
         Recover<WatermarkAdvanced>(w =>
         {
             _recoveredWatermark = true;
-            _done = _persisted = _durableWatermark = Math.Max(_done, w.SequenceNr);
+            _done = _durableWatermark = Math.Max(_done, w.SequenceNr);
             RestoreSettledAbove(w);
             _outputPosition = w.OutputPosition;
             if (w.Counts is { } counts)
@@ -137,7 +137,7 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
             _snapshotSeq = offer.Metadata.SequenceNr;
             var snapshot = (SinkSnapshot)offer.Snapshot;
             _recoveredWatermark = true;
-            _done = _persisted = _durableWatermark = snapshot.Watermark.SequenceNr;
+            _done = _durableWatermark = snapshot.Watermark.SequenceNr;
             RestoreSettledAbove(snapshot.Watermark);
             _origin = snapshot.Watermark.Origin;
             _outputPosition = snapshot.Watermark.OutputPosition;
@@ -449,7 +449,7 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
         Command<LaneDone>(OnLaneDone);
         Command<LaneFailed>(f =>
         {
-            if (ReferenceEquals(f.Epoch, _epoch))
+            if (ReferenceEquals(f.Epoch, _stopping))
             {
                 // A failure a retry may cure (I/O, a server down): the sink restarts with backoff from its watermark, and the
                 // work of its other lanes is done again (idempotently).
@@ -532,7 +532,7 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
     {
         while (_lanes.TryStart(out long seq, out IIngestEvent journaled))
         {
-            if (BlockerOf(KeysOf(journaled)) is { } blocking)
+            if (_blocked.Count > 0 && BlockerOf(KeysOf(journaled)) is { } blocking)
             {
                 // Its patient's earlier message was quarantined while this one waited in the lane.
                 _lanes.Finish(seq);
@@ -540,14 +540,15 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
                 continue;
             }
 
-            Start(_target!, _epoch, seq, journaled);
+            Start(_target!, seq, journaled);
         }
     }
 
     // Its own frame: the lambdas capture this message's values, never a loop's variables that move on.
-    private void Start(IDeliveryTarget target, object epoch, long seq, IIngestEvent journaled)
+    private void Start(IDeliveryTarget target, long seq, IIngestEvent journaled)
     {
-        CancellationToken stopping = _stopping.Token;
+        CancellationTokenSource epoch = _stopping;
+        CancellationToken stopping = epoch.Token;
         Task<PreparedDelivery> lane = Task.Run(() => target.PrepareAsync(seq, journaled, stopping), stopping);
         _running.Add(lane);
         lane.PipeTo(Self, success: prepared => new LaneDone(epoch, prepared, journaled), failure: e => new LaneFailed(epoch, e));
@@ -555,7 +556,7 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
 
     private void OnLaneDone(LaneDone done)
     {
-        if (!ReferenceEquals(done.Epoch, _epoch))
+        if (!ReferenceEquals(done.Epoch, _stopping))
         {
             return; // started before a restart: its message is read again from the watermark
         }
@@ -684,7 +685,6 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
         _quarantined++;
         Settle(seq);
         Write([quarantined, Watermark()]);
-        _persisted = _done;
     }
 
     private void Park(long seq, IIngestEvent journaled, Quarantined blocking)
@@ -695,7 +695,6 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
         _parked++;
         Settle(seq);
         Write([parked, Watermark()]);
-        _persisted = _done;
     }
 
     private void OpenQuarantine(MessageQuarantined q)
@@ -855,7 +854,6 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
 
         events.Add(Watermark());
         Write(events);
-        _persisted = _done;
         _log.Info("Sink {0}: quarantined message at sequence {1} {2}; {3} parked messages delivered", _sink.Id, seq,
             retry ? "retried" : "skipped", released);
         return new QuarantineActionResult(true, $"{(retry ? "delivered" : "skipped")}; {released} parked message(s) delivered"
@@ -953,7 +951,7 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
         Source<EventEnvelope, NotUsed> Events(long start) => query.CurrentEventsByPersistenceId(stream, start, to);
         Events(from)
             .Where(e => e.Event is MessageReceived m && (request.Since is null || m.ReceivedAt >= request.Since))
-            .RunAggregate(new ReplaySelection(), (selection, e) =>
+            .RunAggregate(new ReplaySelection { To = to }, (selection, e) =>
             {
                 // The start point is the first message in range; the patients are those with a matching message.
                 var m = (MessageReceived)e.Event;
@@ -973,7 +971,7 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
                 selection.Keys.UnionWith(keys);
                 return selection;
             }, materializer)
-            .PipeTo(Self, success: selection => new ReplaySelected(request, replyTo, selection) { Started = started, To = to },
+            .PipeTo(Self, success: selection => new ReplaySelected(request, replyTo, selection) { Started = started },
                 failure: e => new ReplayAborted(request, replyTo, e));
     }
 
@@ -1024,7 +1022,7 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
             }
 
             // Pass 2: every message of the selected patients from the first match to the present, in order.
-            Source<EventEnvelope, NotUsed> source = ReadJournal().CurrentEventsByPersistenceId(StreamId, selection.First, selected.To)
+            Source<EventEnvelope, NotUsed> source = ReadJournal().CurrentEventsByPersistenceId(StreamId, selection.First, selection.To)
                 .Where(e => e.Event is MessageReceived m && (selection.All || selection.Unkeyed.Contains(e.SequenceNr) || KeysOf(m).Any(selection.Keys.Contains)));
             if (request.DryRun)
             {
@@ -1042,7 +1040,7 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
 
             IDeliveryTarget target = _targetFactory(request.ReplayId);
             target.Open(0);
-            var run = new ReplayRun(request, selected.ReplyTo, selection.All ? -1 : selection.Matched, target, _lanes.Lanes) { Started = selected.Started };
+            var run = new ReplayRun(request, selected.ReplyTo, selection.All ? null : selection.Matched, target, _lanes.Lanes) { Started = selected.Started };
             _replay = run;
             Batched(source).RunWith(Sink.ActorRefWithAck<EnvelopeBatch>(Self, CatchUpStarted.Instance, CatchUpAck.Instance, CatchUpCompleted.Instance,
                 e => new CatchUpFailed(e)), _materializer);
@@ -1163,7 +1161,7 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
 
         _log.Info("Sink {0}: replay {1} done: {2} messages, {3} delivered, {4} filtered, {5} failed", _sink.Id, run.Request.ReplayId,
             run.Messages, run.Delivered, run.Filtered, run.Failed);
-        EndReplay(run.ReplyTo, new ReplayResult(run.Request.ReplayId, _sink.Id, _listener.Id, run.Matched < 0 ? run.Messages : run.Matched, run.Messages, run.Delivered, run.Filtered,
+        EndReplay(run.ReplyTo, new ReplayResult(run.Request.ReplayId, _sink.Id, _listener.Id, run.Matched ?? run.Messages, run.Messages, run.Delivered, run.Filtered,
             run.Failed + (failure is null ? 0 : 1), false, run.Request.ReplayId)
         {
             Seconds = System.Diagnostics.Stopwatch.GetElapsedTime(run.Started).TotalSeconds,
@@ -1238,7 +1236,6 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
     {
         _settledSincePersist = 0;
         WatermarkAdvanced watermark = Watermark();
-        _persisted = watermark.SequenceNr;
         _outputPosition = watermark.OutputPosition;
         _pendingWrites++;
         PersistAsync(watermark, Written);
@@ -1338,7 +1335,8 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
         public HashSet<long> Unkeyed { get; } = [];
     }
 
-    private sealed class ReplayRun(ReplayRequest request, IActorRef replyTo, long matched, IDeliveryTarget target, int lanes)
+    // matched: null when every message read matches (a replay without a filter).
+    private sealed class ReplayRun(ReplayRequest request, IActorRef replyTo, long? matched, IDeliveryTarget target, int lanes)
     {
         public LaneScheduler<IIngestEvent> Lanes { get; } = new(lanes);
 
@@ -1354,7 +1352,7 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
 
         public IActorRef ReplyTo { get; } = replyTo;
 
-        public long Matched { get; } = matched;
+        public long? Matched { get; } = matched;
 
         public IDeliveryTarget Target { get; } = target;
 
@@ -1370,8 +1368,6 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
     private sealed record ReplaySelected(ReplayRequest Request, IActorRef ReplyTo, ReplaySelection Selection)
     {
         public long Started { get; init; }
-
-        public long To { get; init; } = Selection.To;
     }
 
     private sealed record ReplayLaneDone(ReplayRun Run, long SequenceNr, PreparedDelivery? Prepared);
@@ -1380,9 +1376,9 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
 
     private sealed record ReplayAborted(ReplayRequest Request, IActorRef ReplyTo, Exception Cause);
 
-    private sealed record LaneDone(object Epoch, PreparedDelivery Prepared, IIngestEvent Event);
+    private sealed record LaneDone(CancellationTokenSource Epoch, PreparedDelivery Prepared, IIngestEvent Event);
 
-    private sealed record LaneFailed(object Epoch, Exception Cause);
+    private sealed record LaneFailed(CancellationTokenSource Epoch, Exception Cause);
 
     private sealed record TraceRead(IActorRef ReplyTo, Dictionary<long, string> Outcomes, EventEnvelope?[] Envelopes);
 
