@@ -265,4 +265,27 @@ public sealed class SettingsLoaderTests : IDisposable
         Assert.Contains(errors, e => e.StartsWith("sinks[0].rotate.maxBytes: '12'", StringComparison.Ordinal));
         Assert.Contains(errors, e => e.StartsWith("sinks[1].rotate: give maxBytes, maxAge or both", StringComparison.Ordinal));
     }
+
+    [Fact]
+    public void Lanes_AreRead_MaxConcurrentRequestsIsTheirFhirName_AndBadValuesAreNamed()
+    {
+        EngineSettings settings = Load("""
+            { "listeners": [ { "name": "a" } ],
+              "sinks": [ { "name": "lake", "type": "ndjson" }, { "name": "file", "type": "ndjson", "lanes": "2" },
+                         { "name": "ehr", "type": "fhir", "baseUrl": "https://x/fhir", "maxConcurrentRequests": "8" } ] }
+            """);
+        Assert.Equal([SinkSettings.DefaultLanes, 2, 8], settings.Sinks.Select(s => s.Lanes));
+
+        IReadOnlyList<string> errors = Errors("""
+            { "listeners": [ { "name": "a" } ],
+              "sinks": [ { "name": "a", "type": "ndjson", "lanes": "0" },
+                         { "name": "b", "type": "ndjson", "maxConcurrentRequests": "2" },
+                         { "name": "c", "type": "fhir", "baseUrl": "https://x/fhir", "lanes": "2", "maxConcurrentRequests": "3" },
+                         { "name": "d", "type": "fhir", "baseUrl": "https://x/fhir", "maxAttempts": "many" } ] }
+            """);
+        Assert.Contains(errors, e => e.StartsWith("sinks[0].lanes: '0' is not a number from 1 to 256", StringComparison.Ordinal));
+        Assert.Contains(errors, e => e.StartsWith("sinks[1].maxConcurrentRequests: is for fhir sinks", StringComparison.Ordinal));
+        Assert.Contains(errors, e => e.StartsWith("sinks[2].maxConcurrentRequests: 3 and lanes 2", StringComparison.Ordinal));
+        Assert.Contains(errors, e => e.StartsWith("sinks[3].maxAttempts: 'many' is not a number from 1 to 100", StringComparison.Ordinal));
+    }
 }

@@ -569,11 +569,7 @@ public static partial class SettingsLoader
             }
         }
 
-        int attempts = 4;
-        if (s.MaxAttempts is { } m && (!int.TryParse(m, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out attempts) || attempts is < 1 or > 100))
-        {
-            errors.Add($"{key}.maxAttempts: '{m}' is not a number from 1 to 100");
-        }
+        int attempts = WholeNumber(errors, $"{key}.maxAttempts", s.MaxAttempts, 1, 100) ?? 4;
 
         var auth = StreamEngine.Sinks.Fhir.FhirAuthKind.None;
         StreamEngine.Sinks.Fhir.SecretSource? secret = null;
@@ -706,27 +702,28 @@ public static partial class SettingsLoader
         };
     }
 
-    // sinks[].lanes (every type) and, for a FHIR sink, its other name maxConcurrentRequests: the same setting.
-    private static int Lanes(List<string> errors, string key, string type, SinkOptions s)
+    // An optional whole number in a range: null when not given or (with the error recorded) not valid.
+    private static int? WholeNumber(List<string> errors, string key, string? value, int min, int max)
     {
-        int? Number(string name, string? value)
+        if (value is null)
         {
-            if (value is null)
-            {
-                return null;
-            }
-
-            if (int.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out int n) && n is >= 1 and <= 256)
-            {
-                return n;
-            }
-
-            errors.Add($"{key}.{name}: '{value}' is not a number from 1 to 256");
             return null;
         }
 
-        int? lanes = Number("lanes", s.Lanes);
-        int? concurrent = Number("maxConcurrentRequests", s.MaxConcurrentRequests);
+        if (int.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out int n) && n >= min && n <= max)
+        {
+            return n;
+        }
+
+        errors.Add($"{key}: '{value}' is not a number from {min} to {max}");
+        return null;
+    }
+
+    // sinks[].lanes (every type) and, for a FHIR sink, its other name maxConcurrentRequests: the same setting.
+    private static int Lanes(List<string> errors, string key, string type, SinkOptions s)
+    {
+        int? lanes = WholeNumber(errors, $"{key}.lanes", s.Lanes, 1, 256);
+        int? concurrent = WholeNumber(errors, $"{key}.maxConcurrentRequests", s.MaxConcurrentRequests, 1, 256);
         if (s.MaxConcurrentRequests is not null && type != "fhir")
         {
             errors.Add($"{key}.maxConcurrentRequests: is for fhir sinks (use lanes)");
@@ -848,11 +845,7 @@ public static partial class SettingsLoader
         }
 
         TimeSpan timeout = Duration(errors, $"{key}.timeout", s.Timeout, TimeSpan.FromSeconds(30)) ?? TimeSpan.FromSeconds(30);
-        int attempts = 4;
-        if (s.MaxAttempts is { } m && (!int.TryParse(m, NumberStyles.None, CultureInfo.InvariantCulture, out attempts) || attempts is < 1 or > 100))
-        {
-            errors.Add($"{key}.maxAttempts: '{m}' is not a number from 1 to 100");
-        }
+        int attempts = WholeNumber(errors, $"{key}.maxAttempts", s.MaxAttempts, 1, 100) ?? 4;
 
         var rewrites = new List<StreamEngine.Pipeline.Delivery.Hl7Rewrite>();
         for (int i = 0; i < (s.Rewrite?.Count ?? 0); i++)
