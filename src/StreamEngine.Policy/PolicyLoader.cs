@@ -24,19 +24,7 @@ public static class PolicyLoader
     public static MinimisationPolicy Load(string path)
     {
         string file = Path.GetFileName(path);
-        JsonDocument document;
-        try
-        {
-            document = JsonDocument.Parse(File.ReadAllBytes(path), new JsonDocumentOptions { CommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true });
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            throw new PolicyException(file, "(file)", "cannot be read: " + e.GetType().Name);
-        }
-        catch (JsonException e)
-        {
-            throw new PolicyException(file, $"(line {e.LineNumber + 1})", "is not valid JSON");
-        }
+        JsonDocument document = StreamEngine.Fhir.Profiles.JsonConfigFile.Parse(path, (f, key, message) => new PolicyException(f, key, message));
 
         using (document)
         {

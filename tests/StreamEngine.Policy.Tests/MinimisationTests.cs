@@ -174,6 +174,17 @@ public sealed class MinimisationTests : IDisposable
     }
 
     [Fact]
+    public void APolicyThatIsNotJson_OrCannotBeRead_FailsNamingTheFileAndTheLine()
+    {
+        string file = Path.Combine(_dir, "broken.json");
+        File.WriteAllText(file, "{\n  \"name\": \"p\",\n  oops\n}");
+        var e = Assert.Throws<PolicyException>(() => PolicyLoader.Load(file));
+        Assert.Equal("(line 3)", e.Key);
+        Assert.StartsWith("Policy broken.json: (line 3)", e.Message, StringComparison.Ordinal);
+        Assert.Equal("(file)", Assert.Throws<PolicyException>(() => PolicyLoader.Load(Path.Combine(_dir, "absent.json"))).Key);
+    }
+
+    [Fact]
     public void MissingKeyFile_FailsNamingIt()
     {
         string file = Path.Combine(_dir, "p.json");

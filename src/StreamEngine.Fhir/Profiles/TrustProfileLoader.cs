@@ -51,19 +51,7 @@ public static partial class TrustProfileLoader
     public static TrustProfile Load(string path)
     {
         string file = Path.GetFileName(path);
-        JsonDocument document;
-        try
-        {
-            document = JsonDocument.Parse(File.ReadAllBytes(path), new JsonDocumentOptions { CommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true });
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            throw new TrustProfileException(file, "(file)", "cannot be read: " + e.GetType().Name);
-        }
-        catch (JsonException e)
-        {
-            throw new TrustProfileException(file, $"(line {e.LineNumber + 1})", "is not valid JSON");
-        }
+        JsonDocument document = JsonConfigFile.Parse(path, (f, key, message) => new TrustProfileException(f, key, message));
 
         using (document)
         {
