@@ -10,8 +10,17 @@ namespace StreamEngine.Pipeline.Delivery;
 /// frames, unparsable messages and mapping errors are quarantined with their code, and a mapper bug is quarantined by
 /// its exception type (never its text, which could quote content), so one bad message never stops a sink.
 /// </summary>
-public static class BundleMapping
+public sealed class BundleMapping(MessageMapper mapper, SinkFilter? filter = null, StreamEngine.Policy.MinimisationPolicy? policy = null,
+    StreamEngine.Policy.OptOutList? optOut = null) : IDisposable
 {
+    private readonly StreamEngine.Policy.BundleMinimiser? _minimiser = policy is null ? null : new StreamEngine.Policy.BundleMinimiser(policy);
+
+    /// <summary>Whether a minimisation policy applies (a minimised output carries no message identity to link by).</summary>
+    public bool Minimised => _minimiser is not null;
+
+    /// <inheritdoc />
+    public void Dispose() => _minimiser?.Dispose();
+
     /// <summary>
     /// What every sink does before its own work: a frame with no usable MSH is quarantined (kept aside, raw, not lost),
     /// anything else that is not a message, or that the sink's filter does not take, is filtered. Null (with the
@@ -28,9 +37,8 @@ public static class BundleMapping
         return received is null || (filter is not null && !filter.Accepts(received)) ? DeliveryResult.Filtered : null;
     }
 
-    /// <summary>Maps one event; <paramref name="bundle"/> is set when the result is Delivered.</summary>
-    public static DeliveryResult Prepare(MessageMapper mapper, IIngestEvent journaled, out Bundle? bundle, SinkFilter? filter = null,
-        StreamEngine.Policy.BundleMinimiser? minimiser = null, StreamEngine.Policy.OptOutList? optOut = null)
+    /// <summary>Maps one event with this sink's filter, opt-out list and policy; <paramref name="bundle"/> is set when Delivered.</summary>
+    public DeliveryResult Prepare(IIngestEvent journaled, out Bundle? bundle)
     {
         bundle = null;
         if (Admit(journaled, filter, out MessageReceived? received) is { } refused)
@@ -57,7 +65,7 @@ public static class BundleMapping
                 return DeliveryResult.FilteredBecause(withheld); // never to a secondary-use sink: counted and audited, no number logged
             }
 
-            if (minimiser is not null && !minimiser.Apply(result.Bundle))
+            if (_minimiser is not null && !_minimiser.Apply(result.Bundle))
             {
                 return DeliveryResult.Filtered; // nothing in it this sink may see
             }

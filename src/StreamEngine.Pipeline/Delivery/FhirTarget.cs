@@ -16,23 +16,17 @@ namespace StreamEngine.Pipeline.Delivery;
 public sealed class FhirTarget : IDeliveryTarget
 {
     private readonly FhirRestClient _client;
-    private readonly MessageMapper _mapper;
     private readonly string _streamId;
     private readonly string? _replayId;
     private readonly bool _batch;
-    private readonly SinkFilter? _filter;
-    private readonly StreamEngine.Policy.BundleMinimiser? _minimiser;
-    private readonly StreamEngine.Policy.OptOutList? _optOut;
+    private readonly BundleMapping _mapping;
 
     /// <summary>Creates the target; <paramref name="replayId"/> is set for a replay (its id goes in X-Request-ID).</summary>
     public FhirTarget(FhirRestClient client, FhirSinkOptions options, string streamId, MessageMapper mapper, string? replayId = null, SinkFilter? filter = null,
         StreamEngine.Policy.MinimisationPolicy? policy = null, StreamEngine.Policy.OptOutList? optOut = null)
     {
-        _filter = filter;
-        _minimiser = policy is null ? null : new StreamEngine.Policy.BundleMinimiser(policy);
-        _optOut = optOut;
+        _mapping = new BundleMapping(mapper, filter, policy, optOut);
         _client = client;
-        _mapper = mapper;
         _streamId = streamId;
         _replayId = replayId;
         _batch = options.Batch;
@@ -47,7 +41,7 @@ public sealed class FhirTarget : IDeliveryTarget
     /// <inheritdoc />
     public async Task<PreparedDelivery> PrepareAsync(long sequenceNr, IIngestEvent journaled, CancellationToken cancellationToken)
     {
-        DeliveryResult result = BundleMapping.Prepare(_mapper, journaled, out Bundle? bundle, _filter, _minimiser, _optOut);
+        DeliveryResult result = _mapping.Prepare(journaled, out Bundle? bundle);
         if (bundle is null)
         {
             return new PreparedDelivery(sequenceNr, result);
@@ -63,7 +57,7 @@ public sealed class FhirTarget : IDeliveryTarget
 
         // Posted from the lane: as many requests in flight as the sink has lanes (maxConcurrentRequests), one per patient.
         // MSH-10 as the correlation id only for a full-record sink: a minimised one gets no message identity to link by.
-        string? correlation = _minimiser is null ? bundle.Identifier?.Value : null;
+        string? correlation = _mapping.Minimised ? null : bundle.Identifier?.Value;
         FhirPostResult posted = await _client.PostAsync(json, deliveryId, correlation, cancellationToken).ConfigureAwait(false);
         return new PreparedDelivery(sequenceNr, posted.Delivered ? DeliveryResult.Delivered : DeliveryResult.Quarantine(posted.Reason ?? "Rejected"));
     }
@@ -72,7 +66,7 @@ public sealed class FhirTarget : IDeliveryTarget
     public DeliveryResult Commit(in PreparedDelivery prepared) => prepared.Result; // the server has it already
 
     /// <inheritdoc />
-    public DeliveryResult Classify(IIngestEvent journaled) => BundleMapping.Prepare(_mapper, journaled, out _, _filter, _minimiser, _optOut);
+    public DeliveryResult Classify(IIngestEvent journaled) => _mapping.Prepare(journaled, out _);
 
     /// <inheritdoc />
     public void Flush(bool durable)
@@ -84,6 +78,6 @@ public sealed class FhirTarget : IDeliveryTarget
     public void Dispose()
     {
         // The client belongs to the sink (shared by its live output and its replays) and is disposed with the engine.
-        _minimiser?.Dispose();
+        _mapping.Dispose();
     }
 }

@@ -17,18 +17,13 @@ public sealed class NdjsonTarget : IDeliveryTarget
     private readonly RotatingNdjsonFile? _rotating;
     private readonly string _streamId;
     private readonly string? _replayId;
-    private readonly MessageMapper _mapper;
-    private readonly SinkFilter? _filter;
-    private readonly StreamEngine.Policy.BundleMinimiser? _minimiser;
-    private readonly StreamEngine.Policy.OptOutList? _optOut;
+    private readonly BundleMapping _mapping;
 
     /// <summary>Creates the target; <paramref name="replayId"/> is set for a replay's output.</summary>
     public NdjsonTarget(string filePath, string streamId, MessageMapper mapper, string? replayId = null, SinkFilter? filter = null,
         StreamEngine.Policy.MinimisationPolicy? policy = null, StreamEngine.Policy.OptOutList? optOut = null, NdjsonRotation? rotation = null)
     {
-        _filter = filter;
-        _minimiser = policy is null ? null : new StreamEngine.Policy.BundleMinimiser(policy);
-        _optOut = optOut;
+        _mapping = new BundleMapping(mapper, filter, policy, optOut);
         if (rotation is not null && replayId is null)
         {
             // <sink>.<listener>.<time>.ndjson files, sorting by time; a replay keeps its own single file.
@@ -39,7 +34,6 @@ public sealed class NdjsonTarget : IDeliveryTarget
             _file = new NdjsonFileSink(filePath);
         }
         _streamId = streamId;
-        _mapper = mapper;
         _replayId = replayId;
     }
 
@@ -117,8 +111,8 @@ public sealed class NdjsonTarget : IDeliveryTarget
     {
         _rotating?.Dispose();
         _file?.Dispose();
-        _minimiser?.Dispose();
+        _mapping.Dispose();
     }
 
-    private DeliveryResult Prepare(IIngestEvent journaled, out Bundle? bundle) => BundleMapping.Prepare(_mapper, journaled, out bundle, _filter, _minimiser, _optOut);
+    private DeliveryResult Prepare(IIngestEvent journaled, out Bundle? bundle) => _mapping.Prepare(journaled, out bundle);
 }
