@@ -11,6 +11,7 @@ using LinqToDB;
 using StreamEngine.Pipeline.Delivery;
 using StreamEngine.Pipeline.Index;
 using StreamEngine.Pipeline.Ingest;
+using StreamEngine.Host.Journal;
 
 namespace StreamEngine.Host;
 
@@ -82,11 +83,14 @@ public static class EngineHost
                 SqliteStore.PrepareJournal(sqlite);
                 string index = SqliteStore.IndexConnectionString(settings.DataDirectory);
                 SqliteStore.Prepare(index);
-                return new EngineStore(settings.Store, SqliteStore.DataOptions(sqlite, settings.Durability), new SqlMessageIndex(SqliteStore.IndexOpener(index), rowsPerStatement: 1));
+                string synchronous = SqliteStore.Synchronous(settings.Durability);
+                return new EngineStore(settings.Store, SqliteStore.DataOptions(sqlite, settings.Durability), new SqlMessageIndex(SqliteStore.IndexOpener(index), rowsPerStatement: 1),
+                    () => new SqliteJournalRowWriter(sqlite, synchronous));
             case StoreProvider.PostgreSql:
                 string postgres = PostgresStore.ConnectionString(settings.ConnectionString!, settings.Durability);
                 PostgresStore.PrepareJournal(postgres);
-                return new EngineStore(settings.Store, PostgresStore.DataOptions(postgres), new SqlMessageIndex(PostgresStore.Opener(postgres)));
+                return new EngineStore(settings.Store, PostgresStore.DataOptions(postgres), new SqlMessageIndex(PostgresStore.Opener(postgres)),
+                    () => new PostgresJournalRowWriter(postgres));
             default:
                 return new EngineStore(settings.Store, null, new InMemoryMessageIndex());
         }
@@ -104,28 +108,29 @@ public static class EngineHost
         }
         else
         {
-            ConfigureSql(akka, store.Sql, store.Provider);
+            ConfigureSql(akka, store.Sql, store.Provider, store.JournalWriter!);
         }
 
         akka.WithCustomSerializer("streamengine", [typeof(IIngestEvent), typeof(IngestSnapshot), typeof(ISinkEvent)],
             system => new IngestEventSerializer(system));
     }
 
-    private static void ConfigureSql(AkkaConfigurationBuilder akka, DataOptions options, StoreProvider store)
+    private static void ConfigureSql(AkkaConfigurationBuilder akka, DataOptions options, StoreProvider store, Func<IJournalRowWriter> writer)
     {
         akka.WithSqlPersistence(options, autoInitialize: true);
-        // Group commit in transactions of up to 50 events, bound as parameters (the default inlines each payload as a hex
-        // literal the database then parses; far larger batches make SQLite's parameter lookup quadratic). No tags are
-        // written. SQLite has one writer, so more parallel writers would only contend for its lock. (perf/RESULTS.md)
+        // The plugin's journal with its writes done directly (one prepared insert, one commit per group): see
+        // DirectWriteJournal. Reads, recovery, deletes and the read journal stay the plugin's, on the same table.
+        akka.AddSetup(new JournalWriterSetup(writer));
+        Type journal = typeof(DirectWriteJournal);
+        // No tags are written. The plugin's own write queue is unused (parallelism 1 on SQLite all the same: one writer).
         // On SQLite, reads run in deferred transactions ("read-uncommitted" maps to a plain BEGIN): the default is BEGIN
         // IMMEDIATE, which takes the write lock, so every catch-up or replay read would stall journal commits.
         int parallelism = store == StoreProvider.Sqlite ? 1 : 3;
         string reads = store == StoreProvider.Sqlite ? "read-uncommitted" : "unspecified";
         akka.AddHocon(ConfigurationFactory.ParseString($$"""
             akka.persistence.journal.sql {
+              class = "{{journal.FullName}}, {{journal.Assembly.GetName().Name}}"
               parallelism = {{parallelism}}
-              batch-size = 50
-              prefer-parameters-on-multirow-insert = true
               tag-write-mode = Csv
               read-isolation-level = {{reads}}
             }
@@ -139,4 +144,8 @@ public static class EngineHost
 }
 
 /// <summary>A journal store: which provider, its linq2db options (null for memory), and its message index.</summary>
-public sealed record EngineStore(StoreProvider Provider, DataOptions? Sql, IMessageIndex Index);
+/// <param name="Provider">Which store.</param>
+/// <param name="Sql">linq2db options for Akka.Persistence.Sql, or null in memory.</param>
+/// <param name="Index">The message index beside the journal.</param>
+/// <param name="JournalWriter">Opens the journal's row writer (null in memory).</param>
+public sealed record EngineStore(StoreProvider Provider, DataOptions? Sql, IMessageIndex Index, Func<IJournalRowWriter>? JournalWriter = null);

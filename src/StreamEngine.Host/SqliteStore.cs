@@ -26,7 +26,10 @@ public static class SqliteStore
     public static DataOptions DataOptions(string connectionString, Durability durability) =>
         new DataOptions()
             .UseConnectionString(ProviderName.SQLiteMS, connectionString)
-            .UseInterceptor(new SynchronousPragma(durability == Durability.Fsync ? "FULL" : "NORMAL"));
+            .UseInterceptor(new SynchronousPragma(Synchronous(durability)));
+
+    /// <summary>SQLite's <c>synchronous</c> setting for a durability mode.</summary>
+    public static string Synchronous(Durability durability) => durability == Durability.Fsync ? "FULL" : "NORMAL";
 
     /// <summary>
     /// The message index's own database file beside the journal's: SQLite has one writer per file, and index writes

@@ -1,0 +1,160 @@
+using System.Collections.Immutable;
+using Akka.Actor;
+using Akka.Actor.Setup;
+using Akka.Persistence;
+using Akka.Persistence.Journal;
+using Akka.Persistence.Sql;
+using Akka.Persistence.Sql.Journal;
+using Akka.Serialization;
+using Akka.Util;
+
+namespace StreamEngine.Host.Journal;
+
+/// <summary>How the journal writes its rows: given to the actor system as a setup, so the plugin's actor can open it.</summary>
+public sealed class JournalWriterSetup(Func<IJournalRowWriter> open) : Setup
+{
+    /// <summary>Opens the store's row writer.</summary>
+    public Func<IJournalRowWriter> Open { get; } = open;
+}
+
+/// <summary>
+/// Akka.Persistence.Sql's journal with its writes done directly: every other part (recovery, the highest sequence
+/// number, deletes, the table, the read journal every sink and replay uses) is the plugin's own, on the same table.
+/// <para>Why: the plugin writes each group through linq2db's multi-row insert, building and binding a statement of ten
+/// named parameters per row every time (on SQLite the named lookup is quadratic in the group), behind a stream queue and
+/// several task hops; that cost, not the disk, capped durable ingest (perf/RESULTS.md). Here rows are serialized
+/// exactly as the plugin serializes them (same columns, manifest, serializer id, CSV tags, ticks in <c>created</c>) and
+/// inserted by one prepared statement on one connection, on the single writer thread of a <see cref="JournalWriteQueue"/>:
+/// all writes queued while a commit runs go in the next one (one transaction, one fsync).</para>
+/// </summary>
+public sealed class DirectWriteJournal : SqlWriteJournal
+{
+    private readonly Akka.Serialization.Serialization _serialization;
+    private readonly JournalWriteQueue _queue;
+    private readonly string _writerUuid = Guid.NewGuid().ToString("N");
+    private readonly string _tagSeparator;
+    private readonly Dictionary<string, Task> _lastWrite = [];
+
+    /// <summary>Created by Akka.Persistence from the plugin's configuration.</summary>
+    public DirectWriteJournal(Akka.Configuration.Config journalConfig)
+        : base(journalConfig)
+    {
+        _serialization = Context.System.Serialization;
+        _tagSeparator = journalConfig.WithFallback(SqlPersistence.DefaultJournalConfiguration).GetString("tag-separator", ";");
+        Option<JournalWriterSetup> setup = Context.System.Settings.Setup.Get<JournalWriterSetup>();
+        if (!setup.HasValue)
+        {
+            throw new InvalidOperationException($"{nameof(DirectWriteJournal)} needs a {nameof(JournalWriterSetup)} in the actor system's setup.");
+        }
+
+        _queue = new JournalWriteQueue(setup.Value.Open, "journal-writer");
+    }
+
+    /// <inheritdoc />
+    protected override Task<IImmutableList<Exception>> WriteMessagesAsync(IEnumerable<AtomicWrite> messages, CancellationToken cancellationToken)
+    {
+        long now = DateTime.UtcNow.Ticks;
+        var rows = new List<JournalRowData>();
+        Exception?[]? rejected = null;
+        int index = 0;
+        string? persistenceId = null;
+        foreach (AtomicWrite write in messages)
+        {
+            persistenceId ??= write.PersistenceId;
+            int before = rows.Count;
+            try
+            {
+                foreach (IPersistentRepresentation representation in (IImmutableList<IPersistentRepresentation>)write.Payload)
+                {
+                    rows.Add(Serialize(representation, now));
+                }
+            }
+            catch (Exception e)
+            {
+                // As the plugin does: a payload that cannot be serialized rejects its atomic write, not the batch.
+                rows.RemoveRange(before, rows.Count - before);
+                rejected ??= new Exception?[index + 1];
+                if (rejected.Length <= index)
+                {
+                    Array.Resize(ref rejected, index + 1);
+                }
+
+                rejected[index] = e;
+            }
+
+            index++;
+        }
+
+        Task written = rows.Count == 0 ? Task.CompletedTask : _queue.Enqueue(rows);
+        if (persistenceId is not null)
+        {
+            _lastWrite[persistenceId] = written;
+        }
+
+        if (rejected is null)
+        {
+            return written.ContinueWith(Committed, TaskContinuationOptions.ExecuteSynchronously);
+        }
+
+        Array.Resize(ref rejected, index);
+        IImmutableList<Exception> results = ImmutableList.Create(rejected)!;
+        return written.ContinueWith(t => t.IsCompletedSuccessfully ? results : Committed(t), TaskContinuationOptions.ExecuteSynchronously);
+    }
+
+    private static IImmutableList<Exception> Committed(Task written)
+    {
+        written.GetAwaiter().GetResult(); // a failed commit fails every write in it
+        return null!; // no rejections
+    }
+
+    /// <inheritdoc />
+    public override async Task<long> ReadHighestSequenceNrAsync(string persistenceId, long fromSequenceNr, CancellationToken cancellationToken)
+    {
+        // A write of a previous incarnation still in flight must land before the highest number is read.
+        if (_lastWrite.TryGetValue(persistenceId, out Task? pending))
+        {
+            try
+            {
+                await pending.ConfigureAwait(false);
+            }
+            catch (Exception)
+            {
+                // failed or not, it is done
+            }
+        }
+
+        return await base.ReadHighestSequenceNrAsync(persistenceId, fromSequenceNr, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <inheritdoc />
+    protected override void PostStop()
+    {
+        _queue.Dispose();
+        base.PostStop();
+    }
+
+    private JournalRowData Serialize(IPersistentRepresentation representation, long now)
+    {
+        object payload = representation.Payload;
+        string tags = string.Empty;
+        if (payload is Tagged tagged)
+        {
+            payload = tagged.Payload;
+            if (tagged.Tags.Count > 0)
+            {
+                tags = _tagSeparator + string.Join(_tagSeparator, tagged.Tags) + _tagSeparator;
+            }
+        }
+
+        Serializer serializer = _serialization.FindSerializerFor(payload);
+        string manifest = serializer switch
+        {
+            SerializerWithStringManifest withManifest => withManifest.Manifest(payload),
+            { IncludeManifest: true } => payload.GetType().TypeQualifiedName(),
+            _ => string.Empty,
+        };
+        return new JournalRowData(representation.PersistenceId, representation.SequenceNr,
+            representation.Timestamp == 0 ? now : representation.Timestamp, serializer.ToBinary(payload), tags, manifest,
+            serializer.Identifier, _writerUuid);
+    }
+}
