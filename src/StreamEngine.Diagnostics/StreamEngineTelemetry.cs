@@ -44,4 +44,13 @@ public static class StreamEngineTelemetry
 
     /// <summary>Messages a sink delivered, filtered or quarantined, tagged by sink and outcome.</summary>
     public static Counter<long> SinkOutcomes { get; } = Meter.CreateCounter<long>("streamengine.sink.outcomes");
+
+    /// <summary>Journal commits (one transaction, one fsync in <c>fsync</c> mode), tagged by outcome (ok, failed).</summary>
+    public static Counter<long> JournalCommits { get; } = Meter.CreateCounter<long>("streamengine.journal.commits");
+
+    /// <summary>Rows in each journal commit: how many writes shared it (group commit).</summary>
+    public static Histogram<int> JournalCommitRows { get; } = Meter.CreateHistogram<int>("streamengine.journal.commit_rows");
+
+    /// <summary>Time each journal commit took, inserts and fsync included.</summary>
+    public static Histogram<double> JournalCommitSeconds { get; } = Meter.CreateHistogram<double>("streamengine.journal.commit_duration", "s");
 }

@@ -3,6 +3,7 @@ using Akka.Hosting;
 using Akka.Pattern;
 using Akka.Persistence;
 using Akka.Persistence.Query;
+using Akka.Persistence.Sql.Hosting;
 using Akka.Streams;
 using Akka.Streams.Dsl;
 using Microsoft.Extensions.DependencyInjection;
@@ -85,6 +86,77 @@ public sealed class JournalContractTests : IAsyncLifetime
         IEnumerable<EventEnvelope> read = await query.CurrentEventsByPersistenceId("ingest/c1/default", 5, 9).RunWith(Sink.Seq<EventEnvelope>(), kit.Sys.Materializer());
         Assert.Equal([5L, 6, 7, 8, 9], read.Select(e => e.SequenceNr));
         Assert.Equal(sent[6].Raw.ToArray(), ((MessageReceived)read.ElementAt(2).Event).Raw.ToArray());
+    }
+
+    [SkippableTheory]
+    [InlineData("sqlite")]
+    [InlineData("postgresql")]
+    public async Task OurRowWrites_AreColumnForColumnThePlugins_AndEachReadsTheOthers(string provider)
+    {
+        // The engine writes journal rows itself (DirectWriteJournal); Akka.Persistence.Sql reads them, and journals the
+        // plugin wrote before must read on. Same event through both writers: the same row but for identity and time.
+        Akka.TestKit.Xunit2.TestKit kit = await StartAsync(provider);
+        MessageReceived message = Message(1, 300);
+        HostApplicationBuilder builder = Microsoft.Extensions.Hosting.Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings());
+        builder.Services.AddAkka("plugin-only", (akka, _) =>
+        {
+            akka.WithSqlPersistence(_store!.Sql!, autoInitialize: true);
+            akka.AddHocon("akka.persistence.journal.sql.tag-write-mode = Csv", HoconAddMode.Prepend);
+            akka.WithCustomSerializer("streamengine", [typeof(IIngestEvent), typeof(IngestSnapshot)], system => new IngestEventSerializer(system));
+        });
+        long before = DateTime.UtcNow.Ticks;
+        using (IHost pluginOnly = builder.Build())
+        {
+            await pluginOnly.StartAsync();
+            var plain = new Akka.TestKit.Xunit2.TestKit(pluginOnly.Services.GetRequiredService<ActorSystem>());
+            IActorRef byPlugin = plain.Sys.ActorOf(Props.Create(() => new Writer("parity/plugin")));
+            byPlugin.Tell(message, plain.TestActor);
+            Assert.Equal(1L, plain.ExpectMsg<long>(TimeSpan.FromSeconds(30)));
+            await pluginOnly.StopAsync();
+        }
+
+        IActorRef ours = kit.Sys.ActorOf(Props.Create(() => new Writer("parity/direct")));
+        ours.Tell(message, kit.TestActor);
+        Assert.Equal(1L, kit.ExpectMsg<long>(TimeSpan.FromSeconds(30)));
+        await StopAsync(ours);
+        long after = DateTime.UtcNow.Ticks;
+
+        JournalColumns plugin = await ColumnsAsync(provider, "parity/plugin");
+        JournalColumns direct = await ColumnsAsync(provider, "parity/direct");
+        Assert.Equal(plugin with { Created = 0, WriterUuid = "" }, direct with { Created = 0, WriterUuid = "" });
+        Assert.Equal(("MessageReceived.v2", 1L, "", false), (direct.Manifest, direct.SequenceNr, direct.Tags, direct.Deleted));
+        Assert.All(new[] { plugin.Created, direct.Created }, created => Assert.InRange(created, before, after));
+        Assert.Matches("^[0-9a-f]{32}$", direct.WriterUuid);
+
+        Assert.Equal([Convert.ToHexString(message.Raw.Span)], (await ReplayAsync(kit, "parity/plugin")).Cast<MessageReceived>().Select(m => Convert.ToHexString(m.Raw.Span)));
+        Assert.Equal([Convert.ToHexString(message.Raw.Span)], (await ReplayAsync(kit, "parity/direct")).Cast<MessageReceived>().Select(m => Convert.ToHexString(m.Raw.Span)));
+    }
+
+    private sealed record JournalColumns(long SequenceNr, bool Deleted, string Message, string? Tags, string? Manifest, long? Identifier, string WriterUuid, long Created);
+
+    private async Task<JournalColumns> ColumnsAsync(string provider, string persistenceId)
+    {
+        const string Sql = "SELECT sequence_number, deleted, message, tags, manifest, identifier, writer_uuid, created FROM journal WHERE persistence_id = @p";
+        System.Data.Common.DbConnection connection = provider == "postgresql"
+            ? new NpgsqlConnection(_store!.Sql!.ConnectionOptions.ConnectionString)
+            : new Microsoft.Data.Sqlite.SqliteConnection(SqliteStore.ConnectionString(_dir));
+        await using (connection)
+        {
+            await connection.OpenAsync();
+            await using System.Data.Common.DbCommand command = connection.CreateCommand();
+            command.CommandText = Sql;
+            System.Data.Common.DbParameter p = command.CreateParameter();
+            p.ParameterName = "@p";
+            p.Value = persistenceId;
+            command.Parameters.Add(p);
+            await using System.Data.Common.DbDataReader reader = await command.ExecuteReaderAsync();
+            Assert.True(await reader.ReadAsync());
+            var columns = new JournalColumns(reader.GetInt64(0), Convert.ToBoolean(reader.GetValue(1)), Convert.ToHexString((byte[])reader.GetValue(2)),
+                reader.IsDBNull(3) ? null : reader.GetString(3), reader.IsDBNull(4) ? null : reader.GetString(4),
+                reader.IsDBNull(5) ? null : Convert.ToInt64(reader.GetValue(5)), reader.GetString(6), reader.GetInt64(7));
+            Assert.False(await reader.ReadAsync());
+            return columns;
+        }
     }
 
     [SkippableTheory]

@@ -24,13 +24,13 @@ public sealed class JournalWriterSetup(Func<IJournalRowWriter> open) : Setup
 /// named parameters per row every time (on SQLite the named lookup is quadratic in the group), behind a stream queue and
 /// several task hops; that cost, not the disk, capped durable ingest (perf/RESULTS.md). Here rows are serialized
 /// exactly as the plugin serializes them (same columns, manifest, serializer id, CSV tags, ticks in <c>created</c>) and
-/// inserted by one prepared statement on one connection, on the single writer thread of a <see cref="JournalWriteQueue"/>:
-/// all writes queued while a commit runs go in the next one (one transaction, one fsync).</para>
+/// inserted by one prepared statement on one connection by a <see cref="JournalWriter"/>: all writes queued while a
+/// commit runs go in the next one (one transaction, one fsync).</para>
 /// </summary>
 public sealed class DirectWriteJournal : SqlWriteJournal
 {
     private readonly Akka.Serialization.Serialization _serialization;
-    private readonly JournalWriteQueue _queue;
+    private readonly JournalWriter _writer;
     private readonly string _writerUuid = Guid.NewGuid().ToString("N");
     private readonly string _tagSeparator;
     private readonly Dictionary<string, Task> _lastWrite = [];
@@ -47,7 +47,7 @@ public sealed class DirectWriteJournal : SqlWriteJournal
             throw new InvalidOperationException($"{nameof(DirectWriteJournal)} needs a {nameof(JournalWriterSetup)} in the actor system's setup.");
         }
 
-        _queue = new JournalWriteQueue(setup.Value.Open, "journal-writer");
+        _writer = new JournalWriter(setup.Value.Open);
     }
 
     /// <inheritdoc />
@@ -85,7 +85,7 @@ public sealed class DirectWriteJournal : SqlWriteJournal
             index++;
         }
 
-        Task written = rows.Count == 0 ? Task.CompletedTask : _queue.Enqueue(rows);
+        Task written = rows.Count == 0 ? Task.CompletedTask : _writer.Write(rows);
         if (persistenceId is not null)
         {
             _lastWrite[persistenceId] = written;
@@ -129,7 +129,7 @@ public sealed class DirectWriteJournal : SqlWriteJournal
     /// <inheritdoc />
     protected override void PostStop()
     {
-        _queue.Dispose();
+        _writer.Dispose();
         base.PostStop();
     }
 
