@@ -24,10 +24,12 @@ public static class EngineHost
     /// <summary>Builds the host; <see cref="IHost.RunAsync"/> runs it until Ctrl-C or SIGTERM.</summary>
     public static IHost Build(EngineSettings settings, LogLevel minimumLevel = LogLevel.Information)
     {
-        // SQLite calls block their thread; on a small machine the pool's slow thread injection would stall the actors
-        // behind them. Start with enough threads for the journal, the index, the sinks and the listeners.
+        // Blocking calls (journal commits, SQLite reads under the async API) hold pool threads, and the pool injects threads
+        // slowly once all are busy: keep a few spare. Not many more: every thread the pool may wake for a burst of small
+        // actor turns is a context switch on a two-core machine (32 cost ~5-15% of ingest throughput; perf/RESULTS.md).
         ThreadPool.GetMinThreads(out int workers, out int io);
-        ThreadPool.SetMinThreads(Math.Max(workers, 32), Math.Max(io, 32));
+        int spare = Math.Max(8, 2 * Environment.ProcessorCount);
+        ThreadPool.SetMinThreads(Math.Max(workers, spare), Math.Max(io, spare));
         Directory.CreateDirectory(Path.GetFullPath(settings.DataDirectory));
         EngineStore store = OpenStore(settings);
         PatientKeyHasher hasher = PatientKeyHasher.ForDataDirectory(settings.DataDirectory);
@@ -53,11 +55,6 @@ public static class EngineHost
             });
             ConfigurePersistence(akka, store);
             akka.AddHocon(ConfigurationFactory.ParseString($$"""
-                {{EngineActor.SinkDispatcher}} {
-                  type = ForkJoinDispatcher
-                  throughput = 100
-                  dedicated-thread-pool { thread-count = 2, threadtype = background }
-                }
                 {{EngineActor.BlockingSinkDispatcher}} {
                   type = PinnedDispatcher
                 }

@@ -32,14 +32,8 @@ public sealed record Bindings(IReadOnlyList<ListenerBound> Listeners);
 public sealed class EngineActor : ReceiveActor, IWithUnboundedStash, IWithTimers
 {
     /// <summary>
-    /// Dispatcher the sinks run on when the host configures it: their mapping and file writes then never hold the
-    /// threads the listeners and the journal answer ACKs on.
-    /// </summary>
-    public const string SinkDispatcher = "streamengine.sink-dispatcher";
-
-    /// <summary>
     /// FHIR sinks wait on their server (a try can last a timeout): each gets a thread of its own, so a slow server
-    /// never holds up the file sinks, timers or admin commands on the shared sink threads.
+    /// never holds up the file sinks, timers or admin commands on the shared pool.
     /// </summary>
     public const string BlockingSinkDispatcher = "streamengine.blocking-sink-dispatcher";
 
@@ -125,10 +119,11 @@ public sealed class EngineActor : ReceiveActor, IWithUnboundedStash, IWithTimers
             {
                 Props sinkProps = SinkActor.Props(sink, listener, journal, replayId => CreateTarget(sink, listener, replayId),
                     _settings.ReadJournalPluginId, _settings.Durability, Self);
-                string dispatcher = sink.Type is "fhir" or "mllp" ? BlockingSinkDispatcher : SinkDispatcher;
-                if (Context.System.Dispatchers.HasDispatcher(dispatcher))
+                // A file sink stays on the shared pool: its mapping runs in lane tasks there anyway, and a dispatcher of its
+                // own only added thread hand-offs (its catch-up ran 25% slower on two cores; perf/RESULTS.md).
+                if (sink.Type is "fhir" or "mllp" && Context.System.Dispatchers.HasDispatcher(BlockingSinkDispatcher))
                 {
-                    sinkProps = sinkProps.WithDispatcher(dispatcher);
+                    sinkProps = sinkProps.WithDispatcher(BlockingSinkDispatcher);
                 }
 
                 _sinks.Add(new SinkRef(sink.Id, listener.Id, listener.PersistenceId,
