@@ -90,6 +90,17 @@ public sealed class JournalWriterTests : IDisposable
         Assert.Equal((2000L, 1L, 2000L), (reader.GetInt64(0), reader.GetInt64(1), reader.GetInt64(2)));
     }
 
+    [Theory]
+    [InlineData(StreamEngine.Pipeline.Durability.Fsync, 2L)] // FULL: each commit waits for the WAL's fsync
+    [InlineData(StreamEngine.Pipeline.Durability.Os, 1L)]    // NORMAL
+    public void OnSqlite_TheWritersConnection_HasTheDurabilityMode(StreamEngine.Pipeline.Durability durability, long expected)
+    {
+        string connectionString = SqliteStore.ConnectionString(_dir);
+        SqliteStore.PrepareJournal(connectionString);
+        using var writer = new SqliteJournalRowWriter(connectionString, SqliteStore.Synchronous(durability));
+        Assert.Equal(expected, writer.Synchronous());
+    }
+
     private sealed class RecordingStore
     {
         private readonly ManualResetEventSlim _gate = new(true);

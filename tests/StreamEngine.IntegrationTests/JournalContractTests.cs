@@ -64,6 +64,18 @@ public sealed class JournalContractTests : IAsyncLifetime
     }
 
     [SkippableTheory]
+    [InlineData(Durability.Fsync, "on")]
+    [InlineData(Durability.Os, "off")]
+    public async Task OnPostgreSql_TheJournalWritersConnection_HasTheDurabilityMode(Durability durability, string expected)
+    {
+        string configured = await TestPostgres.CreateDatabaseAsync();
+        string connectionString = PostgresStore.ConnectionString(configured, durability);
+        PostgresStore.PrepareJournal(connectionString);
+        using var writer = new StreamEngine.Host.Journal.PostgresJournalRowWriter(connectionString);
+        Assert.Equal(expected, writer.SynchronousCommit());
+    }
+
+    [SkippableTheory]
     [InlineData("sqlite")]
     [InlineData("postgresql")]
     public async Task WriteThenReplay_IsByteExact_InOrder_AndTheReadJournalAgrees(string provider)

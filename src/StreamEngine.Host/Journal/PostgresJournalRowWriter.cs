@@ -78,6 +78,13 @@ public sealed class PostgresJournalRowWriter : IJournalRowWriter
         _insert.ExecuteNonQuery(); // one statement: its own transaction
     }
 
+    /// <summary>This connection's <c>synchronous_commit</c> (on in fsync mode, off in os mode).</summary>
+    public string SynchronousCommit()
+    {
+        using var show = new NpgsqlCommand("SHOW synchronous_commit", _connection);
+        return (string)show.ExecuteScalar()!;
+    }
+
     /// <inheritdoc />
     public void Dispose()
     {

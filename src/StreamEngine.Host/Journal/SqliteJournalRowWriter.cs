@@ -92,6 +92,14 @@ public sealed class SqliteJournalRowWriter : IJournalRowWriter
         transaction.Commit();
     }
 
+    /// <summary>This connection's <c>PRAGMA synchronous</c> (2 = FULL, 1 = NORMAL): what each commit waits for.</summary>
+    public long Synchronous()
+    {
+        using SqliteCommand pragma = _connection.CreateCommand();
+        pragma.CommandText = "PRAGMA synchronous;";
+        return (long)pragma.ExecuteScalar()!;
+    }
+
     /// <inheritdoc />
     public void Dispose()
     {
