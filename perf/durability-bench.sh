@@ -2,7 +2,7 @@
 # Durable ingest: ACKed msgs/s and ACK latency p50/p99 for 1, 16 and 64 stop-and-wait connections, the engine on
 # SQLite and PostgreSQL in fsync and os modes, each case run back to back with a durable baseline (System.IO.Pipelines,
 # append each frame to one file, one fsync per group, ACK after the fsync covering it) driven by the same load
-# generator. Then end to end (ACKed and delivered to NDJSON) and replay from the journal.
+# generator. Then end to end (ACKed and delivered to NDJSON) and replay from the journal: perf/e2e-bench.sh.
 #   perf/durability-bench.sh [seconds-per-case] [rounds]      defaults 8 and 1
 # Needs PostgreSQL 15 binaries (/usr/lib/postgresql/15/bin); starts a throw-away cluster on loopback.
 set -euo pipefail
@@ -63,25 +63,7 @@ for round in $(seq 1 "$rounds"); do
 done
 kill "${pids[@]}" 2>/dev/null || true; pids=()
 
-# End to end: ACKed and delivered to the NDJSON sink (SQLite, fsync), 64 connections; then a full replay to the sink.
-engine e2e sqlite fsync '[ { "id": "fhir", "type": "ndjson", "path": "'"$work"'/out" } ]'
-dotnet "$loadgen" baseline --durable "$work/baseline2.bin" > "$work/baseline2.log" 2>&1 & pids+=($!)
-e2e=$(port_of "$work/e2e.log"); baseline=$(port_of "$work/baseline2.log")
-echo "e2e  baseline-durable  $(run "$baseline" 64)"
-start=$(date +%s.%N)
-echo "e2e  engine ACKs  $(run "$e2e" 64)"
-while :; do
-  s=$(dotnet "$host" status --json -c "$work/e2e.json")
-  inflight=$(echo "$s" | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["sinks"][0]["inFlight"])')
-  [ "$inflight" = 0 ] && break; sleep 0.2
-done
-end=$(date +%s.%N)
-delivered=$(echo "$s" | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["sinks"][0]["counts"]["delivered"])')
-python3 -c "print(f'e2e  delivered {$delivered} in {$end-$start:.1f} s (load {$seconds}+2 s warm-up, then drain): {$delivered/($end-$start):.0f} msgs/s end to end')"
-start=$(date +%s.%N)
-r=$(dotnet "$host" replay --json --sink fhir --from-seq 1 -c "$work/e2e.json")
-end=$(date +%s.%N)
-msgs=$(echo "$r" | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["results"][0]["messages"])')
-python3 -c "print(f'replay  {$msgs} messages in {$end-$start:.2f} s (incl. CLI start): {$msgs/($end-$start):.0f} msgs/s')"
+# End to end (ACKed and delivered to the NDJSON sink, SQLite fsync, 64 connections, a warmed-up engine) and a full replay.
+perf/e2e-bench.sh "$seconds" 4
 
 # Recovery time after kill -9 is perf/recovery-bench.sh.
