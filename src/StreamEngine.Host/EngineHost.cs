@@ -24,11 +24,12 @@ public static class EngineHost
     /// <summary>Builds the host; <see cref="IHost.RunAsync"/> runs it until Ctrl-C or SIGTERM.</summary>
     public static IHost Build(EngineSettings settings, LogLevel minimumLevel = LogLevel.Information)
     {
-        // Blocking calls (journal commits, SQLite reads under the async API) hold pool threads, and the pool injects threads
-        // slowly once all are busy: keep a few spare. Not many more: every thread the pool may wake for a burst of small
-        // actor turns is a context switch on a two-core machine (32 cost ~5-15% of ingest throughput; perf/RESULTS.md).
+        // Blocking calls hold pool threads (a journal commit, SQLite reads under the async API, a file sink's fsync), and the
+        // pool injects threads slowly once all are busy: keep one spare per actor that may block (each stream's journal
+        // and each of its sinks) and a few more. Not many more: every thread the pool may wake for a burst of small actor
+        // turns is a context switch on a small machine (32 cost 5-15% of ingest throughput on two cores; perf/RESULTS.md).
         ThreadPool.GetMinThreads(out int workers, out int io);
-        int spare = Math.Max(8, 2 * Environment.ProcessorCount);
+        int spare = Math.Max(Math.Max(8, 2 * Environment.ProcessorCount), 4 + (settings.Listeners.Count * (1 + settings.Sinks.Count)));
         ThreadPool.SetMinThreads(Math.Max(workers, spare), Math.Max(io, spare));
         Directory.CreateDirectory(Path.GetFullPath(settings.DataDirectory));
         EngineStore store = OpenStore(settings);

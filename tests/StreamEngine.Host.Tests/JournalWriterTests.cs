@@ -18,26 +18,6 @@ public sealed class JournalWriterTests : IDisposable
         new(pid, seq, DateTime.UtcNow.Ticks, new byte[size], string.Empty, "M", 7301, "w");
 
     [Fact]
-    public async Task WritesQueuedWhileACommitRuns_ShareTheNextCommit_InTheOrderTheyCame()
-    {
-        var store = new RecordingStore();
-        using var writer = new JournalWriter(store.Open);
-        store.Hold();
-        Task first = Task.Run(() => writer.Write([Row("a", 1)]));
-        Assert.True(store.Entered.Wait(Timeout)); // the first commit is running, on the first caller's thread
-
-        Task second = writer.Write([Row("b", 1), Row("b", 2)]);
-        Task third = writer.Write([Row("a", 2)]);
-        Assert.False(second.IsCompleted);
-        Assert.False(third.IsCompleted);
-
-        store.Release();
-        await Task.WhenAll(first, second, third).WaitAsync(Timeout);
-        Assert.Equal(["a1", "b1 b2 a2"], store.Commits);
-        Assert.Equal(1, store.Opened);
-    }
-
-    [Fact]
     public async Task AFailedCommit_FailsEveryWriteInIt_AndTheNextWriteOpensAFreshConnection()
     {
         var store = new RecordingStore { FailNext = true };
@@ -46,6 +26,17 @@ public sealed class JournalWriterTests : IDisposable
         Assert.Equal("injected", failure.Message);
         Assert.Equal(1, store.Disposed);
 
+        await writer.Write([Row("a", 1)]).WaitAsync(Timeout);
+        Assert.Equal(2, store.Opened);
+        Assert.Equal(["a1"], store.Commits);
+    }
+
+    [Fact]
+    public async Task AConnectionThatCannotBeClosed_IsDropped_AndTheNextWriteOpensAnother()
+    {
+        var store = new RecordingStore { FailNext = true, ThrowOnDispose = true };
+        using var writer = new JournalWriter(store.Open);
+        await Assert.ThrowsAsync<InvalidOperationException>(() => writer.Write([Row("a", 1)]));
         await writer.Write([Row("a", 1)]).WaitAsync(Timeout);
         Assert.Equal(2, store.Opened);
         Assert.Equal(["a1"], store.Commits);
@@ -103,10 +94,6 @@ public sealed class JournalWriterTests : IDisposable
 
     private sealed class RecordingStore
     {
-        private readonly ManualResetEventSlim _gate = new(true);
-
-        public ManualResetEventSlim Entered { get; } = new();
-
         public List<string> Commits { get; } = [];
 
         public int Opened { get; private set; }
@@ -115,9 +102,7 @@ public sealed class JournalWriterTests : IDisposable
 
         public bool FailNext { get; set; }
 
-        public void Hold() => _gate.Reset();
-
-        public void Release() => _gate.Set();
+        public bool ThrowOnDispose { get; set; }
 
         public IJournalRowWriter Open()
         {
@@ -129,8 +114,6 @@ public sealed class JournalWriterTests : IDisposable
         {
             public void Insert(IReadOnlyList<JournalRowData> rows)
             {
-                store.Entered.Set();
-                store._gate.Wait();
                 if (store.FailNext)
                 {
                     store.FailNext = false;
@@ -140,7 +123,14 @@ public sealed class JournalWriterTests : IDisposable
                 store.Commits.Add(string.Join(' ', rows.Select(r => $"{r.PersistenceId}{r.SequenceNr}")));
             }
 
-            public void Dispose() => store.Disposed++;
+            public void Dispose()
+            {
+                store.Disposed++;
+                if (store.ThrowOnDispose)
+                {
+                    throw new IOException("cannot close");
+                }
+            }
         }
     }
 }

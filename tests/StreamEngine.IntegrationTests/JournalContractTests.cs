@@ -127,10 +127,23 @@ public sealed class JournalContractTests : IAsyncLifetime
             await pluginOnly.StopAsync();
         }
 
+        // The engine's journal is ours: its commits are counted (the plugin's own write path records nothing).
+        long commits = 0;
+        using var meter = new System.Diagnostics.Metrics.MeterListener();
+        meter.InstrumentPublished = (instrument, listener) =>
+        {
+            if (instrument.Meter.Name == StreamEngine.Diagnostics.StreamEngineTelemetry.Name && instrument.Name == "streamengine.journal.commits")
+            {
+                listener.EnableMeasurementEvents(instrument);
+            }
+        };
+        meter.SetMeasurementEventCallback<long>((_, value, _, _) => Interlocked.Add(ref commits, value));
+        meter.Start();
         IActorRef ours = kit.Sys.ActorOf(Props.Create(() => new Writer("parity/direct")));
         ours.Tell(message, kit.TestActor);
         Assert.Equal(1L, kit.ExpectMsg<long>(TimeSpan.FromSeconds(30)));
         await StopAsync(ours);
+        Assert.True(Interlocked.Read(ref commits) > 0, "the engine's journal did not write through DirectWriteJournal");
         long after = DateTime.UtcNow.Ticks;
 
         JournalColumns plugin = await ColumnsAsync(provider, "parity/plugin");
@@ -142,6 +155,28 @@ public sealed class JournalContractTests : IAsyncLifetime
 
         Assert.Equal([Convert.ToHexString(message.Raw.Span)], (await ReplayAsync(kit, "parity/plugin")).Cast<MessageReceived>().Select(m => Convert.ToHexString(m.Raw.Span)));
         Assert.Equal([Convert.ToHexString(message.Raw.Span)], (await ReplayAsync(kit, "parity/direct")).Cast<MessageReceived>().Select(m => Convert.ToHexString(m.Raw.Span)));
+    }
+
+    [SkippableTheory]
+    [InlineData("sqlite")]
+    [InlineData("postgresql")]
+    public async Task AnEventThatCannotBeSerialized_IsRejectedAlone_AndTheOthersInItsWriteAreStored(string provider)
+    {
+        Akka.TestKit.Xunit2.TestKit kit = await StartAsync(provider);
+        IActorRef writer = kit.Sys.ActorOf(Props.Create(() => new Writer("contract/reject")));
+        // One turn, three persists: one write request of three atomic writes, the middle one unserializable.
+        writer.Tell(new PersistThree(Message(1), new Unserializable(), Message(3)), kit.TestActor);
+        Assert.Equal(["rejected 2", "stored 1", "stored 3"], Enumerable.Range(0, 3).Select(_ => kit.ExpectMsg<string>(TimeSpan.FromSeconds(30))).Order());
+        await StopAsync(writer);
+        Assert.Equal(["C1", "C3"], (await ReplayAsync(kit, "contract/reject")).Cast<MessageReceived>().Select(m => m.ControlId));
+    }
+
+    private sealed record PersistThree(object First, object Second, object Third);
+
+    // No serializer binding: the default JSON serializer reads the property, which throws.
+    private sealed class Unserializable
+    {
+        public string Value => throw new InvalidOperationException("not serializable");
     }
 
     private sealed record JournalColumns(long SequenceNr, bool Deleted, string Message, string? Tags, string? Manifest, long? Identifier, string WriterUuid, long Created);
@@ -391,6 +426,21 @@ public sealed class JournalContractTests : IAsyncLifetime
                 _events.Add(e);
                 Sender.Tell(LastSequenceNr);
             }));
+            Command<PersistThree>(three =>
+            {
+                // Three separate persists (not PersistAll, which would be one atomic write): three atomic writes.
+                IActorRef replyTo = Sender;
+                _rejectionsTo = replyTo;
+                void Stored(object stored)
+                {
+                    _events.Add(stored);
+                    replyTo.Tell($"stored {LastSequenceNr}");
+                }
+
+                Persist(three.First, Stored);
+                Persist(three.Second, Stored);
+                Persist(three.Third, Stored);
+            });
             Command<GetEvents>(_ => Sender.Tell((IReadOnlyList<object>)[.. _events]));
             Command<DeleteTo>(d =>
             {
@@ -401,5 +451,9 @@ public sealed class JournalContractTests : IAsyncLifetime
         }
 
         public override string PersistenceId { get; }
+
+        private IActorRef _rejectionsTo = ActorRefs.Nobody;
+
+        protected override void OnPersistRejected(Exception cause, object @event, long sequenceNr) => _rejectionsTo.Tell($"rejected {sequenceNr}");
     }
 }

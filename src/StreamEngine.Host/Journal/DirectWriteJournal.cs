@@ -24,8 +24,10 @@ public sealed class JournalWriterSetup(Func<IJournalRowWriter> open) : Setup
 /// named parameters per row every time (on SQLite the named lookup is quadratic in the group), behind a stream queue and
 /// several task hops; that cost, not the disk, capped durable ingest (perf/RESULTS.md). Here rows are serialized
 /// exactly as the plugin serializes them (same columns, manifest, serializer id, CSV tags, ticks in <c>created</c>) and
-/// inserted by one prepared statement on one connection by a <see cref="JournalWriter"/>: all writes queued while a
-/// commit runs go in the next one (one transaction, one fsync).</para>
+/// inserted by one prepared statement on one connection by a <see cref="JournalWriter"/>: one transaction (one fsync) per
+/// write request, committed on the journal actor's thread. An ingest journal's request holds every frame that arrived
+/// while its previous commit ran (Akka's Eventsourced keeps one write in flight and batches the rest): group commit.</para>
+/// <para>Supports what the engine configures: <c>tag-write-mode = Csv</c> and the plugin's default table and columns.</para>
 /// </summary>
 public sealed class DirectWriteJournal : SqlWriteJournal
 {
@@ -40,7 +42,14 @@ public sealed class DirectWriteJournal : SqlWriteJournal
         : base(journalConfig)
     {
         _serialization = Context.System.Serialization;
-        _tagSeparator = journalConfig.WithFallback(SqlPersistence.DefaultJournalConfiguration).GetString("tag-separator", ";");
+        Akka.Configuration.Config config = journalConfig.WithFallback(SqlPersistence.DefaultJournalConfiguration);
+        _tagSeparator = config.GetString("tag-separator", ";");
+        string tagMode = config.GetString("tag-write-mode", "Csv");
+        if (!string.Equals(tagMode, "Csv", StringComparison.OrdinalIgnoreCase))
+        {
+            throw new Akka.Configuration.ConfigurationException($"{nameof(DirectWriteJournal)} writes tags as CSV only; tag-write-mode is '{tagMode}'.");
+        }
+
         Option<JournalWriterSetup> setup = Context.System.Settings.Setup.Get<JournalWriterSetup>();
         if (!setup.HasValue)
         {
@@ -129,8 +138,14 @@ public sealed class DirectWriteJournal : SqlWriteJournal
     /// <inheritdoc />
     protected override void PostStop()
     {
-        _writer.Dispose();
-        base.PostStop();
+        try
+        {
+            _writer.Dispose();
+        }
+        finally
+        {
+            base.PostStop();
+        }
     }
 
     private JournalRowData Serialize(IPersistentRepresentation representation, long now)

@@ -5,8 +5,10 @@ namespace StreamEngine.Host.Journal;
 
 /// <summary>
 /// Journal rows into PostgreSQL: one connection (its durability mode is in the connection string's options), each group
-/// as one prepared statement inserting from column arrays, so a group costs one round trip and one commit, and
-/// <c>unnest</c> keeps the rows (and so the <c>ordering</c> identity) in the group's order.
+/// as one prepared statement inserting from column arrays, so a group costs one round trip and one commit; the rows are
+/// inserted in the group's order (<c>WITH ORDINALITY ... ORDER BY</c>), so the <c>ordering</c> identity follows it.
+/// Connecting and each commit time out after the journal's circuit-breaker call-timeout (10 s): a commit runs on the
+/// journal actor, which cannot trip its breaker itself.
 /// </summary>
 public sealed class PostgresJournalRowWriter : IJournalRowWriter
 {
@@ -16,13 +18,14 @@ public sealed class PostgresJournalRowWriter : IJournalRowWriter
     /// <summary>Opens the connection and prepares the insert.</summary>
     public PostgresJournalRowWriter(string connectionString)
     {
-        _connection = new NpgsqlConnection(connectionString);
+        var builder = new NpgsqlConnectionStringBuilder(connectionString) { Timeout = 10, CommandTimeout = 10 };
+        _connection = new NpgsqlConnection(builder.ConnectionString);
         try
         {
             _connection.Open();
             _insert = new NpgsqlCommand("""
                 INSERT INTO journal (created, deleted, persistence_id, sequence_number, message, tags, manifest, identifier, writer_uuid)
-                SELECT c, false, p, s, m, t, mf, i, w FROM unnest($1, $2, $3, $4, $5, $6, $7, $8) AS r(c, p, s, m, t, mf, i, w)
+                SELECT c, false, p, s, m, t, mf, i, w FROM unnest($1, $2, $3, $4, $5, $6, $7, $8) WITH ORDINALITY AS r(c, p, s, m, t, mf, i, w, n) ORDER BY n
                 """, _connection);
             _insert.Parameters.Add(new NpgsqlParameter { NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Bigint });
             _insert.Parameters.Add(new NpgsqlParameter { NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Text });

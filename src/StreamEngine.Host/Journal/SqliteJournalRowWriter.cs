@@ -10,7 +10,8 @@ namespace StreamEngine.Host.Journal;
 /// commit never waits for one: SQLite's automatic checkpoint, run by the committing connection every 1,000 pages, made
 /// one commit in a hundred take 5-20 ms. The writer's own automatic checkpoint stays as a backstop at
 /// <see cref="WalBackstopPages"/>: under unbroken load the WAL can only start over after a checkpoint that has caught
-/// up with the last commit, which the writer's own does (the background one has already copied nearly everything).</para>
+/// up with the last commit, which the writer's own does (the background one has already copied nearly everything); the
+/// WAL file is then truncated back to that size (<c>journal_size_limit</c>).</para>
 /// </summary>
 public sealed class SqliteJournalRowWriter : IJournalRowWriter
 {
@@ -18,6 +19,12 @@ public sealed class SqliteJournalRowWriter : IJournalRowWriter
     public const int WalBackstopPages = 16_384;
 
     private static readonly TimeSpan CheckpointInterval = TimeSpan.FromMilliseconds(200);
+
+    /// <summary>
+    /// How long a commit may wait for SQLite's lock (the snapshot store and retention's deletes write the same file) before
+    /// it fails: the journal's circuit-breaker call-timeout, which a commit run on the journal actor cannot trip itself.
+    /// </summary>
+    public static readonly TimeSpan CommitTimeout = TimeSpan.FromSeconds(10);
 
     private readonly SqliteCheckpointer _checkpointer;
     private readonly SqliteConnection _connection;
@@ -37,13 +44,13 @@ public sealed class SqliteJournalRowWriter : IJournalRowWriter
     /// <param name="walBackstopPages">WAL pages after which the writer checkpoints itself (tests make it small).</param>
     public SqliteJournalRowWriter(string connectionString, string synchronous, int walBackstopPages = WalBackstopPages)
     {
-        _connection = new SqliteConnection(connectionString);
+        _connection = new SqliteConnection(connectionString) { DefaultTimeout = (int)CommitTimeout.TotalSeconds };
         try
         {
             _connection.Open();
             using (SqliteCommand pragma = _connection.CreateCommand())
             {
-                pragma.CommandText = $"PRAGMA synchronous={synchronous}; PRAGMA wal_autocheckpoint={walBackstopPages};";
+                pragma.CommandText = $"PRAGMA synchronous={synchronous}; PRAGMA wal_autocheckpoint={walBackstopPages}; PRAGMA journal_size_limit={(long)walBackstopPages * 4096};";
                 pragma.ExecuteNonQuery();
             }
 
