@@ -93,8 +93,18 @@ public sealed class GatedTarget : IDeliveryTarget
     public DeliveryResult Classify(IIngestEvent journaled) =>
         _broken.ContainsKey(((MessageReceived)journaled).ControlId) ? DeliveryResult.Quarantine("Broken") : DeliveryResult.Delivered;
 
+    /// <summary>How many written lines the last durable flush (fsync) covered.</summary>
+    public int Synced { get; private set; }
+
     public void Flush(bool durable)
     {
+        if (durable)
+        {
+            lock (_lock)
+            {
+                Synced = _written.Count;
+            }
+        }
     }
 
     public void Dispose()

@@ -16,6 +16,26 @@ public sealed class LaneTests() : SinkActorHarness("l")
     private IActorRef StartSink(GatedTarget target, int lanes = 4) => StartSink(target, Sink with { Lanes = lanes });
 
     [Fact]
+    public async Task APersistedWatermark_NeverCountsALineNotYetOnDisk()
+    {
+        // Lines go to the OS in batches, to the disk (fsync mode) before the watermark counting them is persisted.
+        var target = new GatedTarget();
+        IActorRef sink = StartSink(target);
+        Kit.ExpectMsg<SinkReady>(TimeSpan.FromSeconds(30));
+        foreach (int n in Enumerable.Range(1, 5))
+        {
+            Send($"M{n}", $"P{n}");
+        }
+
+        await Kit.AwaitAssertAsync(async () =>
+        {
+            SinkStatus status = await sink.Ask<SinkStatus>(GetSinkStatus.Instance, TimeSpan.FromSeconds(10));
+            Assert.Equal(5L, status.Persisted);
+        }, TimeSpan.FromSeconds(30));
+        Assert.Equal(5, target.Synced);
+    }
+
+    [Fact]
     public async Task AHangingPatient_HoldsBackOnlyItself_AndARestartResendsOnlyWhatWasNotDone()
     {
         var first = new GatedTarget();

@@ -90,7 +90,8 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
     private string _state = "starting";
     private int _pendingWrites;
     private long _durableWatermark;
-    private bool _unflushed;
+    private bool _unflushed; // lines not yet handed to the OS
+    private bool _unsynced;  // lines not yet on disk (fsync mode)
     private bool _snapshotting;
     private long _snapshotSeq;
 
@@ -599,8 +600,9 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
         Settle(seq);
         if (!_flushScheduled)
         {
-            // Flush a little later, once per batch of lines: a sink's fsync per message would compete with the journal's
-            // commits for the disk (the ACK never waits for a sink; its watermark waits for this flush).
+            // Hand the lines to the OS a little later, once per batch. They reach the disk (fsync mode) only before a
+            // watermark that counts them is persisted, about once a second: a sink's fsync per batch would compete with
+            // the journal's commits for the disk (the ACK never waits for a sink; its watermark waits for the fsync).
             _flushScheduled = true;
             Timers.StartSingleTimer("flush", FlushNow.Instance, FlushDelay);
         }
@@ -1192,20 +1194,32 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
 
     private SinkCounts Counts() => new(_delivered, _filtered, _quarantined, _parked);
 
-    // Every watermark flushes the output first, so it never runs ahead of what is on disk; the position it records is
+    // Every watermark syncs the output first, so it never runs ahead of what is on disk; the position it records is
     // where a restart starts checking what is there.
     private WatermarkAdvanced Watermark()
     {
-        FlushOutput();
+        FlushOutput(_durable);
         return new(_done, _origin, Counts(), _target?.Position ?? _outputPosition) { SettledAbove = SequenceRange.Of(_settledAbove) };
     }
 
-    private void FlushOutput()
+    // Lines go to the OS on every flush; to the disk only when asked (before a watermark, in fsync mode). A line lost
+    // with the OS before its watermark was persisted is delivered again after the restart: the watermark is below it.
+    private void FlushOutput(bool durable)
     {
-        if (_unflushed && _target is not null)
+        if (_target is null)
         {
-            _target.Flush(_durable);
+            return;
+        }
+
+        if (_unflushed || (durable && _unsynced))
+        {
+            _target.Flush(durable);
+            _unsynced = _unsynced || _unflushed;
             _unflushed = false;
+            if (durable)
+            {
+                _unsynced = false;
+            }
         }
     }
 
@@ -1217,7 +1231,7 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
             return;
         }
 
-        FlushOutput();
+        FlushOutput(durable: false);
         if (_settledSincePersist >= WatermarkEvery)
         {
             PersistWatermark();
