@@ -5,7 +5,6 @@ namespace StreamEngine.Host.Tests;
 
 public sealed class JournalWriterTests : IDisposable
 {
-    private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(30);
     private readonly string _dir = Directory.CreateTempSubdirectory("se-writer-").FullName;
 
     public void Dispose()
@@ -18,39 +17,39 @@ public sealed class JournalWriterTests : IDisposable
         new(pid, seq, DateTime.UtcNow.Ticks, new byte[size], string.Empty, "M", 7301, "w");
 
     [Fact]
-    public async Task AFailedCommit_FailsEveryWriteInIt_AndTheNextWriteOpensAFreshConnection()
+    public void AFailedCommit_FailsEveryWriteInIt_AndTheNextWriteOpensAFreshConnection()
     {
         var store = new RecordingStore { FailNext = true };
         using var writer = new JournalWriter(store.Open);
-        InvalidOperationException failure = await Assert.ThrowsAsync<InvalidOperationException>(() => writer.Write([Row("a", 1)]));
+        InvalidOperationException failure = Assert.Throws<InvalidOperationException>(() => writer.Commit([Row("a", 1)]));
         Assert.Equal("injected", failure.Message);
         Assert.Equal(1, store.Disposed);
 
-        await writer.Write([Row("a", 1)]).WaitAsync(Timeout);
+        writer.Commit([Row("a", 1)]);
         Assert.Equal(2, store.Opened);
         Assert.Equal(["a1"], store.Commits);
     }
 
     [Fact]
-    public async Task AConnectionThatCannotBeClosed_IsDropped_AndTheNextWriteOpensAnother()
+    public void AConnectionThatCannotBeClosed_IsDropped_AndTheNextWriteOpensAnother()
     {
         var store = new RecordingStore { FailNext = true, ThrowOnDispose = true };
         using var writer = new JournalWriter(store.Open);
-        await Assert.ThrowsAsync<InvalidOperationException>(() => writer.Write([Row("a", 1)]));
-        await writer.Write([Row("a", 1)]).WaitAsync(Timeout);
+        Assert.Throws<InvalidOperationException>(() => writer.Commit([Row("a", 1)]));
+        writer.Commit([Row("a", 1)]);
         Assert.Equal(2, store.Opened);
         Assert.Equal(["a1"], store.Commits);
     }
 
     [Fact]
-    public async Task AfterDispose_WritesFail_AndTheConnectionIsClosed()
+    public void AfterDispose_WritesFail_AndTheConnectionIsClosed()
     {
         var store = new RecordingStore();
         var writer = new JournalWriter(store.Open);
-        await writer.Write([Row("a", 1)]);
+        writer.Commit([Row("a", 1)]);
         writer.Dispose();
         Assert.Equal(1, store.Disposed);
-        await Assert.ThrowsAsync<ObjectDisposedException>(() => writer.Write([Row("a", 2)]));
+        Assert.Throws<ObjectDisposedException>(() => writer.Commit([Row("a", 2)]));
     }
 
     [Fact]

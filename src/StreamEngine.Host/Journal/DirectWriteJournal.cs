@@ -26,7 +26,9 @@ public sealed class JournalWriterSetup(Func<IJournalRowWriter> open) : Setup
 /// exactly as the plugin serializes them (same columns, manifest, serializer id, CSV tags, ticks in <c>created</c>) and
 /// inserted by one prepared statement on one connection by a <see cref="JournalWriter"/>: one transaction (one fsync) per
 /// write request, committed on the journal actor's thread. An ingest journal's request holds every frame that arrived
-/// while its previous commit ran (Akka's Eventsourced keeps one write in flight and batches the rest): group commit.</para>
+/// while its previous commit ran (Akka's Eventsourced keeps one write in flight and batches the rest): group commit.
+/// A write is over when this method returns, so no read of the highest sequence number (handled by this actor too) can
+/// overtake one, which is what the plugin's own bookkeeping of writes in progress was for.</para>
 /// <para>Supports what the engine configures: <c>tag-write-mode = Csv</c> and the plugin's default table and columns.</para>
 /// </summary>
 public sealed class DirectWriteJournal : SqlWriteJournal
@@ -35,7 +37,6 @@ public sealed class DirectWriteJournal : SqlWriteJournal
     private readonly JournalWriter _writer;
     private readonly string _writerUuid = Guid.NewGuid().ToString("N");
     private readonly string _tagSeparator;
-    private readonly Dictionary<string, Task> _lastWrite = [];
 
     /// <summary>Created by Akka.Persistence from the plugin's configuration.</summary>
     public DirectWriteJournal(Akka.Configuration.Config journalConfig)
@@ -66,10 +67,8 @@ public sealed class DirectWriteJournal : SqlWriteJournal
         var rows = new List<JournalRowData>();
         Exception?[]? rejected = null;
         int index = 0;
-        string? persistenceId = null;
         foreach (AtomicWrite write in messages)
         {
-            persistenceId ??= write.PersistenceId;
             int before = rows.Count;
             try
             {
@@ -94,45 +93,25 @@ public sealed class DirectWriteJournal : SqlWriteJournal
             index++;
         }
 
-        Task written = rows.Count == 0 ? Task.CompletedTask : _writer.Write(rows);
-        if (persistenceId is not null)
+        if (rows.Count > 0)
         {
-            _lastWrite[persistenceId] = written;
+            try
+            {
+                _writer.Commit(rows);
+            }
+            catch (Exception e)
+            {
+                return Task.FromException<IImmutableList<Exception>>(e); // a failed commit fails every write in it
+            }
         }
 
         if (rejected is null)
         {
-            return written.ContinueWith(Committed, TaskContinuationOptions.ExecuteSynchronously);
+            return Task.FromResult<IImmutableList<Exception>>(null!); // nothing rejected
         }
 
-        Array.Resize(ref rejected, index);
-        IImmutableList<Exception> results = ImmutableList.Create(rejected)!;
-        return written.ContinueWith(t => t.IsCompletedSuccessfully ? results : Committed(t), TaskContinuationOptions.ExecuteSynchronously);
-    }
-
-    private static IImmutableList<Exception> Committed(Task written)
-    {
-        written.GetAwaiter().GetResult(); // a failed commit fails every write in it
-        return null!; // no rejections
-    }
-
-    /// <inheritdoc />
-    public override async Task<long> ReadHighestSequenceNrAsync(string persistenceId, long fromSequenceNr, CancellationToken cancellationToken)
-    {
-        // A write of a previous incarnation still in flight must land before the highest number is read.
-        if (_lastWrite.TryGetValue(persistenceId, out Task? pending))
-        {
-            try
-            {
-                await pending.ConfigureAwait(false);
-            }
-            catch (Exception)
-            {
-                // failed or not, it is done
-            }
-        }
-
-        return await base.ReadHighestSequenceNrAsync(persistenceId, fromSequenceNr, cancellationToken).ConfigureAwait(false);
+        Array.Resize(ref rejected, index); // one result per atomic write, null where it was stored
+        return Task.FromResult<IImmutableList<Exception>>(ImmutableList.Create(rejected)!);
     }
 
     /// <inheritdoc />

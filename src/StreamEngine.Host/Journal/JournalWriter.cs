@@ -20,15 +20,12 @@ public sealed class JournalWriter : IDisposable
     /// <summary>Creates the writer; <paramref name="open"/> opens the store's row writer (again after a failure).</summary>
     public JournalWriter(Func<IJournalRowWriter> open) => _open = open;
 
-    /// <summary>Commits the rows in one transaction; the task is complete on return, failed if the commit failed.</summary>
-    public Task Write(IReadOnlyList<JournalRowData> rows)
+    /// <summary>Commits the rows in one transaction; throws what made the commit fail (nothing of the group is stored).</summary>
+    public void Commit(IReadOnlyList<JournalRowData> rows)
     {
         lock (_gate)
         {
-            if (_disposed)
-            {
-                return Task.FromException(new ObjectDisposedException(nameof(JournalWriter), "The journal writer has stopped."));
-            }
+            ObjectDisposedException.ThrowIf(_disposed, this);
 
             long started = Stopwatch.GetTimestamp();
             Exception? failure = null;
@@ -46,7 +43,10 @@ public sealed class JournalWriter : IDisposable
             StreamEngineTelemetry.JournalCommitSeconds.Record(Stopwatch.GetElapsedTime(started).TotalSeconds);
             StreamEngineTelemetry.JournalCommitRows.Record(rows.Count);
             StreamEngineTelemetry.JournalCommits.Add(1, new KeyValuePair<string, object?>("outcome", failure is null ? "ok" : "failed"));
-            return failure is null ? Task.CompletedTask : Task.FromException(failure);
+            if (failure is not null)
+            {
+                System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(failure).Throw();
+            }
         }
     }
 
