@@ -96,6 +96,9 @@ public sealed class GatedTarget : IDeliveryTarget
     /// <summary>How many written lines the last durable flush (fsync) covered.</summary>
     public int Synced { get; private set; }
 
+    /// <summary>How many durable flushes (fsyncs) there were.</summary>
+    public int DurableFlushes { get; private set; }
+
     public void Flush(bool durable)
     {
         if (durable)
@@ -103,6 +106,7 @@ public sealed class GatedTarget : IDeliveryTarget
             lock (_lock)
             {
                 Synced = _written.Count;
+                DurableFlushes++;
             }
         }
     }

@@ -253,6 +253,9 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
         IDeliveryTarget target = _targetFactory(null);
         _held = target.Open(_outputPosition); // written after the last persisted watermark: counted, not written again
         _target = target;
+        // What the last run wrote may still be only with the OS (a kill -9 leaves up to a second of it there): the first
+        // watermark syncs it before counting any of it, even if nothing new is written by then.
+        _unsynced = true;
         _log.Info("Sink {0} on stream {1} resumes after sequence {2} ({3} lanes)", _sink.Id, StreamId, _done, _lanes.Lanes);
     }
 
@@ -330,7 +333,7 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
                 }
             }
 
-            // Read on while the lanes have room; else when they drain (the flush runs between batches: one per batch).
+            // Read on while the lanes have room; else when they drain.
             _catchUpAckTo = Sender;
             AckCatchUpIfDue();
         });
@@ -1185,7 +1188,7 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
         return want.Length <= have.Length && want.Select((w, i) => w.Equals(have[i], StringComparison.OrdinalIgnoreCase)).All(x => x);
     }
 
-    // Journal reads arrive in batches, so a catch-up or a replay flushes (and fsyncs) once per batch, not per message.
+    // Journal reads arrive in batches: a catch-up or a replay takes a batch at a time into its lanes.
     private static Source<EnvelopeBatch, NotUsed> Batched(Source<EventEnvelope, NotUsed> events) =>
         events.GroupedWithin(256, TimeSpan.FromMilliseconds(20)).Select(g => new EnvelopeBatch([.. g]));
 
