@@ -22,16 +22,9 @@ public sealed class LaneTests() : SinkActorHarness("l")
         var target = new GatedTarget();
         IActorRef sink = StartSink(target);
         Kit.ExpectMsg<SinkReady>(TimeSpan.FromSeconds(30));
-        foreach (int n in Enumerable.Range(1, 5))
-        {
-            Send($"M{n}", $"P{n}");
-        }
+        SendOnePerPatient(5);
 
-        await Kit.AwaitAssertAsync(async () =>
-        {
-            SinkStatus status = await sink.Ask<SinkStatus>(GetSinkStatus.Instance, TimeSpan.FromSeconds(10));
-            Assert.Equal(5L, status.Persisted);
-        }, TimeSpan.FromSeconds(30));
+        await AwaitStatusAsync(sink, status => Assert.Equal(5L, status.Persisted));
         Assert.Equal(5, target.Synced);
     }
 
@@ -44,16 +37,9 @@ public sealed class LaneTests() : SinkActorHarness("l")
         target.WrittenBeforeACrash.UnionWith([1L, 2L, 3L]);
         IActorRef sink = StartSink(target);
         Kit.ExpectMsg<SinkReady>(TimeSpan.FromSeconds(30));
-        foreach (int n in Enumerable.Range(1, 3))
-        {
-            Send($"M{n}", $"P{n}");
-        }
+        SendOnePerPatient(3);
 
-        await Kit.AwaitAssertAsync(async () =>
-        {
-            SinkStatus status = await sink.Ask<SinkStatus>(GetSinkStatus.Instance, TimeSpan.FromSeconds(10));
-            Assert.Equal(3L, status.Persisted);
-        }, TimeSpan.FromSeconds(30));
+        await AwaitStatusAsync(sink, status => Assert.Equal(3L, status.Persisted));
         Assert.Empty(target.Written);
         Assert.True(target.DurableFlushes > 0, "a watermark counted lines of the last run without syncing the file");
     }
@@ -75,11 +61,7 @@ public sealed class LaneTests() : SinkActorHarness("l")
         Assert.Equal(["B1", "B2"], first.Written.Where(id => id[0] == 'B')); // one patient's order
 
         // The low mark stays before A1, but the persisted watermark records the three done above it.
-        await Kit.AwaitAssertAsync(async () =>
-        {
-            SinkStatus status = await sink.Ask<SinkStatus>(GetSinkStatus.Instance, TimeSpan.FromSeconds(10));
-            Assert.Equal((0L, 3L, 2, 4), (status.Persisted, status.PersistedAbove, status.InLanes, status.Lanes));
-        }, TimeSpan.FromSeconds(30));
+        await AwaitStatusAsync(sink, status => Assert.Equal((0L, 3L, 2, 4), (status.Persisted, status.PersistedAbove, status.InLanes, status.Lanes)));
 
         // The sink stops; A1's delivery, still hanging, is cancelled (so it cannot land after the next incarnation's).
         // A restart delivers A1 then A2, nothing else.
@@ -89,11 +71,7 @@ public sealed class LaneTests() : SinkActorHarness("l")
         sink = StartSink(second);
         await Kit.AwaitAssertAsync(() => Assert.Equal(["A1", "A2"], second.Written), TimeSpan.FromSeconds(30));
         first.ReleaseAll(); // the abandoned lane finishes late: its answer reaches no one
-        await Kit.AwaitAssertAsync(async () =>
-        {
-            SinkStatus status = await sink.Ask<SinkStatus>(GetSinkStatus.Instance, TimeSpan.FromSeconds(10));
-            Assert.Equal((5L, 0L, new SinkCounts(5, 0, 0, 0)), (status.Watermark, status.PersistedAbove, status.Counts));
-        }, TimeSpan.FromSeconds(30));
+        await AwaitStatusAsync(sink, status => Assert.Equal((5L, 0L, new SinkCounts(5, 0, 0, 0)), (status.Watermark, status.PersistedAbove, status.Counts)));
         Assert.Equal(["B1", "B2", "C1"], first.Written.Order()); // A1's late answer wrote nothing
         Assert.Equal(["A1", "A2"], second.Written); // nothing another lane had finished was sent again
     }
@@ -110,8 +88,7 @@ public sealed class LaneTests() : SinkActorHarness("l")
         Send("B1", "P2"); // hangs
         Send("C1", "P3");
         Send("D1", "P4");
-        await Kit.AwaitAssertAsync(async () =>
-            Assert.Equal(2L, (await sink.Ask<SinkStatus>(GetSinkStatus.Instance, TimeSpan.FromSeconds(10))).PersistedAbove), TimeSpan.FromSeconds(30));
+        await AwaitStatusAsync(sink, status => Assert.Equal(2L, status.PersistedAbove));
         await sink.GracefulStop(TimeSpan.FromSeconds(10));
 
         // The output says A1 and B1 reached it before the crash: settled at once on restart, which carries the low mark
@@ -121,11 +98,7 @@ public sealed class LaneTests() : SinkActorHarness("l")
         sink = StartSink(second);
         Send("E1", "P5");
         await Kit.AwaitAssertAsync(() => Assert.Equal(["E1"], second.Written), TimeSpan.FromSeconds(30));
-        await Kit.AwaitAssertAsync(async () =>
-        {
-            SinkStatus status = await sink.Ask<SinkStatus>(GetSinkStatus.Instance, TimeSpan.FromSeconds(10));
-            Assert.Equal((5L, new SinkCounts(5, 0, 0, 0)), (status.Watermark, status.Counts));
-        }, TimeSpan.FromSeconds(30));
+        await AwaitStatusAsync(sink, status => Assert.Equal((5L, new SinkCounts(5, 0, 0, 0)), (status.Watermark, status.Counts)));
         first.ReleaseAll();
     }
 
@@ -143,8 +116,7 @@ public sealed class LaneTests() : SinkActorHarness("l")
         Send("P1", "P"); // hangs in the other, then fails: quarantined
         Send("R1", "R"); // waits for a lane
         Send("P2", "P"); // waits behind P1
-        await Kit.AwaitAssertAsync(async () =>
-            Assert.Equal(4, (await sink.Ask<SinkStatus>(GetSinkStatus.Instance, TimeSpan.FromSeconds(10))).InLanes), TimeSpan.FromSeconds(30));
+        await AwaitStatusAsync(sink, status => Assert.Equal(4, status.InLanes));
         target.Release("P1"); // quarantined; R1 takes the free lane and hangs; P2 is ready but has no lane
         await Kit.AwaitAssertAsync(async () =>
             Assert.Single((await sink.Ask<QuarantineList>(new ListQuarantine(), TimeSpan.FromSeconds(10))).Items), TimeSpan.FromSeconds(30));

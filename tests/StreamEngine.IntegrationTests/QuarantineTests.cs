@@ -23,7 +23,7 @@ public sealed class QuarantineTests() : SinkActorHarness("q")
         SinkStatus status = null!;
         await Kit.AwaitAssertAsync(async () =>
         {
-            status = await sink.Ask<SinkStatus>(GetSinkStatus.Instance, TimeSpan.FromSeconds(10));
+            status = await StatusOf(sink);
             Assert.Equal(received, status.Watermark - status.Origin);
         }, TimeSpan.FromSeconds(30));
         return status;
@@ -63,7 +63,7 @@ public sealed class QuarantineTests() : SinkActorHarness("q")
         Send("A4", "P1"); // no longer blocked
         status = await SettledStatusAsync(sink, 6);
         await Kit.AwaitAssertAsync(() => Assert.Equal("A4", _target.Written[^1]), TimeSpan.FromSeconds(10));
-        status = await sink.Ask<SinkStatus>(GetSinkStatus.Instance, TimeSpan.FromSeconds(10));
+        status = await StatusOf(sink);
         Assert.Equal(new SinkCounts(6, 0, 0, 0), status.Counts);
         Assert.Empty((await sink.Ask<QuarantineList>(new ListQuarantine(), TimeSpan.FromSeconds(10))).Items);
     }
@@ -91,7 +91,7 @@ public sealed class QuarantineTests() : SinkActorHarness("q")
         QuarantineItem next = Assert.Single((await sink.Ask<QuarantineList>(new ListQuarantine(), TimeSpan.FromSeconds(10))).Items);
         Assert.Equal(("s/q/3", 1), (next.Id, next.Parked));
         Assert.Equal(new SinkCounts(Delivered: 2, Filtered: 1, Quarantined: 1, Parked: 1),
-            (await sink.Ask<SinkStatus>(GetSinkStatus.Instance, TimeSpan.FromSeconds(10))).Counts);
+            (await StatusOf(sink)).Counts);
 
         // After a restart the same state comes back from the sink's journal (and its snapshot).
         await sink.GracefulStop(TimeSpan.FromSeconds(10));
@@ -108,7 +108,7 @@ public sealed class QuarantineTests() : SinkActorHarness("q")
         }
 
         sink = StartSink();
-        SinkStatus restarted = await sink.Ask<SinkStatus>(GetSinkStatus.Instance, TimeSpan.FromSeconds(10));
+        SinkStatus restarted = await StatusOf(sink);
         Assert.Equal(new SinkCounts(2, 1, 1, 1), restarted.Counts);
         Assert.Equal("s/q/3", Assert.Single((await sink.Ask<QuarantineList>(new ListQuarantine(), TimeSpan.FromSeconds(10))).Items).Id);
     }
@@ -130,7 +130,7 @@ public sealed class QuarantineTests() : SinkActorHarness("q")
         Assert.Equal(["A1"], _target.Written); // M1 still waits: its other patient is blocked by B1
         Assert.True((await sink.Ask<QuarantineActionResult>(new RetryQuarantined("s/q/2"), TimeSpan.FromSeconds(10))).Ok);
         Assert.Equal(["A1", "B1", "M1", "B2"], _target.Written);
-        Assert.Equal(new SinkCounts(4, 0, 0, 0), (await sink.Ask<SinkStatus>(GetSinkStatus.Instance, TimeSpan.FromSeconds(10))).Counts);
+        Assert.Equal(new SinkCounts(4, 0, 0, 0), (await StatusOf(sink)).Counts);
     }
 
     [Fact]

@@ -1,5 +1,6 @@
 using Akka.Actor;
 using StreamEngine.Pipeline;
+using StreamEngine.Pipeline.Admin;
 using StreamEngine.Pipeline.Delivery;
 using StreamEngine.Pipeline.Ingest;
 
@@ -36,6 +37,22 @@ public abstract class SinkActorHarness(string listenerId) : IAsyncLifetime
     protected IActorRef StartSink(GatedTarget target, SinkSettings? settings = null, int snapshotEvery = 1000) =>
         Kit.Sys.ActorOf(SinkActor.Props(settings ?? Sink, Listener, _journal, _ => target, _persistence.Settings!.ReadJournalPluginId, Durability.Fsync,
             Kit.TestActor, snapshotEvery));
+
+    /// <summary>The sink's status now.</summary>
+    protected static Task<SinkStatus> StatusOf(IActorRef sink) => sink.Ask<SinkStatus>(GetSinkStatus.Instance, TimeSpan.FromSeconds(10));
+
+    /// <summary>Waits (up to 30 s) until the sink's status passes <paramref name="assert"/>.</summary>
+    protected Task AwaitStatusAsync(IActorRef sink, Action<SinkStatus> assert) =>
+        Kit.AwaitAssertAsync(async () => assert(await StatusOf(sink)), TimeSpan.FromSeconds(30));
+
+    /// <summary>Journals M1..Mn, one message for each of n patients P1..Pn.</summary>
+    protected void SendOnePerPatient(int count)
+    {
+        for (int n = 1; n <= count; n++)
+        {
+            Send($"M{n}", $"P{n}");
+        }
+    }
 
     /// <summary>
     /// Journals an ADT^A08 for a patient (and, for a merge, the patient it retires) and waits for the commit; an empty

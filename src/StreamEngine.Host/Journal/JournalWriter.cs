@@ -8,12 +8,12 @@ namespace StreamEngine.Host.Journal;
 /// journal, every frame that arrived while its previous commit ran) in one transaction, on the calling thread. Handing
 /// the commit to a thread of its own cost more than the commit on a busy two-core machine (waking it took 240-600 µs;
 /// perf/RESULTS.md), and the journal actor has nothing else to do meanwhile: each persistent actor has one write in
-/// flight at a time. A failed commit closes the connection; the next one opens a fresh one.
+/// flight at a time. A failed commit closes the connection; the next one opens a fresh one. Used by the journal actor
+/// alone (commits and its stop run on it one at a time), so it takes no lock.
 /// </summary>
 public sealed class JournalWriter : IDisposable
 {
     private readonly Func<IJournalRowWriter> _open;
-    private readonly object _gate = new();
     private bool _disposed;
     private IJournalRowWriter? _writer;
 
@@ -23,31 +23,28 @@ public sealed class JournalWriter : IDisposable
     /// <summary>Commits the rows in one transaction; throws what made the commit fail (nothing of the group is stored).</summary>
     public void Commit(IReadOnlyList<JournalRowData> rows)
     {
-        lock (_gate)
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        long started = Stopwatch.GetTimestamp();
+        try
         {
-            ObjectDisposedException.ThrowIf(_disposed, this);
-
-            long started = Stopwatch.GetTimestamp();
-            Exception? failure = null;
-            try
-            {
-                _writer ??= _open();
-                _writer.Insert(rows);
-            }
-            catch (Exception e)
-            {
-                failure = e;
-                Close();
-            }
-
-            StreamEngineTelemetry.JournalCommitSeconds.Record(Stopwatch.GetElapsedTime(started).TotalSeconds);
-            StreamEngineTelemetry.JournalCommitRows.Record(rows.Count);
-            StreamEngineTelemetry.JournalCommits.Add(1, new KeyValuePair<string, object?>("outcome", failure is null ? "ok" : "failed"));
-            if (failure is not null)
-            {
-                System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(failure).Throw();
-            }
+            _writer ??= _open();
+            _writer.Insert(rows);
         }
+        catch (Exception)
+        {
+            Close();
+            Record(started, rows.Count, "failed");
+            throw;
+        }
+
+        Record(started, rows.Count, "ok");
+    }
+
+    private static void Record(long started, int rows, string outcome)
+    {
+        StreamEngineTelemetry.JournalCommitSeconds.Record(Stopwatch.GetElapsedTime(started).TotalSeconds);
+        StreamEngineTelemetry.JournalCommitRows.Record(rows);
+        StreamEngineTelemetry.JournalCommits.Add(1, new KeyValuePair<string, object?>("outcome", outcome));
     }
 
     // Never throws: a connection that cannot even be closed cleanly is dropped, and the next commit opens a new one.
@@ -65,13 +62,10 @@ public sealed class JournalWriter : IDisposable
         _writer = null;
     }
 
-    /// <summary>Closes the connection; later writes fail.</summary>
+    /// <summary>Closes the connection; later commits fail.</summary>
     public void Dispose()
     {
-        lock (_gate)
-        {
-            _disposed = true;
-            Close();
-        }
+        _disposed = true;
+        Close();
     }
 }

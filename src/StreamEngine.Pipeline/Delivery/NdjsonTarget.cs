@@ -60,7 +60,7 @@ public sealed class NdjsonTarget : IDeliveryTarget
     /// <inheritdoc />
     public Task<PreparedDelivery> PrepareAsync(long sequenceNr, IIngestEvent journaled, CancellationToken cancellationToken)
     {
-        DeliveryResult result = Prepare(journaled, out Bundle? bundle);
+        DeliveryResult result = _mapping.Prepare(journaled, out Bundle? bundle);
         byte[] line = [];
         if (bundle is not null)
         {
@@ -91,7 +91,7 @@ public sealed class NdjsonTarget : IDeliveryTarget
     }
 
     /// <inheritdoc />
-    public DeliveryResult Classify(IIngestEvent journaled) => Prepare(journaled, out _);
+    public DeliveryResult Classify(IIngestEvent journaled) => _mapping.Prepare(journaled, out _);
 
     /// <inheritdoc />
     public void Flush(bool durable)
@@ -113,6 +113,4 @@ public sealed class NdjsonTarget : IDeliveryTarget
         _file?.Dispose();
         _mapping.Dispose();
     }
-
-    private DeliveryResult Prepare(IIngestEvent journaled, out Bundle? bundle) => _mapping.Prepare(journaled, out bundle);
 }

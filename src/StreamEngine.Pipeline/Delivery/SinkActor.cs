@@ -552,10 +552,17 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
     private void Start(IDeliveryTarget target, long seq, IIngestEvent journaled)
     {
         CancellationTokenSource epoch = _stopping;
-        CancellationToken stopping = epoch.Token;
+        Task<PreparedDelivery> lane = RunLane(target, seq, journaled);
+        lane.PipeTo(Self, success: prepared => new LaneDone(epoch, lane, prepared, journaled), failure: e => new LaneFailed(epoch, e));
+    }
+
+    // One message's preparation on the thread pool, tracked until its result is back on the actor (a stop awaits it).
+    private Task<PreparedDelivery> RunLane(IDeliveryTarget target, long seq, IIngestEvent journaled)
+    {
+        CancellationToken stopping = _stopping.Token;
         Task<PreparedDelivery> lane = Task.Run(() => target.PrepareAsync(seq, journaled, stopping), stopping);
         _running.Add(lane);
-        lane.PipeTo(Self, success: prepared => new LaneDone(epoch, prepared, journaled), failure: e => new LaneFailed(epoch, e));
+        return lane;
     }
 
     private void OnLaneDone(LaneDone done)
@@ -566,7 +573,7 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
         }
 
         long seq = done.Prepared.SequenceNr;
-        _running.RemoveWhere(t => t.IsCompleted);
+        _running.Remove(done.Lane);
         _unflushed = true;
         DeliveryResult result = _target!.Commit(done.Prepared);
         _lanes.Finish(seq);
@@ -1069,6 +1076,7 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
         });
         Command<ReplayLaneDone>(done =>
         {
+            _running.Remove(done.Lane);
             if (!ReferenceEquals(done.Run, _replay))
             {
                 return;
@@ -1146,11 +1154,8 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
 
     private void StartReplayLane(ReplayRun run, long seq, IIngestEvent journaled)
     {
-        CancellationToken stopping = _stopping.Token;
-        Task<PreparedDelivery> lane = Task.Run(() => run.Target.PrepareAsync(seq, journaled, stopping), stopping);
-        _running.RemoveWhere(t => t.IsCompleted);
-        _running.Add(lane);
-        lane.PipeTo(Self, success: prepared => new ReplayLaneDone(run, seq, prepared), failure: _ => new ReplayLaneDone(run, seq, null));
+        Task<PreparedDelivery> lane = RunLane(run.Target, seq, journaled);
+        lane.PipeTo(Self, success: prepared => new ReplayLaneDone(run, lane, seq, prepared), failure: _ => new ReplayLaneDone(run, lane, seq, null));
     }
 
     private void FinishReplay(Exception? failure)
@@ -1217,12 +1222,8 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
         if (_unflushed || (durable && _unsynced))
         {
             _target.Flush(durable);
-            _unsynced = _unsynced || _unflushed;
             _unflushed = false;
-            if (durable)
-            {
-                _unsynced = false;
-            }
+            _unsynced = !durable; // handed to the OS only, or on disk
         }
     }
 
@@ -1387,13 +1388,13 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
         public long Started { get; init; }
     }
 
-    private sealed record ReplayLaneDone(ReplayRun Run, long SequenceNr, PreparedDelivery? Prepared);
+    private sealed record ReplayLaneDone(ReplayRun Run, Task Lane, long SequenceNr, PreparedDelivery? Prepared);
 
     private sealed record ReplayCounted(ReplayRequest Request, IActorRef ReplyTo, long Matched, long Messages);
 
     private sealed record ReplayAborted(ReplayRequest Request, IActorRef ReplyTo, Exception Cause);
 
-    private sealed record LaneDone(CancellationTokenSource Epoch, PreparedDelivery Prepared, IIngestEvent Event);
+    private sealed record LaneDone(CancellationTokenSource Epoch, Task Lane, PreparedDelivery Prepared, IIngestEvent Event);
 
     private sealed record LaneFailed(CancellationTokenSource Epoch, Exception Cause);
 
