@@ -7,168 +7,231 @@ namespace StreamEngine.Fhir;
 /// <summary>
 /// Writes Firely POCOs as FHIR JSON, byte for byte what Firely's own <c>BaseFhirJsonSerializer</c> writes (a test holds
 /// it to that over every golden and corpus bundle), faster and with far less garbage: each type's elements come from
-/// <see cref="PocoMembers"/> (listed once, read through their backing fields), where Firely's serializer enumerates
-/// iterators and buffers and prunes every element. Empty elements are left out, as FHIR requires.
+/// <see cref="PocoMembers"/> (listed once, read through their backing fields, names encoded once), where Firely's
+/// serializer enumerates iterators and buffers and prunes every element.
+/// <para>Empty elements are left out, as FHIR requires, in one pass: an object or array is opened in the output only
+/// when the first value inside it is written (a stack of deferred openings), so no subtree is walked twice to find
+/// out whether it holds anything.</para>
 /// </summary>
-internal static class FastFhirJsonWriter
+internal sealed class FastFhirJsonWriter
 {
-    /// <summary>Writes a resource (or any POCO) as a JSON object.</summary>
-    public static void Write(Base poco, Utf8JsonWriter writer)
+    private static readonly JsonEncodedText ResourceType = JsonEncodedText.Encode("resourceType");
+    private static readonly JsonEncodedText Id = JsonEncodedText.Encode("id");
+    private static readonly JsonEncodedText Extension = JsonEncodedText.Encode("extension");
+
+    private readonly Utf8JsonWriter _writer;
+    private Frame[] _frames = new Frame[32];
+    private int _depth;   // frames open in the walk
+    private int _written; // of those, the ones already opened in the output (always the outermost)
+
+    private FastFhirJsonWriter(Utf8JsonWriter writer) => _writer = writer;
+
+    private enum Kind : byte
     {
-        writer.WriteStartObject();
-        WriteMembers(poco, writer);
-        writer.WriteEndObject();
+        Object,
+        Array,
+        Item,
     }
 
-    private static void WriteMembers(Base poco, Utf8JsonWriter writer)
+    /// <summary>Writes a resource (or any POCO) as a JSON object (an empty one too).</summary>
+    public static void Write(Base poco, Utf8JsonWriter writer)
+    {
+        var walk = new FastFhirJsonWriter(writer);
+        walk.Push(Kind.Item, default);
+        walk.Emit();
+        walk.WriteMembers(poco);
+        walk.Pop();
+    }
+
+    private void Push(Kind kind, JsonEncodedText name)
+    {
+        if (_depth == _frames.Length)
+        {
+            Array.Resize(ref _frames, _depth * 2);
+        }
+
+        _frames[_depth++] = new Frame(kind, name);
+    }
+
+    // Opens in the output every frame not opened yet: a value is about to be written inside them.
+    private void Emit()
+    {
+        for (; _written < _depth; _written++)
+        {
+            Frame frame = _frames[_written];
+            switch (frame.Kind)
+            {
+                case Kind.Object:
+                    _writer.WriteStartObject(frame.Name);
+                    break;
+                case Kind.Array:
+                    _writer.WriteStartArray(frame.Name);
+                    break;
+                default:
+                    _writer.WriteStartObject();
+                    break;
+            }
+        }
+    }
+
+    // Closes the innermost frame, in the output only if it was opened there.
+    private void Pop()
+    {
+        Kind kind = _frames[--_depth].Kind;
+        if (_written > _depth)
+        {
+            _written = _depth;
+            if (kind == Kind.Array)
+            {
+                _writer.WriteEndArray();
+            }
+            else
+            {
+                _writer.WriteEndObject();
+            }
+        }
+    }
+
+    private void WriteMembers(Base poco)
     {
         if (poco is Resource resource)
         {
-            writer.WriteString("resourceType"u8, resource.TypeName);
+            Emit();
+            _writer.WriteString(ResourceType, resource.TypeName);
         }
 
         foreach (PocoMember member in PocoMembers.Of(poco.GetType()))
         {
-            object? value = member.Get(poco);
-            if (value is null)
+            switch (member.Get(poco))
             {
-                continue;
-            }
-
-            string name = member.Name;
-            switch (value)
-            {
+                case null:
+                    break;
                 case PrimitiveType primitive:
-                    WritePrimitive(member.Choice ? name + Suffix(primitive) : name, primitive, writer);
+                    (JsonEncodedText name, JsonEncodedText extra) = member.Choice ? member.ChoiceNames(primitive.TypeName) : (member.JsonName, member.JsonExtraName);
+                    WritePrimitive(name, extra, primitive);
                     break;
                 case Base child:
-                    if (!HasContent(child))
-                    {
-                        continue;
-                    }
-
-                    writer.WritePropertyName(member.Choice ? name + Suffix(child) : name);
-                    Write(child, writer);
+                    Push(Kind.Object, member.Choice ? member.ChoiceNames(child.TypeName).Name : member.JsonName);
+                    WriteMembers(child);
+                    Pop();
                     break;
-                case IList list when list.Count > 0:
-                    WriteList(name, list, writer);
+                case IList { Count: > 0 } list:
+                    WriteList(member.JsonName, member.JsonExtraName, list);
                     break;
                 case string text:
-                    writer.WriteString(name, text); // Element.id, Extension.url
+                    Emit();
+                    _writer.WriteString(member.JsonName, text); // Element.id, Extension.url
                     break;
             }
         }
     }
 
-    private static void WriteList(string name, IList list, Utf8JsonWriter writer)
+    private void WriteList(JsonEncodedText name, JsonEncodedText extraName, IList list)
     {
         int count = list.Count;
         if (list[0] is PrimitiveType)
         {
-            bool anyValue = false;
-            bool anyExtra = false;
-            for (int i = 0; i < count; i++)
-            {
-                var p = (PrimitiveType)list[i]!;
-                anyValue |= p.JsonValue is not null;
-                anyExtra |= HasExtra(p);
-            }
-
-            if (anyValue)
-            {
-                writer.WriteStartArray(name);
-                for (int i = 0; i < count; i++)
-                {
-                    WriteValue(((PrimitiveType)list[i]!).JsonValue, writer);
-                }
-
-                writer.WriteEndArray();
-            }
-
-            if (anyExtra)
-            {
-                writer.WriteStartArray("_" + name);
-                for (int i = 0; i < count; i++)
-                {
-                    var p = (PrimitiveType)list[i]!;
-                    if (HasExtra(p))
-                    {
-                        writer.WriteStartObject();
-                        WriteExtra(p, writer);
-                        writer.WriteEndObject();
-                    }
-                    else
-                    {
-                        writer.WriteNullValue();
-                    }
-                }
-
-                writer.WriteEndArray();
-            }
-
+            WritePrimitiveList(name, extraName, list);
             return;
         }
 
-        bool started = false;
+        Push(Kind.Array, name);
         for (int i = 0; i < count; i++)
         {
-            var item = (Base)list[i]!;
-            if (!HasContent(item))
-            {
-                continue;
-            }
-
-            if (!started)
-            {
-                writer.WriteStartArray(name);
-                started = true;
-            }
-
-            Write(item, writer);
+            Push(Kind.Item, default);
+            WriteMembers((Base)list[i]!);
+            Pop();
         }
 
-        if (started)
+        Pop();
+    }
+
+    private void WritePrimitiveList(JsonEncodedText name, JsonEncodedText extraName, IList list)
+    {
+        int count = list.Count;
+        bool anyValue = false;
+        bool anyExtra = false;
+        for (int i = 0; i < count; i++)
         {
-            writer.WriteEndArray();
+            var p = (PrimitiveType)list[i]!;
+            anyValue |= p.JsonValue is not null;
+            anyExtra |= HasExtra(p);
+        }
+
+        if (anyValue)
+        {
+            Push(Kind.Array, name);
+            Emit();
+            for (int i = 0; i < count; i++)
+            {
+                WriteValue(((PrimitiveType)list[i]!).JsonValue);
+            }
+
+            Pop();
+        }
+
+        if (anyExtra)
+        {
+            Push(Kind.Array, extraName);
+            Emit();
+            for (int i = 0; i < count; i++)
+            {
+                var p = (PrimitiveType)list[i]!;
+                if (HasExtra(p))
+                {
+                    WriteExtra(Kind.Item, default, p);
+                }
+                else
+                {
+                    _writer.WriteNullValue();
+                }
+            }
+
+            Pop();
         }
     }
 
-    private static void WritePrimitive(string name, PrimitiveType primitive, Utf8JsonWriter writer)
+    private void WritePrimitive(JsonEncodedText name, JsonEncodedText extraName, PrimitiveType primitive)
     {
         object? value = primitive.JsonValue;
         if (value is not null)
         {
-            writer.WritePropertyName(name);
-            WriteValue(value, writer);
+            Emit();
+            _writer.WritePropertyName(name);
+            WriteValue(value);
         }
 
         if (HasExtra(primitive))
         {
-            writer.WriteStartObject("_" + name);
-            WriteExtra(primitive, writer);
-            writer.WriteEndObject();
+            WriteExtra(Kind.Object, extraName, primitive);
         }
     }
 
-    private static void WriteExtra(PrimitiveType primitive, Utf8JsonWriter writer)
+    // A primitive's id and extensions, as an object written even when its extensions turn out empty (as Firely does).
+    private void WriteExtra(Kind kind, JsonEncodedText name, PrimitiveType primitive)
     {
+        Push(kind, name);
+        Emit();
         if (primitive.ElementId is { } id)
         {
-            writer.WriteString("id"u8, id);
+            _writer.WriteString(Id, id);
         }
 
         if (primitive.Extension.Count > 0)
         {
-            WriteList("extension", primitive.Extension, writer);
+            WriteList(Extension, default, primitive.Extension);
         }
+
+        Pop();
     }
 
     // Not p.Extension.Count: Firely creates the list on first read, which would allocate one per primitive.
     private static bool HasExtra(PrimitiveType p) =>
         p.ElementId is not null || (p.TryGetValue("extension", out object? extensions) && extensions is IList { Count: > 0 });
 
-    private static void WriteValue(object? value, Utf8JsonWriter writer)
+    private void WriteValue(object? value)
     {
+        Utf8JsonWriter writer = _writer;
         switch (value)
         {
             case null:
@@ -200,45 +263,5 @@ internal static class FastFhirJsonWriter
         }
     }
 
-    private static bool HasContent(Base poco)
-    {
-        if (poco is PrimitiveType primitive)
-        {
-            return primitive.JsonValue is not null || HasExtra(primitive);
-        }
-
-        if (poco is Resource)
-        {
-            return true;
-        }
-
-        foreach (PocoMember member in PocoMembers.Of(poco.GetType()))
-        {
-            switch (member.Get(poco))
-            {
-                case Base child when HasContent(child):
-                    return true;
-                case string:
-                    return true;
-                case IList list:
-                    for (int i = 0; i < list.Count; i++)
-                    {
-                        if (list[i] is Base b && HasContent(b))
-                        {
-                            return true;
-                        }
-                    }
-
-                    break;
-            }
-        }
-
-        return false;
-    }
-
-    private static string Suffix(Base value)
-    {
-        string type = value.TypeName;
-        return char.ToUpperInvariant(type[0]) + type[1..];
-    }
+    private readonly record struct Frame(Kind Kind, JsonEncodedText Name);
 }

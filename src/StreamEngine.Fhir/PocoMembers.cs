@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Reflection;
+using System.Text.Json;
 using Hl7.Fhir.Introspection;
 using Hl7.Fhir.Model;
 using Linq = System.Linq.Expressions;
@@ -11,7 +12,23 @@ namespace StreamEngine.Fhir;
 /// <param name="Choice">True for a data-type choice (its JSON name takes the type as a suffix).</param>
 /// <param name="Get">Reads the element (null when absent); never creates an empty list.</param>
 /// <param name="Clear">Removes the element, or null when it cannot be written.</param>
-public sealed record PocoMember(string Name, bool Choice, Func<Base, object?> Get, Action<Base>? Clear);
+public sealed record PocoMember(string Name, bool Choice, Func<Base, object?> Get, Action<Base>? Clear)
+{
+    private readonly ConcurrentDictionary<string, (JsonEncodedText Name, JsonEncodedText Extra)> _choiceNames = new(StringComparer.Ordinal);
+
+    /// <summary>The JSON property name, encoded once.</summary>
+    public JsonEncodedText JsonName { get; } = JsonEncodedText.Encode(Name);
+
+    /// <summary>The JSON name of a primitive's id and extensions (<c>_name</c>), encoded once.</summary>
+    public JsonEncodedText JsonExtraName { get; } = JsonEncodedText.Encode("_" + Name);
+
+    /// <summary>A choice element's JSON names for a value of FHIR type <paramref name="typeName"/> (<c>valueString</c>, <c>_valueString</c>).</summary>
+    public (JsonEncodedText Name, JsonEncodedText Extra) ChoiceNames(string typeName) => _choiceNames.GetOrAdd(typeName, static (type, name) =>
+    {
+        string full = name + char.ToUpperInvariant(type[0]) + type[1..];
+        return (JsonEncodedText.Encode(full), JsonEncodedText.Encode("_" + full));
+    }, Name);
+}
 
 /// <summary>
 /// The elements of a Firely POCO type in FHIR order, looked up once per type from Firely's class mapping. Firely's
