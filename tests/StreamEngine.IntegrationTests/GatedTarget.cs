@@ -27,6 +27,15 @@ public sealed class GatedTarget : IDeliveryTarget
 
     public long Position => 0;
 
+    /// <summary>Ready messages one lane may prepare in a row (the engine's file sink takes several).</summary>
+    public int LaneBatch { get; init; } = 1;
+
+    private int _prepared;
+    private int _committed;
+
+    /// <summary>The most messages ever prepared and not yet committed: above the lanes only when lanes take several at once.</summary>
+    public int MostPreparedAhead { get; private set; }
+
     private readonly ConcurrentDictionary<string, bool> _broken = new();
 
     public void Break(params string[] controlIds)
@@ -73,12 +82,14 @@ public sealed class GatedTarget : IDeliveryTarget
             }
         }
 
+        Interlocked.Increment(ref _prepared);
         return new PreparedDelivery(sequenceNr, _broken.ContainsKey(id) ? DeliveryResult.Quarantine("Broken") : DeliveryResult.Delivered,
             System.Text.Encoding.ASCII.GetBytes(id));
     }
 
     public DeliveryResult Commit(in PreparedDelivery prepared)
     {
+        MostPreparedAhead = Math.Max(MostPreparedAhead, Volatile.Read(ref _prepared) - _committed++);
         if (prepared.Result.Outcome == DeliveryOutcome.Delivered)
         {
             lock (_lock)

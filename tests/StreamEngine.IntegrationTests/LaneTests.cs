@@ -45,6 +45,36 @@ public sealed class LaneTests() : SinkActorHarness("l")
     }
 
     [Fact]
+    public async Task ALaneTakingSeveralReadyMessages_KeepsEachPatientsOrder_AndAPoisonParksOnlyItsPatient()
+    {
+        // One lane, a target that prepares up to 8 ready messages in a row (as the file sink does): a backlog builds
+        // behind a held message, then goes in groups of different patients.
+        var target = new GatedTarget { LaneBatch = 8 };
+        target.Hold("X1");
+        target.Break("A1");
+        IActorRef sink = StartSink(target, lanes: 1);
+        Kit.ExpectMsg<SinkReady>(TimeSpan.FromSeconds(30));
+        Send("X1", "P0"); // holds the only lane
+        Send("A1", "P1"); // poison
+        Send("B1", "P2");
+        Send("A2", "P1"); // parked behind A1
+        Send("C1", "P3");
+        Send("B2", "P2");
+        Send("A3", "P1"); // parked behind A1
+        await AwaitStatusAsync(sink, status => Assert.Equal(7, status.InLanes));
+
+        target.Release("X1");
+        await AwaitStatusAsync(sink, status => Assert.Equal(new SinkCounts(Delivered: 4, Filtered: 0, Quarantined: 1, Parked: 2), status.Counts));
+        Assert.Equal(["X1", "B1", "C1", "B2"], target.Written);
+        Assert.True(target.MostPreparedAhead > 1, "the lane never took more than one message at a time");
+
+        target.Fix();
+        QuarantineActionResult retried = await sink.Ask<QuarantineActionResult>(new RetryQuarantined("s/l/2"), TimeSpan.FromSeconds(10));
+        Assert.True(retried.Ok, retried.Message);
+        Assert.Equal(["X1", "B1", "C1", "B2", "A1", "A2", "A3"], target.Written);
+    }
+
+    [Fact]
     public async Task AHangingPatient_HoldsBackOnlyItself_AndARestartResendsOnlyWhatWasNotDone()
     {
         var first = new GatedTarget();

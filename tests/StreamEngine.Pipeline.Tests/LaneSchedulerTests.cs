@@ -37,6 +37,36 @@ public sealed class LaneSchedulerTests
     }
 
     [Fact]
+    public void ALane_TakesAFairShareOfTheReadyMessages_OfDifferentPatients_AndHoldsOneLaneUntilEnded()
+    {
+        var lanes = new LaneScheduler<string>(2);
+        lanes.Add(1, ["a"], "a1");
+        lanes.Add(2, ["b"], "b1");
+        lanes.Add(3, ["a"], "a2"); // waits for a1: never in a lane with it
+        lanes.Add(4, ["c"], "c1");
+        lanes.Add(5, ["d"], "d1");
+        lanes.Add(6, ["e"], "e1");
+
+        var first = new List<(long, string)>();
+        Assert.True(lanes.TryStartLane(8, first));
+        Assert.Equal([1L, 2L, 4L], first.Select(m => m.Item1)); // 5 ready over 2 free lanes: 3, in journal order
+        var second = new List<(long, string)>();
+        Assert.True(lanes.TryStartLane(8, second));
+        Assert.Equal([5L, 6L], second.Select(m => m.Item1));
+        Assert.False(lanes.TryStartLane(8, new List<(long, string)>())); // both lanes taken
+        Assert.Equal(2, lanes.Running);
+
+        lanes.Release(1); // a2 is ready now, but the lane stays taken until ended
+        Assert.False(lanes.TryStartLane(8, new List<(long, string)>()));
+        lanes.Release(2);
+        lanes.Release(4);
+        lanes.EndLane();
+        var third = new List<(long, string)>();
+        Assert.True(lanes.TryStartLane(1, third));
+        Assert.Equal([(3L, "a2")], third);
+    }
+
+    [Fact]
     public void NoMoreThanTheLanes_RunAtOnce()
     {
         var lanes = new LaneScheduler<string>(2);

@@ -58,6 +58,13 @@ public interface IDeliveryTarget : IDisposable
     long Position { get; }
 
     /// <summary>
+    /// How many ready messages (all of different patients) one lane may prepare in a row. More than one suits a target
+    /// whose preparation is computation only: fewer hand-offs between threads per message. A target that delivers in
+    /// <see cref="PrepareAsync"/> keeps 1, so one slow delivery never holds up another patient.
+    /// </summary>
+    int LaneBatch => 1;
+
+    /// <summary>
     /// Works one event out, thread-safely (mapping, policy; the delivery itself for a target without a position). The task
     /// fails only for failures that a retry may cure (I/O, a server down).
     /// </summary>

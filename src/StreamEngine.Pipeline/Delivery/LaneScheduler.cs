@@ -5,6 +5,8 @@ namespace StreamEngine.Pipeline.Delivery;
 /// sharing one of its patient keys is still waiting or running; at most <see cref="Lanes"/> run at once. Different
 /// patients go in parallel, one patient's messages strictly in order, and a merge (two keys) waits for both patients
 /// to drain and holds both until it is done. Messages without a patient key share one key: they keep their order.
+/// A lane may take several ready messages at once (<see cref="TryStartLane"/>): they are of different patients, so
+/// preparing them one after another on one thread keeps every patient's order and saves a hand-off per message.
 /// Not thread-safe: owned by the sink actor.
 /// </summary>
 /// <typeparam name="T">What is carried with each message.</typeparam>
@@ -25,10 +27,10 @@ public sealed class LaneScheduler<T>
         Lanes = lanes;
     }
 
-    /// <summary>How many messages may run at once.</summary>
+    /// <summary>How many lanes (a message, or a group of ready messages) may run at once.</summary>
     public int Lanes { get; }
 
-    /// <summary>Messages started and not yet finished.</summary>
+    /// <summary>Lanes started and not yet ended.</summary>
     public int Running { get; private set; }
 
     /// <summary>Messages added and not yet finished (running ones included).</summary>
@@ -85,7 +87,7 @@ public sealed class LaneScheduler<T>
         return false;
     }
 
-    /// <summary>The next message that may start now, if a lane is free; it counts as running until <see cref="Finish"/>.</summary>
+    /// <summary>The next message that may start now, if a lane is free; it holds the lane until <see cref="Finish"/>.</summary>
     public bool TryStart(out long sequenceNr, out T item)
     {
         if (Running < Lanes && _ready.TryDequeue(out sequenceNr))
@@ -100,15 +102,48 @@ public sealed class LaneScheduler<T>
         return false;
     }
 
-    /// <summary>A started message is done: the next message of each of its patients may start.</summary>
+    /// <summary>
+    /// If a lane is free, takes up to <paramref name="max"/> messages that may start now (all of different patients),
+    /// in journal order, into <paramref name="batch"/>. Each is <see cref="Release"/>d when done, and the lane
+    /// <see cref="EndLane"/>d after the last.
+    /// </summary>
+    public bool TryStartLane(int max, List<(long SequenceNr, T Item)> batch)
+    {
+        if (Running >= Lanes || _ready.Count == 0)
+        {
+            return false;
+        }
+
+        // A fair share of what is ready, so the other free lanes get work too.
+        int freeLanes = Lanes - Running;
+        int take = Math.Min(max, (_ready.Count + freeLanes - 1) / freeLanes);
+        Running++;
+        while (batch.Count < take && _ready.TryDequeue(out long sequenceNr))
+        {
+            batch.Add((sequenceNr, _entries[sequenceNr].Item));
+        }
+
+        return true;
+    }
+
+    /// <summary>A message started alone is done: its lane is free, and the next message of each of its patients may start.</summary>
     public void Finish(long sequenceNr)
+    {
+        Release(sequenceNr);
+        EndLane();
+    }
+
+    /// <summary>A lane has finished its messages (each <see cref="Release"/>d).</summary>
+    public void EndLane() => Running--;
+
+    /// <summary>A started message is done: the next message of each of its patients may start (its lane stays taken).</summary>
+    public void Release(long sequenceNr)
     {
         if (!_entries.Remove(sequenceNr, out Entry? entry))
         {
             throw new InvalidOperationException($"Sequence {sequenceNr} is not scheduled.");
         }
 
-        Running--;
         foreach (string key in entry.Keys)
         {
             Queue<long> queue = _byKey[key];

@@ -58,6 +58,10 @@ public sealed class NdjsonTarget : IDeliveryTarget
     public long Position => _rotating?.Position ?? _file!.Position;
 
     /// <inheritdoc />
+    /// <remarks>Preparing a line is mapping and serialising only: a lane takes up to 32 ready messages at once.</remarks>
+    public int LaneBatch => 32;
+
+    /// <inheritdoc />
     public Task<PreparedDelivery> PrepareAsync(long sequenceNr, IIngestEvent journaled, CancellationToken cancellationToken)
     {
         DeliveryResult result = _mapping.Prepare(journaled, out Bundle? bundle);

@@ -531,36 +531,74 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
         Pump();
     }
 
-    // Starts what the lanes allow: each message's preparation (and, for a FHIR server, its delivery) on the thread pool.
+    // Starts what the lanes allow: each lane's messages prepared (and, for a FHIR server, delivered) on the thread pool.
     private void Pump()
     {
-        while (_lanes.TryStart(out long seq, out IIngestEvent journaled))
+        IDeliveryTarget target = _target!;
+        while (true)
         {
-            if (_blocked.Count > 0 && BlockerOf(KeysOf(journaled)) is { } blocking)
+            var batch = new List<(long SequenceNr, IIngestEvent Item)>();
+            if (!_lanes.TryStartLane(target.LaneBatch, batch))
             {
-                // Its patient's earlier message was quarantined while this one waited in the lane.
-                _lanes.Finish(seq);
-                Park(seq, journaled, blocking);
+                return;
+            }
+
+            if (_blocked.Count > 0)
+            {
+                // A patient's earlier message was quarantined while this one waited in the lane.
+                batch.RemoveAll(m =>
+                {
+                    if (BlockerOf(KeysOf(m.Item)) is not { } blocking)
+                    {
+                        return false;
+                    }
+
+                    _lanes.Release(m.SequenceNr);
+                    Park(m.SequenceNr, m.Item, blocking);
+                    return true;
+                });
+            }
+
+            if (batch.Count == 0)
+            {
+                _lanes.EndLane();
                 continue;
             }
 
-            Start(_target!, seq, journaled);
+            Start(target, batch);
         }
     }
 
-    // Its own frame: the lambdas capture this message's values, never a loop's variables that move on.
-    private void Start(IDeliveryTarget target, long seq, IIngestEvent journaled)
+    // Its own frame: the lambdas capture this lane's values, never a loop's variables that move on.
+    private void Start(IDeliveryTarget target, List<(long SequenceNr, IIngestEvent Item)> batch)
     {
         CancellationTokenSource epoch = _stopping;
-        Task<PreparedDelivery> lane = RunLane(target, seq, journaled);
-        lane.PipeTo(Self, success: prepared => new LaneDone(epoch, lane, prepared, journaled), failure: e => new LaneFailed(epoch, e));
+        Task<PreparedDelivery?[]> lane = RunLane(target, batch, failEach: false);
+        lane.PipeTo(Self, success: prepared => new LaneDone(epoch, lane, prepared, batch), failure: e => new LaneFailed(epoch, e));
     }
 
-    // One message's preparation on the thread pool, tracked until its result is back on the actor (a stop awaits it).
-    private Task<PreparedDelivery> RunLane(IDeliveryTarget target, long seq, IIngestEvent journaled)
+    // One lane's messages prepared one after another on the thread pool, tracked until the result is back on the actor (a
+    // stop awaits it). A failure fails the lane, or with failEach (a replay) only its own message (null).
+    private Task<PreparedDelivery?[]> RunLane(IDeliveryTarget target, List<(long SequenceNr, IIngestEvent Item)> batch, bool failEach)
     {
         CancellationToken stopping = _stopping.Token;
-        Task<PreparedDelivery> lane = Task.Run(() => target.PrepareAsync(seq, journaled, stopping), stopping);
+        Task<PreparedDelivery?[]> lane = Task.Run(async () =>
+        {
+            var prepared = new PreparedDelivery?[batch.Count];
+            for (int i = 0; i < batch.Count; i++)
+            {
+                try
+                {
+                    prepared[i] = await target.PrepareAsync(batch[i].SequenceNr, batch[i].Item, stopping).ConfigureAwait(false);
+                }
+                catch (Exception) when (failEach && !stopping.IsCancellationRequested)
+                {
+                    prepared[i] = null;
+                }
+            }
+
+            return prepared;
+        }, stopping);
         _running.Add(lane);
         return lane;
     }
@@ -569,15 +607,20 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
     {
         if (!ReferenceEquals(done.Epoch, _stopping))
         {
-            return; // started before a restart: its message is read again from the watermark
+            return; // started before a restart: its messages are read again from the watermark
         }
 
-        long seq = done.Prepared.SequenceNr;
         _running.Remove(done.Lane);
         _unflushed = true;
-        DeliveryResult result = _target!.Commit(done.Prepared);
-        _lanes.Finish(seq);
-        Complete(seq, done.Event, result);
+        for (int i = 0; i < done.Batch.Count; i++)
+        {
+            (long seq, IIngestEvent journaled) = done.Batch[i];
+            DeliveryResult result = _target!.Commit(done.Prepared[i]!.Value);
+            _lanes.Release(seq);
+            Complete(seq, journaled, result);
+        }
+
+        _lanes.EndLane();
         Pump();
         GrantIfDue();
         AckCatchUpIfDue();
@@ -1083,25 +1126,31 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
             }
 
             ReplayRun run = done.Run;
-            DeliveryResult result;
-            try
+            for (int i = 0; i < done.Batch.Count; i++)
             {
-                result = done.Prepared is { } prepared ? run.Target.Commit(prepared) : DeliveryResult.Quarantine("Failed");
-            }
-            catch (IOException e)
-            {
-                _log.Warning("Sink {0}: replay {1} could not write sequence {2} ({3})", _sink.Id, run.Request.ReplayId, done.SequenceNr, e.GetType().Name);
-                result = DeliveryResult.Quarantine("Failed");
+                long seq = done.Batch[i].SequenceNr;
+                DeliveryResult result;
+                try
+                {
+                    result = done.Prepared?[i] is { } prepared ? run.Target.Commit(prepared) : DeliveryResult.Quarantine("Failed");
+                }
+                catch (IOException e)
+                {
+                    _log.Warning("Sink {0}: replay {1} could not write sequence {2} ({3})", _sink.Id, run.Request.ReplayId, seq, e.GetType().Name);
+                    result = DeliveryResult.Quarantine("Failed");
+                }
+
+                switch (result.Outcome)
+                {
+                    case DeliveryOutcome.Delivered: run.Delivered++; break;
+                    case DeliveryOutcome.Filtered: run.Filtered++; break;
+                    default: run.Failed++; break;
+                }
+
+                run.Lanes.Release(seq);
             }
 
-            switch (result.Outcome)
-            {
-                case DeliveryOutcome.Delivered: run.Delivered++; break;
-                case DeliveryOutcome.Filtered: run.Filtered++; break;
-                default: run.Failed++; break;
-            }
-
-            run.Lanes.Finish(done.SequenceNr);
+            run.Lanes.EndLane();
             PumpReplay(run);
         });
         Command<CatchUpCompleted>(_ =>
@@ -1135,9 +1184,15 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
     // Starts what the replay's lanes allow, reads on while they have room, and ends the replay once all is read and done.
     private void PumpReplay(ReplayRun run)
     {
-        while (run.Lanes.TryStart(out long seq, out IIngestEvent journaled))
+        while (true)
         {
-            StartReplayLane(run, seq, journaled);
+            var batch = new List<(long SequenceNr, IIngestEvent Item)>();
+            if (!run.Lanes.TryStartLane(run.Target.LaneBatch, batch))
+            {
+                break;
+            }
+
+            StartReplayLane(run, batch);
         }
 
         if (run.AckTo is not null && run.Lanes.Count < CatchUpInFlight)
@@ -1152,10 +1207,10 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
         }
     }
 
-    private void StartReplayLane(ReplayRun run, long seq, IIngestEvent journaled)
+    private void StartReplayLane(ReplayRun run, List<(long SequenceNr, IIngestEvent Item)> batch)
     {
-        Task<PreparedDelivery> lane = RunLane(run.Target, seq, journaled);
-        lane.PipeTo(Self, success: prepared => new ReplayLaneDone(run, lane, seq, prepared), failure: _ => new ReplayLaneDone(run, lane, seq, null));
+        Task<PreparedDelivery?[]> lane = RunLane(run.Target, batch, failEach: true);
+        lane.PipeTo(Self, success: prepared => new ReplayLaneDone(run, lane, batch, prepared), failure: _ => new ReplayLaneDone(run, lane, batch, null));
     }
 
     private void FinishReplay(Exception? failure)
@@ -1388,13 +1443,13 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
         public long Started { get; init; }
     }
 
-    private sealed record ReplayLaneDone(ReplayRun Run, Task Lane, long SequenceNr, PreparedDelivery? Prepared);
+    private sealed record ReplayLaneDone(ReplayRun Run, Task Lane, List<(long SequenceNr, IIngestEvent Item)> Batch, PreparedDelivery?[]? Prepared);
 
     private sealed record ReplayCounted(ReplayRequest Request, IActorRef ReplyTo, long Matched, long Messages);
 
     private sealed record ReplayAborted(ReplayRequest Request, IActorRef ReplyTo, Exception Cause);
 
-    private sealed record LaneDone(CancellationTokenSource Epoch, Task Lane, PreparedDelivery Prepared, IIngestEvent Event);
+    private sealed record LaneDone(CancellationTokenSource Epoch, Task Lane, PreparedDelivery?[] Prepared, List<(long SequenceNr, IIngestEvent Item)> Batch);
 
     private sealed record LaneFailed(CancellationTokenSource Epoch, Exception Cause);
 
