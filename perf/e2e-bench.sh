@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # End to end on the default store (SQLite, fsync): ACKed msgs/s at 64 stop-and-wait connections with an NDJSON sink
 # attached, and when the sink has delivered everything; the durable baseline right before it, same load generator.
-# Each engine is warmed up first (a 4 s load, then the sink drains): the JIT's tier-up of a fresh process otherwise
-# takes a quarter of the CPU for the first ~15 s. Then a replay of the whole stream to the sink's replay file.
-# One engine per lane count given (default "1 4").
-#   perf/e2e-bench.sh [seconds] [lanes...]
+# Each engine is warmed up first (a load of WARMUP seconds, default 20, then the sink drains): under this load the
+# JIT keeps compiling for the first ~16 s of a fresh process (dotnet-counters, dotnet.jit.compilation.time: 0.25-0.8
+# of a core until then, ~0.03 after), which a long-running engine never pays again. Then a replay of the whole
+# stream to the sink's replay file. One engine per lane count given (default "1 4").
+#   [WARMUP=20] perf/e2e-bench.sh [seconds] [lanes...]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds="${1:-8}"; shift || true
@@ -31,7 +32,7 @@ JSON
   kill $bpid; wait $bpid 2>/dev/null || true
   dotnet "$host" run --config "$work/$name.json" > "$work/$name.log" 2>&1 & epid=$!; pids+=($epid)
   port=$(port_of "$work/$name.log")
-  dotnet "$loadgen" run --port "$port" --connections 64 --window 1 --seconds 4 >/dev/null
+  dotnet "$loadgen" run --port "$port" --connections 64 --window 1 --seconds "${WARMUP:-20}" >/dev/null
   while [ "$(status "$work/$name.json" | field '["sinks"][0]["inFlight"]')" != 0 ]; do sleep 0.1; done
   before=$(status "$work/$name.json" | field '["sinks"][0]["counts"]["delivered"]')
   start=$(date +%s.%N)

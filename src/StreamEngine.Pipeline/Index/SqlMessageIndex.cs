@@ -150,7 +150,9 @@ public sealed class SqlMessageIndex(Func<CancellationToken, Task<DbConnection>> 
         for (int v = 0; v < parameters.Length; v++)
         {
             parameters[v] = command.CreateParameter();
-            parameters[v].ParameterName = "p" + v.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            // Named as in the statement, prefix included: Microsoft.Data.Sqlite looks an unprefixed name up three times
+            // (@, :, $), a linear scan of the statement's names each, for every parameter of every row.
+            parameters[v].ParameterName = "@p" + v.ToString(System.Globalization.CultureInfo.InvariantCulture);
             command.Parameters.Add(parameters[v]);
         }
 
@@ -167,7 +169,8 @@ public sealed class SqlMessageIndex(Func<CancellationToken, Task<DbConnection>> 
             parameters[8].Value = Text(e.MessageTime);
             parameters[9].Value = e.PatientKeyHash;
             parameters[10].Value = e.ReceivedAt.ToUnixTimeMilliseconds();
-            await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+            cancellationToken.ThrowIfCancellationRequested();
+            command.ExecuteNonQuery(); // embedded SQLite runs synchronously anyway; the caller gave this a thread of its own
         }
     }
 
