@@ -72,6 +72,10 @@ public sealed class LaneTests() : SinkActorHarness("l")
         QuarantineActionResult retried = await sink.Ask<QuarantineActionResult>(new RetryQuarantined("s/l/2"), TimeSpan.FromSeconds(10));
         Assert.True(retried.Ok, retried.Message);
         Assert.Equal(["X1", "B1", "C1", "B2", "A1", "A2", "A3"], target.Written);
+
+        // The only lane is free again (a group whose messages were all parked ended its lane too).
+        Send("D1", "P4");
+        await Kit.AwaitAssertAsync(() => Assert.Equal("D1", target.Written[^1]), TimeSpan.FromSeconds(30));
     }
 
     [Fact]

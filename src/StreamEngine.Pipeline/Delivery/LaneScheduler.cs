@@ -116,7 +116,7 @@ public sealed class LaneScheduler<T>
 
         // A fair share of what is ready, so the other free lanes get work too.
         int freeLanes = Lanes - Running;
-        int take = Math.Min(max, (_ready.Count + freeLanes - 1) / freeLanes);
+        int take = Math.Min(Math.Max(1, max), (_ready.Count + freeLanes - 1) / freeLanes);
         Running++;
         while (batch.Count < take && _ready.TryDequeue(out long sequenceNr))
         {

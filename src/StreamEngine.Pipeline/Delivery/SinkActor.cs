@@ -587,6 +587,7 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
             var prepared = new PreparedDelivery?[batch.Count];
             for (int i = 0; i < batch.Count; i++)
             {
+                stopping.ThrowIfCancellationRequested(); // a stop does not wait for the rest of the group
                 try
                 {
                     prepared[i] = await target.PrepareAsync(batch[i].SequenceNr, batch[i].Item, stopping).ConfigureAwait(false);
