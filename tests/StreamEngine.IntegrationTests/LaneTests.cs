@@ -69,7 +69,7 @@ public sealed class LaneTests() : SinkActorHarness("l")
         Assert.True(target.MostPreparedAhead > 1, "the lane never took more than one message at a time");
 
         target.Fix();
-        QuarantineActionResult retried = await sink.Ask<QuarantineActionResult>(new RetryQuarantined("s/l/2"), TimeSpan.FromSeconds(10));
+        QuarantineActionResult retried = await RetryAsync(sink, "s/l/2");
         Assert.True(retried.Ok, retried.Message);
         Assert.Equal(["X1", "B1", "C1", "B2", "A1", "A2", "A3"], target.Written);
 
@@ -153,18 +153,18 @@ public sealed class LaneTests() : SinkActorHarness("l")
         await AwaitStatusAsync(sink, status => Assert.Equal(4, status.InLanes));
         target.Release("P1"); // quarantined; R1 takes the free lane and hangs; P2 is ready but has no lane
         await Kit.AwaitAssertAsync(async () =>
-            Assert.Single((await sink.Ask<QuarantineList>(new ListQuarantine(), TimeSpan.FromSeconds(10))).Items), TimeSpan.FromSeconds(30));
+            Assert.Single((await QuarantineOf(sink))), TimeSpan.FromSeconds(30));
         Send("P3", "P"); // P is blocked, but P2 is still in the lanes: P3 queues behind it rather than being parked ahead
 
         target.Fix();
-        QuarantineActionResult early = await sink.Ask<QuarantineActionResult>(new RetryQuarantined("s/l/2"), TimeSpan.FromSeconds(10));
+        QuarantineActionResult early = await RetryAsync(sink, "s/l/2");
         Assert.False(early.Ok);
         Assert.Contains("busy", early.Message, StringComparison.Ordinal);
 
         target.ReleaseAll(); // Q1 and R1 finish; P2 and P3 are parked, in order
         await Kit.AwaitAssertAsync(async () =>
-            Assert.Equal(2, (await sink.Ask<QuarantineList>(new ListQuarantine(), TimeSpan.FromSeconds(10))).Items.Single().Parked), TimeSpan.FromSeconds(30));
-        QuarantineActionResult retried = await sink.Ask<QuarantineActionResult>(new RetryQuarantined("s/l/2"), TimeSpan.FromSeconds(10));
+            Assert.Equal(2, (await QuarantineOf(sink)).Single().Parked), TimeSpan.FromSeconds(30));
+        QuarantineActionResult retried = await RetryAsync(sink, "s/l/2");
         Assert.True(retried.Ok, retried.Message);
         Assert.Equal(["P1", "P2", "P3"], target.Written.Where(id => id[0] == 'P'));
         await sink.GracefulStop(TimeSpan.FromSeconds(10));
@@ -181,9 +181,9 @@ public sealed class LaneTests() : SinkActorHarness("l")
         Send("U1", patient: ""); // no patient key: quarantined
         Send("U2", patient: ""); // no patient key: hangs in the lanes
         await Kit.AwaitAssertAsync(async () =>
-            Assert.Single((await sink.Ask<QuarantineList>(new ListQuarantine(), TimeSpan.FromSeconds(10))).Items), TimeSpan.FromSeconds(30));
+            Assert.Single((await QuarantineOf(sink))), TimeSpan.FromSeconds(30));
         target.Fix();
-        QuarantineActionResult retried = await sink.Ask<QuarantineActionResult>(new RetryQuarantined("s/l/1"), TimeSpan.FromSeconds(10));
+        QuarantineActionResult retried = await RetryAsync(sink, "s/l/1");
         Assert.True(retried.Ok, retried.Message); // nothing of a patient to overtake: not "busy"
         Assert.Equal(["U1"], target.Written);
         target.ReleaseAll();

@@ -44,20 +44,20 @@ public sealed class QuarantineTests() : SinkActorHarness("q")
         SinkStatus status = await SettledStatusAsync(sink, 5);
         Assert.Equal(new SinkCounts(Delivered: 2, Filtered: 0, Quarantined: 1, Parked: 2), status.Counts);
         Assert.Equal(["B1", "B2"], _target.Written);
-        QuarantineItem item = Assert.Single((await sink.Ask<QuarantineList>(new ListQuarantine(), TimeSpan.FromSeconds(10))).Items);
+        QuarantineItem item = Assert.Single((await QuarantineOf(sink)));
         Assert.Equal(("s/q/1", "Broken", "A1", 2), (item.Id, item.Reason, item.ControlId, item.Parked));
 
         // Retry while still broken: stays quarantined, nothing moves.
-        QuarantineActionResult still = await sink.Ask<QuarantineActionResult>(new RetryQuarantined("s/q/1"), TimeSpan.FromSeconds(10));
+        QuarantineActionResult still = await RetryAsync(sink, "s/q/1");
         Assert.False(still.Ok);
 
         // A restart keeps the quarantine and what is parked behind it.
         await sink.GracefulStop(TimeSpan.FromSeconds(10));
         sink = StartSink();
-        Assert.Equal(2, (await sink.Ask<QuarantineList>(new ListQuarantine(), TimeSpan.FromSeconds(10))).Items.Single().Parked);
+        Assert.Equal(2, (await QuarantineOf(sink)).Single().Parked);
 
         _target.Fix(); // the configuration fix
-        QuarantineActionResult retried = await sink.Ask<QuarantineActionResult>(new RetryQuarantined("s/q/1"), TimeSpan.FromSeconds(10));
+        QuarantineActionResult retried = await RetryAsync(sink, "s/q/1");
         Assert.True(retried.Ok, retried.Message);
         Assert.Equal(["B1", "B2", "A1", "A2", "A3"], _target.Written);
         Send("A4", "P1"); // no longer blocked
@@ -65,7 +65,7 @@ public sealed class QuarantineTests() : SinkActorHarness("q")
         await Kit.AwaitAssertAsync(() => Assert.Equal("A4", _target.Written[^1]), TimeSpan.FromSeconds(10));
         status = await StatusOf(sink);
         Assert.Equal(new SinkCounts(6, 0, 0, 0), status.Counts);
-        Assert.Empty((await sink.Ask<QuarantineList>(new ListQuarantine(), TimeSpan.FromSeconds(10))).Items);
+        Assert.Empty((await QuarantineOf(sink)));
     }
 
     [Theory]
@@ -88,7 +88,7 @@ public sealed class QuarantineTests() : SinkActorHarness("q")
         QuarantineActionResult skipped = await sink.Ask<QuarantineActionResult>(new SkipQuarantined("s/q/1", "superseded by A2"), TimeSpan.FromSeconds(10));
         Assert.True(skipped.Ok, skipped.Message);
         Assert.Equal(["B1", "A2"], _target.Written); // A3 fails on release: it is quarantined and A4 stays parked behind it
-        QuarantineItem next = Assert.Single((await sink.Ask<QuarantineList>(new ListQuarantine(), TimeSpan.FromSeconds(10))).Items);
+        QuarantineItem next = Assert.Single((await QuarantineOf(sink)));
         Assert.Equal(("s/q/3", 1), (next.Id, next.Parked));
         Assert.Equal(new SinkCounts(Delivered: 2, Filtered: 1, Quarantined: 1, Parked: 1),
             (await StatusOf(sink)).Counts);
@@ -110,7 +110,7 @@ public sealed class QuarantineTests() : SinkActorHarness("q")
         sink = StartSink();
         SinkStatus restarted = await StatusOf(sink);
         Assert.Equal(new SinkCounts(2, 1, 1, 1), restarted.Counts);
-        Assert.Equal("s/q/3", Assert.Single((await sink.Ask<QuarantineList>(new ListQuarantine(), TimeSpan.FromSeconds(10))).Items).Id);
+        Assert.Equal("s/q/3", Assert.Single((await QuarantineOf(sink))).Id);
     }
 
     [Fact]
@@ -126,9 +126,9 @@ public sealed class QuarantineTests() : SinkActorHarness("q")
         await SettledStatusAsync(sink, 4);
 
         _target.Fix();
-        Assert.True((await sink.Ask<QuarantineActionResult>(new RetryQuarantined("s/q/1"), TimeSpan.FromSeconds(10))).Ok);
+        Assert.True((await RetryAsync(sink, "s/q/1")).Ok);
         Assert.Equal(["A1"], _target.Written); // M1 still waits: its other patient is blocked by B1
-        Assert.True((await sink.Ask<QuarantineActionResult>(new RetryQuarantined("s/q/2"), TimeSpan.FromSeconds(10))).Ok);
+        Assert.True((await RetryAsync(sink, "s/q/2")).Ok);
         Assert.Equal(["A1", "B1", "M1", "B2"], _target.Written);
         Assert.Equal(new SinkCounts(4, 0, 0, 0), (await StatusOf(sink)).Counts);
     }
@@ -146,13 +146,13 @@ public sealed class QuarantineTests() : SinkActorHarness("q")
         await SettledStatusAsync(sink, 4);
 
         _target.Fix();
-        Assert.True((await sink.Ask<QuarantineActionResult>(new RetryQuarantined("s/q/2"), TimeSpan.FromSeconds(10))).Ok);
+        Assert.True((await RetryAsync(sink, "s/q/2")).Ok);
         Assert.Equal(["B1"], _target.Written); // B2 must not overtake M1, which is P2's earlier message
         Send("B3", "P2");                      // and neither may a new one
         await SettledStatusAsync(sink, 5);
         Assert.Equal(["B1"], _target.Written);
 
-        Assert.True((await sink.Ask<QuarantineActionResult>(new RetryQuarantined("s/q/1"), TimeSpan.FromSeconds(10))).Ok);
+        Assert.True((await RetryAsync(sink, "s/q/1")).Ok);
         Assert.Equal(["B1", "A1", "M1", "B2", "B3"], _target.Written);
     }
 

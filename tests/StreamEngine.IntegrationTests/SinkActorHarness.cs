@@ -41,6 +41,14 @@ public abstract class SinkActorHarness(string listenerId) : IAsyncLifetime
     /// <summary>The sink's status now.</summary>
     protected static Task<SinkStatus> StatusOf(IActorRef sink) => sink.Ask<SinkStatus>(GetSinkStatus.Instance, TimeSpan.FromSeconds(10));
 
+    /// <summary>The sink's open quarantine.</summary>
+    protected static async Task<IReadOnlyList<QuarantineItem>> QuarantineOf(IActorRef sink) =>
+        (await sink.Ask<QuarantineList>(new ListQuarantine(), TimeSpan.FromSeconds(10))).Items;
+
+    /// <summary>Retries a quarantined message (an operator's <c>quarantine retry</c>).</summary>
+    protected static Task<QuarantineActionResult> RetryAsync(IActorRef sink, string id) =>
+        sink.Ask<QuarantineActionResult>(new RetryQuarantined(id), TimeSpan.FromSeconds(10));
+
     /// <summary>Waits (up to 30 s) until the sink's status passes <paramref name="assert"/>.</summary>
     protected Task AwaitStatusAsync(IActorRef sink, Action<SinkStatus> assert) =>
         Kit.AwaitAssertAsync(async () => assert(await StatusOf(sink)), TimeSpan.FromSeconds(30));

@@ -4,15 +4,23 @@ namespace StreamEngine.Pipeline.Tests;
 
 public sealed class LaneSchedulerTests
 {
+    // Starts every message that may start, one per lane.
     private static List<long> StartAll(LaneScheduler<string> lanes)
     {
         var started = new List<long>();
-        while (lanes.TryStart(out long seq, out _))
+        while (lanes.TryStartLane(1) is { } lane)
         {
-            started.Add(seq);
+            started.Add(Assert.Single(lane).SequenceNr);
         }
 
         return started;
+    }
+
+    // A message started alone is done: released, and its lane ended.
+    private static void Finish(LaneScheduler<string> lanes, long sequenceNr)
+    {
+        lanes.Release(sequenceNr);
+        lanes.EndLane();
     }
 
     [Fact]
@@ -25,14 +33,14 @@ public sealed class LaneSchedulerTests
         lanes.Add(4, ["c"], "c1");
         lanes.Add(5, ["a"], "a3");
         Assert.Equal([1, 2, 4], StartAll(lanes));
-        lanes.Finish(2);
+        Finish(lanes, 2);
         Assert.Empty(StartAll(lanes)); // b had nothing else; a2 still waits for a1
-        lanes.Finish(1);
+        Finish(lanes, 1);
         Assert.Equal([3], StartAll(lanes));
-        lanes.Finish(3);
+        Finish(lanes, 3);
         Assert.Equal([5], StartAll(lanes));
-        lanes.Finish(4);
-        lanes.Finish(5);
+        Finish(lanes, 4);
+        Finish(lanes, 5);
         Assert.Equal(0, lanes.Count);
     }
 
@@ -47,23 +55,18 @@ public sealed class LaneSchedulerTests
         lanes.Add(5, ["d"], "d1");
         lanes.Add(6, ["e"], "e1");
 
-        var first = new List<(long, string)>();
-        Assert.True(lanes.TryStartLane(8, first));
-        Assert.Equal([1L, 2L, 4L], first.Select(m => m.Item1)); // 5 ready over 2 free lanes: 3, in journal order
-        var second = new List<(long, string)>();
-        Assert.True(lanes.TryStartLane(8, second));
-        Assert.Equal([5L, 6L], second.Select(m => m.Item1));
-        Assert.False(lanes.TryStartLane(8, new List<(long, string)>())); // both lanes taken
+        var first = lanes.TryStartLane(8);
+        Assert.Equal([1L, 2L, 4L], first!.Select(m => m.SequenceNr)); // 5 ready over 2 free lanes: 3, in journal order
+        Assert.Equal([5L, 6L], lanes.TryStartLane(8)!.Select(m => m.SequenceNr));
+        Assert.Null(lanes.TryStartLane(8)); // both lanes taken
         Assert.Equal(2, lanes.Running);
 
         lanes.Release(1); // a2 is ready now, but the lane stays taken until ended
-        Assert.False(lanes.TryStartLane(8, new List<(long, string)>()));
+        Assert.Null(lanes.TryStartLane(8));
         lanes.Release(2);
         lanes.Release(4);
         lanes.EndLane();
-        var third = new List<(long, string)>();
-        Assert.True(lanes.TryStartLane(1, third));
-        Assert.Equal([(3L, "a2")], third);
+        Assert.Equal([(3L, "a2")], lanes.TryStartLane(1)!);
     }
 
     [Fact]
@@ -77,7 +80,7 @@ public sealed class LaneSchedulerTests
 
         Assert.Equal([1, 2], StartAll(lanes));
         Assert.Equal(2, lanes.Running);
-        lanes.Finish(2);
+        Finish(lanes, 2);
         Assert.Equal([3], StartAll(lanes));
         Assert.Equal(4, lanes.Count);
     }
@@ -93,11 +96,11 @@ public sealed class LaneSchedulerTests
         lanes.Add(5, ["a"], "a2");
         lanes.Add(6, ["c"], "c1");
         Assert.Equal([1, 2, 6], StartAll(lanes));
-        lanes.Finish(1);
+        Finish(lanes, 1);
         Assert.Empty(StartAll(lanes)); // the merge still waits for b1
-        lanes.Finish(2);
+        Finish(lanes, 2);
         Assert.Equal([3], StartAll(lanes));
-        lanes.Finish(3);
+        Finish(lanes, 3);
         Assert.Equal([4, 5], StartAll(lanes).Order());
     }
 
@@ -109,9 +112,9 @@ public sealed class LaneSchedulerTests
         lanes.Add(2, ["a", "a"], "a1");
         lanes.Add(3, [], "x2");
         Assert.Equal([1, 2], StartAll(lanes));
-        lanes.Finish(2);
-        lanes.Finish(1);
+        Finish(lanes, 2);
+        Finish(lanes, 1);
         Assert.Equal([3], StartAll(lanes));
-        Assert.Throws<InvalidOperationException>(() => lanes.Finish(99));
+        Assert.Throws<InvalidOperationException>(() => lanes.Release(99));
     }
 }

@@ -5,7 +5,7 @@ namespace StreamEngine.Pipeline.Delivery;
 /// sharing one of its patient keys is still waiting or running; at most <see cref="Lanes"/> run at once. Different
 /// patients go in parallel, one patient's messages strictly in order, and a merge (two keys) waits for both patients
 /// to drain and holds both until it is done. Messages without a patient key share one key: they keep their order.
-/// A lane may take several ready messages at once (<see cref="TryStartLane"/>): they are of different patients, so
+/// A lane takes one or several ready messages at once (<see cref="TryStartLane"/>): they are of different patients, so
 /// preparing them one after another on one thread keeps every patient's order and saves a hand-off per message.
 /// Not thread-safe: owned by the sink actor.
 /// </summary>
@@ -87,50 +87,29 @@ public sealed class LaneScheduler<T>
         return false;
     }
 
-    /// <summary>The next message that may start now, if a lane is free; it holds the lane until <see cref="Finish"/>.</summary>
-    public bool TryStart(out long sequenceNr, out T item)
-    {
-        if (Running < Lanes && _ready.TryDequeue(out sequenceNr))
-        {
-            Running++;
-            item = _entries[sequenceNr].Item;
-            return true;
-        }
-
-        sequenceNr = 0;
-        item = default!;
-        return false;
-    }
-
     /// <summary>
-    /// If a lane is free, takes up to <paramref name="max"/> messages that may start now (all of different patients),
-    /// in journal order, into <paramref name="batch"/>. Each is <see cref="Release"/>d when done, and the lane
-    /// <see cref="EndLane"/>d after the last.
+    /// If a lane is free, takes it with up to <paramref name="max"/> messages that may start now (all of different
+    /// patients), in journal order; null when no lane is free or nothing is ready. Each message is <see cref="Release"/>d
+    /// when done, and the lane <see cref="EndLane"/>d after the last.
     /// </summary>
-    public bool TryStartLane(int max, List<(long SequenceNr, T Item)> batch)
+    public List<(long SequenceNr, T Item)>? TryStartLane(int max)
     {
         if (Running >= Lanes || _ready.Count == 0)
         {
-            return false;
+            return null;
         }
 
         // A fair share of what is ready, so the other free lanes get work too.
         int freeLanes = Lanes - Running;
         int take = Math.Min(Math.Max(1, max), (_ready.Count + freeLanes - 1) / freeLanes);
+        var lane = new List<(long SequenceNr, T Item)>(take);
         Running++;
-        while (batch.Count < take && _ready.TryDequeue(out long sequenceNr))
+        while (lane.Count < take && _ready.TryDequeue(out long sequenceNr))
         {
-            batch.Add((sequenceNr, _entries[sequenceNr].Item));
+            lane.Add((sequenceNr, _entries[sequenceNr].Item));
         }
 
-        return true;
-    }
-
-    /// <summary>A message started alone is done: its lane is free, and the next message of each of its patients may start.</summary>
-    public void Finish(long sequenceNr)
-    {
-        Release(sequenceNr);
-        EndLane();
+        return lane;
     }
 
     /// <summary>A lane has finished its messages (each <see cref="Release"/>d).</summary>

@@ -535,14 +535,8 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
     private void Pump()
     {
         IDeliveryTarget target = _target!;
-        while (true)
+        while (_lanes.TryStartLane(target.LaneBatch) is { } batch)
         {
-            var batch = new List<(long SequenceNr, IIngestEvent Item)>();
-            if (!_lanes.TryStartLane(target.LaneBatch, batch))
-            {
-                return;
-            }
-
             if (_blocked.Count > 0)
             {
                 // A patient's earlier message was quarantined while this one waited in the lane.
@@ -1185,14 +1179,8 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
     // Starts what the replay's lanes allow, reads on while they have room, and ends the replay once all is read and done.
     private void PumpReplay(ReplayRun run)
     {
-        while (true)
+        while (run.Lanes.TryStartLane(run.Target.LaneBatch) is { } batch)
         {
-            var batch = new List<(long SequenceNr, IIngestEvent Item)>();
-            if (!run.Lanes.TryStartLane(run.Target.LaneBatch, batch))
-            {
-                break;
-            }
-
             StartReplayLane(run, batch);
         }
 
