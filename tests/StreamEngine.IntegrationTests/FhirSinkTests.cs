@@ -17,6 +17,13 @@ public sealed class FhirSinkTests
         return result.RootElement.GetProperty("total").GetInt32();
     }
 
+    // Requests the test server has refused during its outage so far (GET reads its state without changing it).
+    private static async Task<int> RefusedAsync(HttpClient http)
+    {
+        using JsonDocument state = JsonDocument.Parse(await http.GetStringAsync("$outage"));
+        return state.RootElement.GetProperty("refused").GetInt32();
+    }
+
     private static async Task AwaitCountAsync(HttpClient http, string query, int expected, TimeSpan timeout)
     {
         using var deadline = new CancellationTokenSource(timeout);
@@ -106,10 +113,19 @@ public sealed class FhirSinkTests
         await http.PostAsync("$outage?mode=drop", null);
         List<Hl7Message> lastAcks = await Peers.SendAsync(engine.Port, messages.Skip(600));
         Assert.All(moreAcks.Concat(lastAcks), a => Assert.Equal("AA", a.Get("MSA-1")));
-        using (JsonDocument state = JsonDocument.Parse(await (await http.PostAsync("$outage?mode=off", null)).Content.ReadAsStringAsync()))
+
+        // The server stays down until the sink has met the outage (a cold sink may not have sent a request yet while the
+        // 700 messages arrived in well under a second): polled, not a timed window.
+        using (var deadline = new CancellationTokenSource(TimeSpan.FromMinutes(1)))
         {
-            Assert.True(state.RootElement.GetProperty("refused").GetInt32() > 0, "the sink never met the outage");
+            while (await RefusedAsync(http) == 0 && !deadline.IsCancellationRequested)
+            {
+                await Task.Delay(100, CancellationToken.None); // polling the server's state: a probe, not a sleep to synchronise
+            }
         }
+
+        Assert.True(await RefusedAsync(http) > 0, "the sink never met the outage");
+        (await http.PostAsync("$outage?mode=off", null)).EnsureSuccessStatusCode();
 
         // Everything arrives once the server is back: one Provenance per message, and the upserts converge.
         await AwaitCountAsync(http, "Provenance", 1000, TimeSpan.FromMinutes(3));
