@@ -49,107 +49,114 @@ public sealed class IngestEventSerializer(ExtendedActorSystem system) : Serializ
     /// <inheritdoc />
     public override byte[] ToBinary(object obj)
     {
-        int size = obj switch
+        // One buffer per thread, reused: the event is written into it and copied out once at its exact size (a
+        // stream sized per event and then copied cost two arrays a message). Taken while in use, so a nested call (a
+        // snapshot's parts) writes into a buffer of its own; one grown past MaxKeptBuffer is left to the collector.
+        BinaryWriter w = t_writer ?? new BinaryWriter(new MemoryStream(1024));
+        t_writer = null;
+        var stream = (MemoryStream)w.BaseStream;
+        stream.SetLength(0);
+        switch (obj)
         {
-            IIngestEvent e => e.Raw.Length + 128,
-            MessageQuarantined q => q.Message.Raw.Length + 256,
-            MessageParked p => p.Message.Raw.Length + 160,
-            SinkSnapshot snap => 256 + snap.Quarantined.Sum(q => q.Message.Raw.Length + 256) + snap.Parked.Sum(p => p.Message.Raw.Length + 160),
-            _ => 64,
-        };
-        using var stream = new MemoryStream(size);
-        using (var w = new BinaryWriter(stream))
-        {
-            switch (obj)
-            {
-                case MessageReceived m:
-                    WriteTime(w, m.ReceivedAt);
-                    w.Write(m.SendingApplication);
-                    w.Write(m.SendingFacility);
-                    w.Write(m.MessageType);
-                    w.Write(m.ControlId);
-                    w.Write(m.MessageTime);
-                    w.Write(m.ContentHash);
-                    w.Write(m.PatientKeyHash);
-                    w.Write(m.PriorPatientKeyHash);
-                    WriteBytes(w, m.Raw.Span);
-                    break;
-                case FrameRejected r:
-                    WriteTime(w, r.ReceivedAt);
-                    w.Write(r.Reason);
-                    WriteBytes(w, r.Raw.Span);
-                    break;
-                case IngestSnapshot snapshot:
-                    w.Write(snapshot.IndexedUpTo);
-                    break;
-                case WatermarkAdvanced wm:
-                    SinkCounts counts = wm.Counts ?? SinkCounts.Zero;
-                    w.Write(wm.SequenceNr);
-                    w.Write(wm.Origin);
-                    w.Write(counts.Delivered);
-                    w.Write(counts.Filtered);
-                    w.Write(counts.Quarantined);
-                    w.Write(counts.Parked);
-                    w.Write(wm.OutputPosition);
-                    w.Write(wm.SettledAbove.Count);
-                    foreach (SequenceRange range in wm.SettledAbove)
-                    {
-                        w.Write(range.From);
-                        w.Write(range.To);
-                    }
+            case MessageReceived m:
+                WriteTime(w, m.ReceivedAt);
+                w.Write(m.SendingApplication);
+                w.Write(m.SendingFacility);
+                w.Write(m.MessageType);
+                w.Write(m.ControlId);
+                w.Write(m.MessageTime);
+                w.Write(m.ContentHash);
+                w.Write(m.PatientKeyHash);
+                w.Write(m.PriorPatientKeyHash);
+                WriteBytes(w, m.Raw.Span);
+                break;
+            case FrameRejected r:
+                WriteTime(w, r.ReceivedAt);
+                w.Write(r.Reason);
+                WriteBytes(w, r.Raw.Span);
+                break;
+            case IngestSnapshot snapshot:
+                w.Write(snapshot.IndexedUpTo);
+                break;
+            case WatermarkAdvanced wm:
+                SinkCounts counts = wm.Counts ?? SinkCounts.Zero;
+                w.Write(wm.SequenceNr);
+                w.Write(wm.Origin);
+                w.Write(counts.Delivered);
+                w.Write(counts.Filtered);
+                w.Write(counts.Quarantined);
+                w.Write(counts.Parked);
+                w.Write(wm.OutputPosition);
+                w.Write(wm.SettledAbove.Count);
+                foreach (SequenceRange range in wm.SettledAbove)
+                {
+                    w.Write(range.From);
+                    w.Write(range.To);
+                }
 
-                    break;
-                case MessageQuarantined q:
-                    w.Write(q.SequenceNr);
-                    w.Write(q.Reason);
-                    w.Write(q.PatientKeys.Count);
-                    foreach (string key in q.PatientKeys)
-                    {
-                        w.Write(key);
-                    }
+                break;
+            case MessageQuarantined q:
+                w.Write(q.SequenceNr);
+                w.Write(q.Reason);
+                w.Write(q.PatientKeys.Count);
+                foreach (string key in q.PatientKeys)
+                {
+                    w.Write(key);
+                }
 
-                    WriteTime(w, q.At);
-                    WriteNested(w, q.Message);
-                    break;
-                case MessageParked p:
-                    w.Write(p.SequenceNr);
-                    w.Write(p.BehindSequenceNr);
-                    WriteNested(w, p.Message);
-                    break;
-                case SinkSnapshot snap:
-                    WriteBytes(w, ToBinary(snap.Watermark));
-                    w.Write(snap.Quarantined.Count);
-                    foreach (MessageQuarantined q in snap.Quarantined)
-                    {
-                        WriteBytes(w, ToBinary(q));
-                    }
+                WriteTime(w, q.At);
+                WriteNested(w, q.Message);
+                break;
+            case MessageParked p:
+                w.Write(p.SequenceNr);
+                w.Write(p.BehindSequenceNr);
+                WriteNested(w, p.Message);
+                break;
+            case SinkSnapshot snap:
+                WriteBytes(w, ToBinary(snap.Watermark));
+                w.Write(snap.Quarantined.Count);
+                foreach (MessageQuarantined q in snap.Quarantined)
+                {
+                    WriteBytes(w, ToBinary(q));
+                }
 
-                    w.Write(snap.Parked.Count);
-                    foreach (MessageParked p in snap.Parked)
-                    {
-                        WriteBytes(w, ToBinary(p));
-                    }
+                w.Write(snap.Parked.Count);
+                foreach (MessageParked p in snap.Parked)
+                {
+                    WriteBytes(w, ToBinary(p));
+                }
 
-                    w.Write(snap.Resolved.Count);
-                    foreach (QuarantineResolved resolved in snap.Resolved)
-                    {
-                        WriteBytes(w, ToBinary(resolved));
-                    }
+                w.Write(snap.Resolved.Count);
+                foreach (QuarantineResolved resolved in snap.Resolved)
+                {
+                    WriteBytes(w, ToBinary(resolved));
+                }
 
-                    break;
-                case QuarantineResolved resolved:
-                    w.Write(resolved.SequenceNr);
-                    w.Write(resolved.Action);
-                    w.Write(resolved.Note);
-                    WriteTime(w, resolved.At);
-                    break;
-                default:
-                    throw new ArgumentException($"Cannot serialize {obj.GetType().Name}.", nameof(obj));
-            }
+                break;
+            case QuarantineResolved resolved:
+                w.Write(resolved.SequenceNr);
+                w.Write(resolved.Action);
+                w.Write(resolved.Note);
+                WriteTime(w, resolved.At);
+                break;
+            default:
+                throw new ArgumentException($"Cannot serialize {obj.GetType().Name}.", nameof(obj));
         }
 
-        return stream.ToArray();
+        w.Flush();
+        byte[] bytes = stream.ToArray();
+        if (stream.Capacity <= MaxKeptBuffer)
+        {
+            t_writer = w;
+        }
+
+        return bytes;
     }
+
+    private const int MaxKeptBuffer = 64 * 1024;
+
+    [ThreadStatic]
+    private static BinaryWriter? t_writer;
 
     /// <inheritdoc />
     public override object FromBinary(byte[] bytes, string manifest)
