@@ -29,6 +29,21 @@ public sealed class LaneTests() : SinkActorHarness("l")
     }
 
     [Fact]
+    public async Task TheOnceASecondWatermark_IsSavedWhileAFlushIsPending()
+    {
+        // Under a steady trickle a flush of the output is nearly always pending (lines wait 20 ms for their batch) when
+        // the once-a-second save comes; here one stays pending for an hour. The save must not wait for a moment without
+        // one (it moved the watermark only every 1,000 messages), and it syncs the lines it counts itself.
+        var target = new GatedTarget();
+        IActorRef sink = StartSink(target, flushDelay: TimeSpan.FromHours(1));
+        Kit.ExpectMsg<SinkReady>(TimeSpan.FromSeconds(30));
+        SendOnePerPatient(5);
+
+        await AwaitStatusAsync(sink, status => Assert.Equal(5L, status.Persisted));
+        Assert.Equal(5, target.Synced);
+    }
+
+    [Fact]
     public async Task AfterARestart_WhatTheLastRunLeftWithTheOs_IsSyncedBeforeAWatermarkCountsIt()
     {
         // Written by the run before a kill -9 but past its last watermark: found in the file, counted, not written

@@ -44,7 +44,7 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
 
     private const int WatermarkEvery = 1000;
     private static readonly TimeSpan WatermarkInterval = TimeSpan.FromSeconds(1);
-    private static readonly TimeSpan FlushDelay = TimeSpan.FromMilliseconds(20);
+    private static readonly TimeSpan DefaultFlushDelay = TimeSpan.FromMilliseconds(20);
     private static readonly TimeSpan ResubscribeInterval = TimeSpan.FromSeconds(2);
 
     private readonly ILoggingAdapter _log = Context.GetLogger();
@@ -84,6 +84,7 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
     private long _parked;
     private bool _recoveredWatermark;
     private bool _announced;
+    private readonly TimeSpan _flushDelay; // how long lines wait before they go to the OS (tests make it long)
     private bool _flushScheduled;
     private int _ungranted;
     private long _doneAtLastTick;
@@ -98,9 +99,11 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
     /// <summary>Creates the sink actor of one sink and one listener's stream.</summary>
     /// <param name="targetFactory">Opens the sink's output: the live one for null, else a replay's own (by replay id).</param>
     /// <param name="snapshotEvery">Journal events between snapshots of the sink's state.</param>
+    /// <param name="flushDelay">How long written lines wait before they go to the OS (default 20 ms).</param>
     public SinkActor(SinkSettings sink, ListenerSettings listener, IActorRef journal, Func<string?, IDeliveryTarget> targetFactory,
-        string readJournalPluginId, Durability durability, IActorRef? readyTo, int snapshotEvery = 1000)
+        string readJournalPluginId, Durability durability, IActorRef? readyTo, int snapshotEvery = 1000, TimeSpan? flushDelay = null)
     {
+        _flushDelay = flushDelay ?? DefaultFlushDelay;
         _snapshotEvery = snapshotEvery;
         _sink = sink;
         _listener = listener;
@@ -173,8 +176,8 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
 
     /// <summary>Props for a sink actor.</summary>
     public static Props Props(SinkSettings sink, ListenerSettings listener, IActorRef journal, Func<string?, IDeliveryTarget> targetFactory,
-        string readJournalPluginId, Durability durability, IActorRef? readyTo, int snapshotEvery = 1000) =>
-        Akka.Actor.Props.Create(() => new SinkActor(sink, listener, journal, targetFactory, readJournalPluginId, durability, readyTo, snapshotEvery));
+        string readJournalPluginId, Durability durability, IActorRef? readyTo, int snapshotEvery = 1000, TimeSpan? flushDelay = null) =>
+        Akka.Actor.Props.Create(() => new SinkActor(sink, listener, journal, targetFactory, readJournalPluginId, durability, readyTo, snapshotEvery, flushDelay));
 
     /// <inheritdoc />
     protected override void PostStop()
@@ -652,7 +655,7 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
             // watermark that counts them is persisted, about once a second: a sink's fsync per batch would compete with
             // the journal's commits for the disk (the ACK never waits for a sink; its watermark waits for the fsync).
             _flushScheduled = true;
-            Timers.StartSingleTimer("flush", FlushNow.Instance, FlushDelay);
+            Timers.StartSingleTimer("flush", FlushNow.Instance, _flushDelay);
         }
     }
 
@@ -1286,9 +1289,12 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
         }
     }
 
+    // The periodic save, whether or not a flush is pending: the watermark flushes (and in fsync mode syncs) the output
+    // it counts first. Waiting for a moment with no flush pending never came under a steady trickle of messages (one
+    // settles every few milliseconds, a flush waits 20), so the watermark moved only every WatermarkEvery messages.
     private void PersistWatermarkIfBehind()
     {
-        if (_settledSincePersist > 0 && !_flushScheduled)
+        if (_settledSincePersist > 0)
         {
             PersistWatermark();
         }
