@@ -159,11 +159,26 @@ public sealed class SettingsLoaderTests : IDisposable
     }
 
     [Fact]
-    public void MisspelledKey_NamesIt()
+    public void MisspelledKey_NamesItsPath_AndTheOtherProblemsAreListedToo()
     {
-        var e = Assert.Throws<ConfigurationException>(() => Load("""{ "listeners": [ { "name": "a", "prot": 1 } ] }"""));
-        Assert.Contains("prot", e.Message, StringComparison.Ordinal);
+        IReadOnlyList<string> errors = Errors("""
+            { "listeners": [ { "name": "a", "prot": 1 }, { "name": "b", "port": 99999, "tls": { "certFile": "x" } } ],
+              "sinks": [ { "name": "s", "type": "ndjson", "lane": 4, "filter": { "messageType": [ "ADT" ] } } ],
+              "listener": [ { "name": "c" } ], "store": { "durability": "sometimes" } }
+            """);
+        Assert.Contains("listeners[0].prot: not a setting (did you mean 'port'?)", errors);
+        Assert.Contains("listeners[1].tls.certFile: not a setting", errors);
+        Assert.Contains("sinks[0].lane: not a setting (did you mean 'lanes'?)", errors);
+        Assert.Contains("sinks[0].filter.messageType: not a setting (did you mean 'messageTypes'?)", errors);
+        Assert.Contains("listener: not a setting (did you mean 'listeners'?)", errors);
+        Assert.Contains(errors, e => e.StartsWith("listeners[1].port: '99999'", StringComparison.Ordinal));
+        Assert.Contains(errors, e => e.StartsWith("store.durability:", StringComparison.Ordinal));
     }
+
+    [Fact]
+    public void MisspelledEnvironmentOverride_NamesIt() =>
+        Assert.Contains("STORE.DURABILTY: not a setting (did you mean 'durability'?)",
+            Errors("""{ "listeners": [ { "name": "a" } ] }""", new() { ["STREAMENGINE__STORE__DURABILTY"] = "os" }));
 
     [Fact]
     public void MissingFile_IsAnErrorNamingIt()

@@ -58,15 +58,17 @@ public static partial class SettingsLoader
     public static EngineSettings Load(IConfiguration configuration)
     {
         var errors = new List<string>();
+        // Unknown keys (a typo such as "lane" for "lanes") by their path, listed with every other problem below.
+        UnknownKeys(configuration, typeof(StreamEngineOptions), string.Empty, errors);
         StreamEngineOptions options;
         try
         {
-            options = configuration.Get<StreamEngineOptions>(o => o.ErrorOnUnknownConfiguration = true) ?? new StreamEngineOptions();
+            options = configuration.Get<StreamEngineOptions>() ?? new StreamEngineOptions();
         }
         catch (InvalidOperationException e)
         {
-            // The binder names the key and the expected type, e.g. a port that is not a number.
-            throw new ConfigurationException([e.InnerException is null ? e.Message : $"{e.Message} {e.InnerException.Message}"]);
+            // The binder names the key and the expected type, e.g. a flag that is not true or false.
+            throw new ConfigurationException([.. errors, e.InnerException is null ? e.Message : $"{e.Message} {e.InnerException.Message}"]);
         }
 
         string dataDirectory = string.IsNullOrWhiteSpace(options.DataDirectory) ? "./data" : options.DataDirectory;
@@ -913,5 +915,67 @@ public static partial class SettingsLoader
         }
 
         return new StreamEngine.Sinks.Ndjson.NdjsonRotation(maxBytes, maxAge);
+    }
+
+    // Every key in the configuration must name a property of the options type at its place (case-insensitive, as the
+    // binder matches); lists are walked item by item. Scalars, and lists of scalars, end the walk.
+    private static void UnknownKeys(IConfiguration section, Type type, string path, List<string> errors)
+    {
+        foreach (IConfigurationSection child in section.GetChildren())
+        {
+            string key = path.Length == 0 ? child.Key : $"{path}.{child.Key}";
+            System.Reflection.PropertyInfo? property = type.GetProperty(child.Key,
+                System.Reflection.BindingFlags.Public | System.Reflection.BindingFlags.Instance | System.Reflection.BindingFlags.IgnoreCase);
+            if (property is null)
+            {
+                string? near = type.GetProperties().Select(p => char.ToLowerInvariant(p.Name[0]) + p.Name[1..])
+                    .Where(name => EditDistance(name.ToLowerInvariant(), child.Key.ToLowerInvariant()) <= 2)
+                    .OrderBy(name => EditDistance(name.ToLowerInvariant(), child.Key.ToLowerInvariant())).FirstOrDefault();
+                errors.Add($"{key}: not a setting" + (near is null ? string.Empty : $" (did you mean '{near}'?)"));
+                continue;
+            }
+
+            Type propertyType = Nullable.GetUnderlyingType(property.PropertyType) ?? property.PropertyType;
+            if (propertyType.IsGenericType && propertyType.GetGenericTypeDefinition() == typeof(List<>))
+            {
+                Type item = propertyType.GetGenericArguments()[0];
+                if (!IsScalar(item))
+                {
+                    foreach (IConfigurationSection element in child.GetChildren())
+                    {
+                        UnknownKeys(element, item, $"{key}[{element.Key}]", errors);
+                    }
+                }
+            }
+            else if (!IsScalar(propertyType))
+            {
+                UnknownKeys(child, propertyType, key, errors);
+            }
+        }
+    }
+
+    private static bool IsScalar(Type type) => type.IsPrimitive || type.IsEnum || type == typeof(string) || type == typeof(decimal);
+
+    private static int EditDistance(string a, string b)
+    {
+        var row = new int[b.Length + 1];
+        for (int j = 0; j <= b.Length; j++)
+        {
+            row[j] = j;
+        }
+
+        for (int i = 1; i <= a.Length; i++)
+        {
+            int diagonal = row[0];
+            row[0] = i;
+            for (int j = 1; j <= b.Length; j++)
+            {
+                int above = row[j];
+                row[j] = Math.Min(Math.Min(row[j] + 1, row[j - 1] + 1), diagonal + (a[i - 1] == b[j - 1] ? 0 : 1));
+                diagonal = above;
+            }
+        }
+
+        return row[b.Length];
     }
 }
