@@ -88,6 +88,37 @@ public sealed class OperationsTests
         string allFile = Directory.GetFiles(Path.Combine(folder.Out, "replays"), "*.ndjson", SearchOption.AllDirectories).Single(f => f != replayFile);
         Assert.Equal(["G2", "G3"], (await File.ReadAllLinesAsync(allFile)).Select(l => TestFolder.ControlId(JsonDocument.Parse(l))).Order());
 
+        // An unknown sink or stream, and a start that is no sequence number, are answered by name.
+        (exit, _, string stderr) = await CliTests.RunWithErrorsAsync("replay", "--sink", "nosuch", "--from-seq", "1", "-c", config);
+        Assert.NotEqual(0, exit);
+        Assert.Contains("replay: 404 no sink 'nosuch'", stderr, StringComparison.Ordinal);
+        (exit, _, stderr) = await CliTests.RunWithErrorsAsync("replay", "--sink", "fhir", "--stream", "nosuch", "--from-seq", "1", "--dry-run", "-c", config);
+        Assert.NotEqual(0, exit);
+        Assert.Contains("no sink 'fhir' on stream 'nosuch'", stderr, StringComparison.Ordinal);
+        (exit, _, stderr) = await CliTests.RunWithErrorsAsync("replay", "--sink", "fhir", "--from-seq", "-5", "--dry-run", "-c", config);
+        Assert.NotEqual(0, exit);
+        Assert.Contains("fromSeq: -5 is not a journal sequence number", stderr, StringComparison.Ordinal);
+
+        // --failed-only retries every open quarantine: BAD2 fails again, and so does a frame with no MSH (answered AR,
+        // quarantined as rejected), which is counted rather than left out.
+        await using (MllpClient client = await MllpClient.ConnectAsync("127.0.0.1", engine.Port, CancellationToken.None))
+        {
+            Assert.True(Hl7Parser.TryParse(await client.SendAsync("EVN|A01|20261130\r"u8.ToArray(), TimeSpan.FromSeconds(30), CancellationToken.None),
+                out Hl7Message? nak, out _));
+            Assert.Equal("AR", nak!.Get("MSA-1"));
+        }
+
+        Assert.Equal((3, 1, 2, 0, 0), Counts(await SettledSinkAsync(config, received: 6)));
+        (exit, stdout) = await CliTests.RunAsync("replay", "--sink", "fhir", "--failed-only", "--dry-run", "--json", "-c", config);
+        Assert.Equal(0, exit);
+        Assert.Equal(2, JsonDocument.Parse(stdout).RootElement.GetProperty("results")[0].GetProperty("matched").GetInt64());
+        (exit, stdout) = await CliTests.RunAsync("replay", "--sink", "fhir", "--failed-only", "--json", "-c", config);
+        JsonElement retried = JsonDocument.Parse(stdout).RootElement.GetProperty("results")[0];
+        Assert.Equal((2, 0, 2), (retried.GetProperty("matched").GetInt64(), retried.GetProperty("delivered").GetInt64(), retried.GetProperty("failed").GetInt64()));
+        Assert.Equal(1, exit);
+        (_, stdout) = await CliTests.RunAsync("quarantine", "list", "--json", "-c", config);
+        Assert.Equal(2, JsonDocument.Parse(stdout).RootElement.GetProperty("items").GetArrayLength());
+
         Assert.Equal(0, await engine.StopAsync());
         (exit, stdout) = await CliTests.RunAsync("trace", "--control-id", "G2", "-c", config); // offline: the index, no sink outcomes
         Assert.Equal(0, exit);

@@ -101,13 +101,28 @@ internal sealed partial class AdminServer(EngineSettings settings, IRequiredActo
                 return Results.BadRequest("sink and one of fromSeq, since or failedOnly are required");
             }
 
+            if (body.FromSeq < 1)
+            {
+                return Results.Text($"fromSeq: {body.FromSeq} is not a journal sequence number (they start at 1)\n", statusCode: StatusCodes.Status400BadRequest);
+            }
+
+            if (body.Rate is <= 0)
+            {
+                return Results.Text($"rate: {body.Rate} is not a positive number of messages a second\n", statusCode: StatusCodes.Status400BadRequest);
+            }
+
             // The id names the replay's output folder: the engine makes it, never the caller.
             var request = new ReplayRequest($"r{DateTimeOffset.UtcNow:yyyyMMddHHmmss}-{Guid.NewGuid().ToString("N")[..8]}",
                 body.FromSeq, body.Since, body.Type, body.FailedOnly, body.Rate, body.DryRun);
-            object answer = await engine.ActorRef.Ask(new ReplayCommand(body.Sink, body.Stream, request), ReplayTimeout);
-            return answer is Status.Failure failure
-                ? Results.BadRequest(failure.Cause.Message)
-                : Results.Json((ReplayResults)answer, Json);
+            try
+            {
+                // The engine answers an unknown sink or stream with a failure, which Ask raises.
+                return Results.Json(await engine.ActorRef.Ask<ReplayResults>(new ReplayCommand(body.Sink, body.Stream, request), ReplayTimeout), Json);
+            }
+            catch (ArgumentException e)
+            {
+                return Results.Text(e.Message + "\n", statusCode: StatusCodes.Status404NotFound);
+            }
         });
 
         await app.StartAsync(cancellationToken);

@@ -1030,14 +1030,15 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
 
     private ReplayResult ReplayFailed(ReplayRequest request)
     {
-        // --failed-only: every open quarantine (matching the filters) is retried, with what is parked behind it.
+        // --failed-only: every open quarantine (matching the filters) is retried, with what is parked behind it. A
+        // rejected frame (no usable MSH, so no type) is retried too: it fails again and is counted so, rather than left
+        // out of the count as if nothing were open.
         long matched = 0, delivered = 0, failed = 0;
         foreach (Quarantined q in _quarantine.Values.ToList())
         {
-            if (q.Message is not MessageReceived m
-                || (request.Since is not null && m.ReceivedAt < request.Since)
+            if ((request.Since is not null && q.Message.ReceivedAt < request.Since)
                 || (request.FromSequenceNr is not null && q.SequenceNr < request.FromSequenceNr)
-                || (request.MessageType is not null && !TypeMatches(m.MessageType, request.MessageType)))
+                || (request.MessageType is not null && (q.Message is not MessageReceived m || !TypeMatches(m.MessageType, request.MessageType))))
             {
                 continue;
             }
