@@ -123,6 +123,9 @@ public sealed class OperationsTests
         (exit, stdout) = await CliTests.RunAsync("trace", "--control-id", "G2", "-c", config); // offline: the index, no sink outcomes
         Assert.Equal(0, exit);
         Assert.Contains("G2 ADT^A01^ADT_A01 from PAS/RX1", stdout, StringComparison.Ordinal);
+        (exit, _, stderr) = await CliTests.RunWithErrorsAsync("status", "-c", config); // no offline form: says the engine is down
+        Assert.Equal(3, exit);
+        Assert.Contains("status: the engine is not running (admin.port is 0", stderr, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -334,9 +334,22 @@ internal static class AdminCommands
         }
 
         string address = $"http://{admin.Host}:{admin.Port.ToString(CultureInfo.InvariantCulture)}";
-        if (admin.Port == 0 && File.Exists(AdminServer.EndpointFile(settings)))
+        if (admin.Port == 0)
         {
-            address = (await File.ReadAllTextAsync(AdminServer.EndpointFile(settings))).Trim(); // a free port the engine picked
+            // A free port the engine picked, written to the data directory while it runs (removed when it stops).
+            string endpointFile = AdminServer.EndpointFile(settings);
+            if (!File.Exists(endpointFile))
+            {
+                if (offline is not null)
+                {
+                    return await offline(settings);
+                }
+
+                await Console.Error.WriteLineAsync($"{parse.CommandResult.Command.Name}: the engine is not running (admin.port is 0 and there is no '{endpointFile}', which a running engine writes)");
+                return Unreachable;
+            }
+
+            address = (await File.ReadAllTextAsync(endpointFile)).Trim();
         }
 
         using var client = new HttpClient { BaseAddress = new Uri(address.TrimEnd('/') + "/"), Timeout = TimeSpan.FromMinutes(2) };
