@@ -63,13 +63,15 @@ public sealed class OperationsTests
         Assert.Equal(0, exit);
         Assert.Equal(2, stdout.Split('\n').Count(l => l.Contains("sink fhir: delivered", StringComparison.Ordinal)));
 
-        // Replay, from the start, every message of each patient with an A08: M1 (G1, G3) and visit V9 (BAD1, BAD2, which fail again).
+        // Replay, from the start, every message of each patient with an A08: M1 (G1, G3) and visit V9 (BAD1, which an
+        // operator skipped and stays skipped, and BAD2, which fails again).
         (exit, stdout) = await CliTests.RunAsync("replay", "--sink", "fhir", "--from-seq", "1", "--type", "ADT^A08", "--dry-run", "-c", config);
         Assert.Equal(0, exit);
         Assert.Contains("2 matching, 4 messages would go", stdout, StringComparison.Ordinal);
         (exit, stdout) = await CliTests.RunAsync("replay", "--sink", "fhir", "--from-seq", "1", "--type", "ADT^A08", "--json", "-c", config);
         JsonElement result = JsonDocument.Parse(stdout).RootElement.GetProperty("results").EnumerateArray().Single();
-        Assert.Equal((4, 2, 2), (result.GetProperty("messages").GetInt64(), result.GetProperty("delivered").GetInt64(), result.GetProperty("failed").GetInt64()));
+        Assert.Equal((4, 2, 1, 1), (result.GetProperty("messages").GetInt64(), result.GetProperty("delivered").GetInt64(), result.GetProperty("filtered").GetInt64(),
+            result.GetProperty("failed").GetInt64()));
         Assert.Equal(1, exit); // failures in a replay are reported in the exit code
         string replayFile = Directory.GetFiles(Path.Combine(folder.Out, "replays"), "*.ndjson", SearchOption.AllDirectories).Single();
         string[] replayed = await File.ReadAllLinesAsync(replayFile);
@@ -83,8 +85,8 @@ public sealed class OperationsTests
         Assert.Contains("4 matching, 4 messages would go", stdout, StringComparison.Ordinal);
         (exit, stdout) = await CliTests.RunAsync("replay", "--sink", "fhir", "--from-seq", "2", "--json", "-c", config);
         JsonElement all = JsonDocument.Parse(stdout).RootElement.GetProperty("results").EnumerateArray().Single();
-        Assert.Equal((4, 4, 2, 2), (all.GetProperty("matched").GetInt64(), all.GetProperty("messages").GetInt64(), all.GetProperty("delivered").GetInt64(),
-            all.GetProperty("failed").GetInt64()));
+        Assert.Equal((4, 4, 2, 1, 1), (all.GetProperty("matched").GetInt64(), all.GetProperty("messages").GetInt64(), all.GetProperty("delivered").GetInt64(),
+            all.GetProperty("filtered").GetInt64(), all.GetProperty("failed").GetInt64()));
         string allFile = Directory.GetFiles(Path.Combine(folder.Out, "replays"), "*.ndjson", SearchOption.AllDirectories).Single(f => f != replayFile);
         Assert.Equal(["G2", "G3"], (await File.ReadAllLinesAsync(allFile)).Select(l => TestFolder.ControlId(JsonDocument.Parse(l))).Order());
 

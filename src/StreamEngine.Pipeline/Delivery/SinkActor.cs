@@ -1109,6 +1109,14 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
             foreach (EventEnvelope envelope in batch.Envelopes)
             {
                 run.Messages++;
+                if (_resolved.TryGetValue(envelope.SequenceNr, out QuarantineResolved? resolved) && resolved.Action == "skipped")
+                {
+                    // An operator skipped it (with a reason, audited): the replay brings the output to the current state,
+                    // in which it was not delivered, so it stays skipped rather than failing again.
+                    run.Filtered++;
+                    continue;
+                }
+
                 var e = (IIngestEvent)envelope.Event;
                 run.Lanes.Add(envelope.SequenceNr, KeysOf(e), e);
             }
