@@ -176,6 +176,16 @@ public sealed class SettingsLoaderTests : IDisposable
     }
 
     [Fact]
+    public void BadFlag_InTheSecondListener_IsNamed_NotDroppedWithItsListener()
+    {
+        IReadOnlyList<string> errors = Errors("""
+            { "listeners": [ { "name": "a", "port": 2575 }, { "name": "b", "port": 2577, "mllpRelease2": "yes" } ] }
+            """);
+        Assert.Equal(["listeners[1].mllpRelease2: 'yes' is not true or false"], errors);
+        Assert.True(Load("""{ "listeners": [ { "name": "a" }, { "name": "b", "mllpRelease2": true } ] }""").Listeners[1].MllpRelease2);
+    }
+
+    [Fact]
     public void MisspelledEnvironmentOverride_NamesIt() =>
         Assert.Contains("STORE.DURABILTY: not a setting (did you mean 'durability'?)",
             Errors("""{ "listeners": [ { "name": "a" } ] }""", new() { ["STREAMENGINE__STORE__DURABILTY"] = "os" }));

@@ -67,7 +67,8 @@ public static partial class SettingsLoader
         }
         catch (InvalidOperationException e)
         {
-            // The binder names the key and the expected type, e.g. a flag that is not true or false.
+            // Every setting is read as text and parsed below, naming its key (the binder drops a list item whose value
+            // fails to convert unless told to fail on unknown keys); this is for a shape the binder cannot take at all.
             throw new ConfigurationException([.. errors, e.InnerException is null ? e.Message : $"{e.Message} {e.InnerException.Message}"]);
         }
 
@@ -134,6 +135,12 @@ public static partial class SettingsLoader
                 }
             }
 
+            bool release2 = false;
+            if (l.MllpRelease2 is not null && !bool.TryParse(l.MllpRelease2, out release2))
+            {
+                errors.Add($"{key}.mllpRelease2: '{l.MllpRelease2}' is not true or false");
+            }
+
             listeners.Add(new ListenerSettings
             {
                 Id = id,
@@ -145,7 +152,7 @@ public static partial class SettingsLoader
                 IdleTimeout = idleTimeout,
                 FrameTimeout = frameTimeout,
                 AllowedSenders = allowed,
-                MllpRelease2 = l.MllpRelease2 ?? false,
+                MllpRelease2 = release2,
                 Tls = l.Tls is null ? null : Tls(errors, $"{key}.tls", l.Tls),
             });
         }

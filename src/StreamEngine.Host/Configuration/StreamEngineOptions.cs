@@ -80,7 +80,7 @@ internal sealed class ListenerOptions
 
     public List<string>? AllowedSenders { get; set; }
 
-    public bool? MllpRelease2 { get; set; }
+    public string? MllpRelease2 { get; set; } // parsed in the loader: a bad value in a list item is named, not dropped
 
     public TlsOptions? Tls { get; set; }
 }
