@@ -34,7 +34,7 @@ public abstract class SinkActorHarness(string listenerId) : IAsyncLifetime
 
     public async Task DisposeAsync() => await _persistence.DisposeAsync();
 
-    protected IActorRef StartSink(GatedTarget target, SinkSettings? settings = null, int snapshotEvery = 1000, TimeSpan? flushDelay = null) =>
+    protected IActorRef StartSink(IDeliveryTarget target, SinkSettings? settings = null, int snapshotEvery = 1000, TimeSpan? flushDelay = null) =>
         Kit.Sys.ActorOf(SinkActor.Props(settings ?? Sink, Listener, _journal, _ => target, _persistence.Settings!.ReadJournalPluginId, Durability.Fsync,
             Kit.TestActor, snapshotEvery, flushDelay));
 

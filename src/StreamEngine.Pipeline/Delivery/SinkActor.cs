@@ -77,6 +77,7 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
     private long _origin;
     private IReadOnlySet<long> _held = new HashSet<long>();
     private long _outputPosition;
+    private long _openedAt; // the position the output was opened at, where the held lines start
     private readonly Dictionary<long, QuarantineResolved> _resolved = [];
     private long _delivered;
     private long _filtered;
@@ -255,6 +256,7 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
 
         IDeliveryTarget target = _targetFactory(null);
         _held = target.Open(_outputPosition); // written after the last persisted watermark: counted, not written again
+        _openedAt = _outputPosition;
         _target = target;
         // What the last run wrote may still be only with the OS (a kill -9 leaves up to a second of it there): the first
         // watermark syncs it before counting any of it, even if nothing new is written by then.
@@ -1263,7 +1265,28 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
     private WatermarkAdvanced Watermark()
     {
         FlushOutput(_durable);
-        return new(_done, _origin, Counts(), _target?.Position ?? _outputPosition) { SettledAbove = SequenceRange.Of(_settledAbove) };
+        return new(_done, _origin, Counts(), OutputPosition()) { SettledAbove = SequenceRange.Of(_settledAbove) };
+    }
+
+    // The end of the output, unless a line the last run wrote past its watermark (held) is not yet counted, or is still
+    // quarantined or parked (a release counts it from the file): then where this run opened the output, so that a
+    // restart before it is counted finds it again rather than writing it twice.
+    private long OutputPosition()
+    {
+        if (_target is null)
+        {
+            return _outputPosition;
+        }
+
+        foreach (long seq in _held)
+        {
+            if ((seq > _done && !_settledAbove.Contains(seq)) || _quarantine.ContainsKey(seq) || _parkedBehind.ContainsKey(seq))
+            {
+                return _openedAt;
+            }
+        }
+
+        return _target.Position;
     }
 
     // Lines go to the OS on every flush; to the disk only when asked (before a watermark, in fsync mode). A line lost
