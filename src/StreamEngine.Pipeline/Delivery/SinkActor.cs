@@ -1033,8 +1033,8 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
     private ReplayResult ReplayFailed(ReplayRequest request)
     {
         // --failed-only: every open quarantine (matching the filters) is retried, with what is parked behind it. A
-        // rejected frame (no usable MSH, so no type) is retried too: it fails again and is counted so, rather than left
-        // out of the count as if nothing were open.
+        // rejected frame (no usable MSH, so no type) cannot succeed: it is counted as failing, rather than left out of
+        // the count as if nothing were open, and stays for an operator's skip.
         long matched = 0, delivered = 0, failed = 0;
         foreach (Quarantined q in _quarantine.Values.ToList())
         {
@@ -1048,6 +1048,12 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
             matched += 1 + q.Parked.Count;
             if (request.DryRun)
             {
+                continue;
+            }
+
+            if (q.Message is FrameRejected)
+            {
+                failed++; // never a message (no usable MSH): a retry would only journal another copy of it, quarantined again
                 continue;
             }
 
@@ -1082,8 +1088,12 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
                 .Where(e => e.Event is MessageReceived m && (selection.All || selection.Unkeyed.Contains(e.SequenceNr) || KeysOf(m).Any(selection.Keys.Contains)));
             if (request.DryRun)
             {
-                source.RunWith(Sink.Aggregate<EventEnvelope, long>(0, (n, _) => n + 1), _materializer)
-                    .PipeTo(Self, success: n => new ReplayCounted(request, selected.ReplyTo, selection.All ? n : selection.Matched, n),
+                // What would go: a message an operator skipped stays skipped (see EnvelopeBatch below). A copy: the
+                // count runs off the actor.
+                HashSet<long> skipped = [.. _resolved.Values.Where(r => r.Action == "skipped").Select(r => r.SequenceNr)];
+                source.RunWith(Sink.Aggregate<EventEnvelope, (long All, long Go)>((0, 0),
+                        (n, e) => (n.All + 1, skipped.Contains(e.SequenceNr) ? n.Go : n.Go + 1)), _materializer)
+                    .PipeTo(Self, success: n => new ReplayCounted(request, selected.ReplyTo, selection.All ? n.All : selection.Matched, n.Go),
                         failure: e => new ReplayAborted(request, selected.ReplyTo, e));
                 return;
             }
