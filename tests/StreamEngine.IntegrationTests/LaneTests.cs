@@ -74,6 +74,28 @@ public sealed class LaneTests() : SinkActorHarness("l")
     }
 
     [Fact]
+    public async Task AReplay_NeverDeliversAPatientsMessage_AfterOneOfTheirsFailed()
+    {
+        var target = new GatedTarget();
+        IActorRef sink = StartSink(target);
+        Kit.ExpectMsg<SinkReady>(TimeSpan.FromSeconds(30));
+        Send("A1", "P1");
+        Send("B1", "P2");
+        Send("A2", "P1");
+        Send("A3", "P1");
+        Send("B2", "P2");
+        await Kit.AwaitAssertAsync(() => Assert.Equal(5, target.Written.Count), TimeSpan.FromSeconds(30));
+
+        target.Break("A2"); // fails in the replay: A3 after it must not go, P2 is not held back
+        ReplayResult result = await sink.Ask<ReplayResult>(new ReplayRequest("r1", 1, null, null, false, null, false), TimeSpan.FromSeconds(30));
+
+        Assert.Equal((5L, 3L, 2L, 1L), (result.Messages, result.Delivered, result.Failed, result.HeldBehind));
+        List<string> replayed = target.Written.Skip(5).ToList();
+        Assert.Equal(["A1", "B1", "B2"], replayed.Order());
+        Assert.Equal(["B1", "B2"], replayed.Where(id => id[0] == 'B'));
+    }
+
+    [Fact]
     public async Task AfterARestart_WhatTheLastRunLeftWithTheOs_IsSyncedBeforeAWatermarkCountsIt()
     {
         // Written by the run before a kill -9 but past its last watermark: found in the file, counted, not written

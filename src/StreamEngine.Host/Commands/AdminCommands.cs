@@ -240,7 +240,7 @@ internal static class AdminCommands
                 {
                     Console.WriteLine(r.DryRun
                         ? $"replay {r.ReplayId} (dry run) sink {r.SinkId} stream {r.ListenerId}: {r.Matched} matching, {r.Messages} messages would go"
-                        : $"replay {r.ReplayId} sink {r.SinkId} stream {r.ListenerId}: {r.Matched} matching, {r.Messages} messages, {r.Delivered} delivered, {r.Filtered} filtered, {r.Failed} failed in {r.Seconds:0.00} s"
+                        : $"replay {r.ReplayId} sink {r.SinkId} stream {r.ListenerId}: {r.Matched} matching, {r.Messages} messages, {r.Delivered} delivered, {r.Filtered} filtered, {r.Failed} failed{(r.HeldBehind > 0 ? $" ({r.HeldBehind} held behind an earlier failure of their patient)" : string.Empty)} in {r.Seconds:0.00} s"
                           + (r.Output is null ? string.Empty : $" (output: replays/{r.Output}/)"));
                 }
 

@@ -102,6 +102,9 @@ public sealed record ReplayResult(string ReplayId, string SinkId, string Listene
 {
     /// <summary>How long the replay took inside the engine (both passes over the journal, delivery included).</summary>
     public double Seconds { get; init; }
+
+    /// <summary>Of the failed, those not delivered because an earlier message of the same patient failed in this replay.</summary>
+    public long HeldBehind { get; init; }
 }
 
 /// <summary>Finds messages by control id (MSH-10) or MRN (matched through its keyed hash), optionally since a moment.</summary>

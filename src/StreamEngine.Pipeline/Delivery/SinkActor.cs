@@ -1148,6 +1148,18 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
             for (int i = 0; i < done.Batch.Count; i++)
             {
                 long seq = done.Batch[i].SequenceNr;
+                string[] keys = KeysOf(done.Batch[i].Item);
+                if (keys.Length > 0 && run.FailedKeys.Overlaps(keys))
+                {
+                    // As live work parks a patient's later messages behind a quarantined one: a replay never delivers a
+                    // patient's message after one of theirs failed, so its output keeps every patient's order.
+                    run.Failed++;
+                    run.HeldBehind++;
+                    run.FailedKeys.UnionWith(keys); // a merge holds back both patients
+                    run.Lanes.Release(seq);
+                    continue;
+                }
+
                 DeliveryResult result;
                 try
                 {
@@ -1163,7 +1175,7 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
                 {
                     case DeliveryOutcome.Delivered: run.Delivered++; break;
                     case DeliveryOutcome.Filtered: run.Filtered++; break;
-                    default: run.Failed++; break;
+                    default: run.Failed++; run.FailedKeys.UnionWith(keys); break;
                 }
 
                 run.Lanes.Release(seq);
@@ -1239,10 +1251,15 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
 
         _log.Info("Sink {0}: replay {1} done: {2} messages, {3} delivered, {4} filtered, {5} failed", _sink.Id, run.Request.ReplayId,
             run.Messages, run.Delivered, run.Filtered, run.Failed);
+        if (run.HeldBehind > 0)
+        {
+            _log.Info("Sink {0}: replay {1}: {2} of the failed were held behind an earlier failure of their patient", _sink.Id, run.Request.ReplayId, run.HeldBehind);
+        }
         EndReplay(run.ReplyTo, new ReplayResult(run.Request.ReplayId, _sink.Id, _listener.Id, run.Matched ?? run.Messages, run.Messages, run.Delivered, run.Filtered,
             run.Failed + (failure is null ? 0 : 1), false, run.Request.ReplayId)
         {
             Seconds = System.Diagnostics.Stopwatch.GetElapsedTime(run.Started).TotalSeconds,
+            HeldBehind = run.HeldBehind,
         });
     }
 
@@ -1473,6 +1490,12 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
         public long Filtered { get; set; }
 
         public long Failed { get; set; }
+
+        /// <summary>Failed because an earlier message of the same patient failed in this replay (counted in Failed too).</summary>
+        public long HeldBehind { get; set; }
+
+        /// <summary>Patient keys with a failed message in this replay: their later messages are not delivered.</summary>
+        public HashSet<string> FailedKeys { get; } = [];
     }
 
     private sealed record ReplaySelected(ReplayRequest Request, IActorRef ReplyTo, ReplaySelection Selection)
