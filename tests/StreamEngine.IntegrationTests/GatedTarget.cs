@@ -83,14 +83,26 @@ public sealed class GatedTarget : IDeliveryTarget
         }
 
         Interlocked.Increment(ref _prepared);
-        return new PreparedDelivery(sequenceNr, _broken.ContainsKey(id) ? DeliveryResult.Quarantine("Broken") : DeliveryResult.Delivered,
+        bool broken = _broken.ContainsKey(id);
+        if (DeliversWhilePreparing && !broken)
+        {
+            lock (_lock)
+            {
+                _written.Add(id); // as a FHIR server gets its request: delivered before the result reaches the actor
+            }
+        }
+
+        return new PreparedDelivery(sequenceNr, broken ? DeliveryResult.Quarantine("Broken") : DeliveryResult.Delivered,
             System.Text.Encoding.ASCII.GetBytes(id));
     }
+
+    /// <summary>Delivers in <see cref="PrepareAsync"/>, as the FHIR target does, rather than in <see cref="Commit"/>.</summary>
+    public bool DeliversWhilePreparing { get; init; }
 
     public DeliveryResult Commit(in PreparedDelivery prepared)
     {
         MostPreparedAhead = Math.Max(MostPreparedAhead, Volatile.Read(ref _prepared) - _committed++);
-        if (prepared.Result.Outcome == DeliveryOutcome.Delivered)
+        if (prepared.Result.Outcome == DeliveryOutcome.Delivered && !DeliversWhilePreparing)
         {
             lock (_lock)
             {

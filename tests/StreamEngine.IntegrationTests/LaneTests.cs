@@ -62,10 +62,12 @@ public sealed class LaneTests() : SinkActorHarness("l")
         Assert.Equal(1003, target.Ids.Count);
     }
 
-    [Fact]
-    public async Task AReplay_NeverDeliversAPatientsMessage_AfterOneOfTheirsFailed()
+    [Theory]
+    [InlineData(false)] // a file: written when the result is back on the actor
+    [InlineData(true)] // a FHIR server: sent while preparing, so a held message must not even start
+    public async Task AReplay_NeverDeliversAPatientsMessage_AfterOneOfTheirsFailed(bool deliversWhilePreparing)
     {
-        var target = new GatedTarget();
+        var target = new GatedTarget { DeliversWhilePreparing = deliversWhilePreparing };
         IActorRef sink = StartSink(target);
         Kit.ExpectMsg<SinkReady>(TimeSpan.FromSeconds(30));
         Send("A1", "P1");

@@ -75,7 +75,8 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
     private long _settledSincePersist;
     private long _durableSettledAbove;
     private long _origin;
-    private IReadOnlySet<long> _held = new HashSet<long>();
+    private static readonly IReadOnlySet<long> NothingHeld = new HashSet<long>();
+    private IReadOnlySet<long> _held = NothingHeld;
     private long _outputPosition;
     private long _openedAt; // the position the output was opened at, where the held lines start
     private readonly Dictionary<long, QuarantineResolved> _resolved = [];
@@ -1149,17 +1150,6 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
             {
                 long seq = done.Batch[i].SequenceNr;
                 string[] keys = KeysOf(done.Batch[i].Item);
-                if (keys.Length > 0 && run.FailedKeys.Overlaps(keys))
-                {
-                    // As live work parks a patient's later messages behind a quarantined one: a replay never delivers a
-                    // patient's message after one of theirs failed, so its output keeps every patient's order.
-                    run.Failed++;
-                    run.HeldBehind++;
-                    run.FailedKeys.UnionWith(keys); // a merge holds back both patients
-                    run.Lanes.Release(seq);
-                    continue;
-                }
-
                 DeliveryResult result;
                 try
                 {
@@ -1217,6 +1207,34 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
     {
         while (run.Lanes.TryStartLane(run.Target.LaneBatch) is { } batch)
         {
+            if (run.FailedKeys.Count > 0)
+            {
+                // As live work parks a patient's later messages behind a quarantined one: once a patient's message
+                // failed in this replay, their later ones are not started (a FHIR target delivers while preparing), so
+                // the replay's output keeps every patient's order. The lanes release a patient's next message only
+                // after the earlier one's result is back here, so the failure is always known first.
+                batch.RemoveAll(m =>
+                {
+                    string[] keys = KeysOf(m.Item);
+                    if (keys.Length == 0 || !run.FailedKeys.Overlaps(keys))
+                    {
+                        return false;
+                    }
+
+                    run.Failed++;
+                    run.HeldBehind++;
+                    run.FailedKeys.UnionWith(keys); // a merge holds back both patients
+                    run.Lanes.Release(m.SequenceNr);
+                    return true;
+                });
+            }
+
+            if (batch.Count == 0)
+            {
+                run.Lanes.EndLane();
+                continue;
+            }
+
             StartReplayLane(run, batch);
         }
 
@@ -1305,12 +1323,19 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
             return _outputPosition;
         }
 
-        foreach (long seq in _held)
+        if (_held.Count > 0)
         {
-            if ((seq > _done && !_settledAbove.Contains(seq)) || _quarantine.ContainsKey(seq) || _parkedBehind.ContainsKey(seq))
+            foreach (long seq in _held)
             {
-                return _openedAt;
+                if ((seq > _done && !_settledAbove.Contains(seq)) || _quarantine.ContainsKey(seq) || _parkedBehind.ContainsKey(seq))
+                {
+                    return _openedAt;
+                }
             }
+
+            // All counted, none quarantined or parked (a settled message never becomes either again): nothing will look
+            // them up any more, and the next watermarks need not scan them.
+            _held = NothingHeld;
         }
 
         return _target.Position;
