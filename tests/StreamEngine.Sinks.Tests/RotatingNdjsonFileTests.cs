@@ -63,4 +63,34 @@ public sealed class RotatingNdjsonFileTests : IDisposable
         Assert.Equal(["streamengine:s#2", "streamengine:s#3", "streamengine:s#4"], reopened.Open(legacy));
         Assert.EndsWith("\n", File.ReadAllText(newest), StringComparison.Ordinal);
     }
+
+    [Fact]
+    public void MovingOlderFilesAway_KeepsEveryPositionInTheFilesThatRemain()
+    {
+        var positions = new Dictionary<int, long>();
+        using (var output = new RotatingNdjsonFile(_dir, "sink.pas", new NdjsonRotation(1024, null), () => _now))
+        {
+            output.Open(0);
+            for (int n = 1; n <= 20; n++)
+            {
+                output.Append(Line(n));
+                _now = _now.AddMilliseconds(5);
+                output.Flush(durable: true);
+                positions[n] = output.Position;
+            }
+        }
+
+        // An operator archives the two oldest files; the sink's recorded position (after line 15) is in a later one.
+        string[] files = [.. Directory.GetFiles(_dir, "sink.pas.2*.ndjson").Order(StringComparer.Ordinal)];
+        Assert.True(files.Length >= 4, string.Join(",", files));
+        File.Delete(files[0]);
+        File.Move(files[1], Path.Combine(_dir, Path.GetFileName(files[1]) + ".archived"));
+
+        using var reopened = new RotatingNdjsonFile(_dir, "sink.pas", new NdjsonRotation(1024, null), () => _now);
+        Assert.Equal(Enumerable.Range(16, 5).Select(n => $"streamengine:s#{n}"), reopened.Open(positions[15]));
+        Assert.Equal(positions[20], reopened.Position);
+        reopened.Append(Line(21));
+        reopened.Flush(durable: true);
+        Assert.Equal(positions[20] + Line(21).Length + 1, reopened.Position);
+    }
 }

@@ -13,6 +13,9 @@ public sealed record NdjsonRotation(long? MaxBytes, TimeSpan? MaxAge);
 /// cumulative bytes over all the files in name order (closed files never change), so a sink's recorded position
 /// still names one place after any number of rotations, and after a crash every line written past it is found,
 /// in whichever file. A file from before rotation was turned on (<c>&lt;prefix&gt;.ndjson</c>) counts as the first.
+/// <para>Each new file's starting position is recorded (synced) in <c>&lt;prefix&gt;.starts</c> before the file is made,
+/// so an operator may move older files away: the remaining files keep their positions. A file with no record (made
+/// before the record existed) starts where the one before it ends.</para>
 /// </summary>
 public sealed class RotatingNdjsonFile : IDisposable
 {
@@ -68,14 +71,22 @@ public sealed class RotatingNdjsonFile : IDisposable
             files = [NewName()];
         }
 
+        IReadOnlyDictionary<string, long> starts = RecordedStarts();
+        if (!File.Exists(files[^1]) && !starts.ContainsKey(Path.GetFileName(files[^1])))
+        {
+            RecordStart(files[^1], 0); // the first file of a new output
+        }
+
         var sources = new List<string>();
-        long start = 0;
+        long next = 0; // where the file after the last one read would start
         for (int i = 0; i < files.Count; i++)
         {
             bool last = i == files.Count - 1;
+            long start = starts.TryGetValue(Path.GetFileName(files[i]), out long recorded) ? recorded : next;
             var file = new NdjsonFileSink(files[i]);
             file.Open(); // repairs a torn last line (only the newest can have one)
             long length = file.Position;
+            next = start + length;
             if (start + length > position)
             {
                 sources.AddRange(file.SourcesFrom(Math.Max(0, position - start)));
@@ -91,7 +102,6 @@ public sealed class RotatingNdjsonFile : IDisposable
             else
             {
                 file.Dispose();
-                start += length;
             }
         }
 
@@ -116,7 +126,9 @@ public sealed class RotatingNdjsonFile : IDisposable
         long length = current.Position;
         current.Dispose(); // synced: a closed file is complete on disk
         _closedBytes += length;
-        var next = new NdjsonFileSink(NewName());
+        string name = NewName();
+        RecordStart(name, _closedBytes);
+        var next = new NdjsonFileSink(name);
         next.Open();
         _current = next;
         _lastName = Path.GetFileName(next.FilePath);
@@ -146,6 +158,39 @@ public sealed class RotatingNdjsonFile : IDisposable
 
             now = now.AddMilliseconds(1);
         }
+    }
+
+    private string StartsFile => Path.Combine(_folder, _prefix + ".starts");
+
+    // One line per file, "<file name> <start>", appended and synced before the file is made, after a line break of its
+    // own (so a line torn by a crash never joins the next). A torn line names a file never made: it is ignored, as is
+    // one naming a file that is gone.
+    private void RecordStart(string path, long start)
+    {
+        using var stream = new FileStream(StartsFile, FileMode.Append, FileAccess.Write, FileShare.Read);
+        byte[] line = System.Text.Encoding.UTF8.GetBytes(string.Create(CultureInfo.InvariantCulture, $"\n{Path.GetFileName(path)} {start}\n"));
+        stream.Write(line);
+        stream.Flush(flushToDisk: true);
+    }
+
+    private Dictionary<string, long> RecordedStarts()
+    {
+        var starts = new Dictionary<string, long>(StringComparer.Ordinal);
+        if (!File.Exists(StartsFile))
+        {
+            return starts;
+        }
+
+        foreach (string line in File.ReadLines(StartsFile))
+        {
+            int space = line.LastIndexOf(' ');
+            if (space > 0 && long.TryParse(line.AsSpan(space + 1), NumberStyles.None, CultureInfo.InvariantCulture, out long start))
+            {
+                starts[line[..space]] = start;
+            }
+        }
+
+        return starts;
     }
 
     private bool IsSegment(string path)
