@@ -935,9 +935,10 @@ public static partial class SettingsLoader
                 System.Reflection.BindingFlags.Public | System.Reflection.BindingFlags.Instance | System.Reflection.BindingFlags.IgnoreCase);
             if (property is null)
             {
-                string? near = type.GetProperties().Select(p => char.ToLowerInvariant(p.Name[0]) + p.Name[1..])
-                    .Where(name => EditDistance(name.ToLowerInvariant(), child.Key.ToLowerInvariant()) <= 2)
-                    .OrderBy(name => EditDistance(name.ToLowerInvariant(), child.Key.ToLowerInvariant())).FirstOrDefault();
+                string typed = child.Key.ToLowerInvariant();
+                string? near = type.GetProperties()
+                    .Select(p => (Name: char.ToLowerInvariant(p.Name[0]) + p.Name[1..], Distance: EditDistance(p.Name.ToLowerInvariant(), typed)))
+                    .Where(c => c.Distance <= 2).OrderBy(c => c.Distance).Select(c => c.Name).FirstOrDefault();
                 errors.Add($"{key}: not a setting" + (near is null ? string.Empty : $" (did you mean '{near}'?)"));
                 continue;
             }

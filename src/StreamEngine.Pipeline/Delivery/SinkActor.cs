@@ -78,7 +78,6 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
     private static readonly IReadOnlySet<long> NothingHeld = new HashSet<long>();
     private IReadOnlySet<long> _held = NothingHeld;
     private long _outputPosition;
-    private long _openedAt; // the position the output was opened at, where the held lines start
     private readonly Dictionary<long, QuarantineResolved> _resolved = [];
     private long _delivered;
     private long _filtered;
@@ -257,7 +256,6 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
 
         IDeliveryTarget target = _targetFactory(null);
         _held = target.Open(_outputPosition); // written after the last persisted watermark: counted, not written again
-        _openedAt = _outputPosition;
         _target = target;
         // What the last run wrote may still be only with the OS (a kill -9 leaves up to a second of it there): the first
         // watermark syncs it before counting any of it, even if nothing new is written by then.
@@ -873,7 +871,7 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
         }
 
         CloseQuarantine(seq);
-        var resolution = new QuarantineResolved(seq, retry ? "retried" : "skipped", note, DateTimeOffset.UtcNow);
+        var resolution = new QuarantineResolved(seq, retry ? QuarantineResolved.Retried : QuarantineResolved.Skipped, note, DateTimeOffset.UtcNow);
         _resolved[seq] = resolution;
         events.Add(resolution);
         int released = 0;
@@ -933,7 +931,7 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
             }
             else if (_resolved.TryGetValue(seq, out QuarantineResolved? resolved))
             {
-                outcomes[seq] = resolved.Action == "skipped"
+                outcomes[seq] = resolved.IsSkip
                     ? $"skipped by an operator at {resolved.At:O}: {resolved.Note}"
                     : $"delivered after a retry at {resolved.At:O}";
             }
@@ -1091,7 +1089,7 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
             {
                 // What would go: a message an operator skipped stays skipped (see EnvelopeBatch below). A copy: the
                 // count runs off the actor.
-                HashSet<long> skipped = [.. _resolved.Values.Where(r => r.Action == "skipped").Select(r => r.SequenceNr)];
+                HashSet<long> skipped = [.. _resolved.Values.Where(r => r.IsSkip).Select(r => r.SequenceNr)];
                 source.RunWith(Sink.Aggregate<EventEnvelope, (long All, long Go)>((0, 0),
                         (n, e) => (n.All + 1, skipped.Contains(e.SequenceNr) ? n.Go : n.Go + 1)), _materializer)
                     .PipeTo(Self, success: n => new ReplayCounted(request, selected.ReplyTo, selection.All ? n.All : selection.Matched, n.Go),
@@ -1122,7 +1120,7 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
             foreach (EventEnvelope envelope in batch.Envelopes)
             {
                 run.Messages++;
-                if (_resolved.TryGetValue(envelope.SequenceNr, out QuarantineResolved? resolved) && resolved.Action == "skipped")
+                if (_resolved.TryGetValue(envelope.SequenceNr, out QuarantineResolved? resolved) && resolved.IsSkip)
                 {
                     // An operator skipped it (with a reason, audited): the replay brings the output to the current state,
                     // in which it was not delivered, so it stays skipped rather than failing again.
@@ -1149,7 +1147,6 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
             for (int i = 0; i < done.Batch.Count; i++)
             {
                 long seq = done.Batch[i].SequenceNr;
-                string[] keys = KeysOf(done.Batch[i].Item);
                 DeliveryResult result;
                 try
                 {
@@ -1165,7 +1162,7 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
                 {
                     case DeliveryOutcome.Delivered: run.Delivered++; break;
                     case DeliveryOutcome.Filtered: run.Filtered++; break;
-                    default: run.Failed++; run.FailedKeys.UnionWith(keys); break;
+                    default: run.Failed++; run.FailedKeys.UnionWith(KeysOf(done.Batch[i].Item)); break;
                 }
 
                 run.Lanes.Release(seq);
@@ -1315,7 +1312,8 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
 
     // The end of the output, unless a line the last run wrote past its watermark (held) is not yet counted, or is still
     // quarantined or parked (a release counts it from the file): then where this run opened the output, so that a
-    // restart before it is counted finds it again rather than writing it twice.
+    // restart before it is counted finds it again rather than writing it twice. That is still _outputPosition: every
+    // watermark since the open recorded it, as held lines are only forgotten once none pins it.
     private long OutputPosition()
     {
         if (_target is null)
@@ -1329,7 +1327,7 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
             {
                 if ((seq > _done && !_settledAbove.Contains(seq)) || _quarantine.ContainsKey(seq) || _parkedBehind.ContainsKey(seq))
                 {
-                    return _openedAt;
+                    return _outputPosition;
                 }
             }
 

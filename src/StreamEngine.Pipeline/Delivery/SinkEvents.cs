@@ -85,7 +85,17 @@ public sealed record MessageParked(long SequenceNr, long BehindSequenceNr, IInge
 /// An operator's decision on a quarantined message, the audit record: retried (and delivered) or skipped with a
 /// reason; either way the messages parked behind it have been delivered in order.
 /// </summary>
-public sealed record QuarantineResolved(long SequenceNr, string Action, string Note, DateTimeOffset At) : ISinkEvent;
+public sealed record QuarantineResolved(long SequenceNr, string Action, string Note, DateTimeOffset At) : ISinkEvent
+{
+    /// <summary>The action of an operator's skip (as journaled).</summary>
+    public const string Skipped = "skipped";
+
+    /// <summary>The action of a retry that delivered the message (as journaled).</summary>
+    public const string Retried = "retried";
+
+    /// <summary>True when an operator skipped the message: it is settled, never delivered, replays included.</summary>
+    public bool IsSkip => Action == Skipped;
+}
 
 /// <summary>
 /// A sink's state at one point of its journal: the watermark with its counts, the open quarantine with what is
