@@ -87,6 +87,27 @@ public sealed class LaneTests() : SinkActorHarness("l")
     }
 
     [Fact]
+    public async Task ASecondReplayWhileOneRuns_IsRefusedWithItsReason_AndTheFirstCompletes()
+    {
+        var target = new GatedTarget();
+        IActorRef sink = StartSink(target);
+        Kit.ExpectMsg<SinkReady>(TimeSpan.FromSeconds(30));
+        Send("A1", "P1");
+        await Kit.AwaitAssertAsync(() => Assert.Single(target.Written), TimeSpan.FromSeconds(30));
+
+        target.Hold("A1"); // the first replay's delivery waits
+        Task<ReplayResult> first = sink.Ask<ReplayResult>(new ReplayRequest("r1", 1, null, null, false, null, false), TimeSpan.FromSeconds(30));
+        ReplayResult second = await sink.Ask<ReplayResult>(new ReplayRequest("r2", 1, null, null, false, null, false), TimeSpan.FromSeconds(30));
+        Assert.Contains("another replay", second.Error, StringComparison.Ordinal);
+        Assert.Null(second.Output); // nothing was written for it
+
+        target.Release("A1");
+        ReplayResult done = await first;
+        Assert.Null(done.Error);
+        Assert.Equal((1L, 1L, "r1"), (done.Messages, done.Delivered, done.Output));
+    }
+
+    [Fact]
     public async Task AfterARestart_WhatTheLastRunLeftWithTheOs_IsSyncedBeforeAWatermarkCountsIt()
     {
         // Written by the run before a kill -9 but past its last watermark: found in the file, counted, not written

@@ -230,21 +230,32 @@ internal static class AdminCommands
                 }
 
                 ReplayResults results = (await response.Content.ReadFromJsonAsync<ReplayResults>(AdminServer.Json, ct))!;
+                int exit = results.Results.Any(r => r.Failed > 0 || r.Error is not null) ? Refused : Ok;
                 if (parse.GetValue(JsonOption))
                 {
                     Print(results);
-                    return results.Results.Any(r => r.Failed > 0) ? Refused : Ok;
+                    return exit;
                 }
 
                 foreach (ReplayResult r in results.Results)
                 {
+                    if (r.Error is not null)
+                    {
+                        Console.Error.WriteLine($"replay {r.ReplayId} sink {r.SinkId} stream {r.ListenerId}: {(r.Output is null ? "not run" : "failed")}: {r.Error}");
+                        if (r.Output is null)
+                        {
+                            continue;
+                        }
+                    }
+
                     Console.WriteLine(r.DryRun
-                        ? $"replay {r.ReplayId} (dry run) sink {r.SinkId} stream {r.ListenerId}: {r.Matched} matching, {r.Messages} messages would go"
+                        ? $"replay {r.ReplayId} (dry run) sink {r.SinkId} stream {r.ListenerId}: {r.Matched} matching, {r.Messages - r.Filtered} messages would go"
+                          + (r.Filtered > 0 ? $" (not counting {r.Filtered} an operator skipped: they stay skipped)" : string.Empty)
                         : $"replay {r.ReplayId} sink {r.SinkId} stream {r.ListenerId}: {r.Matched} matching, {r.Messages} messages, {r.Delivered} delivered, {r.Filtered} filtered, {r.Failed} failed{(r.HeldBehind > 0 ? $" ({r.HeldBehind} held behind an earlier failure of their patient)" : string.Empty)} in {r.Seconds:0.00} s"
                           + (r.Output is null ? string.Empty : $" (output: replays/{r.Output}/)"));
                 }
 
-                return results.Results.Any(r => r.Failed > 0) ? Refused : Ok;
+                return exit;
             });
         });
         return command;

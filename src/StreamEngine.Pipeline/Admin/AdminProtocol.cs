@@ -105,6 +105,9 @@ public sealed record ReplayResult(string ReplayId, string SinkId, string Listene
 
     /// <summary>Of the failed, those not delivered because an earlier message of the same patient failed in this replay.</summary>
     public long HeldBehind { get; init; }
+
+    /// <summary>Why the replay did not run or stopped part-way (another replay running, the journal unreadable); null when it ran.</summary>
+    public string? Error { get; init; }
 }
 
 /// <summary>Finds messages by control id (MSH-10) or MRN (matched through its keyed hash), optionally since a moment.</summary>

@@ -1092,7 +1092,7 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
                 HashSet<long> skipped = [.. _resolved.Values.Where(r => r.IsSkip).Select(r => r.SequenceNr)];
                 source.RunWith(Sink.Aggregate<EventEnvelope, (long All, long Go)>((0, 0),
                         (n, e) => (n.All + 1, skipped.Contains(e.SequenceNr) ? n.Go : n.Go + 1)), _materializer)
-                    .PipeTo(Self, success: n => new ReplayCounted(request, selected.ReplyTo, selection.All ? n.All : selection.Matched, n.Go),
+                    .PipeTo(Self, success: n => new ReplayCounted(request, selected.ReplyTo, selection.All ? n.All : selection.Matched, n.All, n.All - n.Go),
                         failure: e => new ReplayAborted(request, selected.ReplyTo, e));
                 return;
             }
@@ -1185,14 +1185,20 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
             PumpReplay(run);
         });
         Command<ReplayCounted>(c => EndReplay(c.ReplyTo,
-            new ReplayResult(c.Request.ReplayId, _sink.Id, _listener.Id, c.Matched, c.Messages, 0, 0, 0, true, null)));
+            new ReplayResult(c.Request.ReplayId, _sink.Id, _listener.Id, c.Matched, c.Messages, 0, c.Skipped, 0, true, null)));
         Command<ReplayAborted>(a =>
         {
             _log.Warning("Sink {0}: replay {1} failed ({2})", _sink.Id, a.Request.ReplayId, a.Cause.GetType().Name);
-            EndReplay(a.ReplyTo, new ReplayResult(a.Request.ReplayId, _sink.Id, _listener.Id, 0, 0, 0, 0, 0, a.Request.DryRun, null));
+            EndReplay(a.ReplyTo, new ReplayResult(a.Request.ReplayId, _sink.Id, _listener.Id, 0, 0, 0, 0, 0, a.Request.DryRun, null)
+            {
+                Error = $"reading the journal failed ({a.Cause.GetType().Name})",
+            });
         });
         Command<LiveEvent>(_ => { }); // not granted again: live work catches up from the journal after the replay
-        Command<ReplayRequest>(r => Sender.Tell(new ReplayResult(r.ReplayId, _sink.Id, _listener.Id, 0, 0, 0, 0, 0, r.DryRun, "busy: another replay is running")));
+        Command<ReplayRequest>(r => Sender.Tell(new ReplayResult(r.ReplayId, _sink.Id, _listener.Id, 0, 0, 0, 0, 0, r.DryRun, null)
+        {
+            Error = "another replay of this sink's stream is running; try again when it ends",
+        }));
         Housekeeping();
         CommandAny(_ => Stash.Stash());
     }
@@ -1275,6 +1281,7 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
         {
             Seconds = System.Diagnostics.Stopwatch.GetElapsedTime(run.Started).TotalSeconds,
             HeldBehind = run.HeldBehind,
+            Error = failure is null ? null : $"stopped part-way: reading the journal failed ({failure.GetType().Name})",
         });
     }
 
@@ -1528,7 +1535,7 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
 
     private sealed record ReplayLaneDone(ReplayRun Run, Task Lane, List<(long SequenceNr, IIngestEvent Item)> Batch, PreparedDelivery?[]? Prepared);
 
-    private sealed record ReplayCounted(ReplayRequest Request, IActorRef ReplyTo, long Matched, long Messages);
+    private sealed record ReplayCounted(ReplayRequest Request, IActorRef ReplyTo, long Matched, long Messages, long Skipped);
 
     private sealed record ReplayAborted(ReplayRequest Request, IActorRef ReplyTo, Exception Cause);
 
