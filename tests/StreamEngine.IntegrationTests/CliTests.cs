@@ -114,16 +114,17 @@ public sealed class CliTests
         await using EngineProcess engine = await EngineProcess.StartAsync(folder.Path);
         string file = Path.Combine(folder.Path, "mixed.hl7");
         string ne = "MSH|^~\\&|PAS|RX1|R|RX1|2026||ADT^A01|NE1|P|2.5|||NE|NE\rPID|1||N1^^^R0B^MR\r";
-        await File.WriteAllTextAsync(file, ne + "\n" + string.Concat(Enumerable.Range(1, 40).Select(i => System.Text.Encoding.ASCII.GetString(Peers.Adt("A01", $"S{i}", $"M{i % 9}")) + "\n")));
+        string commit = "MSH|^~\\&|PAS|RX1|R|RX1|2026||ADT^A01|CA1|P|2.5|||AL|NE\rPID|1||N2^^^R0B^MR\r"; // a commit ACK only
+        await File.WriteAllTextAsync(file, ne + "\n" + commit + "\n" + string.Concat(Enumerable.Range(1, 40).Select(i => System.Text.Encoding.ASCII.GetString(Peers.Adt("A01", $"S{i}", $"M{i % 9}")) + "\n")));
 
         (int exit, string stdout) = await RunAsync("send", file, "--port", engine.Port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--connections", "4");
 
         Assert.Equal(0, exit);
-        Assert.Contains("sent 41/41", stdout, StringComparison.Ordinal);
-        Assert.Contains("AA 40", stdout, StringComparison.Ordinal);
+        Assert.Contains("sent 42/42", stdout, StringComparison.Ordinal);
+        Assert.Contains("AA 40  AE 0  AR 0  CA 1  CE 0  CR 0", stdout, StringComparison.Ordinal); // the enhanced-mode set once one is seen
         Assert.Contains("none 1", stdout, StringComparison.Ordinal);
         Assert.Contains("p99", stdout, StringComparison.Ordinal);
-        Assert.Equal(41, (await folder.AwaitLinesAsync(41)).Count);
+        Assert.Equal(42, (await folder.AwaitLinesAsync(42)).Count);
     }
 
     [Fact]

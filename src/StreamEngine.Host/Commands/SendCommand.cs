@@ -221,7 +221,9 @@ internal static class SendCommand
     private static void Print(int total, ConcurrentBag<SendResult> results, int failed, long discarded, TimeSpan elapsed)
     {
         var counts = results.GroupBy(r => r.Code).ToDictionary(g => g.Key, g => g.Count(), StringComparer.Ordinal);
-        string codes = string.Join("  ", new[] { "AA", "AE", "AR" }.Concat(counts.Keys.Order(StringComparer.Ordinal)).Distinct()
+        // Original-mode codes always; the enhanced-mode ones (commit ACKs) as a set once any is seen, so columns line up.
+        string[] usual = counts.Keys.Any(c => c.StartsWith('C')) ? ["AA", "AE", "AR", "CA", "CE", "CR"] : ["AA", "AE", "AR"];
+        string codes = string.Join("  ", usual.Concat(counts.Keys.Order(StringComparer.Ordinal)).Distinct()
             .Select(c => $"{c} {counts.GetValueOrDefault(c).ToString(CultureInfo.InvariantCulture)}"));
         double[] latencies = [.. results.Where(r => r.Latency > TimeSpan.Zero).Select(r => r.Latency.TotalMilliseconds).Order()];
         string Percentile(double p) => latencies.Length == 0 ? "-" : latencies[Math.Min(latencies.Length - 1, (int)Math.Ceiling(p * latencies.Length) - 1)].ToString("0.00", CultureInfo.InvariantCulture);
