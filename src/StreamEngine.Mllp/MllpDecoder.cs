@@ -28,8 +28,9 @@ public sealed class MllpIdleTimeoutException(TimeSpan idleTimeout)
 
 /// <summary>
 /// Incremental MLLP decoder: <c>0x0B payload 0x1C 0x0D</c>. Bytes outside a frame are discarded and counted;
-/// a missing CR after 0x1C is tolerated; frames may be split across any read boundaries. Not thread-safe: one
-/// decoder per connection.
+/// a missing CR after 0x1C is tolerated; frames may be split across any read boundaries. A start block inside a frame
+/// (which MLLP forbids in a payload) means the sender gave up on that frame and began another: the unfinished one is
+/// discarded and counted, never joined to the next message. Not thread-safe: one decoder per connection.
 /// </summary>
 public sealed class MllpDecoder
 {
@@ -57,6 +58,9 @@ public sealed class MllpDecoder
 
     /// <summary>Bytes seen outside any frame so far (noise before a start block, keep-alives, stray CRs).</summary>
     public long DiscardedBytes { get; private set; }
+
+    /// <summary>Frames begun and abandoned by a new start block before their end block (their bytes are in <see cref="DiscardedBytes"/>).</summary>
+    public long AbandonedFrames { get; private set; }
 
     /// <summary>True while a frame has begun and not ended.</summary>
     public bool InFrame => _inFrame;
@@ -94,7 +98,17 @@ public sealed class MllpDecoder
                 continue;
             }
 
-            int end = data.IndexOf(EndBlock);
+            int end = data.IndexOfAny(EndBlock, StartBlock);
+            if (end >= 0 && data[end] == StartBlock)
+            {
+                // A new frame begins before this one ended: this one (its start block included) is abandoned.
+                DiscardedBytes += _frame.WrittenCount + end + 1;
+                AbandonedFrames++;
+                _frame.ResetWrittenCount();
+                data = data[(end + 1)..];
+                continue;
+            }
+
             ReadOnlySpan<byte> chunk = end < 0 ? data : data[..end];
             if (_frame.WrittenCount + chunk.Length > _maxFrameBytes)
             {

@@ -103,6 +103,7 @@ public sealed class MllpFramingStage : GraphStage<FlowShape<ByteString, byte[]>>
             }
 
             long discardedBefore = _decoder.DiscardedBytes;
+            long abandonedBefore = _decoder.AbandonedFrames;
             try
             {
                 _decoder.Feed(chunk.ToReadOnlySpan(), _decoded);
@@ -118,7 +119,7 @@ public sealed class MllpFramingStage : GraphStage<FlowShape<ByteString, byte[]>>
                 StreamEngineTelemetry.BytesDiscarded.Add(_decoder.DiscardedBytes - discardedBefore, _stage._tag);
             }
 
-            if (_decoder.InFrame && (!wasInFrame || _decoded.Count > 0))
+            if (_decoder.InFrame && (!wasInFrame || _decoded.Count > 0 || _decoder.AbandonedFrames != abandonedBefore))
             {
                 _frameWaited = TimeSpan.Zero; // a new frame began in this chunk: its clock starts now
             }

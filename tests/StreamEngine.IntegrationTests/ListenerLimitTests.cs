@@ -108,6 +108,34 @@ public sealed class ListenerLimitTests
     }
 
     [Fact]
+    public async Task AFrameAbandonedForANewStartBlock_IsDropped_AndTheNextMessageIsAcknowledgedWhole()
+    {
+        using var folder = new TestFolder();
+        await folder.WriteConfigAsync(new { name = "it", port = 0 });
+        await using EngineProcess engine = await EngineProcess.StartAsync(folder.Path);
+        using var client = new TcpClient();
+        await client.ConnectAsync("127.0.0.1", engine.Port);
+        byte[] truncated = [MllpDecoder.StartBlock, .. "MSH|^~\\&|PAS|RX1|ROU"u8.ToArray()];
+        byte[] sent = [.. truncated, .. MllpFrame.Wrap(Peers.Adt("A08", "WHOLE1", "M1"))];
+        await client.GetStream().WriteAsync(sent);
+
+        var decoder = new MllpDecoder(1 << 20);
+        var frames = new List<byte[]>();
+        var buffer = new byte[4096];
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        while (frames.Count == 0)
+        {
+            int read = await client.GetStream().ReadAsync(buffer, timeout.Token);
+            Assert.NotEqual(0, read);
+            decoder.Feed(buffer.AsSpan(0, read), frames);
+        }
+
+        Assert.True(Hl7Parser.TryParse(frames[0], out Hl7Message? ack, out _));
+        Assert.Equal(("AA", "WHOLE1"), (ack!.Get("MSA-1"), ack.Get("MSA-2")));
+        Assert.Equal(["WHOLE1"], (await folder.AwaitLinesAsync(1)).Select(TestFolder.ControlId)); // journaled and delivered alone
+    }
+
+    [Fact]
     public async Task OversizedFrame_ClosesThatConnectionOnly()
     {
         using var folder = new TestFolder();

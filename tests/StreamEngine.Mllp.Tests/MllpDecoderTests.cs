@@ -55,6 +55,21 @@ public sealed class MllpDecoderTests
         Assert.Equal(7, decoder.DiscardedBytes);
     }
 
+    [Theory]
+    [InlineData(1)]
+    [InlineData(3)]
+    [InlineData(1000)]
+    public void Feed_AStartBlockInsideAFrame_AbandonsTheUnfinishedFrame_NeverJoinsItToTheNext(int chunkSize)
+    {
+        // A sender that gave up on a frame part-way and began again: the next message must arrive whole and alone.
+        byte[] input = [0x0B, .. "MSH|^~\\&|PAS|RX1|ROU"u8.ToArray(), .. Frame("MSH|whole"), .. Frame("MSH|next")];
+        var decoder = new MllpDecoder(1024);
+        byte[][] chunks = input.Chunk(chunkSize).ToArray();
+        Assert.Equal(["MSH|whole", "MSH|next"], Decode(decoder, chunks));
+        Assert.Equal(1, decoder.AbandonedFrames);
+        Assert.Equal(1 + 20, decoder.DiscardedBytes); // its start block and the 20 bytes after it
+    }
+
     [Fact]
     public void Feed_MissingCrAfterEndBlock_IsTolerated()
     {
