@@ -40,6 +40,15 @@ public sealed class EngineActor : ReceiveActor, IWithUnboundedStash, IWithTimers
     private static readonly TimeSpan MinBackoff = TimeSpan.FromMilliseconds(500);
     private static readonly TimeSpan MaxBackoff = TimeSpan.FromSeconds(30);
 
+    // The backoff starts again from MinBackoff once a journal or sink has run this long without failing. Akka's default
+    // (MinBackoff) reset it on every restart of a sink that fails a second or so after starting (a FHIR server answering
+    // 503, an MLLP peer answering AR), so it never grew.
+    private static readonly TimeSpan BackoffResetAfter = TimeSpan.FromMinutes(1);
+
+    // How long an admin question waits for a journal or sink: they answer from any state within milliseconds, unless
+    // stopping (a failure) just then.
+    private static readonly TimeSpan ChildTimeout = TimeSpan.FromSeconds(10);
+
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly EngineSettings _settings;
     private readonly Dictionary<string, int> _waitingSinks = [];
@@ -51,6 +60,10 @@ public sealed class EngineActor : ReceiveActor, IWithUnboundedStash, IWithTimers
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, StreamEngine.Sinks.Fhir.FhirRestClient> _fhirClients = new();
     private readonly IMessageIndex _index;
     private readonly PatientKeyHasher _hasher;
+
+    // Last answers, shown (marked "restarting") while a sink or journal is between a failure and its restart.
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<IActorRef, SinkStatus> _lastSinkStatus = new();
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<IActorRef, long> _lastJournaled = new();
     private Akka.Streams.IMaterializer? _materializer;
 
     /// <summary>Creates the engine.</summary>
@@ -110,7 +123,7 @@ public sealed class EngineActor : ReceiveActor, IWithUnboundedStash, IWithTimers
 
             IActorRef journal = Context.ActorOf(
                 Supervised(IngestJournal.Props(listener.PersistenceId, listener.Id,
-                    new IngestOptions(_index, _settings.Dedupe, _settings.ReadJournalPluginId) { ReadyTo = Self }), "journal"),
+                    new IngestOptions(_index, _settings.Dedupe, _settings.ReadJournalPluginId) { ReadyTo = Self }), "journal", $"Ingest journal of listener {listener.Id}"),
                 $"ingest-{Sanitise(listener.Id)}");
             _journals[listener.Id] = journal;
             _waitingSinks[listener.Id] = _settings.Sinks.Count + 1; // the sinks, and the journal itself
@@ -127,7 +140,7 @@ public sealed class EngineActor : ReceiveActor, IWithUnboundedStash, IWithTimers
                 }
 
                 _sinks.Add(new SinkRef(sink.Id, listener.Id, listener.PersistenceId,
-                    Context.ActorOf(Supervised(sinkProps, "sink"), $"sink-{Sanitise(sink.Id)}-{Sanitise(listener.Id)}")));
+                    Context.ActorOf(Supervised(sinkProps, "sink", $"Sink {sink.Id} of listener {listener.Id}"), $"sink-{Sanitise(sink.Id)}-{Sanitise(listener.Id)}")));
             }
         }
     }
@@ -217,10 +230,17 @@ public sealed class EngineActor : ReceiveActor, IWithUnboundedStash, IWithTimers
             {
                 try
                 {
-                    long passed = await journal.Ask<long>(GetHighestSequenceNr.Instance, timeout);
+                    (bool answered, long passed) = await AskChild<long>(journal, GetHighestSequenceNr.Instance, timeout);
                     foreach (IActorRef sink in sinks)
                     {
-                        passed = Math.Min(passed, (await sink.Ask<SinkStatus>(GetSinkStatus.Instance, timeout)).Persisted);
+                        (bool sinkAnswered, SinkStatus? status) = await AskChild<SinkStatus>(sink, GetSinkStatus.Instance, timeout);
+                        answered &= sinkAnswered;
+                        passed = Math.Min(passed, status?.Persisted ?? 0);
+                    }
+
+                    if (!answered)
+                    {
+                        return; // a sink or the journal is restarting: the next run retries
                     }
 
                     Akka.Persistence.Query.EventEnvelope? last = await query.CurrentEventsByPersistenceId(listener.PersistenceId, 0, passed)
@@ -249,9 +269,22 @@ public sealed class EngineActor : ReceiveActor, IWithUnboundedStash, IWithTimers
             var streams = _journals.Select(async j =>
             {
                 ListenerSettings listener = _settings.Listeners.First(l => l.Id == j.Key);
-                return new StreamStatus(listener.Id, listener.PersistenceId, await j.Value.Ask<long>(GetHighestSequenceNr.Instance, timeout));
+                (bool answered, long journaled) = await AskChild<long>(j.Value, GetHighestSequenceNr.Instance, ChildTimeout);
+                journaled = answered ? _lastJournaled[j.Value] = journaled : _lastJournaled.GetValueOrDefault(j.Value);
+                return new StreamStatus(listener.Id, listener.PersistenceId, journaled) { Restarting = !answered };
             }).ToList();
-            var sinks = _sinks.Select(s => s.Actor.Ask<SinkStatus>(GetSinkStatus.Instance, timeout)).ToList();
+            var sinks = _sinks.Select(async s =>
+            {
+                (bool answered, SinkStatus? status) = await AskChild<SinkStatus>(s.Actor, GetSinkStatus.Instance, ChildTimeout);
+                if (answered)
+                {
+                    return _lastSinkStatus[s.Actor] = status!;
+                }
+
+                // Between a failure and its restart: what it last said (its counts resume from its watermark).
+                return (_lastSinkStatus.GetValueOrDefault(s.Actor) ?? new SinkStatus(s.SinkId, s.ListenerId, s.Stream, "restarting", 0, 0, SinkCounts.Zero, 0))
+                    with { State = "restarting" };
+            }).ToList();
             Task.Run(async () =>
             {
                 StreamStatus[] journaled = await Task.WhenAll(streams);
@@ -266,8 +299,12 @@ public sealed class EngineActor : ReceiveActor, IWithUnboundedStash, IWithTimers
         {
             IActorRef replyTo = Sender;
             var asks = _sinks.Where(s => list.SinkId is null || s.SinkId == list.SinkId)
-                .Select(s => s.Actor.Ask<QuarantineList>(list, timeout)).ToList();
-            Task.WhenAll(asks).PipeTo(replyTo, success: lists => new QuarantineList([.. lists.SelectMany(l => l.Items).OrderBy(i => i.At)]),
+                .Select(async s => (Sink: s, Answer: await AskChild<QuarantineList>(s.Actor, list, timeout))).ToList();
+            Task.WhenAll(asks).PipeTo(replyTo,
+                success: lists => new QuarantineList([.. lists.Where(l => l.Answer.Answered).SelectMany(l => l.Answer.Answer!.Items).OrderBy(i => i.At)])
+                {
+                    Restarting = [.. lists.Where(l => !l.Answer.Answered).Select(l => $"{l.Sink.SinkId}/{l.Sink.ListenerId}")],
+                },
                 failure: e => new Status.Failure(e));
         });
         Receive<QuarantineCommand>(command =>
@@ -282,7 +319,10 @@ public sealed class EngineActor : ReceiveActor, IWithUnboundedStash, IWithTimers
                 return;
             }
 
-            sink.Actor.Forward(command);
+            IActorRef replyTo = Sender;
+            AskChild<object>(sink.Actor, command, timeout).PipeTo(replyTo,
+                success: r => r.Answered ? r.Answer! : new QuarantineActionResult(false, $"sink '{sink.SinkId}' of listener '{sink.ListenerId}' is restarting after a failure; try again shortly"),
+                failure: e => new Status.Failure(e));
         });
         Receive<TraceLookup>(lookup =>
         {
@@ -303,7 +343,9 @@ public sealed class EngineActor : ReceiveActor, IWithUnboundedStash, IWithTimers
                     List<long> seqs = [.. stream.Select(e => e.SequenceNr)];
                     foreach (SinkRef sink in _sinks.Where(s => s.Stream == stream.Key))
                     {
-                        answers.Add(await sink.Actor.Ask<TraceAnswer>(new TraceRequest(seqs), timeout));
+                        (bool answered, TraceAnswer? answer) = await AskChild<TraceAnswer>(sink.Actor, new TraceRequest(seqs), timeout);
+                        answers.Add(answered ? answer! : new TraceAnswer(sink.SinkId, sink.ListenerId,
+                            seqs.ToDictionary(seq => seq, _ => "unknown: the sink is restarting after a failure")));
                     }
                 }
 
@@ -322,7 +364,14 @@ public sealed class EngineActor : ReceiveActor, IWithUnboundedStash, IWithTimers
                 return;
             }
 
-            Task.WhenAll(targets.Select(t => t.Actor.Ask<ReplayResult>(command.Request, TimeSpan.FromHours(6))))
+            Task.WhenAll(targets.Select(async t =>
+                {
+                    (bool answered, ReplayResult? result) = await AskChild<ReplayResult>(t.Actor, command.Request, TimeSpan.FromHours(6));
+                    return answered ? result! : new ReplayResult(command.Request.ReplayId, t.SinkId, t.ListenerId, 0, 0, 0, 0, 0, command.Request.DryRun, null)
+                    {
+                        Error = "the sink is restarting after a failure; try again when it runs",
+                    };
+                }))
                 .PipeTo(replyTo, success: results => new ReplayResults(results), failure: e => new Status.Failure(e));
         });
     }
@@ -334,8 +383,40 @@ public sealed class EngineActor : ReceiveActor, IWithUnboundedStash, IWithTimers
 
     private sealed record SinkRef(string SinkId, string ListenerId, string Stream, IActorRef Actor);
 
-    private static Props Supervised(Props child, string name) =>
-        BackoffSupervisor.Props(Backoff.OnStop(child, name, MinBackoff, MaxBackoff, 0.2, maxNrOfRetries: -1).WithDefaultStoppingStrategy());
+    // A failed journal or sink stops and is started again after a backoff. Its failure is logged here in one line
+    // (the exception's type and message: never message content), not as Akka's error with the stack traces.
+    private Props Supervised(Props child, string name, string what)
+    {
+        ILoggingAdapter log = _log;
+        string pause = MaxBackoff.TotalSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        var strategy = new OneForOneStrategy(e =>
+        {
+            Exception cause = e is AggregateException { InnerException: { } inner } ? inner : e;
+            log.Warning("{0} failed ({1}: {2}); it restarts after a backoff that doubles up to {3} s", what, cause.GetType().Name,
+                cause.Message.Split('\n', 2)[0].Trim(), pause);
+            log.Debug("{0} failure: {1}", what, cause);
+            return Directive.Stop;
+        }, loggingEnabled: false);
+        return BackoffSupervisor.Props(Backoff.OnStop(child, name, MinBackoff, MaxBackoff, 0.2, maxNrOfRetries: -1)
+            .WithAutoReset(BackoffResetAfter)
+            .WithSupervisorStrategy(strategy));
+    }
+
+    // Journals and sinks run under backoff supervisors: between a failure and the restart there is no child, and a
+    // question sent to the supervisor then goes to dead letters (the asker would wait out its timeout). The supervisor
+    // is asked for its current child first; not answered when there is none, or it stopped before answering.
+    private static async Task<(bool Answered, T? Answer)> AskChild<T>(IActorRef supervisor, object question, TimeSpan timeout)
+    {
+        try
+        {
+            BackoffSupervisor.CurrentChild current = await supervisor.Ask<BackoffSupervisor.CurrentChild>(BackoffSupervisor.GetCurrentChild.Instance, ChildTimeout);
+            return current.Ref is { } child && !child.IsNobody() ? (true, await child.Ask<T>(question, timeout)) : (false, default);
+        }
+        catch (AskTimeoutException)
+        {
+            return (false, default);
+        }
+    }
 
     private static string Sanitise(string id) => Uri.EscapeDataString(id);
 }

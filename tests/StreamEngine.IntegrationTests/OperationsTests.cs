@@ -133,6 +133,56 @@ public sealed class OperationsTests
         Assert.Contains("status: the engine is not running (admin.port is 0", stderr, StringComparison.Ordinal);
     }
 
+    [SkippableFact]
+    public async Task ASinkThatKeepsFailing_IsShownAsRestarting_AndTheCommandsStillAnswer()
+    {
+        // A FHIR server answering 503: the sink fails, stops and is restarted after a backoff, again and again. Between
+        // a failure and its restart there is no sink actor: the commands must say so promptly, not time out.
+        (PeerProcess server, HttpClient http) = await FhirServerTests.StartServerAsync();
+        await using PeerProcess serverLifetime = server;
+        using HttpClient httpLifetime = http;
+        (await http.PostAsync("$outage?mode=503", null)).EnsureSuccessStatusCode();
+        using var folder = new TestFolder();
+        await folder.WriteConfigAsync(new { name = "ops", port = 0 }, admin: new { port = 0 },
+            sink: new { name = "server", type = "fhir", baseUrl = http.BaseAddress!.AbsoluteUri, maxAttempts = "2", timeout = "5" });
+        await using EngineProcess engine = await EngineProcess.StartAsync(folder.Path);
+        Assert.True(await engine.AwaitLogAsync("Admin endpoint ready"));
+        string config = Path.Combine(folder.Path, "streamengine.json");
+        await using (MllpClient client = await MllpClient.ConnectAsync("127.0.0.1", engine.Port, CancellationToken.None))
+        {
+            Assert.True(Hl7Parser.TryParse(await client.SendAsync(Message("A01", "R1", "M1^^^R0B^MR", "V1"), TimeSpan.FromSeconds(30), CancellationToken.None),
+                out Hl7Message? ack, out _));
+            Assert.Equal("AA", ack!.Get("MSA-1"));
+        }
+
+        // The failure is logged in one line, without Akka's stack traces.
+        Assert.True(await engine.AwaitLogAsync("Sink server of listener ops failed (", TimeSpan.FromSeconds(60)), engine.Logs);
+        Assert.DoesNotContain("   at ", engine.Logs, StringComparison.Ordinal);
+
+        // Status answers throughout; once the backoff is long enough it catches the sink between incarnations.
+        string state = string.Empty;
+        for (int attempt = 0; attempt < 100 && state != "restarting"; attempt++)
+        {
+            (int exit, string stdout, string stderr) = await CliTests.RunWithErrorsAsync("status", "--json", "-c", config);
+            Assert.True(exit == 0, stderr);
+            JsonElement sink = JsonDocument.Parse(stdout).RootElement.GetProperty("sinks").EnumerateArray().Single();
+            state = sink.GetProperty("state").GetString()!;
+            Assert.Equal(1, sink.GetProperty("received").GetInt64());
+        }
+
+        Assert.Equal("restarting", state);
+        (int listExit, _, string listErrors) = await CliTests.RunWithErrorsAsync("quarantine", "list", "-c", config);
+        Assert.True(listExit == 0 || listErrors.Contains("sink server/ops is restarting", StringComparison.Ordinal), listErrors);
+        string traced = await TraceAsync(config, "--control-id", "R1");
+        Assert.Contains("sink server: ", traced, StringComparison.Ordinal);
+
+        // Back in service: the message arrives.
+        (await http.PostAsync("$outage?mode=off", null)).EnsureSuccessStatusCode();
+        JsonElement settled = await SettledSinkAsync(config, received: 1, timeoutAttempts: 400);
+        Assert.Equal((1, 0, 0, 0, 0), Counts(settled));
+        Assert.Equal(0, await engine.StopAsync());
+    }
+
     [Fact]
     public async Task AdminEndpoint_RefusesAWrongToken()
     {
@@ -180,14 +230,14 @@ public sealed class OperationsTests
             counts.GetProperty("parked").GetInt64(), sink.GetProperty("inFlight").GetInt64());
     }
 
-    private static async Task<JsonElement> SettledSinkAsync(string config, long received)
+    private static async Task<JsonElement> SettledSinkAsync(string config, long received, int timeoutAttempts = 50)
     {
         for (int attempt = 0; ; attempt++)
         {
             (int exit, string stdout) = await CliTests.RunAsync("status", "--json", "-c", config);
             Assert.Equal(0, exit);
             JsonElement sink = JsonDocument.Parse(stdout).RootElement.GetProperty("sinks").EnumerateArray().Single();
-            if ((sink.GetProperty("received").GetInt64() == received && sink.GetProperty("inFlight").GetInt64() == 0) || attempt == 50)
+            if ((sink.GetProperty("received").GetInt64() == received && sink.GetProperty("inFlight").GetInt64() == 0) || attempt == timeoutAttempts)
             {
                 Assert.Equal(received, sink.GetProperty("received").GetInt64());
                 return sink;

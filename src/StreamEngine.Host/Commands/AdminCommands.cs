@@ -47,7 +47,7 @@ internal static class AdminCommands
 
             foreach (StreamStatus stream in status.Streams)
             {
-                Console.WriteLine($"stream {stream.Stream}: {stream.Journaled} journaled");
+                Console.WriteLine($"stream {stream.Stream}: {stream.Journaled} journaled{(stream.Restarting ? " (journal restarting after a failure: last known)" : string.Empty)}");
             }
 
             Console.WriteLine($"{"sink",-16} {"stream",-12} {"state",-12} {"received",9} {"delivered",9} {"filtered",9} {"quarant.",9} {"parked",9} {"in flight",9}");
@@ -162,7 +162,12 @@ internal static class AdminCommands
             }
 
             Console.WriteLine($"{items.Items.Count} open");
-            return Ok;
+            foreach (string restarting in items.Restarting)
+            {
+                Console.Error.WriteLine($"quarantine: sink {restarting} is restarting after a failure: its quarantine is not listed; try again shortly");
+            }
+
+            return items.Restarting.Count > 0 ? Refused : Ok;
         }));
 
         var id = new Argument<string>("id") { Description = "Quarantine id: sink/listener/sequence (from quarantine list)." };
@@ -382,6 +387,16 @@ internal static class AdminCommands
         catch (HttpRequestException e) when (e.StatusCode == HttpStatusCode.Unauthorized)
         {
             await Console.Error.WriteLineAsync($"{parse.CommandResult.Command.Name}: the admin endpoint refused the token in '{admin.TokenFile}'");
+            return Unreachable;
+        }
+        catch (HttpRequestException e)
+        {
+            await Console.Error.WriteLineAsync($"{parse.CommandResult.Command.Name}: the engine could not answer ({(int)e.StatusCode!} {e.StatusCode}); its log says why");
+            return Unreachable;
+        }
+        catch (TaskCanceledException e) when (e.InnerException is TimeoutException)
+        {
+            await Console.Error.WriteLineAsync($"{parse.CommandResult.Command.Name}: the engine did not answer within {client.Timeout.TotalSeconds:0} s");
             return Unreachable;
         }
     }

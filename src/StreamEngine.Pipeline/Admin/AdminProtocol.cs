@@ -16,7 +16,11 @@ public sealed record GetStatus
 public sealed record EngineStatus(IReadOnlyList<StreamStatus> Streams, IReadOnlyList<SinkStatus> Sinks);
 
 /// <summary>One listener's stream: the highest sequence number journaled.</summary>
-public sealed record StreamStatus(string ListenerId, string Stream, long Journaled);
+public sealed record StreamStatus(string ListenerId, string Stream, long Journaled)
+{
+    /// <summary>The journal is between a failure and its restart; <see cref="Journaled"/> is what it last said.</summary>
+    public bool Restarting { get; init; }
+}
 
 /// <summary>
 /// One sink on one stream. Conservation: <c>Received = Delivered + Filtered + Quarantined + Parked + InFlight</c>,
@@ -59,7 +63,11 @@ public sealed record QuarantineItem(string Id, string SinkId, string ListenerId,
     string ControlId, DateTimeOffset At, int Parked);
 
 /// <summary>The open quarantine.</summary>
-public sealed record QuarantineList(IReadOnlyList<QuarantineItem> Items);
+public sealed record QuarantineList(IReadOnlyList<QuarantineItem> Items)
+{
+    /// <summary>Sinks (<c>sink/listener</c>) between a failure and their restart, whose quarantine is not in the list.</summary>
+    public IReadOnlyList<string> Restarting { get; init; } = [];
+}
 
 /// <summary>Details of one quarantined message (<see cref="Raw"/> only when asked for).</summary>
 public sealed record QuarantineDetail(QuarantineItem Item, IReadOnlyList<long> ParkedSequenceNrs, string? Raw);

@@ -196,6 +196,7 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
         }
 
         _stopping.Dispose();
+        ReplayRun? stoppedReplay = _replay;
         if (_replay is { } replay)
         {
             // A replay cut short by the stop: what it wrote is kept, flushed; its file is closed.
@@ -210,6 +211,16 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
 
             replay.Target.Dispose();
             _replay = null;
+        }
+
+        if (_replayAsker is ({ } request, { } asker))
+        {
+            ReplayRun? run = ReferenceEquals(stoppedReplay?.Request, request) ? stoppedReplay : null;
+            asker.Tell(new ReplayResult(request.ReplayId, _sink.Id, _listener.Id, run?.Matched ?? run?.Messages ?? 0, run?.Messages ?? 0, run?.Delivered ?? 0,
+                run?.Filtered ?? 0, (run?.Failed ?? 0) + 1, request.DryRun, run is null ? null : request.ReplayId)
+            {
+                Error = "the sink stopped after a failure before the replay ended (it restarts after a backoff); what was delivered stays, run the replay again",
+            });
         }
 
         try
@@ -992,6 +1003,7 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
         ICurrentEventsByPersistenceIdQuery query = ReadJournal();
         string stream = StreamId;
         long to = _next; // up to the present this sink has reached; live work resumes after the replay
+        _replayAsker = (request, replyTo);
         _state = "replaying";
         BecomeStacked(Replaying);
         if (request.MessageType is null && request.Since is null)
@@ -1205,6 +1217,9 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
 
     private ReplayRun? _replay;
 
+    // Who asked for the replay running now: answered even if the sink stops (a failure) before the replay ends.
+    private (ReplayRequest Request, IActorRef ReplyTo)? _replayAsker;
+
     // Starts what the replay's lanes allow, reads on while they have room, and ends the replay once all is read and done.
     private void PumpReplay(ReplayRun run)
     {
@@ -1287,6 +1302,7 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
 
     private void EndReplay(IActorRef replyTo, ReplayResult result)
     {
+        _replayAsker = null;
         replyTo.Tell(result);
         UnbecomeStacked();
         Subscribe(); // live offers were not granted meanwhile: catch up from the journal, then go live
