@@ -105,6 +105,11 @@ public sealed class EngineActor : ReceiveActor, IWithUnboundedStash, IWithTimers
     protected override void PreStart()
     {
         _materializer = Context.Materializer();
+        if (_settings.OptOut is { } optOut)
+        {
+            optOut.ReloadRefused += OnOptOutRefused;
+        }
+
         Timers.StartPeriodicTimer("retention", RunRetention.Instance, _settings.Retention.Interval);
         foreach (ListenerSettings listener in _settings.Listeners)
         {
@@ -198,9 +203,18 @@ public sealed class EngineActor : ReceiveActor, IWithUnboundedStash, IWithTimers
             MaxConnections = 2 * Math.Max(1, sink.Lanes * _settings.Listeners.Count), // every lane of every stream, and as many for replays
         }));
 
+    // Raised on a delivery thread: the logging adapter is safe to use from any thread.
+    private void OnOptOutRefused(string reason) =>
+        _log.Warning("The national data opt-out list changed but was refused ({0}); the previous list stays in force until it is fixed", reason);
+
     /// <inheritdoc />
     protected override void PostStop()
     {
+        if (_settings.OptOut is { } optOut)
+        {
+            optOut.ReloadRefused -= OnOptOutRefused;
+        }
+
         foreach (StreamEngine.Sinks.Fhir.FhirRestClient client in _fhirClients.Values)
         {
             client.Dispose();

@@ -62,6 +62,12 @@ public sealed class OptOutList
             {
                 // A list being rewritten, unreadable or wrong: the last good list stays in force (never an empty one).
                 Rejected++;
+                if ((info.LastWriteTimeUtc, length) != _refused)
+                {
+                    _refused = (info.LastWriteTimeUtc, length); // said once per version of the file, not every second
+                    ReloadRefused?.Invoke(e is InvalidDataException ? e.Message : $"cannot be read ({e.GetType().Name})");
+                }
+
                 return;
             }
 
@@ -73,6 +79,14 @@ public sealed class OptOutList
 
     /// <summary>Reloads that were refused (unreadable or invalid file); the previous list stayed in force.</summary>
     public int Rejected { get; private set; }
+
+    /// <summary>
+    /// Raised once per changed version of the file that is refused, with the reason (which line, never its content);
+    /// the previous list stays in force.
+    /// </summary>
+    public event Action<string>? ReloadRefused;
+
+    private (DateTime WrittenAt, long Length) _refused;
 
     // Every line is an NHS number (spaces allowed), a comment or blank; anything else makes the whole file invalid,
     // so a CSV or a half-written file is never taken for a short list. A folder holds FHIR Consent resources instead.

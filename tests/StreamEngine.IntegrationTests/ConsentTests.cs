@@ -49,6 +49,7 @@ public sealed class ConsentTests
                 new { name = "research", type = "ndjson", path = Path.Combine(folder.Path, "out"), purpose = "secondary-use", policy = Path.Combine(policies, "secondary-use.json") },
             },
             consent = new { optOutFile = optOut },
+            admin = new { port = 0 },
         }));
         await using EngineProcess engine = await EngineProcess.StartAsync(folder.Path);
         Assert.Contains("Sink research applies minimisation policy secondary-use version 1", engine.Logs, StringComparison.Ordinal);
@@ -86,6 +87,25 @@ public sealed class ConsentTests
         Assert.Contains(MinimisationTag, line, StringComparison.Ordinal);
         Assert.Contains("Sink research: sequence 1 of stream ingest/it/default withheld: NationalDataOptOut", engine.Logs, StringComparison.Ordinal);
         Assert.DoesNotContain("9434765919", engine.Logs, StringComparison.Ordinal); // audited by position, never by number
+
+        // A bad edit of the list while the engine runs: refused and said in the log (by line, never its content), the
+        // last good list stays in force, and the operator's commands, which never apply it, still work.
+        await File.AppendAllTextAsync(optOut, "not-a-number\n");
+        File.SetLastWriteTimeUtc(optOut, DateTime.UtcNow.AddSeconds(5));
+        // The list is looked at again (at most once a second) when a secondary-use sink next decides a message.
+        int sequence = 4;
+        for (int i = 3; i < 100 && !engine.Logs.Contains("opt-out list changed but was refused", StringComparison.Ordinal); i++)
+        {
+            Assert.All(await Peers.SendAsync(engine.Port, [Peers.Adt("A08", $"OPTED-{i}", "M1", nhsNumber: "9434765919")]), a => Assert.Equal("AA", a.Get("MSA-1")));
+            sequence++;
+            await engine.AwaitLogAsync($"Sink research: sequence {sequence} of", TimeSpan.FromSeconds(2)); // a probe: decided
+        }
+
+        Assert.True(await engine.AwaitLogAsync("opt-out list changed but was refused (line 3 is not a valid NHS number)"), engine.Logs);
+        Assert.True(await engine.AwaitLogAsync($"Sink research: sequence {sequence} of stream ingest/it/default withheld: NationalDataOptOut"), engine.Logs);
+        (int exit, string _, string stderr) = await CliTests.RunWithErrorsAsync("status", "-c", Path.Combine(folder.Path, "streamengine.json"));
+        Assert.True(exit == 0, stderr);
+        Assert.DoesNotContain("not-a-number", engine.Logs, StringComparison.Ordinal);
         Assert.Equal(0, await engine.StopAsync());
     }
 

@@ -32,10 +32,14 @@ public sealed class OptOutListTests : IDisposable
 
         File.WriteAllText(file, "9434765919\n");
         var list = new OptOutList(file, TimeSpan.Zero);
+        var refusals = new List<string>();
+        list.ReloadRefused += refusals.Add;
         File.WriteAllText(file, "9434765919\n99900000"); // half written
         File.SetLastWriteTimeUtc(file, DateTime.UtcNow.AddSeconds(5));
         Assert.True(list.Contains("9434765919")); // still in force
-        Assert.Equal(1, list.Rejected);
+        Assert.True(list.Contains("9434765919"));
+        Assert.Equal(2, list.Rejected);
+        Assert.Equal(["line 2 is not a valid NHS number"], refusals); // said once per version of the file
     }
 }
 

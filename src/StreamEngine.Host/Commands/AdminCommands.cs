@@ -314,7 +314,7 @@ internal static class AdminCommands
         EngineSettings settings;
         try
         {
-            settings = SettingsLoader.Load(SettingsLoader.BuildConfiguration(parse.GetValue(ConfigOption)!));
+            settings = SettingsLoader.Load(SettingsLoader.BuildConfiguration(parse.GetValue(ConfigOption)!), readConsent: false);
         }
         catch (ConfigurationException e)
         {

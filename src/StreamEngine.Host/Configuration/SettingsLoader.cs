@@ -55,7 +55,12 @@ public static partial class SettingsLoader
     }
 
     /// <summary>Binds and validates. Throws <see cref="ConfigurationException"/> listing every bad key.</summary>
-    public static EngineSettings Load(IConfiguration configuration)
+    /// <param name="configuration">The configuration.</param>
+    /// <param name="readConsent">
+    /// False for the operator's commands (status, trace, quarantine, replay): they never apply the opt-out, and the
+    /// list is the one file a running engine re-reads, so an edit in progress must not lock the operator out.
+    /// </param>
+    public static EngineSettings Load(IConfiguration configuration, bool readConsent = true)
     {
         var errors = new List<string>();
         // Unknown keys (a typo such as "lane" for "lanes") by their path, listed with every other problem below.
@@ -319,7 +324,11 @@ public static partial class SettingsLoader
         }
 
         StreamEngine.Policy.OptOutList? optOut = null;
-        if (options.Consent is { OptOutFile: not null, ConsentFolder: not null })
+        if (!readConsent)
+        {
+            // Not read: see the parameter.
+        }
+        else if (options.Consent is { OptOutFile: not null, ConsentFolder: not null })
         {
             errors.Add("consent: give optOutFile or consentFolder, not both");
         }
@@ -356,7 +365,7 @@ public static partial class SettingsLoader
             }
         }
 
-        if (sinks.Any(s => s.Purpose == SinkPurpose.SecondaryUse) && optOut is null && !errors.Any(e => e.StartsWith("consent.", StringComparison.Ordinal)))
+        if (readConsent && sinks.Any(s => s.Purpose == SinkPurpose.SecondaryUse) && optOut is null && !errors.Any(e => e.StartsWith("consent.", StringComparison.Ordinal)))
         {
             errors.Add("consent.optOutFile: required (or consent.consentFolder) when a sink's purpose is secondary-use (the national data opt-out must apply to it)");
         }
