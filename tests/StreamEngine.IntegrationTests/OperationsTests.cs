@@ -180,7 +180,22 @@ public sealed class OperationsTests
         (await http.PostAsync("$outage?mode=off", null)).EnsureSuccessStatusCode();
         JsonElement settled = await SettledSinkAsync(config, received: 1, timeoutAttempts: 400);
         Assert.Equal((1, 0, 0, 0, 0), Counts(settled));
+        int resources = await TotalAsync(http, "Patient") + await TotalAsync(http, "Provenance");
+
+        // A replay to a FHIR sink goes to its server again (no output folder), as upserts: the server holds no more.
+        (int replayExit, string replayed) = await CliTests.RunAsync("replay", "--sink", "server", "--from-seq", "1", "--json", "-c", config);
+        Assert.Equal(0, replayExit);
+        JsonElement result = JsonDocument.Parse(replayed).RootElement.GetProperty("results").EnumerateArray().Single();
+        Assert.Equal(1, result.GetProperty("delivered").GetInt64());
+        Assert.Equal(JsonValueKind.Null, result.TryGetProperty("output", out JsonElement output) ? output.ValueKind : JsonValueKind.Null);
+        Assert.Equal(resources, await TotalAsync(http, "Patient") + await TotalAsync(http, "Provenance"));
         Assert.Equal(0, await engine.StopAsync());
+    }
+
+    private static async Task<int> TotalAsync(HttpClient http, string type)
+    {
+        using JsonDocument result = JsonDocument.Parse(await http.GetStringAsync(type + "?_summary=count"));
+        return result.RootElement.GetProperty("total").GetInt32();
     }
 
     [Fact]

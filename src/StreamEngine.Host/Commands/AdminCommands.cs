@@ -246,8 +246,9 @@ internal static class AdminCommands
                 {
                     if (r.Error is not null)
                     {
-                        Console.Error.WriteLine($"replay {r.ReplayId} sink {r.SinkId} stream {r.ListenerId}: {(r.Output is null ? "not run" : "failed")}: {r.Error}");
-                        if (r.Output is null)
+                        bool ran = r.Messages > 0;
+                        Console.Error.WriteLine($"replay {r.ReplayId} sink {r.SinkId} stream {r.ListenerId}: {(ran ? "failed" : "not run")}: {r.Error}");
+                        if (!ran)
                         {
                             continue;
                         }

@@ -217,7 +217,7 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
         {
             ReplayRun? run = ReferenceEquals(stoppedReplay?.Request, request) ? stoppedReplay : null;
             asker.Tell(new ReplayResult(request.ReplayId, _sink.Id, _listener.Id, run?.Matched ?? run?.Messages ?? 0, run?.Messages ?? 0, run?.Delivered ?? 0,
-                run?.Filtered ?? 0, (run?.Failed ?? 0) + 1, request.DryRun, run is null ? null : request.ReplayId)
+                run?.Filtered ?? 0, (run?.Failed ?? 0) + 1, request.DryRun, run is null ? null : ReplayOutput(request))
             {
                 Error = "the sink stopped after a failure before the replay ended (it restarts after a backoff); what was delivered stays, run the replay again",
             });
@@ -1112,7 +1112,9 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
             if (request.Rate is { } rate and > 0)
             {
                 int perSecond = Math.Max(1, (int)Math.Ceiling(rate));
-                source = source.Throttle(perSecond, TimeSpan.FromSeconds(1), perSecond, ThrottleMode.Shaping);
+                // A burst of at most 50 ms worth (at least one message): a full second's worth at once let the start
+                // of a replay run at many times the cap.
+                source = source.Throttle(perSecond, TimeSpan.FromSeconds(1), Math.Max(1, perSecond / 20), ThrottleMode.Shaping);
             }
 
             IDeliveryTarget target = _targetFactory(request.ReplayId);
@@ -1292,13 +1294,16 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
             _log.Info("Sink {0}: replay {1}: {2} of the failed were held behind an earlier failure of their patient", _sink.Id, run.Request.ReplayId, run.HeldBehind);
         }
         EndReplay(run.ReplyTo, new ReplayResult(run.Request.ReplayId, _sink.Id, _listener.Id, run.Matched ?? run.Messages, run.Messages, run.Delivered, run.Filtered,
-            run.Failed + (failure is null ? 0 : 1), false, run.Request.ReplayId)
+            run.Failed + (failure is null ? 0 : 1), false, ReplayOutput(run.Request))
         {
             Seconds = System.Diagnostics.Stopwatch.GetElapsedTime(run.Started).TotalSeconds,
             HeldBehind = run.HeldBehind,
             Error = failure is null ? null : $"stopped part-way: reading the journal failed ({failure.GetType().Name})",
         });
     }
+
+    // A file sink's replay writes to a folder of its own (replays/{id}/); a FHIR or MLLP sink's goes to its server.
+    private string? ReplayOutput(ReplayRequest request) => _sink.Type == "ndjson" ? request.ReplayId : null;
 
     private void EndReplay(IActorRef replyTo, ReplayResult result)
     {
