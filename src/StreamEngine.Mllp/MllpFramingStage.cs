@@ -103,7 +103,6 @@ public sealed class MllpFramingStage : GraphStage<FlowShape<ByteString, byte[]>>
             }
 
             long discardedBefore = _decoder.DiscardedBytes;
-            long abandonedBefore = _decoder.AbandonedFrames;
             try
             {
                 _decoder.Feed(chunk.ToReadOnlySpan(), _decoded);
@@ -119,7 +118,9 @@ public sealed class MllpFramingStage : GraphStage<FlowShape<ByteString, byte[]>>
                 StreamEngineTelemetry.BytesDiscarded.Add(_decoder.DiscardedBytes - discardedBefore, _stage._tag);
             }
 
-            if (_decoder.InFrame && (!wasInFrame || _decoded.Count > 0 || _decoder.AbandonedFrames != abandonedBefore))
+            // A frame abandoned for a new start block does not restart the clock: a sender that never finishes a frame
+            // is cut off by the frame timeout however often it starts one.
+            if (_decoder.InFrame && (!wasInFrame || _decoded.Count > 0))
             {
                 _frameWaited = TimeSpan.Zero; // a new frame began in this chunk: its clock starts now
             }

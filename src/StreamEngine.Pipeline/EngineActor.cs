@@ -244,12 +244,14 @@ public sealed class EngineActor : ReceiveActor, IWithUnboundedStash, IWithTimers
             {
                 try
                 {
-                    (bool answered, long passed) = await AskChild<long>(journal, GetHighestSequenceNr.Instance, timeout);
+                    ChildAnswer<long> highest = await AskChild<long>(journal, GetHighestSequenceNr.Instance, timeout);
+                    bool answered = highest.Answered;
+                    long passed = highest.Answer;
                     foreach (IActorRef sink in sinks)
                     {
-                        (bool sinkAnswered, SinkStatus? status) = await AskChild<SinkStatus>(sink, GetSinkStatus.Instance, timeout);
-                        answered &= sinkAnswered;
-                        passed = Math.Min(passed, status?.Persisted ?? 0);
+                        ChildAnswer<SinkStatus> status = await AskChild<SinkStatus>(sink, GetSinkStatus.Instance, timeout);
+                        answered &= status.Answered;
+                        passed = Math.Min(passed, status.Answer?.Persisted ?? 0);
                     }
 
                     if (!answered)
@@ -283,21 +285,22 @@ public sealed class EngineActor : ReceiveActor, IWithUnboundedStash, IWithTimers
             var streams = _journals.Select(async j =>
             {
                 ListenerSettings listener = _settings.Listeners.First(l => l.Id == j.Key);
-                (bool answered, long journaled) = await AskChild<long>(j.Value, GetHighestSequenceNr.Instance, ChildTimeout);
-                journaled = answered ? _lastJournaled[j.Value] = journaled : _lastJournaled.GetValueOrDefault(j.Value);
-                return new StreamStatus(listener.Id, listener.PersistenceId, journaled) { Restarting = !answered };
+                ChildAnswer<long> highest = await AskChild<long>(j.Value, GetHighestSequenceNr.Instance, ChildTimeout);
+                long journaled = highest.Answered ? _lastJournaled[j.Value] = highest.Answer : _lastJournaled.GetValueOrDefault(j.Value);
+                return new StreamStatus(listener.Id, listener.PersistenceId, journaled) { State = highest.State };
             }).ToList();
             var sinks = _sinks.Select(async s =>
             {
-                (bool answered, SinkStatus? status) = await AskChild<SinkStatus>(s.Actor, GetSinkStatus.Instance, ChildTimeout);
-                if (answered)
+                ChildAnswer<SinkStatus> status = await AskChild<SinkStatus>(s.Actor, GetSinkStatus.Instance, ChildTimeout);
+                if (status.Answered)
                 {
-                    return _lastSinkStatus[s.Actor] = status!;
+                    return _lastSinkStatus[s.Actor] = status.Answer!;
                 }
 
-                // Between a failure and its restart: what it last said (its counts resume from its watermark).
-                return (_lastSinkStatus.GetValueOrDefault(s.Actor) ?? new SinkStatus(s.SinkId, s.ListenerId, s.Stream, "restarting", 0, 0, SinkCounts.Zero, 0))
-                    with { State = "restarting" };
+                // Between a failure and its restart, or too busy to answer: what it last said, else no counts at all.
+                return (_lastSinkStatus.GetValueOrDefault(s.Actor)
+                        ?? new SinkStatus(s.SinkId, s.ListenerId, s.Stream, status.State, 0, 0, SinkCounts.Zero, 0) { CountsKnown = false })
+                    with { State = status.State };
             }).ToList();
             Task.Run(async () =>
             {
@@ -305,7 +308,7 @@ public sealed class EngineActor : ReceiveActor, IWithUnboundedStash, IWithTimers
                 SinkStatus[] statuses = await Task.WhenAll(sinks);
                 return new EngineStatus(journaled, [.. statuses.Select(s => s with
                 {
-                    Received = journaled.First(j => j.ListenerId == s.ListenerId).Journaled - s.Origin,
+                    Received = s.CountsKnown ? journaled.First(j => j.ListenerId == s.ListenerId).Journaled - s.Origin : 0,
                 })]);
             }).PipeTo(replyTo, failure: e => new Status.Failure(e));
         });
@@ -317,7 +320,7 @@ public sealed class EngineActor : ReceiveActor, IWithUnboundedStash, IWithTimers
             Task.WhenAll(asks).PipeTo(replyTo,
                 success: lists => new QuarantineList([.. lists.Where(l => l.Answer.Answered).SelectMany(l => l.Answer.Answer!.Items).OrderBy(i => i.At)])
                 {
-                    Restarting = [.. lists.Where(l => !l.Answer.Answered).Select(l => $"{l.Sink.SinkId}/{l.Sink.ListenerId}")],
+                    Unavailable = [.. lists.Where(l => !l.Answer.Answered).Select(l => $"{l.Sink.SinkId}/{l.Sink.ListenerId} ({l.Answer.State})")],
                 },
                 failure: e => new Status.Failure(e));
         });
@@ -335,7 +338,12 @@ public sealed class EngineActor : ReceiveActor, IWithUnboundedStash, IWithTimers
 
             IActorRef replyTo = Sender;
             AskChild<object>(sink.Actor, command, timeout).PipeTo(replyTo,
-                success: r => r.Answered ? r.Answer! : new QuarantineActionResult(false, $"sink '{sink.SinkId}' of listener '{sink.ListenerId}' is restarting after a failure; try again shortly"),
+                success: r => r.Reach switch
+                {
+                    Reach.Answered => r.Answer!,
+                    Reach.Restarting => new QuarantineActionResult(false, $"sink '{sink.SinkId}' of listener '{sink.ListenerId}' is restarting after a failure; try again shortly"),
+                    _ => new QuarantineActionResult(false, $"sink '{sink.SinkId}' of listener '{sink.ListenerId}' did not answer within {timeout.TotalSeconds:0} s (busy recovering or catching up); the command is queued and runs when it is free: see quarantine list"),
+                },
                 failure: e => new Status.Failure(e));
         });
         Receive<TraceLookup>(lookup =>
@@ -357,9 +365,8 @@ public sealed class EngineActor : ReceiveActor, IWithUnboundedStash, IWithTimers
                     List<long> seqs = [.. stream.Select(e => e.SequenceNr)];
                     foreach (SinkRef sink in _sinks.Where(s => s.Stream == stream.Key))
                     {
-                        (bool answered, TraceAnswer? answer) = await AskChild<TraceAnswer>(sink.Actor, new TraceRequest(seqs), timeout);
-                        answers.Add(answered ? answer! : new TraceAnswer(sink.SinkId, sink.ListenerId,
-                            seqs.ToDictionary(seq => seq, _ => "unknown: the sink is restarting after a failure")));
+                        ChildAnswer<TraceAnswer> answer = await AskChild<TraceAnswer>(sink.Actor, new TraceRequest(seqs), timeout);
+                        answers.Add(answer.Answer ?? new TraceAnswer(sink.SinkId, sink.ListenerId, seqs.ToDictionary(seq => seq, _ => $"unknown: the sink is {answer.State}")));
                     }
                 }
 
@@ -380,10 +387,10 @@ public sealed class EngineActor : ReceiveActor, IWithUnboundedStash, IWithTimers
 
             Task.WhenAll(targets.Select(async t =>
                 {
-                    (bool answered, ReplayResult? result) = await AskChild<ReplayResult>(t.Actor, command.Request, TimeSpan.FromHours(6));
-                    return answered ? result! : new ReplayResult(command.Request.ReplayId, t.SinkId, t.ListenerId, 0, 0, 0, 0, 0, command.Request.DryRun, null)
+                    ChildAnswer<ReplayResult> result = await AskChild<ReplayResult>(t.Actor, command.Request, TimeSpan.FromHours(6));
+                    return result.Answer ?? new ReplayResult(command.Request.ReplayId, t.SinkId, t.ListenerId, 0, 0, 0, 0, 0, command.Request.DryRun, null)
                     {
-                        Error = "the sink is restarting after a failure; try again when it runs",
+                        Error = $"the sink is {result.State}; try again when it runs",
                     };
                 }))
                 .PipeTo(replyTo, success: results => new ReplayResults(results), failure: e => new Status.Failure(e));
@@ -405,7 +412,12 @@ public sealed class EngineActor : ReceiveActor, IWithUnboundedStash, IWithTimers
         string pause = MaxBackoff.TotalSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
         var strategy = new OneForOneStrategy(e =>
         {
-            Exception cause = e is AggregateException { InnerException: { } inner } ? inner : e;
+            Exception cause = e;
+            while (cause is AggregateException or ActorInitializationException or System.Reflection.TargetInvocationException && cause.InnerException is not null)
+            {
+                cause = cause.InnerException!; // what went wrong, not the wrappers
+            }
+
             log.Warning("{0} failed ({1}: {2}); it restarts after a backoff that doubles up to {3} s", what, cause.GetType().Name,
                 cause.Message.Split('\n', 2)[0].Trim(), pause);
             log.Debug("{0} failure: {1}", what, cause);
@@ -418,18 +430,55 @@ public sealed class EngineActor : ReceiveActor, IWithUnboundedStash, IWithTimers
 
     // Journals and sinks run under backoff supervisors: between a failure and the restart there is no child, and a
     // question sent to the supervisor then goes to dead letters (the asker would wait out its timeout). The supervisor
-    // is asked for its current child first; not answered when there is none, or it stopped before answering.
-    private static async Task<(bool Answered, T? Answer)> AskChild<T>(IActorRef supervisor, object question, TimeSpan timeout)
+    // is asked for its current child first, and the child is watched while it is asked: a child that stops before
+    // answering (a failure; its stash is dropped) is told apart from one that is merely busy.
+    private static async Task<ChildAnswer<T>> AskChild<T>(IActorRef supervisor, object question, TimeSpan timeout)
     {
         try
         {
             BackoffSupervisor.CurrentChild current = await supervisor.Ask<BackoffSupervisor.CurrentChild>(BackoffSupervisor.GetCurrentChild.Instance, ChildTimeout);
-            return current.Ref is { } child && !child.IsNobody() ? (true, await child.Ask<T>(question, timeout)) : (false, default);
+            if (current.Ref is not { } child || child.IsNobody())
+            {
+                return new ChildAnswer<T>(Reach.Restarting, default);
+            }
+
+            using var watching = new CancellationTokenSource();
+            try
+            {
+                Task<bool> stopped = child.WatchAsync(watching.Token);
+                Task<T> ask = child.Ask<T>(question, timeout);
+                Task first = await Task.WhenAny(ask, stopped).ConfigureAwait(false);
+                if (first == stopped && await stopped.ConfigureAwait(false) && !ask.IsCompletedSuccessfully)
+                {
+                    return new ChildAnswer<T>(Reach.Restarting, default);
+                }
+
+                return new ChildAnswer<T>(Reach.Answered, await ask.ConfigureAwait(false));
+            }
+            finally
+            {
+                watching.Cancel(); // unwatches
+            }
         }
         catch (AskTimeoutException)
         {
-            return (false, default);
+            return new ChildAnswer<T>(Reach.Busy, default);
         }
+    }
+
+    private enum Reach
+    {
+        Answered,
+        Restarting,
+        Busy,
+    }
+
+    private readonly record struct ChildAnswer<T>(Reach Reach, T? Answer)
+    {
+        public bool Answered => Reach == Reach.Answered;
+
+        /// <summary>The state an operator is shown when there is no answer.</summary>
+        public string State => Reach == Reach.Restarting ? "restarting" : "not answering";
     }
 
     private static string Sanitise(string id) => Uri.EscapeDataString(id);

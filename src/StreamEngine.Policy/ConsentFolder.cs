@@ -17,8 +17,12 @@ public static class ConsentFolder
     {
         var numbers = new HashSet<string>(StringComparer.Ordinal);
         var parser = new FhirJsonDeserializer();
-        foreach (string file in Directory.GetFiles(folder, "*.json").Order(StringComparer.Ordinal))
+        string[] files = [.. Directory.GetFiles(folder, "*.json").Order(StringComparer.Ordinal)];
+        for (int i = 0; i < files.Length; i++)
         {
+            // Named by position, not file name: a file may be named after the patient (an NHS number).
+            string file = files[i];
+            string which = $"file {i + 1} of {files.Length} (*.json in name order)";
             Consent consent;
             try
             {
@@ -26,7 +30,7 @@ public static class ConsentFolder
             }
             catch (Exception e) when (e is DeserializationFailedException or InvalidCastException or System.Text.Json.JsonException or FormatException)
             {
-                throw new InvalidDataException($"{Path.GetFileName(file)} is not a FHIR Consent");
+                throw new InvalidDataException($"{which} is not a FHIR Consent");
             }
 
             if (consent.Status != Consent.ConsentState.Active || consent.Provision?.Type != Consent.ConsentProvisionType.Deny)
@@ -37,7 +41,7 @@ public static class ConsentFolder
             string? number = consent.Patient?.Identifier is { System: StreamEngine.Fhir.NhsNumber.System, Value: { } value }
                 ? StreamEngine.Fhir.NhsNumber.Normalise(value)
                 : null;
-            numbers.Add(number ?? throw new InvalidDataException($"{Path.GetFileName(file)} denies without a valid NHS number in patient.identifier"));
+            numbers.Add(number ?? throw new InvalidDataException($"{which} denies without a valid NHS number in patient.identifier"));
         }
 
         return numbers.ToFrozenSet(StringComparer.Ordinal);

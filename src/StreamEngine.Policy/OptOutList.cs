@@ -43,6 +43,7 @@ public sealed class OptOutList
 
     private void Reload(bool force)
     {
+        string? refused = null;
         lock (_gate)
         {
             Interlocked.Exchange(ref _checkedAt, Environment.TickCount64);
@@ -53,10 +54,11 @@ public sealed class OptOutList
                 return;
             }
 
-            FrozenSet<string> numbers;
             try
             {
-                numbers = Read(_path);
+                _numbers = Read(_path);
+                _writtenAt = info.LastWriteTimeUtc;
+                _length = length;
             }
             catch (Exception e) when (!force && e is IOException or UnauthorizedAccessException or InvalidDataException)
             {
@@ -65,15 +67,14 @@ public sealed class OptOutList
                 if ((info.LastWriteTimeUtc, length) != _refused)
                 {
                     _refused = (info.LastWriteTimeUtc, length); // said once per version of the file, not every second
-                    ReloadRefused?.Invoke(e is InvalidDataException ? e.Message : $"cannot be read ({e.GetType().Name})");
+                    refused = e is InvalidDataException ? e.Message : $"cannot be read ({e.GetType().Name})";
                 }
-
-                return;
             }
+        }
 
-            _numbers = numbers;
-            _writtenAt = info.LastWriteTimeUtc;
-            _length = length;
+        if (refused is not null)
+        {
+            ReloadRefused?.Invoke(refused); // outside the lock: the handler is the caller's code
         }
     }
 

@@ -100,6 +100,9 @@ public sealed class LaneTests() : SinkActorHarness("l")
         ReplayResult second = await sink.Ask<ReplayResult>(new ReplayRequest("r2", 1, null, null, false, null, false), TimeSpan.FromSeconds(30));
         Assert.Contains("another replay", second.Error, StringComparison.Ordinal);
         Assert.Null(second.Output); // nothing was written for it
+        QuarantineActionResult retry = await sink.Ask<QuarantineActionResult>(new RetryQuarantined("s/l/1"), TimeSpan.FromSeconds(30));
+        Assert.False(retry.Ok); // answered at once, not queued behind the replay
+        Assert.Contains("a replay of this sink's stream is running", retry.Message, StringComparison.Ordinal);
 
         target.Release("A1");
         ReplayResult done = await first;

@@ -167,12 +167,15 @@ public sealed class OperationsTests
             Assert.True(exit == 0, stderr);
             JsonElement sink = JsonDocument.Parse(stdout).RootElement.GetProperty("sinks").EnumerateArray().Single();
             state = sink.GetProperty("state").GetString()!;
-            Assert.Equal(1, sink.GetProperty("received").GetInt64());
+            if (sink.GetProperty("countsKnown").GetBoolean()) // not before the sink first answered
+            {
+                Assert.Equal(1, sink.GetProperty("received").GetInt64());
+            }
         }
 
         Assert.Equal("restarting", state);
         (int listExit, _, string listErrors) = await CliTests.RunWithErrorsAsync("quarantine", "list", "-c", config);
-        Assert.True(listExit == 0 || listErrors.Contains("sink server/ops is restarting", StringComparison.Ordinal), listErrors);
+        Assert.True(listExit == 0 || listErrors.Contains("sink server/ops (restarting): its quarantine is not listed", StringComparison.Ordinal), listErrors);
         string traced = await TraceAsync(config, "--control-id", "R1");
         Assert.Contains("sink server: ", traced, StringComparison.Ordinal);
 

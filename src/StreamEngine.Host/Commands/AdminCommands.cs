@@ -47,14 +47,16 @@ internal static class AdminCommands
 
             foreach (StreamStatus stream in status.Streams)
             {
-                Console.WriteLine($"stream {stream.Stream}: {stream.Journaled} journaled{(stream.Restarting ? " (journal restarting after a failure: last known)" : string.Empty)}");
+                Console.WriteLine($"stream {stream.Stream}: {stream.Journaled} journaled{(stream.State == "running" ? string.Empty : $" (journal {stream.State}: last known)")}");
             }
 
             Console.WriteLine($"{"sink",-16} {"stream",-12} {"state",-12} {"received",9} {"delivered",9} {"filtered",9} {"quarant.",9} {"parked",9} {"in flight",9}");
             foreach (SinkStatus sink in status.Sinks)
             {
-                Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                    $"{sink.SinkId,-16} {sink.ListenerId,-12} {sink.State,-12} {sink.Received,9} {sink.Counts.Delivered,9} {sink.Counts.Filtered,9} {sink.Counts.Quarantined,9} {sink.Counts.Parked,9} {sink.InFlight,9}"));
+                Console.WriteLine(sink.CountsKnown
+                    ? string.Create(CultureInfo.InvariantCulture,
+                        $"{sink.SinkId,-16} {sink.ListenerId,-12} {sink.State,-12} {sink.Received,9} {sink.Counts.Delivered,9} {sink.Counts.Filtered,9} {sink.Counts.Quarantined,9} {sink.Counts.Parked,9} {sink.InFlight,9}")
+                    : $"{sink.SinkId,-16} {sink.ListenerId,-12} {sink.State,-12} {"?",9} {"?",9} {"?",9} {"?",9} {"?",9} {"?",9}");
             }
 
             return Ok;
@@ -152,7 +154,8 @@ internal static class AdminCommands
             QuarantineList items = (await client.GetFromJsonAsync<QuarantineList>("quarantine" + (only is null ? string.Empty : "?sink=" + Uri.EscapeDataString(only)), AdminServer.Json, ct))!;
             if (parse.GetValue(JsonOption))
             {
-                return Print(items);
+                Print(items);
+                return items.Unavailable.Count > 0 ? Refused : Ok;
             }
 
             foreach (QuarantineItem item in items.Items)
@@ -162,12 +165,12 @@ internal static class AdminCommands
             }
 
             Console.WriteLine($"{items.Items.Count} open");
-            foreach (string restarting in items.Restarting)
+            foreach (string unavailable in items.Unavailable)
             {
-                Console.Error.WriteLine($"quarantine: sink {restarting} is restarting after a failure: its quarantine is not listed; try again shortly");
+                Console.Error.WriteLine($"quarantine: sink {unavailable}: its quarantine is not listed; try again shortly");
             }
 
-            return items.Restarting.Count > 0 ? Refused : Ok;
+            return items.Unavailable.Count > 0 ? Refused : Ok;
         }));
 
         var id = new Argument<string>("id") { Description = "Quarantine id: sink/listener/sequence (from quarantine list)." };

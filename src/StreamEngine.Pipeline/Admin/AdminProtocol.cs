@@ -18,8 +18,11 @@ public sealed record EngineStatus(IReadOnlyList<StreamStatus> Streams, IReadOnly
 /// <summary>One listener's stream: the highest sequence number journaled.</summary>
 public sealed record StreamStatus(string ListenerId, string Stream, long Journaled)
 {
-    /// <summary>The journal is between a failure and its restart; <see cref="Journaled"/> is what it last said.</summary>
-    public bool Restarting { get; init; }
+    /// <summary>
+    /// <c>running</c>; <c>restarting</c> (between a failure and its restart) or <c>not answering</c> (busy): then
+    /// <see cref="Journaled"/> is what it last said.
+    /// </summary>
+    public string State { get; init; } = "running";
 }
 
 /// <summary>
@@ -46,6 +49,9 @@ public sealed record SinkStatus(string SinkId, string ListenerId, string Stream,
 
     /// <summary>Messages in the sink's lanes now (waiting behind their patient's earlier ones, or running).</summary>
     public int InLanes { get; init; }
+
+    /// <summary>False when the sink has not answered since the engine started (restarting or busy): no counts to show.</summary>
+    public bool CountsKnown { get; init; } = true;
 }
 
 /// <summary>Asks a sink for its own part of the status.</summary>
@@ -65,8 +71,8 @@ public sealed record QuarantineItem(string Id, string SinkId, string ListenerId,
 /// <summary>The open quarantine.</summary>
 public sealed record QuarantineList(IReadOnlyList<QuarantineItem> Items)
 {
-    /// <summary>Sinks (<c>sink/listener</c>) between a failure and their restart, whose quarantine is not in the list.</summary>
-    public IReadOnlyList<string> Restarting { get; init; } = [];
+    /// <summary>Sinks (<c>sink/listener (state)</c>) restarting after a failure or not answering, whose quarantine is not in the list.</summary>
+    public IReadOnlyList<string> Unavailable { get; init; } = [];
 }
 
 /// <summary>Details of one quarantined message (<see cref="Raw"/> only when asked for).</summary>

@@ -1213,6 +1213,9 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
         {
             Error = "another replay of this sink's stream is running; try again when it ends",
         }));
+        // A replay can take long: an operator's retry or skip is refused at once rather than queued behind it.
+        Command<RetryQuarantined>(_ => Sender.Tell(new QuarantineActionResult(false, "a replay of this sink's stream is running; retry when it ends")));
+        Command<SkipQuarantined>(_ => Sender.Tell(new QuarantineActionResult(false, "a replay of this sink's stream is running; skip when it ends")));
         Housekeeping();
         CommandAny(_ => Stash.Stash());
     }
@@ -1280,8 +1283,19 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
     {
         ReplayRun run = _replay!;
         _replay = null;
-        run.Target.Flush(_durable);
-        run.Target.Dispose();
+        try
+        {
+            run.Target.Flush(_durable);
+        }
+        catch (IOException e)
+        {
+            failure ??= e; // what was written stays as it is; the replay is reported as failed
+        }
+        finally
+        {
+            run.Target.Dispose();
+        }
+
         if (failure is not null)
         {
             _log.Warning("Sink {0}: replay {1} stopped ({2})", _sink.Id, run.Request.ReplayId, failure.GetType().Name);
@@ -1298,7 +1312,12 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
         {
             Seconds = System.Diagnostics.Stopwatch.GetElapsedTime(run.Started).TotalSeconds,
             HeldBehind = run.HeldBehind,
-            Error = failure is null ? null : $"stopped part-way: reading the journal failed ({failure.GetType().Name})",
+            Error = failure switch
+            {
+                null => null,
+                IOException => $"stopped part-way: writing the replay's output failed ({failure.GetType().Name})",
+                _ => $"stopped part-way: reading the journal failed ({failure.GetType().Name})",
+            },
         });
     }
 
