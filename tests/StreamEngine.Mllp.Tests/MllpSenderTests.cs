@@ -63,7 +63,9 @@ public sealed class MllpSenderTests
     public async Task LateAck_IsDiscarded_AndNeverCreditedToTheNextMessage()
     {
         await using var server = new FakeMllpServer();
-        await using var sender = new MllpSender(Options(server, ackTimeout: TimeSpan.FromMilliseconds(300), maxRetries: 0));
+        // 2 s: long enough that NEW's ACK, sent at once, is never late on a busy machine (it was 300 ms, which a
+        // loaded CI box could exceed between the server reading NEW and answering it).
+        await using var sender = new MllpSender(Options(server, ackTimeout: TimeSpan.FromSeconds(2), maxRetries: 0));
 
         SendResult first = await sender.SendAsync(FakeMllpServer.Message("OLD"), CancellationToken.None);
         Assert.Equal((AckDisposition.Retry, "timeout"), (first.Disposition, first.Code));
@@ -71,7 +73,15 @@ public sealed class MllpSenderTests
 
         Task<SendResult> second = sender.SendAsync(FakeMllpServer.Message("NEW"), CancellationToken.None);
         FakeMllpServer.Received fresh = await server.NextAsync();
-        await old.ReplyAsync(FakeMllpServer.Ack("AA", "OLD"));   // late: its message timed out
+        try
+        {
+            await old.ReplyAsync(FakeMllpServer.Ack("AA", "OLD")); // late: its message timed out
+        }
+        catch (IOException)
+        {
+            // the sender already closed that connection
+        }
+
         await fresh.ReplyAsync(FakeMllpServer.Ack("AE", "NEW"));
         SendResult result = await second;
         Assert.Equal(("AE", AckDisposition.Reject, "NEW"), (result.Code, result.Disposition, result.AckControlId));
