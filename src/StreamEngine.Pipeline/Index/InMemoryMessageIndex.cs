@@ -60,7 +60,7 @@ public sealed class InMemoryMessageIndex : IMessageIndex
                 .OrderBy(s => s.Key, StringComparer.Ordinal)
                 .SelectMany(s => s.Value.Values)
                 .Where(e => (query.ControlId is null || e.ControlId == query.ControlId)
-                    && (query.PatientKeyHash is null || e.PatientKeyHash == query.PatientKeyHash)
+                    && (query.PatientKeyHash is null || e.PatientKeyHash == query.PatientKeyHash || e.PriorPatientKeyHash == query.PatientKeyHash)
                     && (query.Since is null || e.ReceivedAt >= query.Since))
                 .TakeLast(query.Limit)];
             return Task.FromResult(found);

@@ -17,6 +17,9 @@ public sealed record MessageIndexEntry(
     string PatientKeyHash,
     DateTimeOffset ReceivedAt)
 {
+    /// <summary>Keyed hash of the patient a merge (MRG-1) retires, so a trace by the retired MRN finds the merge; empty otherwise.</summary>
+    public string PriorPatientKeyHash { get; init; } = string.Empty;
+
     /// <inheritdoc />
     public override string ToString() => $"MessageIndexEntry({Stream}#{SequenceNr})";
 }
@@ -33,7 +36,7 @@ public sealed record MessageQuery
     /// <summary>MSH-10.</summary>
     public string? ControlId { get; init; }
 
-    /// <summary>Keyed hash of the patient key.</summary>
+    /// <summary>Keyed hash of the patient key (a merge is found by the retired patient's too).</summary>
     public string? PatientKeyHash { get; init; }
 
     /// <summary>Received at or after.</summary>

@@ -19,7 +19,7 @@ public sealed class SqlMessageIndex(Func<CancellationToken, Task<DbConnection>> 
     private const string HwmTable = "streamengine_message_index_hwm";
     private readonly SemaphoreSlim _initialize = new(1, 1);
     private bool _initialized;
-    private const string Columns = "stream, seq, key_hash, content_hash, sending_application, sending_facility, control_id, message_type, message_time, patient_key_hash, received_at";
+    private const string Columns = "stream, seq, key_hash, content_hash, sending_application, sending_facility, control_id, message_type, message_time, patient_key_hash, received_at, prior_patient_key_hash";
 
     // PostgreSQL refuses NUL in text, and an escaped \X00\ in MSH decodes to one: never let a field stop the index.
     private static string Text(string value) => value.Contains('\0', StringComparison.Ordinal) ? value.Replace('\0', '\uFFFD') : value;
@@ -50,7 +50,8 @@ public sealed class SqlMessageIndex(Func<CancellationToken, Task<DbConnection>> 
         {
             $"CREATE TABLE IF NOT EXISTS {Table} (stream TEXT NOT NULL, seq BIGINT NOT NULL, key_hash BIGINT NOT NULL, content_hash BIGINT NOT NULL, " +
             "sending_application TEXT NOT NULL, sending_facility TEXT NOT NULL, control_id TEXT NOT NULL, message_type TEXT NOT NULL, " +
-            "message_time TEXT NOT NULL, patient_key_hash TEXT NOT NULL, received_at BIGINT NOT NULL, PRIMARY KEY (stream, seq))",
+            "message_time TEXT NOT NULL, patient_key_hash TEXT NOT NULL, received_at BIGINT NOT NULL, prior_patient_key_hash TEXT NOT NULL DEFAULT '', " +
+            "PRIMARY KEY (stream, seq))",
             // No index on control id or patient hash: their random values would make every insert touch random pages
             // of two large B-trees once the window holds a million messages. A trace scans the window instead
             // (narrowed by received_at when --since is given): an operator's query, not the ingest path.
@@ -59,6 +60,23 @@ public sealed class SqlMessageIndex(Func<CancellationToken, Task<DbConnection>> 
         })
         {
             await Execute(connection, null, sql, cancellationToken).ConfigureAwait(false);
+        }
+
+        // An index made before merges were indexed by the retired patient too gets the column (both stores take this).
+        try
+        {
+            await Execute(connection, null, $"SELECT prior_patient_key_hash FROM {Table} WHERE 1 = 0", cancellationToken).ConfigureAwait(false);
+        }
+        catch (DbException)
+        {
+            try
+            {
+                await Execute(connection, null, $"ALTER TABLE {Table} ADD COLUMN prior_patient_key_hash TEXT NOT NULL DEFAULT ''", cancellationToken).ConfigureAwait(false);
+            }
+            catch (DbException)
+            {
+                // Another process added it meanwhile; a real failure shows in the next statement that needs it.
+            }
         }
     }
 
@@ -117,7 +135,7 @@ public sealed class SqlMessageIndex(Func<CancellationToken, Task<DbConnection>> 
                 MessageIndexEntry e = entries[offset + i];
                 sql.Append(i == 0 ? "(" : ",(");
                 object[] values = [e.Stream, e.SequenceNr, e.KeyHash, e.ContentHash, Text(e.SendingApplication), Text(e.SendingFacility), Text(e.ControlId),
-                    Text(e.MessageType), Text(e.MessageTime), e.PatientKeyHash, e.ReceivedAt.ToUnixTimeMilliseconds()];
+                    Text(e.MessageType), Text(e.MessageTime), e.PatientKeyHash, e.ReceivedAt.ToUnixTimeMilliseconds(), e.PriorPatientKeyHash];
                 for (int v = 0; v < values.Length; v++)
                 {
                     string name = $"@p{i}_{v}";
@@ -145,8 +163,8 @@ public sealed class SqlMessageIndex(Func<CancellationToken, Task<DbConnection>> 
     {
         await using DbCommand command = connection.CreateCommand();
         command.Transaction = transaction;
-        command.CommandText = $"INSERT INTO {Table} ({Columns}) VALUES (@p0,@p1,@p2,@p3,@p4,@p5,@p6,@p7,@p8,@p9,@p10) ON CONFLICT (stream, seq) DO NOTHING";
-        var parameters = new DbParameter[11];
+        command.CommandText = $"INSERT INTO {Table} ({Columns}) VALUES (@p0,@p1,@p2,@p3,@p4,@p5,@p6,@p7,@p8,@p9,@p10,@p11) ON CONFLICT (stream, seq) DO NOTHING";
+        var parameters = new DbParameter[12];
         for (int v = 0; v < parameters.Length; v++)
         {
             parameters[v] = command.CreateParameter();
@@ -169,6 +187,7 @@ public sealed class SqlMessageIndex(Func<CancellationToken, Task<DbConnection>> 
             parameters[8].Value = Text(e.MessageTime);
             parameters[9].Value = e.PatientKeyHash;
             parameters[10].Value = e.ReceivedAt.ToUnixTimeMilliseconds();
+            parameters[11].Value = e.PriorPatientKeyHash;
             cancellationToken.ThrowIfCancellationRequested();
             command.ExecuteNonQuery(); // embedded SQLite runs synchronously anyway; the caller gave this a thread of its own
         }
@@ -202,7 +221,7 @@ public sealed class SqlMessageIndex(Func<CancellationToken, Task<DbConnection>> 
 
         if (query.PatientKeyHash is not null)
         {
-            where.Add("patient_key_hash = @patient");
+            where.Add("(patient_key_hash = @patient OR prior_patient_key_hash = @patient)");
             parameters.Add(("patient", query.PatientKeyHash));
         }
 
@@ -223,7 +242,7 @@ public sealed class SqlMessageIndex(Func<CancellationToken, Task<DbConnection>> 
         {
             found.Add(new MessageIndexEntry(reader.GetString(0), reader.GetInt64(1), reader.GetInt64(2), reader.GetInt64(3), reader.GetString(4),
                 reader.GetString(5), reader.GetString(6), reader.GetString(7), reader.GetString(8), reader.GetString(9),
-                DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(10))));
+                DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(10))) { PriorPatientKeyHash = reader.GetString(11) });
         }
 
         return [.. found.OrderBy(e => e.Stream, StringComparer.Ordinal).ThenBy(e => e.SequenceNr)];

@@ -379,7 +379,7 @@ public sealed class IngestJournal : ReceivePersistentActor, IWithTimers
 
     private static MessageIndexEntry ToEntry(long seq, MessageReceived m, string stream) =>
         new(stream, seq, m.KeyHash, m.ContentHash, m.SendingApplication, m.SendingFacility, m.ControlId, m.MessageType, m.MessageTime,
-            m.PatientKeyHash, m.ReceivedAt);
+            m.PatientKeyHash, m.ReceivedAt) { PriorPatientKeyHash = m.PriorPatientKeyHash };
 
     /// <inheritdoc />
     protected override void PostStop()
