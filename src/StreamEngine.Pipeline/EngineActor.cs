@@ -477,8 +477,13 @@ public sealed class EngineActor : ReceiveActor, IWithUnboundedStash, IWithTimers
     {
         public bool Answered => Reach == Reach.Answered;
 
-        /// <summary>The state an operator is shown when there is no answer.</summary>
-        public string State => Reach == Reach.Restarting ? "restarting" : "not answering";
+        /// <summary>The state an operator is shown: running when it answered.</summary>
+        public string State => Reach switch
+        {
+            Reach.Answered => "running",
+            Reach.Restarting => "restarting",
+            _ => "not answering",
+        };
     }
 
     private static string Sanitise(string id) => Uri.EscapeDataString(id);

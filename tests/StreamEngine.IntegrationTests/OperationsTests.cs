@@ -41,6 +41,9 @@ public sealed class OperationsTests
         Assert.Equal(["G1", "G2", "G3"], TestFolder.InJournalOrder(await folder.AwaitLinesAsync(3)).Select(TestFolder.ControlId));
         JsonElement sink = await SettledSinkAsync(config, received: 5);
         Assert.Equal((3, 0, 1, 1, 0), Counts(sink));
+        (int statusExit, string statusText) = await CliTests.RunAsync("status", "-c", config);
+        Assert.Equal(0, statusExit);
+        Assert.Contains("stream ingest/ops/default: 5 journaled\n", statusText.ReplaceLineEndings("\n"), StringComparison.Ordinal); // running: no remark
 
         (int exit, string stdout) = await CliTests.RunAsync("quarantine", "list", "--json", "-c", config);
         Assert.Equal(0, exit);
