@@ -129,6 +129,25 @@ public sealed class CliTests
     }
 
     [Fact]
+    public async Task Send_ToAReceiverThatIsGone_GivesUpAfterAFewConnectionFailures_InsteadOfWaitingOutEachBackoff()
+    {
+        using var folder = new TestFolder();
+        var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        listener.Start();
+        int port = ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
+        listener.Stop(); // nothing listens there any more
+        string file = Path.Combine(folder.Path, "many.hl7");
+        await File.WriteAllTextAsync(file, string.Concat(Enumerable.Range(1, 200).Select(i => System.Text.Encoding.ASCII.GetString(Peers.Adt("A01", $"U{i}", "M1")) + "\n")));
+
+        (int exit, string stdout, string stderr) = await RunWithErrorsAsync("send", file, "--port", port.ToString(System.Globalization.CultureInfo.InvariantCulture));
+
+        Assert.Equal(1, exit);
+        Assert.Contains("is unreachable (3 connection failures in a row); the last 197 messages were not sent", stderr, StringComparison.Ordinal);
+        Assert.Contains("sent 3/200", stdout, StringComparison.Ordinal);
+        Assert.Contains("unsendable 197", stdout, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Send_ReportsRejections_WithANonZeroExitCode()
     {
         using var folder = new TestFolder();

@@ -101,6 +101,8 @@ internal static class SendCommand
 
         var results = new ConcurrentBag<SendResult>();
         int failed = 0;
+        int unreachable = 0; // connection failures in a row, over all connections: the receiver is gone
+        const int GiveUpAfter = 3;
         int next = -1;
         long discarded = 0;
         var clock = Stopwatch.StartNew();
@@ -113,7 +115,7 @@ internal static class SendCommand
             try
             {
                 int i;
-                while ((i = Interlocked.Increment(ref next)) < messages.Count)
+                while (Volatile.Read(ref unreachable) < GiveUpAfter && (i = Interlocked.Increment(ref next)) < messages.Count)
                 {
                     if (options.Rate > 0)
                     {
@@ -129,7 +131,18 @@ internal static class SendCommand
                     {
                         try
                         {
-                            results.Add(await sender.SendAsync(message, cancellationToken));
+                            SendResult result = await sender.SendAsync(message, cancellationToken);
+                            results.Add(result);
+                            // Each send to an unreachable receiver waits out a reconnect backoff (up to 30 s): with
+                            // thousands left, that looked like a hang. A few in a row, and the rest are not tried.
+                            if (result.Code == "connection")
+                            {
+                                Interlocked.Increment(ref unreachable);
+                            }
+                            else
+                            {
+                                Volatile.Write(ref unreachable, 0);
+                            }
                         }
                         catch (InvalidOperationException e)
                         {
@@ -170,6 +183,13 @@ internal static class SendCommand
         }
 
         clock.Stop();
+        if (unreachable >= GiveUpAfter && results.Count + failed < messages.Count)
+        {
+            await Console.Error.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
+                $"send: {options.Host}:{options.Port} is unreachable ({GiveUpAfter} connection failures in a row); the last {messages.Count - results.Count - failed} messages were not sent"));
+            failed = messages.Count - results.Count;
+        }
+
         Print(messages.Count, results, failed, discarded, clock.Elapsed);
         return results.Count == messages.Count && results.All(r => r.Disposition == AckDisposition.Success) ? 0 : 1;
     }
