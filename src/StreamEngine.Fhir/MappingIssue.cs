@@ -50,6 +50,9 @@ public enum MappingIssueCode
 
     /// <summary>PV1 without a visit number (PV1-19): no Encounter, since it could not be upserted.</summary>
     MissingVisitNumber = 16,
+
+    /// <summary>A duration whose unit is not a time unit the mapping knows (e.g. SCH-10): the duration is left out.</summary>
+    UnknownUnit = 17,
 }
 
 /// <summary>A coded mapping problem with its position. Never carries message content.</summary>

@@ -122,6 +122,31 @@ public sealed class MappingReviewTests : IDisposable
         Assert.True(result.Succeeded, string.Join(",", result.Issues));
     }
 
+    [Theory]
+    [InlineData("2", "h", 120)]
+    [InlineData("45", "", 45)]
+    [InlineData("45", "min", 45)]
+    [InlineData("120", "s", 2)]
+    [InlineData("90", "s", null)] // not whole minutes: left out
+    [InlineData("3", "wk", null)] // a unit not known here: left out, with a warning
+    public void AppointmentDuration_IsInMinutes_WhateverUnitSch10Gives(string amount, string unit, int? expected)
+    {
+        MappingResult result = Map(@"MSH|^~\&|PAS|RX1|X|Y|20261201||SIU^S12|A1|P|2.4",
+            $"SCH|A1|F1||||||ROUTINE|{amount}|{unit}|^^^20261215093000", "PID|1||M1^^^R0B^MR");
+        Assert.True(result.Succeeded, string.Join(",", result.Issues));
+        Assert.Equal(expected, All<Appointment>(result).Single().MinutesDuration);
+        Assert.Equal(unit == "wk", result.Issues.Any(i => i.Code == MappingIssueCode.UnknownUnit));
+    }
+
+    [Fact]
+    public void MdmDocumentDate_IsTheOriginationTime_Txa6()
+    {
+        MappingResult result = Map(@"MSH|^~\&|EPR|RX1|X|Y|20261201||MDM^T02|D1|P|2.5", "EVN|T02|20261201", "PID|1||M1^^^R0B^MR",
+            "PV1|1|O", "TXA|1|DI|TX|202612010900||202612011000|||||||DOC1||||AU||AV", "OBX|1|TX|||Letter text");
+        Assert.True(result.Succeeded, string.Join(",", result.Issues));
+        Assert.Equal(new DateTimeOffset(2026, 12, 1, 10, 0, 0, TimeSpan.Zero), All<DocumentReference>(result).Single().Date);
+    }
+
     [Fact]
     public void UnitWithoutACodingSystem_IsNotCalledUcum()
     {

@@ -123,9 +123,15 @@ public static class SchMapper
             appointment.Status = Appointment.AppointmentStatus.Proposed;
         }
 
-        if (V2Text.Of(sch.Field(9)) is { } duration && int.TryParse(duration, out int minutes) && minutes > 0)
+        // SCH-9 in the unit of SCH-10 (minutes when empty): the IG maps it to minutesDuration when in minutes; other
+        // units are converted when they make whole minutes. A unit not known here is not guessed at.
+        if (Minutes(sch.Field(9), sch.Field(10)) is { } minutes && minutes >= 1 && minutes <= int.MaxValue && minutes == Math.Floor(minutes))
         {
-            appointment.MinutesDuration = minutes;
+            appointment.MinutesDuration = (int)minutes;
+        }
+        else if (V2Text.Of(sch.Field(9)) is not null && MinutesPer(sch.Field(10)) is null)
+        {
+            context.Warn(MappingIssueCode.UnknownUnit, "SCH", 10);
         }
 
         if (appointment.Participant.Count == 0)
@@ -149,21 +155,27 @@ public static class SchMapper
 
     private static DateTimeOffset? Instant(Hl7Value value) => V2DateTime.ToInstant(V2Text.Of(value));
 
-    private static DateTimeOffset? EndFrom(DateTimeOffset? start, Hl7Value duration, Hl7Value units)
+    private static DateTimeOffset? EndFrom(DateTimeOffset? start, Hl7Value duration, Hl7Value units) =>
+        start is not null && Minutes(duration, units) is { } minutes ? start.Value.AddMinutes(minutes) : null;
+
+    // A duration and its unit (CE/CNE: ISO+ or UCUM codes; minutes when empty) in minutes; null when there is none, it
+    // is not positive, no appointment is that long (AddMinutes would overflow), or the unit is not a time unit known here.
+    private static double? Minutes(Hl7Value duration, Hl7Value units)
     {
-        if (start is null || QuantityMapper.Number(V2Text.Of(duration)) is not { } amount || amount <= 0 || amount > 1_000_000)
+        if (QuantityMapper.Number(V2Text.Of(duration)) is not { } amount || amount <= 0 || amount > 1_000_000)
         {
-            return null; // no duration, or one no appointment has (and AddMinutes would overflow on)
+            return null;
         }
 
-        string unit = V2Text.First(units) ?? "min";
-        double minutes = (double)amount * (unit.ToUpperInvariant() switch
-        {
-            "S" or "SEC" or "S1" => 1.0 / 60,
-            "H" or "HR" or "HOUR" => 60,
-            "D" or "DAY" => 1440,
-            _ => 1,
-        });
-        return start.Value.AddMinutes(minutes);
+        return MinutesPer(units) is { } factor ? (double)amount * factor : null;
     }
+
+    private static double? MinutesPer(Hl7Value units) => (V2Text.First(units) ?? "min").ToUpperInvariant() switch
+    {
+        "S" or "SEC" or "S1" => 1.0 / 60,
+        "MIN" or "MINS" or "MINUTE" or "MINUTES" or "M" => 1,
+        "H" or "HR" or "HOUR" or "HOURS" => 60,
+        "D" or "DAY" or "DAYS" => 1440,
+        _ => null,
+    };
 }

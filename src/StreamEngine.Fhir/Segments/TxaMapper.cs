@@ -56,9 +56,11 @@ public static class TxaMapper
             _ => null,
         };
 
-        if (context.Instant(txa, 4) is { } activity)
+        // The IG: TXA-6 (origination) -> date. TXA-4 (activity) has no target there; it stands in only when TXA-6 is
+        // empty, as some feeds fill only it.
+        if ((context.Instant(txa, 6) ?? context.Instant(txa, 4)) is { } originated)
         {
-            document.Date = activity;
+            document.Date = originated;
         }
 
         Hl7Value authors = txa.Field(9);
