@@ -1,5 +1,6 @@
 using Hl7.Fhir.Model;
 using StreamEngine.Fhir.Profiles;
+using StreamEngine.Fhir.Terminology;
 using StreamEngine.Hl7v2;
 using StreamEngine.TestKit;
 
@@ -136,6 +137,47 @@ public sealed class MappingReviewTests : IDisposable
         Assert.True(result.Succeeded, string.Join(",", result.Issues));
         Assert.Equal(expected, All<Appointment>(result).Single().MinutesDuration);
         Assert.Equal(unit == "wk", result.Issues.Any(i => i.Code == MappingIssueCode.UnknownUnit));
+    }
+
+    [Theory]
+    [InlineData("RAD", false, "imaging")]
+    [InlineData("HM", true, "laboratory")]
+    [InlineData("", true, "laboratory")] // no section: a laboratory feed, as most are
+    [InlineData("EC", false, null)]
+    public void ResultsAndOrders_AreLaboratoryOnlyWhenObr24SaysSo(string section, bool laboratory, string? observationCategory)
+    {
+        MappingResult results = Map(@"MSH|^~\&|RIS|RX1|X|Y|20261201||ORU^R01|R1|P|2.4", "PID|1||M1^^^R0B^MR",
+            $"OBR|1|PL1|FI1|CTHEAD^CT Head^L|||20261201090000|||||||||||||||||{section}|F", "OBX|1|TX|REPORT^Report^L||No acute abnormality||||||F");
+        Assert.True(results.Succeeded, string.Join(",", results.Issues));
+        DiagnosticReport report = All<DiagnosticReport>(results).Single();
+        Observation observation = All<Observation>(results).Single();
+        Assert.Equal(laboratory ? UkCore.DiagnosticReportLabProfile : UkCore.DiagnosticReportProfile, report.Meta.Profile.Single());
+        Assert.Equal(laboratory, report.Category.Any(c => c.Coding.Any(x => x.Code == "LAB")));
+        Assert.Equal(section.Length > 0 && section != "LAB", report.Category.Any(c => c.Coding.Any(x => x.Code == section)));
+        Assert.Equal(laboratory ? UkCore.ObservationLabProfile : UkCore.ObservationProfile, observation.Meta.Profile.Single());
+        Assert.Equal(observationCategory, observation.Category.SelectMany(c => c.Coding).SingleOrDefault()?.Code);
+        Assert.Empty(FhirValidation.Errors(results.Bundle!));
+
+        MappingResult order = Map(@"MSH|^~\&|EPR|RX1|X|Y|20261201||ORM^O01|O1|P|2.4", "PID|1||M1^^^R0B^MR", "ORC|NW|PL1",
+            $"OBR|1|PL1||CTHEAD^CT Head^L|||20261201090000|||||||||||||||||{section}");
+        Assert.True(order.Succeeded, string.Join(",", order.Issues));
+        ServiceRequest request = All<ServiceRequest>(order).Single();
+        Assert.Equal(laboratory ? UkCore.ServiceRequestLabProfile : UkCore.ServiceRequestProfile, request.Meta.Profile.Single());
+        Assert.Equal(laboratory ? "108252007" : section == "RAD" ? "363679005" : null, request.Category.SelectMany(c => c.Coding).SingleOrDefault()?.Code);
+    }
+
+    [Fact]
+    public void ANoteOnTheReport_IsKept_AsUkCoresDiagnosticReportNote()
+    {
+        MappingResult result = Map(@"MSH|^~\&|LAB|RX1|X|Y|20261201||ORU^R01|R1|P|2.4", "PID|1||M1^^^R0B^MR",
+            "OBR|1|PL1|FI1|FBC^Full blood count^L|||20261201090000", "NTE|1|L|Sample slightly haemolysed",
+            "OBX|1|NM|HB^Haemoglobin^L||135|g/L|||||F", "NTE|1|L|Repeat advised");
+        Assert.True(result.Succeeded, string.Join(",", result.Issues));
+        Extension note = All<DiagnosticReport>(result).Single().Extension.Single(e => e.Url == UkCore.DiagnosticReportNoteExtension);
+        Assert.Equal("Sample slightly haemolysed", ((Annotation)note.Value).Text);
+        Assert.Equal("Repeat advised", All<Observation>(result).Single().Note.Single().Text); // the OBX's own note stays on it
+        Assert.Empty(FhirValidation.Errors(result.Bundle!));
+        Assert.Equal(System.Text.Encoding.UTF8.GetString(FhirJson.SerializeWithFirely(result.Bundle!)), System.Text.Encoding.UTF8.GetString(FhirJson.Serialize(result.Bundle!)));
     }
 
     [Fact]

@@ -14,12 +14,15 @@ public static class ObrMapper
     /// <summary>Builds the report (not yet added: its results are added as the OBX segments are read).</summary>
     public static (DiagnosticReport Report, Identifier Key) Map(MappingContext context, Hl7Segment obr, OrderNumbers numbers)
     {
+        // OBR-24 decides whether this is a laboratory report (UK Core DiagnosticReport-Lab, category LAB) or another kind
+        // (radiology, ECG …: the base profile, its section as the category).
+        bool laboratory = DiagnosticSection.IsLaboratory(V2Text.First(obr.Field(24)));
         var report = new DiagnosticReport
         {
-            Meta = new Meta { Profile = [UkCore.DiagnosticReportLabProfile] },
+            Meta = new Meta { Profile = [laboratory ? UkCore.DiagnosticReportLabProfile : UkCore.DiagnosticReportProfile] },
             Subject = context.PatientReference,
             Encounter = context.EncounterReference,
-            Category = [new CodeableConcept(UkCore.V2_0074, "LAB", "Laboratory", null)],
+            Category = laboratory ? [new CodeableConcept(UkCore.V2_0074, "LAB", "Laboratory", null)] : [],
         };
         report.Identifier.AddRange(numbers.All());
         Identifier key = numbers.Filler ?? numbers.Placer ?? context.PositionalIdentifier("report", obr);

@@ -24,6 +24,9 @@ public sealed class ObservationGroup
     /// <summary>True for laboratory results (UK Core Observation-Lab with the laboratory category).</summary>
     public bool Laboratory { get; init; } = true;
 
+    /// <summary>True for imaging results (the imaging category).</summary>
+    public bool Imaging { get; init; }
+
     /// <summary>OBX segments seen so far in the group.</summary>
     public int Count { get; set; }
 
@@ -59,6 +62,10 @@ public static class ObxMapper
         if (group.Laboratory)
         {
             observation.Category.Add(new CodeableConcept(UkCore.ObservationCategory, "laboratory", "Laboratory", null));
+        }
+        else if (group.Imaging)
+        {
+            observation.Category.Add(new CodeableConcept(UkCore.ObservationCategory, "imaging", "Imaging", null));
         }
 
         Identifier key = EiMapper.ToIdentifier(obx.Field(21).Repetition(1), context.Profile, context.SendingFacility, null)

@@ -15,13 +15,19 @@ public static class OrcMapper
     /// <summary>Builds the request keyed on the placer number (else filler, else the message id and position).</summary>
     public static (ServiceRequest Request, Identifier Key) Map(MappingContext context, Hl7Segment? orc, Hl7Segment? obr, OrderNumbers numbers, Hl7Segment position)
     {
+        // OBR-24 (the diagnostic service section) decides the kind of order: laboratory (UK Core ServiceRequest-Lab),
+        // imaging, or another service (the base profile, no category).
+        string? section = obr is { } ordered ? V2Text.First(ordered.Field(24)) : null;
+        bool laboratory = DiagnosticSection.IsLaboratory(section);
         var request = new ServiceRequest
         {
-            Meta = new Meta { Profile = [UkCore.ServiceRequestLabProfile] },
+            Meta = new Meta { Profile = [laboratory ? UkCore.ServiceRequestLabProfile : UkCore.ServiceRequestProfile] },
             Intent = RequestIntent.Order,
             Subject = context.PatientReference!,
             Encounter = context.EncounterReference,
-            Category = [new CodeableConcept("http://snomed.info/sct", "108252007", "Laboratory procedure", null)],
+            Category = laboratory ? [new CodeableConcept("http://snomed.info/sct", "108252007", "Laboratory procedure", null)]
+                : DiagnosticSection.IsImaging(section) ? [new CodeableConcept("http://snomed.info/sct", "363679005", "Imaging", null)]
+                : [],
         };
         request.Identifier.AddRange(numbers.All());
         Identifier key = numbers.Placer ?? numbers.Filler ?? context.PositionalIdentifier("order", position);

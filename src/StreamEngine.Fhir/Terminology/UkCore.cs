@@ -13,6 +13,7 @@ public static class UkCore
     public const string LocationProfile = Sd + "UKCore-Location";
     public const string ProvenanceProfile = Sd + "UKCore-Provenance";
     public const string DiagnosticReportLabProfile = Sd + "UKCore-DiagnosticReport-Lab";
+    public const string DiagnosticReportProfile = Sd + "UKCore-DiagnosticReport";
     public const string ObservationLabProfile = Sd + "UKCore-Observation-Lab";
     public const string ObservationProfile = Sd + "UKCore-Observation";
     public const string ServiceRequestLabProfile = Sd + "UKCore-ServiceRequest-Lab";
@@ -28,6 +29,7 @@ public static class UkCore
     public const string ServiceRequestProfile = Sd + "UKCore-ServiceRequest";
 
     public const string NhsNumberVerificationStatusExtension = Sd + "Extension-UKCore-NHSNumberVerificationStatus";
+    public const string DiagnosticReportNoteExtension = "http://hl7.org/fhir/5.0/StructureDefinition/extension-DiagnosticReport.note";
     public const string NhsNumberVerificationStatusSystem = Cs + "UKCore-NHSNumberVerificationStatusEngland";
     public const string EthnicCategoryExtension = Sd + "Extension-UKCore-EthnicCategory";
     public const string EthnicCategorySystem = Cs + "UKCore-EthnicCategoryEngland";

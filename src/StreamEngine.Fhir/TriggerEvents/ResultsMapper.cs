@@ -1,5 +1,7 @@
 using Hl7.Fhir.Model;
+using StreamEngine.Fhir.DataTypes;
 using StreamEngine.Fhir.Segments;
+using StreamEngine.Fhir.Terminology;
 using StreamEngine.Hl7v2;
 
 namespace StreamEngine.Fhir.TriggerEvents;
@@ -53,7 +55,8 @@ public sealed class ResultsMapper : ITriggerEventMapper
                         OrderKey = numbers.Filler ?? numbers.Placer,
                         Effective = context.DateTime(segment, 7),
                         Issued = report.Issued,
-                        Laboratory = true,
+                        Laboratory = DiagnosticSection.IsLaboratory(V2Text.First(segment.Field(24))),
+                        Imaging = DiagnosticSection.IsImaging(V2Text.First(segment.Field(24))),
                     };
                     lastObservation = null;
                     orc = null;
@@ -74,6 +77,11 @@ public sealed class ResultsMapper : ITriggerEventMapper
                     break;
                 case "NTE" when lastObservation is not null:
                     ObxMapper.AddNote(lastObservation, segment);
+                    break;
+                case "NTE" when report is not null && ObxMapper.NoteText(segment) is { } reportNote:
+                    // A note on the order's report (right after its OBR): R4 DiagnosticReport has no note, so UK Core's
+                    // adopted R5 element, as an extension (Extension-UKCore-DiagnosticReportNote).
+                    report.Extension.Add(new Extension(UkCore.DiagnosticReportNoteExtension, new Annotation { Text = reportNote }));
                     break;
             }
         }
