@@ -100,6 +100,9 @@ public sealed class MllpSender : IAsyncDisposable
     /// <summary>Acknowledgments discarded: late, duplicated, or naming no message in flight.</summary>
     public long DiscardedAcks => Interlocked.Read(ref _discardedAcks);
 
+    /// <summary>Why the last connect or TLS handshake failed (exception type and message), or null.</summary>
+    public string? LastConnectFailure { get; private set; }
+
     /// <summary>The disposition of an acknowledgment code, with this sender's overrides.</summary>
     public AckDisposition DispositionOf(string code) =>
         _options.DispositionOverrides.TryGetValue(code, out AckDisposition d) ? d : code switch
@@ -277,12 +280,14 @@ public sealed class MllpSender : IAsyncDisposable
             {
                 _failedConnects++;
                 tcp.Dispose();
+                LastConnectFailure = "TimeoutException: connect or TLS handshake timed out";
                 throw new TimeoutException("Connect or TLS handshake timed out.");
             }
-            catch
+            catch (Exception e)
             {
                 _failedConnects++;
                 tcp.Dispose();
+                LastConnectFailure = $"{e.GetType().Name}: {e.Message}";
                 throw;
             }
         }

@@ -144,6 +144,13 @@ public sealed class TlsTests
             "--tls", "--ca", certs.CaFile, "--cert", certs.CertFile("pas"), "--key", certs.KeyFile("pas"));
         Assert.True(exit == 0, stdout);
         Assert.Contains("AA 1", stdout, StringComparison.Ordinal);
+
+        // Without the CA that signed the server's certificate: refused, and send says why.
+        (exit, _, string stderr) = await CliTests.RunWithErrorsAsync("send", file, "--port", engine.Port.ToString(CultureInfo.InvariantCulture),
+            "--tls", "--cert", certs.CertFile("pas"), "--key", certs.KeyFile("pas"));
+        Assert.Equal(1, exit);
+        Assert.Contains("could not connect to 127.0.0.1:", stderr, StringComparison.Ordinal);
+        Assert.Contains("AuthenticationException", stderr, StringComparison.Ordinal);
     }
 
     [Fact]

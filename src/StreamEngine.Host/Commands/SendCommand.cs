@@ -102,6 +102,7 @@ internal static class SendCommand
         var results = new ConcurrentBag<SendResult>();
         int failed = 0;
         int unreachable = 0; // connection failures in a row, over all connections: the receiver is gone
+        string? connectFailure = null;
         const int GiveUpAfter = 3;
         int next = -1;
         long discarded = 0;
@@ -166,6 +167,7 @@ internal static class SendCommand
             finally
             {
                 Interlocked.Add(ref discarded, sender.DiscardedAcks);
+                connectFailure ??= sender.LastConnectFailure;
             }
         }
 
@@ -188,6 +190,11 @@ internal static class SendCommand
             await Console.Error.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
                 $"send: {options.Host}:{options.Port} is unreachable ({GiveUpAfter} connection failures in a row); the last {messages.Count - results.Count - failed} messages were not sent"));
             failed = messages.Count - results.Count;
+        }
+
+        if (connectFailure is not null && results.Any(r => r.Code == "connection"))
+        {
+            await Console.Error.WriteLineAsync($"send: could not connect to {options.Host}:{options.Port}: {connectFailure}");
         }
 
         Print(messages.Count, results, failed, discarded, clock.Elapsed);
