@@ -100,8 +100,11 @@ public sealed class MllpSender : IAsyncDisposable
     /// <summary>Acknowledgments discarded: late, duplicated, or naming no message in flight.</summary>
     public long DiscardedAcks => Interlocked.Read(ref _discardedAcks);
 
-    /// <summary>Why the last connect or TLS handshake failed (exception type and message), or null.</summary>
+    /// <summary>Why the last connect or TLS handshake failed (exception type and message); null once one succeeds.</summary>
     public string? LastConnectFailure { get; private set; }
+
+    /// <summary>Connects (or TLS handshakes) that failed since the last one that succeeded.</summary>
+    public int FailedConnectsInARow => Volatile.Read(ref _failedConnects);
 
     /// <summary>The disposition of an acknowledgment code, with this sender's overrides.</summary>
     public AckDisposition DispositionOf(string code) =>
@@ -273,6 +276,7 @@ public sealed class MllpSender : IAsyncDisposable
                 var connection = new Connection(tcp, stream);
                 _connection = connection;
                 _failedConnects = 0;
+                LastConnectFailure = null;
                 _ = ReadLoopAsync(connection);
                 return connection;
             }
@@ -283,11 +287,16 @@ public sealed class MllpSender : IAsyncDisposable
                 LastConnectFailure = "TimeoutException: connect or TLS handshake timed out";
                 throw new TimeoutException("Connect or TLS handshake timed out.");
             }
-            catch (Exception e)
+            catch (Exception e) when (!cancellationToken.IsCancellationRequested)
             {
                 _failedConnects++;
                 tcp.Dispose();
                 LastConnectFailure = $"{e.GetType().Name}: {e.Message}";
+                throw;
+            }
+            catch
+            {
+                tcp.Dispose();
                 throw;
             }
         }

@@ -130,13 +130,15 @@ public sealed class MappingReviewTests : IDisposable
     [InlineData("120", "s", 2)]
     [InlineData("90", "s", null)] // not whole minutes: left out
     [InlineData("3", "wk", null)] // a unit not known here: left out, with a warning
+    [InlineData("0.2", "HR^hours^ISO+", 12)]
+    [InlineData("2", "^hours", null)] // a unit as text only: not guessed at
     public void AppointmentDuration_IsInMinutes_WhateverUnitSch10Gives(string amount, string unit, int? expected)
     {
         MappingResult result = Map(@"MSH|^~\&|PAS|RX1|X|Y|20261201||SIU^S12|A1|P|2.4",
             $"SCH|A1|F1||||||ROUTINE|{amount}|{unit}|^^^20261215093000", "PID|1||M1^^^R0B^MR");
         Assert.True(result.Succeeded, string.Join(",", result.Issues));
         Assert.Equal(expected, All<Appointment>(result).Single().MinutesDuration);
-        Assert.Equal(unit == "wk", result.Issues.Any(i => i.Code == MappingIssueCode.UnknownUnit));
+        Assert.Equal(unit is "wk" or "^hours", result.Issues.Any(i => i.Code == MappingIssueCode.UnknownUnit));
     }
 
     [Theory]
@@ -171,7 +173,8 @@ public sealed class MappingReviewTests : IDisposable
     {
         MappingResult result = Map(@"MSH|^~\&|LAB|RX1|X|Y|20261201||ORU^R01|R1|P|2.4", "PID|1||M1^^^R0B^MR",
             "OBR|1|PL1|FI1|FBC^Full blood count^L|||20261201090000", "NTE|1|L|Sample slightly haemolysed",
-            "OBX|1|NM|HB^Haemoglobin^L||135|g/L|||||F", "NTE|1|L|Repeat advised");
+            "OBX|1|NM|HB^Haemoglobin^L||135|g/L|||||F", "NTE|1|L|Repeat advised",
+            "OBX|2|NM|||99|g/L|||||F", "NTE|1|L|On a result that has no code"); // skipped (no OBX-3): its note is not the report's
         Assert.True(result.Succeeded, string.Join(",", result.Issues));
         Extension note = All<DiagnosticReport>(result).Single().Extension.Single(e => e.Url == UkCore.DiagnosticReportNoteExtension);
         Assert.Equal("Sample slightly haemolysed", ((Annotation)note.Value).Text);

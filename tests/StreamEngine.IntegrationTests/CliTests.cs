@@ -142,7 +142,7 @@ public sealed class CliTests
         (int exit, string stdout, string stderr) = await RunWithErrorsAsync("send", file, "--port", port.ToString(System.Globalization.CultureInfo.InvariantCulture));
 
         Assert.Equal(1, exit);
-        Assert.Contains("is unreachable (3 connection failures in a row); the last 197 messages were not sent", stderr, StringComparison.Ordinal);
+        Assert.Contains("is unreachable (3 failed connects in a row); the last 197 messages were not sent", stderr, StringComparison.Ordinal);
         Assert.Contains($"could not connect to 127.0.0.1:{port}: SocketException", stderr, StringComparison.Ordinal); // why, once
         Assert.Contains("sent 3/200", stdout, StringComparison.Ordinal);
         Assert.Contains("unsendable 197", stdout, StringComparison.Ordinal);

@@ -35,7 +35,7 @@ public static class ObrMapper
         if (context.Concept(obr.Field(24), "OBR", 24) is { } section && section.Coding.Count > 0)
         {
             section.Coding[0].System ??= UkCore.V2_0074;
-            if (!(section.Coding[0].System == UkCore.V2_0074 && section.Coding[0].Code == "LAB"))
+            if (!(section.Coding[0].System == UkCore.V2_0074 && string.Equals(section.Coding[0].Code, "LAB", StringComparison.OrdinalIgnoreCase)))
             {
                 report.Category.Add(section);
             }

@@ -167,12 +167,14 @@ public static class SchMapper
             return null;
         }
 
-        return MinutesPer(units) is { } factor ? (double)amount * factor : null;
+        return MinutesPer(units) is { } factor ? (double)Math.Round(amount * factor, 9) : null; // 120 s: 2, not 2.000…004
     }
 
-    private static double? MinutesPer(Hl7Value units) => (V2Text.First(units) ?? "min").ToUpperInvariant() switch
+    // Decimal, so 0.2 hours is 12 minutes exactly. Component 1 is the code; a unit given only as text (^hours) is
+    // not guessed at, nor is any code not known here. No unit at all means minutes.
+    private static decimal? MinutesPer(Hl7Value units) => (V2Text.First(units) ?? (V2Text.Of(units) is null ? "min" : string.Empty)).ToUpperInvariant() switch
     {
-        "S" or "SEC" or "S1" => 1.0 / 60,
+        "S" or "SEC" or "S1" => 1m / 60,
         "MIN" or "MINS" or "MINUTE" or "MINUTES" or "M" => 1,
         "H" or "HR" or "HOUR" or "HOURS" => 60,
         "D" or "DAY" or "DAYS" => 1440,

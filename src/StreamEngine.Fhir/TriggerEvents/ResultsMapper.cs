@@ -30,6 +30,7 @@ public sealed class ResultsMapper : ITriggerEventMapper
         Identifier? reportKey = null;
         ObservationGroup group = new() { Laboratory = true };
         Observation? lastObservation = null;
+        bool rightAfterObr = false; // an NTE here is the report's note
         bool patientOk = true;
         foreach (Hl7Segment segment in message)
         {
@@ -37,6 +38,8 @@ public sealed class ResultsMapper : ITriggerEventMapper
             {
                 case "PID":
                     Flush(context, ref report, reportKey);
+                    lastObservation = null; // a note after this belongs to nothing of the previous patient
+                    rightAfterObr = false;
                     patientOk = Subjects.AddPatient(context, segment, upsert: false) is not null;
                     break;
                 case "PV1" when patientOk:
@@ -44,6 +47,8 @@ public sealed class ResultsMapper : ITriggerEventMapper
                     break;
                 case "ORC":
                     Flush(context, ref report, reportKey);
+                    lastObservation = null;
+                    rightAfterObr = false;
                     orc = segment;
                     break;
                 case "OBR" when patientOk:
@@ -59,14 +64,18 @@ public sealed class ResultsMapper : ITriggerEventMapper
                         Imaging = DiagnosticSection.IsImaging(V2Text.First(segment.Field(24))),
                     };
                     lastObservation = null;
+                    rightAfterObr = true;
                     orc = null;
                     break;
                 case "SPM" when patientOk:
+                    lastObservation = null;
+                    rightAfterObr = false;
                     string specimen = SpmMapper.Map(context, segment);
                     group.Specimens.Add(specimen);
                     report?.Specimen.Add(new ResourceReference(specimen));
                     break;
                 case "OBX" when patientOk:
+                    rightAfterObr = false; // a note after a skipped OBX is not the report's
                     string? url = ObxMapper.Map(context, segment, group);
                     lastObservation = url is null ? null : context.Bundle.Find(url) as Observation;
                     if (url is not null)
@@ -78,7 +87,7 @@ public sealed class ResultsMapper : ITriggerEventMapper
                 case "NTE" when lastObservation is not null:
                     ObxMapper.AddNote(lastObservation, segment);
                     break;
-                case "NTE" when report is not null && ObxMapper.NoteText(segment) is { } reportNote:
+                case "NTE" when rightAfterObr && report is not null && ObxMapper.NoteText(segment) is { } reportNote:
                     // A note on the order's report (right after its OBR): R4 DiagnosticReport has no note, so UK Core's
                     // adopted R5 element, as an extension (Extension-UKCore-DiagnosticReportNote).
                     report.Extension.Add(new Extension(UkCore.DiagnosticReportNoteExtension, new Annotation { Text = reportNote }));

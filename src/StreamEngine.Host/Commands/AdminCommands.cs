@@ -112,6 +112,7 @@ internal static class AdminCommands
     {
         await Console.Error.WriteLineAsync("trace: the engine is not running; reading the message index from the store (no sink outcomes)");
         EngineStore store = EngineHost.OpenStore(settings);
+        await store.Index.InitializeAsync(); // an index made by an earlier version gets its newer columns
         string? patient = mrn is null ? null : Pipeline.Ingest.PatientKeyHasher.ForDataDirectory(settings.DataDirectory).Hash("mrn:" + mrn.Trim());
         IReadOnlyList<MessageIndexEntry> found = await store.Index.FindAsync(new MessageQuery { ControlId = controlId, PatientKeyHash = patient, Since = since, Limit = 100 });
         return PrintTrace(new TraceResult([.. found.Select(e => new TracedMessage(e, new Dictionary<string, string>()))]), json);

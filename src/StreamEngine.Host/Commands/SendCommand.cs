@@ -101,7 +101,7 @@ internal static class SendCommand
 
         var results = new ConcurrentBag<SendResult>();
         int failed = 0;
-        int unreachable = 0; // connection failures in a row, over all connections: the receiver is gone
+        int gaveUp = 0; // set (never reset) once a connection's connects failed GiveUpAfter times in a row: the receiver is gone
         string? connectFailure = null;
         const int GiveUpAfter = 3;
         int next = -1;
@@ -116,7 +116,7 @@ internal static class SendCommand
             try
             {
                 int i;
-                while (Volatile.Read(ref unreachable) < GiveUpAfter && (i = Interlocked.Increment(ref next)) < messages.Count)
+                while (Volatile.Read(ref gaveUp) == 0 && (i = Interlocked.Increment(ref next)) < messages.Count)
                 {
                     if (options.Rate > 0)
                     {
@@ -135,14 +135,11 @@ internal static class SendCommand
                             SendResult result = await sender.SendAsync(message, cancellationToken);
                             results.Add(result);
                             // Each send to an unreachable receiver waits out a reconnect backoff (up to 30 s): with
-                            // thousands left, that looked like a hang. A few in a row, and the rest are not tried.
-                            if (result.Code == "connection")
+                            // thousands left, that looked like a hang. Connects failing a few times in a row (not a
+                            // connection dropped under messages in flight), and the rest are not tried.
+                            if (sender.FailedConnectsInARow >= GiveUpAfter)
                             {
-                                Interlocked.Increment(ref unreachable);
-                            }
-                            else
-                            {
-                                Volatile.Write(ref unreachable, 0);
+                                Volatile.Write(ref gaveUp, 1);
                             }
                         }
                         catch (InvalidOperationException e)
@@ -185,10 +182,10 @@ internal static class SendCommand
         }
 
         clock.Stop();
-        if (unreachable >= GiveUpAfter && results.Count + failed < messages.Count)
+        if (results.Count + failed < messages.Count)
         {
             await Console.Error.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
-                $"send: {options.Host}:{options.Port} is unreachable ({GiveUpAfter} connection failures in a row); the last {messages.Count - results.Count - failed} messages were not sent"));
+                $"send: {options.Host}:{options.Port} is unreachable ({GiveUpAfter} failed connects in a row); the last {messages.Count - results.Count - failed} messages were not sent"));
             failed = messages.Count - results.Count;
         }
 

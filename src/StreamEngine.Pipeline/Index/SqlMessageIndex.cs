@@ -63,11 +63,7 @@ public sealed class SqlMessageIndex(Func<CancellationToken, Task<DbConnection>> 
         }
 
         // An index made before merges were indexed by the retired patient too gets the column (both stores take this).
-        try
-        {
-            await Execute(connection, null, $"SELECT prior_patient_key_hash FROM {Table} WHERE 1 = 0", cancellationToken).ConfigureAwait(false);
-        }
-        catch (DbException)
+        if (!await HasPriorColumnAsync(connection, cancellationToken).ConfigureAwait(false))
         {
             try
             {
@@ -75,8 +71,26 @@ public sealed class SqlMessageIndex(Func<CancellationToken, Task<DbConnection>> 
             }
             catch (DbException)
             {
-                // Another process added it meanwhile; a real failure shows in the next statement that needs it.
+                // Another process may have added it meanwhile. Any other failure (rights, a lock) fails the start, and
+                // the start is retried; the index is never marked ready without the column.
+                if (!await HasPriorColumnAsync(connection, cancellationToken).ConfigureAwait(false))
+                {
+                    throw;
+                }
             }
+        }
+    }
+
+    private static async Task<bool> HasPriorColumnAsync(DbConnection connection, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await Execute(connection, null, $"SELECT prior_patient_key_hash FROM {Table} WHERE 1 = 0", cancellationToken).ConfigureAwait(false);
+            return true;
+        }
+        catch (DbException)
+        {
+            return false;
         }
     }
 
