@@ -59,9 +59,6 @@ public sealed class MllpDecoder
     /// <summary>Bytes seen outside any frame so far (noise before a start block, keep-alives, stray CRs).</summary>
     public long DiscardedBytes { get; private set; }
 
-    /// <summary>Frames begun and abandoned by a new start block before their end block (their bytes are in <see cref="DiscardedBytes"/>).</summary>
-    public long AbandonedFrames { get; private set; }
-
     /// <summary>True while a frame has begun and not ended.</summary>
     public bool InFrame => _inFrame;
 
@@ -103,7 +100,6 @@ public sealed class MllpDecoder
             {
                 // A new frame begins before this one ended: this one (its start block included) is abandoned.
                 DiscardedBytes += _frame.WrittenCount + end + 1;
-                AbandonedFrames++;
                 _frame.ResetWrittenCount();
                 data = data[(end + 1)..];
                 continue;

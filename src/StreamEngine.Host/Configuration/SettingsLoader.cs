@@ -323,52 +323,7 @@ public static partial class SettingsLoader
             }
         }
 
-        StreamEngine.Policy.OptOutList? optOut = null;
-        if (!readConsent)
-        {
-            // Not read: see the parameter.
-        }
-        else if (options.Consent is { OptOutFile: not null, ConsentFolder: not null })
-        {
-            errors.Add("consent: give optOutFile or consentFolder, not both");
-        }
-        else if (options.Consent?.ConsentFolder is { } consentFolder)
-        {
-            try
-            {
-                optOut = Directory.Exists(consentFolder)
-                    ? new StreamEngine.Policy.OptOutList(consentFolder)
-                    : throw new DirectoryNotFoundException();
-            }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException)
-            {
-                errors.Add($"consent.consentFolder: cannot be read ({e.GetType().Name})");
-            }
-            catch (InvalidDataException e)
-            {
-                errors.Add($"consent.consentFolder: {e.Message}");
-            }
-        }
-        else if (options.Consent?.OptOutFile is { } optOutFile)
-        {
-            try
-            {
-                optOut = new StreamEngine.Policy.OptOutList(optOutFile);
-            }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException or NotSupportedException)
-            {
-                errors.Add($"consent.optOutFile: cannot be read ({e.GetType().Name})");
-            }
-            catch (InvalidDataException e)
-            {
-                errors.Add($"consent.optOutFile: {e.Message} (one NHS number per line; # comments)");
-            }
-        }
-
-        if (readConsent && sinks.Any(s => s.Purpose == SinkPurpose.SecondaryUse) && optOut is null && !errors.Any(e => e.StartsWith("consent.", StringComparison.Ordinal)))
-        {
-            errors.Add("consent.optOutFile: required (or consent.consentFolder) when a sink's purpose is secondary-use (the national data opt-out must apply to it)");
-        }
+        StreamEngine.Policy.OptOutList? optOut = readConsent ? OptOut(options.Consent, sinks, errors) : null;
 
         for (int i = 0; i < sinks.Count && sinks.Count == sinkOptions.Count; i++)
         {
@@ -931,6 +886,55 @@ public static partial class SettingsLoader
         }
 
         return new StreamEngine.Sinks.Ndjson.NdjsonRotation(maxBytes, maxAge);
+    }
+
+    // The national data opt-out list, from a file or a folder of Consent resources; required when a sink is secondary-use.
+    private static StreamEngine.Policy.OptOutList? OptOut(ConsentOptions? consent, List<SinkSettings> sinks, List<string> errors)
+    {
+        StreamEngine.Policy.OptOutList? optOut = null;
+        if (consent is { OptOutFile: not null, ConsentFolder: not null })
+        {
+            errors.Add("consent: give optOutFile or consentFolder, not both");
+        }
+        else if (consent?.ConsentFolder is { } consentFolder)
+        {
+            try
+            {
+                optOut = Directory.Exists(consentFolder)
+                    ? new StreamEngine.Policy.OptOutList(consentFolder)
+                    : throw new DirectoryNotFoundException();
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException)
+            {
+                errors.Add($"consent.consentFolder: cannot be read ({e.GetType().Name})");
+            }
+            catch (InvalidDataException e)
+            {
+                errors.Add($"consent.consentFolder: {e.Message}");
+            }
+        }
+        else if (consent?.OptOutFile is { } optOutFile)
+        {
+            try
+            {
+                optOut = new StreamEngine.Policy.OptOutList(optOutFile);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException or NotSupportedException)
+            {
+                errors.Add($"consent.optOutFile: cannot be read ({e.GetType().Name})");
+            }
+            catch (InvalidDataException e)
+            {
+                errors.Add($"consent.optOutFile: {e.Message} (one NHS number per line; # comments)");
+            }
+        }
+
+        if (sinks.Any(s => s.Purpose == SinkPurpose.SecondaryUse) && optOut is null && !errors.Any(e => e.StartsWith("consent.", StringComparison.Ordinal)))
+        {
+            errors.Add("consent.optOutFile: required (or consent.consentFolder) when a sink's purpose is secondary-use (the national data opt-out must apply to it)");
+        }
+
+        return optOut;
     }
 
     // Every key in the configuration must name a property of the options type at its place (case-insensitive, as the

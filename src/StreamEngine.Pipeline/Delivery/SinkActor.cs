@@ -215,12 +215,8 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
 
         if (_replayAsker is ({ } request, { } asker))
         {
-            ReplayRun? run = ReferenceEquals(stoppedReplay?.Request, request) ? stoppedReplay : null;
-            asker.Tell(new ReplayResult(request.ReplayId, _sink.Id, _listener.Id, run?.Matched ?? run?.Messages ?? 0, run?.Messages ?? 0, run?.Delivered ?? 0,
-                run?.Filtered ?? 0, (run?.Failed ?? 0) + 1, request.DryRun, run is null ? null : ReplayOutput(request))
-            {
-                Error = "the sink stopped after a failure before the replay ended (it restarts after a backoff); what was delivered stays, run the replay again",
-            });
+            asker.Tell(ResultOf(request, ReferenceEquals(stoppedReplay?.Request, request) ? stoppedReplay : null,
+                "the sink stopped after a failure before the replay ended (it restarts after a backoff); what was delivered stays, run the replay again"));
         }
 
         try
@@ -1307,19 +1303,24 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
         {
             _log.Info("Sink {0}: replay {1}: {2} of the failed were held behind an earlier failure of their patient", _sink.Id, run.Request.ReplayId, run.HeldBehind);
         }
-        EndReplay(run.ReplyTo, new ReplayResult(run.Request.ReplayId, _sink.Id, _listener.Id, run.Matched ?? run.Messages, run.Messages, run.Delivered, run.Filtered,
-            run.Failed + (failure is null ? 0 : 1), false, ReplayOutput(run.Request))
+        EndReplay(run.ReplyTo, ResultOf(run.Request, run, failure switch
         {
-            Seconds = System.Diagnostics.Stopwatch.GetElapsedTime(run.Started).TotalSeconds,
-            HeldBehind = run.HeldBehind,
-            Error = failure switch
-            {
-                null => null,
-                IOException => $"stopped part-way: writing the replay's output failed ({failure.GetType().Name})",
-                _ => $"stopped part-way: reading the journal failed ({failure.GetType().Name})",
-            },
-        });
+            null => null,
+            IOException => $"stopped part-way: writing the replay's output failed ({failure.GetType().Name})",
+            _ => $"stopped part-way: reading the journal failed ({failure.GetType().Name})",
+        }));
     }
+
+    // What a replay did (nothing, when it had not started delivering), and why it stopped short if it did: then one more
+    // failed, so the exit code says so.
+    private ReplayResult ResultOf(ReplayRequest request, ReplayRun? run, string? error) =>
+        new(request.ReplayId, _sink.Id, _listener.Id, run?.Matched ?? run?.Messages ?? 0, run?.Messages ?? 0, run?.Delivered ?? 0, run?.Filtered ?? 0,
+            (run?.Failed ?? 0) + (error is null ? 0 : 1), request.DryRun, run is null ? null : ReplayOutput(request))
+        {
+            Seconds = run is null ? 0 : System.Diagnostics.Stopwatch.GetElapsedTime(run.Started).TotalSeconds,
+            HeldBehind = run?.HeldBehind ?? 0,
+            Error = error,
+        };
 
     // A file sink's replay writes to a folder of its own (replays/{id}/); a FHIR or MLLP sink's goes to its server.
     private string? ReplayOutput(ReplayRequest request) => _sink.Type == "ndjson" ? request.ReplayId : null;
