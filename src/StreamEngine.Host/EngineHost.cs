@@ -123,6 +123,9 @@ public static class EngineHost
         // No tags are written. The plugin's own write queue is unused (parallelism 1 on SQLite all the same: one writer).
         // On SQLite, reads run in deferred transactions ("read-uncommitted" maps to a plain BEGIN): the default is BEGIN
         // IMMEDIATE, which takes the write lock, so every catch-up or replay read would stall journal commits.
+        // The plugin's circuit breaker opens after 10 failed calls and then fails every call for 30 s (again after each
+        // failed trial): after a store outage that kept the journal from recovering for up to a minute after the store was
+        // back. The journals' backoff supervisors already space the attempts, so the breaker only tries again after 1 s.
         int parallelism = store == StoreProvider.Sqlite ? 1 : 3;
         string reads = store == StoreProvider.Sqlite ? "read-uncommitted" : "unspecified";
         akka.AddHocon(ConfigurationFactory.ParseString($$"""
@@ -137,6 +140,8 @@ public static class EngineHost
               read-isolation-level = {{reads}}
             }
             akka.persistence.snapshot-store.sql.read-isolation-level = {{reads}}
+            akka.persistence.journal.sql.circuit-breaker.reset-timeout = 1s
+            akka.persistence.snapshot-store.sql.circuit-breaker.reset-timeout = 1s
             """), HoconAddMode.Prepend);
     }
 }

@@ -40,6 +40,10 @@ public sealed class EngineActor : ReceiveActor, IWithUnboundedStash, IWithTimers
     private static readonly TimeSpan MinBackoff = TimeSpan.FromMilliseconds(500);
     private static readonly TimeSpan MaxBackoff = TimeSpan.FromSeconds(30);
 
+    // A journal restarts sooner: its attempt is one connection to the store, and until it is back every frame of its
+    // stream is answered AR. After a store outage the listener serves again within this of the store's return.
+    private static readonly TimeSpan JournalMaxBackoff = TimeSpan.FromSeconds(5);
+
     // The backoff starts again from MinBackoff once a journal or sink has run this long without failing. Akka's default
     // (MinBackoff) reset it on every restart of a sink that fails a second or so after starting (a FHIR server answering
     // 503, an MLLP peer answering AR), so it never grew.
@@ -105,6 +109,7 @@ public sealed class EngineActor : ReceiveActor, IWithUnboundedStash, IWithTimers
     protected override void PreStart()
     {
         _materializer = Context.Materializer();
+        Context.ActorOf(UndeliveredAppends.Props(), "undelivered-appends"); // before any listener: frames meet a journal restart with AR at once
         if (_settings.OptOut is { } optOut)
         {
             optOut.ReloadRefused += OnOptOutRefused;
@@ -128,7 +133,7 @@ public sealed class EngineActor : ReceiveActor, IWithUnboundedStash, IWithTimers
 
             IActorRef journal = Context.ActorOf(
                 Supervised(IngestJournal.Props(listener.PersistenceId, listener.Id,
-                    new IngestOptions(_index, _settings.Dedupe, _settings.ReadJournalPluginId) { ReadyTo = Self }), "journal", $"Ingest journal of listener {listener.Id}"),
+                    new IngestOptions(_index, _settings.Dedupe, _settings.ReadJournalPluginId) { ReadyTo = Self }), "journal", $"Ingest journal of listener {listener.Id}", JournalMaxBackoff),
                 $"ingest-{Sanitise(listener.Id)}");
             _journals[listener.Id] = journal;
             _waitingSinks[listener.Id] = _settings.Sinks.Count + 1; // the sinks, and the journal itself
@@ -145,7 +150,7 @@ public sealed class EngineActor : ReceiveActor, IWithUnboundedStash, IWithTimers
                 }
 
                 _sinks.Add(new SinkRef(sink.Id, listener.Id, listener.PersistenceId,
-                    Context.ActorOf(Supervised(sinkProps, "sink", $"Sink {sink.Id} of listener {listener.Id}"), $"sink-{Sanitise(sink.Id)}-{Sanitise(listener.Id)}")));
+                    Context.ActorOf(Supervised(sinkProps, "sink", $"Sink {sink.Id} of listener {listener.Id}", MaxBackoff), $"sink-{Sanitise(sink.Id)}-{Sanitise(listener.Id)}")));
             }
         }
     }
@@ -406,24 +411,17 @@ public sealed class EngineActor : ReceiveActor, IWithUnboundedStash, IWithTimers
 
     // A failed journal or sink stops and is started again after a backoff. Its failure is logged here in one line
     // (the exception's type and message: never message content), not as Akka's error with the stack traces.
-    private Props Supervised(Props child, string name, string what)
+    private Props Supervised(Props child, string name, string what, TimeSpan maxBackoff)
     {
         ILoggingAdapter log = _log;
-        string pause = MaxBackoff.TotalSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        string pause = maxBackoff.TotalSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
         var strategy = new OneForOneStrategy(e =>
         {
-            Exception cause = e;
-            while (cause is AggregateException or ActorInitializationException or System.Reflection.TargetInvocationException && cause.InnerException is not null)
-            {
-                cause = cause.InnerException!; // what went wrong, not the wrappers
-            }
-
-            log.Warning("{0} failed ({1}: {2}); it restarts after a backoff that doubles up to {3} s", what, cause.GetType().Name,
-                cause.Message.Split('\n', 2)[0].Trim(), pause);
-            log.Debug("{0} failure: {1}", what, cause);
+            log.Warning("{0} failed ({1}); it restarts after a backoff that doubles up to {2} s", what, FailureText.Of(e), pause);
+            log.Debug("{0} failure: {1}", what, e);
             return Directive.Stop;
         }, loggingEnabled: false);
-        return BackoffSupervisor.Props(Backoff.OnStop(child, name, MinBackoff, MaxBackoff, 0.2, maxNrOfRetries: -1)
+        return BackoffSupervisor.Props(Backoff.OnStop(child, name, MinBackoff, maxBackoff, 0.2, maxNrOfRetries: -1)
             .WithAutoReset(BackoffResetAfter)
             .WithSupervisorStrategy(strategy));
     }

@@ -383,7 +383,9 @@ public sealed class JournalContractTests : IAsyncLifetime
               "CREATE TRIGGER se_fail BEFORE INSERT ON journal FOR EACH ROW EXECUTE FUNCTION se_fail();"
             : "CREATE TRIGGER se_fail BEFORE INSERT ON journal BEGIN SELECT RAISE(ABORT, 'injected'); END;");
         journal.Tell(new Append(2, Message(2)), kit.TestActor);
-        kit.ExpectNoMsg(TimeSpan.FromSeconds(2)); // never acknowledged: the connection answers AR 207 on its commit timeout
+        // Never acknowledged, and answered as failed at once (the connection answers AR 207), not left to a timeout.
+        Assert.Equal(new AppendFailed(2), kit.ExpectMsg<AppendFailed>(TimeSpan.FromSeconds(30)));
+        kit.ExpectNoMsg(TimeSpan.FromMilliseconds(500));
 
         await ExecuteAsync(provider, provider == "postgresql" ? "DROP TRIGGER se_fail ON journal;" : "DROP TRIGGER se_fail;");
         await kit.AwaitAssertAsync(() =>

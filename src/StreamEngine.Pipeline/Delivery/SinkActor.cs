@@ -181,6 +181,20 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
         Akka.Actor.Props.Create(() => new SinkActor(sink, listener, journal, targetFactory, readJournalPluginId, durability, readyTo, snapshotEvery, flushDelay));
 
     /// <inheritdoc />
+    protected override void OnPersistFailure(Exception cause, object @event, long sequenceNr)
+    {
+        // The store failed: the sink stops after this and restarts after a backoff, resuming from its last watermark.
+        // One line, no stack trace.
+        _log.Warning("Sink {0} on stream {1} could not write its progress ({2}); it resumes from its last recorded watermark", _sink.Id,
+            StreamId, FailureText.Of(cause));
+    }
+
+    /// <inheritdoc />
+    protected override void OnRecoveryFailure(Exception reason, object? message = null) =>
+        _log.Warning("Sink {0} on stream {1} could not recover from the store ({2}); it is restarted after a backoff", _sink.Id, StreamId,
+            FailureText.Of(reason));
+
+    /// <inheritdoc />
     protected override void PostStop()
     {
         // Deliveries still in flight (a FHIR request retrying through an outage) are cancelled and awaited, briefly, so

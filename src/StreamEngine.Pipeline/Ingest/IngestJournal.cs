@@ -428,10 +428,28 @@ public sealed class IngestJournal : ReceivePersistentActor, IWithTimers
     /// <inheritdoc />
     protected override void OnPersistFailure(Exception cause, object @event, long sequenceNr)
     {
-        // The store failed: the actor stops and its backoff supervisor restarts it, recovering from the journal.
-        // Connections waiting on it answer AR (207) when their commit timeout passes.
-        _log.Error("Ingest journal {0} failed to write at sequence {1}: {2}", PersistenceId, sequenceNr, cause.GetType().Name);
-        base.OnPersistFailure(cause, @event, sequenceNr);
+        // The store failed: the actor stops after this and its backoff supervisor restarts it, recovering from the journal.
+        // Every frame waiting on a write is answered AR (207) now rather than at its commit timeout: whether or not the
+        // failed commit reached the store, the sender's resend is safe (dedupe answers it if it did). One line, no stack
+        // (Akka's own error line is not logged: the supervisor's line says it restarts).
+        _log.Warning("Ingest journal {0} could not write at sequence {1} ({2}); {3} waiting frames answered AR", PersistenceId, sequenceNr,
+            FailureText.Of(cause), _inFlight.Count + _waiters.Sum(w => w.Value.Count));
+        foreach ((IActorRef replyTo, long correlation) in _inFlight.Values.Concat(_waiters.Values.SelectMany(w => w)))
+        {
+            replyTo.Tell(new AppendFailed(correlation));
+        }
+
+        _inFlight.Clear();
+        _waiters.Clear();
+    }
+
+    /// <inheritdoc />
+    protected override void OnRecoveryFailure(Exception reason, object? message = null)
+    {
+        // The store cannot be read (an outage): the actor stops and is restarted after a backoff; frames meanwhile are
+        // answered AR at once (UndeliveredAppends). One line instead of Akka's error with the stack trace.
+        _log.Warning("Ingest journal {0} could not recover from the store ({1}); frames are answered AR until it does", PersistenceId,
+            FailureText.Of(reason));
     }
 
     private sealed class Subscription(IActorRef subscriber)
