@@ -99,6 +99,13 @@ public sealed class MappingContext
     public Identifier PositionalIdentifier(string kind, Hl7Segment segment) =>
         new(IdentifierSystems.Local(SendingFacility, kind), $"{SendingApplication}.{ControlId}-{segment.Id}-{segment.Index + 1}");
 
+    /// <summary>
+    /// The kind of service an OBR orders or reports (its OBR-24), as the Trust profile reads it; no OBR reads as an empty
+    /// section.
+    /// </summary>
+    public Terminology.SectionKind SectionOf(Hl7Segment? obr) =>
+        Profile.DiagnosticSections.Of(obr is { } o ? V2Text.First(o.Field(24)) : null, SendingApplication);
+
     /// <summary>A coded field as a CodeableConcept, with the Trust's ConceptMap translations for that field added.</summary>
     public CodeableConcept? Concept(Hl7Value cwe, string segment, int field)
     {

@@ -146,6 +146,10 @@ public sealed class MappingReviewTests : IDisposable
     [InlineData("HM", true, "laboratory")]
     [InlineData("", true, "laboratory")] // no section: a laboratory feed, as most are
     [InlineData("EC", false, null)]
+    [InlineData("HAEM", true, "laboratory")] // local codes UK feeds use
+    [InlineData("biochem", true, "laboratory")]
+    [InlineData("XR", false, "imaging")]
+    [InlineData("MR", false, "imaging")] // a DICOM modality
     public void ResultsAndOrders_AreLaboratoryOnlyWhenObr24SaysSo(string section, bool laboratory, string? observationCategory)
     {
         MappingResult results = Map(@"MSH|^~\&|RIS|RX1|X|Y|20261201||ORU^R01|R1|P|2.4", "PID|1||M1^^^R0B^MR",
@@ -165,7 +169,7 @@ public sealed class MappingReviewTests : IDisposable
         Assert.True(order.Succeeded, string.Join(",", order.Issues));
         ServiceRequest request = All<ServiceRequest>(order).Single();
         Assert.Equal(laboratory ? UkCore.ServiceRequestLabProfile : UkCore.ServiceRequestProfile, request.Meta.Profile.Single());
-        Assert.Equal(laboratory ? "108252007" : section == "RAD" ? "363679005" : null, request.Category.SelectMany(c => c.Coding).SingleOrDefault()?.Code);
+        Assert.Equal(laboratory ? "108252007" : observationCategory == "imaging" ? "363679005" : null, request.Category.SelectMany(c => c.Coding).SingleOrDefault()?.Code);
     }
 
     [Fact]

@@ -1,6 +1,7 @@
 using System.Runtime.CompilerServices;
 using Hl7.Fhir.Model;
 using StreamEngine.Fhir.Profiles;
+using StreamEngine.Fhir.Terminology;
 using StreamEngine.Hl7v2;
 using StreamEngine.TestKit;
 
@@ -121,6 +122,11 @@ public sealed class TrustProfileTests : IDisposable
     [InlineData("""{ "conceptMaps": [ { "file": "not-a-map.json", "fields": ["PV1-10"] } ] }""", "conceptMaps[0].file")]
     [InlineData("""{ "conceptMaps": [ { "file": "map.json", "fields": ["PV1.10"] } ] }""", "conceptMaps[0].fields")]
     [InlineData("""{ "conceptMaps": [ { "file": "map.json", "fields": ["PV1-10"] }, { "file": "map.json", "fields": ["PV1-10"] } ] }""", "conceptMaps[1].fields")]
+    [InlineData("""{ "diagnosticSections": { "empty": "radiology" } }""", "diagnosticSections.empty")]
+    [InlineData("""{ "diagnosticSections": { "default": "imaging" } }""", "diagnosticSections.default")]
+    [InlineData("""{ "diagnosticSections": { "emptyBySendingApplication": { "CRIS": "xray" } } }""", "diagnosticSections.emptyBySendingApplication.CRIS")]
+    [InlineData("""{ "diagnosticSections": { "emptyBySendingApplication": ["CRIS"] } }""", "diagnosticSections.emptyBySendingApplication")]
+    [InlineData("""{ "diagnosticSections": { "laboratory": ["COAG"], "imaging": ["coag"] } }""", "diagnosticSections.imaging")]
     [InlineData("""{ "name": "x", """, "(line")]
     public void BadProfile_FailsNamingTheFileAndTheKey(string json, string key)
     {
@@ -133,6 +139,36 @@ public sealed class TrustProfileTests : IDisposable
         File.WriteAllText(file, json);
         var e = Assert.Throws<TrustProfileException>(() => TrustProfileLoader.Load(file));
         Assert.StartsWith($"Trust profile trust.json: {key}", e.Message, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("CRIS", "", "imaging")] // a radiology system that leaves OBR-24 empty
+    [InlineData("WINPATH", "", "laboratory")] // the profile's default for the others
+    [InlineData("CRIS", "COAG", "laboratory")] // a local code the profile names
+    [InlineData("WINPATH", "CT", "laboratory")] // the profile's reading (cytology here) wins over the built-in one (CT scan)
+    [InlineData("CRIS", "DXA", "imaging")]
+    [InlineData("ECG", "", "other")]
+    public void DiagnosticSections_FromTheProfile_DecideTheKindOfReport(string sender, string section, string kind)
+    {
+        string file = Path.Combine(_dir, "sections.json");
+        File.WriteAllText(file, """
+            { "diagnosticSections": { "empty": "laboratory", "emptyBySendingApplication": { "cris": "imaging", "ECG": "other" },
+                                      "laboratory": ["COAG", "CT"], "imaging": ["DXA"] } }
+            """);
+        TrustProfile profile = TrustProfileLoader.Load(file);
+        MappingResult result = Map(profile, $@"MSH|^~\&|{sender}|RX1|X|Y|20261201||ORU^R01|R1|P|2.4", "PID|1||M1^^^R0B^MR",
+            $"OBR|1|PL1|FI1|CTHEAD^CT Head^L|||20261201090000|||||||||||||||||{section}|F", "OBX|1|TX|REPORT^Report^L||No acute abnormality||||||F");
+        Assert.True(result.Succeeded, string.Join(",", result.Issues));
+        DiagnosticReport report = One<DiagnosticReport>(result);
+        Observation observation = One<Observation>(result);
+        Assert.Equal(kind == "laboratory" ? UkCore.DiagnosticReportLabProfile : UkCore.DiagnosticReportProfile,
+            report.Meta.Profile.Single());
+        string?[] categories = [.. report.Category.SelectMany(c => c.Coding).Select(c => c.Code)];
+        // LAB for a laboratory report; RAD when the profile, not OBR-24, says imaging; the section as given besides.
+        Assert.Equal(kind == "laboratory" ? "LAB" : kind == "imaging" && section.Length == 0 ? "RAD" : null, categories.FirstOrDefault(c => c is "LAB" or "RAD"));
+        Assert.Equal(section.Length > 0, categories.Contains(section));
+        Assert.Equal(kind == "other" ? null : kind, observation.Category.SelectMany(c => c.Coding).SingleOrDefault()?.Code);
+        Assert.Empty(FhirValidation.Errors(result.Bundle!));
     }
 
     [Fact]

@@ -77,6 +77,9 @@ public sealed class TrustProfile
     /// <summary>Z-segment rules.</summary>
     public IReadOnlyList<ZSegmentRule> ZSegments { get; init; } = [];
 
+    /// <summary>What OBR-24 says about the kind of a report or order, and what an empty one means (per sending application).</summary>
+    public Terminology.DiagnosticSection DiagnosticSections { get; init; } = Terminology.DiagnosticSection.Default;
+
     /// <summary>ConceptMaps by field (e.g. <c>PV1-10</c>).</summary>
     public FrozenDictionary<string, ConceptMapTranslator> ConceptMaps { get; init; } = FrozenDictionary<string, ConceptMapTranslator>.Empty;
 

@@ -26,7 +26,7 @@ public static partial class TrustProfileLoader
     private static readonly FrozenSet<string> TopKeys = new[]
     {
         "name", "nhsNumber", "mrn", "identifierSystems", "visitNumberSystem", "facilitiesAreOdsCodes", "codeSystems",
-        "encounterStatus", "zSegments", "conceptMaps", "$comment",
+        "encounterStatus", "zSegments", "conceptMaps", "diagnosticSections", "$comment",
     }.ToFrozenSet(StringComparer.Ordinal);
 
     private static readonly FrozenSet<string> EncounterStatuses = new[]
@@ -203,8 +203,13 @@ public static partial class TrustProfileLoader
             }
         }
 
+        Terminology.DiagnosticSection sections = root.TryGetProperty("diagnosticSections", out JsonElement ds)
+            ? Sections(ds, file)
+            : d.DiagnosticSections;
+
         return new TrustProfile
         {
+            DiagnosticSections = sections,
             Name = name,
             NhsNumberAuthorities = nhsAuthorities,
             NhsNumberTypes = nhsTypes,
@@ -218,6 +223,57 @@ public static partial class TrustProfileLoader
             ZSegments = rules,
             ConceptMaps = maps.ToFrozenDictionary(StringComparer.Ordinal),
         };
+    }
+
+    // diagnosticSections: { "empty": kind, "emptyBySendingApplication": { "CRIS": kind }, "laboratory": [codes], "imaging": [codes] }
+    private static Terminology.DiagnosticSection Sections(JsonElement ds, string file)
+    {
+        const string Key = "diagnosticSections";
+        Object(ds, Key, file, "empty", "emptyBySendingApplication", "laboratory", "imaging");
+        Terminology.SectionKind Kind(string? value, string key) => value switch
+        {
+            "laboratory" => Terminology.SectionKind.Laboratory,
+            "imaging" => Terminology.SectionKind.Imaging,
+            "other" => Terminology.SectionKind.Other,
+            _ => throw new TrustProfileException(file, key, "must be one of laboratory, imaging, other"),
+        };
+
+        Terminology.SectionKind empty = ds.TryGetProperty("empty", out _)
+            ? Kind(String(ds, "empty", file, Key + ".empty"), Key + ".empty")
+            : Terminology.DiagnosticSection.Default.Empty;
+        var bySender = new Dictionary<string, Terminology.SectionKind>(StringComparer.OrdinalIgnoreCase);
+        if (ds.TryGetProperty("emptyBySendingApplication", out JsonElement senders))
+        {
+            if (senders.ValueKind != JsonValueKind.Object)
+            {
+                throw new TrustProfileException(file, Key + ".emptyBySendingApplication", "must be an object of sending application (MSH-3) -> laboratory, imaging or other");
+            }
+
+            foreach (JsonProperty p in senders.EnumerateObject())
+            {
+                string key = $"{Key}.emptyBySendingApplication.{p.Name}";
+                if (!bySender.TryAdd(p.Name.Trim(), Kind(p.Value.ValueKind == JsonValueKind.String ? p.Value.GetString() : null, key)))
+                {
+                    throw new TrustProfileException(file, key, "is given twice (names are compared without case)");
+                }
+            }
+        }
+
+        var local = new Dictionary<string, Terminology.SectionKind>(StringComparer.OrdinalIgnoreCase);
+        foreach ((string property, Terminology.SectionKind kind) in new[] { ("laboratory", Terminology.SectionKind.Laboratory), ("imaging", Terminology.SectionKind.Imaging) })
+        {
+            foreach (string code in Strings(ds, $"{Key}.{property}", property, file) ?? [])
+            {
+                if (local.TryGetValue(code, out Terminology.SectionKind other) && other != kind)
+                {
+                    throw new TrustProfileException(file, $"{Key}.{property}", $"'{code}' is listed as both laboratory and imaging");
+                }
+
+                local[code] = kind;
+            }
+        }
+
+        return new Terminology.DiagnosticSection(empty, bySender, local);
     }
 
     private static ZSegmentRule ZRule(JsonElement z, string key, string file)

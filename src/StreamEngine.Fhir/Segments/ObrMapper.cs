@@ -16,13 +16,18 @@ public static class ObrMapper
     {
         // OBR-24 decides whether this is a laboratory report (UK Core DiagnosticReport-Lab, category LAB) or another kind
         // (radiology, ECG …: the base profile, its section as the category).
-        bool laboratory = DiagnosticSection.IsLaboratory(V2Text.First(obr.Field(24)));
+        SectionKind kind = context.SectionOf(obr);
+        bool laboratory = kind == SectionKind.Laboratory;
+        bool noSection = V2Text.First(obr.Field(24)) is null;
         var report = new DiagnosticReport
         {
             Meta = new Meta { Profile = [laboratory ? UkCore.DiagnosticReportLabProfile : UkCore.DiagnosticReportProfile] },
             Subject = context.PatientReference,
             Encounter = context.EncounterReference,
-            Category = laboratory ? [new CodeableConcept(UkCore.V2_0074, "LAB", "Laboratory", null)] : [],
+            // The section as given is added below; one the profile implies for an empty OBR-24 is named here.
+            Category = laboratory ? [new CodeableConcept(UkCore.V2_0074, "LAB", "Laboratory", null)]
+                : kind == SectionKind.Imaging && noSection ? [new CodeableConcept(UkCore.V2_0074, "RAD", "Radiology", null)]
+                : [],
         };
         report.Identifier.AddRange(numbers.All());
         Identifier key = numbers.Filler ?? numbers.Placer ?? context.PositionalIdentifier("report", obr);

@@ -17,8 +17,8 @@ public static class OrcMapper
     {
         // OBR-24 (the diagnostic service section) decides the kind of order: laboratory (UK Core ServiceRequest-Lab),
         // imaging, or another service (the base profile, no category).
-        string? section = obr is { } ordered ? V2Text.First(ordered.Field(24)) : null;
-        bool laboratory = DiagnosticSection.IsLaboratory(section);
+        SectionKind kind = context.SectionOf(obr);
+        bool laboratory = kind == SectionKind.Laboratory;
         var request = new ServiceRequest
         {
             Meta = new Meta { Profile = [laboratory ? UkCore.ServiceRequestLabProfile : UkCore.ServiceRequestProfile] },
@@ -26,7 +26,7 @@ public static class OrcMapper
             Subject = context.PatientReference!,
             Encounter = context.EncounterReference,
             Category = laboratory ? [new CodeableConcept("http://snomed.info/sct", "108252007", "Laboratory procedure", null)]
-                : DiagnosticSection.IsImaging(section) ? [new CodeableConcept("http://snomed.info/sct", "363679005", "Imaging", null)]
+                : kind == SectionKind.Imaging ? [new CodeableConcept("http://snomed.info/sct", "363679005", "Imaging", null)]
                 : [],
         };
         request.Identifier.AddRange(numbers.All());

@@ -55,13 +55,14 @@ public sealed class ResultsMapper : ITriggerEventMapper
                     Flush(context, ref report, reportKey);
                     OrderNumbers numbers = OrderNumbers.Read(context, segment, orc);
                     (report, reportKey) = ObrMapper.Map(context, segment, numbers);
+                    SectionKind kind = context.SectionOf(segment);
                     group = new ObservationGroup
                     {
                         OrderKey = numbers.Filler ?? numbers.Placer,
                         Effective = context.DateTime(segment, 7),
                         Issued = report.Issued,
-                        Laboratory = DiagnosticSection.IsLaboratory(V2Text.First(segment.Field(24))),
-                        Imaging = DiagnosticSection.IsImaging(V2Text.First(segment.Field(24))),
+                        Laboratory = kind == SectionKind.Laboratory,
+                        Imaging = kind == SectionKind.Imaging,
                     };
                     lastObservation = null;
                     rightAfterObr = true;
