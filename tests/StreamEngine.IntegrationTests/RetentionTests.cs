@@ -10,7 +10,8 @@ public sealed class RetentionTests
     public async Task PassedAndOldMessages_AreDeletedFromTheJournal_AndTheStreamCarriesOnAfterARestart()
     {
         using var folder = new TestFolder();
-        await folder.WriteConfigAsync(new { name = "ret", port = 0 }, retention: new { replayWindow = "1", interval = "0.5" });
+        await folder.WriteConfigAsync(new { name = "ret", port = 0 }, retention: new { replayWindow = "1", interval = "0.5" }, admin: new { port = 0 });
+        string config = Path.Combine(folder.Path, "streamengine.json");
         string db = Path.Combine(folder.Path, "data", "streamengine.db");
         await using (EngineProcess engine = await EngineProcess.StartAsync(folder.Path))
         {
@@ -25,11 +26,30 @@ public sealed class RetentionTests
             Assert.Equal(0, await engine.StopAsync());
         }
 
+        // Restarted with a long replay window, so that what is sent from now on stays.
+        await folder.WriteConfigAsync(new { name = "ret", port = 0 }, retention: new { replayWindow = "3600", interval = "0.5" }, admin: new { port = 0 });
         await using EngineProcess again = await EngineProcess.StartAsync(folder.Path);
         await SendAsync(again.Port, ["R11"]);
         List<JsonDocument> lines = await folder.AwaitLinesAsync(11);
         Assert.Equal("streamengine:ingest/ret/default#11", TestFolder.DeliveryId(lines[^1]));
         Assert.Equal(11, lines.Select(TestFolder.DeliveryId).Distinct().Count());
+
+        // A replay from before what retention kept says so, and where it began: R10 (the journal never deletes its last
+        // event, and the new window keeps it now) and R11 are left.
+        foreach (string[] range in new[] { new[] { "--from-seq", "1" }, ["--since", "2000-01-01T00:00Z"] })
+        {
+            (int exit, string stdout) = await CliTests.RunAsync(["replay", "--sink", "fhir", .. range, "-c", config]);
+            Assert.Equal(0, exit);
+            Assert.True(stdout.Contains("2 messages, 2 delivered", StringComparison.Ordinal)
+                && stdout.Contains("retention has deleted this stream's messages before sequence 10 (received ", StringComparison.Ordinal)
+                && stdout.Contains("the replay began there", StringComparison.Ordinal), stdout);
+        }
+
+        (int fromKept, string kept) = await CliTests.RunAsync("replay", "--sink", "fhir", "--from-seq", "10", "--json", "-c", config);
+        Assert.Equal(0, fromKept);
+        JsonElement result = JsonDocument.Parse(kept).RootElement.GetProperty("results")[0];
+        Assert.Equal(2, result.GetProperty("messages").GetInt64());
+        Assert.True(!result.TryGetProperty("retainedFrom", out JsonElement retained) || retained.ValueKind == JsonValueKind.Null, kept);
     }
 
     private static async Task SendAsync(int port, IEnumerable<string> ids)

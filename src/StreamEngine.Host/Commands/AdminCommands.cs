@@ -263,6 +263,13 @@ internal static class AdminCommands
                           + (r.Filtered > 0 ? $" (not counting {r.Filtered} an operator skipped: they stay skipped)" : string.Empty)
                         : $"replay {r.ReplayId} sink {r.SinkId} stream {r.ListenerId}: {r.Matched} matching, {r.Messages} messages, {r.Delivered} delivered, {r.Filtered} filtered, {r.Failed} failed{(r.HeldBehind > 0 ? $" ({r.HeldBehind} held behind an earlier failure of their patient)" : string.Empty)} in {r.Seconds:0.00} s"
                           + (r.Output is null ? string.Empty : $" (output: replays/{r.Output}/)"));
+                    if (r.RetainedFrom is { } retained)
+                    {
+                        Console.WriteLine($"  note: retention has deleted this stream's messages before sequence {retained}"
+                            + (r.RetainedSince is { } at ? $" (received {at.UtcDateTime:yyyy-MM-ddTHH:mm:ss}Z)" : string.Empty)
+                            + (r.Messages > 0 ? "; the replay began there" : "; nothing of the range asked for is left")
+                            + " (retention.replayWindow sets how long the journal keeps them)");
+                    }
                 }
 
                 return exit;

@@ -122,6 +122,15 @@ public sealed record ReplayResult(string ReplayId, string SinkId, string Listene
 
     /// <summary>Why the replay did not run or stopped part-way (another replay running, the journal unreadable); null when it ran.</summary>
     public string? Error { get; init; }
+
+    /// <summary>
+    /// Set when the replay asked for messages that retention had already deleted from the journal: the first sequence
+    /// number still held in the range asked for (the replay began there). Null when the journal held the whole range.
+    /// </summary>
+    public long? RetainedFrom { get; init; }
+
+    /// <summary>When the message at <see cref="RetainedFrom"/> was received, if it is a message.</summary>
+    public DateTimeOffset? RetainedSince { get; init; }
 }
 
 /// <summary>Finds messages by control id (MSH-10) or MRN (matched through its keyed hash), optionally since a moment.</summary>

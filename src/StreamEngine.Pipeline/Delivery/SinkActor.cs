@@ -1016,21 +1016,31 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
         _replayAsker = (request, replyTo);
         _state = "replaying";
         BecomeStacked(Replaying);
+        Source<EventEnvelope, NotUsed> Events(long start) => query.CurrentEventsByPersistenceId(stream, start, to);
         if (request.MessageType is null && request.Since is null)
         {
             // Every message from the start point matches, so every patient is affected from there on: one pass suffices.
-            Self.Tell(new ReplaySelected(request, replyTo, new ReplaySelection { First = from, To = to, All = true }) { Started = started });
+            // The first event still in the journal tells whether retention deleted part of the range asked for.
+            Events(from).Take(1).RunAggregate(new ReplaySelection { First = from, To = to, All = true }, (selection, e) =>
+                {
+                    selection.Saw(e);
+                    return selection;
+                }, materializer)
+                .PipeTo(Self, success: selection => new ReplaySelected(request, replyTo, selection) { Started = started },
+                    failure: e => new ReplayAborted(request, replyTo, e));
             return;
         }
 
         // Pass 1: which patients (and which messages without a patient) match, and where the first of them is.
-        Source<EventEnvelope, NotUsed> Events(long start) => query.CurrentEventsByPersistenceId(stream, start, to);
         Events(from)
-            .Where(e => e.Event is MessageReceived m && (request.Since is null || m.ReceivedAt >= request.Since))
             .RunAggregate(new ReplaySelection { To = to }, (selection, e) =>
             {
+                if (selection.Saw(e).Event is not MessageReceived m || (request.Since is not null && m.ReceivedAt < request.Since))
+                {
+                    return selection;
+                }
+
                 // The start point is the first message in range; the patients are those with a matching message.
-                var m = (MessageReceived)e.Event;
                 selection.First = Math.Min(selection.First, e.SequenceNr);
                 if (request.MessageType is not null && !TypeMatches(m.MessageType, request.MessageType))
                 {
@@ -1098,6 +1108,7 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
         {
             ReplayRequest request = selected.Request;
             ReplaySelection selection = selected.Selection;
+            _replayDeleted = selection.Deleted(request);
             if (selection.Matched == 0 && !selection.All)
             {
                 EndReplay(selected.ReplyTo, new ReplayResult(request.ReplayId, _sink.Id, _listener.Id, 0, 0, 0, 0, 0, request.DryRun, null));
@@ -1235,6 +1246,9 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
     // Who asked for the replay running now: answered even if the sink stops (a failure) before the replay ends.
     private (ReplayRequest Request, IActorRef ReplyTo)? _replayAsker;
 
+    // The running replay asked for messages retention had deleted: the first sequence number (and its receipt) still held.
+    private (long Sequence, DateTimeOffset? ReceivedAt)? _replayDeleted;
+
     // Starts what the replay's lanes allow, reads on while they have room, and ends the replay once all is read and done.
     private void PumpReplay(ReplayRun run)
     {
@@ -1342,7 +1356,8 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
     private void EndReplay(IActorRef replyTo, ReplayResult result)
     {
         _replayAsker = null;
-        replyTo.Tell(result);
+        replyTo.Tell(_replayDeleted is { } deleted ? result with { RetainedFrom = deleted.Sequence, RetainedSince = deleted.ReceivedAt } : result);
+        _replayDeleted = null;
         UnbecomeStacked();
         Subscribe(); // live offers were not granted meanwhile: catch up from the journal, then go live
     }
@@ -1545,6 +1560,38 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
         public HashSet<string> Keys { get; } = [];
 
         public HashSet<long> Unkeyed { get; } = [];
+
+        /// <summary>The first event read: the earliest the journal still holds in the range asked for.</summary>
+        public EventEnvelope? FirstRead { get; private set; }
+
+        public EventEnvelope Saw(EventEnvelope e)
+        {
+            FirstRead ??= e;
+            return e;
+        }
+
+        // Retention deleted what the replay asked for if the journal's first event comes after the start asked for (a
+        // sequence number), or was received after the moment asked for (--since) with earlier events gone.
+        public (long Sequence, DateTimeOffset? ReceivedAt)? Deleted(ReplayRequest request)
+        {
+            if (FirstRead is not { } first)
+            {
+                // Nothing left to read in a range that held messages: retention deleted all of it.
+                bool any = request.Since is not null ? To >= 1 : Math.Max(1, request.FromSequenceNr ?? 1) <= To;
+                return any ? (To + 1, null) : null;
+            }
+
+            DateTimeOffset? receivedAt = first.Event switch
+            {
+                MessageReceived m => m.ReceivedAt,
+                FrameRejected r => r.ReceivedAt,
+                _ => null,
+            };
+            bool gap = request.Since is { } since
+                ? first.SequenceNr > 1 && receivedAt > since
+                : first.SequenceNr > Math.Max(1, request.FromSequenceNr ?? 1);
+            return gap ? (first.SequenceNr, receivedAt) : null;
+        }
     }
 
     // matched: null when every message read matches (a replay without a filter).
