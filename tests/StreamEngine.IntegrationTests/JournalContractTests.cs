@@ -337,6 +337,11 @@ public sealed class JournalContractTests : IAsyncLifetime
         Assert.Equal(["A08-OLD", "A40"], (await index.FindAsync(new MessageQuery { PatientKeyHash = "old" })).Select(e => e.ControlId));
         Assert.Equal(["A40", "A08-NEW"], (await index.FindAsync(new MessageQuery { PatientKeyHash = "new" })).Select(e => e.ControlId));
         Assert.Equal("old", (await index.FindAsync(new MessageQuery { ControlId = "A40" })).Single().PriorPatientKeyHash);
+
+        // A rejected frame is found by its control id, and is never loaded as a dedupe key.
+        await index.AddAsync("s", [MessageIndexEntry.Rejected("s", 4, "BAD-MSH", "MissingField", now)]);
+        Assert.Equal("MissingField", (await index.FindAsync(new MessageQuery { ControlId = "BAD-MSH" })).Single().RejectedReason);
+        Assert.Equal([1L, 2L, 3L], (await index.LoadAsync("s", now.AddMinutes(-1), 10)).Keys.Select(k => k.SequenceNr).Order());
     }
 
     [SkippableTheory]

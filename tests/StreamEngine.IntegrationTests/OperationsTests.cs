@@ -127,6 +127,19 @@ public sealed class OperationsTests
         (_, stdout) = await CliTests.RunAsync("quarantine", "list", "--json", "-c", config);
         Assert.Equal(2, JsonDocument.Parse(stdout).RootElement.GetProperty("items").GetArrayLength());
 
+        // A frame rejected at ingest (no MSH-9) is found by trace under the control id its header gave, not "no match".
+        await using (MllpClient client = await MllpClient.ConnectAsync("127.0.0.1", engine.Port, CancellationToken.None))
+        {
+            Assert.True(Hl7Parser.TryParse(await client.SendAsync("MSH|^~\\&|PAS|RX1|ROUTE|RX1|20261130081500|||REJ1|P|2.4\rPID|1||M7^^^R0B^MR\r"u8.ToArray(),
+                TimeSpan.FromSeconds(30), CancellationToken.None), out Hl7Message? nak, out _));
+            Assert.Equal(("AR", "REJ1"), (nak!.Get("MSA-1"), nak.Get("MSA-2")));
+        }
+
+        stdout = await TraceAsync(config, "--control-id", "REJ1");
+        Assert.Contains("REJ1 rejected at ingest (", stdout, StringComparison.Ordinal);
+        Assert.Contains("for quarantine, answered AR", stdout, StringComparison.Ordinal);
+        Assert.Contains("sink fhir: quarantined: ", stdout, StringComparison.Ordinal);
+
         Assert.Equal(0, await engine.StopAsync());
         (exit, stdout) = await CliTests.RunAsync("trace", "--control-id", "G2", "-c", config); // offline: the index, no sink outcomes
         Assert.Equal(0, exit);

@@ -134,8 +134,11 @@ internal static class AdminCommands
         foreach (TracedMessage traced in result.Messages)
         {
             MessageIndexEntry m = traced.Message;
-            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"{m.ControlId} {m.MessageType} from {m.SendingApplication}/{m.SendingFacility}: received {m.ReceivedAt:O}, journaled as {m.Stream}#{m.SequenceNr}, acknowledged after that commit"));
+            Console.WriteLine(m.RejectedReason is { } reason
+                ? string.Create(CultureInfo.InvariantCulture,
+                    $"{m.ControlId} rejected at ingest ({reason}): received {m.ReceivedAt:O}, journaled as {m.Stream}#{m.SequenceNr} for quarantine, answered AR")
+                : string.Create(CultureInfo.InvariantCulture,
+                    $"{m.ControlId} {m.MessageType} from {m.SendingApplication}/{m.SendingFacility}: received {m.ReceivedAt:O}, journaled as {m.Stream}#{m.SequenceNr}, acknowledged after that commit"));
             foreach ((string sink, string outcome) in traced.Sinks.OrderBy(s => s.Key, StringComparer.Ordinal))
             {
                 Console.WriteLine($"  sink {sink}: {outcome}");

@@ -15,7 +15,7 @@ public sealed class InMemoryMessageIndex : IMessageIndex
     {
         lock (_lock)
         {
-            var keys = Entries(stream).Values.Where(e => e.ReceivedAt >= since).TakeLast(maxKeys)
+            var keys = Entries(stream).Values.Where(e => e.ReceivedAt >= since && e.KeyHash != 0).TakeLast(maxKeys)
                 .Select(e => (e.KeyHash, e.ContentHash, e.SequenceNr, e.ReceivedAt)).ToList();
             return Task.FromResult(new IndexedKeys(_highWaterMarks.GetValueOrDefault(stream), keys));
         }

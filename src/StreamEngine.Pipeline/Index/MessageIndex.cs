@@ -20,6 +20,18 @@ public sealed record MessageIndexEntry(
     /// <summary>Keyed hash of the patient a merge (MRG-1) retires, so a trace by the retired MRN finds the merge; empty otherwise.</summary>
     public string PriorPatientKeyHash { get; init; } = string.Empty;
 
+    private const string RejectedPrefix = "rejected:";
+
+    /// <summary>
+    /// For a frame rejected at ingest (journaled for quarantine and answered AR), its coded reason; null for a message.
+    /// Such an entry has no dedupe hashes (0) and only the control id a loose scan of its MSH found.
+    /// </summary>
+    public string? RejectedReason => KeyHash == 0 && MessageType.StartsWith(RejectedPrefix, StringComparison.Ordinal) ? MessageType[RejectedPrefix.Length..] : null;
+
+    /// <summary>The entry of a rejected frame: findable by its control id (if its MSH gave one), never a dedupe key.</summary>
+    public static MessageIndexEntry Rejected(string stream, long sequenceNr, string? controlId, string reason, DateTimeOffset receivedAt) =>
+        new(stream, sequenceNr, 0, 0, string.Empty, string.Empty, controlId ?? string.Empty, RejectedPrefix + reason, string.Empty, string.Empty, receivedAt);
+
     /// <inheritdoc />
     public override string ToString() => $"MessageIndexEntry({Stream}#{SequenceNr})";
 }
@@ -56,7 +68,7 @@ public interface IMessageIndex
     /// <summary>Creates the tables if needed.</summary>
     Task InitializeAsync(CancellationToken cancellationToken = default);
 
-    /// <summary>The newest keys of a stream received since a moment, at most <paramref name="maxKeys"/>.</summary>
+    /// <summary>The newest keys of a stream received since a moment, at most <paramref name="maxKeys"/> (rejected frames have none).</summary>
     Task<IndexedKeys> LoadAsync(string stream, DateTimeOffset since, int maxKeys, CancellationToken cancellationToken = default);
 
     /// <summary>Adds entries (ignoring ones already there) and raises the stream's high-water mark, in one transaction.</summary>

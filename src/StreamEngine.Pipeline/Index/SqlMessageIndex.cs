@@ -109,7 +109,7 @@ public sealed class SqlMessageIndex(Func<CancellationToken, Task<DbConnection>> 
 
         var keys = new List<(long, long, long, DateTimeOffset)>();
         await using (DbCommand command = Command(connection, null,
-            $"SELECT key_hash, content_hash, seq, received_at FROM {Table} WHERE stream = @stream AND received_at >= @since ORDER BY seq DESC LIMIT @max",
+            $"SELECT key_hash, content_hash, seq, received_at FROM {Table} WHERE stream = @stream AND received_at >= @since AND key_hash <> 0 ORDER BY seq DESC LIMIT @max",
             ("stream", stream), ("since", since.ToUnixTimeMilliseconds()), ("max", maxKeys)))
         await using (DbDataReader reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false))
         {

@@ -75,6 +75,7 @@ public sealed class IngestJournal : ReceivePersistentActor, IWithTimers
             _lastSnapshotIndexed = offer.Snapshot is IngestSnapshot s ? s.IndexedUpTo : 0;
         });
         Recover<MessageReceived>(m => _replayed!.Add(ToEntry(LastSequenceNr, m)));
+        Recover<FrameRejected>(r => _replayed!.Add(ToEntry(LastSequenceNr, r, PersistenceId)));
         Recover<IIngestEvent>(_ => { });
         Recover<RecoveryCompleted>(_ => StartLoading());
 
@@ -160,7 +161,7 @@ public sealed class IngestJournal : ReceivePersistentActor, IWithTimers
                 var query = PersistenceQuery.Get(system).ReadJournalFor<ICurrentEventsByPersistenceIdQuery>(options.ReadJournalPluginId);
                 IEnumerable<EventEnvelope> skipped = await query.CurrentEventsByPersistenceId(pid, keys.HighWaterMark + 1, snapshotSeq)
                     .RunWith(Sink.Seq<EventEnvelope>(), materializer).ConfigureAwait(false);
-                missing.AddRange(skipped.Where(e => e.Event is MessageReceived).Select(e => ToEntry(e.SequenceNr, (MessageReceived)e.Event, pid)));
+                missing.AddRange(skipped.Where(e => e.Event is MessageReceived or FrameRejected).Select(e => ToEntry(e.SequenceNr, (IIngestEvent)e.Event, pid)));
             }
 
             missing.AddRange(replayed.Where(e => e.SequenceNr > keys.HighWaterMark));
@@ -192,7 +193,7 @@ public sealed class IngestJournal : ReceivePersistentActor, IWithTimers
 
             _indexPending.AddRange(loaded.Unwritten); // the index could not take them at load: written later
 
-            foreach (MessageIndexEntry entry in loaded.Missing)
+            foreach (MessageIndexEntry entry in loaded.Missing.Where(e => e.RejectedReason is null))
             {
                 _dedupe.Remember(entry.KeyHash, entry.ContentHash, entry.SequenceNr, entry.ReceivedAt);
             }
@@ -278,6 +279,10 @@ public sealed class IngestJournal : ReceivePersistentActor, IWithTimers
             {
                 Committed(seq, (MessageReceived)e);
             }
+            else if (e is FrameRejected rejected)
+            {
+                Index(ToEntry(seq, rejected, PersistenceId)); // so that trace finds it by the control id its MSH gave
+            }
 
             Publish(seq, e);
         });
@@ -296,7 +301,12 @@ public sealed class IngestJournal : ReceivePersistentActor, IWithTimers
         }
 
         Evict();
-        _indexPending.Add(ToEntry(seq, message, PersistenceId));
+        Index(ToEntry(seq, message, PersistenceId));
+    }
+
+    private void Index(MessageIndexEntry entry)
+    {
+        _indexPending.Add(entry);
         if (_indexPending.Count >= IndexBatch)
         {
             WriteIndex();
@@ -377,9 +387,13 @@ public sealed class IngestJournal : ReceivePersistentActor, IWithTimers
 
     private MessageIndexEntry ToEntry(long seq, MessageReceived m) => ToEntry(seq, m, PersistenceId);
 
-    private static MessageIndexEntry ToEntry(long seq, MessageReceived m, string stream) =>
-        new(stream, seq, m.KeyHash, m.ContentHash, m.SendingApplication, m.SendingFacility, m.ControlId, m.MessageType, m.MessageTime,
-            m.PatientKeyHash, m.ReceivedAt) { PriorPatientKeyHash = m.PriorPatientKeyHash };
+    private static MessageIndexEntry ToEntry(long seq, IIngestEvent e, string stream) => e switch
+    {
+        MessageReceived m => new(stream, seq, m.KeyHash, m.ContentHash, m.SendingApplication, m.SendingFacility, m.ControlId, m.MessageType,
+            m.MessageTime, m.PatientKeyHash, m.ReceivedAt) { PriorPatientKeyHash = m.PriorPatientKeyHash },
+        FrameRejected r => MessageIndexEntry.Rejected(stream, seq, Hl7v2.Hl7AckBuilder.LooseControlId(r.Raw.Span), r.Reason, r.ReceivedAt),
+        _ => throw new ArgumentException($"{e.GetType().Name} is not indexed", nameof(e)),
+    };
 
     /// <inheritdoc />
     protected override void PostStop()
