@@ -67,6 +67,9 @@ const tls = process.env.FHIR_TLS_CERT
 let inFlight = 0;
 let maxInFlight = 0;
 let delayMs = 0;
+// The X-Correlation-ID (MSH-10) of every POST answered 2xx, in the order answered (GET /$accepted): what the server
+// has taken, whether or not the sender lived to see the answer.
+let accepted = [];
 
 const handler = async (req, res) => {
   const url0 = new URL(req.url, 'http://localhost');
@@ -74,6 +77,9 @@ const handler = async (req, res) => {
   inFlight++;
   maxInFlight = Math.max(maxInFlight, inFlight);
   res.on('close', () => inFlight--);
+  res.on('finish', () => {
+    if (res.statusCode < 300 && req.headers['x-correlation-id']) accepted.push(req.headers['x-correlation-id']);
+  });
   if (delayMs > 0) await new Promise(resolve => setTimeout(resolve, delayMs));
   return control(req, res);
 };
@@ -83,6 +89,11 @@ const control = async (req, res) => {
   for await (const chunk of req) chunks.push(chunk);
   const url = new URL(req.url, 'http://localhost');
   const pathname = url.pathname.replace(/^\/fhir\/R4/, '');
+  if (pathname === '/$accepted') {
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end(JSON.stringify(accepted));
+    return;
+  }
   if (pathname === '/$stats') {
     res.writeHead(200, { 'content-type': 'application/json' });
     res.end(JSON.stringify({ inFlight, maxInFlight }));
@@ -96,6 +107,7 @@ const control = async (req, res) => {
   }
   if (req.method === 'POST' && pathname === '/$reset') {
     repo = new MemoryRepository();
+    accepted = [];
     res.writeHead(204).end();
     return;
   }

@@ -39,6 +39,9 @@ public sealed class FhirTarget : IDeliveryTarget
     public long Position => 0;
 
     /// <inheritdoc />
+    public bool RecordsEachDelivery => true;
+
+    /// <inheritdoc />
     public async Task<PreparedDelivery> PrepareAsync(long sequenceNr, IIngestEvent journaled, CancellationToken cancellationToken)
     {
         DeliveryResult result = _mapping.Prepare(journaled, out Bundle? bundle);

@@ -65,6 +65,14 @@ public interface IDeliveryTarget : IDisposable
     int LaneBatch => 1;
 
     /// <summary>
+    /// True for a target that cannot be asked what it already holds (a FHIR server, an MLLP receiver): each delivery is
+    /// recorded (a watermark counting it persisted) before the same patient's next message goes, so that a restart
+    /// re-sends at most each patient's last delivered message (the same state again, never an older one after a newer
+    /// one). A file reports what it holds at <see cref="Open"/> instead, and records in batches.
+    /// </summary>
+    bool RecordsEachDelivery => false;
+
+    /// <summary>
     /// Works one event out, thread-safely (mapping, policy; the delivery itself for a target without a position). The task
     /// fails only for failures that a retry may cure (I/O, a server down).
     /// </summary>

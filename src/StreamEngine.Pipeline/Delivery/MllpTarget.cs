@@ -61,6 +61,9 @@ public sealed class MllpTarget : IDeliveryTarget
     public long Position => 0;
 
     /// <inheritdoc />
+    public bool RecordsEachDelivery => true;
+
+    /// <inheritdoc />
     public Task<PreparedDelivery> PrepareAsync(long sequenceNr, IIngestEvent journaled, CancellationToken cancellationToken)
     {
         DeliveryResult result = Prepare(journaled, out ReadOnlyMemory<byte>? message);

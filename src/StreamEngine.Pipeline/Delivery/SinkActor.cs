@@ -632,15 +632,41 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
 
         _running.Remove(done.Lane);
         _unflushed = true;
+        bool recordFirst = _target!.RecordsEachDelivery;
         for (int i = 0; i < done.Batch.Count; i++)
         {
             (long seq, IIngestEvent journaled) = done.Batch[i];
             DeliveryResult result = _target!.Commit(done.Prepared[i]!.Value);
-            _lanes.Release(seq);
+            if (recordFirst)
+            {
+                (_awaitingRecord ??= []).Add(seq); // its patient's next message waits for the record
+            }
+            else
+            {
+                _lanes.Release(seq);
+            }
+
             Complete(seq, journaled, result);
         }
 
         _lanes.EndLane();
+        if (_awaitingRecord is { Count: > 0 } delivered)
+        {
+            // One write records every delivery settled meanwhile (group commit); then their patients go on.
+            _awaitingRecord = null;
+            PersistWatermark(() =>
+            {
+                foreach (long seq in delivered)
+                {
+                    _lanes.Release(seq);
+                }
+
+                Pump();
+                GrantIfDue();
+                AckCatchUpIfDue();
+            });
+        }
+
         Pump();
         GrantIfDue();
         AckCatchUpIfDue();
@@ -1246,6 +1272,10 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
     // Who asked for the replay running now: answered even if the sink stops (a failure) before the replay ends.
     private (ReplayRequest Request, IActorRef ReplyTo)? _replayAsker;
 
+    // Deliveries to a target that cannot be asked what it holds, settled and not yet recorded: their patients' next
+    // messages wait until a watermark counting them is persisted (IDeliveryTarget.RecordsEachDelivery).
+    private List<long>? _awaitingRecord;
+
     // The running replay asked for messages retention had deleted: the first sequence number (and its receipt) still held.
     private (long Sequence, DateTimeOffset? ReceivedAt)? _replayDeleted;
 
@@ -1459,13 +1489,17 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
         }
     }
 
-    private void PersistWatermark()
+    private void PersistWatermark(Action? then = null)
     {
         _settledSincePersist = 0;
         WatermarkAdvanced watermark = Watermark();
         _outputPosition = watermark.OutputPosition;
         _pendingWrites++;
-        PersistAsync(watermark, Written);
+        PersistAsync(watermark, then is null ? Written : w =>
+        {
+            Written(w);
+            then();
+        });
     }
 
     // State changes: one atomic write, commands wait until it is done.
