@@ -241,4 +241,75 @@ public sealed class FhirSinkTests
         Assert.True(accepted.Count - messages.Count <= 20, $"{accepted.Count - messages.Count} sent twice");
         Assert.Equal(0, await restarted.StopAsync());
     }
+    [SkippableFact]
+    public async Task KilledMidReplay_TheReplayRunsAgainAfterTheRestart_AndTheServerEndsInTheCurrentState()
+    {
+        (PeerProcess server, HttpClient http) = await FhirServerTests.StartServerAsync();
+        await using PeerProcess serverLifetime = server;
+        using HttpClient httpLifetime = http;
+        using var folder = new TestFolder();
+        string config = Path.Combine(folder.Path, "streamengine.json");
+        await File.WriteAllTextAsync(config, JsonSerializer.Serialize(new
+        {
+            dataDirectory = Path.Combine(folder.Path, "data"),
+            admin = new { port = 0 },
+            listeners = new[] { new { name = "it", host = "127.0.0.1", port = 0 } },
+            sinks = new[] { new { name = "server", type = "fhir", baseUrl = http.BaseAddress!.AbsoluteUri } },
+        }));
+
+        var messages = new List<byte[]>();
+        var newest = new Dictionary<string, int>();
+        int n = 0;
+        for (int round = 0; round < 5; round++)
+        {
+            for (int patient = 1; patient <= 20; patient++)
+            {
+                newest[$"F{patient:D3}"] = n;
+                messages.Add(Adt(round == 0 ? "A01" : "A08", patient, n++));
+            }
+        }
+
+        async Task<List<string>> AcceptedAsync() => JsonSerializer.Deserialize<List<string>>(await http.GetStringAsync("$accepted"))!;
+        // Each patient's last accepted message: the server's current state of that patient.
+        Dictionary<string, int> Latest(List<string> accepted) => accepted.GroupBy(id => id[..4])
+            .ToDictionary(g => g.Key, g => int.Parse(g.Last()[5..], System.Globalization.CultureInfo.InvariantCulture));
+
+        await using (EngineProcess engine = await EngineProcess.StartAsync(folder.Path))
+        {
+            Assert.All(await Peers.SendAsync(engine.Port, messages), a => Assert.Equal("AA", a.Get("MSA-1")));
+            while ((await AcceptedAsync()).Distinct().Count() < messages.Count)
+            {
+                await Task.Delay(50); // a probe of the server
+            }
+
+            (await http.PostAsync("$delay?ms=20", null)).EnsureSuccessStatusCode();
+            Task<(int ExitCode, string Stdout)> replay = CliTests.RunAsync("replay", "--sink", "server", "--from-seq", "1", "-c", config);
+            while ((await AcceptedAsync()).Count < messages.Count + 30)
+            {
+                await Task.Delay(5); // a probe of the server: the kill lands mid-replay
+            }
+
+            await engine.KillAsync();
+            await replay; // answered with the engine gone
+        }
+
+        // Cut short, the replay left some patients with an older message applied last.
+        Assert.Contains(Latest(await AcceptedAsync()), p => p.Value != newest[p.Key]);
+
+        await using EngineProcess restarted = await EngineProcess.StartAsync(folder.Path);
+        for (DateTime deadline = DateTime.UtcNow.AddMinutes(2); ;)
+        {
+            Dictionary<string, int> latest = Latest(await AcceptedAsync());
+            if (latest.All(p => p.Value == newest[p.Key]) && restarted.Logs.Contains("run again after a restart", StringComparison.Ordinal))
+            {
+                break;
+            }
+
+            Assert.True(DateTime.UtcNow < deadline, "the server was not brought back to the current state:\n" + restarted.Logs);
+            await Task.Delay(100); // a probe of the server
+        }
+
+        Assert.Contains("was cut short by a stop; it runs again from its start", restarted.Logs, StringComparison.Ordinal);
+        Assert.Equal(0, await restarted.StopAsync());
+    }
 }

@@ -97,6 +97,21 @@ public sealed class IngestEventSerializerTests() : Akka.TestKit.Xunit2.TestKit(P
     }
 
     [Fact]
+    public void ReplayJournaling_RoundTrips_AndASnapshotCarriesTheReplayUnderWay()
+    {
+        var serializer = new IngestEventSerializer((Akka.Actor.ExtendedActorSystem)Sys);
+        T RoundTrip<T>(T e) where T : class => (T)serializer.FromBinary(serializer.ToBinary(e), serializer.Manifest(e));
+        var full = new ReplayStarted("r1", 5, Received, "ADT^A08", 250.5);
+        Assert.Equal(full with { Since = Received.ToUniversalTime() }, RoundTrip(full));
+        var bare = new ReplayStarted("r2", null, null, null, null);
+        Assert.Equal(bare, RoundTrip(bare));
+        Assert.Equal(new ReplayEnded("r1"), RoundTrip(new ReplayEnded("r1")));
+        var snapshot = new SinkSnapshot(new WatermarkAdvanced(3), [], [], []) { Replaying = bare };
+        Assert.Equal(bare, RoundTrip(snapshot).Replaying);
+        Assert.Null(RoundTrip(new SinkSnapshot(new WatermarkAdvanced(3), [], [], [])).Replaying);
+    }
+
+    [Fact]
     public void UnknownManifest_Throws()
     {
         var serializer = new IngestEventSerializer((Akka.Actor.ExtendedActorSystem)Sys);

@@ -137,10 +137,13 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
             CloseQuarantine(r.SequenceNr);
             _resolved[r.SequenceNr] = r;
         });
+        Recover<ReplayStarted>(r => _interruptedReplay = r);
+        Recover<ReplayEnded>(e => _interruptedReplay = _interruptedReplay?.ReplayId == e.ReplayId ? null : _interruptedReplay);
         Recover<SnapshotOffer>(offer =>
         {
             _snapshotSeq = offer.Metadata.SequenceNr;
             var snapshot = (SinkSnapshot)offer.Snapshot;
+            _interruptedReplay = snapshot.Replaying;
             _recoveredWatermark = true;
             _done = _durableWatermark = snapshot.Watermark.SequenceNr;
             RestoreSettledAbove(snapshot.Watermark);
@@ -229,8 +232,9 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
 
         if (_replayAsker is ({ } request, { } asker))
         {
-            asker.Tell(ResultOf(request, ReferenceEquals(stoppedReplay?.Request, request) ? stoppedReplay : null,
-                "the sink stopped after a failure before the replay ended (it restarts after a backoff); what was delivered stays, run the replay again"));
+            asker.Tell(ResultOf(request, ReferenceEquals(stoppedReplay?.Request, request) ? stoppedReplay : null, _replayJournaled is null
+                ? "the sink stopped after a failure before the replay began delivering; run the replay again"
+                : "the sink stopped after a failure before the replay ended; it runs the replay again from its start once it has restarted (after a backoff)"));
         }
 
         try
@@ -263,6 +267,15 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
     {
         _next = _done;
         Timers.StartPeriodicTimer("watermark", SaveWatermark.Instance, WatermarkInterval);
+        if (_interruptedReplay is { } interrupted)
+        {
+            // Cut short by a stop: some patients may have only their older messages re-applied. Run again from its start
+            // once the sink is live (this message waits in the stash until then).
+            _log.Warning("Sink {0}: replay {1} of stream {2} was cut short by a stop; it runs again from its start", _sink.Id,
+                interrupted.ReplayId, StreamId);
+            Self.Tell(new ResumeReplay(interrupted));
+        }
+
         Subscribe();
     }
 
@@ -447,7 +460,10 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
         });
         Command<RetryQuarantined>(r => Sender.Tell(Release(r.SequenceNr, retry: true, note: "retried")));
         Command<SkipQuarantined>(s => Sender.Tell(Release(s.SequenceNr, retry: false, note: s.Reason)));
-        Command<ReplayRequest>(StartReplay);
+        Command<ReplayRequest>(r => StartReplay(r, Sender));
+        Command<ResumeReplay>(r => StartReplay(
+            new ReplayRequest(r.Started.ReplayId, r.Started.FromSequenceNr, r.Started.Since, r.Started.MessageType, false, r.Started.Rate, false),
+            ActorRefs.Nobody));
         Housekeeping();
     }
 
@@ -1024,12 +1040,11 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
         read.ReplyTo.Tell(new TraceAnswer(_sink.Id, _listener.Id, outcomes));
     }
 
-    private void StartReplay(ReplayRequest request)
+    private void StartReplay(ReplayRequest request, IActorRef replyTo)
     {
-        IActorRef replyTo = Sender;
         if (request.FailedOnly)
         {
-            Sender.Tell(ReplayFailed(request));
+            replyTo.Tell(ReplayFailed(request));
             return;
         }
 
@@ -1164,14 +1179,27 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
                 source = source.Throttle(perSecond, TimeSpan.FromSeconds(1), Math.Max(1, perSecond / 20), ThrottleMode.Shaping);
             }
 
-            IDeliveryTarget target = _targetFactory(request.ReplayId);
-            target.Open(0);
-            var run = new ReplayRun(request, selected.ReplyTo, selection.All ? null : selection.Matched, target, _lanes.Lanes) { Started = selected.Started };
-            _replay = run;
-            Batched(source).RunWith(Sink.ActorRefWithAck<EnvelopeBatch>(Self, CatchUpStarted.Instance, CatchUpAck.Instance, CatchUpCompleted.Instance,
-                e => new CatchUpFailed(e)), _materializer);
-            _log.Info("Sink {0}: replay {1} of stream {2} started ({3})", _sink.Id, request.ReplayId, StreamId,
-                selection.All ? $"every message from sequence {selection.First}" : $"{selection.Matched} matching messages");
+            // Journaled before anything goes, so that a stop part-way runs it again after the restart (ReplayStarted).
+            var started = new ReplayStarted(request.ReplayId, request.FromSequenceNr, request.Since, request.MessageType, request.Rate);
+            _pendingWrites++;
+            Persist(started, e =>
+            {
+                Written(e);
+                _replayJournaled = started;
+                IDeliveryTarget target = _targetFactory(request.ReplayId);
+                // A replay's own file holds what a run cut short wrote: not written twice (a server holds no such list).
+                IReadOnlySet<long> written = target.Open(0);
+                var run = new ReplayRun(request, selected.ReplyTo, selection.All ? null : selection.Matched, target, _lanes.Lanes)
+                {
+                    Started = selected.Started,
+                    AlreadyWritten = written,
+                };
+                _replay = run;
+                Batched(source).RunWith(Sink.ActorRefWithAck<EnvelopeBatch>(Self, CatchUpStarted.Instance, CatchUpAck.Instance, CatchUpCompleted.Instance,
+                    failure => new CatchUpFailed(failure)), _materializer);
+                _log.Info("Sink {0}: replay {1} of stream {2} started ({3})", _sink.Id, request.ReplayId, StreamId,
+                    selection.All ? $"every message from sequence {selection.First}" : $"{selection.Matched} matching messages");
+            });
         });
         Command<CatchUpStarted>(_ => Sender.Tell(CatchUpAck.Instance));
         Command<EnvelopeBatch>(batch =>
@@ -1181,6 +1209,12 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
             foreach (EventEnvelope envelope in batch.Envelopes)
             {
                 run.Messages++;
+                if (run.AlreadyWritten.Contains(envelope.SequenceNr))
+                {
+                    run.Delivered++; // by the run a stop cut short, into this replay's own file
+                    continue;
+                }
+
                 if (_resolved.TryGetValue(envelope.SequenceNr, out QuarantineResolved? resolved) && resolved.IsSkip)
                 {
                     // An operator skipped it (with a reason, audited): the replay brings the output to the current state,
@@ -1271,6 +1305,10 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
 
     // Who asked for the replay running now: answered even if the sink stops (a failure) before the replay ends.
     private (ReplayRequest Request, IActorRef ReplyTo)? _replayAsker;
+
+    // A replay journaled as started and not yet as ended: the one running now, and one a stop cut short (recovered).
+    private ReplayStarted? _replayJournaled;
+    private ReplayStarted? _interruptedReplay;
 
     // Deliveries to a target that cannot be asked what it holds, settled and not yet recorded: their patients' next
     // messages wait until a watermark counting them is persisted (IDeliveryTarget.RecordsEachDelivery).
@@ -1385,6 +1423,21 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
 
     private void EndReplay(IActorRef replyTo, ReplayResult result)
     {
+        if (_replayJournaled is { } journaled)
+        {
+            _replayJournaled = null;
+            _pendingWrites++;
+            PersistAsync(new ReplayEnded(journaled.ReplayId), Written);
+        }
+
+        if (replyTo.IsNobody())
+        {
+            // A replay run again after a restart: nobody waits for it, so its result goes to the log.
+            string outcome = $"{result.Messages} messages, {result.Delivered} delivered, {result.Filtered} filtered, {result.Failed} failed"
+                + (result.Error is null ? string.Empty : $" ({result.Error})");
+            _log.Info("Sink {0}: replay {1} of stream {2} run again after a restart: {3}", _sink.Id, result.ReplayId, StreamId, outcome);
+        }
+
         _replayAsker = null;
         replyTo.Tell(_replayDeleted is { } deleted ? result with { RetainedFrom = deleted.Sequence, RetainedSince = deleted.ReceivedAt } : result);
         _replayDeleted = null;
@@ -1543,7 +1596,7 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
             SaveSnapshot(new SinkSnapshot(Watermark(), [.. _quarantine.Values.Select(q =>
                 new MessageQuarantined(q.SequenceNr, q.Reason, [.. q.Keys], q.Message, q.At))],
                 [.. _quarantine.Values.SelectMany(q => q.Parked.Select(p => new MessageParked(p.SequenceNr, q.SequenceNr, p.Message)))],
-                [.. _resolved.Values.OrderBy(r => r.SequenceNr)]));
+                [.. _resolved.Values.OrderBy(r => r.SequenceNr)]) { Replaying = _replayJournaled });
         }
     }
 
@@ -1633,6 +1686,9 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
     {
         public LaneScheduler<IIngestEvent> Lanes { get; } = new(lanes);
 
+        /// <summary>What this replay's own output already holds from a run a stop cut short (a file's lines).</summary>
+        public IReadOnlySet<long> AlreadyWritten { get; init; } = new HashSet<long>();
+
         public IActorRef? AckTo { get; set; }
 
         public bool Read { get; set; }
@@ -1674,6 +1730,8 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
     private sealed record ReplayCounted(ReplayRequest Request, IActorRef ReplyTo, long Matched, long Messages, long Skipped);
 
     private sealed record ReplayAborted(ReplayRequest Request, IActorRef ReplyTo, Exception Cause);
+
+    private sealed record ResumeReplay(ReplayStarted Started);
 
     private sealed record LaneDone(CancellationTokenSource Epoch, Task Lane, PreparedDelivery?[] Prepared, List<(long SequenceNr, IIngestEvent Item)> Batch);
 

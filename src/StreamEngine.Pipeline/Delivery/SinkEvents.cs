@@ -98,8 +98,22 @@ public sealed record QuarantineResolved(long SequenceNr, string Action, string N
 }
 
 /// <summary>
+/// A replay began delivering (dry runs and <c>--failed-only</c> are not journaled): until its <see cref="ReplayEnded"/>,
+/// a restart (a crash, kill -9, the sink failing) runs it again, since a replay cut short leaves a server with some
+/// patients' older messages applied last. The request's fields, so that it can be run again as it was asked.
+/// </summary>
+public sealed record ReplayStarted(string ReplayId, long? FromSequenceNr, DateTimeOffset? Since, string? MessageType, double? Rate) : ISinkEvent;
+
+/// <summary>The replay <see cref="ReplayId"/> ran to its end (or stopped on an error it reported): nothing to resume.</summary>
+public sealed record ReplayEnded(string ReplayId) : ISinkEvent;
+
+/// <summary>
 /// A sink's state at one point of its journal: the watermark with its counts, the open quarantine with what is
 /// parked behind it (their copies of the messages included), and the audit of every retry and skip. Recovery starts from it; the events before it are deleted.
 /// </summary>
 public sealed record SinkSnapshot(WatermarkAdvanced Watermark, IReadOnlyList<MessageQuarantined> Quarantined, IReadOnlyList<MessageParked> Parked,
-    IReadOnlyList<QuarantineResolved> Resolved) : ISinkEvent;
+    IReadOnlyList<QuarantineResolved> Resolved) : ISinkEvent
+{
+    /// <summary>A replay under way when the snapshot was taken (resumed on recovery), if any.</summary>
+    public ReplayStarted? Replaying { get; init; }
+}

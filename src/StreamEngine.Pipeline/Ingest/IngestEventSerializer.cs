@@ -28,6 +28,9 @@ public sealed class IngestEventSerializer(ExtendedActorSystem system) : Serializ
     internal const string SinkSnapshotV1 = "SinkSnapshot.v1";
     internal const string SinkSnapshotV2 = "SinkSnapshot.v2";
     internal const string SinkSnapshotV3 = "SinkSnapshot.v3";
+    internal const string SinkSnapshotV4 = "SinkSnapshot.v4";
+    internal const string ReplayStartedV1 = "ReplayStarted.v1";
+    internal const string ReplayEndedV1 = "ReplayEnded.v1";
 
     /// <inheritdoc />
     public override int Identifier => SerializerId;
@@ -42,7 +45,9 @@ public sealed class IngestEventSerializer(ExtendedActorSystem system) : Serializ
         MessageQuarantined => QuarantinedV1,
         MessageParked => ParkedV1,
         QuarantineResolved => ResolvedV1,
-        SinkSnapshot => SinkSnapshotV3,
+        SinkSnapshot => SinkSnapshotV4,
+        ReplayStarted => ReplayStartedV1,
+        ReplayEnded => ReplayEndedV1,
         _ => throw new ArgumentException($"Cannot serialize {o.GetType().Name}.", nameof(o)),
     };
 
@@ -132,6 +137,22 @@ public sealed class IngestEventSerializer(ExtendedActorSystem system) : Serializ
                     WriteBytes(w, ToBinary(resolved));
                 }
 
+                w.Write(snap.Replaying is not null);
+                if (snap.Replaying is { } replaying)
+                {
+                    WriteBytes(w, ToBinary(replaying));
+                }
+
+                break;
+            case ReplayStarted started:
+                w.Write(started.ReplayId);
+                w.Write(started.FromSequenceNr ?? -1);
+                w.Write(started.Since is null ? long.MinValue : started.Since.Value.UtcTicks);
+                w.Write(started.MessageType ?? string.Empty);
+                w.Write(started.Rate ?? -1);
+                break;
+            case ReplayEnded ended:
+                w.Write(ended.ReplayId);
                 break;
             case QuarantineResolved resolved:
                 w.Write(resolved.SequenceNr);
@@ -177,6 +198,9 @@ public sealed class IngestEventSerializer(ExtendedActorSystem system) : Serializ
             SinkSnapshotV1 => ReadSinkSnapshot(r, version: 1),
             SinkSnapshotV2 => ReadSinkSnapshot(r, version: 2),
             SinkSnapshotV3 => ReadSinkSnapshot(r, version: 3),
+            SinkSnapshotV4 => ReadSinkSnapshot(r, version: 4),
+            ReplayStartedV1 => ReadReplayStarted(r),
+            ReplayEndedV1 => new ReplayEnded(r.ReadString()),
             ResolvedV1 => new QuarantineResolved(r.ReadInt64(), r.ReadString(), r.ReadString(), ReadTime(r)),
             _ => throw new SerializationException($"Unknown event manifest '{manifest}'."),
         };
@@ -237,7 +261,19 @@ public sealed class IngestEventSerializer(ExtendedActorSystem system) : Serializ
             resolved[i] = (QuarantineResolved)FromBinary(ReadBytes(r), ResolvedV1);
         }
 
-        return new SinkSnapshot(watermark, quarantined, parked, resolved);
+        ReplayStarted? replaying = version >= 4 && r.ReadBoolean() ? (ReplayStarted)FromBinary(ReadBytes(r), ReplayStartedV1) : null;
+        return new SinkSnapshot(watermark, quarantined, parked, resolved) { Replaying = replaying };
+    }
+
+    private static ReplayStarted ReadReplayStarted(BinaryReader r)
+    {
+        string id = r.ReadString();
+        long from = r.ReadInt64();
+        long since = r.ReadInt64();
+        string type = r.ReadString();
+        double rate = r.ReadDouble();
+        return new ReplayStarted(id, from < 0 ? null : from, since == long.MinValue ? null : new DateTimeOffset(since, TimeSpan.Zero),
+            type.Length == 0 ? null : type, rate < 0 ? null : rate);
     }
 
     private MessageQuarantined ReadQuarantined(BinaryReader r)
