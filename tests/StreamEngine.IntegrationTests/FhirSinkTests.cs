@@ -312,4 +312,49 @@ public sealed class FhirSinkTests
         Assert.Contains("was cut short by a stop; it runs again from its start", restarted.Logs, StringComparison.Ordinal);
         Assert.Equal(0, await restarted.StopAsync());
     }
+    [SkippableFact]
+    public async Task ARefusedMessage_ParksThePatientsLaterOnes_AndARetryDeliversThemInOrder()
+    {
+        (PeerProcess server, HttpClient http) = await FhirServerTests.StartServerAsync();
+        await using PeerProcess serverLifetime = server;
+        using HttpClient httpLifetime = http;
+        using var folder = new TestFolder();
+        string config = Path.Combine(folder.Path, "streamengine.json");
+        await File.WriteAllTextAsync(config, JsonSerializer.Serialize(new
+        {
+            dataDirectory = Path.Combine(folder.Path, "data"),
+            admin = new { port = 0 },
+            listeners = new[] { new { name = "it", host = "127.0.0.1", port = 0 } },
+            sinks = new[] { new { name = "server", type = "fhir", baseUrl = http.BaseAddress!.AbsoluteUri } },
+        }));
+
+        // Patient 1's second message is refused (422): quarantined, the five after it parked behind it; patient 2 flows.
+        (await http.PostAsync("$refuse?id=F001-0001", null)).EnsureSuccessStatusCode();
+        byte[][] messages = [.. Enumerable.Range(0, 7).Select(n => Adt(n == 0 ? "A01" : "A08", 1, n)), Adt("A01", 2, 7)];
+        await using EngineProcess engine = await EngineProcess.StartAsync(folder.Path);
+        Assert.All(await Peers.SendAsync(engine.Port, messages), a => Assert.Equal("AA", a.Get("MSA-1")));
+        JsonElement item;
+        for (DateTime deadline = DateTime.UtcNow.AddMinutes(1); ;)
+        {
+            (int _, string stdout) = await CliTests.RunAsync("quarantine", "list", "--json", "-c", config);
+            JsonElement[] items = [.. JsonDocument.Parse(stdout).RootElement.GetProperty("items").EnumerateArray()];
+            if (items.Length == 1 && items[0].GetProperty("parked").GetInt32() == 5)
+            {
+                item = items[0];
+                break;
+            }
+
+            Assert.True(DateTime.UtcNow < deadline, "not quarantined with 5 parked: " + stdout + "\n" + engine.Logs);
+            await Task.Delay(100); // a probe of the sink (it answers while messages are parked)
+        }
+
+        (await http.PostAsync("$refuse?clear=1", null)).EnsureSuccessStatusCode();
+        (int exit, string answer) = await CliTests.RunAsync("quarantine", "retry", item.GetProperty("id").GetString()!, "-c", config);
+        Assert.True(exit == 0, answer);
+        Assert.Contains("delivered; 5 parked message(s) delivered", answer, StringComparison.Ordinal);
+        List<string> accepted = JsonSerializer.Deserialize<List<string>>(await http.GetStringAsync("$accepted"))!;
+        Assert.Equal(["F001-0000", "F001-0001", "F001-0002", "F001-0003", "F001-0004", "F001-0005", "F001-0006"], accepted.Where(a => a.StartsWith("F001", StringComparison.Ordinal)));
+        Assert.Contains("F002-0007", accepted);
+        Assert.Equal(0, await engine.StopAsync());
+    }
 }

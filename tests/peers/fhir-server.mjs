@@ -70,6 +70,8 @@ let delayMs = 0;
 // The X-Correlation-ID (MSH-10) of every POST answered 2xx, in the order answered (GET /$accepted): what the server
 // has taken, whether or not the sender lived to see the answer.
 let accepted = [];
+// X-Correlation-IDs (MSH-10) whose POSTs are answered 422 with an OperationOutcome (POST /$refuse?id=X; ?clear=1 ends it).
+let refusedIds = new Set();
 
 const handler = async (req, res) => {
   const url0 = new URL(req.url, 'http://localhost');
@@ -81,6 +83,12 @@ const handler = async (req, res) => {
     if (res.statusCode < 300 && req.headers['x-correlation-id']) accepted.push(req.headers['x-correlation-id']);
   });
   if (delayMs > 0) await new Promise(resolve => setTimeout(resolve, delayMs));
+  if (refusedIds.has(req.headers['x-correlation-id'])) {
+    for await (const _ of req) { /* drain */ }
+    res.writeHead(422, { 'content-type': 'application/fhir+json' });
+    res.end(JSON.stringify({ resourceType: 'OperationOutcome', issue: [{ severity: 'error', code: 'business-rule' }] }));
+    return;
+  }
   return control(req, res);
 };
 
@@ -89,6 +97,11 @@ const control = async (req, res) => {
   for await (const chunk of req) chunks.push(chunk);
   const url = new URL(req.url, 'http://localhost');
   const pathname = url.pathname.replace(/^\/fhir\/R4/, '');
+  if (req.method === 'POST' && pathname === '/$refuse') {
+    if (url.searchParams.get('clear')) refusedIds = new Set(); else refusedIds.add(url.searchParams.get('id'));
+    res.writeHead(204).end();
+    return;
+  }
   if (pathname === '/$accepted') {
     res.writeHead(200, { 'content-type': 'application/json' });
     res.end(JSON.stringify(accepted));

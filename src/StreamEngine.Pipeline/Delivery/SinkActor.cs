@@ -492,6 +492,17 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
         Command<SaveWatermark>(_ => PersistWatermarkIfBehind());
         Command<FlushNow>(_ => Flush());
         Command<LaneDone>(OnLaneDone);
+        Command<DeliveriesRecorded>(recorded =>
+        {
+            foreach (long seq in recorded.SequenceNrs)
+            {
+                _lanes.Release(seq);
+            }
+
+            Pump();
+            GrantIfDue();
+            AckCatchUpIfDue();
+        });
         Command<LaneFailed>(f =>
         {
             if (ReferenceEquals(f.Epoch, _stopping))
@@ -668,19 +679,11 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
         _lanes.EndLane();
         if (_awaitingRecord is { Count: > 0 } delivered)
         {
-            // One write records every delivery settled meanwhile (group commit); then their patients go on.
+            // One write records every delivery settled meanwhile (group commit); then their patients go on. As a
+            // message of its own: what follows may persist (a parked message), which Akka.Persistence does not flush
+            // from inside a persist callback (the sink hung after a quarantine).
             _awaitingRecord = null;
-            PersistWatermark(() =>
-            {
-                foreach (long seq in delivered)
-                {
-                    _lanes.Release(seq);
-                }
-
-                Pump();
-                GrantIfDue();
-                AckCatchUpIfDue();
-            });
+            PersistWatermark(() => Self.Tell(new DeliveriesRecorded(delivered)));
         }
 
         Pump();
@@ -1732,6 +1735,8 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
     private sealed record ReplayAborted(ReplayRequest Request, IActorRef ReplyTo, Exception Cause);
 
     private sealed record ResumeReplay(ReplayStarted Started);
+
+    private sealed record DeliveriesRecorded(List<long> SequenceNrs);
 
     private sealed record LaneDone(CancellationTokenSource Epoch, Task Lane, PreparedDelivery?[] Prepared, List<(long SequenceNr, IIngestEvent Item)> Batch);
 
