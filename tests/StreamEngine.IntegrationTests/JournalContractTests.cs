@@ -342,6 +342,11 @@ public sealed class JournalContractTests : IAsyncLifetime
         await index.AddAsync("s", [MessageIndexEntry.Rejected("s", 4, "BAD-MSH", "MissingField", now)]);
         Assert.Equal("MissingField", (await index.FindAsync(new MessageQuery { ControlId = "BAD-MSH" })).Single().RejectedReason);
         Assert.Equal([1L, 2L, 3L], (await index.LoadAsync("s", now.AddMinutes(-1), 10)).Keys.Select(k => k.SequenceNr).Order());
+
+        // Nor does it count towards the keys a prune keeps: keeping 2 keeps keys 2 and 3 (and the rejected frame after them).
+        await index.PruneAsync("s", now.AddMinutes(-1), 2);
+        Assert.Equal([2L, 3L], (await index.LoadAsync("s", now.AddMinutes(-1), 10)).Keys.Select(k => k.SequenceNr).Order());
+        Assert.Single(await index.FindAsync(new MessageQuery { ControlId = "BAD-MSH" }));
     }
 
     [SkippableTheory]

@@ -269,6 +269,9 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
         Timers.StartPeriodicTimer("watermark", SaveWatermark.Instance, WatermarkInterval);
         if (_interruptedReplay is { } interrupted)
         {
+            // Still journaled as under way until the run again ends (a snapshot meanwhile keeps it; an end before it
+            // delivers anything, e.g. nothing left to match, still records that it ended).
+            _replayJournaled = interrupted;
             // Cut short by a stop: some patients may have only their older messages re-applied. Run again from its start
             // once the sink is live (this message waits in the stash until then).
             _log.Warning("Sink {0}: replay {1} of stream {2} was cut short by a stop; it runs again from its start", _sink.Id,
@@ -1183,15 +1186,17 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
             }
 
             // Journaled before anything goes, so that a stop part-way runs it again after the restart (ReplayStarted).
+            // The output is opened first: one that cannot open fails the sink before the replay is journaled, so it is not
+            // run again (and failing again) after every restart.
+            IDeliveryTarget target = _targetFactory(request.ReplayId);
+            // A replay's own file holds what a run cut short wrote: not written twice (a server holds no such list).
+            IReadOnlySet<long> written = target.Open(0);
             var started = new ReplayStarted(request.ReplayId, request.FromSequenceNr, request.Since, request.MessageType, request.Rate);
             _pendingWrites++;
             Persist(started, e =>
             {
                 Written(e);
                 _replayJournaled = started;
-                IDeliveryTarget target = _targetFactory(request.ReplayId);
-                // A replay's own file holds what a run cut short wrote: not written twice (a server holds no such list).
-                IReadOnlySet<long> written = target.Open(0);
                 var run = new ReplayRun(request, selected.ReplyTo, selection.All ? null : selection.Matched, target, _lanes.Lanes)
                 {
                     Started = selected.Started,

@@ -43,8 +43,9 @@ public sealed class InMemoryMessageIndex : IMessageIndex
         lock (_lock)
         {
             SortedDictionary<long, MessageIndexEntry> target = Entries(stream);
-            var doomed = target.Values.Where(e => e.ReceivedAt < olderThan).Select(e => e.SequenceNr)
-                .Concat(target.Keys.SkipLast(keep)).Distinct().ToList();
+            // Everything up to the newest key past the kept ones (rejected frames hold no key: not counted), and anything old.
+            long? cut = target.Values.Where(e => e.KeyHash != 0).SkipLast(keep).Select(e => (long?)e.SequenceNr).LastOrDefault();
+            var doomed = target.Values.Where(e => e.ReceivedAt < olderThan || e.SequenceNr <= cut).Select(e => e.SequenceNr).ToList();
             doomed.ForEach(seq => target.Remove(seq));
             return Task.FromResult(doomed.Count);
         }

@@ -212,7 +212,7 @@ public sealed class SqlMessageIndex(Func<CancellationToken, Task<DbConnection>> 
     {
         await using DbConnection connection = await open(cancellationToken).ConfigureAwait(false);
         return await Execute(connection, null,
-            $"DELETE FROM {Table} WHERE stream = @stream AND (received_at < @older OR seq <= (SELECT seq FROM {Table} WHERE stream = @stream ORDER BY seq DESC LIMIT 1 OFFSET @keep))",
+            $"DELETE FROM {Table} WHERE stream = @stream AND (received_at < @older OR seq <= (SELECT seq FROM {Table} WHERE stream = @stream AND key_hash <> 0 ORDER BY seq DESC LIMIT 1 OFFSET @keep))",
             cancellationToken, ("stream", stream), ("older", olderThan.ToUnixTimeMilliseconds()), ("keep", keep)).ConfigureAwait(false);
     }
 
