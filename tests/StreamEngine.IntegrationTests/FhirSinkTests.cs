@@ -183,6 +183,25 @@ public sealed class FhirSinkTests
         Assert.Equal("UPDATE126", patient7.RootElement.GetProperty("entry")[0].GetProperty("resource").GetProperty("name")[0].GetProperty("given")[1].GetString());
         Assert.Equal(0, await engine.StopAsync());
     }
+
+    // A FHIR sink to the test server (and the admin endpoint the CLI uses); returns the configuration file.
+    private static async Task<string> WriteConfigAsync(TestFolder folder, HttpClient http)
+    {
+        string config = Path.Combine(folder.Path, "streamengine.json");
+        await File.WriteAllTextAsync(config, JsonSerializer.Serialize(new
+        {
+            dataDirectory = Path.Combine(folder.Path, "data"),
+            admin = new { port = 0 },
+            listeners = new[] { new { name = "it", host = "127.0.0.1", port = 0 } },
+            sinks = new[] { new { name = "server", type = "fhir", baseUrl = http.BaseAddress!.AbsoluteUri } },
+        }));
+        return config;
+    }
+
+    // The MSH-10 of every bundle the test server answered 2xx, in the order answered.
+    private static async Task<List<string>> AcceptedAsync(HttpClient http) =>
+        JsonSerializer.Deserialize<List<string>>(await http.GetStringAsync("$accepted"))!;
+
     [SkippableFact]
     public async Task KilledWhileDelivering_TheServerNeverSeesAPatientsOlderMessageAfterANewerOne()
     {
@@ -191,12 +210,7 @@ public sealed class FhirSinkTests
         using HttpClient httpLifetime = http;
         (await http.PostAsync("$delay?ms=10", null)).EnsureSuccessStatusCode(); // deliveries are certain to be under way at the kill
         using var folder = new TestFolder();
-        await File.WriteAllTextAsync(Path.Combine(folder.Path, "streamengine.json"), JsonSerializer.Serialize(new
-        {
-            dataDirectory = Path.Combine(folder.Path, "data"),
-            listeners = new[] { new { name = "it", host = "127.0.0.1", port = 0 } },
-            sinks = new[] { new { name = "server", type = "fhir", baseUrl = http.BaseAddress!.AbsoluteUri } },
-        }));
+        await WriteConfigAsync(folder, http);
 
         // 20 patients, each admitted, updated four times and discharged, sent in rounds.
         var messages = new List<byte[]>();
@@ -209,7 +223,7 @@ public sealed class FhirSinkTests
             }
         }
 
-        async Task<List<string>> AcceptedAsync() => JsonSerializer.Deserialize<List<string>>(await http.GetStringAsync("$accepted"))!;
+        Task<List<string>> AcceptedAsync() => FhirSinkTests.AcceptedAsync(http);
         await using (EngineProcess engine = await EngineProcess.StartAsync(folder.Path))
         {
             Assert.All(await Peers.SendAsync(engine.Port, messages), a => Assert.Equal("AA", a.Get("MSA-1")));
@@ -241,6 +255,7 @@ public sealed class FhirSinkTests
         Assert.True(accepted.Count - messages.Count <= 20, $"{accepted.Count - messages.Count} sent twice");
         Assert.Equal(0, await restarted.StopAsync());
     }
+
     [SkippableFact]
     public async Task KilledMidReplay_TheReplayRunsAgainAfterTheRestart_AndTheServerEndsInTheCurrentState()
     {
@@ -248,14 +263,7 @@ public sealed class FhirSinkTests
         await using PeerProcess serverLifetime = server;
         using HttpClient httpLifetime = http;
         using var folder = new TestFolder();
-        string config = Path.Combine(folder.Path, "streamengine.json");
-        await File.WriteAllTextAsync(config, JsonSerializer.Serialize(new
-        {
-            dataDirectory = Path.Combine(folder.Path, "data"),
-            admin = new { port = 0 },
-            listeners = new[] { new { name = "it", host = "127.0.0.1", port = 0 } },
-            sinks = new[] { new { name = "server", type = "fhir", baseUrl = http.BaseAddress!.AbsoluteUri } },
-        }));
+        string config = await WriteConfigAsync(folder, http);
 
         var messages = new List<byte[]>();
         var newest = new Dictionary<string, int>();
@@ -269,7 +277,7 @@ public sealed class FhirSinkTests
             }
         }
 
-        async Task<List<string>> AcceptedAsync() => JsonSerializer.Deserialize<List<string>>(await http.GetStringAsync("$accepted"))!;
+        Task<List<string>> AcceptedAsync() => FhirSinkTests.AcceptedAsync(http);
         // Each patient's last accepted message: the server's current state of that patient.
         Dictionary<string, int> Latest(List<string> accepted) => accepted.GroupBy(id => id[..4])
             .ToDictionary(g => g.Key, g => int.Parse(g.Last()[5..], System.Globalization.CultureInfo.InvariantCulture));
@@ -312,6 +320,7 @@ public sealed class FhirSinkTests
         Assert.Contains("was cut short by a stop; it runs again from its start", restarted.Logs, StringComparison.Ordinal);
         Assert.Equal(0, await restarted.StopAsync());
     }
+
     [SkippableFact]
     public async Task ARefusedMessage_ParksThePatientsLaterOnes_AndARetryDeliversThemInOrder()
     {
@@ -319,14 +328,7 @@ public sealed class FhirSinkTests
         await using PeerProcess serverLifetime = server;
         using HttpClient httpLifetime = http;
         using var folder = new TestFolder();
-        string config = Path.Combine(folder.Path, "streamengine.json");
-        await File.WriteAllTextAsync(config, JsonSerializer.Serialize(new
-        {
-            dataDirectory = Path.Combine(folder.Path, "data"),
-            admin = new { port = 0 },
-            listeners = new[] { new { name = "it", host = "127.0.0.1", port = 0 } },
-            sinks = new[] { new { name = "server", type = "fhir", baseUrl = http.BaseAddress!.AbsoluteUri } },
-        }));
+        string config = await WriteConfigAsync(folder, http);
 
         // Patient 1's second message is refused (422): quarantined, the five after it parked behind it; patient 2 flows.
         (await http.PostAsync("$refuse?id=F001-0001", null)).EnsureSuccessStatusCode();
@@ -352,7 +354,7 @@ public sealed class FhirSinkTests
         (int exit, string answer) = await CliTests.RunAsync("quarantine", "retry", item.GetProperty("id").GetString()!, "-c", config);
         Assert.True(exit == 0, answer);
         Assert.Contains("delivered; 5 parked message(s) delivered", answer, StringComparison.Ordinal);
-        List<string> accepted = JsonSerializer.Deserialize<List<string>>(await http.GetStringAsync("$accepted"))!;
+        List<string> accepted = await AcceptedAsync(http);
         Assert.Equal(["F001-0000", "F001-0001", "F001-0002", "F001-0003", "F001-0004", "F001-0005", "F001-0006"], accepted.Where(a => a.StartsWith("F001", StringComparison.Ordinal)));
         Assert.Contains("F002-0007", accepted);
         Assert.Equal(0, await engine.StopAsync());
