@@ -137,13 +137,13 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
             CloseQuarantine(r.SequenceNr);
             _resolved[r.SequenceNr] = r;
         });
-        Recover<ReplayStarted>(r => _interruptedReplay = r);
-        Recover<ReplayEnded>(e => _interruptedReplay = _interruptedReplay?.ReplayId == e.ReplayId ? null : _interruptedReplay);
+        Recover<ReplayStarted>(r => _replayJournaled = r);
+        Recover<ReplayEnded>(e => _replayJournaled = _replayJournaled?.ReplayId == e.ReplayId ? null : _replayJournaled);
         Recover<SnapshotOffer>(offer =>
         {
             _snapshotSeq = offer.Metadata.SequenceNr;
             var snapshot = (SinkSnapshot)offer.Snapshot;
-            _interruptedReplay = snapshot.Replaying;
+            _replayJournaled = snapshot.Replaying;
             _recoveredWatermark = true;
             _done = _durableWatermark = snapshot.Watermark.SequenceNr;
             RestoreSettledAbove(snapshot.Watermark);
@@ -267,11 +267,10 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
     {
         _next = _done;
         Timers.StartPeriodicTimer("watermark", SaveWatermark.Instance, WatermarkInterval);
-        if (_interruptedReplay is { } interrupted)
+        if (_replayJournaled is { } interrupted)
         {
-            // Still journaled as under way until the run again ends (a snapshot meanwhile keeps it; an end before it
-            // delivers anything, e.g. nothing left to match, still records that it ended).
-            _replayJournaled = interrupted;
+            // Journaled as under way and never as ended, and it stays so until the run again ends (a snapshot meanwhile
+            // keeps it; an end before it delivers anything, e.g. nothing left to match, still records that it ended).
             // Cut short by a stop: some patients may have only their older messages re-applied. Run again from its start
             // once the sink is live (this message waits in the stash until then).
             _log.Warning("Sink {0}: replay {1} of stream {2} was cut short by a stop; it runs again from its start", _sink.Id,
@@ -1314,9 +1313,8 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
     // Who asked for the replay running now: answered even if the sink stops (a failure) before the replay ends.
     private (ReplayRequest Request, IActorRef ReplyTo)? _replayAsker;
 
-    // A replay journaled as started and not yet as ended: the one running now, and one a stop cut short (recovered).
+    // A replay journaled as started and not yet as ended: the one running now, or one a stop cut short (recovered).
     private ReplayStarted? _replayJournaled;
-    private ReplayStarted? _interruptedReplay;
 
     // Deliveries to a target that cannot be asked what it holds, settled and not yet recorded: their patients' next
     // messages wait until a watermark counting them is persisted (IDeliveryTarget.RecordsEachDelivery).
@@ -1676,12 +1674,7 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
                 return any ? (To + 1, null) : null;
             }
 
-            DateTimeOffset? receivedAt = first.Event switch
-            {
-                MessageReceived m => m.ReceivedAt,
-                FrameRejected r => r.ReceivedAt,
-                _ => null,
-            };
+            DateTimeOffset? receivedAt = (first.Event as IIngestEvent)?.ReceivedAt;
             bool gap = request.Since is { } since
                 ? first.SequenceNr > 1 && receivedAt > since
                 : first.SequenceNr > Math.Max(1, request.FromSequenceNr ?? 1);

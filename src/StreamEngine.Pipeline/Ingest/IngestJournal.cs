@@ -74,9 +74,13 @@ public sealed class IngestJournal : ReceivePersistentActor, IWithTimers
             _snapshotSeq = offer.Metadata.SequenceNr;
             _lastSnapshotIndexed = offer.Snapshot is IngestSnapshot s ? s.IndexedUpTo : 0;
         });
-        Recover<MessageReceived>(m => _replayed!.Add(ToEntry(LastSequenceNr, m)));
-        Recover<FrameRejected>(r => _replayed!.Add(ToEntry(LastSequenceNr, r, PersistenceId)));
-        Recover<IIngestEvent>(_ => { });
+        Recover<IIngestEvent>(e =>
+        {
+            if (e is MessageReceived or FrameRejected)
+            {
+                _replayed!.Add(ToEntry(LastSequenceNr, e, PersistenceId));
+            }
+        });
         Recover<RecoveryCompleted>(_ => StartLoading());
 
         Command<Append>(OnAppend);
@@ -384,8 +388,6 @@ public sealed class IngestJournal : ReceivePersistentActor, IWithTimers
     }
 
     private Subscription? Find(IActorRef subscriber) => _subscribers.Find(s => s.Subscriber.Equals(subscriber));
-
-    private MessageIndexEntry ToEntry(long seq, MessageReceived m) => ToEntry(seq, m, PersistenceId);
 
     private static MessageIndexEntry ToEntry(long seq, IIngestEvent e, string stream) => e switch
     {
