@@ -183,7 +183,10 @@ const control = async (req, res) => {
   }
 };
 
-const server = tls ? https.createServer(tls, handler) : http.createServer(handler);
+// A client that goes away mid-request (an engine killed with -9 in a crash test) makes reading the body throw: that
+// request is dropped, never the server (an unhandled rejection would end the process).
+const guarded = (req, res) => handler(req, res).catch(() => { if (!res.writableEnded) res.destroy(); });
+const server = tls ? https.createServer(tls, guarded) : http.createServer(guarded);
 
 server.listen(Number(process.argv[2] ?? 0), '127.0.0.1', () => {
   console.log(JSON.stringify({ listening: server.address().port }));
