@@ -347,7 +347,7 @@ public sealed class EngineActor : ReceiveActor, IWithUnboundedStash, IWithTimers
                 {
                     Reach.Answered => r.Answer!,
                     Reach.Restarting => new QuarantineActionResult(false, $"sink '{sink.SinkId}' of listener '{sink.ListenerId}' is restarting after a failure; try again shortly"),
-                    _ => new QuarantineActionResult(false, $"sink '{sink.SinkId}' of listener '{sink.ListenerId}' did not answer within {timeout.TotalSeconds:0} s (busy recovering or catching up); the command is queued and runs when it is free: see quarantine list"),
+                    _ => new QuarantineActionResult(false, $"sink '{sink.SinkId}' of listener '{sink.ListenerId}' did not answer within {timeout.TotalSeconds:0} s (recovering, catching up, or releasing many parked messages); the command is queued or still running and completes when the sink is free: see quarantine list"),
                 },
                 failure: e => new Status.Failure(e));
         });

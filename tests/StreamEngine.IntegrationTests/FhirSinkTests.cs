@@ -359,4 +359,65 @@ public sealed class FhirSinkTests
         Assert.Contains("F002-0007", accepted);
         Assert.Equal(0, await engine.StopAsync());
     }
+
+    [SkippableFact]
+    public async Task KilledMidRelease_TheReleaseCarriesOnAfterTheRestart_AndTheServerNeverGoesBackInTime()
+    {
+        (PeerProcess server, HttpClient http) = await FhirServerTests.StartServerAsync();
+        await using PeerProcess serverLifetime = server;
+        using HttpClient httpLifetime = http;
+        using var folder = new TestFolder();
+        string config = await WriteConfigAsync(folder, http);
+
+        // Patient 1's second message is refused: quarantined, the 38 after it parked behind it.
+        (await http.PostAsync("$refuse?id=F001-0001", null)).EnsureSuccessStatusCode();
+        byte[][] messages = [.. Enumerable.Range(0, 40).Select(n => Adt(n == 0 ? "A01" : "A08", 1, n))];
+        List<string> F001(List<string> accepted) => [.. accepted.Where(a => a.StartsWith("F001", StringComparison.Ordinal))];
+        await using (EngineProcess engine = await EngineProcess.StartAsync(folder.Path))
+        {
+            Assert.All(await Peers.SendAsync(engine.Port, messages), a => Assert.Equal("AA", a.Get("MSA-1")));
+            for (DateTime deadline = DateTime.UtcNow.AddMinutes(1); ;)
+            {
+                (int _, string stdout) = await CliTests.RunAsync("quarantine", "list", "--json", "-c", config);
+                JsonElement[] items = [.. JsonDocument.Parse(stdout).RootElement.GetProperty("items").EnumerateArray()];
+                if (items.Length == 1 && items[0].GetProperty("parked").GetInt32() == 38)
+                {
+                    break;
+                }
+
+                Assert.True(DateTime.UtcNow < deadline, "not quarantined with 38 parked: " + stdout + "\n" + engine.Logs);
+                await Task.Delay(100); // a probe of the sink
+            }
+
+            (await http.PostAsync("$refuse?clear=1", null)).EnsureSuccessStatusCode();
+            (await http.PostAsync("$delay?ms=20", null)).EnsureSuccessStatusCode(); // the kill lands mid-release
+            Task<(int ExitCode, string Stdout)> retry = CliTests.RunAsync("quarantine", "retry", "server/it/2", "-c", config);
+            while (F001(await AcceptedAsync(http)).Count < 12)
+            {
+                await Task.Delay(5); // a probe of the server
+            }
+
+            await engine.KillAsync();
+            await retry; // answered with the engine gone
+        }
+
+        (await http.PostAsync("$delay?ms=0", null)).EnsureSuccessStatusCode();
+        await using EngineProcess restarted = await EngineProcess.StartAsync(folder.Path);
+        // Nobody retries again: the release carries on by itself. A later message of the patient waits for it.
+        Assert.Equal("AA", (await Peers.SendAsync(restarted.Port, [Adt("A08", 1, 40)]))[0].Get("MSA-1"));
+        List<string> accepted = F001(await AcceptedAsync(http));
+        for (DateTime deadline = DateTime.UtcNow.AddMinutes(1); accepted.Distinct().Count() < 41; accepted = F001(await AcceptedAsync(http)))
+        {
+            Assert.True(DateTime.UtcNow < deadline, $"the release did not carry on: {string.Join(", ", accepted)}\n{restarted.Logs}");
+            await Task.Delay(100); // a probe of the server
+        }
+
+        int[] order = [.. accepted.Select(id => int.Parse(id[5..], CultureInfo.InvariantCulture))];
+        Assert.True(order.Zip(order.Skip(1)).All(p => p.Item2 >= p.Item1), "F001 saw " + string.Join(", ", order));
+        Assert.True(order.Length - 41 <= 1, $"{order.Length - 41} sent twice: {string.Join(", ", order)}");
+        Assert.Contains("was cut short by a stop; it carries on", restarted.Logs, StringComparison.Ordinal);
+        (int _, string list) = await CliTests.RunAsync("quarantine", "list", "--json", "-c", config);
+        Assert.Empty(JsonDocument.Parse(list).RootElement.GetProperty("items").EnumerateArray());
+        Assert.Equal(0, await restarted.StopAsync());
+    }
 }

@@ -137,6 +137,14 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
             CloseQuarantine(r.SequenceNr);
             _resolved[r.SequenceNr] = r;
         });
+        Recover<QuarantineReleasing>(r =>
+        {
+            if (_quarantine.TryGetValue(r.SequenceNr, out Quarantined? q))
+            {
+                q.Releasing = r;
+            }
+        });
+        Recover<ParkedReleased>(p => RemoveParked(p.SequenceNr));
         Recover<ReplayStarted>(r => _replayJournaled = r);
         Recover<ReplayEnded>(e => _replayJournaled = _replayJournaled?.ReplayId == e.ReplayId ? null : _replayJournaled);
         Recover<SnapshotOffer>(offer =>
@@ -164,6 +172,14 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
             foreach (MessageParked p in snapshot.Parked)
             {
                 ParkBehind(p);
+            }
+
+            foreach (QuarantineReleasing r in snapshot.Releasing)
+            {
+                if (_quarantine.TryGetValue(r.SequenceNr, out Quarantined? q))
+                {
+                    q.Releasing = r;
+                }
             }
         });
         Recover<RecoveryCompleted>(_ => OnRecovered());
@@ -230,6 +246,7 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
             _replay = null;
         }
 
+        _releases?.Stopped(_sink.Id, _listener.Id);
         if (_replayAsker is ({ } request, { } asker))
         {
             asker.Tell(ResultOf(request, ReferenceEquals(stoppedReplay?.Request, request) ? stoppedReplay : null, _replayJournaled is null
@@ -276,6 +293,16 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
             _log.Warning("Sink {0}: replay {1} of stream {2} was cut short by a stop; it runs again from its start", _sink.Id,
                 interrupted.ReplayId, StreamId);
             Self.Tell(new ResumeReplay(interrupted));
+        }
+
+        long[] releasing = [.. _quarantine.Values.Where(q => q.Releasing is not null).Select(q => q.SequenceNr)];
+        if (releasing.Length > 0)
+        {
+            // An operator's retry or skip was delivering the parked messages one by one when the sink stopped: it carries
+            // on from the first one not yet recorded as delivered (at most that one goes to the server twice).
+            _log.Warning("Sink {0}: the release of quarantined sequence {1} was cut short by a stop; it carries on", _sink.Id,
+                string.Join(", ", releasing));
+            Self.Tell(new ResumeReleases(releasing));
         }
 
         Subscribe();
@@ -460,9 +487,44 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
                 Subscribe();
             }
         });
-        Command<RetryQuarantined>(r => Sender.Tell(Release(r.SequenceNr, retry: true, note: "retried")));
-        Command<SkipQuarantined>(s => Sender.Tell(Release(s.SequenceNr, retry: false, note: s.Reason)));
-        Command<ReplayRequest>(r => StartReplay(r, Sender));
+        Command<RetryQuarantined>(r => Release(r.SequenceNr, retry: true, note: "retried"));
+        Command<SkipQuarantined>(s => Release(s.SequenceNr, retry: false, note: s.Reason));
+        Command<ContinueRelease>(_ =>
+        {
+            if (_releases is not null)
+            {
+                RunReleases();
+            }
+        });
+        Command<ResumeReleases>(r =>
+        {
+            if (_releases is { } run)
+            {
+                foreach (long seq in r.SequenceNrs)
+                {
+                    run.Pending.Enqueue(seq);
+                }
+
+                return;
+            }
+
+            _releases = new Releases(ActorRefs.Nobody, true, string.Empty, null, r.SequenceNrs);
+            RunReleases();
+        });
+        Command<ReplayRequest>(r =>
+        {
+            if (_releases is { } busy && !r.FailedOnly)
+            {
+                // A replay would deliver the patient's parked messages while the release is still delivering them.
+                Sender.Tell(new ReplayResult(r.ReplayId, _sink.Id, _listener.Id, 0, 0, 0, 0, 0, r.DryRun, null)
+                {
+                    Error = $"the release of the quarantined message at sequence {busy.Current?.SequenceNr} is under way; try again when it ends",
+                });
+                return;
+            }
+
+            StartReplay(r, Sender);
+        });
         Command<ResumeReplay>(r => StartReplay(
             new ReplayRequest(r.Started.ReplayId, r.Started.FromSequenceNr, r.Started.Since, r.Started.MessageType, false, r.Started.Rate, false),
             ActorRefs.Nobody));
@@ -771,6 +833,32 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
         return null;
     }
 
+    // During a release the patient's block is the releasing entry's; another open quarantine holding the patient (or a
+    // parked merge that carries the patient, which holds them once the entry closes) keeps a parked message waiting.
+    private Quarantined? OtherBlockerOf(string[] keys, Quarantined releasing)
+    {
+        foreach (string key in keys)
+        {
+            if (_blocked.TryGetValue(key, out Quarantined? blocker) && !ReferenceEquals(blocker, releasing))
+            {
+                return blocker;
+            }
+        }
+
+        if (_quarantine.Count > 1)
+        {
+            foreach (string key in keys)
+            {
+                if (_quarantine.Values.FirstOrDefault(q => !ReferenceEquals(q, releasing) && q.Parked.Any(p => KeysOf(p.Message).Contains(key))) is { } holder)
+                {
+                    return holder;
+                }
+            }
+        }
+
+        return null;
+    }
+
     // Written already (before a crash, after the last watermark): counted as what it was, not written again. Used one at
     // a time, on the actor, by an operator's release.
     private DeliveryResult DeliverOnce(long seq, IIngestEvent journaled)
@@ -893,9 +981,54 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
         }
     }
 
-    // Retry (deliver it again) or skip a quarantined message, then deliver what was parked behind it in order; a parked
-    // message that fails becomes the new quarantined one and the rest stay parked behind it. One atomic write records it.
-    private QuarantineActionResult Release(long seq, bool retry, string note)
+    // An operator's retry or skip: refused while another release is under way (one at a time keeps each patient's order
+    // simple to reason about, and a release is short next to an operator's typing).
+    private void Release(long seq, bool retry, string note)
+    {
+        if (_releases is { } busy)
+        {
+            Sender.Tell(new QuarantineActionResult(false, $"busy: the release of the quarantined message at sequence {busy.Current?.SequenceNr} is under way; try again when it ends"));
+            return;
+        }
+
+        _releases = new Releases(Sender, retry, note, null, [seq]);
+        RunReleases();
+    }
+
+    // Releases one quarantine after another until the run's list is done, then answers. A step that has to be recorded
+    // before the next delivery (a sink that records each delivery) ends the turn; its write's callback sends
+    // ContinueRelease, which resumes here (never a persist from inside a persist callback).
+    private void RunReleases()
+    {
+        Releases run = _releases!;
+        while (true)
+        {
+            if (run.Current is null)
+            {
+                if (!run.Pending.TryDequeue(out long seq))
+                {
+                    _releases = null;
+                    run.Answer(_sink.Id, _listener.Id);
+                    return;
+                }
+
+                if (Unreleasable(seq) is { } refused)
+                {
+                    run.Ended(refused, 0);
+                    continue;
+                }
+
+                run.Begin(_quarantine[seq]);
+            }
+
+            if (!ReleaseStep(run))
+            {
+                return;
+            }
+        }
+    }
+
+    private QuarantineActionResult? Unreleasable(long seq)
     {
         if (!_quarantine.TryGetValue(seq, out Quarantined? entry))
         {
@@ -909,77 +1042,139 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
             return new QuarantineActionResult(false, $"busy: messages of the patient at sequence {seq} are still in the sink's lanes; try again in a moment");
         }
 
-        var events = new List<object>();
-        if (retry)
+        return null;
+    }
+
+    // One step of a release: the quarantined message itself (delivered again, or skipped), then what is parked behind
+    // it, oldest first; a parked message that fails becomes the new quarantined one and the rest stay parked behind it.
+    // The quarantine stays open (its patients blocked, later messages parked behind it) until the last step closes it.
+    // On a sink that records each delivery (a FHIR server, onward MLLP), each delivery is journaled before the next is
+    // sent, and the release is journaled as under way: a restart carries it on where it stopped, so a kill -9 never
+    // makes the server take a patient's older message after a newer one. A file sink writes all in one turn and one
+    // atomic write (a line written before a crash is found in the file again and counted, not written twice).
+    // False when the step waits for its write.
+    private bool ReleaseStep(Releases run)
+    {
+        Quarantined entry = run.Current!;
+        long seq = entry.SequenceNr;
+        bool recordEach = _target!.RecordsEachDelivery;
+        if (entry.Releasing is null)
         {
-            DeliveryResult result = DeliverOnce(seq, entry.Message);
-            if (result.Outcome == DeliveryOutcome.Quarantined)
+            bool retry = run.Retry;
+            string note = run.Note;
+            if (retry)
             {
-                var again = new MessageQuarantined(seq, result.Reason ?? "Unknown", [.. entry.Keys], entry.Message, DateTimeOffset.UtcNow);
-                entry.Reason = again.Reason;
-                Write([again, Watermark()]);
-                return new QuarantineActionResult(false, $"still quarantined: {again.Reason}");
+                DeliveryResult result = DeliverOnce(seq, entry.Message);
+                if (result.Outcome == DeliveryOutcome.Quarantined)
+                {
+                    var again = new MessageQuarantined(seq, result.Reason ?? "Unknown", [.. entry.Keys], entry.Message, DateTimeOffset.UtcNow);
+                    entry.Reason = again.Reason;
+                    Write([again, Watermark()]);
+                    run.Ended(new QuarantineActionResult(false, $"still quarantined: {again.Reason}"), 0);
+                    return true;
+                }
+
+                _quarantined--;
+                Count(result.Outcome);
+            }
+            else if (_held.Contains(seq))
+            {
+                // A retry wrote it before a crash: it is delivered, whatever the operator now asks.
+                _quarantined--;
+                Count(DeliveryOutcome.Delivered);
+                retry = true;
+                note = "delivered by a retry before a restart";
+            }
+            else
+            {
+                _quarantined--;
+                _filtered++; // skipped by an operator: settled, not delivered
             }
 
-            _quarantined--;
-            Count(result.Outcome);
-        }
-        else if (_held.Contains(seq))
-        {
-            // A retry wrote it before a crash: it is delivered, whatever the operator now asks.
-            _quarantined--;
-            Count(DeliveryOutcome.Delivered);
-            retry = true;
-            note = "delivered by a retry before a restart";
-        }
-        else
-        {
-            _quarantined--;
-            _filtered++; // skipped by an operator: settled, not delivered
+            entry.Releasing = new QuarantineReleasing(seq, retry ? QuarantineResolved.Retried : QuarantineResolved.Skipped, note, DateTimeOffset.UtcNow);
+            if (recordEach && entry.Parked.Count > 0)
+            {
+                run.Events.Add(entry.Releasing);
+                return WriteStep(run);
+            }
+
+            return true;
         }
 
-        CloseQuarantine(seq);
-        var resolution = new QuarantineResolved(seq, retry ? QuarantineResolved.Retried : QuarantineResolved.Skipped, note, DateTimeOffset.UtcNow);
-        _resolved[seq] = resolution;
-        events.Add(resolution);
-        int released = 0;
-        Quarantined? failed = null;
-        foreach (ParkedMessage parked in entry.Parked.OrderBy(p => p.SequenceNr))
+        ParkedMessage? next = entry.Parked.MinBy(p => p.SequenceNr);
+        if (next is null)
         {
+            QuarantineReleasing releasing = entry.Releasing;
+            CloseQuarantine(seq);
+            var resolution = new QuarantineResolved(seq, releasing.Action, releasing.Note, releasing.At);
+            _resolved[seq] = resolution;
+            run.Events.Add(resolution);
+            Write([.. run.Events, Watermark()]);
+            run.Events.Clear();
+            _log.Info("Sink {0}: quarantined message at sequence {1} {2}; {3} parked messages delivered", _sink.Id, seq, releasing.Action, run.Released);
+            run.Ended(new QuarantineActionResult(true, $"{(resolution.IsSkip ? "skipped" : "delivered")}; {run.Released} parked message(s) delivered"
+                + (run.FailedAt is null ? string.Empty : $"; sequence {run.FailedAt.SequenceNr} quarantined ({run.FailedAt.Reason})"), run.Released), run.Released);
+            return true;
+        }
+
+        string[] keys = KeysOf(next.Message);
+        if (OtherBlockerOf(keys, entry) is { } other)
+        {
+            // A merge whose other patient is held by another open quarantine: it moves behind that one.
+            var moved = new MessageParked(next.SequenceNr, other.SequenceNr, next.Message);
+            ParkBehind(moved);
+            run.Events.Add(moved);
+            return true;
+        }
+
+        DeliveryResult delivered = DeliverOnce(next.SequenceNr, next.Message);
+        if (delivered.Outcome == DeliveryOutcome.Quarantined)
+        {
+            // The new quarantined message; what is still parked here moves behind it, in order, and this one closes.
+            var q = new MessageQuarantined(next.SequenceNr, delivered.Reason ?? "Unknown", keys, next.Message, DateTimeOffset.UtcNow);
             _parked--;
-            string[] keys = KeysOf(parked.Message);
-            Quarantined? behind = failed ?? BlockerOf(keys);
-            if (behind is not null)
+            OpenQuarantine(q);
+            _quarantined++;
+            run.Events.Add(q);
+            Quarantined failed = _quarantine[next.SequenceNr];
+            foreach (ParkedMessage rest in entry.Parked.OrderBy(p => p.SequenceNr).ToList())
             {
-                // Still blocked: behind the one that just failed, or (a merge) behind another patient's open quarantine.
-                var moved = new MessageParked(parked.SequenceNr, behind.SequenceNr, parked.Message);
+                var moved = new MessageParked(rest.SequenceNr, failed.SequenceNr, rest.Message);
                 ParkBehind(moved);
-                events.Add(moved);
-                _parked++;
-                continue;
+                run.Events.Add(moved);
             }
 
-            DeliveryResult result = DeliverOnce(parked.SequenceNr, parked.Message);
-            if (result.Outcome == DeliveryOutcome.Quarantined)
-            {
-                var q = new MessageQuarantined(parked.SequenceNr, result.Reason ?? "Unknown", keys, parked.Message, DateTimeOffset.UtcNow);
-                OpenQuarantine(q);
-                events.Add(q);
-                _quarantined++;
-                failed = _quarantine[parked.SequenceNr];
-                continue;
-            }
-
-            Count(result.Outcome);
-            released++;
+            run.FailedAt = failed;
+            return true; // nothing parked here any more: the next step closes it
         }
 
-        events.Add(Watermark());
-        Write(events);
-        _log.Info("Sink {0}: quarantined message at sequence {1} {2}; {3} parked messages delivered", _sink.Id, seq,
-            retry ? "retried" : "skipped", released);
-        return new QuarantineActionResult(true, $"{(retry ? "delivered" : "skipped")}; {released} parked message(s) delivered"
-            + (failed is null ? string.Empty : $"; sequence {failed.SequenceNr} quarantined ({failed.Reason})"), released);
+        _parked--;
+        Count(delivered.Outcome);
+        run.Released++;
+        RemoveParked(next.SequenceNr);
+        if (!recordEach)
+        {
+            return true;
+        }
+
+        run.Events.Add(new ParkedReleased(next.SequenceNr, seq));
+        return WriteStep(run);
+    }
+
+    // The step's events with a watermark (its counts), one atomic write; the release goes on once it is done.
+    private bool WriteStep(Releases run)
+    {
+        Write([.. run.Events, Watermark()], then: () => Self.Tell(ContinueRelease.Instance));
+        run.Events.Clear();
+        return false;
+    }
+
+    private void RemoveParked(long seq)
+    {
+        if (_parkedBehind.Remove(seq, out Quarantined? behind))
+        {
+            behind.Parked.RemoveAll(p => p.SequenceNr == seq);
+        }
     }
 
     private void OnTrace(TraceRequest request)
@@ -1049,7 +1244,7 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
     {
         if (request.FailedOnly)
         {
-            replyTo.Tell(ReplayFailed(request));
+            ReplayFailed(request, replyTo);
             return;
         }
 
@@ -1107,13 +1302,22 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
                 failure: e => new ReplayAborted(request, replyTo, e));
     }
 
-    private ReplayResult ReplayFailed(ReplayRequest request)
+    // --failed-only: every open quarantine (matching the filters) is retried, with what is parked behind it, one after
+    // another; answered when all are done. A rejected frame (no usable MSH, so no type) cannot succeed: it is counted as
+    // failing, rather than left out of the count as if nothing were open, and stays for an operator's skip.
+    private void ReplayFailed(ReplayRequest request, IActorRef replyTo)
     {
-        // --failed-only: every open quarantine (matching the filters) is retried, with what is parked behind it. A
-        // rejected frame (no usable MSH, so no type) cannot succeed: it is counted as failing, rather than left out of
-        // the count as if nothing were open, and stays for an operator's skip.
-        long matched = 0, delivered = 0, failed = 0;
-        foreach (Quarantined q in _quarantine.Values.ToList())
+        if (_releases is { } busy)
+        {
+            replyTo.Tell(new ReplayResult(request.ReplayId, _sink.Id, _listener.Id, 0, 0, 0, 0, 0, request.DryRun, null)
+            {
+                Error = $"the release of the quarantined message at sequence {busy.Current?.SequenceNr} is under way; try again when it ends",
+            });
+            return;
+        }
+
+        var run = new Releases(replyTo, true, $"replay {request.ReplayId}", request, []);
+        foreach (Quarantined q in _quarantine.Values)
         {
             if ((request.Since is not null && q.Message.ReceivedAt < request.Since)
                 || (request.FromSequenceNr is not null && q.SequenceNr < request.FromSequenceNr)
@@ -1122,7 +1326,7 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
                 continue;
             }
 
-            matched += 1 + q.Parked.Count;
+            run.Matched += 1 + q.Parked.Count;
             if (request.DryRun)
             {
                 continue;
@@ -1130,22 +1334,15 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
 
             if (q.Message is FrameRejected)
             {
-                failed++; // never a message (no usable MSH): a retry would only journal another copy of it, quarantined again
+                run.Failed++; // never a message (no usable MSH): a retry would only journal another copy of it, quarantined again
                 continue;
             }
 
-            QuarantineActionResult result = Release(q.SequenceNr, retry: true, note: $"replay {request.ReplayId}");
-            if (result.Ok)
-            {
-                delivered += 1 + result.Released;
-            }
-            else
-            {
-                failed++;
-            }
+            run.Pending.Enqueue(q.SequenceNr);
         }
 
-        return new ReplayResult(request.ReplayId, _sink.Id, _listener.Id, matched, matched, delivered, 0, failed, request.DryRun, null);
+        _releases = run;
+        RunReleases();
     }
 
     private void Replaying()
@@ -1309,6 +1506,7 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
     }
 
     private ReplayRun? _replay;
+    private Releases? _releases;
 
     // Who asked for the replay running now: answered even if the sink stops (a failure) before the replay ends.
     private (ReplayRequest Request, IActorRef ReplyTo)? _replayAsker;
@@ -1562,11 +1760,19 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
     }
 
     // State changes: one atomic write, commands wait until it is done.
-    private void Write(IReadOnlyList<object> events)
+    private void Write(IReadOnlyList<object> events, Action? then = null)
     {
         _settledSincePersist = 0; // each write carries a watermark
         _pendingWrites += events.Count;
-        PersistAll(events, Written);
+        object last = events[^1];
+        PersistAll(events, then is null ? Written : e =>
+        {
+            Written(e);
+            if (ReferenceEquals(e, last))
+            {
+                then();
+            }
+        });
     }
 
     // After each write: a snapshot every SnapshotEvery events, taken only when nothing is in flight, so it holds
@@ -1602,7 +1808,11 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
             SaveSnapshot(new SinkSnapshot(Watermark(), [.. _quarantine.Values.Select(q =>
                 new MessageQuarantined(q.SequenceNr, q.Reason, [.. q.Keys], q.Message, q.At))],
                 [.. _quarantine.Values.SelectMany(q => q.Parked.Select(p => new MessageParked(p.SequenceNr, q.SequenceNr, p.Message)))],
-                [.. _resolved.Values.OrderBy(r => r.SequenceNr)]) { Replaying = _replayJournaled });
+                [.. _resolved.Values.OrderBy(r => r.SequenceNr)])
+            {
+                Replaying = _replayJournaled,
+                Releasing = [.. _quarantine.Values.Where(q => q.Releasing is not null).Select(q => q.Releasing!)],
+            });
         }
     }
 
@@ -1635,6 +1845,82 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
         public HashSet<string> Keys { get; } = keys;
 
         public List<ParkedMessage> Parked { get; } = [];
+
+        /// <summary>Set once a release has settled the message itself; its parked ones are then going out.</summary>
+        public QuarantineReleasing? Releasing { get; set; }
+    }
+
+    // An operator's retry or skip of one quarantine, a --failed-only replay's retry of each matching one in turn, or the
+    // releases a restart carries on (answered to no one): the one under way, and what is left.
+    private sealed class Releases(IActorRef replyTo, bool retry, string note, ReplayRequest? replay, IEnumerable<long> pending)
+    {
+        private QuarantineActionResult? _last;
+
+        public bool Retry => retry;
+
+        public string Note => note;
+
+        public Queue<long> Pending { get; } = new(pending);
+
+        /// <summary>The current step's events not yet written.</summary>
+        public List<object> Events { get; } = [];
+
+        public Quarantined? Current { get; private set; }
+
+        public int Released { get; set; }
+
+        public Quarantined? FailedAt { get; set; }
+
+        public long Matched { get; set; }
+
+        public long Delivered { get; private set; }
+
+        public long Failed { get; set; }
+
+        public void Begin(Quarantined entry)
+        {
+            Current = entry;
+            Released = 0;
+            FailedAt = null;
+        }
+
+        public void Ended(QuarantineActionResult result, int released)
+        {
+            Current = null;
+            _last = result;
+            if (result.Ok)
+            {
+                Delivered += 1 + released;
+            }
+            else
+            {
+                Failed++;
+            }
+        }
+
+        public void Answer(string sinkId, string listenerId) => replyTo.Tell(replay is null
+            ? _last ?? new QuarantineActionResult(false, "nothing to release")
+            : new ReplayResult(replay.ReplayId, sinkId, listenerId, Matched, Matched, Delivered, 0, Failed, replay.DryRun, null));
+
+        // The sink stopped (a failure) with this run under way: what the asker is told.
+        public void Stopped(string sinkId, string listenerId)
+        {
+            string error = Current is null
+                ? "the sink stopped after a failure during the release; run it again once the sink has restarted"
+                : Current.Releasing is null
+                    ? $"the sink stopped after a failure while releasing sequence {Current.SequenceNr}; run it again once the sink has restarted"
+                    : $"the sink stopped after a failure while releasing sequence {Current.SequenceNr}; it carries the release on once it has restarted (after a backoff)";
+            replyTo.Tell(replay is null
+                ? new QuarantineActionResult(false, error)
+                : new ReplayResult(replay.ReplayId, sinkId, listenerId, Matched, Matched, Delivered, 0, Failed, replay.DryRun, null) { Error = error });
+        }
+    }
+
+    private sealed record ResumeReleases(IReadOnlyList<long> SequenceNrs);
+
+    private sealed class ContinueRelease
+    {
+        public static readonly ContinueRelease Instance = new();
     }
 
     private sealed record ParkedMessage(long SequenceNr, IIngestEvent Message);

@@ -98,6 +98,17 @@ public sealed record QuarantineResolved(long SequenceNr, string Action, string N
 }
 
 /// <summary>
+/// A release of a quarantined message under way on a sink that records each delivery (a FHIR server, onward MLLP): the
+/// message itself is settled (<see cref="Action"/> as in <see cref="QuarantineResolved"/>), and what was parked behind it
+/// is going out oldest first, each delivery recorded by a <see cref="ParkedReleased"/> before the next is sent. The
+/// patients stay blocked until the <see cref="QuarantineResolved"/> that ends it; a restart carries the release on.
+/// </summary>
+public sealed record QuarantineReleasing(long SequenceNr, string Action, string Note, DateTimeOffset At) : ISinkEvent;
+
+/// <summary>A message parked behind <see cref="BehindSequenceNr"/> delivered (or filtered) by its release.</summary>
+public sealed record ParkedReleased(long SequenceNr, long BehindSequenceNr) : ISinkEvent;
+
+/// <summary>
 /// A replay began delivering (dry runs and <c>--failed-only</c> are not journaled): until its <see cref="ReplayEnded"/>,
 /// a restart (a crash, kill -9, the sink failing) runs it again, since a replay cut short leaves a server with some
 /// patients' older messages applied last. The request's fields, so that it can be run again as it was asked.
@@ -116,4 +127,7 @@ public sealed record SinkSnapshot(WatermarkAdvanced Watermark, IReadOnlyList<Mes
 {
     /// <summary>A replay under way when the snapshot was taken (resumed on recovery), if any.</summary>
     public ReplayStarted? Replaying { get; init; }
+
+    /// <summary>Releases under way (their parked messages partly delivered), carried on after recovery.</summary>
+    public IReadOnlyList<QuarantineReleasing> Releasing { get; init; } = [];
 }

@@ -31,6 +31,9 @@ public sealed class IngestEventSerializer(ExtendedActorSystem system) : Serializ
     internal const string SinkSnapshotV4 = "SinkSnapshot.v4";
     internal const string ReplayStartedV1 = "ReplayStarted.v1";
     internal const string ReplayEndedV1 = "ReplayEnded.v1";
+    internal const string SinkSnapshotV5 = "SinkSnapshot.v5";
+    internal const string ReleasingV1 = "QuarantineReleasing.v1";
+    internal const string ParkedReleasedV1 = "ParkedReleased.v1";
 
     /// <inheritdoc />
     public override int Identifier => SerializerId;
@@ -45,7 +48,9 @@ public sealed class IngestEventSerializer(ExtendedActorSystem system) : Serializ
         MessageQuarantined => QuarantinedV1,
         MessageParked => ParkedV1,
         QuarantineResolved => ResolvedV1,
-        SinkSnapshot => SinkSnapshotV4,
+        SinkSnapshot => SinkSnapshotV5,
+        QuarantineReleasing => ReleasingV1,
+        ParkedReleased => ParkedReleasedV1,
         ReplayStarted => ReplayStartedV1,
         ReplayEnded => ReplayEndedV1,
         _ => throw new ArgumentException($"Cannot serialize {o.GetType().Name}.", nameof(o)),
@@ -143,6 +148,22 @@ public sealed class IngestEventSerializer(ExtendedActorSystem system) : Serializ
                     WriteBytes(w, ToBinary(replaying));
                 }
 
+                w.Write(snap.Releasing.Count);
+                foreach (QuarantineReleasing releasing in snap.Releasing)
+                {
+                    WriteBytes(w, ToBinary(releasing));
+                }
+
+                break;
+            case QuarantineReleasing releasing:
+                w.Write(releasing.SequenceNr);
+                w.Write(releasing.Action);
+                w.Write(releasing.Note);
+                WriteTime(w, releasing.At);
+                break;
+            case ParkedReleased released:
+                w.Write(released.SequenceNr);
+                w.Write(released.BehindSequenceNr);
                 break;
             case ReplayStarted started:
                 w.Write(started.ReplayId);
@@ -199,6 +220,9 @@ public sealed class IngestEventSerializer(ExtendedActorSystem system) : Serializ
             SinkSnapshotV2 => ReadSinkSnapshot(r, version: 2),
             SinkSnapshotV3 => ReadSinkSnapshot(r, version: 3),
             SinkSnapshotV4 => ReadSinkSnapshot(r, version: 4),
+            SinkSnapshotV5 => ReadSinkSnapshot(r, version: 5),
+            ReleasingV1 => new QuarantineReleasing(r.ReadInt64(), r.ReadString(), r.ReadString(), ReadTime(r)),
+            ParkedReleasedV1 => new ParkedReleased(r.ReadInt64(), r.ReadInt64()),
             ReplayStartedV1 => ReadReplayStarted(r),
             ReplayEndedV1 => new ReplayEnded(r.ReadString()),
             ResolvedV1 => new QuarantineResolved(r.ReadInt64(), r.ReadString(), r.ReadString(), ReadTime(r)),
@@ -262,7 +286,13 @@ public sealed class IngestEventSerializer(ExtendedActorSystem system) : Serializ
         }
 
         ReplayStarted? replaying = version >= 4 && r.ReadBoolean() ? (ReplayStarted)FromBinary(ReadBytes(r), ReplayStartedV1) : null;
-        return new SinkSnapshot(watermark, quarantined, parked, resolved) { Replaying = replaying };
+        var releasing = new QuarantineReleasing[version >= 5 ? r.ReadInt32() : 0];
+        for (int i = 0; i < releasing.Length; i++)
+        {
+            releasing[i] = (QuarantineReleasing)FromBinary(ReadBytes(r), ReleasingV1);
+        }
+
+        return new SinkSnapshot(watermark, quarantined, parked, resolved) { Replaying = replaying, Releasing = releasing };
     }
 
     private static ReplayStarted ReadReplayStarted(BinaryReader r)
