@@ -87,7 +87,8 @@ public static class EngineHost
             case StoreProvider.PostgreSql:
                 string postgres = PostgresStore.ConnectionString(settings.ConnectionString!, settings.Durability);
                 PostgresStore.PrepareJournal(postgres);
-                return new EngineStore(settings.Store, PostgresStore.DataOptions(postgres), new SqlMessageIndex(PostgresStore.Opener(postgres)),
+                return new EngineStore(settings.Store, PostgresStore.DataOptions(postgres),
+                    new SqlMessageIndex(PostgresStore.Opener(PostgresStore.IndexConnectionString(settings.ConnectionString!))),
                     () => new PostgresJournalRowWriter(postgres));
             default:
                 return new EngineStore(settings.Store, null, new InMemoryMessageIndex());

@@ -23,6 +23,13 @@ public static class PostgresStore
         return builder.ConnectionString;
     }
 
+    /// <summary>
+    /// The message index's connection: <c>synchronous_commit=off</c> in either mode. Recovery brings the index up to
+    /// date from the journal past its own high-water mark, so an index commit lost with the server is indexed again;
+    /// waiting for its WAL flush would cost a second flush per group (measured: 1-connection fsync ingest 20% slower).
+    /// </summary>
+    public static string IndexConnectionString(string configured) => ConnectionString(configured, Durability.Os);
+
     /// <summary>linq2db options for Akka.Persistence.Sql.</summary>
     public static DataOptions DataOptions(string connectionString) =>
         new DataOptions().UseConnectionString(ProviderName.PostgreSQL15, connectionString);

@@ -75,6 +75,16 @@ public sealed class JournalContractTests : IAsyncLifetime
         Assert.Equal(expected, writer.SynchronousCommit());
     }
 
+    [SkippableFact]
+    public async Task OnPostgreSql_TheMessageIndexsConnection_NeverWaitsForTheWalFlush()
+    {
+        string configured = await TestPostgres.CreateDatabaseAsync();
+        await using var connection = new Npgsql.NpgsqlConnection(PostgresStore.IndexConnectionString(PostgresStore.ConnectionString(configured, Durability.Fsync)));
+        await connection.OpenAsync();
+        await using var command = new Npgsql.NpgsqlCommand("SHOW synchronous_commit", connection);
+        Assert.Equal("off", (string?)await command.ExecuteScalarAsync());
+    }
+
     [SkippableTheory]
     [InlineData("sqlite")]
     [InlineData("postgresql")]
