@@ -401,8 +401,15 @@ public sealed class FhirSinkTests
             await retry; // answered with the engine gone
         }
 
-        (await http.PostAsync("$delay?ms=0", null)).EnsureSuccessStatusCode();
+        // Slowed down after the restart too, so that the release is still under way while an operator looks at it.
+        (await http.PostAsync("$delay?ms=300", null)).EnsureSuccessStatusCode();
         await using EngineProcess restarted = await EngineProcess.StartAsync(folder.Path);
+        (int _, string during) = await CliTests.RunAsync("quarantine", "list", "-c", config);
+        Assert.Contains("(release under way: retried)", during, StringComparison.Ordinal);
+        (int again, string refused) = await CliTests.RunAsync("quarantine", "retry", "server/it/2", "-c", config);
+        Assert.True(again != 0, refused);
+        Assert.Contains("busy: the release of the quarantined message at sequence 2 is under way", refused, StringComparison.Ordinal);
+        (await http.PostAsync("$delay?ms=0", null)).EnsureSuccessStatusCode();
         // Nobody retries again: the release carries on by itself. A later message of the patient waits for it.
         Assert.Equal("AA", (await Peers.SendAsync(restarted.Port, [Adt("A08", 1, 40)]))[0].Get("MSA-1"));
         List<string> accepted = F001(await AcceptedAsync(http));

@@ -27,6 +27,9 @@ public sealed class GatedTarget : IDeliveryTarget
 
     public long Position => 0;
 
+    /// <summary>As a FHIR server or onward MLLP: each delivery is recorded before the patient's next one goes.</summary>
+    public bool RecordsEachDelivery { get; init; }
+
     /// <summary>Ready messages one lane may prepare in a row (the engine's file sink takes several).</summary>
     public int LaneBatch { get; init; } = 1;
 

@@ -11,9 +11,17 @@ namespace StreamEngine.IntegrationTests;
 /// later messages are parked in order while every other patient flows on; retry (after a fix) and skip release the
 /// parked ones in order and are recorded; all of it survives a restart, and the conservation law holds throughout.
 /// </summary>
-public sealed class QuarantineTests() : SinkActorHarness("q")
+public class QuarantineTests : SinkActorHarness
 {
-    private readonly GatedTarget _target = new();
+    private readonly GatedTarget _target;
+
+    public QuarantineTests()
+        : this(recordsEachDelivery: false)
+    {
+    }
+
+    protected QuarantineTests(bool recordsEachDelivery)
+        : base("q") => _target = new GatedTarget { RecordsEachDelivery = recordsEachDelivery };
     private int _snapshotEvery = 1000;
 
     private IActorRef StartSink() => StartSink(_target, snapshotEvery: _snapshotEvery);
@@ -158,3 +166,9 @@ public sealed class QuarantineTests() : SinkActorHarness("q")
 
     // Writes control ids in order; quarantines the ones listed as broken. The actor thread writes, the test reads: locked.
 }
+
+/// <summary>
+/// The same on a sink that records each delivery (a FHIR server, onward MLLP): a release goes one journaled step at a
+/// time, and a restart carries on one cut short.
+/// </summary>
+public sealed class QuarantineTestsOnASinkThatRecordsEachDelivery() : QuarantineTests(recordsEachDelivery: true);

@@ -164,8 +164,9 @@ internal static class AdminCommands
 
             foreach (QuarantineItem item in items.Items)
             {
+                string releasing = item.Releasing is null ? string.Empty : $"  (release under way: {item.Releasing})";
                 Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                    $"{item.Id}  {item.Reason}  {item.MessageType} {item.ControlId}  since {item.At:O}  {item.Parked} parked behind it"));
+                    $"{item.Id}  {item.Reason}  {item.MessageType} {item.ControlId}  since {item.At:O}  {item.Parked} parked behind it{releasing}"));
             }
 
             Console.WriteLine($"{items.Items.Count} open");

@@ -66,7 +66,14 @@ public sealed record ListQuarantine(string? SinkId = null);
 
 /// <summary>One quarantined message: its id is <c>{sink}/{listener}/{sequence}</c>.</summary>
 public sealed record QuarantineItem(string Id, string SinkId, string ListenerId, long SequenceNr, string Reason, string MessageType,
-    string ControlId, DateTimeOffset At, int Parked);
+    string ControlId, DateTimeOffset At, int Parked)
+{
+    /// <summary>
+    /// Set while a release is under way (<c>retried</c> or <c>skipped</c>): the message itself is settled and what is
+    /// parked behind it is going out; the entry closes once the last has.
+    /// </summary>
+    public string? Releasing { get; init; }
+}
 
 /// <summary>The open quarantine.</summary>
 public sealed record QuarantineList(IReadOnlyList<QuarantineItem> Items)

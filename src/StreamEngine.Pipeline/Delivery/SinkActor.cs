@@ -209,6 +209,16 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
     }
 
     /// <inheritdoc />
+    protected override void OnPersistRejected(Exception cause, object @event, long sequenceNr)
+    {
+        // The store refused one write (it could not be serialized): its callback never runs, so lanes waiting for a
+        // watermark or a release waiting for its step would wait for good. Restart from the last recorded state instead.
+        _log.Warning("Sink {0} on stream {1}: the store rejected its {2} ({3}); it restarts from its last recorded state", _sink.Id, StreamId,
+            @event.GetType().Name, FailureText.Of(cause));
+        throw new InvalidOperationException($"Sink '{_sink.Id}' could not record its {@event.GetType().Name}.", cause);
+    }
+
+    /// <inheritdoc />
     protected override void OnRecoveryFailure(Exception reason, object? message = null) =>
         _log.Warning("Sink {0} on stream {1} could not recover from the store ({2}); it is restarted after a backoff", _sink.Id, StreamId,
             FailureText.Of(reason));
@@ -302,7 +312,9 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
             // on from the first one not yet recorded as delivered (at most that one goes to the server twice).
             _log.Warning("Sink {0}: the release of quarantined sequence {1} was cut short by a stop; it carries on", _sink.Id,
                 string.Join(", ", releasing));
-            Self.Tell(new ResumeReleases(releasing));
+            // Under way from now on (commands stashed during recovery find the sink busy); it runs once the sink is live.
+            _releases = new Releases(ActorRefs.Nobody, true, string.Empty, null, releasing);
+            Self.Tell(ContinueRelease.Instance);
         }
 
         Subscribe();
@@ -491,25 +503,11 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
         Command<SkipQuarantined>(s => Release(s.SequenceNr, retry: false, note: s.Reason));
         Command<ContinueRelease>(_ =>
         {
-            if (_releases is not null)
-            {
-                RunReleases();
-            }
-        });
-        Command<ResumeReleases>(r =>
-        {
             if (_releases is { } run)
             {
-                foreach (long seq in r.SequenceNrs)
-                {
-                    run.Pending.Enqueue(seq);
-                }
-
-                return;
+                run.Journaled = run.Current is not null; // (the step that wrote was the release's own)
+                RunReleases();
             }
-
-            _releases = new Releases(ActorRefs.Nobody, true, string.Empty, null, r.SequenceNrs);
-            RunReleases();
         });
         Command<ReplayRequest>(r =>
         {
@@ -518,7 +516,7 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
                 // A replay would deliver the patient's parked messages while the release is still delivering them.
                 Sender.Tell(new ReplayResult(r.ReplayId, _sink.Id, _listener.Id, 0, 0, 0, 0, 0, r.DryRun, null)
                 {
-                    Error = $"the release of the quarantined message at sequence {busy.Current?.SequenceNr} is under way; try again when it ends",
+                    Error = $"{busy.Describe()} is under way; try again when it ends",
                 });
                 return;
             }
@@ -987,7 +985,7 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
     {
         if (_releases is { } busy)
         {
-            Sender.Tell(new QuarantineActionResult(false, $"busy: the release of the quarantined message at sequence {busy.Current?.SequenceNr} is under way; try again when it ends"));
+            Sender.Tell(new QuarantineActionResult(false, $"busy: {busy.Describe()} is under way; try again when it ends"));
             return;
         }
 
@@ -1035,8 +1033,10 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
             return new QuarantineActionResult(false, $"no open quarantine at sequence {seq}");
         }
 
-        // (A message without a patient key has nothing parked behind it and no patient order to keep.)
-        if (entry.Keys.Count > 0 && (_lanes.Holds(entry.Keys) || entry.Parked.Any(p => _lanes.Holds(KeysOf(p.Message)))))
+        // (A message without a patient key has nothing parked behind it and no patient order to keep. A release already
+        // under way holds its patients: whatever of theirs is still in the lanes is newer than all that is parked, and
+        // is parked behind it when it comes out, or delivered after it closes.)
+        if (entry.Keys.Count > 0 && entry.Releasing is null && (_lanes.Holds(entry.Keys) || entry.Parked.Any(p => _lanes.Holds(KeysOf(p.Message)))))
         {
             // Earlier messages of these patients are still on their way to being parked: releasing now would overtake them.
             return new QuarantineActionResult(false, $"busy: messages of the patient at sequence {seq} are still in the sink's lanes; try again in a moment");
@@ -1311,7 +1311,7 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
         {
             replyTo.Tell(new ReplayResult(request.ReplayId, _sink.Id, _listener.Id, 0, 0, 0, 0, 0, request.DryRun, null)
             {
-                Error = $"the release of the quarantined message at sequence {busy.Current?.SequenceNr} is under way; try again when it ends",
+                Error = $"{busy.Describe()} is under way; try again when it ends",
             });
             return;
         }
@@ -1829,7 +1829,7 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
     {
         var m = q.Message as MessageReceived;
         return new QuarantineItem($"{_sink.Id}/{_listener.Id}/{q.SequenceNr}", _sink.Id, _listener.Id, q.SequenceNr, q.Reason,
-            m?.MessageType ?? string.Empty, m?.ControlId ?? string.Empty, q.At, q.Parked.Count);
+            m?.MessageType ?? string.Empty, m?.ControlId ?? string.Empty, q.At, q.Parked.Count) { Releasing = q.Releasing?.Action };
     }
 
     private sealed class Quarantined(long sequenceNr, string reason, IIngestEvent message, DateTimeOffset at, HashSet<string> keys)
@@ -1877,12 +1877,20 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
 
         public long Failed { get; set; }
 
+        /// <summary>The current release is journaled as under way: a restart carries it on.</summary>
+        public bool Journaled { get; set; }
+
         public void Begin(Quarantined entry)
         {
             Current = entry;
             Released = 0;
             FailedAt = null;
+            Journaled = entry.Releasing is not null;
         }
+
+        public string Describe() => (Current?.SequenceNr ?? (Pending.Count > 0 ? Pending.Peek() : (long?)null)) is { } seq
+            ? $"the release of the quarantined message at sequence {seq}"
+            : "a release of quarantined messages";
 
         public void Ended(QuarantineActionResult result, int released)
         {
@@ -1907,7 +1915,7 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
         {
             string error = Current is null
                 ? "the sink stopped after a failure during the release; run it again once the sink has restarted"
-                : Current.Releasing is null
+                : !Journaled
                     ? $"the sink stopped after a failure while releasing sequence {Current.SequenceNr}; run it again once the sink has restarted"
                     : $"the sink stopped after a failure while releasing sequence {Current.SequenceNr}; it carries the release on once it has restarted (after a backoff)";
             replyTo.Tell(replay is null
@@ -1915,8 +1923,6 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
                 : new ReplayResult(replay.ReplayId, sinkId, listenerId, Matched, Matched, Delivered, 0, Failed, replay.DryRun, null) { Error = error });
         }
     }
-
-    private sealed record ResumeReleases(IReadOnlyList<long> SequenceNrs);
 
     private sealed class ContinueRelease
     {
