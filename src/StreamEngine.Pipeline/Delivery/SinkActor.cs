@@ -1069,9 +1069,9 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
                 {
                     var again = new MessageQuarantined(seq, result.Reason ?? "Unknown", [.. entry.Keys], entry.Message, DateTimeOffset.UtcNow);
                     entry.Reason = again.Reason;
-                    Write([again, Watermark()]);
+                    run.Events.Add(again);
                     run.Ended(new QuarantineActionResult(false, $"still quarantined: {again.Reason}"), 0);
-                    return true;
+                    return WriteStep(run); // answered once it is recorded
                 }
 
                 _quarantined--;
@@ -1109,12 +1109,10 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
             var resolution = new QuarantineResolved(seq, releasing.Action, releasing.Note, releasing.At);
             _resolved[seq] = resolution;
             run.Events.Add(resolution);
-            Write([.. run.Events, Watermark()]);
-            run.Events.Clear();
             _log.Info("Sink {0}: quarantined message at sequence {1} {2}; {3} parked messages delivered", _sink.Id, seq, releasing.Action, run.Released);
             run.Ended(new QuarantineActionResult(true, $"{(resolution.IsSkip ? "skipped" : "delivered")}; {run.Released} parked message(s) delivered"
                 + (run.FailedAt is null ? string.Empty : $"; sequence {run.FailedAt.SequenceNr} quarantined ({run.FailedAt.Reason})"), run.Released), run.Released);
-            return true;
+            return WriteStep(run); // answered (or the next one begun) once it is recorded: a failed write restarts the sink first
         }
 
         string[] keys = KeysOf(next.Message);
@@ -1908,13 +1906,14 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
 
         public void Answer(string sinkId, string listenerId) => replyTo.Tell(replay is null
             ? _last ?? new QuarantineActionResult(false, "nothing to release")
-            : new ReplayResult(replay.ReplayId, sinkId, listenerId, Matched, Matched, Delivered, 0, Failed, replay.DryRun, null));
+            : new ReplayResult(replay.ReplayId, sinkId, listenerId, Math.Max(Matched, Delivered + Failed), Math.Max(Matched, Delivered + Failed),
+                Delivered, 0, Failed, replay.DryRun, null)); // (messages parked during the run are delivered by it too)
 
         // The sink stopped (a failure) with this run under way: what the asker is told.
         public void Stopped(string sinkId, string listenerId)
         {
             string error = Current is null
-                ? "the sink stopped after a failure during the release; run it again once the sink has restarted"
+                ? "the sink stopped after a failure while recording the release; see quarantine list once the sink has restarted"
                 : !Journaled
                     ? $"the sink stopped after a failure while releasing sequence {Current.SequenceNr}; run it again once the sink has restarted"
                     : $"the sink stopped after a failure while releasing sequence {Current.SequenceNr}; it carries the release on once it has restarted (after a backoff)";
