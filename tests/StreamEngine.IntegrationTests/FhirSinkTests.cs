@@ -427,4 +427,55 @@ public sealed class FhirSinkTests
         Assert.Empty(JsonDocument.Parse(list).RootElement.GetProperty("items").EnumerateArray());
         Assert.Equal(0, await restarted.StopAsync());
     }
+
+    [SkippableFact]
+    public async Task ARetryWaitingOnASlowServer_LeavesTheSinkAnsweringStatus()
+    {
+        (PeerProcess server, HttpClient http) = await FhirServerTests.StartServerAsync();
+        await using PeerProcess serverLifetime = server;
+        using HttpClient httpLifetime = http;
+        using var folder = new TestFolder();
+        string config = await WriteConfigAsync(folder, http);
+        (await http.PostAsync("$refuse?id=F001-0001", null)).EnsureSuccessStatusCode();
+        await using EngineProcess engine = await EngineProcess.StartAsync(folder.Path);
+        Assert.All(await Peers.SendAsync(engine.Port, [Adt("A01", 1, 0), Adt("A08", 1, 1), Adt("A08", 1, 2)]), a => Assert.Equal("AA", a.Get("MSA-1")));
+        for (DateTime deadline = DateTime.UtcNow.AddMinutes(1); ;)
+        {
+            (int _, string stdout) = await CliTests.RunAsync("quarantine", "list", "--json", "-c", config);
+            JsonElement[] items = [.. JsonDocument.Parse(stdout).RootElement.GetProperty("items").EnumerateArray()];
+            if (items.Length == 1 && items[0].GetProperty("parked").GetInt32() == 1)
+            {
+                break;
+            }
+
+            Assert.True(DateTime.UtcNow < deadline, "not quarantined with 1 parked: " + stdout);
+            await Task.Delay(100); // a probe of the sink
+        }
+
+        // The server now holds each request 15 s: longer than the engine waits for a sink's status (10 s).
+        (await http.PostAsync("$refuse?clear=1", null)).EnsureSuccessStatusCode();
+        (await http.PostAsync("$delay?ms=15000", null)).EnsureSuccessStatusCode();
+        Task<(int ExitCode, string Stdout)> retry = CliTests.RunAsync("quarantine", "retry", "server/it/2", "-c", config);
+        for (DateTime deadline = DateTime.UtcNow.AddMinutes(1); ;)
+        {
+            using JsonDocument stats = JsonDocument.Parse(await http.GetStringAsync("$stats"));
+            if (stats.RootElement.GetProperty("inFlight").GetInt32() > 0)
+            {
+                break; // the retry's request is with the server
+            }
+
+            Assert.True(DateTime.UtcNow < deadline, "the retry never reached the server");
+            await Task.Delay(20); // a probe of the server
+        }
+
+        (int _, string status) = await CliTests.RunAsync("status", "--json", "-c", config);
+        JsonElement sink = JsonDocument.Parse(status).RootElement.GetProperty("sinks")[0];
+        Assert.Equal("live", sink.GetProperty("state").GetString());
+        (await http.PostAsync("$delay?ms=0", null)).EnsureSuccessStatusCode();
+        (int exit, string answer) = await retry;
+        Assert.True(exit == 0, answer);
+        Assert.Contains("delivered; 1 parked message(s) delivered", answer, StringComparison.Ordinal);
+        Assert.Equal(["F001-0000", "F001-0001", "F001-0002"], await AcceptedAsync(http));
+        Assert.Equal(0, await engine.StopAsync());
+    }
 }

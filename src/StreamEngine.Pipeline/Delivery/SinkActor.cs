@@ -501,6 +501,7 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
         });
         Command<RetryQuarantined>(r => Release(r.SequenceNr, retry: true, note: "retried"));
         Command<SkipQuarantined>(s => Release(s.SequenceNr, retry: false, note: s.Reason));
+        Command<ReleaseDelivered>(OnReleaseDelivered);
         Command<ContinueRelease>(_ =>
         {
             if (_releases is { } run)
@@ -1064,7 +1065,11 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
             string note = run.Note;
             if (retry)
             {
-                DeliveryResult result = DeliverOnce(seq, entry.Message);
+                if (DeliverInRelease(run, seq, entry.Message) is not { } result)
+                {
+                    return false; // under way off the actor: ReleaseDelivered carries on
+                }
+
                 if (result.Outcome == DeliveryOutcome.Quarantined)
                 {
                     var again = new MessageQuarantined(seq, result.Reason ?? "Unknown", [.. entry.Keys], entry.Message, DateTimeOffset.UtcNow);
@@ -1116,7 +1121,7 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
         }
 
         string[] keys = KeysOf(next.Message);
-        if (OtherBlockerOf(keys, entry) is { } other)
+        if (run.ResultFor != next.SequenceNr && OtherBlockerOf(keys, entry) is { } other)
         {
             // A merge whose other patient is held by another open quarantine: it moves behind that one.
             var moved = new MessageParked(next.SequenceNr, other.SequenceNr, next.Message);
@@ -1125,7 +1130,11 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
             return true;
         }
 
-        DeliveryResult delivered = DeliverOnce(next.SequenceNr, next.Message);
+        if (DeliverInRelease(run, next.SequenceNr, next.Message) is not { } delivered)
+        {
+            return false; // under way off the actor: ReleaseDelivered carries on
+        }
+
         if (delivered.Outcome == DeliveryOutcome.Quarantined)
         {
             // The new quarantined message; what is still parked here moves behind it, in order, and this one closes.
@@ -1157,6 +1166,45 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
 
         run.Events.Add(new ParkedReleased(next.SequenceNr, seq));
         return WriteStep(run);
+    }
+
+    // A release's delivery. To a server (a sink that records each delivery) it runs off the actor, cancelled if the sink
+    // stops, so that a slow or unreachable server neither keeps the sink from answering status and list meanwhile nor
+    // holds up its stop; the step is taken again with the result once it is back. A file is written on the actor, at once.
+    private DeliveryResult? DeliverInRelease(Releases run, long seq, IIngestEvent journaled)
+    {
+        if (run.ResultFor == seq && run.Result is { } done)
+        {
+            run.ResultFor = -1;
+            run.Result = null;
+            return done;
+        }
+
+        IDeliveryTarget target = _target!;
+        if (!target.RecordsEachDelivery || _held.Contains(seq))
+        {
+            return DeliverOnce(seq, journaled);
+        }
+
+        CancellationTokenSource epoch = _stopping;
+        Task<PreparedDelivery> delivery = target.PrepareAsync(seq, journaled, epoch.Token);
+        _running.Add(delivery);
+        run.ResultFor = seq;
+        delivery.PipeTo(Self, success: prepared => new ReleaseDelivered(epoch, delivery, prepared), failure: e => new LaneFailed(epoch, e));
+        return null;
+    }
+
+    private void OnReleaseDelivered(ReleaseDelivered done)
+    {
+        if (!ReferenceEquals(done.Epoch, _stopping) || _releases is not { } run || run.ResultFor != done.Prepared.SequenceNr)
+        {
+            return; // started before a restart: the release is carried on from what was recorded
+        }
+
+        _running.Remove(done.Delivery);
+        _unflushed = true;
+        run.Result = _target!.Commit(done.Prepared);
+        RunReleases();
     }
 
     // The step's events with a watermark (its counts), one atomic write; the release goes on once it is done.
@@ -1869,6 +1917,11 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
 
         public Quarantined? FailedAt { get; set; }
 
+        /// <summary>The message whose delivery is under way off the actor (-1: none), and its result once back.</summary>
+        public long ResultFor { get; set; } = -1;
+
+        public DeliveryResult? Result { get; set; }
+
         public long Matched { get; set; }
 
         public long Delivered { get; private set; }
@@ -1883,6 +1936,8 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
             Current = entry;
             Released = 0;
             FailedAt = null;
+            ResultFor = -1;
+            Result = null;
             Journaled = entry.Releasing is not null;
         }
 
@@ -1922,6 +1977,8 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
                 : new ReplayResult(replay.ReplayId, sinkId, listenerId, Matched, Matched, Delivered, 0, Failed, replay.DryRun, null) { Error = error });
         }
     }
+
+    private sealed record ReleaseDelivered(CancellationTokenSource Epoch, Task Delivery, PreparedDelivery Prepared);
 
     private sealed class ContinueRelease
     {
