@@ -471,6 +471,8 @@ public sealed class FhirSinkTests
         (int _, string status) = await CliTests.RunAsync("status", "--json", "-c", config);
         JsonElement sink = JsonDocument.Parse(status).RootElement.GetProperty("sinks")[0];
         Assert.Equal("live", sink.GetProperty("state").GetString());
+        (int _, string list) = await CliTests.RunAsync("quarantine", "list", "-c", config);
+        Assert.Contains("(release under way: retrying)", list, StringComparison.Ordinal);
         (await http.PostAsync("$delay?ms=0", null)).EnsureSuccessStatusCode();
         (int exit, string answer) = await retry;
         Assert.True(exit == 0, answer);

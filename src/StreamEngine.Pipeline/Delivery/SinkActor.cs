@@ -501,15 +501,6 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
         });
         Command<RetryQuarantined>(r => Release(r.SequenceNr, retry: true, note: "retried"));
         Command<SkipQuarantined>(s => Release(s.SequenceNr, retry: false, note: s.Reason));
-        Command<ReleaseDelivered>(OnReleaseDelivered);
-        Command<ContinueRelease>(_ =>
-        {
-            if (_releases is { } run)
-            {
-                run.Journaled = run.Current is not null; // (the step that wrote was the release's own)
-                RunReleases();
-            }
-        });
         Command<ReplayRequest>(r =>
         {
             if (_releases is { } busy && !r.FailedOnly)
@@ -555,6 +546,22 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
         Command<SaveWatermark>(_ => PersistWatermarkIfBehind());
         Command<FlushNow>(_ => Flush());
         Command<LaneDone>(OnLaneDone);
+        // A release goes on while the sink catches up too (the patient's messages read meanwhile are parked behind it).
+        Command<ReleaseDelivered>(OnReleaseDelivered);
+        Command<ContinueRelease>(_ =>
+        {
+            if (_target is null)
+            {
+                Stash.Stash(); // a release carried on after a restart: once the output is open (live)
+                return;
+            }
+
+            if (_releases is { } run)
+            {
+                run.Journaled = run.Current is not null; // (the step that wrote was the release's own)
+                RunReleases();
+            }
+        });
         Command<DeliveriesRecorded>(recorded =>
         {
             foreach (long seq in recorded.SequenceNrs)
@@ -1106,7 +1113,10 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
             return true;
         }
 
-        ParkedMessage? next = entry.Parked.MinBy(p => p.SequenceNr);
+        // The one whose delivery is under way first (a merge parked meanwhile may sort before it: another patient's),
+        // then the oldest.
+        ParkedMessage? next = (run.ResultFor >= 0 ? entry.Parked.Find(p => p.SequenceNr == run.ResultFor) : null)
+            ?? entry.Parked.MinBy(p => p.SequenceNr);
         if (next is null)
         {
             QuarantineReleasing releasing = entry.Releasing;
@@ -1117,6 +1127,11 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
             _log.Info("Sink {0}: quarantined message at sequence {1} {2}; {3} parked messages delivered", _sink.Id, seq, releasing.Action, run.Released);
             run.Ended(new QuarantineActionResult(true, $"{(resolution.IsSkip ? "skipped" : "delivered")}; {run.Released} parked message(s) delivered"
                 + (run.FailedAt is null ? string.Empty : $"; sequence {run.FailedAt.SequenceNr} quarantined ({run.FailedAt.Reason})"), run.Released), run.Released);
+            if (run.FailedAt is not null)
+            {
+                run.Failed++; // a parked message that failed in turn (a --failed-only replay counts it)
+            }
+
             return WriteStep(run); // answered (or the next one begun) once it is recorded: a failed write restarts the sink first
         }
 
@@ -1190,15 +1205,22 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
         Task<PreparedDelivery> delivery = target.PrepareAsync(seq, journaled, epoch.Token);
         _running.Add(delivery);
         run.ResultFor = seq;
+        run.Result = null;
         delivery.PipeTo(Self, success: prepared => new ReleaseDelivered(epoch, delivery, prepared), failure: e => new LaneFailed(epoch, e));
         return null;
     }
 
     private void OnReleaseDelivered(ReleaseDelivered done)
     {
-        if (!ReferenceEquals(done.Epoch, _stopping) || _releases is not { } run || run.ResultFor != done.Prepared.SequenceNr)
+        if (!ReferenceEquals(done.Epoch, _stopping))
         {
             return; // started before a restart: the release is carried on from what was recorded
+        }
+
+        if (_releases is not { } run || run.ResultFor != done.Prepared.SequenceNr)
+        {
+            // Never expected: the release would wait for good. Restart and carry it on from what was recorded instead.
+            throw new InvalidOperationException($"Sink '{_sink.Id}': a release's delivery of sequence {done.Prepared.SequenceNr} came back unexpected.");
         }
 
         _running.Remove(done.Delivery);
@@ -1210,7 +1232,12 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
     // The step's events with a watermark (its counts), one atomic write; the release goes on once it is done.
     private bool WriteStep(Releases run)
     {
-        Write([.. run.Events, Watermark()], then: () => Self.Tell(ContinueRelease.Instance));
+        bool final = run.Current is null;
+        Write([.. run.Events, Watermark()], then: () =>
+        {
+            run.LastRecorded = final; // a stop before ContinueRelease still answers what was done
+            Self.Tell(ContinueRelease.Instance);
+        });
         run.Events.Clear();
         return false;
     }
@@ -1875,7 +1902,10 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
     {
         var m = q.Message as MessageReceived;
         return new QuarantineItem($"{_sink.Id}/{_listener.Id}/{q.SequenceNr}", _sink.Id, _listener.Id, q.SequenceNr, q.Reason,
-            m?.MessageType ?? string.Empty, m?.ControlId ?? string.Empty, q.At, q.Parked.Count) { Releasing = q.Releasing?.Action };
+            m?.MessageType ?? string.Empty, m?.ControlId ?? string.Empty, q.At, q.Parked.Count)
+        {
+            Releasing = q.Releasing?.Action ?? (ReferenceEquals(_releases?.Current, q) ? "retrying" : null),
+        };
     }
 
     private sealed class Quarantined(long sequenceNr, string reason, IIngestEvent message, DateTimeOffset at, HashSet<string> keys)
@@ -1928,12 +1958,16 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
 
         public long Failed { get; set; }
 
+        /// <summary>The last release's outcome is recorded (set from its write's callback, until the next begins).</summary>
+        public bool LastRecorded { get; set; }
+
         /// <summary>The current release is journaled as under way: a restart carries it on.</summary>
         public bool Journaled { get; set; }
 
         public void Begin(Quarantined entry)
         {
             Current = entry;
+            LastRecorded = false;
             Released = 0;
             FailedAt = null;
             ResultFor = -1;
@@ -1961,12 +1995,21 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
 
         public void Answer(string sinkId, string listenerId) => replyTo.Tell(replay is null
             ? _last ?? new QuarantineActionResult(false, "nothing to release")
-            : new ReplayResult(replay.ReplayId, sinkId, listenerId, Math.Max(Matched, Delivered + Failed), Math.Max(Matched, Delivered + Failed),
-                Delivered, 0, Failed, replay.DryRun, null)); // (messages parked during the run are delivered by it too)
+            : ReplayAnswer(sinkId, listenerId));
+
+        // (Messages parked during the run are delivered by it too.)
+        private ReplayResult ReplayAnswer(string sinkId, string listenerId) => new(replay!.ReplayId, sinkId, listenerId, Math.Max(Matched, Delivered + Failed),
+            Math.Max(Matched, Delivered + Failed), Delivered, 0, Failed, replay.DryRun, null);
 
         // The sink stopped (a failure) with this run under way: what the asker is told.
         public void Stopped(string sinkId, string listenerId)
         {
+            if (Current is null && LastRecorded && Pending.Count == 0)
+            {
+                Answer(sinkId, listenerId); // all done and recorded; only the answer was still to go
+                return;
+            }
+
             string error = Current is null
                 ? "the sink stopped after a failure while recording the release; see quarantine list once the sink has restarted"
                 : !Journaled
@@ -1974,7 +2017,7 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
                     : $"the sink stopped after a failure while releasing sequence {Current.SequenceNr}; it carries the release on once it has restarted (after a backoff)";
             replyTo.Tell(replay is null
                 ? new QuarantineActionResult(false, error)
-                : new ReplayResult(replay.ReplayId, sinkId, listenerId, Matched, Matched, Delivered, 0, Failed, replay.DryRun, null) { Error = error });
+                : ReplayAnswer(sinkId, listenerId) with { Error = error });
         }
     }
 
