@@ -1,4 +1,6 @@
+using System.Text;
 using Microsoft.Data.Sqlite;
+using SQLitePCL;
 
 namespace StreamEngine.Host.Journal;
 
@@ -28,15 +30,12 @@ public sealed class SqliteJournalRowWriter : IJournalRowWriter
 
     private readonly SqliteCheckpointer _checkpointer;
     private readonly SqliteConnection _connection;
-    private readonly SqliteCommand _insert;
-    private readonly SqliteParameter _created;
-    private readonly SqliteParameter _persistenceId;
-    private readonly SqliteParameter _sequenceNr;
-    private readonly SqliteParameter _message;
-    private readonly SqliteParameter _tags;
-    private readonly SqliteParameter _manifest;
-    private readonly SqliteParameter _identifier;
-    private readonly SqliteParameter _writerUuid;
+    // The insert as SQLite's own prepared statement, bound and stepped through the raw API on the connection's handle:
+    // Microsoft.Data.Sqlite's ExecuteNonQuery runs a reader and a managed binder per parameter for every row, on the
+    // journal's single writer, the serial part of durable ingest.
+    private readonly sqlite3_stmt _insert;
+    // The texts repeat from row to row (one stream, one writer, a few manifests): encoded once each.
+    private readonly Dictionary<string, byte[]> _utf8 = new(StringComparer.Ordinal);
 
     /// <summary>Opens the connection and prepares the insert.</summary>
     /// <param name="connectionString">The journal database.</param>
@@ -54,20 +53,10 @@ public sealed class SqliteJournalRowWriter : IJournalRowWriter
                 pragma.ExecuteNonQuery();
             }
 
-            _insert = _connection.CreateCommand();
-            _insert.CommandText = """
+            Check(raw.sqlite3_prepare_v2(_connection.Handle, """
                 INSERT INTO [journal] ([created], [deleted], [persistence_id], [sequence_number], [message], [tags], [manifest], [identifier], [writer_uuid])
-                VALUES ($c, 0, $p, $s, $m, $t, $mf, $i, $w)
-                """;
-            _created = _insert.Parameters.Add("$c", SqliteType.Integer);
-            _persistenceId = _insert.Parameters.Add("$p", SqliteType.Text);
-            _sequenceNr = _insert.Parameters.Add("$s", SqliteType.Integer);
-            _message = _insert.Parameters.Add("$m", SqliteType.Blob);
-            _tags = _insert.Parameters.Add("$t", SqliteType.Text);
-            _manifest = _insert.Parameters.Add("$mf", SqliteType.Text);
-            _identifier = _insert.Parameters.Add("$i", SqliteType.Integer);
-            _writerUuid = _insert.Parameters.Add("$w", SqliteType.Text);
-            _insert.Prepare();
+                VALUES (?1, 0, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+                """, out _insert));
             _checkpointer = new SqliteCheckpointer(connectionString, synchronous, CheckpointInterval);
         }
         catch
@@ -81,19 +70,31 @@ public sealed class SqliteJournalRowWriter : IJournalRowWriter
     public void Insert(IReadOnlyList<JournalRowData> rows)
     {
         using SqliteTransaction transaction = _connection.BeginTransaction(deferred: false);
-        _insert.Transaction = transaction;
         for (int i = 0; i < rows.Count; i++)
         {
             JournalRowData row = rows[i];
-            _created.Value = row.Created;
-            _persistenceId.Value = row.PersistenceId;
-            _sequenceNr.Value = row.SequenceNr;
-            _message.Value = row.Message;
-            _tags.Value = row.Tags;
-            _manifest.Value = row.Manifest;
-            _identifier.Value = row.SerializerId;
-            _writerUuid.Value = row.WriterUuid;
-            _insert.ExecuteNonQuery();
+            raw.sqlite3_bind_int64(_insert, 1, row.Created);
+            BindTextOrNull(2, row.PersistenceId);
+            raw.sqlite3_bind_int64(_insert, 3, row.SequenceNr);
+            if (row.Message.Length == 0)
+            {
+                raw.sqlite3_bind_zeroblob(_insert, 4, 0); // (an empty span would bind NULL)
+            }
+            else
+            {
+                raw.sqlite3_bind_blob(_insert, 4, row.Message);
+            }
+
+            BindTextOrNull(5, row.Tags);
+            BindTextOrNull(6, row.Manifest);
+            raw.sqlite3_bind_int64(_insert, 7, row.SerializerId);
+            BindTextOrNull(8, row.WriterUuid);
+            int stepped = raw.sqlite3_step(_insert);
+            raw.sqlite3_reset(_insert);
+            if (stepped != raw.SQLITE_DONE)
+            {
+                throw new SqliteException($"SQLite error {stepped} ({raw.sqlite3_errstr(stepped).utf8_to_string()}) inserting a journal row.", stepped);
+            }
         }
 
         transaction.Commit();
@@ -111,7 +112,47 @@ public sealed class SqliteJournalRowWriter : IJournalRowWriter
     public void Dispose()
     {
         _checkpointer.Dispose();
-        _insert.Dispose();
+        _insert.Dispose(); // finalizes the statement, before its connection closes
         _connection.Dispose();
+    }
+
+    private static void Check(int rc)
+    {
+        if (rc != raw.SQLITE_OK)
+        {
+            throw new SqliteException($"SQLite error {rc} ({raw.sqlite3_errstr(rc).utf8_to_string()}) preparing the journal insert.", rc);
+        }
+    }
+
+    private ReadOnlySpan<byte> Utf8(string text)
+    {
+        if (!_utf8.TryGetValue(text, out byte[]? bytes))
+        {
+            if (_utf8.Count > 1024)
+            {
+                _utf8.Clear(); // bounded: the texts are a handful in practice
+            }
+
+            bytes = Encoding.UTF8.GetBytes(text);
+            _utf8[text] = bytes;
+        }
+
+        return bytes;
+    }
+
+    private void BindTextOrNull(int index, string? text)
+    {
+        if (text is null)
+        {
+            raw.sqlite3_bind_null(_insert, index);
+        }
+        else if (text.Length == 0)
+        {
+            raw.sqlite3_bind_text(_insert, index, string.Empty); // zero-terminated: '' (an empty span would bind NULL)
+        }
+        else
+        {
+            raw.sqlite3_bind_text(_insert, index, Utf8(text));
+        }
     }
 }
