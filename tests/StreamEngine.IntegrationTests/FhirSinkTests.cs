@@ -198,6 +198,23 @@ public sealed class FhirSinkTests
         return config;
     }
 
+    // Waits (up to a minute) until the sink holds one quarantined message with this many parked behind it; returns its item.
+    private static async Task<JsonElement> AwaitOneQuarantinedAsync(string config, int parked, EngineProcess engine)
+    {
+        for (DateTime deadline = DateTime.UtcNow.AddMinutes(1); ;)
+        {
+            (int _, string stdout) = await CliTests.RunAsync("quarantine", "list", "--json", "-c", config);
+            JsonElement[] items = [.. JsonDocument.Parse(stdout).RootElement.GetProperty("items").EnumerateArray()];
+            if (items.Length == 1 && items[0].GetProperty("parked").GetInt32() == parked)
+            {
+                return items[0].Clone();
+            }
+
+            Assert.True(DateTime.UtcNow < deadline, $"not quarantined with {parked} parked: {stdout}\n{engine.Logs}");
+            await Task.Delay(100); // a probe of the sink (it answers while messages are parked)
+        }
+    }
+
     // The MSH-10 of every bundle the test server answered 2xx, in the order answered.
     private static async Task<List<string>> AcceptedAsync(HttpClient http) =>
         JsonSerializer.Deserialize<List<string>>(await http.GetStringAsync("$accepted"))!;
@@ -335,20 +352,7 @@ public sealed class FhirSinkTests
         byte[][] messages = [.. Enumerable.Range(0, 7).Select(n => Adt(n == 0 ? "A01" : "A08", 1, n)), Adt("A01", 2, 7)];
         await using EngineProcess engine = await EngineProcess.StartAsync(folder.Path);
         Assert.All(await Peers.SendAsync(engine.Port, messages), a => Assert.Equal("AA", a.Get("MSA-1")));
-        JsonElement item;
-        for (DateTime deadline = DateTime.UtcNow.AddMinutes(1); ;)
-        {
-            (int _, string stdout) = await CliTests.RunAsync("quarantine", "list", "--json", "-c", config);
-            JsonElement[] items = [.. JsonDocument.Parse(stdout).RootElement.GetProperty("items").EnumerateArray()];
-            if (items.Length == 1 && items[0].GetProperty("parked").GetInt32() == 5)
-            {
-                item = items[0];
-                break;
-            }
-
-            Assert.True(DateTime.UtcNow < deadline, "not quarantined with 5 parked: " + stdout + "\n" + engine.Logs);
-            await Task.Delay(100); // a probe of the sink (it answers while messages are parked)
-        }
+        JsonElement item = await AwaitOneQuarantinedAsync(config, parked: 5, engine);
 
         (await http.PostAsync("$refuse?clear=1", null)).EnsureSuccessStatusCode();
         (int exit, string answer) = await CliTests.RunAsync("quarantine", "retry", item.GetProperty("id").GetString()!, "-c", config);
@@ -376,18 +380,7 @@ public sealed class FhirSinkTests
         await using (EngineProcess engine = await EngineProcess.StartAsync(folder.Path))
         {
             Assert.All(await Peers.SendAsync(engine.Port, messages), a => Assert.Equal("AA", a.Get("MSA-1")));
-            for (DateTime deadline = DateTime.UtcNow.AddMinutes(1); ;)
-            {
-                (int _, string stdout) = await CliTests.RunAsync("quarantine", "list", "--json", "-c", config);
-                JsonElement[] items = [.. JsonDocument.Parse(stdout).RootElement.GetProperty("items").EnumerateArray()];
-                if (items.Length == 1 && items[0].GetProperty("parked").GetInt32() == 38)
-                {
-                    break;
-                }
-
-                Assert.True(DateTime.UtcNow < deadline, "not quarantined with 38 parked: " + stdout + "\n" + engine.Logs);
-                await Task.Delay(100); // a probe of the sink
-            }
+            await AwaitOneQuarantinedAsync(config, parked: 38, engine);
 
             (await http.PostAsync("$refuse?clear=1", null)).EnsureSuccessStatusCode();
             (await http.PostAsync("$delay?ms=20", null)).EnsureSuccessStatusCode(); // the kill lands mid-release
@@ -439,18 +432,7 @@ public sealed class FhirSinkTests
         (await http.PostAsync("$refuse?id=F001-0001", null)).EnsureSuccessStatusCode();
         await using EngineProcess engine = await EngineProcess.StartAsync(folder.Path);
         Assert.All(await Peers.SendAsync(engine.Port, [Adt("A01", 1, 0), Adt("A08", 1, 1), Adt("A08", 1, 2)]), a => Assert.Equal("AA", a.Get("MSA-1")));
-        for (DateTime deadline = DateTime.UtcNow.AddMinutes(1); ;)
-        {
-            (int _, string stdout) = await CliTests.RunAsync("quarantine", "list", "--json", "-c", config);
-            JsonElement[] items = [.. JsonDocument.Parse(stdout).RootElement.GetProperty("items").EnumerateArray()];
-            if (items.Length == 1 && items[0].GetProperty("parked").GetInt32() == 1)
-            {
-                break;
-            }
-
-            Assert.True(DateTime.UtcNow < deadline, "not quarantined with 1 parked: " + stdout);
-            await Task.Delay(100); // a probe of the sink
-        }
+        await AwaitOneQuarantinedAsync(config, parked: 1, engine);
 
         // The server now holds each request 15 s: longer than the engine waits for a sink's status (10 s).
         (await http.PostAsync("$refuse?clear=1", null)).EnsureSuccessStatusCode();

@@ -137,13 +137,7 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
             CloseQuarantine(r.SequenceNr);
             _resolved[r.SequenceNr] = r;
         });
-        Recover<QuarantineReleasing>(r =>
-        {
-            if (_quarantine.TryGetValue(r.SequenceNr, out Quarantined? q))
-            {
-                q.Releasing = r;
-            }
-        });
+        Recover<QuarantineReleasing>(MarkReleasing);
         Recover<ParkedReleased>(p => RemoveParked(p.SequenceNr));
         Recover<ReplayStarted>(r => _replayJournaled = r);
         Recover<ReplayEnded>(e => _replayJournaled = _replayJournaled?.ReplayId == e.ReplayId ? null : _replayJournaled);
@@ -176,10 +170,7 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
 
             foreach (QuarantineReleasing r in snapshot.Releasing)
             {
-                if (_quarantine.TryGetValue(r.SequenceNr, out Quarantined? q))
-                {
-                    q.Releasing = r;
-                }
+                MarkReleasing(r);
             }
         });
         Recover<RecoveryCompleted>(_ => OnRecovered());
@@ -503,9 +494,10 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
         Command<SkipQuarantined>(s => Release(s.SequenceNr, retry: false, note: s.Reason));
         Command<ReplayRequest>(r =>
         {
-            if (_releases is { } busy && !r.FailedOnly)
+            if (_releases is { } busy)
             {
-                // A replay would deliver the patient's parked messages while the release is still delivering them.
+                // A replay would deliver the patient's parked messages while the release is still delivering them (and a
+                // --failed-only one is a release of its own).
                 Sender.Tell(new ReplayResult(r.ReplayId, _sink.Id, _listener.Id, 0, 0, 0, 0, 0, r.DryRun, null)
                 {
                     Error = $"{busy.Describe()} is under way; try again when it ends",
@@ -1020,7 +1012,7 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
 
                 if (Unreleasable(seq) is { } refused)
                 {
-                    run.Ended(refused, 0);
+                    run.Ended(refused);
                     continue;
                 }
 
@@ -1082,7 +1074,7 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
                     var again = new MessageQuarantined(seq, result.Reason ?? "Unknown", [.. entry.Keys], entry.Message, DateTimeOffset.UtcNow);
                     entry.Reason = again.Reason;
                     run.Events.Add(again);
-                    run.Ended(new QuarantineActionResult(false, $"still quarantined: {again.Reason}"), 0);
+                    run.Ended(new QuarantineActionResult(false, $"still quarantined: {again.Reason}"));
                     return WriteStep(run); // answered once it is recorded
                 }
 
@@ -1126,7 +1118,7 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
             run.Events.Add(resolution);
             _log.Info("Sink {0}: quarantined message at sequence {1} {2}; {3} parked messages delivered", _sink.Id, seq, releasing.Action, run.Released);
             run.Ended(new QuarantineActionResult(true, $"{(resolution.IsSkip ? "skipped" : "delivered")}; {run.Released} parked message(s) delivered"
-                + (run.FailedAt is null ? string.Empty : $"; sequence {run.FailedAt.SequenceNr} quarantined ({run.FailedAt.Reason})"), run.Released), run.Released);
+                + (run.FailedAt is null ? string.Empty : $"; sequence {run.FailedAt.SequenceNr} quarantined ({run.FailedAt.Reason})"), run.Released));
             if (run.FailedAt is not null)
             {
                 run.Failed++; // a parked message that failed in turn (a --failed-only replay counts it)
@@ -1240,6 +1232,14 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
         });
         run.Events.Clear();
         return false;
+    }
+
+    private void MarkReleasing(QuarantineReleasing r)
+    {
+        if (_quarantine.TryGetValue(r.SequenceNr, out Quarantined? q))
+        {
+            q.Releasing = r;
+        }
     }
 
     private void RemoveParked(long seq)
@@ -1380,15 +1380,6 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
     // failing, rather than left out of the count as if nothing were open, and stays for an operator's skip.
     private void ReplayFailed(ReplayRequest request, IActorRef replyTo)
     {
-        if (_releases is { } busy)
-        {
-            replyTo.Tell(new ReplayResult(request.ReplayId, _sink.Id, _listener.Id, 0, 0, 0, 0, 0, request.DryRun, null)
-            {
-                Error = $"{busy.Describe()} is under way; try again when it ends",
-            });
-            return;
-        }
-
         var run = new Releases(replyTo, true, $"replay {request.ReplayId}", request, []);
         foreach (Quarantined q in _quarantine.Values)
         {
@@ -1979,18 +1970,20 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
             ? $"the release of the quarantined message at sequence {seq}"
             : "a release of quarantined messages";
 
-        public void Ended(QuarantineActionResult result, int released)
+        public void Ended(QuarantineActionResult result)
         {
             Current = null;
             _last = result;
             if (result.Ok)
             {
-                Delivered += 1 + released;
+                Delivered += 1 + Released;
             }
             else
             {
                 Failed++;
             }
+
+            Released = 0;
         }
 
         public void Answer(string sinkId, string listenerId) => replyTo.Tell(replay is null
