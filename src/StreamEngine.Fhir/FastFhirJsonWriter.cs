@@ -1,4 +1,5 @@
 using System.Collections;
+using System.Runtime.CompilerServices;
 using System.Text.Json;
 using Hl7.Fhir.Model;
 
@@ -18,6 +19,9 @@ internal sealed class FastFhirJsonWriter
     private static readonly JsonEncodedText ResourceType = JsonEncodedText.Encode("resourceType");
     private static readonly JsonEncodedText Id = JsonEncodedText.Encode("id");
     private static readonly JsonEncodedText Extension = JsonEncodedText.Encode("extension");
+
+    private static readonly Func<Base, object?> PrimitiveExtensions =
+        PocoMembers.Of(typeof(FhirString)).Single(m => m.Name == "extension").Get;
 
     private readonly Utf8JsonWriter _writer;
     private Frame[] _frames = new Frame[32];
@@ -100,41 +104,89 @@ internal sealed class FastFhirJsonWriter
             _writer.WriteString(ResourceType, resource.TypeName);
         }
 
+        // The declared shape picks the branch, so most values need no type test (casts are unchecked where the
+        // shape guarantees the type); only choices and field-less elements are told apart by their value.
         foreach (PocoMember member in PocoMembers.Of(poco.GetType()))
         {
-            switch (member.Get(poco))
+            object? value = member.Get(poco);
+            if (value is null)
             {
-                case null:
+                continue;
+            }
+
+            switch (member.Shape)
+            {
+                case PocoShape.Primitive:
+                    WritePrimitive(member.JsonName, member.JsonExtraName, Unsafe.As<PrimitiveType>(value));
                     break;
-                case PrimitiveType primitive:
-                    (JsonEncodedText name, JsonEncodedText extra) = member.Choice ? member.ChoiceNames(primitive.TypeName) : (member.JsonName, member.JsonExtraName);
-                    WritePrimitive(name, extra, primitive);
-                    break;
-                case Base child:
-                    Push(Kind.Object, member.Choice ? member.ChoiceNames(child.TypeName).Name : member.JsonName);
-                    WriteMembers(child);
+                case PocoShape.Complex:
+                    Push(Kind.Object, member.JsonName);
+                    WriteMembers(Unsafe.As<Base>(value));
                     Pop();
                     break;
-                case IList { Count: > 0 } list:
-                    WriteList(member.JsonName, member.JsonExtraName, list);
+                case PocoShape.PrimitiveList:
+                    if (Unsafe.As<IList>(value).Count > 0)
+                    {
+                        WritePrimitiveList(member.JsonName, member.JsonExtraName, Unsafe.As<IList>(value));
+                    }
+
                     break;
-                case string text:
+                case PocoShape.ComplexList:
+                    if (Unsafe.As<IList>(value).Count > 0)
+                    {
+                        WriteComplexList(member.JsonName, Unsafe.As<IList>(value));
+                    }
+
+                    break;
+                case PocoShape.Text:
                     Emit();
-                    _writer.WriteString(member.JsonName, text); // Element.id, Extension.url
+                    _writer.WriteString(member.JsonName, Unsafe.As<string>(value)); // Element.id, Extension.url
+                    break;
+                default:
+                    WriteAny(member, value);
                     break;
             }
         }
     }
 
+    private void WriteAny(PocoMember member, object value)
+    {
+        switch (value)
+        {
+            case PrimitiveType primitive:
+                (JsonEncodedText name, JsonEncodedText extra) = member.Choice ? member.ChoiceNames(primitive.TypeName) : (member.JsonName, member.JsonExtraName);
+                WritePrimitive(name, extra, primitive);
+                break;
+            case Base child:
+                Push(Kind.Object, member.Choice ? member.ChoiceNames(child.TypeName).Name : member.JsonName);
+                WriteMembers(child);
+                Pop();
+                break;
+            case IList { Count: > 0 } list:
+                WriteList(member.JsonName, member.JsonExtraName, list);
+                break;
+            case string text:
+                Emit();
+                _writer.WriteString(member.JsonName, text);
+                break;
+        }
+    }
+
     private void WriteList(JsonEncodedText name, JsonEncodedText extraName, IList list)
     {
-        int count = list.Count;
         if (list[0] is PrimitiveType)
         {
             WritePrimitiveList(name, extraName, list);
-            return;
         }
+        else
+        {
+            WriteComplexList(name, list);
+        }
+    }
 
+    private void WriteComplexList(JsonEncodedText name, IList list)
+    {
+        int count = list.Count;
         Push(Kind.Array, name);
         for (int i = 0; i < count; i++)
         {
@@ -219,15 +271,16 @@ internal sealed class FastFhirJsonWriter
 
         if (primitive.Extension.Count > 0)
         {
-            WriteList(Extension, default, primitive.Extension);
+            WriteComplexList(Extension, primitive.Extension);
         }
 
         Pop();
     }
 
-    // Not p.Extension.Count: Firely creates the list on first read, which would allocate one per primitive.
+    // Not p.Extension.Count: Firely creates the list on first read, which would allocate one per primitive. Read from
+    // its backing field (the member's getter), not by name through TryGetValue (a string switch per primitive).
     private static bool HasExtra(PrimitiveType p) =>
-        p.ElementId is not null || (p.TryGetValue("extension", out object? extensions) && extensions is IList { Count: > 0 });
+        p.ElementId is not null || PrimitiveExtensions(p) is IList { Count: > 0 };
 
     private void WriteValue(object? value)
     {

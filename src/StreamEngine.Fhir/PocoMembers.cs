@@ -7,12 +7,35 @@ using Linq = System.Linq.Expressions;
 
 namespace StreamEngine.Fhir;
 
+/// <summary>What an element holds, as far as its declared type tells.</summary>
+public enum PocoShape : byte
+{
+    /// <summary>Not known from the declared type (a choice, a field-less element): look at the value.</summary>
+    Any,
+
+    /// <summary>One FHIR primitive (<see cref="PrimitiveType"/>).</summary>
+    Primitive,
+
+    /// <summary>One complex element or resource, never a primitive.</summary>
+    Complex,
+
+    /// <summary>A list of primitives.</summary>
+    PrimitiveList,
+
+    /// <summary>A list of complex elements or resources, never primitives.</summary>
+    ComplexList,
+
+    /// <summary>A plain string (<c>Element.id</c>, <c>Extension.url</c>).</summary>
+    Text,
+}
+
 /// <summary>One element of a FHIR POCO type: its name, whether it is a choice (<c>value[x]</c>), and fast access.</summary>
 /// <param name="Name">The FHIR element name.</param>
 /// <param name="Choice">True for a data-type choice (its JSON name takes the type as a suffix).</param>
 /// <param name="Get">Reads the element (null when absent); never creates an empty list.</param>
 /// <param name="Clear">Removes the element, or null when it cannot be written.</param>
-public sealed record PocoMember(string Name, bool Choice, Func<Base, object?> Get, Action<Base>? Clear)
+/// <param name="Shape">What the element holds, from its declared type (<see cref="PocoShape.Any"/> when that does not tell).</param>
+public sealed record PocoMember(string Name, bool Choice, Func<Base, object?> Get, Action<Base>? Clear, PocoShape Shape = PocoShape.Any)
 {
     private readonly ConcurrentDictionary<string, (JsonEncodedText Name, JsonEncodedText Extra)> _choiceNames = new(StringComparer.Ordinal);
 
@@ -70,10 +93,33 @@ public static class PocoMembers
             Linq.MemberExpression typed = Linq.Expression.Field(Linq.Expression.Convert(poco, field.DeclaringType!), field);
             var get = Linq.Expression.Lambda<Func<Base, object?>>(Linq.Expression.Convert(typed, typeof(object)), poco).Compile();
             var clear = Linq.Expression.Lambda<Action<Base>>(Linq.Expression.Assign(typed, Linq.Expression.Constant(null, field.FieldType)), poco).Compile();
-            return new PocoMember(name, choice, get, clear);
+            return new PocoMember(name, choice, get, clear, choice ? PocoShape.Any : ShapeOf(field.FieldType));
         }
 
         Action<Base>? set = native is { CanWrite: true } ? node => native.SetValue(node, null) : null;
         return new PocoMember(name, choice, node => node.TryGetValue(name, out object? value) ? value : null, set);
+    }
+
+    // A declared type tells the shape when every value it admits is a primitive, or none is.
+    private static PocoShape ShapeOf(Type declared)
+    {
+        if (declared == typeof(string))
+        {
+            return PocoShape.Text;
+        }
+
+        bool list = declared.IsGenericType && declared.GetGenericTypeDefinition() == typeof(List<>);
+        Type item = list ? declared.GetGenericArguments()[0] : declared;
+        if (typeof(PrimitiveType).IsAssignableFrom(item))
+        {
+            return list ? PocoShape.PrimitiveList : PocoShape.Primitive;
+        }
+
+        if (typeof(Base).IsAssignableFrom(item) && !item.IsAssignableFrom(typeof(PrimitiveType)))
+        {
+            return list ? PocoShape.ComplexList : PocoShape.Complex;
+        }
+
+        return PocoShape.Any;
     }
 }
