@@ -5,7 +5,10 @@
 # JIT keeps compiling for the first ~16 s of a fresh process (dotnet-counters, dotnet.jit.compilation.time: 0.25-0.8
 # of a core until then, ~0.03 after), which a long-running engine never pays again. Then a replay of the whole
 # stream to the sink's replay file. One engine per lane count given (default "1 4").
-#   [WARMUP=20] perf/e2e-bench.sh [seconds] [lanes...]
+# PATIENTS (default 1) spreads the load over that many patients (`loadgen run --patients`). With one patient every
+# message waits for the one before it at the sink (order per patient), so its lanes run one message at a time; a
+# Trust's feed carries many patients, as PATIENTS=1000 does.
+#   [WARMUP=20] [PATIENTS=1] perf/e2e-bench.sh [seconds] [lanes...]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds="${1:-8}"; shift || true
@@ -15,7 +18,8 @@ pids=()
 cleanup() { kill "${pids[@]}" 2>/dev/null || true; rm -rf "$work"; }
 trap cleanup EXIT
 . perf/bench-lib.sh
-run() { dotnet "$loadgen" run --port "$1" --connections "$2" --window 1 --seconds "$seconds"; }
+patients="${PATIENTS:-1}"
+run() { dotnet "$loadgen" run --port "$1" --connections "$2" --window 1 --seconds "$seconds" --patients "$patients"; }
 # The engine's status straight from its admin endpoint (what `streamengine status --json` prints): polled every 0.1 s
 # while the sink drains, a CLI process each time (a .NET start-up, ~0.3 s of CPU) took a core from the engine it
 # measured. STATUS=cli polls through the CLI as before.
@@ -26,7 +30,7 @@ status() {
 }
 field() { python3 -c "import json,sys; d=json.load(sys.stdin); print(d$1)"; }
 
-echo "# $(date -u +%FT%TZ) commit $(git rev-parse --short HEAD), $(nproc) cores, ${seconds}s load, 64 connections, 1 KB ADT^A01, SQLite fsync"
+echo "# $(date -u +%FT%TZ) commit $(git rev-parse --short HEAD), $(nproc) cores, ${seconds}s load, 64 connections, 1 KB ADT^A01 for $patients patient(s), SQLite fsync"
 for l in "${lanes[@]}"; do
   name="e2e$l"
   cat > "$work/$name.json" <<JSON
@@ -39,7 +43,7 @@ JSON
   kill $bpid; wait $bpid 2>/dev/null || true
   dotnet "$host" run --config "$work/$name.json" > "$work/$name.log" 2>&1 & epid=$!; pids+=($epid)
   port=$(port_of "$work/$name.log")
-  dotnet "$loadgen" run --port "$port" --connections 64 --window 1 --seconds "${WARMUP:-20}" >/dev/null
+  dotnet "$loadgen" run --port "$port" --connections 64 --window 1 --seconds "${WARMUP:-20}" --patients "$patients" >/dev/null
   while [ "$(status "$work/$name.json" | field '["sinks"][0]["inFlight"]')" != 0 ]; do sleep 0.1; done
   before=$(status "$work/$name.json" | field '["sinks"][0]["counts"]["delivered"]')
   start=$(date +%s.%N)
