@@ -33,8 +33,14 @@ public sealed class GatedTarget : IDeliveryTarget
     /// <summary>Ready messages one lane may prepare in a row (the engine's file sink takes several).</summary>
     public int LaneBatch { get; init; } = 1;
 
+    /// <summary>As the file sink: preparing is computation only, so a replay may prepare a patient's messages at once.</summary>
+    public bool PreparesAhead { get; init; }
+
     private int _prepared;
     private int _committed;
+
+    /// <summary>Messages prepared so far (a held one counts once released).</summary>
+    public int PreparedCount => Volatile.Read(ref _prepared);
 
     /// <summary>The most messages ever prepared and not yet committed: above the lanes only when lanes take several at once.</summary>
     public int MostPreparedAhead { get; private set; }

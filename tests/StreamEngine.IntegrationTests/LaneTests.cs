@@ -63,11 +63,12 @@ public sealed class LaneTests() : SinkActorHarness("l")
     }
 
     [Theory]
-    [InlineData(false)] // a file: written when the result is back on the actor
-    [InlineData(true)] // a FHIR server: sent while preparing, so a held message must not even start
-    public async Task AReplay_NeverDeliversAPatientsMessage_AfterOneOfTheirsFailed(bool deliversWhilePreparing)
+    [InlineData(false, false)] // written when the result is back on the actor
+    [InlineData(true, false)] // a FHIR server: sent while preparing, so a held message must not even start
+    [InlineData(false, true)] // a file: A3 may be prepared before A2's failure is known, and must not be written
+    public async Task AReplay_NeverDeliversAPatientsMessage_AfterOneOfTheirsFailed(bool deliversWhilePreparing, bool preparesAhead)
     {
-        var target = new GatedTarget { DeliversWhilePreparing = deliversWhilePreparing };
+        var target = new GatedTarget { DeliversWhilePreparing = deliversWhilePreparing, PreparesAhead = preparesAhead };
         IActorRef sink = StartSink(target);
         Kit.ExpectMsg<SinkReady>(TimeSpan.FromSeconds(30));
         Send("A1", "P1");
@@ -84,6 +85,37 @@ public sealed class LaneTests() : SinkActorHarness("l")
         List<string> replayed = target.Written.Skip(5).ToList();
         Assert.Equal(["A1", "B1", "B2"], replayed.Order());
         Assert.Equal(["B1", "B2"], replayed.Where(id => id[0] == 'B'));
+    }
+
+    [Fact]
+    public async Task AReplayToAFile_PreparesOnePatientsMessagesAtOnce_AndWritesThemInJournalOrder()
+    {
+        // One patient's whole stream: live, one message after another; replayed to a target that only computes while
+        // preparing (the file sink), the lanes prepare the later ones while the first is still being worked out.
+        var target = new GatedTarget { PreparesAhead = true, LaneBatch = 2 };
+        IActorRef sink = StartSink(target);
+        Kit.ExpectMsg<SinkReady>(TimeSpan.FromSeconds(30));
+        string[] ids = [.. Enumerable.Range(1, 12).Select(i => $"A{i}")];
+        foreach (string id in ids)
+        {
+            Send(id, "P1");
+        }
+
+        await Kit.AwaitAssertAsync(() => Assert.Equal(ids, target.Written), TimeSpan.FromSeconds(30));
+        int live = target.PreparedCount;
+        target.Hold("A1");
+        Task<ReplayResult> replay = sink.Ask<ReplayResult>(new ReplayRequest("r1", 1, null, null, false, null, false), TimeSpan.FromSeconds(30));
+
+        // A1 is held on its lane; the other lanes prepare A2... meanwhile, and nothing is written before A1.
+        await Kit.AwaitAssertAsync(() => Assert.True(target.PreparedCount - live >= 3, $"{target.PreparedCount - live} prepared while A1 was held"),
+            TimeSpan.FromSeconds(30));
+        Assert.Equal(ids.Length, target.Written.Count);
+        target.Release("A1");
+
+        ReplayResult result = await replay;
+        Assert.Null(result.Error);
+        Assert.Equal((12L, 12L, 0L), (result.Messages, result.Delivered, result.Failed));
+        Assert.Equal(ids, target.Written.Skip(ids.Length));
     }
 
     [Fact]

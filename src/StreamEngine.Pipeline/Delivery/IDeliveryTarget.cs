@@ -65,6 +65,14 @@ public interface IDeliveryTarget : IDisposable
     int LaneBatch => 1;
 
     /// <summary>
+    /// True for a target whose <see cref="PrepareAsync"/> is computation on the message alone (no delivery, nothing that
+    /// an earlier message changes): a replay may then prepare one patient's messages at once, on several lanes, and
+    /// commit them in journal order. A stream of one patient (or of unkeyed messages) is then not replayed one message at
+    /// a time.
+    /// </summary>
+    bool PreparesAhead => false;
+
+    /// <summary>
     /// True for a target that cannot be asked what it already holds (a FHIR server, an MLLP receiver): each delivery is
     /// recorded (a watermark counting it persisted) before the same patient's next message goes, so that a restart
     /// re-sends at most each patient's last delivered message (the same state again, never an older one after a newer

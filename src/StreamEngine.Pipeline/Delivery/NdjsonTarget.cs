@@ -62,6 +62,9 @@ public sealed class NdjsonTarget : IDeliveryTarget
     public int LaneBatch => 32;
 
     /// <inheritdoc />
+    public bool PreparesAhead => true;
+
+    /// <inheritdoc />
     public Task<PreparedDelivery> PrepareAsync(long sequenceNr, IIngestEvent journaled, CancellationToken cancellationToken)
     {
         DeliveryResult result = _mapping.Prepare(journaled, out Bundle? bundle);

@@ -1,3 +1,4 @@
+using System.Globalization;
 using Akka;
 using Akka.Actor;
 using Akka.Event;
@@ -1492,7 +1493,9 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
                 }
 
                 var e = (IIngestEvent)envelope.Event;
-                run.Lanes.Add(envelope.SequenceNr, KeysOf(e), e);
+                // Prepared ahead, each message is a lane key of its own: any may start at once, and the commit follows
+                // journal order (ReplayRun.Committing).
+                run.Lanes.Add(envelope.SequenceNr, run.Ahead ? [envelope.SequenceNr.ToString(CultureInfo.InvariantCulture)] : KeysOf(e), e);
             }
 
             run.AckTo = Sender;
@@ -1507,28 +1510,36 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
             }
 
             ReplayRun run = done.Run;
-            for (int i = 0; i < done.Batch.Count; i++)
+            if (!run.Ahead)
             {
-                long seq = done.Batch[i].SequenceNr;
-                DeliveryResult result;
-                try
+                for (int i = 0; i < done.Batch.Count; i++)
                 {
-                    result = done.Prepared?[i] is { } prepared ? run.Target.Commit(prepared) : DeliveryResult.Quarantine("Failed");
+                    CommitReplayed(run, done.Batch[i].SequenceNr, done.Batch[i].Item, done.Prepared?[i]);
                 }
-                catch (IOException e)
+            }
+            else
+            {
+                // Lanes finish in any order: what is prepared waits until everything started before it is committed.
+                for (int i = 0; i < done.Batch.Count; i++)
                 {
-                    _log.Warning("Sink {0}: replay {1} could not write sequence {2} ({3})", _sink.Id, run.Request.ReplayId, seq, e.GetType().Name);
-                    result = DeliveryResult.Quarantine("Failed");
-                }
-
-                switch (result.Outcome)
-                {
-                    case DeliveryOutcome.Delivered: run.Delivered++; break;
-                    case DeliveryOutcome.Filtered: run.Filtered++; break;
-                    default: run.Failed++; run.FailedKeys.UnionWith(KeysOf(done.Batch[i].Item)); break;
+                    run.Prepared[done.Batch[i].SequenceNr] = (done.Batch[i].Item, done.Prepared?[i]);
                 }
 
-                run.Lanes.Release(seq);
+                while (run.Committing.TryPeek(out long next) && run.Prepared.Remove(next, out (IIngestEvent Item, PreparedDelivery? Prepared) ready))
+                {
+                    run.Committing.Dequeue();
+                    if (KeysOf(ready.Item) is { Length: > 0 } keys && run.FailedKeys.Overlaps(keys))
+                    {
+                        // Prepared before an earlier message of the same patient failed: held back as if never started.
+                        run.Failed++;
+                        run.HeldBehind++;
+                        run.FailedKeys.UnionWith(keys);
+                        run.Lanes.Release(next);
+                        continue;
+                    }
+
+                    CommitReplayed(run, next, ready.Item, ready.Prepared);
+                }
             }
 
             run.Lanes.EndLane();
@@ -1633,8 +1644,40 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
         }
     }
 
+    // Commits one replayed message (null when its lane failed) and counts what became of it.
+    private void CommitReplayed(ReplayRun run, long seq, IIngestEvent item, PreparedDelivery? prepared)
+    {
+        DeliveryResult result;
+        try
+        {
+            result = prepared is { } p ? run.Target.Commit(p) : DeliveryResult.Quarantine("Failed");
+        }
+        catch (IOException e)
+        {
+            _log.Warning("Sink {0}: replay {1} could not write sequence {2} ({3})", _sink.Id, run.Request.ReplayId, seq, e.GetType().Name);
+            result = DeliveryResult.Quarantine("Failed");
+        }
+
+        switch (result.Outcome)
+        {
+            case DeliveryOutcome.Delivered: run.Delivered++; break;
+            case DeliveryOutcome.Filtered: run.Filtered++; break;
+            default: run.Failed++; run.FailedKeys.UnionWith(KeysOf(item)); break;
+        }
+
+        run.Lanes.Release(seq);
+    }
+
     private void StartReplayLane(ReplayRun run, List<(long SequenceNr, IIngestEvent Item)> batch)
     {
+        if (run.Ahead)
+        {
+            foreach ((long seq, _) in batch)
+            {
+                run.Committing.Enqueue(seq); // lanes start in journal order: this is the order of the commits
+            }
+        }
+
         Task<PreparedDelivery?[]> lane = RunLane(run.Target, batch, failEach: true);
         lane.PipeTo(Self, success: prepared => new ReplayLaneDone(run, lane, batch, prepared), failure: _ => new ReplayLaneDone(run, lane, batch, null));
     }
@@ -2103,6 +2146,15 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
 
         /// <summary>Patient keys with a failed message in this replay: their later messages are not delivered.</summary>
         public HashSet<string> FailedKeys { get; } = [];
+
+        /// <summary>Messages are prepared ahead of their patient's earlier ones (<see cref="IDeliveryTarget.PreparesAhead"/>).</summary>
+        public bool Ahead { get; } = target.PreparesAhead;
+
+        /// <summary>Prepared ahead: the messages started, in journal order, not yet committed.</summary>
+        public Queue<long> Committing { get; } = new();
+
+        /// <summary>Prepared ahead: what came back from the lanes and waits for an earlier message's commit.</summary>
+        public Dictionary<long, (IIngestEvent Item, PreparedDelivery? Prepared)> Prepared { get; } = [];
     }
 
     private sealed record ReplaySelected(ReplayRequest Request, IActorRef ReplyTo, ReplaySelection Selection)
