@@ -1606,7 +1606,8 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
                 // As live work parks a patient's later messages behind a quarantined one: once a patient's message
                 // failed in this replay, their later ones are not started (a FHIR target delivers while preparing), so
                 // the replay's output keeps every patient's order. The lanes release a patient's next message only
-                // after the earlier one's result is back here, so the failure is always known first.
+                // after the earlier one's result is back here, so the failure is always known first (prepared ahead,
+                // a message may start before that result: it is checked again when its turn to be committed comes).
                 batch.RemoveAll(m =>
                 {
                     string[] keys = KeysOf(m.Item);
