@@ -12,8 +12,8 @@ namespace StreamEngine.LoadGen;
 /// `run` sends copies of the 1.1 KB benchmark ADT^A01 (each with its own MSH-10) over N connections for a fixed
 /// time and prints one line: connections, window, msgs/s, ACK latency p50/p99 (ms). `--patients K` spreads the messages
 /// over K patients in turn (PID-3's MRN, and the account number that starts with it, rewritten at the same length, so
-/// every message stays 1.1 KB); the default, 1, sends every message for the same patient, whose messages a sink must deliver one after
-/// another.
+/// every message stays 1.1 KB); the default, 1, sends every message for the same patient, whose messages a sink must
+/// deliver one after another.
 /// </summary>
 public static class Program
 {

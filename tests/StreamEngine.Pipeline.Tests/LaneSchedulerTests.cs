@@ -45,6 +45,25 @@ public sealed class LaneSchedulerTests
     }
 
     [Fact]
+    public void UnorderedMessages_StartAtOnce_AndHoldBackNoPatient()
+    {
+        // A replay that prepares ahead keeps the order itself: its messages wait for nothing, and a keyed message
+        // added after them does not wait for them either.
+        var lanes = new LaneScheduler<string>(8);
+        lanes.AddUnordered(1, "a1");
+        lanes.AddUnordered(2, "a2");
+        lanes.AddUnordered(3, "a3");
+        lanes.Add(4, ["a"], "a4");
+        Assert.Equal([1, 2, 3, 4], StartAll(lanes));
+        Assert.False(lanes.Holds(["b"]));
+        Finish(lanes, 3);
+        Finish(lanes, 1);
+        Finish(lanes, 4);
+        Finish(lanes, 2);
+        Assert.Equal((0, 0), (lanes.Count, lanes.Running));
+    }
+
+    [Fact]
     public void ALane_TakesAFairShareOfTheReadyMessages_OfDifferentPatients_AndHoldsOneLaneUntilEnded()
     {
         var lanes = new LaneScheduler<string>(2);

@@ -68,6 +68,16 @@ public sealed class LaneScheduler<T>
         }
     }
 
+    /// <summary>
+    /// Adds the next message with no order to wait for: it may start at once, alongside any other, and holds back nothing.
+    /// For a caller that keeps the order itself (a replay that prepares ahead and commits in journal order).
+    /// </summary>
+    public void AddUnordered(long sequenceNr, T item)
+    {
+        _entries.Add(sequenceNr, new Entry([], item));
+        _ready.Enqueue(sequenceNr);
+    }
+
     /// <summary>Whether a message of any of these patients is waiting or running (none: the unkeyed messages).</summary>
     public bool Holds(IReadOnlyCollection<string> keys)
     {

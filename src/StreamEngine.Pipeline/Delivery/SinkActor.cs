@@ -1,4 +1,3 @@
-using System.Globalization;
 using Akka;
 using Akka.Actor;
 using Akka.Event;
@@ -1493,9 +1492,14 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
                 }
 
                 var e = (IIngestEvent)envelope.Event;
-                // Prepared ahead, each message is a lane key of its own: any may start at once, and the commit follows
-                // journal order (ReplayRun.Committing).
-                run.Lanes.Add(envelope.SequenceNr, run.Ahead ? [envelope.SequenceNr.ToString(CultureInfo.InvariantCulture)] : KeysOf(e), e);
+                if (run.Ahead)
+                {
+                    run.Lanes.AddUnordered(envelope.SequenceNr, e); // any may start at once; committed in journal order (ReplayRun.Committing)
+                }
+                else
+                {
+                    run.Lanes.Add(envelope.SequenceNr, KeysOf(e), e);
+                }
             }
 
             run.AckTo = Sender;
@@ -1528,17 +1532,11 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
                 while (run.Committing.TryPeek(out long next) && run.Prepared.Remove(next, out (IIngestEvent Item, PreparedDelivery? Prepared) ready))
                 {
                     run.Committing.Dequeue();
-                    if (KeysOf(ready.Item) is { Length: > 0 } keys && run.FailedKeys.Overlaps(keys))
+                    if (!HeldBehindAFailure(run, next, ready.Item))
                     {
-                        // Prepared before an earlier message of the same patient failed: held back as if never started.
-                        run.Failed++;
-                        run.HeldBehind++;
-                        run.FailedKeys.UnionWith(keys);
-                        run.Lanes.Release(next);
-                        continue;
+                        // Not prepared before an earlier message of the same patient failed (held back as if never started).
+                        CommitReplayed(run, next, ready.Item, ready.Prepared);
                     }
-
-                    CommitReplayed(run, next, ready.Item, ready.Prepared);
                 }
             }
 
@@ -1608,20 +1606,7 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
                 // the replay's output keeps every patient's order. The lanes release a patient's next message only
                 // after the earlier one's result is back here, so the failure is always known first (prepared ahead,
                 // a message may start before that result: it is checked again when its turn to be committed comes).
-                batch.RemoveAll(m =>
-                {
-                    string[] keys = KeysOf(m.Item);
-                    if (keys.Length == 0 || !run.FailedKeys.Overlaps(keys))
-                    {
-                        return false;
-                    }
-
-                    run.Failed++;
-                    run.HeldBehind++;
-                    run.FailedKeys.UnionWith(keys); // a merge holds back both patients
-                    run.Lanes.Release(m.SequenceNr);
-                    return true;
-                });
+                batch.RemoveAll(m => HeldBehindAFailure(run, m.SequenceNr, m.Item));
             }
 
             if (batch.Count == 0)
@@ -1643,6 +1628,22 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
         {
             FinishReplay(run.Error);
         }
+    }
+
+    // A replayed message of a patient with a failed message earlier in this replay: counted as failed, held behind, done.
+    private static bool HeldBehindAFailure(ReplayRun run, long seq, IIngestEvent item)
+    {
+        string[] keys = KeysOf(item);
+        if (keys.Length == 0 || !run.FailedKeys.Overlaps(keys))
+        {
+            return false;
+        }
+
+        run.Failed++;
+        run.HeldBehind++;
+        run.FailedKeys.UnionWith(keys); // a merge holds back both patients
+        run.Lanes.Release(seq);
+        return true;
     }
 
     // Commits one replayed message (null when its lane failed) and counts what became of it.
