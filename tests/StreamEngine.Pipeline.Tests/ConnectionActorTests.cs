@@ -147,4 +147,53 @@ public sealed class ConnectionActorTests() : Akka.TestKit.Xunit2.TestKit(Pipelin
         journal.Reply(new Journaled(journal.ExpectMsg<Append>().CorrelationId, 2));
         Assert.Equal(new byte[] { 0x0B, 0x15, 0x1C, 0x0D }, ExpectMsg<ByteString>().ToArray());
     }
+
+    [Fact]
+    public async Task FrameFromTheStream_IsAnsweredByTheJournalItself_OnlyOnceCommitted()
+    {
+        var journal = CreateTestProbe();
+        IActorRef connection = Sys.ActorOf(ConnectionActor.Props(Listener with { CommitTimeout = TimeSpan.FromSeconds(30) }, journal.Ref, new Hl7AckBuilder(DateTimeOffset.UtcNow), Hasher));
+        var reply = new TaskCompletionSource<ByteString>();
+        connection.Tell(new InboundFrame(TestData.Message(@"MSH|^~\&|PAS|RX1|R|RX1|20260101||ADT^A01|D1|P|2.4", "PID|1||X"), reply));
+
+        Append append = journal.ExpectMsg<Append>();
+        Assert.NotNull(append.OnCommitted);
+        journal.ExpectNoMsg(TimeSpan.FromMilliseconds(100));
+        Assert.False(reply.Task.IsCompleted); // no ACK before the commit
+
+        append.OnCommitted!.Committed(5, duplicate: false);
+        Hl7Message ack = Ack(await reply.Task.WaitAsync(TimeSpan.FromSeconds(5)));
+        Assert.Equal(("AA", "D1"), (ack.Get("MSA-1"), ack.Get("MSA-2")));
+        ExpectNoMsg(TimeSpan.FromMilliseconds(100));
+    }
+
+    [Fact]
+    public async Task FrameFromTheStream_WhoseCommitFails_GetsAr207_AndOneThatTimesOut_IsNotOverwrittenByALateCommit()
+    {
+        var journal = CreateTestProbe();
+        IActorRef connection = Sys.ActorOf(ConnectionActor.Props(Listener, journal.Ref, new Hl7AckBuilder(DateTimeOffset.UtcNow), Hasher));
+
+        var failed = new TaskCompletionSource<ByteString>();
+        connection.Tell(new InboundFrame(TestData.Message(@"MSH|^~\&|PAS|RX1|R|RX1|20260101||ADT^A01|F2|P|2.4", "PID|1||X"), failed));
+        journal.Reply(new AppendFailed(journal.ExpectMsg<Append>().CorrelationId));
+        Hl7Message nak = Ack(await failed.Task.WaitAsync(TimeSpan.FromSeconds(5)));
+        Assert.Equal(("AR", "F2", "207"), (nak.Get("MSA-1"), nak.Get("MSA-2"), nak.Get("ERR-1.4.1")));
+
+        // One answered at once, then one the journal never answers: only the second is reported as timed out.
+        var answered = new TaskCompletionSource<ByteString>();
+        connection.Tell(new InboundFrame(TestData.Message(@"MSH|^~\&|PAS|RX1|R|RX1|20260101||ADT^A01|OK3|P|2.4", "PID|1||X"), answered));
+        journal.ExpectMsg<Append>().OnCommitted!.Committed(8, duplicate: false);
+        Assert.Equal("AA", Ack(await answered.Task.WaitAsync(TimeSpan.FromSeconds(5))).Get("MSA-1"));
+
+        var slow = new TaskCompletionSource<ByteString>();
+        await EventFilter.Warning(contains: "timed out").ExpectOneAsync(async () =>
+        {
+            connection.Tell(new InboundFrame(TestData.Message(@"MSH|^~\&|PAS|RX1|R|RX1|20260101||ADT^A01|SLOW2|P|2.4", "PID|1||X"), slow));
+            Append late = journal.ExpectMsg<Append>();
+            Hl7Message ar = Ack(await slow.Task.WaitAsync(TimeSpan.FromSeconds(5)));
+            Assert.Equal(("AR", "207"), (ar.Get("MSA-1"), ar.Get("ERR-1.4.1"))); // v2.4: the code goes in ERR-1
+            late.OnCommitted!.Committed(9, duplicate: false); // too late: the AR stands
+        });
+        Assert.Equal("AR", Ack(await slow.Task).Get("MSA-1"));
+    }
 }

@@ -116,6 +116,28 @@ public sealed class IngestJournalTests() : Akka.TestKit.Xunit2.TestKit(PipelineT
     }
 
     [Fact]
+    public void AnAppendThatBringsItsAnswer_IsAnsweredThroughIt_AsItCommits_ResendsToo()
+    {
+        IActorRef journal = Sys.ActorOf(IngestJournal.Props("ingest/d4/default", "d4", Options()));
+        var answers = new AnswerProbe(TestActor);
+        journal.Tell(new Append(1, Event(3), answers));
+        journal.Tell(new Append(2, Event(3), answers)); // a resend while the first is in flight
+        journal.Tell(new Append(3, Event(4), answers));
+        Assert.Equal((1L, false), ExpectMsg<(long, bool)>());
+        Assert.Equal((1L, true), ExpectMsg<(long, bool)>());
+        Assert.Equal((2L, false), ExpectMsg<(long, bool)>());
+        journal.Tell(new Append(4, Event(4), answers)); // a resend after the commit
+        Assert.Equal((2L, true), ExpectMsg<(long, bool)>());
+        ExpectNoMsg(TimeSpan.FromMilliseconds(100)); // no Journaled message besides
+    }
+
+    // Reports each answer the journal gives to the test actor.
+    private sealed class AnswerProbe(IActorRef to) : ICommitAnswer
+    {
+        public void Committed(long sequenceNr, bool duplicate) => to.Tell((sequenceNr, duplicate));
+    }
+
+    [Fact]
     public void SameControlId_WithDifferentContent_IsJournaledAsNew()
     {
         IActorRef journal = Sys.ActorOf(IngestJournal.Props("ingest/d3/default", "d3", Options()));

@@ -54,4 +54,21 @@ public sealed class MessageFingerprintTests
         Assert.DoesNotContain("M1", a.Hash("mrn:M1"), StringComparison.Ordinal);
         Assert.Equal(string.Empty, a.Hash(null));
     }
+
+    [Fact]
+    public async Task PatientKeyHash_IsTheFirstHalfOfTheHmacSha256_OnEveryThread()
+    {
+        // Journals and indexes hold these hashes: how they are computed may change, their values may not.
+        byte[] key = [.. Enumerable.Range(0, 32).Select(i => (byte)i)];
+        var hasher = new PatientKeyHasher(key);
+        string Expected(string value) =>
+            Convert.ToHexStringLower(System.Security.Cryptography.HMACSHA256.HashData(key, System.Text.Encoding.UTF8.GetBytes(value))[..16]);
+
+        string[] keys = [.. Enumerable.Range(0, 200).Select(i => $"mrn:P{i:D8}"), "nhs:9434765919", "mrn:Ünïcødé"];
+        string[][] results = await Task.WhenAll(Enumerable.Range(0, 4).Select(_ => Task.Run(() => keys.Select(hasher.Hash).ToArray())));
+        foreach (string[] result in results)
+        {
+            Assert.Equal(keys.Select(Expected), result);
+        }
+    }
 }

@@ -25,7 +25,7 @@ public sealed class JournalWriterSetup(Func<IJournalRowWriter> open) : Setup
 /// several task hops; that cost, not the disk, capped durable ingest (perf/RESULTS.md). Here rows are serialized
 /// exactly as the plugin serializes them (same columns, manifest, serializer id, CSV tags, ticks in <c>created</c>) and
 /// inserted by one prepared statement on one connection by a <see cref="JournalWriter"/>: one transaction (one fsync) per
-/// write request, committed on the journal actor's thread. An ingest journal's request holds every frame that arrived
+/// write request, committed on the journal actor's thread, and the replies told straight to the persistent actor. An ingest journal's request holds every frame that arrived
 /// while its previous commit ran (Akka's Eventsourced keeps one write in flight and batches the rest): group commit.
 /// A write is over when this method returns, so no read of the highest sequence number (handled by this actor too) can
 /// overtake one, which is what the plugin's own bookkeeping of writes in progress was for.</para>
@@ -60,11 +60,87 @@ public sealed class DirectWriteJournal : SqlWriteJournal
         _writer = new JournalWriter(setup.Value.Open);
     }
 
-    /// <inheritdoc />
-    protected override Task<IImmutableList<Exception>> WriteMessagesAsync(IEnumerable<AtomicWrite> messages, CancellationToken cancellationToken)
+    /// <summary>
+    /// Write requests are taken here rather than by the base class, which runs each through a circuit breaker and a
+    /// task and sends every reply through a resequencing actor: a message and a hop more per event on the path every
+    /// ACK waits for. The commit is synchronous, so the replies can go straight to the persistent actor, in the order
+    /// the base class gives them (<see cref="WriteMessagesSuccessful"/> first, then one per event), and no later request
+    /// to this actor (the highest sequence number, a replay, a delete) can overtake the write.
+    /// </summary>
+    protected override bool AroundReceive(Receive receive, object message)
+    {
+        if (message is WriteMessages write)
+        {
+            Write(write);
+            return true;
+        }
+
+        return base.AroundReceive(receive, message);
+    }
+
+    private void Write(WriteMessages write)
+    {
+        var rows = new List<JournalRowData>();
+        Exception? failure = null;
+        Exception?[]? rejected = null;
+        try
+        {
+            rejected = Serialize(PreparePersistentBatch(write.Messages), rows);
+            failure = Commit(rows);
+        }
+        catch (Exception e)
+        {
+            failure = e; // as the base class does when preparing the batch throws
+        }
+
+        int instance = write.ActorInstanceId;
+        IActorRef actor = write.PersistentActor;
+        actor.Tell(failure is null ? WriteMessagesSuccessful.Instance : new WriteMessagesFailed(failure, write.Messages.Count(m => m is AtomicWrite)), Self);
+        int atomic = 0;
+        foreach (IPersistentEnvelope envelope in write.Messages)
+        {
+            if (envelope is not AtomicWrite atomicWrite)
+            {
+                actor.Tell(new LoopMessageSuccess(envelope.Payload, instance), envelope.Sender);
+                continue;
+            }
+
+            Exception? cause = rejected is { } r && atomic < r.Length ? r[atomic] : null;
+            foreach (IPersistentRepresentation persistent in (IImmutableList<IPersistentRepresentation>)atomicWrite.Payload)
+            {
+                object reply = failure is not null ? new WriteMessageFailure(persistent, failure, instance)
+                    : cause is not null ? new WriteMessageRejected(persistent, cause, instance)
+                    : new WriteMessageSuccess(persistent, instance);
+                actor.Tell(reply, persistent.Sender);
+            }
+
+            atomic++;
+        }
+    }
+
+    private Exception? Commit(List<JournalRowData> rows)
+    {
+        if (rows.Count == 0)
+        {
+            return null;
+        }
+
+        try
+        {
+            _writer.Commit(rows);
+            return null;
+        }
+        catch (Exception e)
+        {
+            return e; // a failed commit fails every write in it
+        }
+    }
+
+    // The atomic writes' rows into rows, in order; one cause per atomic write that could not be serialized (it is
+    // rejected, as the plugin does, not the batch), or null when all were.
+    private Exception?[]? Serialize(IEnumerable<AtomicWrite> messages, List<JournalRowData> rows)
     {
         long now = DateTime.UtcNow.Ticks;
-        var rows = new List<JournalRowData>();
         Exception?[]? rejected = null;
         int index = 0;
         foreach (AtomicWrite write in messages)
@@ -79,7 +155,6 @@ public sealed class DirectWriteJournal : SqlWriteJournal
             }
             catch (Exception e)
             {
-                // As the plugin does: a payload that cannot be serialized rejects its atomic write, not the batch.
                 rows.RemoveRange(before, rows.Count - before);
                 rejected ??= new Exception?[index + 1];
                 if (rejected.Length <= index)
@@ -93,25 +168,25 @@ public sealed class DirectWriteJournal : SqlWriteJournal
             index++;
         }
 
-        if (rows.Count > 0)
+        if (rejected is not null && rejected.Length < index)
         {
-            try
-            {
-                _writer.Commit(rows);
-            }
-            catch (Exception e)
-            {
-                return Task.FromException<IImmutableList<Exception>>(e); // a failed commit fails every write in it
-            }
+            Array.Resize(ref rejected, index); // one result per atomic write, null where it was stored
         }
 
-        if (rejected is null)
+        return rejected;
+    }
+
+    /// <summary>Not called (<see cref="AroundReceive"/> takes every write request), but kept to the base class's contract.</summary>
+    protected override Task<IImmutableList<Exception>> WriteMessagesAsync(IEnumerable<AtomicWrite> messages, CancellationToken cancellationToken)
+    {
+        var rows = new List<JournalRowData>();
+        Exception?[]? rejected = Serialize(messages, rows);
+        if (Commit(rows) is { } failure)
         {
-            return Task.FromResult<IImmutableList<Exception>>(null!); // nothing rejected
+            return Task.FromException<IImmutableList<Exception>>(failure);
         }
 
-        Array.Resize(ref rejected, index); // one result per atomic write, null where it was stored
-        return Task.FromResult<IImmutableList<Exception>>(ImmutableList.Create(rejected)!);
+        return Task.FromResult<IImmutableList<Exception>>(rejected is null ? null! : ImmutableList.Create<Exception>(rejected!));
     }
 
     /// <inheritdoc />

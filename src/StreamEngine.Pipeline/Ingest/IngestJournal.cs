@@ -45,7 +45,7 @@ public sealed class IngestJournal : ReceivePersistentActor, IWithTimers
     private readonly IngestOptions _options;
     private readonly List<Subscription> _subscribers = [];
     private readonly DedupeKeys _dedupe = new();
-    private readonly Dictionary<(long Key, long Content), List<(IActorRef ReplyTo, long CorrelationId)>> _waiters = [];
+    private readonly Dictionary<(long Key, long Content), List<(IActorRef ReplyTo, Append Append)>> _waiters = [];
 
     // Appends in flight, by event identity, so a rejected write can be answered (events are distinct objects).
     private readonly Dictionary<IIngestEvent, (IActorRef ReplyTo, long CorrelationId)> _inFlight = new(ReferenceEqualityComparer.Instance);
@@ -238,7 +238,7 @@ public sealed class IngestJournal : ReceivePersistentActor, IWithTimers
                 StreamEngineTelemetry.Duplicates.Add(1, _listenerTag);
                 if (known > 0)
                 {
-                    replyTo.Tell(new Journaled(append.CorrelationId, known, Duplicate: true));
+                    Answer(replyTo, append, known, duplicate: true);
                 }
                 else
                 {
@@ -248,7 +248,7 @@ public sealed class IngestJournal : ReceivePersistentActor, IWithTimers
                         _waiters[(key, content)] = waiting = [];
                     }
 
-                    waiting.Add((replyTo, append.CorrelationId));
+                    waiting.Add((replyTo, append));
                 }
 
                 return;
@@ -278,7 +278,7 @@ public sealed class IngestJournal : ReceivePersistentActor, IWithTimers
             _pendingKeys.Remove(e);
             long seq = LastSequenceNr;
             StreamEngineTelemetry.Journaled.Add(1, _listenerTag);
-            replyTo.Tell(new Journaled(append.CorrelationId, seq));
+            Answer(replyTo, append, seq, duplicate: false);
             if (remembered)
             {
                 Committed(seq, (MessageReceived)e);
@@ -292,15 +292,28 @@ public sealed class IngestJournal : ReceivePersistentActor, IWithTimers
         });
     }
 
+    // A committed (or already committed) frame: its answer directly when it brought one, else a message to its sender.
+    private static void Answer(IActorRef replyTo, Append append, long seq, bool duplicate)
+    {
+        if (append.OnCommitted is { } answer)
+        {
+            answer.Committed(seq, duplicate);
+        }
+        else
+        {
+            replyTo.Tell(new Journaled(append.CorrelationId, seq, duplicate));
+        }
+    }
+
     private void Committed(long seq, MessageReceived message)
     {
         (long key, long content) = (message.KeyHash, message.ContentHash);
         _dedupe.Commit(key, content, seq);
         if (_waiters.Remove((key, content), out var waiters))
         {
-            foreach ((IActorRef waiter, long correlation) in waiters)
+            foreach ((IActorRef waiter, Append waiting) in waiters)
             {
-                waiter.Tell(new Journaled(correlation, seq, Duplicate: true));
+                Answer(waiter, waiting, seq, duplicate: true);
             }
         }
 
@@ -428,9 +441,9 @@ public sealed class IngestJournal : ReceivePersistentActor, IWithTimers
             _dedupe.Remove(pendingKey.Key, pendingKey.Content); // only this content; others under the same control id stay known
             if (_waiters.Remove(pendingKey, out var waiters))
             {
-                foreach ((IActorRef waiter, long correlation) in waiters)
+                foreach ((IActorRef waiter, Append waiting) in waiters)
                 {
-                    waiter.Tell(new AppendFailed(correlation));
+                    waiter.Tell(new AppendFailed(waiting.CorrelationId));
                 }
             }
         }
@@ -450,7 +463,7 @@ public sealed class IngestJournal : ReceivePersistentActor, IWithTimers
         // (Akka's own error line is not logged: the supervisor's line says it restarts).
         _log.Warning("Ingest journal {0} could not write at sequence {1} ({2}); {3} waiting frames answered AR", PersistenceId, sequenceNr,
             FailureText.Of(cause), _inFlight.Count + _waiters.Sum(w => w.Value.Count));
-        foreach ((IActorRef replyTo, long correlation) in _inFlight.Values.Concat(_waiters.Values.SelectMany(w => w)))
+        foreach ((IActorRef replyTo, long correlation) in _inFlight.Values.Concat(_waiters.Values.SelectMany(w => w.Select(x => (x.ReplyTo, x.Append.CorrelationId)))))
         {
             replyTo.Tell(new AppendFailed(correlation));
         }

@@ -1,7 +1,22 @@
 namespace StreamEngine.Pipeline.Ingest;
 
-/// <summary>Asks the journal to persist an event; answered with <see cref="Journaled"/> once committed.</summary>
-public sealed record Append(long CorrelationId, IIngestEvent Event);
+/// <summary>
+/// Asks the journal to persist an event; answered with <see cref="Journaled"/> once committed, or, when
+/// <paramref name="OnCommitted"/> is given, by calling it from the persist callback instead (no message back to the
+/// sender). A failure is always answered with <see cref="AppendFailed"/> to the sender.
+/// </summary>
+public sealed record Append(long CorrelationId, IIngestEvent Event, ICommitAnswer? OnCommitted = null);
+
+/// <summary>
+/// A frame's answer that the journal gives itself the moment the frame's event is committed (or found to be a resend
+/// of a committed one), from its persist callback: the connection's ACK goes out without a hop through the connection's
+/// actor. Called on the journal's thread; it must be cheap and thread-safe.
+/// </summary>
+public interface ICommitAnswer
+{
+    /// <summary>The event is committed at <paramref name="sequenceNr"/>, or is a resend of the one committed there.</summary>
+    void Committed(long sequenceNr, bool duplicate);
+}
 
 /// <summary>
 /// The event of <see cref="Append"/> is committed at this sequence number, or (<paramref name="Duplicate"/>) it is a

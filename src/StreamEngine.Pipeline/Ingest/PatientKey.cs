@@ -95,8 +95,16 @@ public sealed class PatientKeyHasher
 {
     private readonly byte[] _key;
 
+    // One keyed HMAC per thread, reset by each use: the one-shot HMACSHA256.HashData sets OpenSSL's MAC up from the
+    // key every time, which cost more than the hash itself (perf: ~2.5% of the engine at 64 connections).
+    private readonly ThreadLocal<IncrementalHash> _hmac;
+
     /// <summary>A hasher with this key.</summary>
-    public PatientKeyHasher(byte[] key) => _key = key;
+    public PatientKeyHasher(byte[] key)
+    {
+        _key = key;
+        _hmac = new ThreadLocal<IncrementalHash>(() => IncrementalHash.CreateHMAC(HashAlgorithmName.SHA256, _key));
+    }
 
     /// <summary>The hasher of a data directory, creating its key on first use.</summary>
     public static PatientKeyHasher ForDataDirectory(string dataDirectory)
@@ -130,7 +138,9 @@ public sealed class PatientKeyHasher
         Span<byte> utf8 = max <= 512 ? stackalloc byte[max] : new byte[max];
         int length = Encoding.UTF8.GetBytes(patientKey, utf8);
         Span<byte> mac = stackalloc byte[32];
-        HMACSHA256.HashData(_key, utf8[..length], mac);
+        IncrementalHash hmac = _hmac.Value!;
+        hmac.AppendData(utf8[..length]);
+        hmac.GetHashAndReset(mac);
         return Convert.ToHexStringLower(mac[..16]);
     }
 }

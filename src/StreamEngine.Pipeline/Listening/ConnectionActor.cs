@@ -28,6 +28,8 @@ public sealed class InboundFrame(byte[] payload, TaskCompletionSource<ByteString
 /// One live MLLP connection. For each frame: parse, hand to the ingest journal, and answer the stream with the
 /// framed ACK only once the journal has committed (AA/CA), or with AR/CR and an ERR segment when the frame has no
 /// usable MSH or the commit fails or times out. An empty answer means the sender asked for no ACK (MSH-15 = NE).
+/// A usable frame from the stream hands the journal its ACK, built in advance, and the journal's persist callback
+/// completes the stream's promise with it (<see cref="ICommitAnswer"/>): no hop back through this actor per message.
 /// </summary>
 public sealed class ConnectionActor : ReceiveActor, IWithTimers
 {
@@ -38,6 +40,9 @@ public sealed class ConnectionActor : ReceiveActor, IWithTimers
     private readonly Dictionary<long, PendingMessage> _pending = [];
     private readonly KeyValuePair<string, object?> _listenerTag;
     private readonly PatientKeyHasher _hasher;
+
+    // Frames whose ACK the journal gives directly on commit, oldest first: dropped from _pending once answered.
+    private readonly Queue<(long Correlation, PendingMessage Pending)> _answeredByJournal = new();
     private long _nextCorrelation;
 
     // Batches are bounded by the frame size (maxFrameBytes), not by the per-message segment limit.
@@ -58,9 +63,16 @@ public sealed class ConnectionActor : ReceiveActor, IWithTimers
         Receive<SweepCommits>(_ =>
         {
             // One periodic check per connection instead of a timer per message.
+            ForgetAnswered();
             long now = Environment.TickCount64;
             foreach (long correlation in _pending.Where(p => p.Value.Deadline <= now).Select(p => p.Key).ToList())
             {
+                if (_pending[correlation].Answered)
+                {
+                    _pending.Remove(correlation); // answered by the journal, behind one that was not yet
+                    continue;
+                }
+
                 _log.Warning("Listener {0}: journal commit timed out after {1}; answering AR 207", _listener.Id, _listener.CommitTimeout);
                 Complete(correlation, committed: false);
             }
@@ -90,6 +102,7 @@ public sealed class ConnectionActor : ReceiveActor, IWithTimers
 
     private void OnFrame(InboundFrame frame)
     {
+        ForgetAnswered();
         StreamEngineTelemetry.FramesReceived.Add(1, _listenerTag);
         DateTimeOffset receivedAt = DateTimeOffset.UtcNow;
         if (Hl7Batch.StartsWithEnvelope(frame.Payload))
@@ -161,9 +174,42 @@ public sealed class ConnectionActor : ReceiveActor, IWithTimers
             }
         }
 
-        _pending[correlation] = pending;
-        _journal.Tell(new Append(correlation, evt));
         pending.Deadline = Environment.TickCount64 + (long)_listener.CommitTimeout.TotalMilliseconds;
+        _pending[correlation] = pending;
+        if (pending.ReplyTo?.Promise is not null && pending.Error is null && evt is MessageReceived)
+        {
+            // The usual frame: its positive ACK is built now and the journal sends it the moment the frame commits,
+            // without a hop back through this actor. A failed or timed-out commit still comes here for its NAK.
+            PrepareAck(pending);
+            _answeredByJournal.Enqueue((correlation, pending));
+            _journal.Tell(new Append(correlation, evt, pending));
+            return;
+        }
+
+        _journal.Tell(new Append(correlation, evt));
+    }
+
+    private void PrepareAck(PendingMessage pending)
+    {
+        if (_listener.MllpRelease2)
+        {
+            pending.Prepare(ByteString.FromBytes(MllpFrame.CommitAck.ToArray()), "ACK", _listenerTag);
+            return;
+        }
+
+        string? code = Hl7AckBuilder.Code(pending.Message, AckOutcome.Accepted);
+        ByteString ack = code is null ? ByteString.Empty : ByteString.FromBytes(MllpFrame.Wrap(_acks.Build(pending.Message, code, null, null, DateTimeOffset.Now)));
+        pending.Prepare(ack, code, _listenerTag);
+    }
+
+    // Drops the frames the journal has answered (oldest first; one still waiting keeps the ones behind it a while).
+    private void ForgetAnswered()
+    {
+        while (_answeredByJournal.TryPeek(out var head) && head.Pending.Answered)
+        {
+            _answeredByJournal.Dequeue();
+            _pending.Remove(head.Correlation);
+        }
     }
 
     private void Complete(long correlation, bool committed)
@@ -176,8 +222,11 @@ public sealed class ConnectionActor : ReceiveActor, IWithTimers
         if (_listener.MllpRelease2 && pending.Batch is null)
         {
             bool stored = committed && pending.Error is null;
-            StreamEngineTelemetry.AcksSent.Add(1, _listenerTag, new("code", stored ? "ACK" : "NAK"));
-            pending.ReplyTo!.Send(ByteString.FromBytes((stored ? MllpFrame.CommitAck : MllpFrame.CommitNak).ToArray()));
+            if (pending.ReplyTo!.Send(ByteString.FromBytes((stored ? MllpFrame.CommitAck : MllpFrame.CommitNak).ToArray())))
+            {
+                StreamEngineTelemetry.AcksSent.Add(1, _listenerTag, new("code", stored ? "ACK" : "NAK"));
+            }
+
             return;
         }
 
@@ -200,13 +249,13 @@ public sealed class ConnectionActor : ReceiveActor, IWithTimers
         }
 
         byte[]? ack = code is null ? null : _acks.Build(pending.Message, code, error, pending.LooseControlId, DateTimeOffset.Now);
-        if (code is not null)
-        {
-            StreamEngineTelemetry.AcksSent.Add(1, _listenerTag, new("code", code));
-        }
-
         if (pending.Batch is { } batch)
         {
+            if (code is not null)
+            {
+                StreamEngineTelemetry.AcksSent.Add(1, _listenerTag, new("code", code));
+            }
+
             batch.Acks[pending.Index] = ack;
             if (--batch.Remaining == 0)
             {
@@ -217,7 +266,11 @@ public sealed class ConnectionActor : ReceiveActor, IWithTimers
             return;
         }
 
-        pending.ReplyTo!.Send(ack is null ? ByteString.Empty : ByteString.FromBytes(MllpFrame.Wrap(ack)));
+        // False when the journal answered first (a commit racing its timeout): that answer stands.
+        if (pending.ReplyTo!.Send(ack is null ? ByteString.Empty : ByteString.FromBytes(MllpFrame.Wrap(ack))) && code is not null)
+        {
+            StreamEngineTelemetry.AcksSent.Add(1, _listenerTag, new("code", code));
+        }
     }
 
     private static string FirstError(IReadOnlyList<Hl7Issue> issues)
@@ -233,25 +286,31 @@ public sealed class ConnectionActor : ReceiveActor, IWithTimers
         return issues.Count > 0 ? issues[0].Code.ToString() : nameof(Hl7IssueCode.BadMsh);
     }
 
-    // Answers one frame: completes the stream's promise, or tells the asking actor.
+    // Answers one frame: completes the stream's promise (false if it was answered already), or tells the asking actor.
     private sealed record Replier(IActorRef Sender, TaskCompletionSource<ByteString>? Promise)
     {
-        public void Send(ByteString ack)
+        public bool Send(ByteString ack)
         {
             if (Promise is not null)
             {
-                Promise.TrySetResult(ack);
+                return Promise.TrySetResult(ack);
             }
-            else
-            {
-                Sender.Tell(ack);
-            }
+
+            Sender.Tell(ack);
+            return true;
         }
     }
 
-    private sealed class PendingMessage(Replier? replyTo, PendingBatch? batch, int index)
+    private sealed class PendingMessage(Replier? replyTo, PendingBatch? batch, int index) : ICommitAnswer
     {
+        private ByteString? _ack;
+        private string? _code;
+        private KeyValuePair<string, object?> _listenerTag;
+
         public Replier? ReplyTo { get; } = replyTo;
+
+        // Answered, by the journal or by this actor (a promise completes once).
+        public bool Answered => ReplyTo?.Promise?.Task.IsCompleted == true;
 
         public long Deadline { get; set; }
 
@@ -264,6 +323,22 @@ public sealed class ConnectionActor : ReceiveActor, IWithTimers
         public AckError? Error { get; set; }
 
         public string? LooseControlId { get; set; }
+
+        public void Prepare(ByteString ack, string? code, KeyValuePair<string, object?> listenerTag)
+        {
+            _ack = ack;
+            _code = code;
+            _listenerTag = listenerTag;
+        }
+
+        // On the journal's thread, from its persist callback.
+        public void Committed(long sequenceNr, bool duplicate)
+        {
+            if (ReplyTo!.Promise!.TrySetResult(_ack!) && _code is not null)
+            {
+                StreamEngineTelemetry.AcksSent.Add(1, _listenerTag, new("code", _code));
+            }
+        }
     }
 
     private sealed class PendingBatch(Replier replyTo, Hl7Segment header, Delimiters delimiters, int count)
