@@ -124,9 +124,10 @@ public static class EngineHost
         // No tags are written. The plugin's own write queue is unused (parallelism 1 on SQLite all the same: one writer).
         // On SQLite, reads run in deferred transactions ("read-uncommitted" maps to a plain BEGIN): the default is BEGIN
         // IMMEDIATE, which takes the write lock, so every catch-up or replay read would stall journal commits.
-        // The plugin's circuit breaker opens after 10 failed calls and then fails every call for 30 s (again after each
-        // failed trial): after a store outage that kept the journal from recovering for up to a minute after the store was
-        // back. The journals' backoff supervisors already space the attempts, so the breaker only tries again after 1 s.
+        // The plugin's circuit breaker (on reads and recovery: DirectWriteJournal's writes skip it) opens after 10 failed
+        // calls and then fails every call for 30 s (again after each failed trial): after a store outage that kept the
+        // journal from recovering for up to a minute after the store was back. The journals' backoff supervisors already
+        // space the attempts, so the breaker only tries again after 1 s.
         int parallelism = store == StoreProvider.Sqlite ? 1 : 3;
         string reads = store == StoreProvider.Sqlite ? "read-uncommitted" : "unspecified";
         akka.AddHocon(ConfigurationFactory.ParseString($$"""

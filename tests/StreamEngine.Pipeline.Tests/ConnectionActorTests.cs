@@ -179,21 +179,48 @@ public sealed class ConnectionActorTests() : Akka.TestKit.Xunit2.TestKit(Pipelin
         Hl7Message nak = Ack(await failed.Task.WaitAsync(TimeSpan.FromSeconds(5)));
         Assert.Equal(("AR", "F2", "207"), (nak.Get("MSA-1"), nak.Get("MSA-2"), nak.Get("ERR-1.4.1")));
 
-        // One answered at once, then one the journal never answers: only the second is reported as timed out.
-        var answered = new TaskCompletionSource<ByteString>();
-        connection.Tell(new InboundFrame(TestData.Message(@"MSH|^~\&|PAS|RX1|R|RX1|20260101||ADT^A01|OK3|P|2.4", "PID|1||X"), answered));
-        journal.ExpectMsg<Append>().OnCommitted!.Committed(8, duplicate: false);
-        Assert.Equal("AA", Ack(await answered.Task.WaitAsync(TimeSpan.FromSeconds(5))).Get("MSA-1"));
-
+        // One the journal never answers, then one it answers at once (behind the first, so it stays in the actor's
+        // books until the sweep): only the first is reported as timed out, and the late commit changes nothing.
         var slow = new TaskCompletionSource<ByteString>();
+        var answered = new TaskCompletionSource<ByteString>();
         await EventFilter.Warning(contains: "timed out").ExpectOneAsync(async () =>
         {
             connection.Tell(new InboundFrame(TestData.Message(@"MSH|^~\&|PAS|RX1|R|RX1|20260101||ADT^A01|SLOW2|P|2.4", "PID|1||X"), slow));
+            connection.Tell(new InboundFrame(TestData.Message(@"MSH|^~\&|PAS|RX1|R|RX1|20260101||ADT^A01|OK3|P|2.4", "PID|1||X"), answered));
             Append late = journal.ExpectMsg<Append>();
+            journal.ExpectMsg<Append>().OnCommitted!.Committed(8, duplicate: false);
+            Assert.Equal("AA", Ack(await answered.Task.WaitAsync(TimeSpan.FromSeconds(5))).Get("MSA-1"));
             Hl7Message ar = Ack(await slow.Task.WaitAsync(TimeSpan.FromSeconds(5)));
             Assert.Equal(("AR", "207"), (ar.Get("MSA-1"), ar.Get("ERR-1.4.1"))); // v2.4: the code goes in ERR-1
             late.OnCommitted!.Committed(9, duplicate: false); // too late: the AR stands
         });
         Assert.Equal("AR", Ack(await slow.Task).Get("MSA-1"));
+    }
+
+    [Theory]
+    [InlineData(@"MSH|^~\&|PAS|RX1|R|RX1|20260101||ADT^A01|E2|P|2.5|||AL|NE", false, "CA")] // enhanced mode
+    [InlineData(@"MSH|^~\&|PAS|RX1|R|RX1|20260101||ADT^A01|E3|P|2.5|||NE|NE", false, null)] // no ACK asked for
+    [InlineData(@"MSH|^~\&|PAS|RX1|R|RX1|20260101||ADT^A01|R3|P|2.4", true, null)] // MLLP release 2: commit bytes
+    public async Task TheJournalsOwnAnswer_FollowsTheAckMode(string msh, bool release2, string? code)
+    {
+        var journal = CreateTestProbe();
+        IActorRef connection = Sys.ActorOf(ConnectionActor.Props(Listener with { MllpRelease2 = release2, CommitTimeout = TimeSpan.FromSeconds(30) },
+            journal.Ref, new Hl7AckBuilder(DateTimeOffset.UtcNow), Hasher));
+        var reply = new TaskCompletionSource<ByteString>();
+        connection.Tell(new InboundFrame(TestData.Message(msh, "PID|1||X"), reply));
+        journal.ExpectMsg<Append>().OnCommitted!.Committed(1, duplicate: false);
+        ByteString answer = await reply.Task.WaitAsync(TimeSpan.FromSeconds(5));
+        if (release2)
+        {
+            Assert.Equal(new byte[] { 0x0B, 0x06, 0x1C, 0x0D }, answer.ToArray());
+        }
+        else if (code is null)
+        {
+            Assert.True(answer.IsEmpty);
+        }
+        else
+        {
+            Assert.Equal(code, Ack(answer).Get("MSA-1"));
+        }
     }
 }

@@ -65,7 +65,9 @@ public sealed class DirectWriteJournal : SqlWriteJournal
     /// task and sends every reply through a resequencing actor: a message and a hop more per event on the path every
     /// ACK waits for. The commit is synchronous, so the replies can go straight to the persistent actor, in the order
     /// the base class gives them (<see cref="WriteMessagesSuccessful"/> first, then one per event), and no later request
-    /// to this actor (the highest sequence number, a replay, a delete) can overtake the write.
+    /// to this actor (the highest sequence number, a replay, a delete) can overtake the write. Writes are not held back
+    /// while the plugin creates its tables: the host creates them before the actor system starts, and an actor can only
+    /// write after recovering through this actor.
     /// </summary>
     protected override bool AroundReceive(Receive receive, object message)
     {
@@ -82,16 +84,19 @@ public sealed class DirectWriteJournal : SqlWriteJournal
     {
         var rows = new List<JournalRowData>();
         Exception? failure = null;
-        Exception?[]? rejected = null;
+        Exception?[]? rejected;
         try
         {
             rejected = Serialize(PreparePersistentBatch(write.Messages), rows);
-            failure = Commit(rows);
         }
         catch (Exception e)
         {
-            failure = e; // as the base class does when preparing the batch throws
+            // Preparing the batch (an event adapter) failed: every write in it is rejected, as the base class does.
+            rows.Clear();
+            rejected = [.. Enumerable.Repeat(e, write.Messages.Count(m => m is AtomicWrite))];
         }
+
+        failure = Commit(rows);
 
         int instance = write.ActorInstanceId;
         IActorRef actor = write.PersistentActor;

@@ -58,8 +58,8 @@ public sealed class ConnectionActor : ReceiveActor, IWithTimers
         _listenerTag = new("listener", listener.Id);
 
         Receive<InboundFrame>(OnFrame);
-        Receive<Journaled>(j => Complete(j.CorrelationId, committed: true));
-        Receive<AppendFailed>(f => Complete(f.CorrelationId, committed: false));
+        Receive<Journaled>(j => _ = Complete(j.CorrelationId, committed: true));
+        Receive<AppendFailed>(f => _ = Complete(f.CorrelationId, committed: false));
         Receive<SweepCommits>(_ =>
         {
             // One periodic check per connection instead of a timer per message.
@@ -67,14 +67,11 @@ public sealed class ConnectionActor : ReceiveActor, IWithTimers
             long now = Environment.TickCount64;
             foreach (long correlation in _pending.Where(p => p.Value.Deadline <= now).Select(p => p.Key).ToList())
             {
-                if (_pending[correlation].Answered)
+                // False for one the journal has answered meanwhile (it may sit behind one it has not): nothing to log.
+                if (Complete(correlation, committed: false))
                 {
-                    _pending.Remove(correlation); // answered by the journal, behind one that was not yet
-                    continue;
+                    _log.Warning("Listener {0}: journal commit timed out after {1}; answered AR 207", _listener.Id, _listener.CommitTimeout);
                 }
-
-                _log.Warning("Listener {0}: journal commit timed out after {1}; answering AR 207", _listener.Id, _listener.CommitTimeout);
-                Complete(correlation, committed: false);
             }
         });
     }
@@ -212,22 +209,25 @@ public sealed class ConnectionActor : ReceiveActor, IWithTimers
         }
     }
 
-    private void Complete(long correlation, bool committed)
+    // Answers one frame; false when it had been answered already (a late commit after a timeout, or the journal's own
+    // answer winning the race with a timeout or a failure).
+    private bool Complete(long correlation, bool committed)
     {
         if (!_pending.Remove(correlation, out PendingMessage? pending))
         {
-            return; // already answered (a late commit after a timeout)
+            return false;
         }
 
         if (_listener.MllpRelease2 && pending.Batch is null)
         {
             bool stored = committed && pending.Error is null;
-            if (pending.ReplyTo!.Send(ByteString.FromBytes((stored ? MllpFrame.CommitAck : MllpFrame.CommitNak).ToArray())))
+            if (!pending.ReplyTo!.Send(ByteString.FromBytes((stored ? MllpFrame.CommitAck : MllpFrame.CommitNak).ToArray())))
             {
-                StreamEngineTelemetry.AcksSent.Add(1, _listenerTag, new("code", stored ? "ACK" : "NAK"));
+                return false;
             }
 
-            return;
+            StreamEngineTelemetry.AcksSent.Add(1, _listenerTag, new("code", stored ? "ACK" : "NAK"));
+            return true;
         }
 
         string? code;
@@ -263,14 +263,21 @@ public sealed class ConnectionActor : ReceiveActor, IWithTimers
                 batch.ReplyTo.Send(ByteString.FromBytes(MllpFrame.Wrap(ackBatch)));
             }
 
-            return;
+            return true;
         }
 
         // False when the journal answered first (a commit racing its timeout): that answer stands.
-        if (pending.ReplyTo!.Send(ack is null ? ByteString.Empty : ByteString.FromBytes(MllpFrame.Wrap(ack))) && code is not null)
+        if (!pending.ReplyTo!.Send(ack is null ? ByteString.Empty : ByteString.FromBytes(MllpFrame.Wrap(ack))))
+        {
+            return false;
+        }
+
+        if (code is not null)
         {
             StreamEngineTelemetry.AcksSent.Add(1, _listenerTag, new("code", code));
         }
+
+        return true;
     }
 
     private static string FirstError(IReadOnlyList<Hl7Issue> issues)

@@ -288,9 +288,10 @@ public sealed class MllpListener : ReceiveActor, IWithUnboundedStash
             .Via(MllpFramingStage.Create(_settings.MaxFrameBytes, _settings.FrameTimeout, _settings.Id, _settings.IdleTimeout))
             .SelectAsync(1, frame =>
             {
-                // The connection actor answers every frame (by the commit timeout at the latest) through this promise.
-                // Its continuation (the stage's callback, which only enqueues the ACK to this graph) runs on the actor's
-                // thread as it answers: one thread-pool hand-off less per message on the ACK path.
+                // Every frame is answered through this promise (by the commit timeout at the latest): a usable one by the
+                // ingest journal's persist callback, others by the connection actor. Its continuation (the stage's
+                // callback, which only enqueues the ACK to this graph) runs inline on whichever thread answers: no
+                // thread-pool hand-off on the ACK path.
                 var reply = new TaskCompletionSource<ByteString>();
                 connection.Tell(new InboundFrame(frame, reply));
                 return reply.Task.WaitAsync(answerLimit); // a backstop: a connection actor that failed mid-frame must not hang the connection
