@@ -25,10 +25,11 @@ public sealed class JournalWriterSetup(Func<IJournalRowWriter> open) : Setup
 /// several task hops; that cost, not the disk, capped durable ingest (perf/RESULTS.md). Here rows are serialized
 /// exactly as the plugin serializes them (same columns, manifest, serializer id, CSV tags, ticks in <c>created</c>) and
 /// inserted by one prepared statement on one connection by a <see cref="JournalWriter"/>: one transaction (one fsync) per
-/// write request, committed on the journal actor's thread, and the replies told straight to the persistent actor. An ingest journal's request holds every frame that arrived
-/// while its previous commit ran (Akka's Eventsourced keeps one write in flight and batches the rest): group commit.
-/// A write is over when this method returns, so no read of the highest sequence number (handled by this actor too) can
-/// overtake one, which is what the plugin's own bookkeeping of writes in progress was for.</para>
+/// write request, committed on the journal actor's thread, its replies told straight to the persistent actor. An ingest
+/// journal's request holds every frame that arrived while its previous commit ran (Akka's Eventsourced keeps one write in
+/// flight and batches the rest): group commit. A write is over before this actor takes its next message, so no read of
+/// the highest sequence number (handled by this actor too) can overtake one, which is what the plugin's own bookkeeping
+/// of writes in progress was for.</para>
 /// <para>Supports what the engine configures: <c>tag-write-mode = Csv</c> and the plugin's default table and columns.</para>
 /// </summary>
 public sealed class DirectWriteJournal : SqlWriteJournal
@@ -83,7 +84,6 @@ public sealed class DirectWriteJournal : SqlWriteJournal
     private void Write(WriteMessages write)
     {
         var rows = new List<JournalRowData>();
-        Exception? failure = null;
         Exception?[]? rejected;
         try
         {
@@ -96,7 +96,7 @@ public sealed class DirectWriteJournal : SqlWriteJournal
             rejected = [.. Enumerable.Repeat(e, write.Messages.Count(m => m is AtomicWrite))];
         }
 
-        failure = Commit(rows);
+        Exception? failure = Commit(rows);
 
         int instance = write.ActorInstanceId;
         IActorRef actor = write.PersistentActor;

@@ -45,6 +45,10 @@ public sealed class ConnectionActor : ReceiveActor, IWithTimers
     private readonly Queue<(long Correlation, PendingMessage Pending)> _answeredByJournal = new();
     private long _nextCorrelation;
 
+    // MLLP release 2's commit acknowledgements, framed: the same bytes for every frame, so made once.
+    private static readonly ByteString CommitAck = ByteString.FromBytes(MllpFrame.CommitAck.ToArray());
+    private static readonly ByteString CommitNak = ByteString.FromBytes(MllpFrame.CommitNak.ToArray());
+
     // Batches are bounded by the frame size (maxFrameBytes), not by the per-message segment limit.
     private static readonly Hl7ParseOptions BatchOptions = Hl7ParseOptions.Default with { MaxSegments = int.MaxValue };
 
@@ -190,7 +194,7 @@ public sealed class ConnectionActor : ReceiveActor, IWithTimers
     {
         if (_listener.MllpRelease2)
         {
-            pending.Prepare(ByteString.FromBytes(MllpFrame.CommitAck.ToArray()), "ACK", _listenerTag);
+            pending.Prepare(CommitAck, "ACK", _listenerTag);
             return;
         }
 
@@ -221,7 +225,7 @@ public sealed class ConnectionActor : ReceiveActor, IWithTimers
         if (_listener.MllpRelease2 && pending.Batch is null)
         {
             bool stored = committed && pending.Error is null;
-            if (!pending.ReplyTo!.Send(ByteString.FromBytes((stored ? MllpFrame.CommitAck : MllpFrame.CommitNak).ToArray())))
+            if (!pending.ReplyTo!.Send(stored ? CommitAck : CommitNak))
             {
                 return false;
             }
