@@ -252,6 +252,9 @@ public sealed class MllpListener : ReceiveActor, IWithUnboundedStash
     // Bridges a connection's stream (plain or TLS) into the framing flow with asynchronous reads (one read per
     // demand, so no read ahead of the journal) and writes (one write per ACK, flushed). The stream is closed once
     // the whole graph has finished, after the last ACK is written.
+    // The read source runs fused with the rest of the connection's graph, in one actor: Akka gives an async unfold
+    // source the blocking-I/O dispatcher, which put it in an actor of its own, so each frame crossed an extra
+    // asynchronous boundary (a message each way, and a read-ahead buffer of 16 reads). Its reads never block.
     private void Serve(Stream stream)
     {
         var buffer = new byte[16 * 1024];
@@ -262,7 +265,8 @@ public sealed class MllpListener : ReceiveActor, IWithUnboundedStash
                 int read = await s.ReadAsync(buffer);
                 return read == 0 ? Option<ByteString>.None : Option<ByteString>.Create(ByteString.CopyFrom(buffer, 0, read));
             },
-            _ => Task.FromResult(Done.Instance));
+            _ => Task.FromResult(Done.Instance))
+            .WithAttributes(Attributes.CreateName("mllpRead")); // replaces the blocking-I/O dispatcher attribute
         TimeSpan writeLimit = _settings.FrameTimeout ?? TimeSpan.FromSeconds(60);
         Sink<ByteString, Task<Done>> output = Sink.ForEachAsync<ByteString>(1, async ack =>
         {
