@@ -27,7 +27,7 @@ public static class Al1Mapper
 
         var allergy = new AllergyIntolerance
         {
-            Meta = new Meta { Profile = [UkCore.AllergyIntoleranceProfile] },
+            Meta = UkCore.Meta(UkCore.AllergyIntoleranceProfile),
             Patient = patient,
             Code = code,
             ClinicalStatus = new CodeableConcept(ClinicalStatus, "active"),

@@ -24,7 +24,7 @@ public static class Dg1Mapper
 
         var condition = new Condition
         {
-            Meta = new Meta { Profile = [UkCore.ConditionProfile] },
+            Meta = UkCore.Meta(UkCore.ConditionProfile),
             Subject = patient,
             Code = code,
             Category = [new CodeableConcept("http://terminology.hl7.org/CodeSystem/condition-category", "encounter-diagnosis", "Encounter Diagnosis", null)],

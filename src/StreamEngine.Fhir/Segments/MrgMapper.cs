@@ -15,7 +15,7 @@ public static class MrgMapper
     /// <summary>Adds the non-surviving Patient and links both ways.</summary>
     public static void Map(MappingContext context, Hl7Segment mrg, Patient survivor, string survivorUrl)
     {
-        var old = new Patient { Meta = new Meta { Profile = [UkCore.PatientProfile] }, Active = false };
+        var old = new Patient { Meta = UkCore.Meta(UkCore.PatientProfile), Active = false };
         var locals = new List<(Identifier, string, string)>();
         Hl7Value mrg1 = mrg.Field(1);
         for (int r = 1; r <= mrg1.RepetitionCount; r++)

@@ -16,7 +16,7 @@ public static class Nk1Mapper
             return;
         }
 
-        var person = new RelatedPerson { Meta = new Meta { Profile = [UkCore.RelatedPersonProfile] }, Patient = patient };
+        var person = new RelatedPerson { Meta = UkCore.Meta(UkCore.RelatedPersonProfile), Patient = patient };
         Identifier key = context.PositionalIdentifier("related-person", nk1);
         person.Identifier.Add(key);
         Hl7Value names = nk1.Field(2);

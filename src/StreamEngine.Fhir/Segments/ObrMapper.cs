@@ -21,7 +21,7 @@ public static class ObrMapper
         bool noSection = V2Text.First(obr.Field(24)) is null;
         var report = new DiagnosticReport
         {
-            Meta = new Meta { Profile = [laboratory ? UkCore.DiagnosticReportLabProfile : UkCore.DiagnosticReportProfile] },
+            Meta = UkCore.Meta(laboratory ? UkCore.DiagnosticReportLabProfile : UkCore.DiagnosticReportProfile),
             Subject = context.PatientReference,
             Encounter = context.EncounterReference,
             // The section as given is added below; one the profile implies for an empty OBR-24 is named here.

@@ -54,7 +54,7 @@ public static class ObxMapper
 
         var observation = new Observation
         {
-            Meta = new Meta { Profile = [group.Laboratory ? UkCore.ObservationLabProfile : UkCore.ObservationProfile] },
+            Meta = UkCore.Meta(group.Laboratory ? UkCore.ObservationLabProfile : UkCore.ObservationProfile),
             Code = code,
             Subject = context.PatientReference,
             Encounter = context.EncounterReference,
@@ -277,7 +277,7 @@ public static class ObxMapper
         var documentKey = new Identifier(Derived(key.System, "attachment"), key.Value);
         var document = new DocumentReference
         {
-            Meta = new Meta { Profile = [UkCore.DocumentReferenceProfile] },
+            Meta = UkCore.Meta(UkCore.DocumentReferenceProfile),
             Status = DocumentReferenceStatus.Current,
             Identifier = [documentKey],
             Subject = context.PatientReference,

@@ -21,7 +21,7 @@ public static class OrcMapper
         bool laboratory = kind == SectionKind.Laboratory;
         var request = new ServiceRequest
         {
-            Meta = new Meta { Profile = [laboratory ? UkCore.ServiceRequestLabProfile : UkCore.ServiceRequestProfile] },
+            Meta = UkCore.Meta(laboratory ? UkCore.ServiceRequestLabProfile : UkCore.ServiceRequestProfile),
             Intent = RequestIntent.Order,
             Subject = context.PatientReference!,
             Encounter = context.EncounterReference,

@@ -22,7 +22,7 @@ public static class PidMapper
     /// </summary>
     public static PatientMapping? Map(MappingContext context, Hl7Segment pid)
     {
-        var patient = new Patient { Meta = new Meta { Profile = [UkCore.PatientProfile] } };
+        var patient = new Patient { Meta = UkCore.Meta(UkCore.PatientProfile) };
         Identifier? key = Identifiers(context, pid, patient);
         if (key is null)
         {

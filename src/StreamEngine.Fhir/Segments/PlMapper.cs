@@ -61,7 +61,7 @@ public static class PlMapper
     {
         var location = new Location
         {
-            Meta = new Meta { Profile = [UkCore.LocationProfile] },
+            Meta = UkCore.Meta(UkCore.LocationProfile),
             Identifier = [id],
             Name = name,
             Mode = Location.LocationMode.Instance,

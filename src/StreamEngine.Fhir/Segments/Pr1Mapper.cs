@@ -25,7 +25,7 @@ public static class Pr1Mapper
 
         var procedure = new Procedure
         {
-            Meta = new Meta { Profile = [UkCore.ProcedureProfile] },
+            Meta = UkCore.Meta(UkCore.ProcedureProfile),
             Subject = patient,
             Code = code,
             Status = EventStatus.Completed,

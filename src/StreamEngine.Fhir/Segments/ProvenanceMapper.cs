@@ -23,7 +23,7 @@ public static class ProvenanceMapper
     public static void Map(MappingContext context)
     {
         Hl7Segment msh = context.Message.Msh;
-        var provenance = new Provenance { Meta = new Meta { Profile = [UkCore.ProvenanceProfile] } };
+        var provenance = new Provenance { Meta = UkCore.Meta(UkCore.ProvenanceProfile) };
         foreach (Bundle.EntryComponent entry in context.Bundle.Entries)
         {
             provenance.Target.Add(new ResourceReference(entry.FullUrl));

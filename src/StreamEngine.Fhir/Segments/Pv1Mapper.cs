@@ -38,7 +38,7 @@ public static class Pv1Mapper
             return null;
         }
 
-        var encounter = new Encounter { Meta = new Meta { Profile = [UkCore.EncounterProfile] } };
+        var encounter = new Encounter { Meta = UkCore.Meta(UkCore.EncounterProfile) };
         encounter.Identifier.Add(key);
         encounter.Class = V2Vocabulary.PatientClass.Lookup(patientClass) is { } mapped
             ? new Coding(mapped.System, mapped.Code, mapped.Display)

@@ -16,7 +16,7 @@ public static class RxaMapper
     {
         var immunization = new Immunization
         {
-            Meta = new Meta { Profile = [UkCore.ImmunizationProfile] },
+            Meta = UkCore.Meta(UkCore.ImmunizationProfile),
             Patient = context.PatientReference!,
             Encounter = context.EncounterReference,
         };

@@ -15,7 +15,7 @@ public static class SchMapper
     /// <summary>Adds the Appointment upserted on its filler (else placer) appointment id.</summary>
     public static void Map(MappingContext context, Hl7Segment sch, Appointment.AppointmentStatus? eventStatus)
     {
-        var appointment = new Appointment { Meta = new Meta { Profile = [UkCore.AppointmentProfile] } };
+        var appointment = new Appointment { Meta = UkCore.Meta(UkCore.AppointmentProfile) };
         Identifier? placer = EiMapper.ToIdentifier(sch.Field(1), context.Profile, context.SendingFacility, "PLAC");
         Identifier? filler = EiMapper.ToIdentifier(sch.Field(2), context.Profile, context.SendingFacility, "FILL");
         foreach (Identifier? id in new[] { placer, filler })

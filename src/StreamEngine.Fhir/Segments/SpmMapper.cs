@@ -11,7 +11,7 @@ public static class SpmMapper
     /// <summary>Adds a Specimen keyed on its filler (else placer) id, else the message id and position; returns its fullUrl.</summary>
     public static string Map(MappingContext context, Hl7Segment spm)
     {
-        var specimen = new Specimen { Meta = new Meta { Profile = [UkCore.SpecimenProfile] }, Subject = context.PatientReference };
+        var specimen = new Specimen { Meta = UkCore.Meta(UkCore.SpecimenProfile), Subject = context.PatientReference };
         Hl7Value ids = spm.Field(2).Repetition(1);
         Identifier? placer = SubEi(context, ids.Component(1), "PLAC");
         Identifier? filler = SubEi(context, ids.Component(2), "FILL");

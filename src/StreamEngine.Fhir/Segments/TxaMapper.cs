@@ -17,7 +17,7 @@ public static class TxaMapper
     {
         var document = new DocumentReference
         {
-            Meta = new Meta { Profile = [UkCore.DocumentReferenceProfile] },
+            Meta = UkCore.Meta(UkCore.DocumentReferenceProfile),
             Subject = context.PatientReference,
         };
         Identifier? unique = EiMapper.ToIdentifier(txa.Field(12), context.Profile, context.SendingFacility, null);

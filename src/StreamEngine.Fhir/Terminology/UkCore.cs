@@ -8,6 +8,10 @@ public static class UkCore
     private const string Sd = "https://fhir.hl7.org.uk/StructureDefinition/";
     private const string Cs = "https://fhir.hl7.org.uk/CodeSystem/";
 
+    /// <summary>A resource's meta naming one profile. Built directly: Firely's <c>Meta.Profile</c> setter goes through a LINQ
+    /// projection and an extra list for every resource of every message.</summary>
+    public static Hl7.Fhir.Model.Meta Meta(string profile) => new() { ProfileElement = [new Hl7.Fhir.Model.Canonical(profile)] };
+
     public const string PatientProfile = Sd + "UKCore-Patient";
     public const string EncounterProfile = Sd + "UKCore-Encounter";
     public const string LocationProfile = Sd + "UKCore-Location";

@@ -80,7 +80,7 @@ public sealed class MedicationOrderMapper : ITriggerEventMapper
         (ServiceRequest order, Identifier key) = OrcMapper.Map(context, orc, null, OrderNumbers.Read(context, null, orc), orc);
         var request = new MedicationRequest
         {
-            Meta = new Meta { Profile = [UkCore.MedicationRequestProfile] },
+            Meta = UkCore.Meta(UkCore.MedicationRequestProfile),
             Intent = MedicationRequest.MedicationRequestIntent.Order,
             Subject = context.PatientReference!,
             Encounter = context.EncounterReference,

@@ -32,7 +32,7 @@ public sealed class ProblemMapper : ITriggerEventMapper
             count++;
             var condition = new Condition
             {
-                Meta = new Meta { Profile = [UkCore.ConditionProfile] },
+                Meta = UkCore.Meta(UkCore.ConditionProfile),
                 Subject = context.PatientReference!,
                 Encounter = context.EncounterReference,
                 Category = [new CodeableConcept("http://terminology.hl7.org/CodeSystem/condition-category", "problem-list-item", "Problem List Item", null)],

@@ -27,7 +27,7 @@ public sealed class ReferralMapper : ITriggerEventMapper
         Hl7Segment? rf1 = context.Message.FindSegment("RF1");
         var referral = new ServiceRequest
         {
-            Meta = new Meta { Profile = [UkCore.ServiceRequestProfile] },
+            Meta = UkCore.Meta(UkCore.ServiceRequestProfile),
             Intent = RequestIntent.Order,
             Subject = context.PatientReference!,
             Encounter = context.EncounterReference,
