@@ -197,6 +197,65 @@ public sealed class ConnectionActorTests() : Akka.TestKit.Xunit2.TestKit(Pipelin
         Assert.Equal("AR", Ack(await slow.Task).Get("MSA-1"));
     }
 
+    [Fact]
+    public async Task FrameWithAWriter_HasItsAckWrittenByTheCommit_Once_AndItsStreamWaitsForTheWrite()
+    {
+        var journal = CreateTestProbe();
+        IActorRef connection = Sys.ActorOf(ConnectionActor.Props(Listener, journal.Ref, new Hl7AckBuilder(DateTimeOffset.UtcNow), Hasher));
+        var written = new List<(ByteString Answer, int Thread)>();
+        var write = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var reply = new TaskCompletionSource<ByteString>();
+        connection.Tell(new InboundFrame(TestData.Message(@"MSH|^~\&|PAS|RX1|R|RX1|20260101||ADT^A01|W1|P|2.4", "PID|1||X"), reply)
+        {
+            WriteAnswer = answer =>
+            {
+                lock (written)
+                {
+                    written.Add((answer, Environment.CurrentManagedThreadId));
+                }
+
+                return write.Task; // the peer has not taken the bytes yet
+            },
+        });
+
+        Append append = journal.ExpectMsg<Append>();
+        lock (written)
+        {
+            Assert.Empty(written); // nothing before the commit
+        }
+
+        append.OnCommitted!.Committed(3, duplicate: false);
+        (ByteString ack, int thread) = Assert.Single(written);
+        Assert.Equal(Environment.CurrentManagedThreadId, thread); // written by the committing thread, no hop first
+        Assert.Equal(("AA", "W1"), (Ack(ack).Get("MSA-1"), Ack(ack).Get("MSA-2")));
+        Assert.False(reply.Task.IsCompleted); // the stream reads its next frame only once this answer is written
+
+        // The commit timeout (300 ms) passes while the write is still under way: the frame is answered, so no AR follows.
+        ExpectNoMsg(TimeSpan.FromMilliseconds(600));
+        lock (written)
+        {
+            Assert.Single(written);
+        }
+
+        write.SetResult();
+        Assert.True((await reply.Task.WaitAsync(TimeSpan.FromSeconds(5))).IsEmpty); // nothing left for the stream to write
+    }
+
+    [Fact]
+    public async Task FrameWithAWriter_WhoseWriteFails_FailsItsStream()
+    {
+        var journal = CreateTestProbe();
+        IActorRef connection = Sys.ActorOf(ConnectionActor.Props(Listener with { CommitTimeout = TimeSpan.FromSeconds(30) }, journal.Ref, new Hl7AckBuilder(DateTimeOffset.UtcNow), Hasher));
+        var reply = new TaskCompletionSource<ByteString>();
+        connection.Tell(new InboundFrame(TestData.Message(@"MSH|^~\&|PAS|RX1|R|RX1|20260101||ADT^A01|W2|P|2.4", "PID|1||X"), reply)
+        {
+            WriteAnswer = _ => Task.FromException(new IOException("peer gone")),
+        });
+
+        journal.ExpectMsg<Append>().OnCommitted!.Committed(4, duplicate: false);
+        await Assert.ThrowsAsync<IOException>(() => reply.Task.WaitAsync(TimeSpan.FromSeconds(5)));
+    }
+
     [Theory]
     [InlineData(@"MSH|^~\&|PAS|RX1|R|RX1|20260101||ADT^A01|E2|P|2.5|||AL|NE", false, "CA")] // enhanced mode
     [InlineData(@"MSH|^~\&|PAS|RX1|R|RX1|20260101||ADT^A01|E3|P|2.5|||NE|NE", false, null)] // no ACK asked for

@@ -20,6 +20,14 @@ public sealed class InboundFrame(byte[] payload, TaskCompletionSource<ByteString
     /// <summary>Where the framed ACK goes, or null to answer the sender.</summary>
     public TaskCompletionSource<ByteString>? Reply { get; } = reply;
 
+    /// <summary>
+    /// Writes a framed answer to the connection, or null to hand it to <see cref="Reply"/>. Given, the answer is written
+    /// by whichever thread gives it (the ingest journal's persist callback for an ACK), and <see cref="Reply"/> completes
+    /// empty once it is written (or with the write's failure): no hop through the connection's graph before the ACK
+    /// goes out. It must not block: an asynchronous write that completes when the peer has taken the bytes.
+    /// </summary>
+    public Func<ByteString, Task>? WriteAnswer { get; init; }
+
     /// <inheritdoc />
     public override string ToString() => $"InboundFrame({Payload.Length} bytes)";
 }
@@ -117,11 +125,11 @@ public sealed class ConnectionActor : ReceiveActor, IWithTimers
                 return;
             }
 
-            Journal(frame.Payload, receivedAt, new PendingMessage(new Replier(Sender, frame.Reply), null, -1), rejectAs: nameof(Hl7IssueCode.BadBatch));
+            Journal(frame.Payload, receivedAt, new PendingMessage(new Replier(Sender, frame.Reply, frame.WriteAnswer), null, -1), rejectAs: nameof(Hl7IssueCode.BadBatch));
             return;
         }
 
-        Journal(frame.Payload, receivedAt, new PendingMessage(new Replier(Sender, frame.Reply), null, -1));
+        Journal(frame.Payload, receivedAt, new PendingMessage(new Replier(Sender, frame.Reply, frame.WriteAnswer), null, -1));
     }
 
     // One frame holding a batch: every message is journaled (in one commit group, as they are appended in one turn),
@@ -130,7 +138,7 @@ public sealed class ConnectionActor : ReceiveActor, IWithTimers
     {
         ReadOnlyMemory<byte>[] messages = [.. batch.Messages];
         Hl7Segment header = batch.Groups.Select(g => g.Header).FirstOrDefault(h => h is not null) ?? batch.Envelope[0];
-        var pendingBatch = new PendingBatch(new Replier(Sender, frame.Reply), header, batch.Envelope.Delimiters, messages.Length);
+        var pendingBatch = new PendingBatch(new Replier(Sender, frame.Reply, frame.WriteAnswer), header, batch.Envelope.Delimiters, messages.Length);
         for (int i = 0; i < messages.Length; i++)
         {
             Journal(messages[i].ToArray(), receivedAt, new PendingMessage(null, pendingBatch, i));
@@ -297,17 +305,66 @@ public sealed class ConnectionActor : ReceiveActor, IWithTimers
         return issues.Count > 0 ? issues[0].Code.ToString() : nameof(Hl7IssueCode.BadMsh);
     }
 
-    // Answers one frame: completes the stream's promise (false if it was answered already), or tells the asking actor.
-    private sealed record Replier(IActorRef Sender, TaskCompletionSource<ByteString>? Promise)
+    // Answers one frame, once: whoever answers first (the journal's commit, or this actor's NAK on a failure or timeout)
+    // writes it; false if it had been answered already. With the stream's writer the answer goes straight to the socket
+    // and the stream's promise completes empty once written; else the promise carries it, or the asking actor gets it.
+    private sealed class Replier(IActorRef sender, TaskCompletionSource<ByteString>? promise, Func<ByteString, Task>? write)
     {
+        private int _claimed;
+
+        public TaskCompletionSource<ByteString>? Promise => promise;
+
+        public bool Answered => Volatile.Read(ref _claimed) != 0;
+
         public bool Send(ByteString ack)
         {
-            if (Promise is not null)
+            if (Interlocked.Exchange(ref _claimed, 1) != 0)
             {
-                return Promise.TrySetResult(ack);
+                return false;
             }
 
-            Sender.Tell(ack);
+            if (promise is null)
+            {
+                sender.Tell(ack);
+                return true;
+            }
+
+            if (write is null || ack.IsEmpty)
+            {
+                return promise.TrySetResult(ack);
+            }
+
+            Task written;
+            try
+            {
+                written = write(ack);
+            }
+            catch (Exception e)
+            {
+                promise.TrySetException(e);
+                return true;
+            }
+
+            if (written.IsCompletedSuccessfully)
+            {
+                promise.TrySetResult(ByteString.Empty); // written: the stream has nothing left to send for this frame
+            }
+            else
+            {
+                written.ContinueWith(static (t, state) =>
+                {
+                    var answered = (TaskCompletionSource<ByteString>)state!;
+                    if (t.IsCompletedSuccessfully)
+                    {
+                        answered.TrySetResult(ByteString.Empty);
+                    }
+                    else
+                    {
+                        answered.TrySetException(t.Exception?.GetBaseException() ?? new OperationCanceledException("The answer's write was cancelled."));
+                    }
+                }, promise, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+            }
+
             return true;
         }
     }
@@ -320,8 +377,8 @@ public sealed class ConnectionActor : ReceiveActor, IWithTimers
 
         public Replier? ReplyTo { get; } = replyTo;
 
-        // Answered, by the journal or by this actor (a promise completes once).
-        public bool Answered => ReplyTo?.Promise?.Task.IsCompleted == true;
+        // Answered, by the journal or by this actor (a frame is answered once).
+        public bool Answered => ReplyTo?.Answered == true;
 
         public long Deadline { get; set; }
 
@@ -345,7 +402,7 @@ public sealed class ConnectionActor : ReceiveActor, IWithTimers
         // On the journal's thread, from its persist callback.
         public void Committed(long sequenceNr, bool duplicate)
         {
-            if (ReplyTo!.Promise!.TrySetResult(_ack!) && _code is not null)
+            if (ReplyTo!.Send(_ack!) && _code is not null)
             {
                 StreamEngineTelemetry.AcksSent.Add(1, _listenerTag, new("code", _code));
             }

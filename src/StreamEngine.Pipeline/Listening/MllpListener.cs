@@ -268,20 +268,26 @@ public sealed class MllpListener : ReceiveActor, IWithUnboundedStash
             _ => Task.FromResult(Done.Instance))
             .WithAttributes(Attributes.CreateName("mllpRead")); // replaces the blocking-I/O dispatcher attribute
         TimeSpan writeLimit = _settings.FrameTimeout ?? TimeSpan.FromSeconds(60);
-        Sink<ByteString, Task<Done>> output = Sink.ForEachAsync<ByteString>(1, async ack =>
-        {
-            // A peer that never reads its ACKs must not hold the connection forever once its buffers are full.
-            using var limit = new CancellationTokenSource(writeLimit);
-            await stream.WriteAsync(ack.ToArray(), limit.Token);
-            await stream.FlushAsync(limit.Token);
-        });
-        input.Via(ConnectionFlow()).RunWith(output, _materializer)
+        // Answers are written by whoever gives them (the journal's persist callback, for an ACK), one frame at a time:
+        // the graph reads the next frame only once the answer to this one is written. The graph's own output takes
+        // what comes back through the promise instead (nothing, for a frame answered here).
+        Func<ByteString, Task> write = ack => WriteAnswerAsync(stream, ack, writeLimit);
+        Sink<ByteString, Task<Done>> output = Sink.ForEachAsync<ByteString>(1, write);
+        input.Via(ConnectionFlow(write)).RunWith(output, _materializer)
             .ContinueWith(_ => stream.Dispose(), TaskScheduler.Default);
     }
 
     // The per-connection flow, the same for plain and TLS connections: framing with its limits, one ACK at a time
     // from the connection's actor, and a report to this listener when the connection ends.
-    private Flow<ByteString, ByteString, NotUsed> ConnectionFlow()
+    // A peer that never reads its answers must not hold the connection forever once its buffers are full.
+    private static async Task WriteAnswerAsync(Stream stream, ByteString answer, TimeSpan limit)
+    {
+        using var cancel = new CancellationTokenSource(limit);
+        await stream.WriteAsync(answer.ToArray(), cancel.Token).ConfigureAwait(false);
+        await stream.FlushAsync(cancel.Token).ConfigureAwait(false);
+    }
+
+    private Flow<ByteString, ByteString, NotUsed> ConnectionFlow(Func<ByteString, Task> write)
     {
         long number = ++_connections;
         IActorRef connection = Context.ActorOf(ConnectionActor.Props(_settings, _journal, _acks, _hasher), $"connection-{number}");
@@ -297,7 +303,7 @@ public sealed class MllpListener : ReceiveActor, IWithUnboundedStash
                 // callback, which only enqueues the ACK to this graph) runs inline on whichever thread answers: no
                 // thread-pool hand-off on the ACK path.
                 var reply = new TaskCompletionSource<ByteString>();
-                connection.Tell(new InboundFrame(frame, reply));
+                connection.Tell(new InboundFrame(frame, reply) { WriteAnswer = write });
                 return reply.Task.WaitAsync(answerLimit); // a backstop: a connection actor that failed mid-frame must not hang the connection
             })
             .Where(ack => !ack.IsEmpty)
