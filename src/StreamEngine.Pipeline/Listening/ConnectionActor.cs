@@ -37,7 +37,8 @@ public sealed class InboundFrame(byte[] payload, TaskCompletionSource<ByteString
 /// framed ACK only once the journal has committed (AA/CA), or with AR/CR and an ERR segment when the frame has no
 /// usable MSH or the commit fails or times out. An empty answer means the sender asked for no ACK (MSH-15 = NE).
 /// A usable frame from the stream hands the journal its ACK, built in advance, and the journal's persist callback
-/// completes the stream's promise with it (<see cref="ICommitAnswer"/>): no hop back through this actor per message.
+/// answers with it (<see cref="ICommitAnswer"/>): no hop back through this actor per message. With the stream's writer
+/// (<see cref="InboundFrame.WriteAnswer"/>), the answer goes to the socket from that callback; a frame is answered once.
 /// </summary>
 public sealed class ConnectionActor : ReceiveActor, IWithTimers
 {

@@ -273,13 +273,12 @@ public sealed class MllpListener : ReceiveActor, IWithUnboundedStash
         // what comes back through the promise instead (nothing, for a frame answered here).
         Func<ByteString, Task> write = ack => WriteAnswerAsync(stream, ack, writeLimit);
         Sink<ByteString, Task<Done>> output = Sink.ForEachAsync<ByteString>(1, write);
-        input.Via(ConnectionFlow(write)).RunWith(output, _materializer)
+        input.Via(ConnectionFlow(write, writeLimit)).RunWith(output, _materializer)
             .ContinueWith(_ => stream.Dispose(), TaskScheduler.Default);
     }
 
-    // The per-connection flow, the same for plain and TLS connections: framing with its limits, one ACK at a time
-    // from the connection's actor, and a report to this listener when the connection ends.
-    // A peer that never reads its answers must not hold the connection forever once its buffers are full.
+    // A peer that never reads its answers must not hold the connection forever once its buffers are full. Never blocks
+    // the calling thread (the journal's, for an ACK): the socket write is asynchronous.
     private static async Task WriteAnswerAsync(Stream stream, ByteString answer, TimeSpan limit)
     {
         using var cancel = new CancellationTokenSource(limit);
@@ -287,21 +286,24 @@ public sealed class MllpListener : ReceiveActor, IWithUnboundedStash
         await stream.FlushAsync(cancel.Token).ConfigureAwait(false);
     }
 
-    private Flow<ByteString, ByteString, NotUsed> ConnectionFlow(Func<ByteString, Task> write)
+    // The per-connection flow, the same for plain and TLS connections: framing with its limits, one frame at a time
+    // answered through the connection's actor, and a report to this listener when the connection ends.
+    private Flow<ByteString, ByteString, NotUsed> ConnectionFlow(Func<ByteString, Task> write, TimeSpan writeLimit)
     {
         long number = ++_connections;
         IActorRef connection = Context.ActorOf(ConnectionActor.Props(_settings, _journal, _acks, _hasher), $"connection-{number}");
         IActorRef self = Self;
-        TimeSpan answerLimit = _settings.CommitTimeout + TimeSpan.FromSeconds(10); // the actor answers by CommitTimeout
+        // The actor answers by CommitTimeout, and the answer's write gives up after writeLimit.
+        TimeSpan answerLimit = _settings.CommitTimeout + writeLimit + TimeSpan.FromSeconds(10);
         _log.Debug("Listener {0}: connection {1} opened", _settings.Id, number);
         return Flow.Create<ByteString>()
             .Via(MllpFramingStage.Create(_settings.MaxFrameBytes, _settings.FrameTimeout, _settings.Id, _settings.IdleTimeout))
             .SelectAsync(1, frame =>
             {
-                // Every frame is answered through this promise (by the commit timeout at the latest): a usable one by the
-                // ingest journal's persist callback, others by the connection actor. Its continuation (the stage's
-                // callback, which only enqueues the ACK to this graph) runs inline on whichever thread answers: no
-                // thread-pool hand-off on the ACK path.
+                // Every frame is answered (by the commit timeout at the latest): a usable one by the ingest journal's
+                // persist callback, others by the connection actor. Whichever answers writes the answer to the socket
+                // itself (no thread-pool hand-off before the ACK goes out), and this promise completes, empty, once the
+                // write is done: only then is the next frame read.
                 var reply = new TaskCompletionSource<ByteString>();
                 connection.Tell(new InboundFrame(frame, reply) { WriteAnswer = write });
                 return reply.Task.WaitAsync(answerLimit); // a backstop: a connection actor that failed mid-frame must not hang the connection
