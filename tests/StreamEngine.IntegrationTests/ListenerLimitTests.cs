@@ -2,6 +2,7 @@ using System.Net.Sockets;
 using System.Text.Json;
 using StreamEngine.Hl7v2;
 using StreamEngine.Mllp;
+using StreamEngine.TestKit;
 
 namespace StreamEngine.IntegrationTests;
 
@@ -119,19 +120,8 @@ public sealed class ListenerLimitTests
         byte[] sent = [.. truncated, .. MllpFrame.Wrap(Peers.Adt("A08", "WHOLE1", "M1"))];
         await client.GetStream().WriteAsync(sent);
 
-        var decoder = new MllpDecoder(1 << 20);
-        var frames = new List<byte[]>();
-        var buffer = new byte[4096];
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
-        while (frames.Count == 0)
-        {
-            int read = await client.GetStream().ReadAsync(buffer, timeout.Token);
-            Assert.NotEqual(0, read);
-            decoder.Feed(buffer.AsSpan(0, read), frames);
-        }
-
-        Assert.True(Hl7Parser.TryParse(frames[0], out Hl7Message? ack, out _));
-        Assert.Equal(("AA", "WHOLE1"), (ack!.Get("MSA-1"), ack.Get("MSA-2")));
+        Hl7Message ack = await MllpAnswers.ReadOneAsync(client.GetStream(), TimeSpan.FromSeconds(30));
+        Assert.Equal(("AA", "WHOLE1"), (ack.Get("MSA-1"), ack.Get("MSA-2")));
         Assert.Equal(["WHOLE1"], (await folder.AwaitLinesAsync(1)).Select(TestFolder.ControlId)); // journaled and delivered alone
     }
 

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Text;
 using StreamEngine.Hl7v2;
 using StreamEngine.Mllp;
+using StreamEngine.TestKit;
 
 namespace StreamEngine.IntegrationTests;
 
@@ -39,16 +40,7 @@ internal static class Peers
         Assert.True(process.ExitCode == 0, $"mllp_send failed ({process.ExitCode}): {await stderr}");
 
         // mllp_send prints each ACK as it came off the wire, MLLP frame bytes included.
-        var frames = new List<byte[]>();
-        new MllpDecoder(1 << 20).Feed(stdout.ToArray(), frames);
-        var acks = new List<Hl7Message>();
-        foreach (byte[] message in frames)
-        {
-            Assert.True(Hl7Parser.TryParse(message, out Hl7Message? ack, out _));
-            acks.Add(ack!);
-        }
-
-        return acks;
+        return MllpAnswers.Parse(stdout.ToArray());
     }
 
     /// <summary>Sends each message in turn on one connection, waiting for each ACK.</summary>

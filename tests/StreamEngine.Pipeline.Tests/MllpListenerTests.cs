@@ -30,27 +30,10 @@ public sealed class MllpListenerTests() : Akka.TestKit.Xunit2.TestKit(PipelineTe
         NetworkStream stream = client.GetStream();
         await stream.WriteAsync(MllpFrame.Wrap(TestData.Message(@"MSH|^~\&|PAS|RX1|R|RX1|20260101||ADT^A01|F1|P|2.4", "PID|1||X")));
         journal.ExpectMsg<Append>().OnCommitted!.Committed(1, duplicate: false);
-        Assert.Equal("AA", (await ReadAck(stream)).Get("MSA-1")); // the connection's graph is running
+        Assert.Equal("AA", (await MllpAnswers.ReadOneAsync(stream, Wait)).Get("MSA-1")); // the connection's graph is running
 
         IActorRef supervisor = await Sys.ActorSelection(listener.Path / "StreamSupervisor-*").ResolveOne(Wait);
         supervisor.Tell(StreamSupervisor.GetChildren.Instance);
         Assert.Single(ExpectMsg<StreamSupervisor.Children>().Refs);
-    }
-
-    private static async Task<Hl7Message> ReadAck(NetworkStream stream)
-    {
-        var decoder = new MllpDecoder(1 << 20);
-        var frames = new List<byte[]>();
-        var buffer = new byte[4096];
-        using var limit = new CancellationTokenSource(Wait);
-        while (frames.Count == 0)
-        {
-            int read = await stream.ReadAsync(buffer, limit.Token);
-            Assert.True(read > 0, "the listener closed the connection");
-            decoder.Feed(buffer.AsSpan(0, read), frames);
-        }
-
-        Assert.True(Hl7Parser.TryParse(frames[0], out Hl7Message? ack, out _));
-        return ack!;
     }
 }
