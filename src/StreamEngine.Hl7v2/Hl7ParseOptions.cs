@@ -5,14 +5,15 @@ namespace StreamEngine.Hl7v2;
 /// <summary>Limits and fallbacks for parsing. Immutable; share one instance.</summary>
 public sealed record Hl7ParseOptions
 {
-    /// <summary>The defaults: generous limits that no real feed reaches, windows-1252 as the fallback charset.</summary>
+    /// <summary>The defaults: no segment length limit, a segment count no real feed reaches, windows-1252 as the fallback charset.</summary>
     public static Hl7ParseOptions Default { get; } = new();
 
     /// <summary>
-    /// Longest segment accepted, in bytes. Default 4 MiB: an OBX-5 carrying a base64 PDF (ED) is the largest real
-    /// segment, and MLLP frames are capped separately (16 MiB by default).
+    /// Longest segment accepted, in bytes. Default: no limit but the input's own length. An OBX-5 carrying a base64
+    /// document (ED) is a real segment of several megabytes, and a frame is already capped where it is read (the MLLP
+    /// listener's <c>maxFrameBytes</c>, 16 MiB by default), so a second, smaller cap would only refuse real messages.
     /// </summary>
-    public int MaxSegmentLength { get; init; } = 4 * 1024 * 1024;
+    public int MaxSegmentLength { get; init; } = int.MaxValue;
 
     /// <summary>Most segments accepted in one message. Default 50,000: a cumulative lab report rarely passes 2,000.</summary>
     public int MaxSegments { get; init; } = 50_000;

@@ -173,6 +173,15 @@ public sealed class Hl7ParserTests
     }
 
     [Fact]
+    public void TryParse_ASegmentOfSeveralMegabytes_IsAcceptedByDefault()
+    {
+        byte[] text = TestData.Message(@"MSH|^~\&|A|B|||20240101||ORU^R01|1|P|2.5", "OBX|1|ED|PDF^Report||^AP^PDF^Base64^" + new string('A', 6 * 1024 * 1024));
+        Assert.True(Hl7Parser.TryParse(text, out Hl7Message? message, out IReadOnlyList<Hl7Issue> issues));
+        Assert.DoesNotContain(issues, i => i.IsError);
+        Assert.Equal(6 * 1024 * 1024, message!.Get("OBX-5.5")!.Length);
+    }
+
+    [Fact]
     public void Issues_NeverCarryMessageContent()
     {
         byte[] text = TestData.Message(@"MSH|^~\&|A|B|||20240101||ADT^A01||P|9.9", "pid|1||SECRETNAME");

@@ -139,6 +139,22 @@ public sealed class ListenerLimitTests
         Assert.True(await engine.AwaitLogAsync("reason FrameTooLarge"), engine.Logs);
     }
 
+    [Fact]
+    public async Task ASegmentOfSeveralMegabytes_IsAcknowledgedAndDelivered()
+    {
+        // An OBX-5 carrying a base64 document is one segment of megabytes: only the frame's cap (16 MiB) bounds it.
+        using var folder = new TestFolder();
+        await folder.WriteConfigAsync(new { name = "it", port = 0 });
+        await using EngineProcess engine = await EngineProcess.StartAsync(folder.Path);
+        byte[] adt = Peers.Adt("A08", "BIGSEG1", "M1");
+        byte[] message = [.. adt, .. System.Text.Encoding.ASCII.GetBytes("OBX|1|TX|NOTE^Note||" + new string('A', 6 * 1024 * 1024) + "||||||F\r")];
+
+        List<Hl7Message> acks = await Peers.SendAsync(engine.Port, [message]);
+
+        Assert.Equal("AA", acks[0].Get("MSA-1"));
+        Assert.Equal("BIGSEG1", TestFolder.ControlId(Assert.Single(await folder.AwaitLinesAsync(1))));
+    }
+
     [Theory]
     [InlineData("0.0.0.0")]
     [InlineData("::")]
