@@ -60,12 +60,13 @@ public static class EngineHost
                   type = PinnedDispatcher
                 }
                 """), HoconAddMode.Prepend);
-            akka.WithActors((system, registry) =>
+            akka.WithActors((system, registry, resolver) =>
             {
-                IActorRef engine = system.ActorOf(EngineActor.Props(settings, store.Index, hasher), "engine");
+                IActorRef engine = system.ActorOf(EngineActor.Props(settings, store.Index, hasher, resolver.GetService<EngineExit>()), "engine");
                 registry.Register<EngineActor>(engine);
             });
         });
+        builder.Services.AddSingleton(services => new EngineExit(() => services.GetRequiredService<IHostApplicationLifetime>().StopApplication()));
         builder.Services.AddHostedService<ReadinessReporter>();
         builder.Services.AddHostedService<Admin.AdminServer>();
         return builder.Build();

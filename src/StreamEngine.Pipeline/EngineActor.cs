@@ -70,10 +70,13 @@ public sealed class EngineActor : ReceiveActor, IWithUnboundedStash, IWithTimers
     private readonly System.Collections.Concurrent.ConcurrentDictionary<IActorRef, long> _lastJournaled = new();
     private Akka.Streams.IMaterializer? _materializer;
 
-    /// <summary>Creates the engine.</summary>
-    public EngineActor(EngineSettings settings, IMessageIndex index, PatientKeyHasher hasher)
+    private readonly EngineExit? _exit;
+
+    /// <summary>Creates the engine; <paramref name="exit"/> stops the process when a listener cannot bind.</summary>
+    public EngineActor(EngineSettings settings, IMessageIndex index, PatientKeyHasher hasher, EngineExit? exit = null)
     {
         _settings = settings;
+        _exit = exit;
         _mapper = new MessageMapper(settings.MappingProfile);
         _index = index;
         _hasher = hasher;
@@ -103,7 +106,34 @@ public sealed class EngineActor : ReceiveActor, IWithUnboundedStash, IWithTimers
 
     /// <summary>Props for the engine.</summary>
     public static Props Props(EngineSettings settings, IMessageIndex index, PatientKeyHasher hasher) =>
-        Akka.Actor.Props.Create(() => new EngineActor(settings, index, hasher));
+        Akka.Actor.Props.Create(() => new EngineActor(settings, index, hasher, null));
+
+    /// <summary>Props for the engine of a process: a listener that cannot bind stops it through <paramref name="exit"/>.</summary>
+    public static Props Props(EngineSettings settings, IMessageIndex index, PatientKeyHasher hasher, EngineExit exit) =>
+        Akka.Actor.Props.Create(() => new EngineActor(settings, index, hasher, exit));
+
+    /// <summary>
+    /// A listener that cannot bind its port stops the engine (the process exits non-zero naming the listener's key): an
+    /// engine that runs on without it would look healthy while refusing every sender of that feed. Anything else is
+    /// Akka's default, logged in one line (the listeners and the undelivered-appends actor are the children without a
+    /// backoff supervisor of their own).
+    /// </summary>
+    protected override SupervisorStrategy SupervisorStrategy() => new OneForOneStrategy(e =>
+    {
+        if (e is ActorInitializationException { InnerException: ListenerBindException bind })
+        {
+            int index = _settings.Listeners.ToList().FindIndex(l => l.Id == bind.ListenerId);
+            string reason = $"{bind.Message} (listeners[{index}].port); the engine stops";
+            _log.Error("{0}", reason);
+            _exit?.Fail(reason);
+            return Directive.Stop;
+        }
+
+        Directive directive = Akka.Actor.SupervisorStrategy.DefaultDecider.Decide(e);
+        _log.Error("An actor of the engine failed ({0}); {1}", FailureText.Of(e), directive == Directive.Restart ? "it restarts" : "it stops");
+        _log.Debug("Engine actor failure: {0}", e);
+        return directive;
+    }, loggingEnabled: false);
 
     /// <inheritdoc />
     protected override void PreStart()

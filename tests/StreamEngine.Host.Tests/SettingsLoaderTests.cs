@@ -131,6 +131,32 @@ public sealed class SettingsLoaderTests : IDisposable
         Assert.Contains(errors, e => e.StartsWith("store.durability:", StringComparison.Ordinal));
     }
 
+    [Fact]
+    public void TwoListenersOnOnePort_AreRefused_UnlessTheirAddressesDiffer()
+    {
+        IReadOnlyList<string> errors = Errors("""
+            { "listeners": [ { "name": "a", "port": 2600 }, { "name": "b", "port": 2600 }, { "name": "c", "host": "0.0.0.0", "port": 2601 },
+                             { "name": "d", "host": "127.0.0.2", "port": 2601 }, { "name": "e", "host": "localhost", "port": 2600 } ], "sinks": [] }
+            """);
+        Assert.Contains(errors, e => e.StartsWith("listeners[1].port: 2600 is already taken by listeners[0] ('a')", StringComparison.Ordinal));
+        Assert.Contains(errors, e => e.StartsWith("listeners[3].port: 2601 is already taken by listeners[2] ('c')", StringComparison.Ordinal));
+        Assert.Contains(errors, e => e.StartsWith("listeners[4].port: 2600", StringComparison.Ordinal)); // a host name may be that address
+        Assert.Equal(3, errors.Count);
+
+        EngineSettings settings = Load("""
+            { "listeners": [ { "name": "a", "port": 0 }, { "name": "b", "port": 0 }, { "name": "c", "host": "127.0.0.1", "port": 2600 },
+                             { "name": "d", "host": "127.0.0.2", "port": 2600 } ], "sinks": [] }
+            """);
+        Assert.Equal(4, settings.Listeners.Count); // port 0 picks a free port each; two addresses may share a port
+    }
+
+    [Fact]
+    public void AnEmptySinkPath_IsRefused()
+    {
+        Assert.Contains(Errors("""{ "listeners": [ { "name": "a" } ], "sinks": [ { "name": "s", "type": "ndjson", "path": " " } ] }"""),
+            e => e.StartsWith("sinks[0].path: empty", StringComparison.Ordinal));
+    }
+
     [Theory]
     [InlineData("os", Durability.Os)]
     [InlineData("FSYNC", Durability.Fsync)]
@@ -182,7 +208,7 @@ public sealed class SettingsLoaderTests : IDisposable
             { "listeners": [ { "name": "a", "port": 2575 }, { "name": "b", "port": 2577, "mllpRelease2": "yes" } ] }
             """);
         Assert.Equal(["listeners[1].mllpRelease2: 'yes' is not true or false"], errors);
-        Assert.True(Load("""{ "listeners": [ { "name": "a" }, { "name": "b", "mllpRelease2": true } ] }""").Listeners[1].MllpRelease2);
+        Assert.True(Load("""{ "listeners": [ { "name": "a" }, { "name": "b", "port": 2577, "mllpRelease2": true } ] }""").Listeners[1].MllpRelease2);
     }
 
     [Fact]

@@ -140,6 +140,22 @@ public sealed class EndToEndTests
     }
 
     [Fact]
+    public async Task AListenerWhosePortIsTaken_StopsTheEngine_NamingTheKey()
+    {
+        using var holder = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        holder.Start();
+        int taken = ((System.Net.IPEndPoint)holder.LocalEndpoint).Port;
+        using var folder = new TestFolder();
+        await folder.WriteConfigAsync(new { name = "it", port = taken });
+
+        // Exits by itself (RunWithErrorsAsync waits at most 60 s), non-zero, instead of running on deaf to that feed.
+        (int exit, _, string stderr) = await CliTests.RunWithErrorsAsync("run", "--config", Path.Combine(folder.Path, "streamengine.json"));
+
+        Assert.Equal(1, exit);
+        Assert.Contains($"cannot listen on 127.0.0.1:{taken}: AddressAlreadyInUse (listeners[0].port)", stderr, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task SinkThatCannotOpen_DoesNotKeepTheListenerClosed_AndCatchesUpWhenItCan()
     {
         using var folder = new TestFolder();

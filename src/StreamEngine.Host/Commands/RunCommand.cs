@@ -1,4 +1,5 @@
 using System.CommandLine;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using StreamEngine.Host.Configuration;
@@ -32,7 +33,14 @@ internal static class RunCommand
             }
 
             using IHost host = EngineHost.Build(settings, parse.GetValue(verbose) ? LogLevel.Debug : LogLevel.Information);
+            EngineExit exit = host.Services.GetRequiredService<EngineExit>();
             await host.RunAsync(cancellationToken);
+            if (exit.Reason is { } reason)
+            {
+                await Console.Error.WriteLineAsync(reason); // also logged; the exit code tells a service manager
+                return 1;
+            }
+
             return 0;
         });
         return command;

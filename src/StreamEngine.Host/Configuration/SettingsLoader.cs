@@ -163,6 +163,7 @@ public static partial class SettingsLoader
         }
 
         Duplicates(errors, "listeners", listeners.Select(l => l.Id));
+        SharedPorts(errors, listeners);
 
         var sinks = new List<SinkSettings>();
         List<SinkOptions> sinkOptions = options.Sinks ?? [];
@@ -208,8 +209,12 @@ public static partial class SettingsLoader
                 errors.Add($"{key}.startFrom: '{s.StartFrom}' is not now or earliest");
             }
 
-            string path = string.IsNullOrWhiteSpace(s.Path) ? "./out" : s.Path;
-            if (path.IndexOfAny(Path.GetInvalidPathChars()) >= 0)
+            string path = s.Path is null ? "./out" : s.Path;
+            if (string.IsNullOrWhiteSpace(path))
+            {
+                errors.Add($"{key}.path: empty (leave it out for ./out)");
+            }
+            else if (path.IndexOfAny(Path.GetInvalidPathChars()) >= 0)
             {
                 errors.Add($"{key}.path: not a valid path");
             }
@@ -502,6 +507,28 @@ public static partial class SettingsLoader
                 return;
             }
         }
+    }
+
+    // Two listeners on one port: the second could never bind. Addresses that may overlap (the same one, a wildcard, or
+    // a host name, which may resolve to the other's address) count as the same.
+    private static void SharedPorts(List<string> errors, List<ListenerSettings> listeners)
+    {
+        for (int j = 1; j < listeners.Count; j++)
+        {
+            for (int i = 0; i < j; i++)
+            {
+                (ListenerSettings a, ListenerSettings b) = (listeners[i], listeners[j]);
+                if (a.Port != 0 && a.Port == b.Port && MayOverlap(a.Host, b.Host))
+                {
+                    errors.Add($"listeners[{j}].port: {b.Port.ToString(CultureInfo.InvariantCulture)} is already taken by listeners[{i}] ('{a.Id}') on {a.Host}");
+                    break;
+                }
+            }
+        }
+
+        static bool MayOverlap(string x, string y) =>
+            !IPAddress.TryParse(x, out IPAddress? a) || !IPAddress.TryParse(y, out IPAddress? b)
+            || a.Equals(b) || a.Equals(IPAddress.Any) || a.Equals(IPAddress.IPv6Any) || b.Equals(IPAddress.Any) || b.Equals(IPAddress.IPv6Any);
     }
 
     private static void Duplicates(List<string> errors, string key, IEnumerable<string> ids)

@@ -28,6 +28,14 @@ public sealed record GetListenerBinding
 /// <summary>A listener's id and the endpoint it accepts connections on.</summary>
 public sealed record ListenerBound(string ListenerId, EndPoint Endpoint);
 
+/// <summary>A listener could not bind its address (the port is taken, the address is not this machine's).</summary>
+public sealed class ListenerBindException(string listenerId, EndPoint endpoint, SocketError error, Exception inner)
+    : Exception($"Listener {listenerId} cannot listen on {endpoint}: {error}", inner)
+{
+    /// <summary>The listener's id.</summary>
+    public string ListenerId { get; } = listenerId;
+}
+
 /// <summary>
 /// One inbound MLLP channel. It accepts sockets itself (Akka.Streams TCP cannot bind 0.0.0.0 or ::, and has no TLS
 /// stage), wraps each in an SslStream when TLS is on (TLS 1.2/1.3, optional client certificates), and bridges the
@@ -99,8 +107,7 @@ public sealed class MllpListener : ReceiveActor, IWithUnboundedStash
         catch (SocketException e)
         {
             listener.Dispose();
-            _log.Error("Listener {0} cannot listen on {1}: {2}", _settings.Id, endpoint, e.SocketErrorCode);
-            throw;
+            throw new ListenerBindException(_settings.Id, endpoint, e.SocketErrorCode, e); // the engine stops: see EngineActor
         }
 
         _unbind = () =>
