@@ -182,6 +182,32 @@ public sealed class IngestJournalTests() : Akka.TestKit.Xunit2.TestKit(PipelineT
         Assert.Single(await index.FindAsync(new MessageQuery { Stream = "ingest/d5/default" })); // and the index caught up
     }
 
+    [Fact]
+    public async Task ARejectedFrame_ResentAsItWas_IsNotJournaledAgain_AlsoAfterARestart_AndStaysFindable()
+    {
+        static FrameRejected Rejected(string body) =>
+            new(System.Text.Encoding.ASCII.GetBytes("MSH|^~\\&|A|B|||2026|||BAD-9|P|2.5\r" + body), DateTimeOffset.UtcNow, "MissingMessageType");
+
+        var index = new InMemoryMessageIndex();
+        IActorRef journal = Sys.ActorOf(IngestJournal.Props("ingest/d6/default", "d6", Options(index)));
+        journal.Tell(new Append(1, Rejected("PID|1||X\r")));
+        Assert.Equal(new Journaled(1, 1), ExpectMsg<Journaled>());
+        journal.Tell(new Append(2, Rejected("PID|1||X\r")));
+        Assert.Equal(new Journaled(2, 1, Duplicate: true), ExpectMsg<Journaled>()); // the same AR again, nothing new
+        journal.Tell(new Append(3, Rejected("PID|1||Y\r")));
+        Assert.Equal(new Journaled(3, 2), ExpectMsg<Journaled>()); // other bytes: a frame of its own
+        journal.Tell(new Append(4, Event(9)));
+        Assert.Equal(new Journaled(4, 3), ExpectMsg<Journaled>());
+        await AwaitAssertAsync(async () => Assert.Equal(3, (await index.FindAsync(new MessageQuery { Stream = "ingest/d6/default" })).Count));
+        Stop(journal);
+
+        IActorRef again = Sys.ActorOf(IngestJournal.Props("ingest/d6/default", "d6", Options(index)));
+        again.Tell(new Append(5, Rejected("PID|1||X\r")));
+        Assert.Equal(new Journaled(5, 1, Duplicate: true), ExpectMsg<Journaled>());
+        MessageIndexEntry first = (await index.FindAsync(new MessageQuery { Stream = "ingest/d6/default" })).Single(e => e.SequenceNr == 1);
+        Assert.Equal(("MissingMessageType", "BAD-9"), (first.RejectedReason, first.ControlId)); // trace still finds it as rejected
+    }
+
     private void Stop(IActorRef actor)
     {
         Watch(actor);

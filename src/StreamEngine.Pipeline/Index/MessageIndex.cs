@@ -24,13 +24,14 @@ public sealed record MessageIndexEntry(
 
     /// <summary>
     /// For a frame rejected at ingest (journaled for quarantine and answered AR), its coded reason; null for a message.
-    /// Such an entry has no dedupe hashes (0) and only the control id a loose scan of its MSH found.
+    /// Such an entry has only the control id a loose scan of its MSH found, and dedupe hashes of its whole content
+    /// (0 in entries written before rejected frames were deduplicated).
     /// </summary>
-    public string? RejectedReason => KeyHash == 0 && MessageType.StartsWith(RejectedPrefix, StringComparison.Ordinal) ? MessageType[RejectedPrefix.Length..] : null;
+    public string? RejectedReason => MessageType.StartsWith(RejectedPrefix, StringComparison.Ordinal) ? MessageType[RejectedPrefix.Length..] : null;
 
-    /// <summary>The entry of a rejected frame: findable by its control id (if its MSH gave one), never a dedupe key.</summary>
-    public static MessageIndexEntry Rejected(string stream, long sequenceNr, string? controlId, string reason, DateTimeOffset receivedAt) =>
-        new(stream, sequenceNr, 0, 0, string.Empty, string.Empty, controlId ?? string.Empty, RejectedPrefix + reason, string.Empty, string.Empty, receivedAt);
+    /// <summary>The entry of a rejected frame: findable by its control id (if its MSH gave one), deduplicated by its content.</summary>
+    public static MessageIndexEntry Rejected(string stream, long sequenceNr, string? controlId, string reason, DateTimeOffset receivedAt, long keyHash = 0, long contentHash = 0) =>
+        new(stream, sequenceNr, keyHash, contentHash, string.Empty, string.Empty, controlId ?? string.Empty, RejectedPrefix + reason, string.Empty, string.Empty, receivedAt);
 
     /// <inheritdoc />
     public override string ToString() => $"MessageIndexEntry({Stream}#{SequenceNr})";

@@ -77,8 +77,19 @@ public sealed class FrameRejected(ReadOnlyMemory<byte> raw, DateTimeOffset recei
     /// <inheritdoc />
     public DateTimeOffset ReceivedAt { get; } = receivedAt;
 
+    private long? _contentHash;
+
     /// <summary>The coded reason (an <see cref="Hl7v2.Hl7IssueCode"/> name).</summary>
     public string Reason { get; } = reason;
+
+    /// <summary>Hash of the frame for dedupe (<see cref="MessageFingerprint.ContentHash"/>): computed from the bytes, never stored.</summary>
+    public long ContentHash => _contentHash ??= MessageFingerprint.ContentHash(Raw.Span);
+
+    /// <summary>
+    /// The dedupe key of a frame with no usable MSH: its content itself (<see cref="MessageFingerprint.RejectedKeyHash"/>),
+    /// so a resend of the same frame is answered the same AR again instead of being journaled and quarantined once more.
+    /// </summary>
+    public long KeyHash => MessageFingerprint.RejectedKeyHash(ContentHash);
 
     /// <inheritdoc />
     public override string ToString() => $"FrameRejected({Reason}, {Raw.Length} bytes)";

@@ -197,7 +197,7 @@ public sealed class IngestJournal : ReceivePersistentActor, IWithTimers
 
             _indexPending.AddRange(loaded.Unwritten); // the index could not take them at load: written later
 
-            foreach (MessageIndexEntry entry in loaded.Missing.Where(e => e.RejectedReason is null))
+            foreach (MessageIndexEntry entry in loaded.Missing.Where(e => e.KeyHash != 0))
             {
                 _dedupe.Remember(entry.KeyHash, entry.ContentHash, entry.SequenceNr, entry.ReceivedAt);
             }
@@ -230,9 +230,15 @@ public sealed class IngestJournal : ReceivePersistentActor, IWithTimers
     {
         IActorRef replyTo = Sender;
         bool remembered = false;
-        if (append.Event is MessageReceived message)
+        // A message is deduplicated by (MSH-3, MSH-4, MSH-10) and its content; a rejected frame by its content alone.
+        (long Key, long Content)? hashes = append.Event switch
         {
-            (long key, long content) = (message.KeyHash, message.ContentHash);
+            MessageReceived m => (m.KeyHash, m.ContentHash),
+            FrameRejected r => (r.KeyHash, r.ContentHash),
+            _ => null,
+        };
+        if (hashes is (long key, long content))
+        {
             if (_dedupe.Find(key, content) is long known)
             {
                 StreamEngineTelemetry.Duplicates.Add(1, _listenerTag);
@@ -266,7 +272,7 @@ public sealed class IngestJournal : ReceivePersistentActor, IWithTimers
                 }
             }
 
-            _dedupe.AddPending(key, content, message.ReceivedAt);
+            _dedupe.AddPending(key, content, append.Event.ReceivedAt);
             _pendingKeys[append.Event] = (key, content);
             remembered = true;
         }
@@ -281,11 +287,7 @@ public sealed class IngestJournal : ReceivePersistentActor, IWithTimers
             Answer(replyTo, append, seq, duplicate: false);
             if (remembered)
             {
-                Committed(seq, (MessageReceived)e);
-            }
-            else if (e is FrameRejected rejected)
-            {
-                Index(ToEntry(seq, rejected, PersistenceId)); // so that trace finds it by the control id its MSH gave
+                Committed(seq, e); // a rejected frame too: trace finds it by the control id its MSH gave
             }
 
             Publish(seq, e);
@@ -305,9 +307,10 @@ public sealed class IngestJournal : ReceivePersistentActor, IWithTimers
         }
     }
 
-    private void Committed(long seq, MessageReceived message)
+    private void Committed(long seq, IIngestEvent journaled)
     {
-        (long key, long content) = (message.KeyHash, message.ContentHash);
+        MessageIndexEntry entry = ToEntry(seq, journaled, PersistenceId);
+        (long key, long content) = (entry.KeyHash, entry.ContentHash);
         _dedupe.Commit(key, content, seq);
         if (_waiters.Remove((key, content), out var waiters))
         {
@@ -318,7 +321,7 @@ public sealed class IngestJournal : ReceivePersistentActor, IWithTimers
         }
 
         Evict();
-        Index(ToEntry(seq, message, PersistenceId));
+        Index(entry);
     }
 
     private void Index(MessageIndexEntry entry)
@@ -406,7 +409,7 @@ public sealed class IngestJournal : ReceivePersistentActor, IWithTimers
     {
         MessageReceived m => new(stream, seq, m.KeyHash, m.ContentHash, m.SendingApplication, m.SendingFacility, m.ControlId, m.MessageType,
             m.MessageTime, m.PatientKeyHash, m.ReceivedAt) { PriorPatientKeyHash = m.PriorPatientKeyHash },
-        FrameRejected r => MessageIndexEntry.Rejected(stream, seq, Hl7v2.Hl7AckBuilder.LooseControlId(r.Raw.Span), r.Reason, r.ReceivedAt),
+        FrameRejected r => MessageIndexEntry.Rejected(stream, seq, Hl7v2.Hl7AckBuilder.LooseControlId(r.Raw.Span), r.Reason, r.ReceivedAt, r.KeyHash, r.ContentHash),
         _ => throw new ArgumentException($"{e.GetType().Name} is not indexed", nameof(e)),
     };
 

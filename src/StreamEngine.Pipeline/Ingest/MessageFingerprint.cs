@@ -21,6 +21,19 @@ public static class MessageFingerprint
         return (long)hash.GetCurrentHashAsUInt64();
     }
 
+    /// <summary>
+    /// The dedupe key of a rejected frame (no usable MSH, so no MSH-3/4/10): derived from its content hash, apart from
+    /// every message key, never 0 (0 marks no key in the index).
+    /// </summary>
+    public static long RejectedKeyHash(long contentHash)
+    {
+        XxHash3 hash = Fresh();
+        hash.Append("rejected-frame\0"u8);
+        hash.Append(BitConverter.GetBytes(contentHash));
+        long key = (long)hash.GetCurrentHashAsUInt64();
+        return key == 0 ? 1 : key;
+    }
+
     /// <summary>64-bit hash of the message with segment ends normalised and MSH-7 left out.</summary>
     public static long ContentHash(ReadOnlySpan<byte> raw)
     {
