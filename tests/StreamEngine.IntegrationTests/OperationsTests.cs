@@ -51,6 +51,14 @@ public sealed class OperationsTests
         string id = item.GetProperty("id").GetString()!;
         Assert.Equal(("fhir/ops/2", "BAD1", 1), (id, item.GetProperty("controlId").GetString(), item.GetProperty("parked").GetInt32()));
         Assert.DoesNotContain("TESTER", stdout, StringComparison.Ordinal); // no content unless --raw
+        (exit, stdout) = await CliTests.RunAsync("quarantine", "show", id, "-c", config);
+        Assert.Equal(0, exit);
+        (exit, stdout) = await CliTests.RunAsync("quarantine", "show", "fhir/ops/99999", "-c", config);
+        Assert.Equal((1, true), (exit, stdout.Contains("no open quarantine fhir/ops/99999", StringComparison.Ordinal)));
+        (int badId, _, string badIdError) = await CliTests.RunWithErrorsAsync("quarantine", "show", "not an id", "-c", config);
+        Assert.Equal((2, true), (badId, badIdError.Contains("is not a quarantine id", StringComparison.Ordinal)));
+        (int both, _, string bothError) = await CliTests.RunWithErrorsAsync("replay", "--sink", "fhir", "--from-seq", "1", "--since", "2026-01-01T00:00Z", "-c", config);
+        Assert.Equal((2, true), (both, bothError.Contains("alternatives", StringComparison.Ordinal)));
 
         stdout = await TraceAsync(config, "--control-id", "BAD2"); // the index is written a moment after the commit
         Assert.Contains("sink fhir: parked behind sequence 2", stdout, StringComparison.Ordinal);

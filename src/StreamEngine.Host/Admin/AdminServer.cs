@@ -87,7 +87,10 @@ internal sealed partial class AdminServer(EngineSettings settings, IRequiredActo
         });
         app.MapGet("/quarantine", async (string? sink) => Results.Json(await Ask<QuarantineList>(new ListQuarantine(sink)), Json));
         app.MapGet("/quarantine/{sink}/{listener}/{seq}", async (string sink, string listener, string seq, bool? raw) =>
-            Results.Json(await Ask<object>(new ShowQuarantined($"{sink}/{listener}/{seq}", raw == true)), Json));
+        {
+            object shown = await Ask<object>(new ShowQuarantined($"{sink}/{listener}/{seq}", raw == true));
+            return Results.Json(shown, Json, statusCode: shown is QuarantineActionResult { Ok: false } ? StatusCodes.Status404NotFound : StatusCodes.Status200OK);
+        });
         app.MapPost("/quarantine/{sink}/{listener}/{seq}/retry", async (string sink, string listener, string seq) =>
             Action(await Ask<QuarantineActionResult>(new RetryQuarantined($"{sink}/{listener}/{seq}"))));
         app.MapPost("/quarantine/{sink}/{listener}/{seq}/skip", async (string sink, string listener, string seq, SkipBody body) =>
@@ -99,6 +102,11 @@ internal sealed partial class AdminServer(EngineSettings settings, IRequiredActo
             if (string.IsNullOrWhiteSpace(body.Sink) || (body.FromSeq is null && body.Since is null && !body.FailedOnly))
             {
                 return Results.BadRequest("sink and one of fromSeq, since or failedOnly are required");
+            }
+
+            if (body.FromSeq is not null && body.Since is not null)
+            {
+                return Results.Text("fromSeq and since are alternatives: give one\n", statusCode: StatusCodes.Status400BadRequest);
             }
 
             if (body.FromSeq < 1)

@@ -181,7 +181,7 @@ internal static class AdminCommands
         var id = new Argument<string>("id") { Description = "Quarantine id: sink/listener/sequence (from quarantine list)." };
         var raw = new Option<bool>("--raw") { Description = "Also print the raw HL7 message (patient data: for the operator's eyes only)." };
         var show = new Command("show", "One quarantined message and what is parked behind it.") { ConfigOption, id, raw };
-        show.SetAction((parse, ct) => RunAsync(parse, async client =>
+        show.SetAction(async (parse, ct) => BadId(parse.GetValue(id)!) ?? await RunAsync(parse, async client =>
         {
             using HttpResponseMessage response = await client.GetAsync($"quarantine/{Path(parse.GetValue(id)!)}" + (parse.GetValue(raw) ? "?raw=true" : string.Empty), ct);
             Console.WriteLine(await response.Content.ReadAsStringAsync(ct));
@@ -189,11 +189,13 @@ internal static class AdminCommands
         }));
 
         var retry = new Command("retry", "Deliver it again (after a configuration fix), then what was parked behind it, in order.") { ConfigOption, id };
-        retry.SetAction((parse, ct) => RunAsync(parse, client => ActAsync(client, $"quarantine/{Path(parse.GetValue(id)!)}/retry", null, ct)));
+        retry.SetAction(async (parse, ct) => BadId(parse.GetValue(id)!)
+            ?? await RunAsync(parse, client => ActAsync(client, $"quarantine/{Path(parse.GetValue(id)!)}/retry", null, ct)));
 
         var reason = new Option<string>("--reason") { Description = "Why it is skipped (recorded).", Required = true };
         var skip = new Command("skip", "Give it up, recording why; then deliver what was parked behind it, in order.") { ConfigOption, id, reason };
-        skip.SetAction((parse, ct) => RunAsync(parse, client => ActAsync(client, $"quarantine/{Path(parse.GetValue(id)!)}/skip", new { reason = parse.GetValue(reason) }, ct)));
+        skip.SetAction(async (parse, ct) => BadId(parse.GetValue(id)!)
+            ?? await RunAsync(parse, client => ActAsync(client, $"quarantine/{Path(parse.GetValue(id)!)}/skip", new { reason = parse.GetValue(reason) }, ct)));
 
         return new Command("quarantine", "Messages a sink could not deliver: list, show, retry, skip.") { list, show, retry, skip };
     }
@@ -219,6 +221,12 @@ internal static class AdminCommands
             if (parse.GetValue(fromSeq) is null && from is null && !parse.GetValue(failedOnly))
             {
                 await Console.Error.WriteLineAsync("replay: give --from-seq, --since or --failed-only");
+                return Usage;
+            }
+
+            if (parse.GetValue(fromSeq) is not null && from is not null)
+            {
+                await Console.Error.WriteLineAsync("replay: --from-seq and --since are alternatives: give one");
                 return Usage;
             }
 
@@ -317,6 +325,19 @@ internal static class AdminCommands
     }
 
     private static string Path(string id) => string.Join('/', id.Split('/').Select(Uri.EscapeDataString));
+
+    // A quarantine id is sink/listener/sequence: anything else is told at once (the endpoint has no route for it).
+    private static int? BadId(string id)
+    {
+        string[] parts = id.Split('/');
+        if (parts.Length == 3 && parts[0].Length > 0 && parts[1].Length > 0 && long.TryParse(parts[2], NumberStyles.None, CultureInfo.InvariantCulture, out _))
+        {
+            return null;
+        }
+
+        Console.Error.WriteLine($"quarantine: '{id}' is not a quarantine id (sink/listener/sequence, as quarantine list prints)");
+        return Usage;
+    }
 
     private static int Print<T>(T value)
     {
