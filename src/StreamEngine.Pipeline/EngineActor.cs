@@ -104,12 +104,8 @@ public sealed class EngineActor : ReceiveActor, IWithUnboundedStash, IWithTimers
     /// <inheritdoc />
     public ITimerScheduler Timers { get; set; } = null!;
 
-    /// <summary>Props for the engine.</summary>
-    public static Props Props(EngineSettings settings, IMessageIndex index, PatientKeyHasher hasher) =>
-        Akka.Actor.Props.Create(() => new EngineActor(settings, index, hasher, null));
-
-    /// <summary>Props for the engine of a process: a listener that cannot bind stops it through <paramref name="exit"/>.</summary>
-    public static Props Props(EngineSettings settings, IMessageIndex index, PatientKeyHasher hasher, EngineExit exit) =>
+    /// <summary>Props for the engine; a listener that cannot bind stops the process through <paramref name="exit"/>.</summary>
+    public static Props Props(EngineSettings settings, IMessageIndex index, PatientKeyHasher hasher, EngineExit? exit = null) =>
         Akka.Actor.Props.Create(() => new EngineActor(settings, index, hasher, exit));
 
     /// <summary>
@@ -122,7 +118,7 @@ public sealed class EngineActor : ReceiveActor, IWithUnboundedStash, IWithTimers
     {
         if (e is ActorInitializationException { InnerException: ListenerBindException bind })
         {
-            int index = _settings.Listeners.ToList().FindIndex(l => l.Id == bind.ListenerId);
+            int index = _settings.Listeners.Select(l => l.Id).ToList().IndexOf(bind.ListenerId);
             string reason = $"{bind.Message} (listeners[{index}].port); the engine stops";
             _log.Error("{0}", reason);
             _exit?.Fail(reason);

@@ -78,6 +78,7 @@ public sealed class FrameRejected(ReadOnlyMemory<byte> raw, DateTimeOffset recei
     public DateTimeOffset ReceivedAt { get; } = receivedAt;
 
     private long? _contentHash;
+    private long? _keyHash;
 
     /// <summary>The coded reason (an <see cref="Hl7v2.Hl7IssueCode"/> name).</summary>
     public string Reason { get; } = reason;
@@ -89,7 +90,7 @@ public sealed class FrameRejected(ReadOnlyMemory<byte> raw, DateTimeOffset recei
     /// The dedupe key of a frame with no usable MSH: its content itself (<see cref="MessageFingerprint.RejectedKeyHash"/>),
     /// so a resend of the same frame is answered the same AR again instead of being journaled and quarantined once more.
     /// </summary>
-    public long KeyHash => MessageFingerprint.RejectedKeyHash(ContentHash);
+    public long KeyHash => _keyHash ??= MessageFingerprint.RejectedKeyHash(ContentHash);
 
     /// <inheritdoc />
     public override string ToString() => $"FrameRejected({Reason}, {Raw.Length} bytes)";

@@ -29,7 +29,9 @@ public static class MessageFingerprint
     {
         XxHash3 hash = Fresh();
         hash.Append("rejected-frame\0"u8);
-        hash.Append(BitConverter.GetBytes(contentHash));
+        Span<byte> content = stackalloc byte[sizeof(long)];
+        System.Buffers.Binary.BinaryPrimitives.WriteInt64LittleEndian(content, contentHash);
+        hash.Append(content);
         long key = (long)hash.GetCurrentHashAsUInt64();
         return key == 0 ? 1 : key;
     }
