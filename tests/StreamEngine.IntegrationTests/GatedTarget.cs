@@ -73,7 +73,22 @@ public sealed class GatedTarget : IDeliveryTarget
 
     public ConcurrentBag<string> Cancelled { get; } = [];
 
-    public IReadOnlySet<long> Open(long position) => WrittenBeforeACrash;
+    // What a file holds after a crash: every line written (the sink takes the ones below its watermark as counted).
+    public IReadOnlySet<long> Open(long position)
+    {
+        lock (_lock)
+        {
+            return _crashed ? [.. WrittenBeforeACrash, .. _writtenSeqs] : WrittenBeforeACrash;
+        }
+    }
+
+    private readonly List<long> _writtenSeqs = [];
+    private bool _crashed;
+    private string? _crashBefore;
+
+    /// <summary>The sink's process "dies" as it is about to write this control id: the write throws once (the actor
+    /// restarts, as an engine does after kill -9), and the output then holds every line written.</summary>
+    public void CrashBefore(string controlId) => _crashBefore = controlId;
 
     public async Task<PreparedDelivery> PrepareAsync(long sequenceNr, IIngestEvent journaled, CancellationToken cancellationToken)
     {
@@ -113,9 +128,18 @@ public sealed class GatedTarget : IDeliveryTarget
         MostPreparedAhead = Math.Max(MostPreparedAhead, Volatile.Read(ref _prepared) - _committed++);
         if (prepared.Result.Outcome == DeliveryOutcome.Delivered && !DeliversWhilePreparing)
         {
+            string id = System.Text.Encoding.ASCII.GetString(prepared.Payload.Span);
             lock (_lock)
             {
-                _written.Add(System.Text.Encoding.ASCII.GetString(prepared.Payload.Span));
+                if (id == _crashBefore)
+                {
+                    _crashBefore = null;
+                    _crashed = true;
+                    throw new IOException("the process died here");
+                }
+
+                _written.Add(id);
+                _writtenSeqs.Add(prepared.SequenceNr);
             }
         }
 

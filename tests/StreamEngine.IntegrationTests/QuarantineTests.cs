@@ -164,6 +164,59 @@ public class QuarantineTests : SinkActorHarness
         Assert.Equal(["B1", "A1", "M1", "B2", "B3"], _target.Written);
     }
 
+    [Fact]
+    public async Task ASkipCutShortByACrash_CarriesOnAfterTheRestart_EachParkedMessageOnceInOrder()
+    {
+        IActorRef sink = StartSink();
+        Kit.ExpectMsg<SinkReady>(TimeSpan.FromSeconds(30));
+        _target.Break("A1");
+        foreach (string id in (string[])["A1", "A2", "A3", "A4", "A5"])
+        {
+            Send(id, "P1");
+        }
+
+        Send("B1", "P2");
+        await SettledStatusAsync(sink, 6);
+        _target.CrashBefore("A4"); // the process dies as the release is about to write A4
+
+        QuarantineActionResult cut = await sink.Ask<QuarantineActionResult>(new SkipQuarantined("s/q/1", "superseded"), TimeSpan.FromSeconds(10));
+        Assert.False(cut.Ok);
+        Assert.Contains("it carries the release on once it has restarted", cut.Message, StringComparison.Ordinal);
+
+        // Nobody gives the skip again: the restarted sink carries it on, and A2 and A3 (in the output already) are not
+        // written twice.
+        await Kit.AwaitAssertAsync(async () => Assert.Empty(await QuarantineOf(sink)), TimeSpan.FromSeconds(30));
+        Assert.Equal(["B1", "A2", "A3", "A4", "A5"], _target.Written);
+        Assert.Equal(new SinkCounts(Delivered: 5, Filtered: 1, Quarantined: 0, Parked: 0), (await StatusOf(sink)).Counts);
+    }
+
+    [Fact]
+    public async Task ARetryWhoseLineWentOutButWasNotRecorded_CarriesOnAfterTheRestart()
+    {
+        IActorRef sink = StartSink();
+        Kit.ExpectMsg<SinkReady>(TimeSpan.FromSeconds(30));
+        _target.Break("A1");
+        Send("A1", "P1");
+        Send("A2", "P1");
+        Send("A3", "P1");
+        Send("B1", "P2");
+        SinkStatus before = await SettledStatusAsync(sink, 4);
+        Assert.Equal(new SinkCounts(Delivered: 1, Filtered: 0, Quarantined: 1, Parked: 2), before.Counts);
+        await sink.GracefulStop(TimeSpan.FromSeconds(10));
+
+        // A retry wrote A1's line, and the engine died before recording it: the output holds the line (and B1's, which
+        // its last watermark may not count yet), the journal still has A1 quarantined with A2 and A3 behind it.
+        _target.Fix();
+        _target.WrittenBeforeACrash.UnionWith([1, 4]);
+        sink = StartSink();
+        await Kit.AwaitAssertAsync(async () =>
+        {
+            Assert.Empty(await QuarantineOf(sink));
+            Assert.Equal(new SinkCounts(Delivered: 4, Filtered: 0, Quarantined: 0, Parked: 0), (await StatusOf(sink)).Counts);
+        }, TimeSpan.FromSeconds(30));
+        Assert.Equal(["B1", "A2", "A3"], _target.Written); // A1 is counted from the output, not written again
+    }
+
     // Writes control ids in order; quarantines the ones listed as broken. The actor thread writes, the test reads: locked.
 }
 

@@ -323,10 +323,42 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
         IDeliveryTarget target = _targetFactory(null);
         _held = target.Open(_outputPosition); // written after the last persisted watermark: counted, not written again
         _target = target;
+        CarryOnRetriesFoundInTheOutput();
         // What the last run wrote may still be only with the OS (a kill -9 leaves up to a second of it there): the first
         // watermark syncs it before counting any of it, even if nothing new is written by then.
         _unsynced = true;
         _log.Info("Sink {0} on stream {1} resumes after sequence {2} ({3} lanes)", _sink.Id, StreamId, _done, _lanes.Lanes);
+    }
+
+    // A quarantined message whose line the output already holds was being retried when the sink stopped: the line went
+    // out, the record of it did not. Its release carries on by itself (what was parked behind it follows, in order), as
+    // one journaled as under way does; nobody has to give the retry again.
+    private void CarryOnRetriesFoundInTheOutput()
+    {
+        if (_held.Count == 0)
+        {
+            return;
+        }
+
+        long[] retried = [.. _quarantine.Values.Where(q => q.Releasing is null && _held.Contains(q.SequenceNr)).Select(q => q.SequenceNr).Order()];
+        if (retried.Length == 0)
+        {
+            return;
+        }
+
+        _log.Warning("Sink {0}: the release of quarantined sequence {1} was cut short by a stop; it carries on", _sink.Id, string.Join(", ", retried));
+        if (_releases is { } recovered)
+        {
+            foreach (long seq in retried)
+            {
+                recovered.Pending.Enqueue(seq); // after the ones journaled as under way
+            }
+
+            return;
+        }
+
+        _releases = new Releases(ActorRefs.Nobody, true, "retried before a restart", null, retried);
+        Self.Tell(ContinueRelease.Instance);
     }
 
     private void Subscribe()
@@ -1048,11 +1080,11 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
     // One step of a release: the quarantined message itself (delivered again, or skipped), then what is parked behind
     // it, oldest first; a parked message that fails becomes the new quarantined one and the rest stay parked behind it.
     // The quarantine stays open (its patients blocked, later messages parked behind it) until the last step closes it.
-    // On a sink that records each delivery (a FHIR server, onward MLLP), each delivery is journaled before the next is
-    // sent, and the release is journaled as under way: a restart carries it on where it stopped, so a kill -9 never
-    // makes the server take a patient's older message after a newer one. A file sink writes all in one turn and one
-    // atomic write (a line written before a crash is found in the file again and counted, not written twice).
-    // False when the step waits for its write.
+    // Once the message itself is settled, the release is journaled as under way (if anything is parked): a restart
+    // carries it on where it stopped. On a sink that records each delivery (a FHIR server, onward MLLP), each delivery
+    // is journaled before the next is sent, so a kill -9 never makes the server take a patient's older message after a
+    // newer one. A file sink writes the parked ones in one turn and closes with one write (a line written before a crash
+    // is found in the file again and counted, not written twice). False when the step waits for its write.
     private bool ReleaseStep(Releases run)
     {
         Quarantined entry = run.Current!;
@@ -1062,7 +1094,15 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
         {
             bool retry = run.Retry;
             string note = run.Note;
-            if (retry)
+            if (_held.Contains(seq))
+            {
+                // A retry wrote it before a crash: it is delivered, whatever the operator now asks.
+                _quarantined--;
+                Count(DeliveryOutcome.Delivered);
+                retry = true;
+                note = run.Retry ? note : "delivered by a retry before a restart";
+            }
+            else if (retry)
             {
                 if (DeliverInRelease(run, seq, entry.Message) is not { } result)
                 {
@@ -1081,14 +1121,6 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
                 _quarantined--;
                 Count(result.Outcome);
             }
-            else if (_held.Contains(seq))
-            {
-                // A retry wrote it before a crash: it is delivered, whatever the operator now asks.
-                _quarantined--;
-                Count(DeliveryOutcome.Delivered);
-                retry = true;
-                note = "delivered by a retry before a restart";
-            }
             else
             {
                 _quarantined--;
@@ -1096,8 +1128,10 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
             }
 
             entry.Releasing = new QuarantineReleasing(seq, retry ? QuarantineResolved.Retried : QuarantineResolved.Skipped, note, DateTimeOffset.UtcNow);
-            if (recordEach && entry.Parked.Count > 0)
+            if (entry.Parked.Count > 0)
             {
+                // Journaled as under way before anything parked goes out (the write flushes, and in fsync mode syncs, the
+                // message's own line first): a restart carries the release on, a file sink's included.
                 run.Events.Add(entry.Releasing);
                 return WriteStep(run);
             }

@@ -1,0 +1,87 @@
+using System.Text.Json;
+
+namespace StreamEngine.IntegrationTests;
+
+/// <summary>
+/// An operator's skip on the NDJSON sink, cut short by kill -9 while it writes the parked messages: the restarted engine
+/// carries the release on by itself, and the file ends with every parked message once, in order, with nothing left in
+/// quarantine and no command given again.
+/// </summary>
+public sealed class ReleaseCrashTests
+{
+    private const int Parked = 2500;
+
+    private static byte[] Message(string trigger, string controlId, string mrn) => System.Text.Encoding.ASCII.GetBytes(
+        $"MSH|^~\\&|PAS|RX1|ROUTE|RX1|20261130081500||ADT^{trigger}^ADT_A01|{controlId}|P|2.4\r" +
+        $"PID|1||{mrn}^^^R0B^MR||TESTER^PAT||19800101|F\rPV1|1|I|WARD1^^^R0B01||||||||||||||||V{mrn}^^^R0B\r");
+
+    [Fact]
+    public async Task ASkipKilledWhileItWritesTheParkedMessages_CarriesOnAfterTheRestart()
+    {
+        using var folder = new TestFolder();
+        await folder.WriteConfigAsync(new { name = "rel", port = 0 }, admin: new { port = 0 });
+        string config = Path.Combine(folder.Path, "streamengine.json");
+        string[] parked = [.. Enumerable.Range(1, Parked).Select(n => $"P{n:D5}")];
+        long sizeBefore;
+        bool cutShort;
+        await using (EngineProcess engine = await EngineProcess.StartAsync(folder.Path))
+        {
+            Assert.True(await engine.AwaitLogAsync("Admin endpoint ready"));
+            // ADT^A99 is not a supported event: quarantined (UnsupportedMessageType); the patient's later messages park
+            // behind it while another patient flows on.
+            byte[][] messages = [Message("A01", "G1", "M2"), Message("A99", "BAD", "M1"), .. parked.Select(id => Message("A08", id, "M1")), Message("A08", "G2", "M2")];
+            Assert.All(await Peers.SendAsync(engine.Port, messages), ack => Assert.Equal("AA", ack.Get("MSA-1")));
+            await AwaitAsync(async () => Quarantine(await CliTests.RunAsync("quarantine", "list", "--json", "-c", config)) is [{ } item]
+                && item.GetProperty("parked").GetInt32() == Parked);
+            await AwaitAsync(() => Task.FromResult(folder.Lines().Count == 2)); // G1 and G2
+            sizeBefore = OutputSize(folder);
+
+            // The skip writes ~2,500 lines in one go: kill the engine once the first of them reach the file.
+            Task<(int ExitCode, string Stdout)> skip = CliTests.RunAsync("quarantine", "skip", "fhir/rel/2", "--reason", "sent in error", "-c", config);
+            while (OutputSize(folder) < sizeBefore + (256 * 1024) && !skip.IsCompleted)
+            {
+                await Task.Delay(1); // a probe of the file
+            }
+
+            await engine.KillAsync();
+            cutShort = folder.Lines().Count < Parked + 2;
+            await skip; // answered, or not, with the engine gone
+        }
+
+        await using EngineProcess restarted = await EngineProcess.StartAsync(folder.Path);
+        Assert.True(await restarted.AwaitLogAsync("Admin endpoint ready"));
+        // Nobody skips again.
+        await AwaitAsync(async () => Quarantine(await CliTests.RunAsync("quarantine", "list", "--json", "-c", config)) is []);
+        await AwaitAsync(() => Task.FromResult(folder.Lines().Count >= Parked + 2));
+        List<string> written = [.. TestFolder.InJournalOrder(folder.Lines()).Select(TestFolder.ControlId)];
+        Assert.Equal(["G1", .. parked, "G2"], written); // each once
+        List<string> inFileOrder = [.. folder.Lines().Select(TestFolder.ControlId).Where(id => id.StartsWith('P'))];
+        Assert.Equal(parked, inFileOrder); // one patient's messages in the file in send order
+        if (cutShort)
+        {
+            Assert.Contains("was cut short by a stop; it carries on", restarted.Logs, StringComparison.Ordinal);
+        }
+
+        (int exit, string status) = await CliTests.RunAsync("status", "--json", "-c", config);
+        Assert.Equal(0, exit);
+        JsonElement counts = JsonDocument.Parse(status).RootElement.GetProperty("sinks").EnumerateArray().Single().GetProperty("counts");
+        Assert.Equal((Parked + 2L, 1L, 0L, 0L), (counts.GetProperty("delivered").GetInt64(), counts.GetProperty("filtered").GetInt64(),
+            counts.GetProperty("quarantined").GetInt64(), counts.GetProperty("parked").GetInt64()));
+        Assert.Equal(0, await restarted.StopAsync());
+    }
+
+    // Null while the engine does not answer yet.
+    private static JsonElement[]? Quarantine((int ExitCode, string Stdout) list) =>
+        list.ExitCode == 0 ? [.. JsonDocument.Parse(list.Stdout).RootElement.GetProperty("items").EnumerateArray()] : null;
+
+    private static long OutputSize(TestFolder folder) =>
+        Directory.Exists(folder.Out) ? Directory.GetFiles(folder.Out, "*.ndjson").Sum(f => new FileInfo(f).Length) : 0;
+
+    private static async Task AwaitAsync(Func<Task<bool>> condition)
+    {
+        for (DateTime deadline = DateTime.UtcNow.AddSeconds(60); !await condition(); await Task.Delay(100))
+        {
+            Assert.True(DateTime.UtcNow < deadline, "timed out");
+        }
+    }
+}
