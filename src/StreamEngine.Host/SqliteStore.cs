@@ -14,10 +14,13 @@ namespace StreamEngine.Host;
 /// </summary>
 public static class SqliteStore
 {
+    /// <summary>The journal database file of a data directory.</summary>
+    public static string JournalFile(string dataDirectory) => Path.Combine(Path.GetFullPath(dataDirectory), "streamengine.db");
+
     /// <summary>The connection string of the journal database in a data directory.</summary>
     public static string ConnectionString(string dataDirectory) => new SqliteConnectionStringBuilder
     {
-        DataSource = Path.Combine(Path.GetFullPath(dataDirectory), "streamengine.db"),
+        DataSource = JournalFile(dataDirectory),
         Mode = SqliteOpenMode.ReadWriteCreate,
         Pooling = true,
     }.ToString();

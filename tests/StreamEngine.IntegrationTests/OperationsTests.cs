@@ -148,13 +148,62 @@ public sealed class OperationsTests
         Assert.Contains("for quarantine, answered AR", stdout, StringComparison.Ordinal);
         Assert.Contains("sink fhir: quarantined: ", stdout, StringComparison.Ordinal);
 
+        Assert.Equal((3, 1, 3, 0, 0), Counts(await SettledSinkAsync(config, received: 7)));
+        (_, string running) = await CliTests.RunAsync("quarantine", "list", "--json", "-c", config);
         Assert.Equal(0, await engine.StopAsync());
         (exit, stdout) = await CliTests.RunAsync("trace", "--control-id", "G2", "-c", config); // offline: the index, no sink outcomes
         Assert.Equal(0, exit);
         Assert.Contains("G2 ADT^A01^ADT_A01 from PAS/RX1", stdout, StringComparison.Ordinal);
-        (exit, _, stderr) = await CliTests.RunWithErrorsAsync("status", "-c", config); // no offline form: says the engine is down
+
+        // With the engine stopped, status and quarantine list and show read what it recorded, and write nothing.
+        long rows = JournalRows(folder);
+        (exit, stdout, stderr) = await CliTests.RunWithErrorsAsync("status", "--json", "-c", config);
+        Assert.Equal(0, exit);
+        Assert.Contains("reading what the engine recorded from the store", stderr, StringComparison.Ordinal);
+        JsonElement recorded = JsonDocument.Parse(stdout).RootElement;
+        Assert.Equal(("recorded", 7), (recorded.GetProperty("streams")[0].GetProperty("state").GetString(), recorded.GetProperty("streams")[0].GetProperty("journaled").GetInt64()));
+        JsonElement stopped = recorded.GetProperty("sinks").EnumerateArray().Single();
+        Assert.Equal(("recorded", 7), (stopped.GetProperty("state").GetString(), stopped.GetProperty("received").GetInt64()));
+        Assert.Equal((3, 1, 3, 0, 0), Counts(stopped));
+        (exit, stdout) = await CliTests.RunAsync("status", "-c", config);
+        Assert.Equal(0, exit);
+        Assert.Contains("stream ingest/ops/default: 7 journaled (read from the store: as the engine last recorded it)", stdout, StringComparison.Ordinal);
+        (exit, stdout) = await CliTests.RunAsync("quarantine", "list", "--json", "-c", config);
+        Assert.Equal(0, exit);
+        Assert.Equal(JsonDocument.Parse(running).RootElement.GetProperty("items").EnumerateArray().Select(i => i.GetProperty("id").GetString() + " " + i.GetProperty("reason").GetString()),
+            JsonDocument.Parse(stdout).RootElement.GetProperty("items").EnumerateArray().Select(i => i.GetProperty("id").GetString() + " " + i.GetProperty("reason").GetString()));
+        (exit, stdout) = await CliTests.RunAsync("quarantine", "show", "fhir/ops/4", "--raw", "-c", config);
+        Assert.Equal(0, exit);
+        Assert.Contains("|BAD2|", JsonDocument.Parse(stdout).RootElement.GetProperty("raw").GetString(), StringComparison.Ordinal);
+        (exit, _) = await CliTests.RunAsync("quarantine", "show", "fhir/ops/1", "-c", config);
+        Assert.Equal(1, exit); // G1 was delivered: no open quarantine
+        (exit, _, stderr) = await CliTests.RunWithErrorsAsync("quarantine", "retry", "fhir/ops/4", "-c", config); // acts only through the engine
         Assert.Equal(3, exit);
-        Assert.Contains("status: the engine is not running (admin.port is 0", stderr, StringComparison.Ordinal);
+        Assert.Contains("the engine is not running (admin.port is 0", stderr, StringComparison.Ordinal);
+        Assert.Equal(rows, JournalRows(folder));
+    }
+
+    [Fact]
+    public async Task BeforeTheEngineHasEverRun_StatusSaysNothingIsRecorded_AndCreatesNoStore()
+    {
+        using var folder = new TestFolder();
+        await folder.WriteConfigAsync(new { name = "ops", port = 0 }, admin: new { port = 0 });
+        string config = Path.Combine(folder.Path, "streamengine.json");
+        (int exit, _, string stderr) = await CliTests.RunWithErrorsAsync("status", "-c", config);
+        Assert.Equal(1, exit);
+        Assert.Contains("status: nothing recorded: no journal in", stderr, StringComparison.Ordinal);
+        (exit, _, stderr) = await CliTests.RunWithErrorsAsync("quarantine", "list", "-c", config);
+        Assert.Equal(1, exit);
+        Assert.False(File.Exists(StreamEngine.Host.SqliteStore.JournalFile(Path.Combine(folder.Path, "data"))));
+    }
+
+    private static long JournalRows(TestFolder folder)
+    {
+        using var db = new Microsoft.Data.Sqlite.SqliteConnection(StreamEngine.Host.SqliteStore.ConnectionString(Path.Combine(folder.Path, "data")));
+        db.Open();
+        using var count = db.CreateCommand();
+        count.CommandText = "SELECT (SELECT COUNT(*) FROM journal) + (SELECT COUNT(*) FROM snapshot)";
+        return (long)count.ExecuteScalar()!;
     }
 
     [SkippableFact]

@@ -1,3 +1,4 @@
+using Akka.Actor;
 using System.CommandLine;
 using System.Globalization;
 using System.Net;
@@ -14,8 +15,9 @@ namespace StreamEngine.Host.Commands;
 
 /// <summary>
 /// <c>status</c>, <c>trace</c>, <c>quarantine</c> and <c>replay</c>: they reach a running engine through its admin
-/// endpoint (address and token from the same configuration file). <c>trace</c> also works with the engine stopped,
-/// reading the message index from the store directly (without the sinks' outcomes).
+/// endpoint (address and token from the same configuration file). With the engine stopped, <c>status</c> and
+/// <c>quarantine list|show</c> read what it recorded from the store (read-only), and <c>trace</c> reads the message
+/// index (without the sinks' outcomes); <c>retry</c>, <c>skip</c> and <c>replay</c> need the running engine.
 /// </summary>
 internal static class AdminCommands
 {
@@ -37,31 +39,63 @@ internal static class AdminCommands
     private static Command Status()
     {
         var command = new Command("status", "Per stream and sink: received = delivered + filtered + quarantined + parked + in flight.") { ConfigOption, JsonOption };
-        command.SetAction((parse, ct) => RunAsync(parse, async client =>
-        {
-            EngineStatus status = (await client.GetFromJsonAsync<EngineStatus>("status", AdminServer.Json, ct))!;
-            if (parse.GetValue(JsonOption))
-            {
-                return Print(status);
-            }
-
-            foreach (StreamStatus stream in status.Streams)
-            {
-                Console.WriteLine($"stream {stream.Stream}: {stream.Journaled} journaled{(stream.State == "running" ? string.Empty : $" (journal {stream.State}: last known)")}");
-            }
-
-            Console.WriteLine($"{"sink",-16} {"stream",-12} {"state",-12} {"received",9} {"delivered",9} {"filtered",9} {"quarant.",9} {"parked",9} {"in flight",9}");
-            foreach (SinkStatus sink in status.Sinks)
-            {
-                Console.WriteLine(sink.CountsKnown
-                    ? string.Create(CultureInfo.InvariantCulture,
-                        $"{sink.SinkId,-16} {sink.ListenerId,-12} {sink.State,-12} {sink.Received,9} {sink.Counts.Delivered,9} {sink.Counts.Filtered,9} {sink.Counts.Quarantined,9} {sink.Counts.Parked,9} {sink.InFlight,9}")
-                    : $"{sink.SinkId,-16} {sink.ListenerId,-12} {sink.State,-12} {"?",9} {"?",9} {"?",9} {"?",9} {"?",9} {"?",9}");
-            }
-
-            return Ok;
-        }));
+        command.SetAction((parse, ct) => RunAsync(parse,
+            async client => PrintStatus((await client.GetFromJsonAsync<EngineStatus>("status", AdminServer.Json, ct))!, parse.GetValue(JsonOption)),
+            offline: settings => RecordedAsync(settings, "status", state => state.StatusAsync(), status => PrintStatus(status, parse.GetValue(JsonOption)), ct)));
         return command;
+    }
+
+    private static int PrintStatus(EngineStatus status, bool json)
+    {
+        if (json)
+        {
+            return Print(status);
+        }
+
+        foreach (StreamStatus stream in status.Streams)
+        {
+            string state = stream.State switch
+            {
+                "running" => string.Empty,
+                "recorded" => " (read from the store: as the engine last recorded it)",
+                _ => $" (journal {stream.State}: last known)",
+            };
+            Console.WriteLine($"stream {stream.Stream}: {stream.Journaled} journaled{state}");
+        }
+
+        Console.WriteLine($"{"sink",-16} {"stream",-12} {"state",-12} {"received",9} {"delivered",9} {"filtered",9} {"quarant.",9} {"parked",9} {"in flight",9}");
+        foreach (SinkStatus sink in status.Sinks)
+        {
+            Console.WriteLine(sink.CountsKnown
+                ? string.Create(CultureInfo.InvariantCulture,
+                    $"{sink.SinkId,-16} {sink.ListenerId,-12} {sink.State,-12} {sink.Received,9} {sink.Counts.Delivered,9} {sink.Counts.Filtered,9} {sink.Counts.Quarantined,9} {sink.Counts.Parked,9} {sink.InFlight,9}")
+                : $"{sink.SinkId,-16} {sink.ListenerId,-12} {sink.State,-12} {"?",9} {"?",9} {"?",9} {"?",9} {"?",9} {"?",9}");
+        }
+
+        return Ok;
+    }
+
+    // With the engine stopped: the answer read from what it recorded (read-only), printed as the running engine's is.
+    private static async Task<int> RecordedAsync<T>(EngineSettings settings, string command, Func<RecordedState, Task<T>> read, Func<T, int> print,
+        CancellationToken ct)
+    {
+        await Console.Error.WriteLineAsync($"{command}: the engine's admin endpoint is not reachable; reading what the engine recorded from the store");
+        try
+        {
+            await using RecordedState? state = await RecordedState.OpenAsync(settings, ct);
+            if (state is null)
+            {
+                await Console.Error.WriteLineAsync($"{command}: nothing recorded: no journal in '{settings.DataDirectory}' (has the engine run with this configuration?)");
+                return Refused;
+            }
+
+            return print(await read(state));
+        }
+        catch (Exception e) when (e is IOException or System.Data.Common.DbException or AskTimeoutException or InvalidOperationException or TimeoutException)
+        {
+            await Console.Error.WriteLineAsync($"{command}: cannot read the store ({e.GetType().Name}: {e.Message})");
+            return Unreachable;
+        }
     }
 
     private static Command Trace()
@@ -152,31 +186,14 @@ internal static class AdminCommands
     {
         var sink = new Option<string>("--sink") { Description = "Only this sink." };
         var list = new Command("list", "Open quarantine: id, reason, message type, control id, parked behind it.") { ConfigOption, JsonOption, sink };
-        list.SetAction((parse, ct) => RunAsync(parse, async client =>
+        list.SetAction((parse, ct) =>
         {
             string? only = parse.GetValue(sink);
-            QuarantineList items = (await client.GetFromJsonAsync<QuarantineList>("quarantine" + (only is null ? string.Empty : "?sink=" + Uri.EscapeDataString(only)), AdminServer.Json, ct))!;
-            if (parse.GetValue(JsonOption))
-            {
-                Print(items);
-                return items.Unavailable.Count > 0 ? Refused : Ok;
-            }
-
-            foreach (QuarantineItem item in items.Items)
-            {
-                string releasing = item.Releasing is null ? string.Empty : $"  (release under way: {item.Releasing})";
-                Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                    $"{item.Id}  {item.Reason}  {item.MessageType} {item.ControlId}  since {item.At:O}  {item.Parked} parked behind it{releasing}"));
-            }
-
-            Console.WriteLine($"{items.Items.Count} open");
-            foreach (string unavailable in items.Unavailable)
-            {
-                Console.Error.WriteLine($"quarantine: sink {unavailable}: its quarantine is not listed; try again shortly");
-            }
-
-            return items.Unavailable.Count > 0 ? Refused : Ok;
-        }));
+            return RunAsync(parse,
+                async client => PrintQuarantine((await client.GetFromJsonAsync<QuarantineList>("quarantine" + (only is null ? string.Empty : "?sink=" + Uri.EscapeDataString(only)), AdminServer.Json, ct))!,
+                    parse.GetValue(JsonOption)),
+                offline: settings => RecordedAsync(settings, "quarantine list", state => state.QuarantineAsync(only), items => PrintQuarantine(items, parse.GetValue(JsonOption)), ct));
+        });
 
         var id = new Argument<string>("id") { Description = "Quarantine id: sink/listener/sequence (from quarantine list)." };
         var raw = new Option<bool>("--raw") { Description = "Also print the raw HL7 message (patient data: for the operator's eyes only)." };
@@ -186,7 +203,11 @@ internal static class AdminCommands
             using HttpResponseMessage response = await client.GetAsync($"quarantine/{Path(parse.GetValue(id)!)}" + (parse.GetValue(raw) ? "?raw=true" : string.Empty), ct);
             Console.WriteLine(await response.Content.ReadAsStringAsync(ct));
             return response.IsSuccessStatusCode ? Ok : Refused;
-        }));
+        }, offline: settings => RecordedAsync(settings, "quarantine show", state => state.ShowAsync(new ShowQuarantined(parse.GetValue(id)!, parse.GetValue(raw))), shown =>
+        {
+            Print(shown);
+            return shown is QuarantineActionResult { Ok: false } ? Refused : Ok;
+        }, ct)));
 
         var retry = new Command("retry", "Deliver it again (after a configuration fix), then what was parked behind it, in order.") { ConfigOption, id };
         retry.SetAction(async (parse, ct) => BadId(parse.GetValue(id)!)
@@ -198,6 +219,30 @@ internal static class AdminCommands
             ?? await RunAsync(parse, client => ActAsync(client, $"quarantine/{Path(parse.GetValue(id)!)}/skip", new { reason = parse.GetValue(reason) }, ct)));
 
         return new Command("quarantine", "Messages a sink could not deliver: list, show, retry, skip.") { list, show, retry, skip };
+    }
+
+    private static int PrintQuarantine(QuarantineList items, bool json)
+    {
+        if (json)
+        {
+            Print(items);
+            return items.Unavailable.Count > 0 ? Refused : Ok;
+        }
+
+        foreach (QuarantineItem item in items.Items)
+        {
+            string releasing = item.Releasing is null ? string.Empty : $"  (release under way: {item.Releasing})";
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"{item.Id}  {item.Reason}  {item.MessageType} {item.ControlId}  since {item.At:O}  {item.Parked} parked behind it{releasing}"));
+        }
+
+        Console.WriteLine($"{items.Items.Count} open");
+        foreach (string unavailable in items.Unavailable)
+        {
+            Console.Error.WriteLine($"quarantine: sink {unavailable}: its quarantine is not listed; try again shortly");
+        }
+
+        return items.Unavailable.Count > 0 ? Refused : Ok;
     }
 
     private static Command Replay()

@@ -96,14 +96,19 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
     private bool _unsynced;  // lines not yet on disk (fsync mode)
     private bool _snapshotting;
     private long _snapshotSeq;
+    private readonly bool _readOnly;
 
     /// <summary>Creates the sink actor of one sink and one listener's stream.</summary>
     /// <param name="targetFactory">Opens the sink's output: the live one for null, else a replay's own (by replay id).</param>
     /// <param name="snapshotEvery">Journal events between snapshots of the sink's state.</param>
     /// <param name="flushDelay">How long written lines wait before they go to the OS (default 20 ms).</param>
+    /// <param name="readOnly">Only recovers its state from the store and answers status and quarantine questions from
+    /// it: never delivers, subscribes or writes (the commands' offline answers, with the engine stopped).</param>
     public SinkActor(SinkSettings sink, ListenerSettings listener, IActorRef journal, Func<string?, IDeliveryTarget> targetFactory,
-        string readJournalPluginId, Durability durability, IActorRef? readyTo, int snapshotEvery = 1000, TimeSpan? flushDelay = null)
+        string readJournalPluginId, Durability durability, IActorRef? readyTo, int snapshotEvery = 1000, TimeSpan? flushDelay = null,
+        bool readOnly = false)
     {
+        _readOnly = readOnly;
         _flushDelay = flushDelay ?? DefaultFlushDelay;
         _snapshotEvery = snapshotEvery;
         _sink = sink;
@@ -188,7 +193,17 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
     /// <summary>Props for a sink actor.</summary>
     public static Props Props(SinkSettings sink, ListenerSettings listener, IActorRef journal, Func<string?, IDeliveryTarget> targetFactory,
         string readJournalPluginId, Durability durability, IActorRef? readyTo, int snapshotEvery = 1000, TimeSpan? flushDelay = null) =>
-        Akka.Actor.Props.Create(() => new SinkActor(sink, listener, journal, targetFactory, readJournalPluginId, durability, readyTo, snapshotEvery, flushDelay));
+        Akka.Actor.Props.Create(() => new SinkActor(sink, listener, journal, targetFactory, readJournalPluginId, durability, readyTo, snapshotEvery, flushDelay, false));
+
+    /// <summary>
+    /// Props for a sink actor that only reads its recorded state and answers <see cref="GetSinkStatus"/>,
+    /// <see cref="ListQuarantine"/> and <see cref="ShowQuarantined"/> from it (state <c>recorded</c>); a retry or skip is
+    /// refused. It never writes, so it may read the store while no engine runs.
+    /// </summary>
+    public static Props ReadOnlyProps(SinkSettings sink, ListenerSettings listener) =>
+        Akka.Actor.Props.Create(() => new SinkActor(sink, listener, ActorRefs.Nobody, NoOutput, string.Empty, Durability.Os, null, 1000, null, true));
+
+    private static IDeliveryTarget NoOutput(string? replay) => throw new InvalidOperationException("A read-only sink actor opens no output.");
 
     /// <inheritdoc />
     protected override void OnPersistFailure(Exception cause, object @event, long sequenceNr)
@@ -283,6 +298,14 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
 
     private void OnRecovered()
     {
+        if (_readOnly)
+        {
+            _state = "recorded";
+            Become(ReadOnly);
+            Stash.UnstashAll();
+            return;
+        }
+
         _next = _done;
         Timers.StartPeriodicTimer("watermark", SaveWatermark.Instance, WatermarkInterval);
         if (_replayJournaled is { } interrupted)
@@ -606,6 +629,13 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
                 System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(f.Cause is AggregateException { InnerException: { } inner } ? inner : f.Cause).Throw();
             }
         });
+        StateAnswers();
+        Command<TraceRequest>(OnTrace);
+        Command<TraceRead>(OnTraceRead);
+    }
+
+    private void StateAnswers()
+    {
         Command<GetSinkStatus>(_ => Sender.Tell(new SinkStatus(_sink.Id, _listener.Id, StreamId, _state, _done, _origin, Counts(), _quarantine.Count)
         {
             Persisted = _durableWatermark,
@@ -618,8 +648,13 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
             ? new QuarantineDetail(Item(q), [.. q.Parked.Select(p => p.SequenceNr)],
                 s.Raw ? System.Text.Encoding.UTF8.GetString(q.Message.Raw.Span) : null)
             : new QuarantineActionResult(false, $"no open quarantine {s.Id}")));
-        Command<TraceRequest>(OnTrace);
-        Command<TraceRead>(OnTraceRead);
+    }
+
+    // The recorded state, as a stopped engine left it: answered, never changed.
+    private void ReadOnly()
+    {
+        StateAnswers();
+        Command<QuarantineCommand>(_ => Sender.Tell(new QuarantineActionResult(false, "the engine is not running: retry and skip go through a running engine")));
     }
 
     // Full only while something in the lanes can still lower it: with the lanes empty (after a restart restored a full
