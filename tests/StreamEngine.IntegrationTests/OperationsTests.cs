@@ -151,9 +151,13 @@ public sealed class OperationsTests
         Assert.Equal((3, 1, 3, 0, 0), Counts(await SettledSinkAsync(config, received: 7)));
         (_, string running) = await CliTests.RunAsync("quarantine", "list", "--json", "-c", config);
         Assert.Equal(0, await engine.StopAsync());
-        (exit, stdout) = await CliTests.RunAsync("trace", "--control-id", "G2", "-c", config); // offline: the index, no sink outcomes
+        (exit, stdout) = await CliTests.RunAsync("trace", "--control-id", "G2", "-c", config); // offline: the index and the sinks' records
         Assert.Equal(0, exit);
         Assert.Contains("G2 ADT^A01^ADT_A01 from PAS/RX1", stdout, StringComparison.Ordinal);
+        Assert.Contains("sink fhir: delivered or filtered", stdout, StringComparison.Ordinal);
+        (exit, stdout) = await CliTests.RunAsync("trace", "--control-id", "BAD2", "-c", config);
+        Assert.Equal(0, exit);
+        Assert.Contains("sink fhir: quarantined: MissingPatientIdentifier", stdout, StringComparison.Ordinal);
 
         // With the engine stopped, status and quarantine list and show read what it recorded, and write nothing.
         long rows = JournalRows(folder);

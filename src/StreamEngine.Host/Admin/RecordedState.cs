@@ -12,7 +12,8 @@ using StreamEngine.Pipeline.Delivery;
 namespace StreamEngine.Host.Admin;
 
 /// <summary>
-/// What a stopped engine recorded, read from its store for <c>status</c> and <c>quarantine list|show</c>: each stream's
+/// What a stopped engine recorded, read from its store for <c>status</c>, <c>quarantine list|show</c> and the sinks'
+/// part of <c>trace</c>: each stream's
 /// highest journaled sequence, and each sink's state as its own recovery rebuilds it (read-only sink actors: they
 /// recover and answer, and never deliver or write). The answers have the running engine's shape; every sink's state
 /// is <c>recorded</c>, and its counts are those of its last recorded watermark (lines a sink wrote past it are counted
@@ -105,6 +106,23 @@ internal sealed class RecordedState : IAsyncDisposable
         }
 
         return await AskSinkAsync<object>(listener, sink, show);
+    }
+
+    /// <summary>Each message's outcome at every sink of its stream, as recorded.</summary>
+    public async Task<TraceResult> TraceAsync(IReadOnlyList<Pipeline.Index.MessageIndexEntry> found)
+    {
+        var outcomes = new Dictionary<(string Stream, string Sink), IReadOnlyDictionary<long, string>>();
+        foreach (IGrouping<string, Pipeline.Index.MessageIndexEntry> stream in found.GroupBy(e => e.Stream))
+        {
+            List<long> seqs = [.. stream.Select(e => e.SequenceNr)];
+            foreach ((ListenerSettings listener, SinkSettings sink) in Sinks(null).Where(p => p.Listener.PersistenceId == stream.Key))
+            {
+                outcomes[(stream.Key, sink.Id)] = (await AskSinkAsync<TraceAnswer>(listener, sink, new TraceRequest(seqs))).Outcomes;
+            }
+        }
+
+        return new TraceResult([.. found.Select(e => new TracedMessage(e, outcomes.Where(o => o.Key.Stream == e.Stream)
+            .ToDictionary(o => o.Key.Sink, o => o.Value.GetValueOrDefault(e.SequenceNr, "unknown"))))]);
     }
 
     public async ValueTask DisposeAsync()

@@ -16,8 +16,8 @@ namespace StreamEngine.Host.Commands;
 /// <summary>
 /// <c>status</c>, <c>trace</c>, <c>quarantine</c> and <c>replay</c>: they reach a running engine through its admin
 /// endpoint (address and token from the same configuration file). With the engine stopped, <c>status</c> and
-/// <c>quarantine list|show</c> read what it recorded from the store (read-only), and <c>trace</c> reads the message
-/// index (without the sinks' outcomes); <c>retry</c>, <c>skip</c> and <c>replay</c> need the running engine.
+/// <c>quarantine list|show</c> and <c>trace</c> read what it recorded from the store (read-only; a settled message's
+/// outcome is "delivered or filtered"); <c>retry</c>, <c>skip</c> and <c>replay</c> need the running engine.
 /// </summary>
 internal static class AdminCommands
 {
@@ -137,19 +137,24 @@ internal static class AdminCommands
             {
                 TraceResult result = (await client.GetFromJsonAsync<TraceResult>("trace?" + string.Join('&', query), AdminServer.Json, ct))!;
                 return PrintTrace(result, parse.GetValue(JsonOption));
-            }, offline: settings => TraceOfflineAsync(settings, id, patient, from, parse.GetValue(JsonOption)));
+            }, offline: settings => TraceOfflineAsync(settings, id, patient, from, parse.GetValue(JsonOption), ct));
         });
         return command;
     }
 
-    private static async Task<int> TraceOfflineAsync(EngineSettings settings, string? controlId, string? mrn, DateTimeOffset? since, bool json)
+    private static async Task<int> TraceOfflineAsync(EngineSettings settings, string? controlId, string? mrn, DateTimeOffset? since, bool json, CancellationToken ct)
     {
-        await Console.Error.WriteLineAsync("trace: the engine is not running; reading the message index from the store (no sink outcomes)");
+        if (settings.Store == StoreProvider.Sqlite && !File.Exists(SqliteStore.JournalFile(settings.DataDirectory)))
+        {
+            await Console.Error.WriteLineAsync($"trace: nothing recorded: no journal in '{settings.DataDirectory}' (has the engine run with this configuration?)");
+            return Refused;
+        }
+
         EngineStore store = EngineHost.OpenStore(settings);
         await store.Index.InitializeAsync(); // an index made by an earlier version gets its newer columns
         string? patient = mrn is null ? null : Pipeline.Ingest.PatientKeyHasher.ForDataDirectory(settings.DataDirectory).Hash("mrn:" + mrn.Trim());
         IReadOnlyList<MessageIndexEntry> found = await store.Index.FindAsync(new MessageQuery { ControlId = controlId, PatientKeyHash = patient, Since = since, Limit = 100 });
-        return PrintTrace(new TraceResult([.. found.Select(e => new TracedMessage(e, new Dictionary<string, string>()))]), json);
+        return await RecordedAsync(settings, "trace", state => state.TraceAsync(found), result => PrintTrace(result, json), ct);
     }
 
     private static int PrintTrace(TraceResult result, bool json)

@@ -197,8 +197,9 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
 
     /// <summary>
     /// Props for a sink actor that only reads its recorded state and answers <see cref="GetSinkStatus"/>,
-    /// <see cref="ListQuarantine"/> and <see cref="ShowQuarantined"/> from it (state <c>recorded</c>); a retry or skip is
-    /// refused. It never writes, so it may read the store while no engine runs.
+    /// <see cref="ListQuarantine"/>, <see cref="ShowQuarantined"/> and <see cref="TraceRequest"/> from it (state
+    /// <c>recorded</c>; a settled message is "delivered or filtered", as it opens no output to tell which); a retry or
+    /// skip is refused. It never writes, so it may read the store while no engine runs.
     /// </summary>
     public static Props ReadOnlyProps(SinkSettings sink, ListenerSettings listener) =>
         Akka.Actor.Props.Create(() => new SinkActor(sink, listener, ActorRefs.Nobody, NoOutput, string.Empty, Durability.Os, null, 1000, null, true));
@@ -654,6 +655,7 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
     private void ReadOnly()
     {
         StateAnswers();
+        Command<TraceRequest>(OnTrace);
         Command<QuarantineCommand>(_ => Sender.Tell(new QuarantineActionResult(false, "the engine is not running: retry and skip go through a running engine")));
     }
 
@@ -1352,6 +1354,13 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
             {
                 toRead.Add(seq); // done: delivered or filtered, as the target decides for the journaled event
             }
+        }
+
+        if (_readOnly)
+        {
+            // No output to classify with: settled is all the record says.
+            toRead.ForEach(seq => outcomes[seq] = "delivered or filtered");
+            toRead.Clear();
         }
 
         if (toRead.Count == 0)
