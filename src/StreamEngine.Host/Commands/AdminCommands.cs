@@ -1,10 +1,10 @@
-using Akka.Actor;
 using System.CommandLine;
 using System.Globalization;
 using System.Net;
 using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Text.Json;
+using Akka.Actor;
 using StreamEngine.Host.Admin;
 using StreamEngine.Host.Configuration;
 using StreamEngine.Pipeline;
