@@ -97,6 +97,42 @@ public static class EngineHost
     }
 
     /// <summary>
+    /// The store of the settings opened to read only (<see cref="EngineStore.ReadOnly"/>): nothing is created, changed
+    /// or checkpointed, and a write fails (SQLite opened read-only; PostgreSQL sessions in read-only transactions).
+    /// Null when the store holds no journal yet.
+    /// </summary>
+    public static EngineStore? OpenStoreReadOnly(EngineSettings settings)
+    {
+        switch (settings.Store)
+        {
+            case StoreProvider.Sqlite:
+                if (!File.Exists(SqliteStore.JournalFile(settings.DataDirectory)))
+                {
+                    return null;
+                }
+
+                string sqlite = SqliteStore.ReadOnly(SqliteStore.ConnectionString(settings.DataDirectory));
+                return new EngineStore(settings.Store, SqliteStore.DataOptions(sqlite, settings.Durability),
+                    new SqlMessageIndex(SqliteStore.IndexOpener(SqliteStore.ReadOnly(SqliteStore.IndexConnectionString(settings.DataDirectory))), rowsPerStatement: 1),
+                    NoWrites) { ReadOnly = true };
+            case StoreProvider.PostgreSql:
+                string postgres = PostgresStore.ReadOnly(PostgresStore.ConnectionString(settings.ConnectionString!, settings.Durability));
+                if (!PostgresStore.HasJournal(postgres))
+                {
+                    return null;
+                }
+
+                return new EngineStore(settings.Store, PostgresStore.DataOptions(postgres),
+                    new SqlMessageIndex(PostgresStore.Opener(PostgresStore.ReadOnly(PostgresStore.IndexConnectionString(settings.ConnectionString!)))),
+                    NoWrites) { ReadOnly = true };
+            default:
+                return null; // in memory: nothing outlives the engine
+        }
+    }
+
+    private static IJournalRowWriter NoWrites() => throw new InvalidOperationException("The store is open to read only.");
+
+    /// <summary>
     /// Akka.Persistence for a store: the SQL journal and snapshot store (or in-memory ones), and our event serializer.
     /// The journal contract tests run against exactly this.
     /// </summary>
@@ -108,16 +144,16 @@ public static class EngineHost
         }
         else
         {
-            ConfigureSql(akka, store.Sql, store.Provider, store.JournalWriter!);
+            ConfigureSql(akka, store.Sql, store.Provider, store.JournalWriter!, autoInitialize: !store.ReadOnly);
         }
 
         akka.WithCustomSerializer("streamengine", [typeof(IIngestEvent), typeof(IngestSnapshot), typeof(ISinkEvent)],
             system => new IngestEventSerializer(system));
     }
 
-    private static void ConfigureSql(AkkaConfigurationBuilder akka, DataOptions options, StoreProvider store, Func<IJournalRowWriter> writer)
+    private static void ConfigureSql(AkkaConfigurationBuilder akka, DataOptions options, StoreProvider store, Func<IJournalRowWriter> writer, bool autoInitialize)
     {
-        akka.WithSqlPersistence(options, autoInitialize: true);
+        akka.WithSqlPersistence(options, autoInitialize: autoInitialize);
         // The plugin's journal with its writes done directly (one prepared insert, one commit per group): see
         // DirectWriteJournal. Reads, recovery, deletes and the read journal stay the plugin's, on the same table.
         akka.AddSetup(new JournalWriterSetup(writer));
@@ -154,4 +190,8 @@ public static class EngineHost
 /// <param name="Sql">linq2db options for Akka.Persistence.Sql, or null in memory.</param>
 /// <param name="Index">The message index beside the journal.</param>
 /// <param name="JournalWriter">Opens the journal's row writer (null in memory).</param>
-public sealed record EngineStore(StoreProvider Provider, DataOptions? Sql, IMessageIndex Index, Func<IJournalRowWriter>? JournalWriter = null);
+public sealed record EngineStore(StoreProvider Provider, DataOptions? Sql, IMessageIndex Index, Func<IJournalRowWriter>? JournalWriter = null)
+{
+    /// <summary>Opened to read only (<see cref="EngineHost.OpenStoreReadOnly"/>): the plugin creates no tables.</summary>
+    public bool ReadOnly { get; init; }
+}

@@ -30,6 +30,23 @@ public static class PostgresStore
     /// </summary>
     public static string IndexConnectionString(string configured) => ConnectionString(configured, Durability.Os);
 
+    /// <summary>The same connection with every transaction read-only: a write through it fails.</summary>
+    public static string ReadOnly(string connectionString)
+    {
+        var builder = new NpgsqlConnectionStringBuilder(connectionString);
+        builder.Options = $"{builder.Options} -c default_transaction_read_only=on".Trim();
+        return builder.ConnectionString;
+    }
+
+    /// <summary>Whether the database holds the journal table (an engine has run on it).</summary>
+    public static bool HasJournal(string connectionString)
+    {
+        using var connection = new NpgsqlConnection(connectionString);
+        connection.Open();
+        using var command = new NpgsqlCommand("SELECT to_regclass('journal') IS NOT NULL", connection);
+        return (bool)command.ExecuteScalar()!;
+    }
+
     /// <summary>linq2db options for Akka.Persistence.Sql.</summary>
     public static DataOptions DataOptions(string connectionString) =>
         new DataOptions().UseConnectionString(ProviderName.PostgreSQL15, connectionString);

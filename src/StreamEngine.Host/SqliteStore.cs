@@ -25,6 +25,9 @@ public static class SqliteStore
         Pooling = true,
     }.ToString();
 
+    /// <summary>The same database opened read-only: no file is created, written or checkpointed through it.</summary>
+    public static string ReadOnly(string connectionString) => new SqliteConnectionStringBuilder(connectionString) { Mode = SqliteOpenMode.ReadOnly }.ToString();
+
     /// <summary>linq2db options for Akka.Persistence.Sql: the provider, and the durability set on every connection.</summary>
     public static DataOptions DataOptions(string connectionString, Durability durability) =>
         new DataOptions()

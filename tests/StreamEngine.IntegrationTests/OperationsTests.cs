@@ -161,6 +161,7 @@ public sealed class OperationsTests
 
         // With the engine stopped, status and quarantine list and show read what it recorded, and write nothing.
         long rows = JournalRows(folder);
+        List<string> files = folder.StoreFiles();
         (exit, stdout, stderr) = await CliTests.RunWithErrorsAsync("status", "--json", "-c", config);
         Assert.Equal(0, exit);
         Assert.Contains("reading what the engine recorded from the store", stderr, StringComparison.Ordinal);
@@ -184,6 +185,7 @@ public sealed class OperationsTests
         (exit, _, stderr) = await CliTests.RunWithErrorsAsync("quarantine", "retry", "fhir/ops/4", "-c", config); // acts only through the engine
         Assert.Equal(3, exit);
         Assert.Contains("the engine is not running (admin.port is 0", stderr, StringComparison.Ordinal);
+        Assert.Equal(files, folder.StoreFiles());
         Assert.Equal(rows, JournalRows(folder));
     }
 
@@ -199,6 +201,53 @@ public sealed class OperationsTests
         (exit, _, stderr) = await CliTests.RunWithErrorsAsync("quarantine", "list", "-c", config);
         Assert.Equal(1, exit);
         Assert.False(File.Exists(StreamEngine.Host.SqliteStore.JournalFile(Path.Combine(folder.Path, "data"))));
+    }
+
+    [SkippableFact]
+    public async Task OnPostgreSql_TheStoppedEnginesRecordIsReadOnly_AndAnEmptyDatabaseStaysEmpty()
+    {
+        string connectionString = await TestPostgres.CreateDatabaseAsync();
+        using var folder = new TestFolder();
+        await folder.WriteConfigAsync(new { name = "ops", port = 0 }, store: new { provider = "postgresql", durability = "fsync", connectionString }, admin: new { port = 0 });
+        string config = Path.Combine(folder.Path, "streamengine.json");
+        async Task<long> ScalarAsync(string sql)
+        {
+            await using var db = new Npgsql.NpgsqlConnection(connectionString);
+            await db.OpenAsync();
+            await using var command = new Npgsql.NpgsqlCommand(sql, db);
+            return Convert.ToInt64(await command.ExecuteScalarAsync(), System.Globalization.CultureInfo.InvariantCulture);
+        }
+
+        (int exit, _, string stderr) = await CliTests.RunWithErrorsAsync("status", "-c", config);
+        Assert.Equal((1, true), (exit, stderr.Contains("nothing recorded", StringComparison.Ordinal)));
+        Assert.Equal(0, await ScalarAsync("SELECT COUNT(*) FROM pg_tables WHERE schemaname = 'public'")); // no table made
+
+        await using (EngineProcess engine = await EngineProcess.StartAsync(folder.Path))
+        {
+            Assert.True(await engine.AwaitLogAsync("Admin endpoint ready"));
+            Assert.All(await Peers.SendAsync(engine.Port, [Message("A01", "G1", "M1^^^R0B^MR", "V1"), Message("A01", "BAD1", string.Empty, "V9"), Message("A08", "BAD2", string.Empty, "V9")]),
+                ack => Assert.Equal("AA", ack.Get("MSA-1")));
+            await SettledSinkAsync(config, received: 3);
+            await engine.KillAsync();
+        }
+
+        // (The commands' sessions are read-only transactions: a write would fail them. The rows are counted all the same.)
+        const string Rows = "SELECT (SELECT COUNT(*) FROM journal) + (SELECT COUNT(*) FROM snapshot)";
+        long rows = await ScalarAsync(Rows);
+        string stdout;
+        (exit, stdout) = await CliTests.RunAsync("quarantine", "list", "--json", "-c", config);
+        Assert.Equal(0, exit);
+        JsonElement item = JsonDocument.Parse(stdout).RootElement.GetProperty("items").EnumerateArray().Single();
+        Assert.Equal(("fhir/ops/2", 1), (item.GetProperty("id").GetString(), item.GetProperty("parked").GetInt32()));
+        (exit, stdout) = await CliTests.RunAsync("status", "--json", "-c", config);
+        Assert.Equal(0, exit);
+        JsonElement sink = JsonDocument.Parse(stdout).RootElement.GetProperty("sinks").EnumerateArray().Single();
+        Assert.Equal((3, 1, 1), (sink.GetProperty("received").GetInt64(), sink.GetProperty("counts").GetProperty("quarantined").GetInt64(),
+            sink.GetProperty("counts").GetProperty("parked").GetInt64()));
+        (exit, stdout) = await CliTests.RunAsync("trace", "--control-id", "BAD2", "-c", config);
+        Assert.Equal(0, exit);
+        Assert.Contains("sink fhir: parked behind sequence 2", stdout, StringComparison.Ordinal);
+        Assert.Equal(rows, await ScalarAsync(Rows));
     }
 
     private static long JournalRows(TestFolder folder)

@@ -48,6 +48,17 @@ public sealed class ReleaseCrashTests
             await skip; // answered, or not, with the engine gone
         }
 
+        // The engine is gone: quarantine list reads what it recorded (the release under way), and writes nothing (not
+        // even the checkpoint of the write-ahead log the kill left behind).
+        List<string> files = folder.StoreFiles();
+        JsonElement[] recorded = Quarantine(await CliTests.RunAsync("quarantine", "list", "--json", "-c", config))!;
+        if (cutShort)
+        {
+            Assert.Equal(("fhir/rel/2", "skipped"), (recorded.Single().GetProperty("id").GetString(), recorded.Single().GetProperty("releasing").GetString()));
+        }
+
+        Assert.Equal(files, folder.StoreFiles());
+
         await using EngineProcess restarted = await EngineProcess.StartAsync(folder.Path);
         Assert.True(await restarted.AwaitLogAsync("Admin endpoint ready"));
         // Nobody skips again.

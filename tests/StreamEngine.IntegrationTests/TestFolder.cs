@@ -21,6 +21,14 @@ internal sealed class TestFolder : IDisposable
             sinks = new[] { sink ?? new { name = "fhir", type = "ndjson", path = Out } },
         }, new JsonSerializerOptions { DefaultIgnoreCondition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull }));
 
+    /// <summary>
+    /// The data directory's files as (name, length, last write), the shared-memory index of SQLite's WAL aside (every
+    /// reader marks its place there): what must stay the same while the store is only read.
+    /// </summary>
+    public List<string> StoreFiles() => [.. Directory.GetFiles(System.IO.Path.Combine(Path, "data"), "*", SearchOption.AllDirectories)
+        .Where(f => !f.EndsWith("-shm", StringComparison.Ordinal)).Order(StringComparer.Ordinal)
+        .Select(f => $"{System.IO.Path.GetFileName(f)} {new FileInfo(f).Length} {File.GetLastWriteTimeUtc(f):O}")];
+
     public void Dispose()
     {
         try

@@ -27,25 +27,28 @@ internal sealed class RecordedState : IAsyncDisposable
     private readonly ActorSystem _system;
     private readonly EngineSettings _settings;
 
-    private RecordedState(IHost host, EngineSettings settings)
+    private RecordedState(IHost host, EngineSettings settings, EngineStore store)
     {
         _host = host;
         _settings = settings;
         _system = host.Services.GetRequiredService<ActorSystem>();
+        Index = store.Index;
     }
 
+    /// <summary>The message index, read-only.</summary>
+    public Pipeline.Index.IMessageIndex Index { get; }
+
     /// <summary>
-    /// Opens the store of <paramref name="settings"/>; null when it holds nothing yet (SQLite: no journal in the data
-    /// directory), so that reading never creates one.
+    /// Opens the store of <paramref name="settings"/> to read only; null when it holds no journal yet (which reading
+    /// never creates).
     /// </summary>
     public static async Task<RecordedState?> OpenAsync(EngineSettings settings, CancellationToken cancellationToken)
     {
-        if (settings.Store == StoreProvider.Sqlite && !File.Exists(SqliteStore.JournalFile(settings.DataDirectory)))
+        if (EngineHost.OpenStoreReadOnly(settings) is not { } store)
         {
             return null;
         }
 
-        EngineStore store = EngineHost.OpenStore(settings);
         HostApplicationBuilder builder = Microsoft.Extensions.Hosting.Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings());
         builder.Logging.ClearProviders(); // stdout carries the answer (--json); a store that fails is told by the exception
         builder.Services.AddAkka("streamengine-recorded", (akka, _) =>
@@ -61,12 +64,20 @@ internal sealed class RecordedState : IAsyncDisposable
         });
         IHost host = builder.Build();
         await host.StartAsync(cancellationToken);
-        return new RecordedState(host, settings);
+        return new RecordedState(host, settings, store);
     }
 
     /// <summary>The engine's status as recorded: streams and sinks, every one <c>recorded</c>.</summary>
     public async Task<EngineStatus> StatusAsync()
     {
+        // The sinks first: an engine running meanwhile (with no admin endpoint) only adds to the journal, so what the
+        // sinks recorded never counts more than the journal read after it holds.
+        var sinks = new List<SinkStatus>();
+        foreach ((ListenerSettings listener, SinkSettings sink) in Sinks(null))
+        {
+            sinks.Add(await AskSinkAsync<SinkStatus>(listener, sink, GetSinkStatus.Instance));
+        }
+
         var streams = new List<StreamStatus>();
         foreach (ListenerSettings listener in _settings.Listeners)
         {
@@ -74,14 +85,7 @@ internal sealed class RecordedState : IAsyncDisposable
             streams.Add(new StreamStatus(listener.Id, listener.PersistenceId, journaled) { State = "recorded" });
         }
 
-        var sinks = new List<SinkStatus>();
-        foreach ((ListenerSettings listener, SinkSettings sink) in Sinks(null))
-        {
-            SinkStatus status = await AskSinkAsync<SinkStatus>(listener, sink, GetSinkStatus.Instance);
-            sinks.Add(status with { Received = streams.First(s => s.ListenerId == listener.Id).Journaled - status.Origin });
-        }
-
-        return new EngineStatus(streams, sinks);
+        return new EngineStatus(streams, [.. sinks.Select(s => s with { Received = streams.First(j => j.ListenerId == s.ListenerId).Journaled - s.Origin })]);
     }
 
     /// <summary>The open quarantine as recorded, oldest first (of one sink, or all).</summary>

@@ -79,7 +79,9 @@ internal static class AdminCommands
     private static async Task<int> RecordedAsync<T>(EngineSettings settings, string command, Func<RecordedState, Task<T>> read, Func<T, int> print,
         CancellationToken ct)
     {
-        await Console.Error.WriteLineAsync($"{command}: the engine's admin endpoint is not reachable; reading what the engine recorded from the store");
+        await Console.Error.WriteLineAsync(settings.Admin is null
+            ? $"{command}: no admin endpoint is configured (admin.port); reading what the engine recorded from the store"
+            : $"{command}: the engine's admin endpoint is not answering; reading what the engine recorded from the store");
         try
         {
             await using RecordedState? state = await RecordedState.OpenAsync(settings, ct);
@@ -144,17 +146,13 @@ internal static class AdminCommands
 
     private static async Task<int> TraceOfflineAsync(EngineSettings settings, string? controlId, string? mrn, DateTimeOffset? since, bool json, CancellationToken ct)
     {
-        if (settings.Store == StoreProvider.Sqlite && !File.Exists(SqliteStore.JournalFile(settings.DataDirectory)))
+        return await RecordedAsync(settings, "trace", async state =>
         {
-            await Console.Error.WriteLineAsync($"trace: nothing recorded: no journal in '{settings.DataDirectory}' (has the engine run with this configuration?)");
-            return Refused;
-        }
-
-        EngineStore store = EngineHost.OpenStore(settings);
-        await store.Index.InitializeAsync(); // an index made by an earlier version gets its newer columns
-        string? patient = mrn is null ? null : Pipeline.Ingest.PatientKeyHasher.ForDataDirectory(settings.DataDirectory).Hash("mrn:" + mrn.Trim());
-        IReadOnlyList<MessageIndexEntry> found = await store.Index.FindAsync(new MessageQuery { ControlId = controlId, PatientKeyHash = patient, Since = since, Limit = 100 });
-        return await RecordedAsync(settings, "trace", state => state.TraceAsync(found), result => PrintTrace(result, json), ct);
+            // The key the engine hashed MRNs with; none in this data directory matches nothing (and none is made).
+            string? patient = mrn is null ? null : Pipeline.Ingest.PatientKeyHasher.Existing(settings.DataDirectory)?.Hash("mrn:" + mrn.Trim()) ?? "-";
+            IReadOnlyList<MessageIndexEntry> found = await state.Index.FindAsync(new MessageQuery { ControlId = controlId, PatientKeyHash = patient, Since = since, Limit = 100 });
+            return await state.TraceAsync(found);
+        }, result => PrintTrace(result, json), ct);
     }
 
     private static int PrintTrace(TraceResult result, bool json)

@@ -109,13 +109,22 @@ public sealed class PatientKeyHasher
     /// <summary>The hasher of a data directory, creating its key on first use.</summary>
     public static PatientKeyHasher ForDataDirectory(string dataDirectory)
     {
-        string folder = Path.Combine(Path.GetFullPath(dataDirectory), "keys");
-        string file = Path.Combine(folder, "patient-key.hmac");
+        string file = KeyFile(dataDirectory);
         if (!File.Exists(file))
         {
             SecretFile.Create(file, RandomNumberGenerator.GetBytes(32));
         }
 
+        return Read(file);
+    }
+
+    /// <summary>The hasher of a data directory's existing key, or null when it has none (nothing is created).</summary>
+    public static PatientKeyHasher? Existing(string dataDirectory) => File.Exists(KeyFile(dataDirectory)) ? Read(KeyFile(dataDirectory)) : null;
+
+    private static string KeyFile(string dataDirectory) => Path.Combine(Path.GetFullPath(dataDirectory), "keys", "patient-key.hmac");
+
+    private static PatientKeyHasher Read(string file)
+    {
         byte[] key = File.ReadAllBytes(file);
         if (key.Length < 16)
         {
