@@ -97,6 +97,8 @@ public sealed class MllpSender : IAsyncDisposable
         _window = new SemaphoreSlim(options.Window, options.Window);
     }
 
+    private readonly SemaphoreSlim _writeTurn = new(1, 1);
+
     /// <summary>Acknowledgments discarded: late, duplicated, or naming no message in flight.</summary>
     public long DiscardedAcks => Interlocked.Read(ref _discardedAcks);
 
@@ -155,7 +157,21 @@ public sealed class MllpSender : IAsyncDisposable
             return ("connection", TimeSpan.Zero, null);
         }
 
-        await _window.WaitAsync(cancellationToken).ConfigureAwait(false);
+        // The turn to write is queued for before the first wait, so frames go out in the order the sends were called
+        // (a window, a first connect or a reconnect would otherwise let later ones overtake): one patient's messages
+        // given in order reach the receiver in order. Held until this frame is written.
+        await _writeTurn.WaitAsync(cancellationToken).ConfigureAwait(false);
+        bool turnHeld = true;
+        try
+        {
+            await _window.WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch
+        {
+            _writeTurn.Release();
+            throw;
+        }
+
         Pending? pending = null;
         Connection? connection = null;
         try
@@ -193,6 +209,11 @@ public sealed class MllpSender : IAsyncDisposable
                 Drop(connection);
                 return ("connection", clock.Elapsed, null);
             }
+            finally
+            {
+                turnHeld = false;
+                _writeTurn.Release();
+            }
 
             if (!waitForAck)
             {
@@ -227,6 +248,11 @@ public sealed class MllpSender : IAsyncDisposable
                 {
                     _pending.Remove(controlId); // from now on, an ACK for it is late and discarded
                 }
+            }
+
+            if (turnHeld)
+            {
+                _writeTurn.Release(); // not written (no connection, a duplicate MSH-10, cancelled)
             }
 
             _window.Release();

@@ -213,6 +213,40 @@ public sealed class MllpSenderTests
     }
 
     [Fact]
+    public async Task PipelinedWindow_WritesInTheOrderOfTheCalls_FromTheFirstConnectOn()
+    {
+        // One patient's messages sent with a window: the receiver must see them in the order they were given, the ones
+        // waiting for the first connect included (their ACKs may come in any order).
+        for (int round = 0; round < 20; round++)
+        {
+            await SendInOrderAsync();
+        }
+    }
+
+    private static async Task SendInOrderAsync()
+    {
+        await using var server = new FakeMllpServer();
+        await using var sender = new MllpSender(Options(server, window: 8));
+        string[] ids = [.. Enumerable.Range(1, 64).Select(i => $"W{i:D3}")];
+        var sends = new List<Task<SendResult>>();
+        var received = new List<string>();
+        foreach (string id in ids)
+        {
+            sends.Add(sender.SendAsync(FakeMllpServer.Message(id), CancellationToken.None));
+        }
+
+        while (received.Count < ids.Length)
+        {
+            FakeMllpServer.Received r = await server.NextAsync();
+            received.Add(r.ControlId);
+            await r.ReplyAsync(FakeMllpServer.Ack("AA", r.ControlId));
+        }
+
+        await Task.WhenAll(sends);
+        Assert.Equal(ids, received);
+    }
+
+    [Fact]
     public async Task RetriesRunOut_GivesRetryWithTheLastCode()
     {
         await using var server = new FakeMllpServer();

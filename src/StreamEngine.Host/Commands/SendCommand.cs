@@ -127,8 +127,11 @@ internal static class SendCommand
                         }
                     }
 
+                    // Started here, in file order, not on the thread pool: the sender writes frames in the order its sends
+                    // were called, so with a window the frames of one connection still go out in the order of the files.
                     byte[] message = messages[i];
-                    inFlight.Add(Task.Run(async () =>
+                    inFlight.Add(Send());
+                    async Task Send()
                     {
                         try
                         {
@@ -150,7 +153,8 @@ internal static class SendCommand
                         }
 
                         onProgress?.Invoke();
-                    }, cancellationToken));
+                    }
+
                     if (inFlight.Count >= options.Window)
                     {
                         Task finished = await Task.WhenAny(inFlight);
