@@ -1,3 +1,4 @@
+using Akka;
 using Akka.Actor;
 using Akka.Configuration;
 using Akka.Hosting;
@@ -64,6 +65,21 @@ public static class EngineHost
             {
                 IActorRef engine = system.ActorOf(EngineActor.Props(settings, store.Index, hasher, resolver.GetService<EngineExit>()), "engine");
                 registry.Register<EngineActor>(engine);
+                // On a clean stop each sink records its progress before the actors stop: what the commands read with the
+                // engine stopped is then exact (a kill -9 leaves it at the last periodic record, about a second old).
+                CoordinatedShutdown.Get(system).AddTask(CoordinatedShutdown.PhaseServiceStop, "sinks-record-progress", async () =>
+                {
+                    try
+                    {
+                        await engine.Ask<ProgressRecorded>(RecordProgress.Instance, TimeSpan.FromSeconds(4));
+                    }
+                    catch (Exception e) when (e is AskTimeoutException or TaskCanceledException)
+                    {
+                        // A sink busy or restarting: its lines are counted from its output when the engine next starts.
+                    }
+
+                    return Done.Instance;
+                });
             });
         });
         builder.Services.AddSingleton(services => new EngineExit(() => services.GetRequiredService<IHostApplicationLifetime>().StopApplication()));

@@ -25,8 +25,23 @@ public static class SqliteStore
         Pooling = true,
     }.ToString();
 
-    /// <summary>The same database opened read-only: no file is created, written or checkpointed through it.</summary>
-    public static string ReadOnly(string connectionString) => new SqliteConnectionStringBuilder(connectionString) { Mode = SqliteOpenMode.ReadOnly }.ToString();
+    /// <summary>
+    /// The same database opened read-only: nothing is written or checkpointed through it. A database with no
+    /// write-ahead log beside it is opened immutable: no engine has it open (an open one always has its <c>-wal</c> and
+    /// <c>-shm</c>) and all of it is in the file, so SQLite need not make those files to read it, which it could not
+    /// in a folder this user may not write.
+    /// </summary>
+    public static string ReadOnly(string connectionString)
+    {
+        var builder = new SqliteConnectionStringBuilder(connectionString) { Mode = SqliteOpenMode.ReadOnly };
+        string file = builder.DataSource;
+        if (!File.Exists(file + "-wal") && !File.Exists(file + "-shm"))
+        {
+            builder.DataSource = new Uri(Path.GetFullPath(file)).AbsoluteUri + "?immutable=1";
+        }
+
+        return builder.ToString();
+    }
 
     /// <summary>linq2db options for Akka.Persistence.Sql: the provider, and the durability set on every connection.</summary>
     public static DataOptions DataOptions(string connectionString, Durability durability) =>

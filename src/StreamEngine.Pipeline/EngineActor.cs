@@ -310,6 +310,12 @@ public sealed class EngineActor : ReceiveActor, IWithUnboundedStash, IWithTimers
     private void Admin()
     {
         TimeSpan timeout = TimeSpan.FromSeconds(30);
+        Receive<RecordProgress>(_ =>
+        {
+            IActorRef replyTo = Sender;
+            Task.WhenAll(_sinks.Select(s => AskChild<ProgressRecorded>(s.Actor, RecordProgress.Instance, ChildTimeout)))
+                .PipeTo(replyTo, success: _ => ProgressRecorded.Instance, failure: e => new Status.Failure(e));
+        });
         Receive<GetStatus>(_ =>
         {
             IActorRef replyTo = Sender;

@@ -203,6 +203,26 @@ public sealed class OperationsTests
         Assert.False(File.Exists(StreamEngine.Host.SqliteStore.JournalFile(Path.Combine(folder.Path, "data"))));
     }
 
+    [Fact]
+    public async Task ACleanStop_RecordsEachSinksProgress_SoStatusWithTheEngineStoppedIsExact()
+    {
+        using var folder = new TestFolder();
+        await folder.WriteConfigAsync(new { name = "ops", port = 0 }, admin: new { port = 0 });
+        string config = Path.Combine(folder.Path, "streamengine.json");
+        await using (EngineProcess engine = await EngineProcess.StartAsync(folder.Path))
+        {
+            Assert.True(await engine.AwaitLogAsync("Admin endpoint ready"));
+            Assert.All(await Peers.SendAsync(engine.Port, [.. Enumerable.Range(1, 20).Select(i => Message("A08", $"C{i}", $"M{i % 4}^^^R0B^MR", $"V{i % 4}"))]),
+                ack => Assert.Equal("AA", ack.Get("MSA-1")));
+            Assert.Equal((20, 0, 0, 0, 0), Counts(await SettledSinkAsync(config, received: 20)));
+            Assert.Equal(0, await engine.StopAsync()); // at once: the periodic record (every second) may not have run since
+        }
+
+        (int exit, string stdout) = await CliTests.RunAsync("status", "--json", "-c", config);
+        Assert.Equal(0, exit);
+        Assert.Equal((20, 0, 0, 0, 0), Counts(JsonDocument.Parse(stdout).RootElement.GetProperty("sinks").EnumerateArray().Single()));
+    }
+
     [SkippableFact]
     public async Task OnPostgreSql_TheStoppedEnginesRecordIsReadOnly_AndAnEmptyDatabaseStaysEmpty()
     {

@@ -112,6 +112,26 @@ internal sealed class RecordedState : IAsyncDisposable
         return await AskSinkAsync<object>(listener, sink, show);
     }
 
+    /// <summary>
+    /// The streams whose newest messages the message index does not hold yet: the index is written just after each
+    /// commit, so a kill -9 can leave it up to a moment behind the journal (the engine indexes the rest when it starts).
+    /// </summary>
+    public async Task<IReadOnlyList<(string Stream, long IndexedTo, long JournaledTo)>> UnindexedAsync()
+    {
+        var behind = new List<(string, long, long)>();
+        foreach (ListenerSettings listener in _settings.Listeners)
+        {
+            long indexed = (await Index.LoadAsync(listener.PersistenceId, DateTimeOffset.MaxValue, 0)).HighWaterMark;
+            long journaled = await AskAsync<long>(Props.Create(() => new HighestSequenceNr(listener.PersistenceId)), HighestSequenceNr.Ask, $"the journal of stream {listener.PersistenceId}");
+            if (journaled > indexed)
+            {
+                behind.Add((listener.PersistenceId, indexed, journaled));
+            }
+        }
+
+        return behind;
+    }
+
     /// <summary>Each message's outcome at every sink of its stream, as recorded.</summary>
     public async Task<TraceResult> TraceAsync(IReadOnlyList<Pipeline.Index.MessageIndexEntry> found)
     {

@@ -87,13 +87,15 @@ internal static class AdminCommands
             await using RecordedState? state = await RecordedState.OpenAsync(settings, ct);
             if (state is null)
             {
-                await Console.Error.WriteLineAsync($"{command}: nothing recorded: no journal in '{settings.DataDirectory}' (has the engine run with this configuration?)");
+                string where = settings.Store == StoreProvider.Sqlite ? $"in '{settings.DataDirectory}'" : "in the PostgreSQL database";
+                await Console.Error.WriteLineAsync($"{command}: nothing recorded: no journal {where} (has the engine run with this configuration?)");
                 return Refused;
             }
 
             return print(await read(state));
         }
-        catch (Exception e) when (e is IOException or System.Data.Common.DbException or AskTimeoutException or InvalidOperationException or TimeoutException)
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or System.Data.Common.DbException or AskTimeoutException or InvalidOperationException
+            or TimeoutException)
         {
             await Console.Error.WriteLineAsync($"{command}: cannot read the store ({e.GetType().Name}: {e.Message})");
             return Unreachable;
@@ -151,8 +153,18 @@ internal static class AdminCommands
             // The key the engine hashed MRNs with; none in this data directory matches nothing (and none is made).
             string? patient = mrn is null ? null : Pipeline.Ingest.PatientKeyHasher.Existing(settings.DataDirectory)?.Hash("mrn:" + mrn.Trim()) ?? "-";
             IReadOnlyList<MessageIndexEntry> found = await state.Index.FindAsync(new MessageQuery { ControlId = controlId, PatientKeyHash = patient, Since = since, Limit = 100 });
-            return await state.TraceAsync(found);
-        }, result => PrintTrace(result, json), ct);
+            return (Result: await state.TraceAsync(found), Unindexed: await state.UnindexedAsync());
+        }, traced =>
+        {
+            int exit = PrintTrace(traced.Result, json);
+            foreach ((string stream, long indexed, long journaled) in traced.Unindexed)
+            {
+                Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"trace: note: stream {stream}'s messages {indexed + 1}-{journaled} were journaled after the message index's last write (the engine stopped before indexing them) and are not searched; they are indexed when the engine next starts"));
+            }
+
+            return exit;
+        }, ct);
     }
 
     private static int PrintTrace(TraceResult result, bool json)
@@ -423,7 +435,7 @@ internal static class AdminCommands
         {
             token = AdminToken.Read(admin.TokenFile);
         }
-        catch (IOException)
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             if (offline is not null)
             {

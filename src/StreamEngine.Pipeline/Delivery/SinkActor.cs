@@ -15,6 +15,24 @@ namespace StreamEngine.Pipeline.Delivery;
 public sealed record SinkReady(string SinkId, string ListenerId);
 
 /// <summary>
+/// Asks the engine (every sink) to record its progress now, as the engine stops: a clean stop leaves each sink's
+/// counts exact in the store, for the commands that read it with the engine stopped. Answered with
+/// <see cref="ProgressRecorded"/>.
+/// </summary>
+public sealed record RecordProgress
+{
+    /// <summary>The message.</summary>
+    public static RecordProgress Instance { get; } = new();
+}
+
+/// <summary>The answer to <see cref="RecordProgress"/>.</summary>
+public sealed record ProgressRecorded
+{
+    /// <summary>The message.</summary>
+    public static ProgressRecorded Instance { get; } = new();
+}
+
+/// <summary>
 /// Delivers one stream to one sink, in journal order, effectively once.
 /// <para>Progress: a watermark (every sequence number up to it is delivered, filtered, quarantined or parked) with
 /// running counts, persisted in batches; the target reports what it already holds, so a crash between a write and the
@@ -572,6 +590,17 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
     // Answered in every state.
     private void Housekeeping()
     {
+        Command<RecordProgress>(_ =>
+        {
+            IActorRef replyTo = Sender;
+            if (!_recoveredWatermark)
+            {
+                replyTo.Tell(ProgressRecorded.Instance); // a first start not yet pinned: nothing settled to record
+                return;
+            }
+
+            PersistWatermark(then: () => replyTo.Tell(ProgressRecorded.Instance)); // flushes (and in fsync mode syncs) the output first
+        });
         Command<SaveSnapshotSuccess>(saved =>
         {
             _snapshotting = false;
