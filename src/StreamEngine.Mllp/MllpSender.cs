@@ -160,6 +160,7 @@ public sealed class MllpSender : IAsyncDisposable
         // The turn to write is queued for before the first wait, so frames go out in the order the sends were called
         // (a window, a first connect or a reconnect would otherwise let later ones overtake): one patient's messages
         // given in order reach the receiver in order. Held until this frame is written.
+        int failedConnectsBefore = Volatile.Read(ref _failedConnects);
         await _writeTurn.WaitAsync(cancellationToken).ConfigureAwait(false);
         bool turnHeld = true;
         try
@@ -178,7 +179,7 @@ public sealed class MllpSender : IAsyncDisposable
         {
             try
             {
-                connection = await ConnectedAsync(cancellationToken).ConfigureAwait(false);
+                connection = await ConnectedAsync(failedConnectsBefore, cancellationToken).ConfigureAwait(false);
             }
             catch (Exception e) when (e is SocketException or IOException or AuthenticationException or TimeoutException or ObjectDisposedException)
             {
@@ -259,7 +260,10 @@ public sealed class MllpSender : IAsyncDisposable
         }
     }
 
-    private async Task<Connection> ConnectedAsync(CancellationToken cancellationToken)
+    // A send that waited while a connect failed fails with it rather than trying (and backing off) once more on its
+    // own: with a window, each message in flight took its turn at an ever longer backoff against a receiver that was
+    // gone (a minute before the sender gave up). Its caller's retry, if any, connects again.
+    private async Task<Connection> ConnectedAsync(int failedConnectsBefore, CancellationToken cancellationToken)
     {
         Connection? current = _connection;
         if (current is { IsOpen: true })
@@ -273,6 +277,11 @@ public sealed class MllpSender : IAsyncDisposable
             if (_connection is { IsOpen: true } again)
             {
                 return again;
+            }
+
+            if (_failedConnects > failedConnectsBefore)
+            {
+                throw new IOException("The connect tried meanwhile failed: " + LastConnectFailure);
             }
 
             if (_failedConnects > 0)

@@ -247,6 +247,23 @@ public sealed class MllpSenderTests
     }
 
     [Fact]
+    public async Task AReceiverThatIsGone_FailsTheWholeWindowOnOneConnectAttempt()
+    {
+        // Sends waiting while a connect fails fail with it: each of them trying (and backing off) on its own made a
+        // windowed sender take a minute to give up on a receiver killed under it.
+        var closed = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        closed.Start();
+        int port = ((System.Net.IPEndPoint)closed.LocalEndpoint).Port;
+        closed.Stop();
+        await using var sender = new MllpSender(new MllpSenderOptions { Host = "127.0.0.1", Port = port, Window = 8, MaxRetries = 0 });
+        SendResult[] results = await Task.WhenAll(Enumerable.Range(1, 8).Select(i => sender.SendAsync(FakeMllpServer.Message($"G{i}"), CancellationToken.None)));
+        Assert.All(results, r => Assert.Equal("connection", r.Code));
+        // One attempt fails the sends waiting behind it; a refusal on loopback can come back before the later sends are
+        // even queued, and the first of those tries once more. Before, each of the eight tried (and backed off) in turn.
+        Assert.InRange(sender.FailedConnectsInARow, 1, 2);
+    }
+
+    [Fact]
     public async Task RetriesRunOut_GivesRetryWithTheLastCode()
     {
         await using var server = new FakeMllpServer();
