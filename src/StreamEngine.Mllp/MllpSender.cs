@@ -80,6 +80,7 @@ public sealed class MllpSender : IAsyncDisposable
 {
     private readonly MllpSenderOptions _options;
     private readonly SemaphoreSlim _window;
+    private readonly SemaphoreSlim _writeTurn = new(1, 1); // whose frame goes out next: the sends in call order
     private readonly SemaphoreSlim _connectLock = new(1, 1);
     private readonly Lock _gate = new();
     private readonly Dictionary<string, Pending> _pending = new(StringComparer.Ordinal);
@@ -96,8 +97,6 @@ public sealed class MllpSender : IAsyncDisposable
         _options = options;
         _window = new SemaphoreSlim(options.Window, options.Window);
     }
-
-    private readonly SemaphoreSlim _writeTurn = new(1, 1);
 
     /// <summary>Acknowledgments discarded: late, duplicated, or naming no message in flight.</summary>
     public long DiscardedAcks => Interlocked.Read(ref _discardedAcks);
