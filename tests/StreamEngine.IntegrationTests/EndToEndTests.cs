@@ -156,6 +156,36 @@ public sealed class EndToEndTests
     }
 
     [Fact]
+    public async Task ASecondEngineOnTheSameDataDirectory_StopsBeforeWritingAnything()
+    {
+        using var folder = new TestFolder();
+        await folder.WriteConfigAsync(new { name = "it", port = 0 });
+        await using EngineProcess engine = await EngineProcess.StartAsync(folder.Path);
+        Assert.All(await Peers.SendAsync(engine.Port, [Peers.Adt("A01", "L1", "M1")]), a => Assert.Equal("AA", a.Get("MSA-1")));
+        await folder.AwaitLinesAsync(1);
+        List<string> files = folder.StoreFiles();
+
+        (int exit, _, string stderr) = await CliTests.RunWithErrorsAsync("run", "--config", Path.Combine(folder.Path, "streamengine.json"));
+
+        Assert.Equal(1, exit);
+        Assert.Contains("Another engine is running on the data directory", stderr, StringComparison.Ordinal);
+        Assert.Equal(files.Where(f => !f.StartsWith("streamengine.db", StringComparison.Ordinal) && !f.StartsWith("index.db", StringComparison.Ordinal)),
+            folder.StoreFiles().Where(f => !f.StartsWith("streamengine.db", StringComparison.Ordinal) && !f.StartsWith("index.db", StringComparison.Ordinal)));
+        using (var db = new Microsoft.Data.Sqlite.SqliteConnection(StreamEngine.Host.SqliteStore.ReadOnly(StreamEngine.Host.SqliteStore.ConnectionString(Path.Combine(folder.Path, "data")))))
+        {
+            db.Open();
+            using var writers = db.CreateCommand();
+            writers.CommandText = "SELECT COUNT(DISTINCT writer_uuid) FROM journal WHERE persistence_id LIKE 'sink/%'";
+            Assert.Equal(1L, (long)writers.ExecuteScalar()!); // the running engine's sink alone wrote its records
+        }
+
+        // The first engine runs on, unharmed.
+        Assert.All(await Peers.SendAsync(engine.Port, [Peers.Adt("A08", "L2", "M1")]), a => Assert.Equal("AA", a.Get("MSA-1")));
+        Assert.Equal(["L1", "L2"], (await folder.AwaitLinesAsync(2)).Select(TestFolder.ControlId));
+        Assert.Equal(0, await engine.StopAsync());
+    }
+
+    [Fact]
     public async Task SinkThatCannotOpen_DoesNotKeepTheListenerClosed_AndCatchesUpWhenItCan()
     {
         using var folder = new TestFolder();

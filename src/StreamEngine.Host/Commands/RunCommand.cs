@@ -32,6 +32,14 @@ internal static class RunCommand
                 return 2;
             }
 
+            using FileStream? held = DataDirectoryLock.TryAcquire(settings.DataDirectory);
+            if (held is null)
+            {
+                await Console.Error.WriteLineAsync($"Another engine is running on the data directory '{Path.GetFullPath(settings.DataDirectory)}' "
+                    + "(it holds engine.lock there; dataDirectory): two engines on one journal would overwrite each other's records; this one stops");
+                return 1;
+            }
+
             using IHost host = EngineHost.Build(settings, parse.GetValue(verbose) ? LogLevel.Debug : LogLevel.Information);
             EngineExit exit = host.Services.GetRequiredService<EngineExit>();
             await host.RunAsync(cancellationToken);

@@ -1,0 +1,26 @@
+namespace StreamEngine.Host;
+
+/// <summary>
+/// One engine per data directory: <c>engine.lock</c> in it, held exclusively (an advisory file lock) for as long as the
+/// engine runs and released by the OS when its process ends, kill -9 included. A second engine started on the same
+/// directory (by mistake, or a service manager's overlapping restart) would write its sinks' records into the running
+/// engine's journal under the same persistence ids before failing on its port; it stops before it opens anything.
+/// The commands that read a stopped engine's store take no lock: they only read.
+/// </summary>
+internal static class DataDirectoryLock
+{
+    /// <summary>The lock, held until disposed; null when another process holds it.</summary>
+    public static FileStream? TryAcquire(string dataDirectory)
+    {
+        string folder = Path.GetFullPath(dataDirectory);
+        Directory.CreateDirectory(folder);
+        try
+        {
+            return new FileStream(Path.Combine(folder, "engine.lock"), FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
+        }
+        catch (IOException)
+        {
+            return null;
+        }
+    }
+}
