@@ -11,10 +11,6 @@ public sealed class ReleaseCrashTests
 {
     private const int Parked = 2500;
 
-    private static byte[] Message(string trigger, string controlId, string mrn) => System.Text.Encoding.ASCII.GetBytes(
-        $"MSH|^~\\&|PAS|RX1|ROUTE|RX1|20261130081500||ADT^{trigger}^ADT_A01|{controlId}|P|2.4\r" +
-        $"PID|1||{mrn}^^^R0B^MR||TESTER^PAT||19800101|F\rPV1|1|I|WARD1^^^R0B01||||||||||||||||V{mrn}^^^R0B\r");
-
     [Fact]
     public async Task ASkipKilledWhileItWritesTheParkedMessages_CarriesOnAfterTheRestart()
     {
@@ -29,7 +25,7 @@ public sealed class ReleaseCrashTests
             Assert.True(await engine.AwaitLogAsync("Admin endpoint ready"));
             // ADT^A99 is not a supported event: quarantined (UnsupportedMessageType); the patient's later messages park
             // behind it while another patient flows on.
-            byte[][] messages = [Message("A01", "G1", "M2"), Message("A99", "BAD", "M1"), .. parked.Select(id => Message("A08", id, "M1")), Message("A08", "G2", "M2")];
+            byte[][] messages = [Peers.Adt("A01", "G1", "M2"), Peers.Adt("A99", "BAD", "M1"), .. parked.Select(id => Peers.Adt("A08", id, "M1")), Peers.Adt("A08", "G2", "M2")];
             Assert.All(await Peers.SendAsync(engine.Port, messages), ack => Assert.Equal("AA", ack.Get("MSA-1")));
             await AwaitAsync(async () => Quarantine(await CliTests.RunAsync("quarantine", "list", "--json", "-c", config)) is [{ } item]
                 && item.GetProperty("parked").GetInt32() == Parked);
