@@ -47,6 +47,37 @@ public static class PostgresStore
         return (bool)command.ExecuteScalar()!;
     }
 
+    /// <summary>
+    /// One engine per journal, as <see cref="DataDirectoryLock"/> is for a data directory: two engines given one database
+    /// (each with its own data directory) would write their records under the same persistence ids. A session-level
+    /// advisory lock named after the database and schema, held on a connection of its own (not pooled: disposing it
+    /// ends the session and so the lock) for as long as the engine runs; the server releases it when the engine's
+    /// process ends, kill -9 included, or its connection is lost. Null when another session holds it.
+    /// </summary>
+    public static NpgsqlConnection? TryLockJournal(string connectionString)
+    {
+        var builder = new NpgsqlConnectionStringBuilder(connectionString) { Pooling = false, ApplicationName = "streamengine (journal lock)" };
+        var connection = new NpgsqlConnection(builder.ConnectionString);
+        try
+        {
+            connection.Open();
+            using var command = new NpgsqlCommand(
+                "SELECT pg_try_advisory_lock(hashtextextended('streamengine journal ' || current_database() || '.' || current_schema(), 0))", connection);
+            if ((bool)command.ExecuteScalar()!)
+            {
+                return connection;
+            }
+        }
+        catch
+        {
+            connection.Dispose();
+            throw;
+        }
+
+        connection.Dispose();
+        return null;
+    }
+
     /// <summary>linq2db options for Akka.Persistence.Sql.</summary>
     public static DataOptions DataOptions(string connectionString) =>
         new DataOptions().UseConnectionString(ProviderName.PostgreSQL15, connectionString);

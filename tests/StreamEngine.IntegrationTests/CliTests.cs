@@ -27,9 +27,18 @@ public sealed class CliTests
 
         using Process process = Process.Start(start)!;
         Task<string> stderr = process.StandardError.ReadToEndAsync();
-        string stdout = await process.StandardOutput.ReadToEndAsync();
-        await process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(60));
-        return (process.ExitCode, stdout, await stderr);
+        Task<string> stdout = process.StandardOutput.ReadToEndAsync();
+        try
+        {
+            await process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(60));
+        }
+        catch (TimeoutException)
+        {
+            process.Kill(entireProcessTree: true); // a command that should have ended (a second `run`) must not outlive the test
+            throw;
+        }
+
+        return (process.ExitCode, await stdout, await stderr);
     }
 
     private static string RepoFile(params string[] parts) =>

@@ -185,6 +185,56 @@ public sealed class EndToEndTests
         Assert.Equal(0, await engine.StopAsync());
     }
 
+    [SkippableFact]
+    public async Task ASecondEngineOnTheSamePostgresDatabase_StopsBeforeWritingAnything_AndStartsOnceTheFirstIsGone()
+    {
+        string connectionString = await TestPostgres.CreateDatabaseAsync();
+        using var first = new TestFolder();
+        using var second = new TestFolder(); // its own data directory: only the database is shared
+        object store = new { provider = "postgresql", connectionString };
+        await first.WriteConfigAsync(new { name = "it", port = 0 }, store: store);
+        await second.WriteConfigAsync(new { name = "it", port = 0 }, store: store);
+        await using EngineProcess engine = await EngineProcess.StartAsync(first.Path);
+        Assert.All(await Peers.SendAsync(engine.Port, [Peers.Adt("A01", "L1", "M1")]), a => Assert.Equal("AA", a.Get("MSA-1")));
+        await first.AwaitLinesAsync(1);
+
+        (int exit, _, string stderr) = await CliTests.RunWithErrorsAsync("run", "--config", Path.Combine(second.Path, "streamengine.json"));
+
+        Assert.Equal(1, exit);
+        Assert.Contains("Another engine is running on this PostgreSQL database", stderr, StringComparison.Ordinal);
+        Assert.Equal(1L, await JournalWritersAsync(connectionString)); // the running engine alone wrote to the journal
+        Assert.All(await Peers.SendAsync(engine.Port, [Peers.Adt("A08", "L2", "M1")]), a => Assert.Equal("AA", a.Get("MSA-1")));
+        Assert.Equal(["L1", "L2"], (await first.AwaitLinesAsync(2)).Select(TestFolder.ControlId));
+
+        // Killed, the first engine's session ends and the lock with it: the second starts on the journal.
+        await engine.KillAsync();
+        await AwaitNoAdvisoryLockAsync(connectionString); // the server ends the session once it reads the closed socket
+        await using EngineProcess successor = await EngineProcess.StartAsync(second.Path);
+        Assert.All(await Peers.SendAsync(successor.Port, [Peers.Adt("A08", "L3", "M1")]), a => Assert.Equal("AA", a.Get("MSA-1")));
+        Assert.Equal(0, await successor.StopAsync());
+    }
+
+    private static async Task AwaitNoAdvisoryLockAsync(string connectionString)
+    {
+        await using var connection = new Npgsql.NpgsqlConnection(connectionString);
+        await connection.OpenAsync();
+        await using var held = new Npgsql.NpgsqlCommand("SELECT COUNT(*) FROM pg_locks WHERE locktype = 'advisory' AND database = (SELECT oid FROM pg_database WHERE datname = current_database())", connection);
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        while ((long)(await held.ExecuteScalarAsync())! > 0)
+        {
+            Assert.True(clock.Elapsed < TimeSpan.FromSeconds(30), "the killed engine's journal lock was not released");
+            await Task.Delay(50);
+        }
+    }
+
+    private static async Task<long> JournalWritersAsync(string connectionString)
+    {
+        await using var connection = new Npgsql.NpgsqlConnection(connectionString);
+        await connection.OpenAsync();
+        await using var count = new Npgsql.NpgsqlCommand("SELECT COUNT(DISTINCT writer_uuid) FROM journal", connection);
+        return (long)(await count.ExecuteScalarAsync())!;
+    }
+
     [Fact]
     public async Task SinkThatCannotOpen_DoesNotKeepTheListenerClosed_AndCatchesUpWhenItCan()
     {

@@ -40,6 +40,13 @@ internal static class RunCommand
                 return 1;
             }
 
+            using Npgsql.NpgsqlConnection? journalLock = LockJournal(settings, out string? refusal);
+            if (refusal is not null)
+            {
+                await Console.Error.WriteLineAsync(refusal);
+                return 1;
+            }
+
             using IHost host = EngineHost.Build(settings, parse.GetValue(verbose) ? LogLevel.Debug : LogLevel.Information);
             EngineExit exit = host.Services.GetRequiredService<EngineExit>();
             await host.RunAsync(cancellationToken);
@@ -52,5 +59,33 @@ internal static class RunCommand
             return 0;
         });
         return command;
+    }
+
+    // A PostgreSQL journal is held as the data directory is: another engine (another data directory, another machine)
+    // already writing into this database must not be joined.
+    private static Npgsql.NpgsqlConnection? LockJournal(EngineSettings settings, out string? refusal)
+    {
+        refusal = null;
+        if (settings.Store != StoreProvider.PostgreSql)
+        {
+            return null;
+        }
+
+        try
+        {
+            Npgsql.NpgsqlConnection? held = PostgresStore.TryLockJournal(PostgresStore.ConnectionString(settings.ConnectionString!, settings.Durability));
+            if (held is null)
+            {
+                refusal = "Another engine is running on this PostgreSQL database (it holds the journal's lock; store.connectionString): "
+                    + "two engines on one journal would overwrite each other's records; this one stops";
+            }
+
+            return held;
+        }
+        catch (Exception e) when (e is Npgsql.NpgsqlException or System.Net.Sockets.SocketException or TimeoutException)
+        {
+            refusal = $"Cannot open the PostgreSQL store (store.connectionString): {e.GetType().Name}: {e.Message}";
+            return null;
+        }
     }
 }
