@@ -90,6 +90,9 @@ public sealed class GatedTarget : IDeliveryTarget
     /// restarts, as an engine does after kill -9), and the output then holds every line written.</summary>
     public void CrashBefore(string controlId) => _crashBefore = controlId;
 
+    /// <summary>Called on the writing thread (the sink's) with each control id about to be written.</summary>
+    public Action<string>? BeforeWrite { get; set; }
+
     public async Task<PreparedDelivery> PrepareAsync(long sequenceNr, IIngestEvent journaled, CancellationToken cancellationToken)
     {
         string id = ((MessageReceived)journaled).ControlId;
@@ -129,6 +132,7 @@ public sealed class GatedTarget : IDeliveryTarget
         if (prepared.Result.Outcome == DeliveryOutcome.Delivered && !DeliversWhilePreparing)
         {
             string id = System.Text.Encoding.ASCII.GetString(prepared.Payload.Span);
+            BeforeWrite?.Invoke(id);
             lock (_lock)
             {
                 if (id == _crashBefore)

@@ -191,6 +191,37 @@ public class QuarantineTests : SinkActorHarness
     }
 
     [Fact]
+    public async Task ALongRelease_AnswersStatusBetweenItsSteps_EachParkedMessageOnceInOrder()
+    {
+        int parked = (2 * SinkActor.FileReleaseStep) + 500;
+        IActorRef sink = StartSink();
+        Kit.ExpectMsg<SinkReady>(TimeSpan.FromSeconds(30));
+        _target.Break("A0");
+        string[] ids = [.. Enumerable.Range(0, parked + 1).Select(i => $"A{i}")];
+        foreach (string id in ids)
+        {
+            Send(id, "P1");
+        }
+
+        await SettledStatusAsync(sink, ids.Length);
+        // Asked from inside the release, once its second step is under way: answered before the release ends, with the
+        // first step counted (on a sink that records each delivery, after the message under way).
+        Task<SinkStatus>? during = null;
+        string askAt = ids[SinkActor.FileReleaseStep + 200];
+        _target.BeforeWrite = id => during ??= id == askAt ? StatusOf(sink) : null;
+
+        QuarantineActionResult skipped = await sink.Ask<QuarantineActionResult>(new SkipQuarantined("s/q/1", "superseded"), TimeSpan.FromSeconds(60));
+
+        Assert.True(skipped.Ok, skipped.Message);
+        Assert.NotNull(during);
+        SinkCounts counts = (await during.WaitAsync(TimeSpan.FromSeconds(10))).Counts;
+        Assert.InRange(counts.Parked, 1, parked - SinkActor.FileReleaseStep); // none left: status waited for the whole release
+        Assert.Equal(parked - counts.Parked, counts.Delivered);
+        Assert.Equal(ids[1..], _target.Written);
+        Assert.Equal(new SinkCounts(Delivered: parked, Filtered: 1, Quarantined: 0, Parked: 0), (await StatusOf(sink)).Counts);
+    }
+
+    [Fact]
     public async Task ARetryWhoseLineWentOutButWasNotRecorded_CarriesOnAfterTheRestart()
     {
         IActorRef sink = StartSink();

@@ -61,6 +61,12 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
     private const int CatchUpInFlight = 512;
 
     private const int WatermarkEvery = 1000;
+
+    /// <summary>
+    /// Parked messages a file sink releases in one turn, recorded together: a release of tens of thousands answers
+    /// status, and stops, between its steps instead of holding the actor for the whole of it.
+    /// </summary>
+    internal const int FileReleaseStep = 1000;
     private static readonly TimeSpan WatermarkInterval = TimeSpan.FromSeconds(1);
     private static readonly TimeSpan DefaultFlushDelay = TimeSpan.FromMilliseconds(20);
     private static readonly TimeSpan ResubscribeInterval = TimeSpan.FromSeconds(2);
@@ -281,7 +287,7 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
             _replay = null;
         }
 
-        _releases?.Stopped(_sink.Id, _listener.Id);
+        _releases?.Stopped(_sink.Id, _listener.Id, engineStopping: CoordinatedShutdown.Get(Context.System).ShutdownReason is not null);
         if (_replayAsker is ({ } request, { } asker))
         {
             asker.Tell(ResultOf(request, ReferenceEquals(stoppedReplay?.Request, request) ? stoppedReplay : null, _replayJournaled is null
@@ -1149,8 +1155,10 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
     // Once the message itself is settled, the release is journaled as under way (if anything is parked): a restart
     // carries it on where it stopped. On a sink that records each delivery (a FHIR server, onward MLLP), each delivery
     // is journaled before the next is sent, so a kill -9 never makes the server take a patient's older message after a
-    // newer one. A file sink writes the parked ones in one turn and closes with one write (a line written before a crash
-    // is found in the file again and counted, not written twice). False when the step waits for its write.
+    // newer one. A file sink writes the parked ones FileReleaseStep to a turn, each step recorded in one write that
+    // flushes (and in fsync mode syncs) its lines first; the sink answers between steps, and a state recorded between
+    // them is whole (a line written before a crash is found in the file again and counted, not written twice). False
+    // when the step waits for its write.
     private bool ReleaseStep(Releases run)
     {
         Quarantined entry = run.Current!;
@@ -1266,12 +1274,12 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
         Count(delivered.Outcome);
         run.Released++;
         RemoveParked(next.SequenceNr);
-        if (!recordEach)
+        run.Events.Add(new ParkedReleased(next.SequenceNr, seq));
+        if (!recordEach && run.Events.Count < FileReleaseStep)
         {
-            return true;
+            return true; // a file sink records its lines a step at a time
         }
 
-        run.Events.Add(new ParkedReleased(next.SequenceNr, seq));
         return WriteStep(run);
     }
 
@@ -2146,8 +2154,8 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
         private ReplayResult ReplayAnswer(string sinkId, string listenerId) => new(replay!.ReplayId, sinkId, listenerId, Math.Max(Matched, Delivered + Failed),
             Math.Max(Matched, Delivered + Failed), Delivered, 0, Failed, replay.DryRun, null);
 
-        // The sink stopped (a failure) with this run under way: what the asker is told.
-        public void Stopped(string sinkId, string listenerId)
+        // The sink stopped (a failure, or the engine's stop) with this run under way: what the asker is told.
+        public void Stopped(string sinkId, string listenerId, bool engineStopping)
         {
             if (Current is null && LastRecorded && Pending.Count == 0)
             {
@@ -2155,11 +2163,14 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
                 return;
             }
 
+            (string stopped, string restarted, string carriedOn) = engineStopping
+                ? ("the engine stopped", "the engine has started again", "when the engine next starts")
+                : ("the sink stopped after a failure", "the sink has restarted", "once it has restarted (after a backoff)");
             string error = Current is null
-                ? "the sink stopped after a failure while recording the release; see quarantine list once the sink has restarted"
+                ? $"{stopped} while recording the release; see quarantine list once {restarted}"
                 : !Journaled
-                    ? $"the sink stopped after a failure while releasing sequence {Current.SequenceNr}; run it again once the sink has restarted"
-                    : $"the sink stopped after a failure while releasing sequence {Current.SequenceNr}; it carries the release on once it has restarted (after a backoff)";
+                    ? $"{stopped} while releasing sequence {Current.SequenceNr}; run it again once {restarted}"
+                    : $"{stopped} while releasing sequence {Current.SequenceNr}; it carries the release on {carriedOn}";
             replyTo.Tell(replay is null
                 ? new QuarantineActionResult(false, error)
                 : ReplayAnswer(sinkId, listenerId) with { Error = error });

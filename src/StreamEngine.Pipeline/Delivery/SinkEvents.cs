@@ -98,10 +98,11 @@ public sealed record QuarantineResolved(long SequenceNr, string Action, string N
 }
 
 /// <summary>
-/// A release of a quarantined message under way on a sink that records each delivery (a FHIR server, onward MLLP): the
-/// message itself is settled (<see cref="Action"/> as in <see cref="QuarantineResolved"/>), and what was parked behind it
-/// is going out oldest first, each delivery recorded by a <see cref="ParkedReleased"/> before the next is sent. The
-/// patients stay blocked until the <see cref="QuarantineResolved"/> that ends it; a restart carries the release on.
+/// A release of a quarantined message under way: the message itself is settled (<see cref="Action"/> as in
+/// <see cref="QuarantineResolved"/>), and what was parked behind it is going out oldest first, each delivery recorded by
+/// a <see cref="ParkedReleased"/>: on a sink that records each delivery (a FHIR server, onward MLLP) before the next is
+/// sent, on a file sink a step of lines at a time. The patients stay blocked until the <see cref="QuarantineResolved"/>
+/// that ends it; a restart carries the release on.
 /// </summary>
 public sealed record QuarantineReleasing(long SequenceNr, string Action, string Note, DateTimeOffset At) : ISinkEvent;
 
