@@ -223,6 +223,45 @@ public sealed class OperationsTests
         Assert.Equal((20, 0, 0, 0, 0), Counts(JsonDocument.Parse(stdout).RootElement.GetProperty("sinks").EnumerateArray().Single()));
     }
 
+    [Fact]
+    public async Task ACleanStopUnderLoad_CountsEveryLineTheSinkWrote()
+    {
+        using var folder = new TestFolder();
+        await folder.WriteConfigAsync(new { name = "ops", port = 0 }, admin: new { port = 0 });
+        string config = Path.Combine(folder.Path, "streamengine.json");
+        await using (EngineProcess engine = await EngineProcess.StartAsync(folder.Path))
+        {
+            // Four senders stream without pause, 200 patients between them, until the engine is gone under them.
+            using var sending = new CancellationTokenSource();
+            Task[] senders = [.. Enumerable.Range(0, 4).Select(c => Task.Run(async () =>
+            {
+                await using var sender = new StreamEngine.Mllp.MllpSender(new StreamEngine.Mllp.MllpSenderOptions
+                {
+                    Host = "127.0.0.1", Port = engine.Port, MaxRetries = 0, AckTimeout = TimeSpan.FromSeconds(10),
+                });
+                for (int i = 0; !sending.IsCancellationRequested; i++)
+                {
+                    int patient = (c * 50) + (i % 50);
+                    if ((await sender.SendAsync(Message("A08", $"L{c}-{i}", $"M{patient}^^^R0B^MR", $"V{patient}"), CancellationToken.None)).Code == "connection")
+                    {
+                        return;
+                    }
+                }
+            }))];
+            await folder.AwaitLinesAsync(300);
+            Assert.Equal(0, await engine.StopAsync()); // lanes busy, frames arriving
+            await sending.CancelAsync();
+            await Task.WhenAll(senders);
+        }
+
+        (int exit, string stdout) = await CliTests.RunAsync("status", "--json", "-c", config);
+        Assert.Equal(0, exit);
+        JsonElement sink = JsonDocument.Parse(stdout).RootElement.GetProperty("sinks").EnumerateArray().Single();
+        (long delivered, long filtered, long quarantined, long parked, long inFlight) = Counts(sink);
+        Assert.Equal(folder.Lines().Count, delivered); // no line written after the record
+        Assert.Equal(sink.GetProperty("received").GetInt64(), delivered + filtered + quarantined + parked + inFlight);
+    }
+
     [SkippableFact]
     public async Task OnPostgreSql_TheStoppedEnginesRecordIsReadOnly_AndAnEmptyDatabaseStaysEmpty()
     {

@@ -16,8 +16,9 @@ public sealed record SinkReady(string SinkId, string ListenerId);
 
 /// <summary>
 /// Asks the engine (every sink) to record its progress now, as the engine stops: a clean stop leaves each sink's
-/// counts exact in the store, for the commands that read it with the engine stopped. Answered with
-/// <see cref="ProgressRecorded"/>.
+/// counts exact in the store, for the commands that read it with the engine stopped. A sink asked starts no more work
+/// (the engine is stopping) and records once the lanes under way are done, so that every line in its output is
+/// counted by the record. Answered with <see cref="ProgressRecorded"/>.
 /// </summary>
 public sealed record RecordProgress
 {
@@ -92,6 +93,10 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
     // incarnation, before a restart, are ignored).
     private readonly CancellationTokenSource _stopping = new();
     private readonly HashSet<Task> _running = [];
+
+    // Set by RecordProgress (the engine is stopping): no lane starts any more. The askers wait for the lanes under way.
+    private bool _quiet;
+    private List<IActorRef>? _progressTo;
     private IActorRef? _catchUpAckTo;
     private IDeliveryTarget? _target;
     private long _done;
@@ -605,7 +610,11 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
                 return;
             }
 
-            PersistWatermark(then: () => replyTo.Tell(ProgressRecorded.Instance)); // flushes (and in fsync mode syncs) the output first
+            // The engine is stopping: no lane starts any more, and the record waits for the ones under way (a line a
+            // lane wrote after it would be counted only at the next start, shown meanwhile as in flight).
+            _quiet = true;
+            (_progressTo ??= []).Add(replyTo);
+            RecordProgressOnceQuiet();
         });
         Command<SaveSnapshotSuccess>(saved =>
         {
@@ -642,6 +651,11 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
             if (_releases is { } run)
             {
                 run.Journaled = run.Current is not null; // (the step that wrote was the release's own)
+                if (_quiet)
+                {
+                    return; // the engine is stopping (RecordProgress): a release journaled as under way carries on at the next start
+                }
+
                 RunReleases();
             }
         });
@@ -752,6 +766,11 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
     // Starts what the lanes allow: each lane's messages prepared (and, for a FHIR server, delivered) on the thread pool.
     private void Pump()
     {
+        if (_quiet)
+        {
+            return; // the engine is stopping (RecordProgress): what waits in the lanes is delivered at the next start
+        }
+
         IDeliveryTarget target = _target!;
         while (_lanes.TryStartLane(target.LaneBatch) is { } batch)
         {
@@ -855,6 +874,20 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
         Pump();
         GrantIfDue();
         AckCatchUpIfDue();
+        RecordProgressOnceQuiet();
+    }
+
+    // The record RecordProgress asked for, once nothing runs off the actor: it flushes (and in fsync mode syncs) the
+    // output first.
+    private void RecordProgressOnceQuiet()
+    {
+        if (_progressTo is not { } waiting || _running.Count > 0)
+        {
+            return;
+        }
+
+        _progressTo = null;
+        PersistWatermark(then: () => waiting.ForEach(r => r.Tell(ProgressRecorded.Instance)));
     }
 
     private void AckCatchUpIfDue()
@@ -1326,7 +1359,8 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
         _running.Remove(done.Delivery);
         _unflushed = true;
         run.Result = _target!.Commit(done.Prepared);
-        RunReleases();
+        RunReleases(); // records this step; the next waits for its ContinueRelease
+        RecordProgressOnceQuiet();
     }
 
     // The step's events with a watermark (its counts), one atomic write; the release goes on once it is done.
@@ -1657,6 +1691,7 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
 
             run.Lanes.EndLane();
             PumpReplay(run);
+            RecordProgressOnceQuiet();
         });
         Command<CatchUpCompleted>(_ =>
         {
@@ -1712,7 +1747,8 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
     // Starts what the replay's lanes allow, reads on while they have room, and ends the replay once all is read and done.
     private void PumpReplay(ReplayRun run)
     {
-        while (run.Lanes.TryStartLane(run.Target.LaneBatch) is { } batch)
+        // The engine stopping (RecordProgress) starts no more of it: journaled as under way, it runs again at the next start.
+        while (!_quiet && run.Lanes.TryStartLane(run.Target.LaneBatch) is { } batch)
         {
             if (run.FailedKeys.Count > 0)
             {
