@@ -224,8 +224,7 @@ public sealed class EngineActor : ReceiveActor, IWithUnboundedStash, IWithTimers
         _ => throw new InvalidOperationException($"Unknown sink type '{sink.Type}'."),
     };
 
-    // The national data opt-out applies to secondary-use sinks only; direct care is unaffected.
-    private StreamEngine.Policy.OptOutList? OptOutFor(SinkSettings sink) => sink.Purpose == SinkPurpose.SecondaryUse ? _settings.OptOut : null;
+    private StreamEngine.Policy.OptOutList? OptOutFor(SinkSettings sink) => SinkClassifier.OptOutFor(sink, _settings);
 
     // One pooled HTTP client per FHIR sink, shared by its streams and replays.
     private StreamEngine.Sinks.Fhir.FhirRestClient FhirClient(SinkSettings sink) =>

@@ -154,7 +154,8 @@ public sealed class OperationsTests
         (exit, stdout) = await CliTests.RunAsync("trace", "--control-id", "G2", "-c", config); // offline: the index and the sinks' records
         Assert.Equal(0, exit);
         Assert.Contains("G2 ADT^A01^ADT_A01 from PAS/RX1", stdout, StringComparison.Ordinal);
-        Assert.Contains("sink fhir: delivered or filtered", stdout, StringComparison.Ordinal);
+        Assert.Contains("sink fhir: delivered", stdout, StringComparison.Ordinal);
+        Assert.DoesNotContain("or filtered", stdout, StringComparison.Ordinal);
         (exit, stdout) = await CliTests.RunAsync("trace", "--control-id", "BAD2", "-c", config);
         Assert.Equal(0, exit);
         Assert.Contains("sink fhir: quarantined: MissingPatientIdentifier", stdout, StringComparison.Ordinal);
@@ -221,6 +222,31 @@ public sealed class OperationsTests
         (int exit, string stdout) = await CliTests.RunAsync("status", "--json", "-c", config);
         Assert.Equal(0, exit);
         Assert.Equal((20, 0, 0, 0, 0), Counts(JsonDocument.Parse(stdout).RootElement.GetProperty("sinks").EnumerateArray().Single()));
+    }
+
+    [Fact]
+    public async Task TraceWithTheEngineStopped_TellsDeliveredFromFiltered_AsTheSinksSettingsSay()
+    {
+        using var folder = new TestFolder();
+        await folder.WriteConfigAsync(new { name = "ops", port = 0 }, admin: new { port = 0 },
+            sink: new { name = "fhir", type = "ndjson", path = folder.Out, filter = new { messageTypes = new[] { "ADT" } } });
+        string config = Path.Combine(folder.Path, "streamengine.json");
+        await using (EngineProcess engine = await EngineProcess.StartAsync(folder.Path))
+        {
+            Assert.True(await engine.AwaitLogAsync("Admin endpoint ready"));
+            Assert.All(await Peers.SendAsync(engine.Port, [Message("A01", "D1", "M1^^^R0B^MR", "V1"),
+                "MSH|^~\\&|LAB|RX1|X|Y|20261201||ORU^R01|F1|P|2.4\rPID|1||M1^^^R0B^MR\r"u8.ToArray()]), ack => Assert.Equal("AA", ack.Get("MSA-1")));
+            Assert.Equal((1, 1, 0, 0, 0), Counts(await SettledSinkAsync(config, received: 2)));
+            Assert.Equal(0, await engine.StopAsync());
+        }
+
+        (int exit, string stdout) = await CliTests.RunAsync("trace", "--control-id", "D1", "-c", config);
+        Assert.Equal(0, exit);
+        Assert.Contains("sink fhir: delivered", stdout, StringComparison.Ordinal);
+        Assert.DoesNotContain("filtered", stdout, StringComparison.Ordinal);
+        (exit, stdout) = await CliTests.RunAsync("trace", "--control-id", "F1", "-c", config);
+        Assert.Equal(0, exit);
+        Assert.Contains("sink fhir: filtered", stdout, StringComparison.Ordinal);
     }
 
     [Fact]

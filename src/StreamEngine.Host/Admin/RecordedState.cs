@@ -26,6 +26,7 @@ internal sealed class RecordedState : IAsyncDisposable
     private readonly IHost _host;
     private readonly ActorSystem _system;
     private readonly EngineSettings _settings;
+    private StreamEngine.Fhir.MessageMapper? _mapper;
 
     private RecordedState(IHost host, EngineSettings settings, EngineStore store)
     {
@@ -141,7 +142,10 @@ internal sealed class RecordedState : IAsyncDisposable
             List<long> seqs = [.. stream.Select(e => e.SequenceNr)];
             foreach ((ListenerSettings listener, SinkSettings sink) in Sinks(null).Where(p => p.Listener.PersistenceId == stream.Key))
             {
-                outcomes[(stream.Key, sink.Id)] = (await AskSinkAsync<TraceAnswer>(listener, sink, new TraceRequest(seqs))).Outcomes;
+                // Settled messages are read from the journal and told delivered or filtered as the sink's settings say.
+                using var classifier = new SinkClassifier(sink, _settings, _mapper ??= new StreamEngine.Fhir.MessageMapper(_settings.MappingProfile));
+                outcomes[(stream.Key, sink.Id)] = (await AskAsync<TraceAnswer>(SinkActor.ReadOnlyProps(sink, listener, _settings.ReadJournalPluginId, classifier),
+                    new TraceRequest(seqs), $"sink {sink.Id} of stream {listener.PersistenceId}")).Outcomes;
             }
         }
 

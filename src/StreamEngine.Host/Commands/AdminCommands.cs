@@ -16,8 +16,8 @@ namespace StreamEngine.Host.Commands;
 /// <summary>
 /// <c>status</c>, <c>trace</c>, <c>quarantine</c> and <c>replay</c>: they reach a running engine through its admin
 /// endpoint (address and token from the same configuration file). With the engine stopped, <c>status</c> and
-/// <c>quarantine list|show</c> and <c>trace</c> read what it recorded from the store (read-only; a settled message's
-/// outcome is "delivered or filtered"); <c>retry</c>, <c>skip</c> and <c>replay</c> need the running engine.
+/// <c>quarantine list|show</c> and <c>trace</c> read what it recorded from the store (read-only; a settled message is
+/// told delivered or filtered by the sink's settings); <c>retry</c>, <c>skip</c> and <c>replay</c> need the running engine.
 /// </summary>
 internal static class AdminCommands
 {

@@ -126,6 +126,7 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
     private bool _snapshotting;
     private long _snapshotSeq;
     private readonly bool _readOnly;
+    private readonly SinkClassifier? _classifier; // read-only: tells a settled message delivered or filtered in a trace
 
     /// <summary>Creates the sink actor of one sink and one listener's stream.</summary>
     /// <param name="targetFactory">Opens the sink's output: the live one for null, else a replay's own (by replay id).</param>
@@ -133,11 +134,13 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
     /// <param name="flushDelay">How long written lines wait before they go to the OS (default 20 ms).</param>
     /// <param name="readOnly">Only recovers its state from the store and answers status and quarantine questions from
     /// it: never delivers, subscribes or writes (the commands' offline answers, with the engine stopped).</param>
+    /// <param name="classifier">Read-only: tells a traced settled message delivered or filtered.</param>
     public SinkActor(SinkSettings sink, ListenerSettings listener, IActorRef journal, Func<string?, IDeliveryTarget> targetFactory,
         string readJournalPluginId, Durability durability, IActorRef? readyTo, int snapshotEvery = 1000, TimeSpan? flushDelay = null,
-        bool readOnly = false)
+        bool readOnly = false, SinkClassifier? classifier = null)
     {
         _readOnly = readOnly;
+        _classifier = classifier;
         _flushDelay = flushDelay ?? DefaultFlushDelay;
         _snapshotEvery = snapshotEvery;
         _sink = sink;
@@ -227,11 +230,12 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
     /// <summary>
     /// Props for a sink actor that only reads its recorded state and answers <see cref="GetSinkStatus"/>,
     /// <see cref="ListQuarantine"/>, <see cref="ShowQuarantined"/> and <see cref="TraceRequest"/> from it (state
-    /// <c>recorded</c>; a settled message is "delivered or filtered", as it opens no output to tell which); a retry or
+    /// <c>recorded</c>; a settled message is told delivered or filtered by <paramref name="classifier"/>, reading it from
+    /// the journal through <paramref name="readJournalPluginId"/>, or "delivered or filtered" without one); a retry or
     /// skip is refused. It never writes, so it may read the store while no engine runs.
     /// </summary>
-    public static Props ReadOnlyProps(SinkSettings sink, ListenerSettings listener) =>
-        Akka.Actor.Props.Create(() => new SinkActor(sink, listener, ActorRefs.Nobody, NoOutput, string.Empty, Durability.Os, null, 1000, null, true));
+    public static Props ReadOnlyProps(SinkSettings sink, ListenerSettings listener, string readJournalPluginId = "", SinkClassifier? classifier = null) =>
+        Akka.Actor.Props.Create(() => new SinkActor(sink, listener, ActorRefs.Nobody, NoOutput, readJournalPluginId, Durability.Os, null, 1000, null, true, classifier));
 
     private static IDeliveryTarget NoOutput(string? replay) => throw new InvalidOperationException("A read-only sink actor opens no output.");
 
@@ -705,6 +709,7 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
     {
         StateAnswers();
         Command<TraceRequest>(OnTrace);
+        Command<TraceRead>(OnTraceRead);
         Command<QuarantineCommand>(_ => Sender.Tell(new QuarantineActionResult(false, "the engine is not running: retry and skip go through a running engine")));
     }
 
@@ -1427,9 +1432,9 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
             }
         }
 
-        if (_readOnly)
+        if (_readOnly && _classifier is null)
         {
-            // No output to classify with: settled is all the record says.
+            // Nothing to classify with: settled is all the record says.
             toRead.ForEach(seq => outcomes[seq] = "delivered or filtered");
             toRead.Clear();
         }
@@ -1453,7 +1458,7 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
         {
             if (envelope?.Event is IIngestEvent e)
             {
-                outcomes[envelope.SequenceNr] = _target?.Classify(e) is { Outcome: DeliveryOutcome.Filtered } f
+                outcomes[envelope.SequenceNr] = (_target is not null ? _target.Classify(e) : _classifier?.Classify(e)) is { Outcome: DeliveryOutcome.Filtered } f
                     ? f.Reason is null ? "filtered" : "filtered: " + f.Reason
                     : "delivered";
             }
