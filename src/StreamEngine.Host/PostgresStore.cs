@@ -63,7 +63,13 @@ public static class PostgresStore
             connection.Open();
             using var command = new NpgsqlCommand(
                 "SELECT pg_try_advisory_lock(hashtextextended('streamengine journal ' || current_database() || '.' || current_schema(), 0))", connection);
-            if ((bool)command.ExecuteScalar()!)
+            if (command.ExecuteScalar() is not bool taken)
+            {
+                // No schema (Search Path naming none that exists): the journal could not be created either.
+                throw new InvalidOperationException("the search path names no schema that exists in the database");
+            }
+
+            if (taken)
             {
                 return connection;
             }

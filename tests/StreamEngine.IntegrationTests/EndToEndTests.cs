@@ -214,6 +214,37 @@ public sealed class EndToEndTests
         Assert.Equal(0, await successor.StopAsync());
     }
 
+    [SkippableFact]
+    public async Task AJournalLockLostWithItsConnection_IsTakenAgain_OrTheEngineStopsIfAnotherTookIt()
+    {
+        string connectionString = await TestPostgres.CreateDatabaseAsync();
+        using var folder = new TestFolder();
+        await folder.WriteConfigAsync(new { name = "it", port = 0 }, store: new { provider = "postgresql", connectionString });
+        await using EngineProcess engine = await EngineProcess.StartAsync(folder.Path);
+        await using var test = new Npgsql.NpgsqlConnection(connectionString);
+        await test.OpenAsync();
+        const string EndLockSession = "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'streamengine (journal lock)' AND datname = current_database()";
+
+        // A server restart or an idle-session timeout ends the lock's session: the engine takes the lock again.
+        await using (var end = new Npgsql.NpgsqlCommand(EndLockSession, test))
+        {
+            await end.ExecuteNonQueryAsync();
+        }
+
+        Assert.True(await engine.AwaitLogAsync("the lock is taken again", TimeSpan.FromSeconds(30)));
+        Assert.All(await Peers.SendAsync(engine.Port, [Peers.Adt("A01", "K1", "M1")]), a => Assert.Equal("AA", a.Get("MSA-1")));
+
+        // Lost again, and another engine (here this test's session) takes it first: the engine stops rather than write beside it.
+        await using (var takeOver = new Npgsql.NpgsqlCommand(EndLockSession
+            + "; SELECT pg_advisory_lock(hashtextextended('streamengine journal ' || current_database() || '.' || current_schema(), 0))", test))
+        {
+            await takeOver.ExecuteNonQueryAsync(); // waits for the ended session's lock, then holds it
+        }
+
+        Assert.True(await engine.AwaitLogAsync("Another engine took this PostgreSQL database's journal lock", TimeSpan.FromSeconds(30)));
+        Assert.Equal(1, await engine.StopAsync());
+    }
+
     private static async Task AwaitNoAdvisoryLockAsync(string connectionString)
     {
         await using var connection = new Npgsql.NpgsqlConnection(connectionString);

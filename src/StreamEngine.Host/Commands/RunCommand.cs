@@ -40,7 +40,7 @@ internal static class RunCommand
                 return 1;
             }
 
-            using Npgsql.NpgsqlConnection? journalLock = LockJournal(settings, out string? refusal);
+            await using JournalLock? journalLock = LockJournal(settings, out string? refusal);
             if (refusal is not null)
             {
                 await Console.Error.WriteLineAsync(refusal);
@@ -49,6 +49,7 @@ internal static class RunCommand
 
             using IHost host = EngineHost.Build(settings, parse.GetValue(verbose) ? LogLevel.Debug : LogLevel.Information);
             EngineExit exit = host.Services.GetRequiredService<EngineExit>();
+            journalLock?.Watch(exit, host.Services.GetRequiredService<ILoggerFactory>().CreateLogger("StreamEngine.JournalLock"));
             await host.RunAsync(cancellationToken);
             if (exit.Reason is { } reason)
             {
@@ -63,7 +64,7 @@ internal static class RunCommand
 
     // A PostgreSQL journal is held as the data directory is: another engine (another data directory, another machine)
     // already writing into this database must not be joined.
-    private static Npgsql.NpgsqlConnection? LockJournal(EngineSettings settings, out string? refusal)
+    private static JournalLock? LockJournal(EngineSettings settings, out string? refusal)
     {
         refusal = null;
         if (settings.Store != StoreProvider.PostgreSql)
@@ -73,7 +74,7 @@ internal static class RunCommand
 
         try
         {
-            Npgsql.NpgsqlConnection? held = PostgresStore.TryLockJournal(PostgresStore.ConnectionString(settings.ConnectionString!, settings.Durability));
+            JournalLock? held = JournalLock.TryTake(PostgresStore.ConnectionString(settings.ConnectionString!, settings.Durability));
             if (held is null)
             {
                 refusal = "Another engine is running on this PostgreSQL database (it holds the journal's lock; store.connectionString): "
@@ -82,7 +83,7 @@ internal static class RunCommand
 
             return held;
         }
-        catch (Exception e) when (e is Npgsql.NpgsqlException or System.Net.Sockets.SocketException or TimeoutException)
+        catch (Exception e) when (e is Npgsql.NpgsqlException or System.Net.Sockets.SocketException or TimeoutException or InvalidOperationException)
         {
             refusal = $"Cannot open the PostgreSQL store (store.connectionString): {e.GetType().Name}: {e.Message}";
             return null;

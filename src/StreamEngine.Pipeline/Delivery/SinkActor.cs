@@ -296,12 +296,15 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
             _replay = null;
         }
 
-        _releases?.Stopped(_sink.Id, _listener.Id, engineStopping: CoordinatedShutdown.Get(Context.System).ShutdownReason is not null);
+        bool engineStopping = CoordinatedShutdown.Get(Context.System).ShutdownReason is not null;
+        _releases?.Stopped(_sink.Id, _listener.Id, engineStopping);
         if (_replayAsker is ({ } request, { } asker))
         {
+            string stopped = engineStopping ? "the engine stopped" : "the sink stopped after a failure";
             asker.Tell(ResultOf(request, ReferenceEquals(stoppedReplay?.Request, request) ? stoppedReplay : null, _replayJournaled is null
-                ? "the sink stopped after a failure before the replay began delivering; run the replay again"
-                : "the sink stopped after a failure before the replay ended; it runs the replay again from its start once it has restarted (after a backoff)"));
+                ? $"{stopped} before the replay began delivering; run the replay again"
+                : $"{stopped} before the replay ended; it runs the replay again from its start "
+                    + (engineStopping ? "when the engine next starts" : "once it has restarted (after a backoff)")));
         }
 
         try

@@ -1,0 +1,90 @@
+using Microsoft.Extensions.Logging;
+using Npgsql;
+using StreamEngine.Pipeline;
+
+namespace StreamEngine.Host;
+
+/// <summary>
+/// The PostgreSQL journal's lock (<see cref="PostgresStore.TryLockJournal"/>), held for as long as the engine runs and
+/// checked every <see cref="Every"/>: a server restart, a dropped connection or the server's idle-session timeout ends
+/// the session and the lock with it, so it is taken again at once; found taken by another engine meanwhile, this one
+/// stops (exit code 1) rather than go on writing beside it.
+/// </summary>
+internal sealed class JournalLock : IAsyncDisposable
+{
+    private static readonly TimeSpan Every = TimeSpan.FromSeconds(2);
+
+    private readonly string _connectionString;
+    private readonly CancellationTokenSource _stop = new();
+    private NpgsqlConnection? _held;
+    private Task _watching = Task.CompletedTask;
+
+    private JournalLock(string connectionString, NpgsqlConnection held)
+    {
+        _connectionString = connectionString;
+        _held = held;
+    }
+
+    /// <summary>The lock, or null when another engine holds it.</summary>
+    public static JournalLock? TryTake(string connectionString) =>
+        PostgresStore.TryLockJournal(connectionString) is { } held ? new JournalLock(connectionString, held) : null;
+
+    /// <summary>Checks the lock from now on; <paramref name="exit"/> stops the engine if another has taken it.</summary>
+    public void Watch(EngineExit exit, ILogger log) => _watching = Task.Run(async () =>
+    {
+        using var timer = new PeriodicTimer(Every);
+        bool unreachable = false;
+        while (await timer.WaitForNextTickAsync(_stop.Token).ConfigureAwait(false))
+        {
+            try
+            {
+                if (_held is { } held)
+                {
+                    await using var alive = new NpgsqlCommand("SELECT 1", held);
+                    await alive.ExecuteScalarAsync(_stop.Token).ConfigureAwait(false);
+                    continue;
+                }
+
+                if (PostgresStore.TryLockJournal(_connectionString) is not { } again)
+                {
+                    exit.Fail("Another engine took this PostgreSQL database's journal lock while this engine's connection to it was lost "
+                        + "(store.connectionString): two engines on one journal would overwrite each other's records; this one stops");
+                    return;
+                }
+
+                _held = again;
+                unreachable = false;
+                log.LogWarning("The journal lock's connection to PostgreSQL was lost; the lock is taken again");
+            }
+            catch (Exception e) when (e is NpgsqlException or System.Net.Sockets.SocketException or TimeoutException or InvalidOperationException)
+            {
+                // Lost (the server restarted, the session was ended): taken again at the next check, once the server answers.
+                if (_held is not null || !unreachable)
+                {
+                    log.LogWarning("The journal lock's connection to PostgreSQL failed ({Error}); it is taken again once the server answers", e.GetType().Name);
+                }
+
+                unreachable = _held is null;
+                _held?.Dispose();
+                _held = null;
+            }
+        }
+    });
+
+    /// <inheritdoc />
+    public async ValueTask DisposeAsync()
+    {
+        await _stop.CancelAsync().ConfigureAwait(false);
+        try
+        {
+            await _watching.ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            // Stopped.
+        }
+
+        _held?.Dispose();
+        _stop.Dispose();
+    }
+}
