@@ -56,9 +56,10 @@ internal sealed class JournalLock : IAsyncDisposable
                 unreachable = false;
                 log.LogWarning("The journal lock's connection to PostgreSQL was lost; the lock is taken again");
             }
-            catch (Exception e) when (e is NpgsqlException or System.Net.Sockets.SocketException or TimeoutException or InvalidOperationException)
+            catch (Exception e) when (!_stop.IsCancellationRequested)
             {
                 // Lost (the server restarted, the session was ended): taken again at the next check, once the server answers.
+                // Whatever failed, the checks go on: a watcher that ended quietly would leave the lock unguarded.
                 if (_held is not null || !unreachable)
                 {
                     log.LogWarning("The journal lock's connection to PostgreSQL failed ({Error}); it is taken again once the server answers", e.GetType().Name);
