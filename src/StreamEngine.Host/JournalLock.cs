@@ -47,8 +47,10 @@ internal sealed class JournalLock : IAsyncDisposable
 
                 if (PostgresStore.TryLockJournal(_connectionString) is not { } again)
                 {
-                    exit.Fail("Another engine took this PostgreSQL database's journal lock while this engine's connection to it was lost "
-                        + "(store.connectionString): two engines on one journal would overwrite each other's records; this one stops");
+                    const string Taken = "Another engine took this PostgreSQL database's journal lock while this engine's connection to it was lost "
+                        + "(store.connectionString): two engines on one journal would overwrite each other's records; this one stops";
+                    log.LogError(Taken);
+                    exit.Fail(Taken);
                     return;
                 }
 
@@ -72,20 +74,25 @@ internal sealed class JournalLock : IAsyncDisposable
         }
     });
 
-    /// <inheritdoc />
+    /// <summary>Ends the checks (waiting briefly for one under way: a server that stopped answering does not hold up the
+    /// engine's stop) and the lock's session. Idempotent.</summary>
     public async ValueTask DisposeAsync()
     {
+        if (_stop.IsCancellationRequested)
+        {
+            return;
+        }
+
         await _stop.CancelAsync().ConfigureAwait(false);
         try
         {
-            await _watching.ConfigureAwait(false);
+            await _watching.WaitAsync(TimeSpan.FromSeconds(2)).ConfigureAwait(false);
         }
-        catch (OperationCanceledException)
+        catch (Exception) when (_stop.IsCancellationRequested)
         {
-            // Stopped.
+            // Stopped, or a check still waiting on the server: the session ends with the connection, or with the process.
         }
 
-        _held?.Dispose();
-        _stop.Dispose();
+        Interlocked.Exchange(ref _held, null)?.Dispose();
     }
 }

@@ -56,11 +56,23 @@ public static class PostgresStore
     /// </summary>
     public static NpgsqlConnection? TryLockJournal(string connectionString)
     {
-        var builder = new NpgsqlConnectionStringBuilder(connectionString) { Pooling = false, ApplicationName = "streamengine (journal lock)" };
+        // Bounded waits: a server that stops answering must not hold up the engine's stop (the checks' commands time out,
+        // and a cancelled one does not wait for the server's word).
+        var builder = new NpgsqlConnectionStringBuilder(connectionString)
+        {
+            Pooling = false, ApplicationName = "streamengine (journal lock)", Timeout = 5, CommandTimeout = 5, CancellationTimeout = -1,
+        };
         var connection = new NpgsqlConnection(builder.ConnectionString);
         try
         {
             connection.Open();
+            if (connection.PostgreSqlVersion.Major >= 14)
+            {
+                // A database's idle_session_timeout must not end the lock's session between two checks.
+                using var keep = new NpgsqlCommand("SET idle_session_timeout = 0", connection);
+                keep.ExecuteNonQuery();
+            }
+
             using var command = new NpgsqlCommand(
                 "SELECT pg_try_advisory_lock(hashtextextended('streamengine journal ' || current_database() || '.' || current_schema(), 0))", connection);
             if (command.ExecuteScalar() is not bool taken)

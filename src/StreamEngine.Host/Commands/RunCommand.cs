@@ -51,6 +51,11 @@ internal static class RunCommand
             EngineExit exit = host.Services.GetRequiredService<EngineExit>();
             journalLock?.Watch(exit, host.Services.GetRequiredService<ILoggerFactory>().CreateLogger("StreamEngine.JournalLock"));
             await host.RunAsync(cancellationToken);
+            if (journalLock is not null)
+            {
+                await journalLock.DisposeAsync(); // the checks end while the host's logging is still there
+            }
+
             if (exit.Reason is { } reason)
             {
                 await Console.Error.WriteLineAsync(reason); // also logged; the exit code tells a service manager
