@@ -90,6 +90,11 @@ public sealed class GatedTarget : IDeliveryTarget
     /// restarts, as an engine does after kill -9), and the output then holds every line written.</summary>
     public void CrashBefore(string controlId) => _crashBefore = controlId;
 
+    private readonly ConcurrentDictionary<string, bool> _atGate = new();
+
+    /// <summary>Whether the delivery of this control id reached its gate (and waits there until released).</summary>
+    public bool Gated(string controlId) => _atGate.ContainsKey(controlId);
+
     /// <summary>Called on the writing thread (the sink's) with each control id about to be written.</summary>
     public Action<string>? BeforeWrite { get; set; }
 
@@ -98,6 +103,7 @@ public sealed class GatedTarget : IDeliveryTarget
         string id = ((MessageReceived)journaled).ControlId;
         if (_gates.TryGetValue(id, out TaskCompletionSource? gate))
         {
+            _atGate[id] = true;
             try
             {
                 await gate.Task.WaitAsync(cancellationToken);

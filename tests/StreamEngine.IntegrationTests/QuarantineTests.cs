@@ -222,6 +222,25 @@ public class QuarantineTests : SinkActorHarness
     }
 
     [Fact]
+    public async Task RecordProgress_WaitsForTheLanesUnderWay_ButNotForOneStuckOnASlowServer()
+    {
+        IActorRef sink = StartSink();
+        Kit.ExpectMsg<SinkReady>(TimeSpan.FromSeconds(30));
+        Send("A1", "P1");
+        await SettledStatusAsync(sink, 1);
+        _target.Hold("B1"); // its lane waits, as on a server that does not answer
+        Send("B1", "P2");
+        await Kit.AwaitConditionAsync(() => Task.FromResult(_target.Gated("B1")), TimeSpan.FromSeconds(30));
+
+        // The engine stopping: answered after a moment although B1's lane is still out, with what is settled recorded.
+        await sink.Ask<ProgressRecorded>(RecordProgress.Instance, TimeSpan.FromSeconds(20));
+        Send("C1", "P3"); // no lane starts any more
+        _target.Release("B1");
+        await Kit.AwaitAssertAsync(() => Assert.Equal(["A1", "B1"], _target.Written), TimeSpan.FromSeconds(10));
+        Assert.DoesNotContain("C1", _target.Written);
+    }
+
+    [Fact]
     public async Task ARetryWhoseLineWentOutButWasNotRecorded_CarriesOnAfterTheRestart()
     {
         IActorRef sink = StartSink();

@@ -69,6 +69,7 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
     /// </summary>
     internal const int FileReleaseStep = 1000;
     private static readonly TimeSpan WatermarkInterval = TimeSpan.FromSeconds(1);
+    private static readonly TimeSpan RecordProgressWait = TimeSpan.FromSeconds(2);
     private static readonly TimeSpan DefaultFlushDelay = TimeSpan.FromMilliseconds(20);
     private static readonly TimeSpan ResubscribeInterval = TimeSpan.FromSeconds(2);
 
@@ -622,7 +623,14 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
             _quiet = true;
             (_progressTo ??= []).Add(replyTo);
             RecordProgressOnceQuiet();
+            if (_progressTo is not null)
+            {
+                // A lane waiting on a slow server must not hold up the stop: after a moment the record is made as it
+                // stands (what such a lane still writes is counted when the engine next starts).
+                Timers.StartSingleTimer("record-progress", RecordProgressNow.Instance, RecordProgressWait);
+            }
         });
+        Command<RecordProgressNow>(_ => RecordProgressOnceQuiet(evenIfBusy: true));
         Command<SaveSnapshotSuccess>(saved =>
         {
             _snapshotting = false;
@@ -887,14 +895,15 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
 
     // The record RecordProgress asked for, once nothing runs off the actor: it flushes (and in fsync mode syncs) the
     // output first.
-    private void RecordProgressOnceQuiet()
+    private void RecordProgressOnceQuiet(bool evenIfBusy = false)
     {
-        if (_progressTo is not { } waiting || _running.Count > 0)
+        if (_progressTo is not { } waiting || (_running.Count > 0 && !evenIfBusy))
         {
             return;
         }
 
         _progressTo = null;
+        Timers.Cancel("record-progress");
         PersistWatermark(then: () => waiting.ForEach(r => r.Tell(ProgressRecorded.Instance)));
     }
 
@@ -2222,6 +2231,12 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
     }
 
     private sealed record ReleaseDelivered(CancellationTokenSource Epoch, Task Delivery, PreparedDelivery Prepared);
+
+    // RecordProgress waited long enough for the lanes under way.
+    private sealed class RecordProgressNow
+    {
+        public static readonly RecordProgressNow Instance = new();
+    }
 
     private sealed class ContinueRelease
     {
