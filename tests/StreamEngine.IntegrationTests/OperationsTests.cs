@@ -337,7 +337,10 @@ public sealed class OperationsTests
 
     private static long JournalRows(TestFolder folder)
     {
-        using var db = new Microsoft.Data.Sqlite.SqliteConnection(StreamEngine.Host.SqliteStore.ConnectionString(Path.Combine(folder.Path, "data")));
+        // Read-only and not pooled, as the commands read: a read-write connection made the WAL file the test compares, and
+        // the pool closing it later (a moment after, whenever) took that file away again.
+        using var db = new Microsoft.Data.Sqlite.SqliteConnection(StreamEngine.Host.SqliteStore.ReadOnly(
+            StreamEngine.Host.SqliteStore.ConnectionString(Path.Combine(folder.Path, "data"))) + ";Pooling=False");
         db.Open();
         using var count = db.CreateCommand();
         count.CommandText = "SELECT (SELECT COUNT(*) FROM journal) + (SELECT COUNT(*) FROM snapshot)";
