@@ -33,7 +33,6 @@ internal sealed class JournalLock : IAsyncDisposable
     public void Watch(EngineExit exit, ILogger log) => _watching = Task.Run(async () =>
     {
         using var timer = new PeriodicTimer(Every);
-        bool unreachable = false;
         while (await timer.WaitForNextTickAsync(_stop.Token).ConfigureAwait(false))
         {
             try
@@ -55,21 +54,19 @@ internal sealed class JournalLock : IAsyncDisposable
                 }
 
                 _held = again;
-                unreachable = false;
                 log.LogWarning("The journal lock's connection to PostgreSQL was lost; the lock is taken again");
             }
             catch (Exception e) when (!_stop.IsCancellationRequested)
             {
-                // Lost (the server restarted, the session was ended): taken again at the next check, once the server answers.
-                // Whatever failed, the checks go on: a watcher that ended quietly would leave the lock unguarded.
-                if (_held is not null || !unreachable)
+                // Lost (the server restarted, the session was ended): taken again at a later check, once the server
+                // answers (told once, as it is lost). Whatever failed, the checks go on: a watcher that ended quietly would
+                // leave the lock unguarded.
+                if (_held is not null)
                 {
                     log.LogWarning("The journal lock's connection to PostgreSQL failed ({Error}); it is taken again once the server answers", e.GetType().Name);
+                    _held.Dispose();
+                    _held = null;
                 }
-
-                unreachable = _held is null;
-                _held?.Dispose();
-                _held = null;
             }
         }
     });

@@ -234,10 +234,9 @@ public class QuarantineTests : SinkActorHarness
 
         // The engine stopping: answered after a moment although B1's lane is still out, with what is settled recorded.
         await sink.Ask<ProgressRecorded>(RecordProgress.Instance, TimeSpan.FromSeconds(20));
-        Send("C1", "P3"); // no lane starts any more
-        _target.Release("B1");
+        Assert.Equal(["A1"], _target.Written);
+        _target.Release("B1"); // the lane still finishes (counted when the engine next starts)
         await Kit.AwaitAssertAsync(() => Assert.Equal(["A1", "B1"], _target.Written), TimeSpan.FromSeconds(10));
-        Assert.DoesNotContain("C1", _target.Written);
     }
 
     [Fact]

@@ -144,8 +144,7 @@ internal sealed class RecordedState : IAsyncDisposable
             {
                 // Settled messages are read from the journal and told delivered or filtered as the sink's settings say.
                 using var classifier = new SinkClassifier(sink, _settings, _mapper ??= new StreamEngine.Fhir.MessageMapper(_settings.MappingProfile));
-                outcomes[(stream.Key, sink.Id)] = (await AskAsync<TraceAnswer>(SinkActor.ReadOnlyProps(sink, listener, _settings.ReadJournalPluginId, classifier),
-                    new TraceRequest(seqs), $"sink {sink.Id} of stream {listener.PersistenceId}")).Outcomes;
+                outcomes[(stream.Key, sink.Id)] = (await AskSinkAsync<TraceAnswer>(listener, sink, new TraceRequest(seqs), classifier)).Outcomes;
             }
         }
 
@@ -165,9 +164,10 @@ internal sealed class RecordedState : IAsyncDisposable
         where sinkId is null || sink.Id == sinkId
         select (listener, sink);
 
-    // A read-only sink actor per question: it recovers, answers and is stopped.
-    private Task<T> AskSinkAsync<T>(ListenerSettings listener, SinkSettings sink, object question) =>
-        AskAsync<T>(SinkActor.ReadOnlyProps(sink, listener), question, $"sink {sink.Id} of stream {listener.PersistenceId}");
+    // A read-only sink actor per question: it recovers, answers and is stopped. With a classifier it reads the settled
+    // messages a trace asks about from the journal, to tell delivered from filtered.
+    private Task<T> AskSinkAsync<T>(ListenerSettings listener, SinkSettings sink, object question, SinkClassifier? classifier = null) =>
+        AskAsync<T>(SinkActor.ReadOnlyProps(sink, listener, _settings.ReadJournalPluginId, classifier), question, $"sink {sink.Id} of stream {listener.PersistenceId}");
 
     // Asks a reader that recovers first; one that cannot recover (the store unreachable, a row it cannot read) stops,
     // and that is told at once rather than after the timeout.
