@@ -1,15 +1,18 @@
 using System.Collections;
-using System.Runtime.CompilerServices;
+using System.Collections.Concurrent;
+using System.Reflection;
 using System.Text.Json;
 using Hl7.Fhir.Model;
+using Linq = System.Linq.Expressions;
 
 namespace StreamEngine.Fhir;
 
 /// <summary>
 /// Writes Firely POCOs as FHIR JSON, byte for byte what Firely's own <c>BaseFhirJsonSerializer</c> writes (a test holds
-/// it to that over every golden and corpus bundle), faster and with far less garbage: each type's elements come from
-/// <see cref="PocoMembers"/> (listed once, read through their backing fields, names encoded once), where Firely's
-/// serializer enumerates iterators and buffers and prunes every element.
+/// it to that over every golden and corpus bundle, and FhirJsonWriterTests over shapes the mapping rarely builds), faster
+/// and with far less garbage: each type is written by a method compiled once from its <see cref="PocoMembers"/> (read
+/// from their backing fields in line, names encoded once), where Firely's serializer enumerates iterators and buffers
+/// and prunes every element.
 /// <para>Empty elements are left out, as FHIR requires, in one pass: an object or array is opened in the output only
 /// when the first value inside it is written (a stack of deferred openings), so no subtree is walked twice to find
 /// out whether it holds anything.</para>
@@ -22,6 +25,8 @@ internal sealed class FastFhirJsonWriter
 
     private static readonly Func<Base, object?> PrimitiveExtensions =
         PocoMembers.Of(typeof(FhirString)).Single(m => m.Name == "extension").Get;
+
+    private static readonly ConcurrentDictionary<Type, Action<FastFhirJsonWriter, Base>> Writers = new();
 
     private readonly Utf8JsonWriter _writer;
     private Frame[] _frames = new Frame[32];
@@ -96,56 +101,130 @@ internal sealed class FastFhirJsonWriter
         }
     }
 
-    private void WriteMembers(Base poco)
+    // Writes a POCO's members through its type's compiled writer (the call site keeps the writer of the first type it saw).
+    private void WriteMembers(Base poco, Site site)
     {
-        if (poco is Resource resource)
+        Type type = poco.GetType();
+        if (site.First is { } first && first.Type == type)
         {
-            Emit();
-            _writer.WriteString(ResourceType, resource.TypeName);
+            first.Writer(this, poco);
+        }
+        else if (site.First is null)
+        {
+            (site.First = new Site.Entry(type, WriterFor(type))).Writer(this, poco);
+        }
+        else
+        {
+            WriterFor(type)(this, poco); // a site that sees several types (Bundle.entry.resource) looks each up
+        }
+    }
+
+    private void WriteMembers(Base poco) => WriterFor(poco.GetType())(this, poco);
+
+    private static Action<FastFhirJsonWriter, Base> WriterFor(Type type) => Writers.GetOrAdd(type, Compile);
+
+    // One method per POCO type, compiled once: its members in FHIR order, each read from its backing field and tested for
+    // null in line, so an absent element costs a field load (no delegate call per member, no walk over a member list, no
+    // cast of a typed list's items). The declared shape picks the write; only choices and field-less elements are told
+    // apart by their value (WriteAny).
+    private static Action<FastFhirJsonWriter, Base> Compile(Type type)
+    {
+        Linq.ParameterExpression walk = Linq.Expression.Parameter(typeof(FastFhirJsonWriter), "walk");
+        Linq.ParameterExpression poco = Linq.Expression.Parameter(typeof(Base), "poco");
+        Linq.ParameterExpression typed = Linq.Expression.Variable(type, "typed");
+        var body = new List<Linq.Expression> { Linq.Expression.Assign(typed, Linq.Expression.Convert(poco, type)) };
+        if (typeof(Resource).IsAssignableFrom(type))
+        {
+            body.Add(Call(walk, nameof(WriteResourceType), Linq.Expression.Convert(poco, typeof(Resource))));
         }
 
-        // The declared shape picks the branch, so most values need no type test (casts are unchecked where the
-        // shape guarantees the type); only choices and field-less elements are told apart by their value.
-        foreach (PocoMember member in PocoMembers.Of(poco.GetType()))
+        foreach (PocoMember member in PocoMembers.Of(type))
         {
-            object? value = member.Get(poco);
-            if (value is null)
+            Linq.ConstantExpression constant = Linq.Expression.Constant(member);
+            if (member.Field is not { } field)
             {
+                body.Add(Call(walk, nameof(WriteByName), constant, poco));
                 continue;
             }
 
-            switch (member.Shape)
+            Linq.Expression value = Linq.Expression.Field(typed, field);
+            Linq.Expression write = member.Shape switch
             {
-                case PocoShape.Primitive:
-                    WritePrimitive(member.JsonName, member.JsonExtraName, Unsafe.As<PrimitiveType>(value));
-                    break;
-                case PocoShape.Complex:
-                    Push(Kind.Object, member.JsonName);
-                    WriteMembers(Unsafe.As<Base>(value));
-                    Pop();
-                    break;
-                case PocoShape.PrimitiveList:
-                    if (Unsafe.As<IList>(value).Count > 0)
-                    {
-                        WritePrimitiveList(member.JsonName, member.JsonExtraName, Unsafe.As<IList>(value));
-                    }
+                PocoShape.Primitive => Call(walk, nameof(WritePrimitive), constant, Linq.Expression.Convert(value, typeof(PrimitiveType))),
+                PocoShape.Complex => Call(walk, nameof(WriteComplex), constant, Linq.Expression.Constant(new Site()), Linq.Expression.Convert(value, typeof(Base))),
+                PocoShape.PrimitiveList => Call(walk, nameof(WritePrimitiveList), constant, Linq.Expression.Convert(value, typeof(IList))),
+                PocoShape.ComplexList => Linq.Expression.Call(walk,
+                    typeof(FastFhirJsonWriter).GetMethod(nameof(WriteComplexListOf), BindingFlags.Instance | BindingFlags.NonPublic)!
+                        .MakeGenericMethod(field.FieldType.GetGenericArguments()[0]),
+                    constant, Linq.Expression.Constant(new Site()), value),
+                PocoShape.Text => Call(walk, nameof(WriteText), constant, Linq.Expression.Convert(value, typeof(string))),
+                _ => Call(walk, nameof(WriteAny), constant, Linq.Expression.Convert(value, typeof(object))),
+            };
+            body.Add(Linq.Expression.IfThen(Linq.Expression.NotEqual(value, Linq.Expression.Constant(null, field.FieldType)), write));
+        }
 
-                    break;
-                case PocoShape.ComplexList:
-                    if (Unsafe.As<IList>(value).Count > 0)
-                    {
-                        WriteComplexList(member.JsonName, Unsafe.As<IList>(value));
-                    }
+        return Linq.Expression.Lambda<Action<FastFhirJsonWriter, Base>>(Linq.Expression.Block([typed], body), walk, poco).Compile();
+    }
 
-                    break;
-                case PocoShape.Text:
-                    Emit();
-                    _writer.WriteString(member.JsonName, Unsafe.As<string>(value)); // Element.id, Extension.url
-                    break;
-                default:
-                    WriteAny(member, value);
-                    break;
-            }
+    private static Linq.MethodCallExpression Call(Linq.Expression walk, string method, params Linq.Expression[] arguments) =>
+        Linq.Expression.Call(walk, typeof(FastFhirJsonWriter).GetMethod(method, BindingFlags.Instance | BindingFlags.NonPublic,
+            arguments.Select(a => a.Type).ToArray())!, arguments);
+
+    private void WriteResourceType(Resource resource)
+    {
+        Emit();
+        _writer.WriteString(ResourceType, resource.TypeName);
+    }
+
+    private void WritePrimitive(PocoMember member, PrimitiveType value) => WritePrimitive(member.JsonName, member.JsonExtraName, value);
+
+    private void WriteComplex(PocoMember member, Site site, Base value)
+    {
+        Push(Kind.Object, member.JsonName);
+        WriteMembers(value, site);
+        Pop();
+    }
+
+    private void WritePrimitiveList(PocoMember member, IList value)
+    {
+        if (value.Count > 0)
+        {
+            WritePrimitiveList(member.JsonName, member.JsonExtraName, value);
+        }
+    }
+
+    private void WriteComplexListOf<T>(PocoMember member, Site site, List<T>? list)
+        where T : Base
+    {
+        int count = list!.Count;
+        if (count == 0)
+        {
+            return;
+        }
+
+        Push(Kind.Array, member.JsonName);
+        for (int i = 0; i < count; i++)
+        {
+            Push(Kind.Item, default);
+            WriteMembers(list[i], site);
+            Pop();
+        }
+
+        Pop();
+    }
+
+    private void WriteText(PocoMember member, string value)
+    {
+        Emit();
+        _writer.WriteString(member.JsonName, value); // Element.id, Extension.url
+    }
+
+    // An element with no backing field: read by name (Firely's TryGetValue).
+    private void WriteByName(PocoMember member, Base poco)
+    {
+        if (member.Get(poco) is { } value)
+        {
+            WriteAny(member, value);
         }
     }
 
@@ -317,4 +396,13 @@ internal sealed class FastFhirJsonWriter
     }
 
     private readonly record struct Frame(Kind Kind, JsonEncodedText Name);
+
+    // Where a complex element is written from: the compiled writer of the first runtime type seen there (almost always
+    // the only one), so most elements skip the lookup by type.
+    private sealed class Site
+    {
+        public Entry? First;
+
+        public sealed record Entry(Type Type, Action<FastFhirJsonWriter, Base> Writer);
+    }
 }

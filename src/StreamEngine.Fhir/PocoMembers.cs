@@ -39,6 +39,9 @@ public sealed record PocoMember(string Name, bool Choice, Func<Base, object?> Ge
 {
     private readonly ConcurrentDictionary<string, (JsonEncodedText Name, JsonEncodedText Extra)> _choiceNames = new(StringComparer.Ordinal);
 
+    /// <summary>The generated class's backing field the element is read from, or null when it is read by name.</summary>
+    public FieldInfo? Field { get; init; }
+
     /// <summary>The JSON property name, encoded once.</summary>
     public JsonEncodedText JsonName { get; } = JsonEncodedText.Encode(Name);
 
@@ -93,7 +96,7 @@ public static class PocoMembers
             Linq.MemberExpression typed = Linq.Expression.Field(Linq.Expression.Convert(poco, field.DeclaringType!), field);
             var get = Linq.Expression.Lambda<Func<Base, object?>>(Linq.Expression.Convert(typed, typeof(object)), poco).Compile();
             var clear = Linq.Expression.Lambda<Action<Base>>(Linq.Expression.Assign(typed, Linq.Expression.Constant(null, field.FieldType)), poco).Compile();
-            return new PocoMember(name, choice, get, clear, choice ? PocoShape.Any : ShapeOf(field.FieldType));
+            return new PocoMember(name, choice, get, clear, choice ? PocoShape.Any : ShapeOf(field.FieldType)) { Field = field };
         }
 
         Action<Base>? set = native is { CanWrite: true } ? node => native.SetValue(node, null) : null;
