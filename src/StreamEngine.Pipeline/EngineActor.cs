@@ -53,6 +53,9 @@ public sealed class EngineActor : ReceiveActor, IWithUnboundedStash, IWithTimers
     // stopping (a failure) just then.
     private static readonly TimeSpan ChildTimeout = TimeSpan.FromSeconds(10);
 
+    /// <summary>How long a clean stop waits for an onward MLLP receiver's ACK before giving the delivery up (it goes again at the next start).</summary>
+    public static readonly TimeSpan HeldDeliveryGrace = TimeSpan.FromSeconds(2);
+
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly EngineSettings _settings;
     private readonly Dictionary<string, int> _waitingSinks = [];
@@ -71,6 +74,10 @@ public sealed class EngineActor : ReceiveActor, IWithUnboundedStash, IWithTimers
     private Akka.Streams.IMaterializer? _materializer;
 
     private readonly EngineExit? _exit;
+
+    // Cancelled a grace period into a clean stop: a delivery an onward MLLP receiver still holds then (no ACK) is given
+    // up, to go again at the next start, instead of holding the sink, and so the stop, for its ACK timeout and retries.
+    private readonly CancellationTokenSource _heldDeliveries = new();
 
     /// <summary>Creates the engine; <paramref name="exit"/> stops the process when a listener cannot bind.</summary>
     public EngineActor(EngineSettings settings, IMessageIndex index, PatientKeyHasher hasher, EngineExit? exit = null)
@@ -220,7 +227,7 @@ public sealed class EngineActor : ReceiveActor, IWithUnboundedStash, IWithTimers
             OptOutFor(sink),
             sink.Rotation),
         "fhir" => new FhirTarget(FhirClient(sink), sink.Fhir!, listener.PersistenceId, _mapper, replayId, sink.Filter, sink.Policy, OptOutFor(sink)),
-        "mllp" => new MllpTarget(sink.Mllp!, sink.Filter),
+        "mllp" => new MllpTarget(sink.Mllp!, sink.Filter, _heldDeliveries.Token),
         _ => throw new InvalidOperationException($"Unknown sink type '{sink.Type}'."),
     };
 
@@ -250,6 +257,7 @@ public sealed class EngineActor : ReceiveActor, IWithUnboundedStash, IWithTimers
             client.Dispose();
         }
 
+        _heldDeliveries.Cancel(); // not disposed: the sinks' targets may still read its token as they stop
         base.PostStop();
     }
 
@@ -312,6 +320,7 @@ public sealed class EngineActor : ReceiveActor, IWithUnboundedStash, IWithTimers
         Receive<RecordProgress>(_ =>
         {
             IActorRef replyTo = Sender;
+            _heldDeliveries.CancelAfter(HeldDeliveryGrace); // the engine is stopping
             Task.WhenAll(_sinks.Select(s => AskChild<ProgressRecorded>(s.Actor, RecordProgress.Instance, ChildTimeout)))
                 .PipeTo(replyTo, success: _ => ProgressRecorded.Instance, failure: e => new Status.Failure(e));
         });

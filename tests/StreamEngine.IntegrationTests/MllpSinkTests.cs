@@ -58,4 +58,73 @@ public sealed class MllpSinkTests
 
         Assert.Equal(0, await engine.StopAsync());
     }
+
+    [SkippableFact]
+    public async Task AReceiverThatNeverAnswers_DoesNotHoldTheStop_AndTheMessageGoesAgainAtTheNextStart()
+    {
+        Peers.RequireMllpSend();
+        // A receiver that reads the frame and never answers: the sink waits for an ACK it could wait 60 s for, 4 times.
+        using var silent = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        silent.Start();
+        var framed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var held = new List<System.Net.Sockets.TcpClient>();
+        _ = Task.Run(async () =>
+        {
+            System.Net.Sockets.TcpClient client = await silent.AcceptTcpClientAsync();
+            held.Add(client);
+            var buffer = new byte[65536];
+            int n;
+            while ((n = await client.GetStream().ReadAsync(buffer)) > 0)
+            {
+                if (buffer.AsSpan(0, n).IndexOf((byte)0x1C) >= 0)
+                {
+                    framed.TrySetResult();
+                }
+            }
+        });
+
+        using var folder = new TestFolder();
+        async Task ConfigureAsync(int port) => await File.WriteAllTextAsync(Path.Combine(folder.Path, "streamengine.json"), JsonSerializer.Serialize(new
+        {
+            dataDirectory = Path.Combine(folder.Path, "data"),
+            listeners = new[] { new { name = "it", host = "127.0.0.1", port = 0 } },
+            sinks = new[] { new { name = "onward", type = "mllp", host = "127.0.0.1", port = port.ToString(System.Globalization.CultureInfo.InvariantCulture), timeout = "60" } },
+        }));
+        await ConfigureAsync(((System.Net.IPEndPoint)silent.LocalEndpoint).Port);
+        await using (EngineProcess engine = await EngineProcess.StartAsync(folder.Path))
+        {
+            Assert.Equal("AA", (await Peers.SendAsync(engine.Port, [Peers.Adt("A01", "HELD-1", "M1")])).Single().Get("MSA-1"));
+            await framed.Task.WaitAsync(TimeSpan.FromSeconds(60)); // the receiver holds it
+
+            // SIGTERM: the stop gives the delivery up after its grace (2 s) instead of waiting out the ACK timeout and
+            // the retries (the engine's own stop timeouts then cut it at ~14 s, with a warning).
+            var stopping = System.Diagnostics.Stopwatch.StartNew();
+            Assert.Equal(0, await engine.StopAsync());
+            Assert.True(stopping.Elapsed < TimeSpan.FromSeconds(8), $"the stop took {stopping.Elapsed}");
+            Assert.Contains("the engine stopped while sequence 1 waited for its receiver", engine.Logs, StringComparison.Ordinal);
+            Assert.DoesNotContain("timed out", engine.Logs, StringComparison.Ordinal);
+        }
+
+        (int exit, string stdout) = await CliTests.RunAsync("status", "--json", "-c", Path.Combine(folder.Path, "streamengine.json"));
+        Assert.Equal(0, exit);
+        JsonElement sink = JsonDocument.Parse(stdout).RootElement.GetProperty("sinks").EnumerateArray().Single();
+        Assert.Equal((0L, 1L), (sink.GetProperty("counts").GetProperty("delivered").GetInt64(), sink.GetProperty("inFlight").GetInt64()));
+
+        // The next start sends it again, to a receiver that answers: delivered once.
+        await using PeerProcess receiver = PeerProcess.Start("/usr/bin/python3", "python-hl7-server.py");
+        await ConfigureAsync((await receiver.NextAsync()).GetProperty("port").GetInt32());
+        await using (EngineProcess engine = await EngineProcess.StartAsync(folder.Path))
+        {
+            Assert.Equal("HELD-1", (await receiver.NextAsync()).GetProperty("received").GetString());
+            Assert.Equal(0, await engine.StopAsync());
+        }
+
+        (exit, stdout) = await CliTests.RunAsync("status", "--json", "-c", Path.Combine(folder.Path, "streamengine.json"));
+        sink = JsonDocument.Parse(stdout).RootElement.GetProperty("sinks").EnumerateArray().Single();
+        Assert.Equal((0, 1L, 0L), (exit, sink.GetProperty("counts").GetProperty("delivered").GetInt64(), sink.GetProperty("inFlight").GetInt64()));
+        foreach (System.Net.Sockets.TcpClient client in held)
+        {
+            client.Dispose();
+        }
+    }
 }

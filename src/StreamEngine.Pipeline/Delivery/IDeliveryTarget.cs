@@ -87,7 +87,11 @@ public interface IDeliveryTarget : IDisposable
     /// <param name="cancellationToken">Cancelled when the sink stops: a delivery still in flight must not land later.</param>
     Task<PreparedDelivery> PrepareAsync(long sequenceNr, IIngestEvent journaled, CancellationToken cancellationToken);
 
-    /// <summary>Writes a prepared delivery, on the sink actor; throws only for failures a retry may cure.</summary>
+    /// <summary>
+    /// Writes a prepared delivery, on the sink actor; throws only for failures a retry may cure, or
+    /// <see cref="OperationCanceledException"/> when the engine stops while a receiver still holds the delivery (the
+    /// message is then not delivered: it goes again when the engine next starts).
+    /// </summary>
     DeliveryResult Commit(in PreparedDelivery prepared);
 
     /// <summary>What delivering an event would do, without writing anything (trace, recount after a crash).</summary>

@@ -38,12 +38,21 @@ public sealed class MllpTarget : IDeliveryTarget
     private readonly MllpSender _sender;
     private readonly MllpSinkOptions _options;
     private readonly SinkFilter? _filter;
+    private readonly CancellationToken _stopping;
 
     /// <summary>Creates the target (one connection, opened on first use).</summary>
-    public MllpTarget(MllpSinkOptions options, SinkFilter? filter = null)
+    /// <param name="options">The receiver and how to send to it.</param>
+    /// <param name="filter">Which messages go.</param>
+    /// <param name="stopping">
+    /// Cancelled when the engine stops and will not wait longer for a receiver: a send waiting for its ACK (or its next
+    /// try) is given up, the message is not counted as delivered and goes again at the next start, so a receiver that
+    /// never answers does not hold the stop.
+    /// </param>
+    public MllpTarget(MllpSinkOptions options, SinkFilter? filter = null, CancellationToken stopping = default)
     {
         _options = options;
         _filter = filter;
+        _stopping = stopping;
         _sender = new MllpSender(new MllpSenderOptions
         {
             Host = options.Host,
@@ -79,7 +88,7 @@ public sealed class MllpTarget : IDeliveryTarget
         }
 
         // One connection, one message at a time on the sink's own thread: the receiver sees each patient's order.
-        SendResult sent = _sender.SendAsync(prepared.Payload, CancellationToken.None).GetAwaiter().GetResult();
+        SendResult sent = _sender.SendAsync(prepared.Payload, _stopping).GetAwaiter().GetResult();
         return sent.Disposition switch
         {
             AckDisposition.Success => DeliveryResult.Delivered,

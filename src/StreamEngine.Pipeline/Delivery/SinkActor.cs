@@ -864,7 +864,11 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
         for (int i = 0; i < done.Batch.Count; i++)
         {
             (long seq, IIngestEvent journaled) = done.Batch[i];
-            DeliveryResult result = _target!.Commit(done.Prepared[i]!.Value);
+            if (!TryCommit(_target!, done.Prepared[i]!.Value, out DeliveryResult result))
+            {
+                break; // the engine is stopping: this message and the rest of the lane go again at the next start
+            }
+
             if (recordFirst)
             {
                 (_awaitingRecord ??= []).Add(seq); // its patient's next message waits for the record
@@ -891,6 +895,29 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
         GrantIfDue();
         AckCatchUpIfDue();
         RecordProgressOnceQuiet();
+    }
+
+    // Commits a prepared delivery; false when the engine stopped while the receiver still held it (an onward MLLP
+    // receiver that did not answer within the stop's grace): it is not delivered, and nothing more starts.
+    private bool TryCommit(IDeliveryTarget target, in PreparedDelivery prepared, out DeliveryResult result)
+    {
+        try
+        {
+            result = target.Commit(prepared);
+            return true;
+        }
+        catch (OperationCanceledException)
+        {
+            if (!_quiet)
+            {
+                _log.Info("Sink {0} on stream {1}: the engine stopped while sequence {2} waited for its receiver; it goes again when the engine next starts",
+                    _sink.Id, StreamId, prepared.SequenceNr);
+            }
+
+            _quiet = true;
+            result = default;
+            return false;
+        }
     }
 
     // The record RecordProgress asked for, once nothing runs off the actor: it flushes (and in fsync mode syncs) the
@@ -1375,7 +1402,14 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
 
         _running.Remove(done.Delivery);
         _unflushed = true;
-        run.Result = _target!.Commit(done.Prepared);
+        if (!TryCommit(_target!, done.Prepared, out DeliveryResult result))
+        {
+            run.ResultFor = -1; // the engine is stopping: the release carries on from what was recorded at the next start
+            RecordProgressOnceQuiet();
+            return;
+        }
+
+        run.Result = result;
         RunReleases(); // records this step; the next waits for its ContinueRelease
         RecordProgressOnceQuiet();
     }
@@ -1820,7 +1854,14 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
         DeliveryResult result;
         try
         {
-            result = prepared is { } p ? run.Target.Commit(p) : DeliveryResult.Quarantine("Failed");
+            if (prepared is not { } p)
+            {
+                result = DeliveryResult.Quarantine("Failed");
+            }
+            else if (!TryCommit(run.Target, p, out result))
+            {
+                return; // the engine is stopping: the replay runs again from its start at the next start
+            }
         }
         catch (IOException e)
         {
