@@ -21,6 +21,7 @@ internal sealed class FastFhirJsonWriter
 {
     private static readonly JsonEncodedText ResourceType = JsonEncodedText.Encode("resourceType");
     private static readonly JsonEncodedText Id = JsonEncodedText.Encode("id");
+    private static readonly JsonEncodedText IdExtra = JsonEncodedText.Encode("_id");
     private static readonly JsonEncodedText Extension = JsonEncodedText.Encode("extension");
 
     private static readonly Func<Base, object?> PrimitiveExtensions =
@@ -205,8 +206,14 @@ internal sealed class FastFhirJsonWriter
         Push(Kind.Array, member.JsonName);
         for (int i = 0; i < count; i++)
         {
+            if (list[i] is not { } item)
+            {
+                WriteNullItem();
+                continue;
+            }
+
             Push(Kind.Item, default);
-            WriteMembers(list[i], site);
+            WriteMembers(item, site);
             Pop();
         }
 
@@ -269,12 +276,25 @@ internal sealed class FastFhirJsonWriter
         Push(Kind.Array, name);
         for (int i = 0; i < count; i++)
         {
+            if (list[i] is not Base item)
+            {
+                WriteNullItem();
+                continue;
+            }
+
             Push(Kind.Item, default);
-            WriteMembers((Base)list[i]!);
+            WriteMembers(item);
             Pop();
         }
 
         Pop();
+    }
+
+    // A null in a list (never built by the mapping) is written as null, as Firely writes it.
+    private void WriteNullItem()
+    {
+        Emit();
+        _writer.WriteNullValue();
     }
 
     private void WritePrimitiveList(JsonEncodedText name, JsonEncodedText extraName, IList list)
@@ -284,9 +304,11 @@ internal sealed class FastFhirJsonWriter
         bool anyExtra = false;
         for (int i = 0; i < count; i++)
         {
-            var p = (PrimitiveType)list[i]!;
-            anyValue |= p.JsonValue is not null;
-            anyExtra |= HasExtra(p);
+            if (list[i] is PrimitiveType p)
+            {
+                anyValue |= p.JsonValue is not null;
+                anyExtra |= HasExtra(p);
+            }
         }
 
         if (anyValue)
@@ -295,7 +317,7 @@ internal sealed class FastFhirJsonWriter
             Emit();
             for (int i = 0; i < count; i++)
             {
-                WriteValue(((PrimitiveType)list[i]!).JsonValue);
+                WriteValue((list[i] as PrimitiveType)?.JsonValue);
             }
 
             Pop();
@@ -307,8 +329,7 @@ internal sealed class FastFhirJsonWriter
             Emit();
             for (int i = 0; i < count; i++)
             {
-                var p = (PrimitiveType)list[i]!;
-                if (HasExtra(p))
+                if (list[i] is PrimitiveType p && HasExtra(p))
                 {
                     WriteExtra(Kind.Item, default, p);
                 }
@@ -343,9 +364,9 @@ internal sealed class FastFhirJsonWriter
     {
         Push(kind, name);
         Emit();
-        if (primitive.ElementId is { } id)
+        if (primitive.ElementIdElement is { } id)
         {
-            _writer.WriteString(Id, id);
+            WritePrimitive(Id, IdExtra, id); // "id", and "_id" when the id has extensions of its own
         }
 
         if (primitive.Extension.Count > 0)
@@ -359,7 +380,7 @@ internal sealed class FastFhirJsonWriter
     // Not p.Extension.Count: Firely creates the list on first read, which would allocate one per primitive. Read from
     // its backing field (the member's getter), not by name through TryGetValue (a string switch per primitive).
     private static bool HasExtra(PrimitiveType p) =>
-        p.ElementId is not null || PrimitiveExtensions(p) is IList { Count: > 0 };
+        p.ElementIdElement is not null || PrimitiveExtensions(p) is IList { Count: > 0 };
 
     private void WriteValue(object? value)
     {

@@ -222,12 +222,14 @@ public sealed class MllpSender : IAsyncDisposable
 
             Task<(string Code, string? AckControlId)> ack = pending.Ack.Task;
             Task done = await Task.WhenAny(ack, Task.Delay(_options.AckTimeout, cancellationToken)).ConfigureAwait(false);
-            cancellationToken.ThrowIfCancellationRequested();
-            if (done == ack)
+            if (done == ack || ack.IsCompleted)
             {
+                // An ACK that came in as the wait was cancelled still answers: the receiver has the message.
                 (string code, string? ackControlId) = await ack.ConfigureAwait(false);
                 return (code, clock.Elapsed, ackControlId);
             }
+
+            cancellationToken.ThrowIfCancellationRequested();
 
             // No ACK in time. Unless silence was the expected answer (MSH-15 ER), the connection cannot be trusted any
             // more: an ACK arriving late could otherwise answer the next message (an MLLP release 2 commit byte, or an

@@ -52,4 +52,23 @@ public sealed class FhirJsonWriterTests
         Assert.Equal(Encoding.UTF8.GetString(FhirJson.SerializeWithFirely(patient)), Encoding.UTF8.GetString(FhirJson.Serialize(patient)));
         Assert.Equal("{\"resourceType\":\"Patient\"}", Encoding.UTF8.GetString(FhirJson.Serialize(new Patient())));
     }
+
+    [Fact]
+    public void AnIdWithExtensionsOfItsOwn_AndNullsInLists_AreWrittenAsFirelyWritesThem()
+    {
+        var idWithExtension = new FhirString("bd");
+        idWithExtension.Extension.Add(new Extension("http://example.org/x", new Code("y")));
+        var patients = new List<Patient>
+        {
+            new() { BirthDateElement = new Date("1970-01-01") { ElementIdElement = idWithExtension } },
+            new() { Name = [null!, new HumanName { Family = "SMITH", GivenElement = [null!, new FhirString("JO")] }] },
+            new() { Name = [null!] },
+            new() { Name = [new HumanName { GivenElement = [null!] }] },
+            new() { Contained = [null!, new Organization { Name = "GP" }] },
+        };
+        foreach (Patient patient in patients)
+        {
+            Assert.Equal(Encoding.UTF8.GetString(FhirJson.SerializeWithFirely(patient)), Encoding.UTF8.GetString(FhirJson.Serialize(patient)));
+        }
+    }
 }

@@ -127,4 +127,128 @@ public sealed class MllpSinkTests
             client.Dispose();
         }
     }
+
+    [Fact]
+    public async Task AStopUnderWay_StartsNoNewSend_SoASlowButHealthyReceiverGetsEachMessageOnce()
+    {
+        // A receiver that ACKs each message 0.7 s after it came: well inside the stop's grace, but slow enough that a
+        // stop lands while the sink still has prepared messages it could go on sending.
+        await using var receiver = new DelayingReceiver(TimeSpan.FromMilliseconds(700));
+        using var folder = new TestFolder();
+        await File.WriteAllTextAsync(Path.Combine(folder.Path, "streamengine.json"), JsonSerializer.Serialize(new
+        {
+            dataDirectory = Path.Combine(folder.Path, "data"),
+            listeners = new[] { new { name = "it", host = "127.0.0.1", port = 0 } },
+            sinks = new[] { new { name = "onward", type = "mllp", host = "127.0.0.1", port = receiver.Port.ToString(System.Globalization.CultureInfo.InvariantCulture) } },
+        }));
+        List<byte[]> messages = [.. Enumerable.Range(1, 8).Select(i => Peers.Adt("A01", $"SLOW-{i}", $"M{i}"))];
+        await using (EngineProcess engine = await EngineProcess.StartAsync(folder.Path))
+        {
+            Assert.All(await Peers.SendAsync(engine.Port, messages), a => Assert.Equal("AA", a.Get("MSA-1")));
+            await receiver.AwaitReceivedAsync(2); // sends under way, more prepared behind them
+            Assert.Equal(0, await engine.StopAsync());
+        }
+
+        receiver.Delay = TimeSpan.Zero;
+        await using (EngineProcess engine = await EngineProcess.StartAsync(folder.Path))
+        {
+            await receiver.AwaitReceivedAsync(8);
+            Assert.Equal(0, await engine.StopAsync());
+        }
+
+        // Each message reached the receiver once: none was sent, given up and sent again.
+        Assert.Equal(messages.Select((_, i) => $"SLOW-{i + 1}").Order(StringComparer.Ordinal), receiver.Received.Order(StringComparer.Ordinal));
+    }
+
+    // An MLLP receiver on loopback that answers each message with an AA (MSA-2 = its MSH-10) after a delay.
+    private sealed class DelayingReceiver : IAsyncDisposable
+    {
+        private readonly System.Net.Sockets.TcpListener _listener = new(System.Net.IPAddress.Loopback, 0);
+        private readonly System.Collections.Concurrent.ConcurrentQueue<string> _received = new();
+        private readonly CancellationTokenSource _stop = new();
+        private readonly SemaphoreSlim _arrived = new(0);
+        private readonly Task _accepting;
+
+        public DelayingReceiver(TimeSpan delay)
+        {
+            Delay = delay;
+            _listener.Start();
+            _accepting = AcceptAsync();
+        }
+
+        public int Port => ((System.Net.IPEndPoint)_listener.LocalEndpoint).Port;
+
+        public TimeSpan Delay { get; set; }
+
+        public IReadOnlyCollection<string> Received => _received;
+
+        public async Task AwaitReceivedAsync(int count)
+        {
+            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+            while (_received.Count < count)
+            {
+                await _arrived.WaitAsync(timeout.Token);
+            }
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            await _stop.CancelAsync();
+            _listener.Stop();
+            await _accepting;
+            _stop.Dispose();
+        }
+
+        private async Task AcceptAsync()
+        {
+            var connections = new List<Task>();
+            try
+            {
+                while (true)
+                {
+                    connections.Add(ServeAsync(await _listener.AcceptTcpClientAsync(_stop.Token)));
+                }
+            }
+            catch (Exception e) when (e is OperationCanceledException or System.Net.Sockets.SocketException or ObjectDisposedException)
+            {
+                // Stopped.
+            }
+
+            await Task.WhenAll(connections);
+        }
+
+        private async Task ServeAsync(System.Net.Sockets.TcpClient client)
+        {
+            using (client)
+            {
+                System.Net.Sockets.NetworkStream stream = client.GetStream();
+                var pending = new List<byte>();
+                var buffer = new byte[65536];
+                try
+                {
+                    int n;
+                    while ((n = await stream.ReadAsync(buffer, _stop.Token)) > 0)
+                    {
+                        pending.AddRange(buffer.AsSpan(0, n));
+                        int end;
+                        while ((end = pending.IndexOf(0x1C)) >= 0)
+                        {
+                            string frame = System.Text.Encoding.ASCII.GetString([.. pending.Take(end).SkipWhile(b => b == 0x0B)]);
+                            pending.RemoveRange(0, Math.Min(pending.Count, end + 2));
+                            string controlId = frame.Split('\r')[0].Split('|')[9];
+                            _received.Enqueue(controlId);
+                            _arrived.Release();
+                            await Task.Delay(Delay, _stop.Token);
+                            byte[] ack = System.Text.Encoding.ASCII.GetBytes($"\u000bMSH|^~\\&|RCV|RX2|PAS|RX1|20261201||ACK^A01|A-{controlId}|P|2.4\rMSA|AA|{controlId}\r\u001c\r");
+                            await stream.WriteAsync(ack, _stop.Token);
+                        }
+                    }
+                }
+                catch (Exception e) when (e is OperationCanceledException or IOException)
+                {
+                    // The engine went away, or the test ended.
+                }
+            }
+        }
+    }
 }

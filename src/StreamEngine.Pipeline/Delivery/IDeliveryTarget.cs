@@ -81,6 +81,13 @@ public interface IDeliveryTarget : IDisposable
     bool RecordsEachDelivery => false;
 
     /// <summary>
+    /// True for a target whose <see cref="Commit"/> is the delivery itself (an onward MLLP send, waiting for the ACK):
+    /// once the engine is stopping, nothing new is committed to it, so that a stop never starts a send it would then
+    /// have to give up.
+    /// </summary>
+    bool DeliversOnCommit => false;
+
+    /// <summary>
     /// Works one event out, thread-safely (mapping, policy; the delivery itself for a target without a position). The task
     /// fails only for failures that a retry may cure (I/O, a server down).
     /// </summary>

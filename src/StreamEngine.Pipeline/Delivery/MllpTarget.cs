@@ -73,6 +73,9 @@ public sealed class MllpTarget : IDeliveryTarget
     public bool RecordsEachDelivery => true;
 
     /// <inheritdoc />
+    public bool DeliversOnCommit => true;
+
+    /// <inheritdoc />
     public Task<PreparedDelivery> PrepareAsync(long sequenceNr, IIngestEvent journaled, CancellationToken cancellationToken)
     {
         DeliveryResult result = Prepare(journaled, out ReadOnlyMemory<byte>? message);

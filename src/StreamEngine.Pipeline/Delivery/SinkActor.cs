@@ -897,25 +897,31 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
         RecordProgressOnceQuiet();
     }
 
-    // Commits a prepared delivery; false when the engine stopped while the receiver still held it (an onward MLLP
-    // receiver that did not answer within the stop's grace): it is not delivered, and nothing more starts.
+    // Commits a prepared delivery; false when it is left for the next start because the engine is stopping: a target
+    // that delivers in its commit (onward MLLP) sends nothing new once the stop has begun, and a send the receiver
+    // still held when the stop's grace ran out (no ACK) is given up. Either way it is not delivered, and nothing more
+    // starts. A receiver that answers within the grace thus gets each message once.
     private bool TryCommit(IDeliveryTarget target, in PreparedDelivery prepared, out DeliveryResult result)
     {
+        result = default;
+        if (target.DeliversOnCommit && (_quiet || CoordinatedShutdown.Get(Context.System).ShutdownReason is not null))
+        {
+            // The stop has begun (SIGTERM): known at once, where RecordProgress waits in the mailbox behind the lanes
+            // already done, each of which would otherwise still be sent.
+            _quiet = true;
+            return false;
+        }
+
         try
         {
             result = target.Commit(prepared);
             return true;
         }
-        catch (OperationCanceledException)
+        catch (OperationCanceledException) when (CoordinatedShutdown.Get(Context.System).ShutdownReason is not null)
         {
-            if (!_quiet)
-            {
-                _log.Info("Sink {0} on stream {1}: the engine stopped while sequence {2} waited for its receiver; it goes again when the engine next starts",
-                    _sink.Id, StreamId, prepared.SequenceNr);
-            }
-
+            _log.Info("Sink {0} on stream {1}: the engine stopped while sequence {2} waited for its receiver; it goes again when the engine next starts",
+                _sink.Id, StreamId, prepared.SequenceNr);
             _quiet = true;
-            result = default;
             return false;
         }
     }
