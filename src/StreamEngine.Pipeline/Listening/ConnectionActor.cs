@@ -96,13 +96,20 @@ public sealed class ConnectionActor : ReceiveActor, IWithTimers
     protected override void PreStart() =>
         Timers.StartPeriodicTimer("commits", SweepCommits.Instance, TimeSpan.FromTicks(Math.Max(_listener.CommitTimeout.Ticks / 4, TimeSpan.TicksPerMillisecond * 10)));
 
+    /// <summary>
+    /// The answer a frame gets when the connection's actor stops before answering it (the engine stopping): the
+    /// connection's stream ends there, quietly, without an ACK, and the sender sends the message again later. Told apart
+    /// by reference.
+    /// </summary>
+    public static readonly ByteString Stopped = ByteString.CopyFrom([0]);
+
     /// <inheritdoc />
     protected override void PostStop()
     {
         // The connection is gone: release any stream still waiting on an answer.
         foreach (PendingMessage pending in _pending.Values)
         {
-            (pending.ReplyTo ?? pending.Batch?.ReplyTo)?.Promise?.TrySetCanceled();
+            (pending.ReplyTo ?? pending.Batch?.ReplyTo)?.Promise?.TrySetResult(Stopped);
         }
     }
 
