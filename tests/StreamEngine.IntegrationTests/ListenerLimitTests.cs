@@ -61,6 +61,32 @@ public sealed class ListenerLimitTests
     }
 
     [Fact]
+    public async Task APeerThatResetsBeforeReadingItsAck_EndsItsConnectionQuietly_AndOthersCarryOn()
+    {
+        using var folder = new TestFolder();
+        await folder.WriteConfigAsync(new { name = "it", port = 0 });
+        await using EngineProcess engine = await EngineProcess.StartAsync(folder.Path);
+        for (int i = 0; i < 3; i++)
+        {
+            // A sender killed, or closing with SO_LINGER 0, right after its frame went: the ACK has nowhere to go.
+            using var client = new TcpClient { LingerState = new LingerOption(true, 0) };
+            await client.ConnectAsync("127.0.0.1", engine.Port);
+            await client.GetStream().WriteAsync((byte[])[0x0B, .. Peers.Adt("A01", $"RST-{i}", $"M{i}"), 0x1C, 0x0D]);
+            client.Close();
+        }
+
+        DateTime deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
+        while (System.Text.RegularExpressions.Regex.Count(engine.Logs, "connection ended, reason") < 3 && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(50);
+        }
+
+        Assert.Equal(3, System.Text.RegularExpressions.Regex.Count(engine.Logs, "connection ended, reason"));
+        Assert.Equal("AA", await AckCodeAsync(engine.Port, "AFTER-1"));
+        Assert.DoesNotContain("[ERROR]", engine.Logs, StringComparison.Ordinal); // a peer gone is no error
+    }
+
+    [Fact]
     public async Task AllowedSenders_RefusesAnAddressOutsideTheList()
     {
         using var folder = new TestFolder();

@@ -349,6 +349,53 @@ public sealed class OperationsTests
     }
 
     [SkippableFact]
+    public async Task AFileSinkWhoseOutputBecomesUnwritable_LogsOneWarningPerFailure_NoError_AndCatchesUpOnceWritable()
+    {
+        using var folder = new TestFolder();
+        await folder.WriteConfigAsync(new { name = "ops", port = 0 });
+        await using EngineProcess engine = await EngineProcess.StartAsync(folder.Path);
+        Assert.All(await Peers.SendAsync(engine.Port, [Message("A01", "U1", "M1^^^R0B^MR", "V1")]), a => Assert.Equal("AA", a.Get("MSA-1")));
+        await folder.AwaitLinesAsync(1);
+
+        // Immutable (chattr +i): refused even to root, as a read-only remount or a revoked permission would be.
+        string[] output = [folder.Out, .. Directory.GetFiles(folder.Out)];
+        Skip.IfNot(await ChattrAsync("+i", output), "chattr +i is not supported on this file system");
+        try
+        {
+            Assert.All(await Peers.SendAsync(engine.Port, [Message("A08", "U2", "M2^^^R0B^MR", "V2")]), a => Assert.Equal("AA", a.Get("MSA-1")));
+            Assert.True(await engine.AwaitLogAsync("failed (UnauthorizedAccessException", TimeSpan.FromSeconds(60)), engine.Logs);
+        }
+        finally
+        {
+            await ChattrAsync("-i", output);
+        }
+
+        Assert.Equal(2, (await folder.AwaitLinesAsync(2, TimeSpan.FromSeconds(90))).Count);
+        Assert.Equal(0, await engine.StopAsync());
+        Assert.DoesNotContain("[ERROR]", engine.Logs, StringComparison.Ordinal);
+        Assert.DoesNotContain("   at ", engine.Logs, StringComparison.Ordinal);
+    }
+
+    // False when chattr is missing or the file system has no immutable flag (tmpfs): the test is then skipped.
+    private static async Task<bool> ChattrAsync(string flag, string[] paths)
+    {
+        try
+        {
+            using var chattr = System.Diagnostics.Process.Start(new System.Diagnostics.ProcessStartInfo("chattr", [flag, .. paths])
+            {
+                RedirectStandardError = true,
+                RedirectStandardOutput = true,
+            })!;
+            await chattr.WaitForExitAsync();
+            return chattr.ExitCode == 0;
+        }
+        catch (System.ComponentModel.Win32Exception)
+        {
+            return false;
+        }
+    }
+
+    [SkippableFact]
     public async Task ASinkThatKeepsFailing_IsShownAsRestarting_AndTheCommandsStillAnswer()
     {
         // A FHIR server answering 503: the sink fails, stops and is restarted after a backoff, again and again. Between

@@ -288,12 +288,12 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
             {
                 replay.Target.Flush(_durable);
             }
-            catch (IOException)
+            catch (Exception e) when (IsOutputFailure(e))
             {
                 // The replay's output is abandoned as it stands.
             }
 
-            replay.Target.Dispose();
+            DisposeQuietly(replay.Target);
             _replay = null;
         }
 
@@ -311,15 +311,36 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
         try
         {
             _target?.Flush(durable: true);
-            _target?.Dispose();
         }
-        catch (IOException e)
+        catch (Exception e) when (IsOutputFailure(e))
         {
-            // The output is abandoned as it stands; a restart checks what reached it past the last watermark.
+            // The output is abandoned as it stands; a restart checks what reached it past the last watermark. (An
+            // exception out of PostStop would be logged by Akka as an error with its stack trace, on top of the
+            // supervisor's one warning line for the failure that stopped the sink.)
             _log.Warning("Sink {0}: final flush failed ({1}); undelivered lines are re-sent on restart", _sink.Id, e.GetType().Name);
+        }
+        finally
+        {
+            DisposeQuietly(_target);
         }
 
         base.PostStop();
+    }
+
+    // The output could not be written: a file or folder made unwritable (UnauthorizedAccessException is no IOException), a
+    // full disk, a lost mount.
+    private static bool IsOutputFailure(Exception e) => e is IOException or UnauthorizedAccessException;
+
+    private static void DisposeQuietly(IDeliveryTarget? target)
+    {
+        try
+        {
+            target?.Dispose();
+        }
+        catch (Exception e) when (IsOutputFailure(e))
+        {
+            // Its buffered lines were lost with the flush that failed just before.
+        }
     }
 
     private void RestoreSettledAbove(WatermarkAdvanced w)
@@ -2277,7 +2298,9 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
         }
     }
 
-    private sealed record ReleaseDelivered(CancellationTokenSource Epoch, Task Delivery, PreparedDelivery Prepared);
+    // What comes back from work off the actor (this, ReplayLaneDone, LaneDone, LaneFailed): after a restart it lands on the stopped incarnation, in dead
+    // letters, by design (the new one reads the same messages again from its watermark): not logged as dead letters.
+    private sealed record ReleaseDelivered(CancellationTokenSource Epoch, Task Delivery, PreparedDelivery Prepared) : IDeadLetterSuppression;
 
     // RecordProgress waited long enough for the lanes under way.
     private sealed class RecordProgressNow
@@ -2388,7 +2411,7 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
         public long Started { get; init; }
     }
 
-    private sealed record ReplayLaneDone(ReplayRun Run, Task Lane, List<(long SequenceNr, IIngestEvent Item)> Batch, PreparedDelivery?[]? Prepared);
+    private sealed record ReplayLaneDone(ReplayRun Run, Task Lane, List<(long SequenceNr, IIngestEvent Item)> Batch, PreparedDelivery?[]? Prepared) : IDeadLetterSuppression;
 
     private sealed record ReplayCounted(ReplayRequest Request, IActorRef ReplyTo, long Matched, long Messages, long Skipped);
 
@@ -2398,9 +2421,9 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
 
     private sealed record DeliveriesRecorded(List<long> SequenceNrs);
 
-    private sealed record LaneDone(CancellationTokenSource Epoch, Task Lane, PreparedDelivery?[] Prepared, List<(long SequenceNr, IIngestEvent Item)> Batch);
+    private sealed record LaneDone(CancellationTokenSource Epoch, Task Lane, PreparedDelivery?[] Prepared, List<(long SequenceNr, IIngestEvent Item)> Batch) : IDeadLetterSuppression;
 
-    private sealed record LaneFailed(CancellationTokenSource Epoch, Exception Cause);
+    private sealed record LaneFailed(CancellationTokenSource Epoch, Exception Cause) : IDeadLetterSuppression;
 
     private sealed record TraceRead(IActorRef ReplyTo, Dictionary<long, string> Outcomes, EventEnvelope?[] Envelopes);
 

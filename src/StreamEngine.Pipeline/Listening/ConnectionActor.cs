@@ -97,11 +97,30 @@ public sealed class ConnectionActor : ReceiveActor, IWithTimers
         Timers.StartPeriodicTimer("commits", SweepCommits.Instance, TimeSpan.FromTicks(Math.Max(_listener.CommitTimeout.Ticks / 4, TimeSpan.TicksPerMillisecond * 10)));
 
     /// <summary>
-    /// The answer a frame gets when the connection's actor stops before answering it (the engine stopping): the
-    /// connection's stream ends there, quietly, without an ACK, and the sender sends the message again later. Told apart
-    /// by reference.
+    /// The answer a frame gets when the connection's actor stops before answering it (the engine stopping), or when its
+    /// answer could not be written because the peer is gone: the connection's stream ends there, quietly, and the sender
+    /// sends the message again later. Told apart by reference.
     /// </summary>
     public static readonly ByteString Stopped = ByteString.CopyFrom([0]);
+
+    /// <summary>
+    /// True for a failure to write an answer that means the peer is gone (reset, closed) or does not read (the write
+    /// limit): the connection ends, which is logged when it closes, never as an error.
+    /// </summary>
+    public static bool IsPeerGone(Exception e) => e is IOException or ObjectDisposedException or OperationCanceledException;
+
+    // A write that failed because the peer is gone ends the connection's stream quietly; any other failure fails it.
+    private static void Failed(TaskCompletionSource<ByteString> answer, Exception e)
+    {
+        if (IsPeerGone(e))
+        {
+            answer.TrySetResult(Stopped);
+        }
+        else
+        {
+            answer.TrySetException(e);
+        }
+    }
 
     /// <inheritdoc />
     protected override void PostStop()
@@ -349,7 +368,7 @@ public sealed class ConnectionActor : ReceiveActor, IWithTimers
             }
             catch (Exception e)
             {
-                promise.TrySetException(e);
+                Failed(promise, e);
                 return true;
             }
 
@@ -368,7 +387,7 @@ public sealed class ConnectionActor : ReceiveActor, IWithTimers
                     }
                     else
                     {
-                        answered.TrySetException(t.Exception?.GetBaseException() ?? new OperationCanceledException("The answer's write was cancelled."));
+                        Failed(answered, t.Exception?.GetBaseException() ?? new OperationCanceledException("The answer's write was cancelled."));
                     }
                 }, promise, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
             }

@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Security;
 using System.Net.Sockets;
+using System.Runtime.CompilerServices;
 using System.Security.Authentication;
 using Akka;
 using Akka.Actor;
@@ -278,24 +279,35 @@ public sealed class MllpListener : ReceiveActor, IWithUnboundedStash
         // Answers are written by whoever gives them (the journal's persist callback, for an ACK), one frame at a time:
         // the graph reads the next frame only once the answer to this one is written. The graph's own output takes
         // what comes back through the promise instead (nothing, for a frame answered here).
-        Func<ByteString, Task> write = ack => WriteAnswerAsync(stream, ack, writeLimit);
+        // A peer gone before it read its answer (a reset), or not reading it within the limit, ends the connection: why
+        // is kept here for the close's log line, and the frame's answer ends the stream quietly (an error is no news).
+        var ended = new StrongBox<Exception?>();
+        Func<ByteString, Task> write = ack => WriteAnswerAsync(stream, ack, writeLimit, ended);
         Sink<ByteString, Task<Done>> output = Sink.ForEachAsync<ByteString>(1, write);
-        input.Via(ConnectionFlow(write, writeLimit)).RunWith(output, _materializer)
+        input.Via(ConnectionFlow(write, writeLimit, ended)).RunWith(output, _materializer)
             .ContinueWith(_ => stream.Dispose(), TaskScheduler.Default);
     }
 
     // A peer that never reads its answers must not hold the connection forever once its buffers are full. Never blocks
     // the calling thread (the journal's, for an ACK): the socket write is asynchronous.
-    private static async Task WriteAnswerAsync(Stream stream, ByteString answer, TimeSpan limit)
+    private static async Task WriteAnswerAsync(Stream stream, ByteString answer, TimeSpan limit, StrongBox<Exception?> ended)
     {
         using var cancel = new CancellationTokenSource(limit);
-        await stream.WriteAsync(answer.ToArray(), cancel.Token).ConfigureAwait(false);
-        await stream.FlushAsync(cancel.Token).ConfigureAwait(false);
+        try
+        {
+            await stream.WriteAsync(answer.ToArray(), cancel.Token).ConfigureAwait(false);
+            await stream.FlushAsync(cancel.Token).ConfigureAwait(false);
+        }
+        catch (Exception e) when (ConnectionActor.IsPeerGone(e))
+        {
+            ended.Value ??= e;
+            throw;
+        }
     }
 
     // The per-connection flow, the same for plain and TLS connections: framing with its limits, one frame at a time
     // answered through the connection's actor, and a report to this listener when the connection ends.
-    private Flow<ByteString, ByteString, NotUsed> ConnectionFlow(Func<ByteString, Task> write, TimeSpan writeLimit)
+    private Flow<ByteString, ByteString, NotUsed> ConnectionFlow(Func<ByteString, Task> write, TimeSpan writeLimit, StrongBox<Exception?> ended)
     {
         long number = ++_connections;
         IActorRef connection = Context.ActorOf(ConnectionActor.Props(_settings, _journal, _acks, _hasher), $"connection-{number}");
@@ -319,7 +331,7 @@ public sealed class MllpListener : ReceiveActor, IWithUnboundedStash
             .Where(ack => !ack.IsEmpty)
             .WatchTermination((_, done) =>
             {
-                done.ContinueWith(t => self.Tell(new ConnectionClosed(connection, t.Exception?.GetBaseException())), TaskScheduler.Default);
+                done.ContinueWith(t => self.Tell(new ConnectionClosed(connection, t.Exception?.GetBaseException() ?? ended.Value)), TaskScheduler.Default);
                 return NotUsed.Instance;
             });
     }
@@ -338,6 +350,7 @@ public sealed class MllpListener : ReceiveActor, IWithUnboundedStash
             MllpFrameTooLargeException => "FrameTooLarge",
             MllpFrameTimeoutException => "FrameTimeout",
             MllpIdleTimeoutException => "IdleTimeout",
+            OperationCanceledException => "AnswerNotRead", // its answer not taken within the write limit
             _ => null,
         };
         if (reason is not null)
@@ -379,7 +392,8 @@ public sealed class MllpListener : ReceiveActor, IWithUnboundedStash
 
     private static string AddressOf(EndPoint remote) => remote is IPEndPoint ip ? ip.Address.ToString() : "unknown";
 
-    private sealed record ConnectionClosed(IActorRef Connection, Exception? Cause);
+    // Sent as each connection ends, also as the engine stops (after this listener): not logged as a dead letter then.
+    private sealed record ConnectionClosed(IActorRef Connection, Exception? Cause) : IDeadLetterSuppression;
 
     private sealed record Accepted(Socket Socket);
 
