@@ -240,7 +240,7 @@ public sealed class ConnectionActorTests() : Akka.TestKit.Xunit2.TestKit(Pipelin
     }
 
     [Fact]
-    public async Task FrameWithAWriter_WhoseWriteFails_FailsItsStream()
+    public async Task FrameWithAWriter_WhoseWriteFailsAsThePeerIsGone_EndsItsStreamQuietly()
     {
         var journal = CreateTestProbe();
         IActorRef connection = Sys.ActorOf(ConnectionActor.Props(Listener with { CommitTimeout = TimeSpan.FromSeconds(30) }, journal.Ref, new Hl7AckBuilder(DateTimeOffset.UtcNow), Hasher));
@@ -251,7 +251,22 @@ public sealed class ConnectionActorTests() : Akka.TestKit.Xunit2.TestKit(Pipelin
         });
 
         journal.ExpectMsg<Append>().OnCommitted!.Committed(4, duplicate: false);
-        await Assert.ThrowsAsync<IOException>(() => reply.Task.WaitAsync(TimeSpan.FromSeconds(5)));
+        Assert.Same(ConnectionActor.Stopped, await reply.Task.WaitAsync(TimeSpan.FromSeconds(5))); // the stream ends there, no error
+    }
+
+    [Fact]
+    public async Task FrameWithAWriter_WhoseWriteFailsOtherwise_FailsItsStream()
+    {
+        var journal = CreateTestProbe();
+        IActorRef connection = Sys.ActorOf(ConnectionActor.Props(Listener with { CommitTimeout = TimeSpan.FromSeconds(30) }, journal.Ref, new Hl7AckBuilder(DateTimeOffset.UtcNow), Hasher));
+        var reply = new TaskCompletionSource<ByteString>();
+        connection.Tell(new InboundFrame(TestData.Message(@"MSH|^~\&|PAS|RX1|R|RX1|20260101||ADT^A01|W5|P|2.4", "PID|1||X"), reply)
+        {
+            WriteAnswer = _ => Task.FromException(new InvalidOperationException("a bug")),
+        });
+
+        journal.ExpectMsg<Append>().OnCommitted!.Committed(4, duplicate: false);
+        await Assert.ThrowsAsync<InvalidOperationException>(() => reply.Task.WaitAsync(TimeSpan.FromSeconds(5)));
     }
 
     [Theory]
