@@ -327,7 +327,7 @@ public sealed class MllpListener : ReceiveActor, IWithUnboundedStash
                 connection.Tell(new InboundFrame(frame, reply) { WriteAnswer = write });
                 return reply.Task.WaitAsync(answerLimit); // a backstop: a connection actor that failed mid-frame must not hang the connection
             })
-            .TakeWhile(ack => !ReferenceEquals(ack, ConnectionActor.Stopped)) // the engine is stopping: the connection ends, no error
+            .TakeWhile(ack => !ReferenceEquals(ack, ConnectionActor.Stopped)) // the engine stopping, or the peer gone: the connection ends, no error
             .Where(ack => !ack.IsEmpty)
             .WatchTermination((_, done) =>
             {
