@@ -98,6 +98,7 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
     // Set by RecordProgress (the engine is stopping): no lane starts any more. The askers wait for the lanes under way.
     private bool _quiet;
     private List<IActorRef>? _progressTo;
+    private CoordinatedShutdown? _shutdown; // EngineStopping
     private IActorRef? _catchUpAckTo;
     private IDeliveryTarget? _target;
     private long _done;
@@ -297,7 +298,7 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
             _replay = null;
         }
 
-        bool engineStopping = CoordinatedShutdown.Get(Context.System).ShutdownReason is not null;
+        bool engineStopping = EngineStopping;
         _releases?.Stopped(_sink.Id, _listener.Id, engineStopping);
         if (_replayAsker is ({ } request, { } asker))
         {
@@ -918,6 +919,9 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
         RecordProgressOnceQuiet();
     }
 
+    // The engine's stop has begun (SIGTERM, Ctrl-C, an exit), as opposed to this sink stopping after a failure.
+    private bool EngineStopping => (_shutdown ??= CoordinatedShutdown.Get(Context.System)).ShutdownReason is not null;
+
     // Commits a prepared delivery; false when it is left for the next start because the engine is stopping: a target
     // that delivers in its commit (onward MLLP) sends nothing new once the stop has begun, and a send the receiver
     // still held when the stop's grace ran out (no ACK) is given up. Either way it is not delivered, and nothing more
@@ -925,7 +929,7 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
     private bool TryCommit(IDeliveryTarget target, in PreparedDelivery prepared, out DeliveryResult result)
     {
         result = default;
-        if (target.DeliversOnCommit && (_quiet || CoordinatedShutdown.Get(Context.System).ShutdownReason is not null))
+        if (target.DeliversOnCommit && (_quiet || EngineStopping))
         {
             // The stop has begun (SIGTERM): known at once, where RecordProgress waits in the mailbox behind the lanes
             // already done, each of which would otherwise still be sent.
@@ -938,7 +942,7 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
             result = target.Commit(prepared);
             return true;
         }
-        catch (OperationCanceledException) when (CoordinatedShutdown.Get(Context.System).ShutdownReason is not null)
+        catch (OperationCanceledException) when (EngineStopping)
         {
             _log.Info("Sink {0} on stream {1}: the engine stopped while sequence {2} waited for its receiver; it goes again when the engine next starts",
                 _sink.Id, StreamId, prepared.SequenceNr);
@@ -2298,8 +2302,9 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
         }
     }
 
-    // What comes back from work off the actor (this, ReplayLaneDone, LaneDone, LaneFailed): after a restart it lands on the stopped incarnation, in dead
-    // letters, by design (the new one reads the same messages again from its watermark): not logged as dead letters.
+    // What comes back from work off the actor (this, ReplayLaneDone, LaneDone, LaneFailed): after a restart it lands on
+    // the stopped incarnation, in dead letters, by design (the new one reads the same messages again from its
+    // watermark), so it is not logged as a dead letter.
     private sealed record ReleaseDelivered(CancellationTokenSource Epoch, Task Delivery, PreparedDelivery Prepared) : IDeadLetterSuppression;
 
     // RecordProgress waited long enough for the lanes under way.
