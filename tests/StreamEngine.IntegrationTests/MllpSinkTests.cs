@@ -1,5 +1,6 @@
 using System.Text.Json;
 using StreamEngine.Hl7v2;
+using StreamEngine.TestKit;
 
 namespace StreamEngine.IntegrationTests;
 
@@ -64,24 +65,7 @@ public sealed class MllpSinkTests
     {
         Peers.RequireMllpSend();
         // A receiver that reads the frame and never answers: the sink waits for an ACK it could wait 60 s for, 4 times.
-        using var silent = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
-        silent.Start();
-        var framed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        var held = new List<System.Net.Sockets.TcpClient>();
-        _ = Task.Run(async () =>
-        {
-            System.Net.Sockets.TcpClient client = await silent.AcceptTcpClientAsync();
-            held.Add(client);
-            var buffer = new byte[65536];
-            int n;
-            while ((n = await client.GetStream().ReadAsync(buffer)) > 0)
-            {
-                if (buffer.AsSpan(0, n).IndexOf((byte)0x1C) >= 0)
-                {
-                    framed.TrySetResult();
-                }
-            }
-        });
+        await using var silent = new FakeMllpServer();
 
         using var folder = new TestFolder();
         async Task ConfigureAsync(int port) => await File.WriteAllTextAsync(Path.Combine(folder.Path, "streamengine.json"), JsonSerializer.Serialize(new
@@ -90,11 +74,11 @@ public sealed class MllpSinkTests
             listeners = new[] { new { name = "it", host = "127.0.0.1", port = 0 } },
             sinks = new[] { new { name = "onward", type = "mllp", host = "127.0.0.1", port = port.ToString(System.Globalization.CultureInfo.InvariantCulture), timeout = "60" } },
         }));
-        await ConfigureAsync(((System.Net.IPEndPoint)silent.LocalEndpoint).Port);
+        await ConfigureAsync(silent.Port);
         await using (EngineProcess engine = await EngineProcess.StartAsync(folder.Path))
         {
             Assert.Equal("AA", (await Peers.SendAsync(engine.Port, [Peers.Adt("A01", "HELD-1", "M1")])).Single().Get("MSA-1"));
-            await framed.Task.WaitAsync(TimeSpan.FromSeconds(60)); // the receiver holds it
+            Assert.Equal("HELD-1", (await silent.NextAsync()).ControlId); // the receiver holds it
 
             // SIGTERM: the stop gives the delivery up after its grace (2 s) instead of waiting out the ACK timeout and
             // the retries (the engine's own stop timeouts then cut it at ~14 s, with a warning).
@@ -122,10 +106,6 @@ public sealed class MllpSinkTests
         (exit, stdout) = await CliTests.RunAsync("status", "--json", "-c", Path.Combine(folder.Path, "streamengine.json"));
         sink = JsonDocument.Parse(stdout).RootElement.GetProperty("sinks").EnumerateArray().Single();
         Assert.Equal((0, 1L, 0L), (exit, sink.GetProperty("counts").GetProperty("delivered").GetInt64(), sink.GetProperty("inFlight").GetInt64()));
-        foreach (System.Net.Sockets.TcpClient client in held)
-        {
-            client.Dispose();
-        }
     }
 
     [Fact]
@@ -133,7 +113,36 @@ public sealed class MllpSinkTests
     {
         // A receiver that ACKs each message 0.7 s after it came: well inside the stop's grace, but slow enough that a
         // stop lands while the sink still has prepared messages it could go on sending.
-        await using var receiver = new DelayingReceiver(TimeSpan.FromMilliseconds(700));
+        await using var receiver = new FakeMllpServer();
+        var received = new System.Collections.Concurrent.ConcurrentQueue<string>();
+        TimeSpan delay = TimeSpan.FromMilliseconds(700);
+        _ = Task.Run(async () =>
+        {
+            await foreach (FakeMllpServer.Received message in receiver.Inbox.Reader.ReadAllAsync())
+            {
+                received.Enqueue(message.ControlId);
+                await Task.Delay(delay);
+                try
+                {
+                    await message.ReplyAsync(FakeMllpServer.Ack("AA", message.ControlId));
+                }
+                catch (Exception e) when (e is IOException or ObjectDisposedException or InvalidOperationException)
+                {
+                    // The engine went away meanwhile (it stopped): that message was not ACKed.
+                }
+            }
+        });
+        async Task AwaitReceivedAsync(int count)
+        {
+            DateTime deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
+            while (received.Count < count && DateTime.UtcNow < deadline)
+            {
+                await Task.Delay(20);
+            }
+
+            Assert.True(received.Count >= count, $"{received.Count} of {count} received");
+        }
+
         using var folder = new TestFolder();
         await File.WriteAllTextAsync(Path.Combine(folder.Path, "streamengine.json"), JsonSerializer.Serialize(new
         {
@@ -145,110 +154,18 @@ public sealed class MllpSinkTests
         await using (EngineProcess engine = await EngineProcess.StartAsync(folder.Path))
         {
             Assert.All(await Peers.SendAsync(engine.Port, messages), a => Assert.Equal("AA", a.Get("MSA-1")));
-            await receiver.AwaitReceivedAsync(2); // sends under way, more prepared behind them
+            await AwaitReceivedAsync(2); // sends under way, more prepared behind them
             Assert.Equal(0, await engine.StopAsync());
         }
 
-        receiver.Delay = TimeSpan.Zero;
+        delay = TimeSpan.Zero;
         await using (EngineProcess engine = await EngineProcess.StartAsync(folder.Path))
         {
-            await receiver.AwaitReceivedAsync(8);
+            await AwaitReceivedAsync(8);
             Assert.Equal(0, await engine.StopAsync());
         }
 
         // Each message reached the receiver once: none was sent, given up and sent again.
-        Assert.Equal(messages.Select((_, i) => $"SLOW-{i + 1}").Order(StringComparer.Ordinal), receiver.Received.Order(StringComparer.Ordinal));
-    }
-
-    // An MLLP receiver on loopback that answers each message with an AA (MSA-2 = its MSH-10) after a delay.
-    private sealed class DelayingReceiver : IAsyncDisposable
-    {
-        private readonly System.Net.Sockets.TcpListener _listener = new(System.Net.IPAddress.Loopback, 0);
-        private readonly System.Collections.Concurrent.ConcurrentQueue<string> _received = new();
-        private readonly CancellationTokenSource _stop = new();
-        private readonly SemaphoreSlim _arrived = new(0);
-        private readonly Task _accepting;
-
-        public DelayingReceiver(TimeSpan delay)
-        {
-            Delay = delay;
-            _listener.Start();
-            _accepting = AcceptAsync();
-        }
-
-        public int Port => ((System.Net.IPEndPoint)_listener.LocalEndpoint).Port;
-
-        public TimeSpan Delay { get; set; }
-
-        public IReadOnlyCollection<string> Received => _received;
-
-        public async Task AwaitReceivedAsync(int count)
-        {
-            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
-            while (_received.Count < count)
-            {
-                await _arrived.WaitAsync(timeout.Token);
-            }
-        }
-
-        public async ValueTask DisposeAsync()
-        {
-            await _stop.CancelAsync();
-            _listener.Stop();
-            await _accepting;
-            _stop.Dispose();
-        }
-
-        private async Task AcceptAsync()
-        {
-            var connections = new List<Task>();
-            try
-            {
-                while (true)
-                {
-                    connections.Add(ServeAsync(await _listener.AcceptTcpClientAsync(_stop.Token)));
-                }
-            }
-            catch (Exception e) when (e is OperationCanceledException or System.Net.Sockets.SocketException or ObjectDisposedException)
-            {
-                // Stopped.
-            }
-
-            await Task.WhenAll(connections);
-        }
-
-        private async Task ServeAsync(System.Net.Sockets.TcpClient client)
-        {
-            using (client)
-            {
-                System.Net.Sockets.NetworkStream stream = client.GetStream();
-                var pending = new List<byte>();
-                var buffer = new byte[65536];
-                try
-                {
-                    int n;
-                    while ((n = await stream.ReadAsync(buffer, _stop.Token)) > 0)
-                    {
-                        pending.AddRange(buffer.AsSpan(0, n));
-                        int end;
-                        while ((end = pending.IndexOf(0x1C)) >= 0)
-                        {
-                            string frame = System.Text.Encoding.ASCII.GetString([.. pending.Take(end).SkipWhile(b => b == 0x0B)]);
-                            pending.RemoveRange(0, Math.Min(pending.Count, end + 2));
-                            string controlId = frame.Split('\r')[0].Split('|')[9];
-                            _received.Enqueue(controlId);
-                            _arrived.Release();
-                            await Task.Delay(Delay, _stop.Token);
-                            byte[] ack = System.Text.Encoding.ASCII.GetBytes($"\u000bMSH|^~\\&|RCV|RX2|PAS|RX1|20261201||ACK^A01|A-{controlId}|P|2.4\rMSA|AA|{controlId}\r\u001c\r");
-                            await stream.WriteAsync(ack, _stop.Token);
-                        }
-                    }
-                }
-                catch (Exception e) when (e is OperationCanceledException or IOException)
-                {
-                    // The engine went away, or the test ended.
-                }
-            }
-        }
+        Assert.Equal(messages.Select((_, i) => $"SLOW-{i + 1}").Order(StringComparer.Ordinal), received.Order(StringComparer.Ordinal));
     }
 }

@@ -1,3 +1,5 @@
+using StreamEngine.TestKit;
+
 namespace StreamEngine.Mllp.Tests;
 
 public sealed class MllpSenderTests

@@ -240,33 +240,26 @@ public sealed class ConnectionActorTests() : Akka.TestKit.Xunit2.TestKit(Pipelin
     }
 
     [Fact]
-    public async Task FrameWithAWriter_WhoseWriteFailsAsThePeerIsGone_EndsItsStreamQuietly()
+    public async Task FrameWithAWriter_WhoseWriteFailsAsThePeerIsGone_EndsItsStreamQuietly() =>
+        Assert.Same(ConnectionActor.Stopped, await AnswerWhenTheWriteFails(new IOException("peer gone"))); // the stream ends there, no error
+
+    [Fact]
+    public async Task FrameWithAWriter_WhoseWriteFailsOtherwise_FailsItsStream() =>
+        await Assert.ThrowsAsync<InvalidOperationException>(() => AnswerWhenTheWriteFails(new InvalidOperationException("a bug")));
+
+    // What the stream's promise gets for a committed frame whose answer's write fails with the given exception.
+    private Task<ByteString> AnswerWhenTheWriteFails(Exception failure)
     {
         var journal = CreateTestProbe();
         IActorRef connection = Sys.ActorOf(ConnectionActor.Props(Listener with { CommitTimeout = TimeSpan.FromSeconds(30) }, journal.Ref, new Hl7AckBuilder(DateTimeOffset.UtcNow), Hasher));
         var reply = new TaskCompletionSource<ByteString>();
         connection.Tell(new InboundFrame(TestData.Message(@"MSH|^~\&|PAS|RX1|R|RX1|20260101||ADT^A01|W2|P|2.4", "PID|1||X"), reply)
         {
-            WriteAnswer = _ => Task.FromException(new IOException("peer gone")),
+            WriteAnswer = _ => Task.FromException(failure),
         });
 
         journal.ExpectMsg<Append>().OnCommitted!.Committed(4, duplicate: false);
-        Assert.Same(ConnectionActor.Stopped, await reply.Task.WaitAsync(TimeSpan.FromSeconds(5))); // the stream ends there, no error
-    }
-
-    [Fact]
-    public async Task FrameWithAWriter_WhoseWriteFailsOtherwise_FailsItsStream()
-    {
-        var journal = CreateTestProbe();
-        IActorRef connection = Sys.ActorOf(ConnectionActor.Props(Listener with { CommitTimeout = TimeSpan.FromSeconds(30) }, journal.Ref, new Hl7AckBuilder(DateTimeOffset.UtcNow), Hasher));
-        var reply = new TaskCompletionSource<ByteString>();
-        connection.Tell(new InboundFrame(TestData.Message(@"MSH|^~\&|PAS|RX1|R|RX1|20260101||ADT^A01|W5|P|2.4", "PID|1||X"), reply)
-        {
-            WriteAnswer = _ => Task.FromException(new InvalidOperationException("a bug")),
-        });
-
-        journal.ExpectMsg<Append>().OnCommitted!.Committed(4, duplicate: false);
-        await Assert.ThrowsAsync<InvalidOperationException>(() => reply.Task.WaitAsync(TimeSpan.FromSeconds(5)));
+        return reply.Task.WaitAsync(TimeSpan.FromSeconds(5));
     }
 
     [Theory]

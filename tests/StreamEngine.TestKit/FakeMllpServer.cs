@@ -3,14 +3,15 @@ using System.Net.Sockets;
 using System.Text;
 using System.Threading.Channels;
 using StreamEngine.Hl7v2;
+using StreamEngine.Mllp;
 
-namespace StreamEngine.Mllp.Tests;
+namespace StreamEngine.TestKit;
 
 /// <summary>
 /// A scriptable MLLP peer on loopback port 0: every received message is handed to the test, which decides what to
-/// write back and when. Connections are served one after another.
+/// write back and when (or never). Each connection is served as it comes.
 /// </summary>
-internal sealed class FakeMllpServer : IAsyncDisposable
+public sealed class FakeMllpServer : IAsyncDisposable
 {
     private readonly TcpListener _listener = new(IPAddress.Loopback, 0);
     private readonly CancellationTokenSource _stop = new();
@@ -101,7 +102,7 @@ internal sealed class FakeMllpServer : IAsyncDisposable
         _stop.Dispose();
     }
 
-    internal sealed record Received(string ControlId, TcpClient Client)
+    public sealed record Received(string ControlId, TcpClient Client)
     {
         public Task ReplyAsync(byte[] bytes) => Client.GetStream().WriteAsync(bytes).AsTask();
     }
