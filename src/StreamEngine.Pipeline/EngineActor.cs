@@ -173,8 +173,9 @@ public sealed class EngineActor : ReceiveActor, IWithUnboundedStash, IWithTimers
 
             foreach (SinkSettings sink in _settings.Sinks)
             {
+                var failures = new FailureStreak();
                 Props sinkProps = SinkActor.Props(sink, listener, journal, replayId => CreateTarget(sink, listener, replayId),
-                    _settings.ReadJournalPluginId, _settings.Durability, Self);
+                    _settings.ReadJournalPluginId, _settings.Durability, Self, failures: failures);
                 // A file sink stays on the shared pool: its mapping runs in lane tasks there anyway, and a dispatcher of its
                 // own only added thread hand-offs (its catch-up ran 25% slower on two cores; perf/RESULTS.md).
                 if (sink.Type is "fhir" or "mllp" && Context.System.Dispatchers.HasDispatcher(BlockingSinkDispatcher))
@@ -183,7 +184,7 @@ public sealed class EngineActor : ReceiveActor, IWithUnboundedStash, IWithTimers
                 }
 
                 _sinks.Add(new SinkRef(sink.Id, listener.Id, listener.PersistenceId,
-                    Context.ActorOf(Supervised(sinkProps, "sink", $"Sink {sink.Id} of listener {listener.Id}", MaxBackoff), $"sink-{Sanitise(sink.Id)}-{Sanitise(listener.Id)}")));
+                    Context.ActorOf(Supervised(sinkProps, "sink", $"Sink {sink.Id} of listener {listener.Id}", MaxBackoff, failures), $"sink-{Sanitise(sink.Id)}-{Sanitise(listener.Id)}")));
             }
         }
     }
@@ -450,8 +451,9 @@ public sealed class EngineActor : ReceiveActor, IWithUnboundedStash, IWithTimers
     private sealed record SinkRef(string SinkId, string ListenerId, string Stream, IActorRef Actor);
 
     // A failed journal or sink stops and is started again after a backoff. Its failure is logged here in one line
-    // (the exception's type and message: never message content), not as Akka's error with the stack traces.
-    private Props Supervised(Props child, string name, string what, TimeSpan maxBackoff)
+    // (the exception's type and message: never message content), not as Akka's error with the stack traces; a sink
+    // counts it in its streak, and says when it works again.
+    private Props Supervised(Props child, string name, string what, TimeSpan maxBackoff, FailureStreak? failures = null)
     {
         ILoggingAdapter log = _log;
         string pause = maxBackoff.TotalSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
@@ -459,6 +461,7 @@ public sealed class EngineActor : ReceiveActor, IWithUnboundedStash, IWithTimers
         {
             log.Warning("{0} failed ({1}); it restarts after a backoff that doubles up to {2} s", what, FailureText.Of(e), pause);
             log.Debug("{0} failure: {1}", what, e);
+            failures?.Failed();
             return Directive.Stop;
         }, loggingEnabled: false);
         return BackoffSupervisor.Props(Backoff.OnStop(child, name, MinBackoff, maxBackoff, 0.2, maxNrOfRetries: -1)

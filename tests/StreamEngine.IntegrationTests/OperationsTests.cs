@@ -371,6 +371,7 @@ public sealed class OperationsTests
         }
 
         Assert.Equal(2, (await folder.AwaitLinesAsync(2, TimeSpan.FromSeconds(90))).Count);
+        Assert.True(await engine.AwaitLogAsync("works again: its watermark moved to 2 after ", TimeSpan.FromSeconds(60)), engine.Logs);
         Assert.Equal(0, await engine.StopAsync());
         Assert.DoesNotContain("[ERROR]", engine.Logs, StringComparison.Ordinal);
         Assert.DoesNotContain("   at ", engine.Logs, StringComparison.Ordinal);
@@ -445,6 +446,7 @@ public sealed class OperationsTests
         (await http.PostAsync("$outage?mode=off", null)).EnsureSuccessStatusCode();
         JsonElement settled = await SettledSinkAsync(config, received: 1, timeoutAttempts: 400);
         Assert.Equal((1, 0, 0, 0, 0), Counts(settled));
+        Assert.True(await engine.AwaitLogAsync("works again: its watermark moved to 1 after ", TimeSpan.FromSeconds(60)), engine.Logs); // the outage's end
         int resources = await TotalAsync(http, "Patient") + await TotalAsync(http, "Provenance");
 
         // A replay to a FHIR sink goes to its server again (no output folder), as upserts: the server holds no more.

@@ -82,6 +82,44 @@ public sealed class FhirRestClientTests : IDisposable
     }
 
     [Fact]
+    public async Task AServerThatResetsWhileTheBundleIsSent_IsReportedByTheSocketsError_NotAsUnknown()
+    {
+        // A real loopback server that reads the start of each request and resets the connection (a server killed
+        // mid-request): the handler calls that HttpRequestError.Unknown; the operator is told what the socket saw.
+        using var listener = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        using var stop = new CancellationTokenSource();
+        Task server = Task.Run(async () =>
+        {
+            var buffer = new byte[4096];
+            while (!stop.IsCancellationRequested)
+            {
+                using System.Net.Sockets.TcpClient peer = await listener.AcceptTcpClientAsync(stop.Token);
+                try
+                {
+                    _ = await peer.GetStream().ReadAsync(buffer, stop.Token);
+                }
+                catch (IOException)
+                {
+                    // the client gave up first: nothing to reset
+                }
+
+                peer.Client.LingerState = new System.Net.Sockets.LingerOption(true, 0); // close with a reset
+            }
+        });
+        FhirSinkOptions options = Options();
+        options = options with { BaseUrl = new Uri($"http://127.0.0.1:{((IPEndPoint)listener.LocalEndpoint).Port}/fhir/") };
+        using var client = new FhirRestClient(options, delay: (_, _) => Task.CompletedTask);
+
+        // Far more than the loopback socket buffers hold, so the reset always lands while the body is still going out.
+        var e = await Assert.ThrowsAsync<FhirServerUnavailableException>(() => client.PostAsync(new byte[16 << 20], "r", null, CancellationToken.None));
+        Assert.Contains("after 3 tries (connection: ", e.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain("Unknown", e.Message, StringComparison.Ordinal);
+        await stop.CancelAsync();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => server);
+    }
+
+    [Fact]
     public async Task ARedirectAWrongUrlOrAnOddBody_IsNeverTakenForDeliveryNorBlamedOnTheMessage()
     {
         foreach (HttpStatusCode code in new[] { HttpStatusCode.MovedPermanently, HttpStatusCode.NotFound, HttpStatusCode.MethodNotAllowed, HttpStatusCode.Conflict })

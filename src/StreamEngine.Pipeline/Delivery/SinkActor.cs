@@ -129,6 +129,7 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
     private long _snapshotSeq;
     private readonly bool _readOnly;
     private readonly SinkClassifier? _classifier; // read-only: tells a settled message delivered or filtered in a trace
+    private readonly FailureStreak? _failures; // counted by the supervisor; ended here once the watermark moves again
 
     /// <summary>Creates the sink actor of one sink and one listener's stream.</summary>
     /// <param name="targetFactory">Opens the sink's output: the live one for null, else a replay's own (by replay id).</param>
@@ -139,9 +140,10 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
     /// <param name="classifier">Read-only: tells a traced settled message delivered or filtered.</param>
     public SinkActor(SinkSettings sink, ListenerSettings listener, IActorRef journal, Func<string?, IDeliveryTarget> targetFactory,
         string readJournalPluginId, Durability durability, IActorRef? readyTo, int snapshotEvery = 1000, TimeSpan? flushDelay = null,
-        bool readOnly = false, SinkClassifier? classifier = null)
+        bool readOnly = false, SinkClassifier? classifier = null, FailureStreak? failures = null)
     {
         _readOnly = readOnly;
+        _failures = failures;
         _classifier = classifier;
         _flushDelay = flushDelay ?? DefaultFlushDelay;
         _snapshotEvery = snapshotEvery;
@@ -225,9 +227,12 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
     private string StreamId => _listener.PersistenceId;
 
     /// <summary>Props for a sink actor.</summary>
+    /// <param name="failures">The failures its supervisor counted since the sink last worked: the first watermark that
+    /// moves after them ends the streak with one line in the log.</param>
     public static Props Props(SinkSettings sink, ListenerSettings listener, IActorRef journal, Func<string?, IDeliveryTarget> targetFactory,
-        string readJournalPluginId, Durability durability, IActorRef? readyTo, int snapshotEvery = 1000, TimeSpan? flushDelay = null) =>
-        Akka.Actor.Props.Create(() => new SinkActor(sink, listener, journal, targetFactory, readJournalPluginId, durability, readyTo, snapshotEvery, flushDelay, false));
+        string readJournalPluginId, Durability durability, IActorRef? readyTo, int snapshotEvery = 1000, TimeSpan? flushDelay = null,
+        FailureStreak? failures = null) =>
+        Akka.Actor.Props.Create(() => new SinkActor(sink, listener, journal, targetFactory, readJournalPluginId, durability, readyTo, snapshotEvery, flushDelay, false, null, failures));
 
     /// <summary>
     /// Props for a sink actor that only reads its recorded state and answers <see cref="GetSinkStatus"/>,
@@ -2132,6 +2137,12 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
         _pendingWrites--;
         if (persisted is WatermarkAdvanced w)
         {
+            if (w.SequenceNr > _durableWatermark && _failures is { Open: true } && _failures.TryEnd(out int failures, out TimeSpan lasted))
+            {
+                _log.Info("Sink {0} on stream {1} works again: its watermark moved to {2} after {3} failure(s) over {4:F0} s", _sink.Id,
+                    StreamId, w.SequenceNr, failures, lasted.TotalSeconds);
+            }
+
             _durableWatermark = Math.Max(_durableWatermark, w.SequenceNr);
             _durableSettledAbove = w.SettledAbove.Sum(r => r.To - r.From + 1);
         }

@@ -126,9 +126,10 @@ public sealed class FhirRestClient : IDisposable
                 last = "timeout";
                 lastError = e;
             }
-            catch (HttpRequestException e)
+            catch (Exception e) when (e is HttpRequestException or System.Net.Sockets.SocketException)
             {
-                last = "connection: " + (e.HttpRequestError.ToString());
+                // A socket error can also escape the handler bare (a peer that resets right after the connect).
+                last = "connection: " + ConnectionFailure(e);
                 lastError = e;
             }
 
@@ -145,6 +146,33 @@ public sealed class FhirRestClient : IDisposable
 
     /// <inheritdoc />
     public void Dispose() => _http.Dispose();
+
+    /// <summary>
+    /// Why a request never got an answer, as a code an operator can act on: the handler's own category when it has one
+    /// (<c>ConnectionError</c>: refused or unreachable, <c>ResponseEnded</c>, <c>SecureConnectionError</c>, ...), else
+    /// the socket's error (a server that went away while the bundle was being sent is <c>Unknown</c> to the handler,
+    /// <c>ConnectionReset</c> or <c>Shutdown</c> to the socket).
+    /// </summary>
+    internal static string ConnectionFailure(Exception e)
+    {
+        if (e is HttpRequestException { HttpRequestError: not HttpRequestError.Unknown and var category })
+        {
+            return category.ToString();
+        }
+
+        for (Exception? cause = e; cause is not null; cause = cause.InnerException)
+        {
+            switch (cause)
+            {
+                case System.Net.Sockets.SocketException socket:
+                    return socket.SocketErrorCode.ToString();
+                case System.Security.Authentication.AuthenticationException:
+                    return nameof(HttpRequestError.SecureConnectionError);
+            }
+        }
+
+        return e.InnerException is IOException ? "ConnectionClosed" : nameof(HttpRequestError.Unknown);
+    }
 
     private static SocketsHttpHandler CreateHandler(FhirSinkOptions options)
     {
