@@ -86,6 +86,39 @@ public sealed class DedupeKeysTests
     }
 
     [Fact]
+    public void MakingRoomAhead_OfAWrappedRing_KeepsEveryChain_AndItStillGrowsPastIt()
+    {
+        var keys = new DedupeKeys();
+        for (int i = 0; i < 1_000; i++)
+        {
+            keys.Remember(i % 300, i, i + 1, T0);
+        }
+
+        keys.Evict(maxKeys: 500, cutoff: T0); // the ring's start is now mid-array
+        for (int i = 1_000; i < 1_300; i++)
+        {
+            keys.Remember(i % 300, i, i + 1, T0); // wraps
+        }
+
+        keys.EnsureCapacity(5_000); // the start's load: room for the window at once
+        for (int i = 1_300; i < 20_000; i++)
+        {
+            keys.Remember(i % 300, i, i + 1, T0); // past what was made room for: doubles as before
+        }
+
+        Assert.Equal(19_500, keys.Count);
+        Assert.Null(keys.Find(499 % 300, 499));
+        for (int i = 500; i < 20_000; i++)
+        {
+            Assert.Equal(i + 1, keys.Find(i % 300, i));
+        }
+
+        keys.Evict(maxKeys: 100, cutoff: T0);
+        Assert.Equal(19_901, keys.Find(19_900 % 300, 19_900));
+        Assert.Null(keys.Find(19_899 % 300, 19_899));
+    }
+
+    [Fact]
     public void ASenderThatReusesOneControlId_ForEverything_StaysCheapAndExact()
     {
         var keys = new DedupeKeys();

@@ -109,7 +109,10 @@ public sealed class SqlMessageIndex(Func<CancellationToken, Task<DbConnection>> 
 
         var keys = new List<(long, long, long, DateTimeOffset)>();
         await using (DbCommand command = Command(connection, null,
-            $"SELECT key_hash, content_hash, seq, received_at FROM {Table} WHERE stream = @stream AND received_at >= @since AND key_hash <> 0 ORDER BY seq DESC LIMIT @max",
+            // "+received_at": not by the received_at index. SQLite took it for the range, then sorted the whole window in
+            // a temporary B-tree for the ORDER BY (0.8 s of a restart with a million keys); walking the primary key
+            // backwards needs no sort and stops at the limit, and a pruned window holds little older than the cut-off.
+            $"SELECT key_hash, content_hash, seq, received_at FROM {Table} WHERE stream = @stream AND +received_at >= @since AND key_hash <> 0 ORDER BY seq DESC LIMIT @max",
             ("stream", stream), ("since", since.ToUnixTimeMilliseconds()), ("max", maxKeys)))
         await using (DbDataReader reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false))
         {

@@ -1,3 +1,5 @@
+using System.Runtime.InteropServices;
+
 namespace StreamEngine.Pipeline.Ingest;
 
 /// <summary>
@@ -25,15 +27,35 @@ internal sealed class DedupeKeys
     public long? Find(long keyHash, long contentHash) =>
         _slotOf.TryGetValue((keyHash, contentHash), out int slot) ? _slots[slot].SequenceNr : null;
 
+    /// <summary>
+    /// Makes room for this many more contents at once (before loading the window at a start): the ring doubling from
+    /// 1,024 renumbered every live slot at each step, and both dictionaries rehashed as they grew.
+    /// </summary>
+    public void EnsureCapacity(int contents)
+    {
+        if (contents > _slots.Length - _used)
+        {
+            // Headroom for the writes in flight once it is full: eviction runs after them, and a full ring doubles.
+            Resize((int)Math.Min(Array.MaxLength, _used + contents + Math.Max(1024L, contents / 16)));
+        }
+
+        _slotOf.EnsureCapacity(_slotOf.Count + contents);
+        _contentsPerKey.EnsureCapacity(_contentsPerKey.Count + contents);
+    }
+
     /// <summary>Remembers a content whose write is starting.</summary>
     public void AddPending(long keyHash, long contentHash, DateTimeOffset receivedAt) => Add(keyHash, contentHash, 0, receivedAt);
 
     /// <summary>Remembers a committed content (loading the window), unless it is known already.</summary>
     public void Remember(long keyHash, long contentHash, long sequenceNr, DateTimeOffset receivedAt)
     {
-        if (!_slotOf.ContainsKey((keyHash, contentHash)))
+        // One lookup, not a test and then an insert: a start loads a million of these. The ring has room before the
+        // reference into the dictionary is taken, so nothing renumbers the dictionary while it is held.
+        EnsureRoom();
+        ref int slot = ref CollectionsMarshal.GetValueRefOrAddDefault(_slotOf, (keyHash, contentHash), out bool known);
+        if (!known)
         {
-            Add(keyHash, contentHash, sequenceNr, receivedAt);
+            slot = Place(keyHash, contentHash, sequenceNr, receivedAt);
         }
     }
 
@@ -84,16 +106,27 @@ internal sealed class DedupeKeys
 
     private void Add(long keyHash, long contentHash, long sequenceNr, DateTimeOffset receivedAt)
     {
+        EnsureRoom();
+        _slotOf[(keyHash, contentHash)] = Place(keyHash, contentHash, sequenceNr, receivedAt);
+    }
+
+    private void EnsureRoom()
+    {
         if (_used == _slots.Length)
         {
             Grow();
         }
+    }
 
+    // Takes the ring's next slot (there is room) for a content and counts it under its key; the caller maps the
+    // content to the slot.
+    private int Place(long keyHash, long contentHash, long sequenceNr, DateTimeOffset receivedAt)
+    {
         int slot = (_head + _used) % _slots.Length;
         _used++;
         _slots[slot] = new Slot { KeyHash = keyHash, ContentHash = contentHash, SequenceNr = sequenceNr, ReceivedTicks = receivedAt.UtcTicks, Live = true };
-        _slotOf[(keyHash, contentHash)] = slot;
-        _contentsPerKey[keyHash] = _contentsPerKey.GetValueOrDefault(keyHash) + 1;
+        CollectionsMarshal.GetValueRefOrAddDefault(_contentsPerKey, keyHash, out _)++;
+        return slot;
     }
 
     // Forgets a slot's content; the ring slot itself is reclaimed when eviction reaches it.
@@ -114,11 +147,13 @@ internal sealed class DedupeKeys
         dead.Live = false;
     }
 
-    // Doubles the ring, laying the slots out oldest first from 0, and renumbers the references to them.
-    private void Grow()
+    private void Grow() => Resize(_slots.Length * 2);
+
+    // Lays the slots out oldest first from 0 in a ring of the new capacity, and renumbers the references to them.
+    private void Resize(int newCapacity)
     {
         int capacity = _slots.Length;
-        var grown = new Slot[capacity * 2];
+        var grown = new Slot[newCapacity];
         for (int i = 0; i < _used; i++)
         {
             Slot slot = _slots[(_head + i) % capacity];

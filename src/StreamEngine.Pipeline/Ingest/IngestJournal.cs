@@ -53,6 +53,7 @@ public sealed class IngestJournal : ReceivePersistentActor, IWithTimers
     private readonly KeyValuePair<string, object?> _listenerTag;
     private readonly string _listenerId;
     private List<MessageIndexEntry>? _replayed = [];
+    private readonly Task<IndexedKeys> _keysLoading;
     private List<MessageIndexEntry> _indexPending = [];
     private bool _indexing;
     private long _snapshotSeq;
@@ -68,6 +69,16 @@ public sealed class IngestJournal : ReceivePersistentActor, IWithTimers
         _options = options;
         _listenerTag = new("listener", listenerId);
         _listenerId = listenerId;
+
+        // The window's keys do not depend on the journal's recovery (the events the index lacks are worked out once it is
+        // done), so they are read from the index meanwhile: at a restart with a million keys the two reads overlap.
+        _keysLoading = Task.Run(async () =>
+        {
+            await options.Index.InitializeAsync().ConfigureAwait(false);
+            return await options.Index.LoadAsync(persistenceId, DateTimeOffset.UtcNow - options.Dedupe.Window, options.Dedupe.MaxKeys).ConfigureAwait(false);
+        });
+        _keysLoading.ContinueWith(static t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously,
+            TaskScheduler.Default); // observed here too: a journal whose recovery fails never awaits it
 
         Recover<SnapshotOffer>(offer =>
         {
@@ -154,11 +165,11 @@ public sealed class IngestJournal : ReceivePersistentActor, IWithTimers
         IMaterializer materializer = Context.Materializer();
         string pid = PersistenceId;
         IngestOptions options = _options;
+        Task<IndexedKeys> keysLoading = _keysLoading;
 
         async Task<Loaded> Load()
         {
-            await options.Index.InitializeAsync().ConfigureAwait(false);
-            IndexedKeys keys = await options.Index.LoadAsync(pid, DateTimeOffset.UtcNow - options.Dedupe.Window, options.Dedupe.MaxKeys).ConfigureAwait(false);
+            IndexedKeys keys = await keysLoading.ConfigureAwait(false);
             var missing = new List<MessageIndexEntry>();
             if (keys.HighWaterMark < snapshotSeq)
             {
@@ -190,6 +201,7 @@ public sealed class IngestJournal : ReceivePersistentActor, IWithTimers
     {
         Command<Loaded>(loaded =>
         {
+            _dedupe.EnsureCapacity(loaded.Keys.Keys.Count + loaded.Missing.Count);
             foreach ((long keyHash, long contentHash, long seq, DateTimeOffset receivedAt) in loaded.Keys.Keys)
             {
                 _dedupe.Remember(keyHash, contentHash, seq, receivedAt);
