@@ -250,7 +250,8 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
     protected override void OnPersistFailure(Exception cause, object @event, long sequenceNr)
     {
         // The store failed: the sink stops after this and restarts after a backoff, resuming from its last watermark.
-        // One line, no stack trace.
+        // One line, no stack trace. Akka stops it itself, so its supervisor's strategy never counts this failure.
+        _failures?.Failed();
         _log.Warning("Sink {0} on stream {1} could not write its progress ({2}); it resumes from its last recorded watermark", _sink.Id,
             StreamId, FailureText.Of(cause));
     }
@@ -266,9 +267,12 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
     }
 
     /// <inheritdoc />
-    protected override void OnRecoveryFailure(Exception reason, object? message = null) =>
+    protected override void OnRecoveryFailure(Exception reason, object? message = null)
+    {
+        _failures?.Failed(); // stopped by Akka, as above
         _log.Warning("Sink {0} on stream {1} could not recover from the store ({2}); it is restarted after a backoff", _sink.Id, StreamId,
             FailureText.Of(reason));
+    }
 
     /// <inheritdoc />
     protected override void PostStop()
@@ -488,6 +492,11 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
             }
             else
             {
+                if (_lanes.Count == 0)
+                {
+                    EndFailureStreak("up to date at sequence", _done); // its output opened and nothing waits: no watermark will move
+                }
+
                 BecomeLive();
             }
         });
@@ -2137,10 +2146,9 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
         _pendingWrites--;
         if (persisted is WatermarkAdvanced w)
         {
-            if (w.SequenceNr > _durableWatermark && _failures is { Open: true } && _failures.TryEnd(out int failures, out TimeSpan lasted))
+            if (w.SequenceNr > _durableWatermark)
             {
-                _log.Info("Sink {0} on stream {1} works again: its watermark moved to {2} after {3} failure(s) over {4:F0} s", _sink.Id,
-                    StreamId, w.SequenceNr, failures, lasted.TotalSeconds);
+                EndFailureStreak("its watermark moved to", w.SequenceNr);
             }
 
             _durableWatermark = Math.Max(_durableWatermark, w.SequenceNr);
@@ -2151,6 +2159,16 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
         {
             _snapshotting = true;
             Self.Tell(TakeSnapshot.Instance);
+        }
+    }
+
+    // After failures its supervisor counted (or its own store failures), the first sign this incarnation works: one line.
+    private void EndFailureStreak(string how, long sequenceNr)
+    {
+        if (_failures is { Open: true } && _failures.TryEnd(out int failures, out TimeSpan lasted))
+        {
+            _log.Info("Sink {0} on stream {1} works again: {2} {3} after {4} failure(s) over {5:F0} s", _sink.Id, StreamId, how, sequenceNr,
+                failures, lasted.TotalSeconds);
         }
     }
 
