@@ -164,6 +164,8 @@ public sealed class FhirRestClient : IDisposable
         {
             switch (cause)
             {
+                case HttpIOException { HttpRequestError: not HttpRequestError.Unknown and var io }:
+                    return io.ToString();
                 case System.Net.Sockets.SocketException socket:
                     return socket.SocketErrorCode.ToString();
                 case System.Security.Authentication.AuthenticationException:
@@ -171,7 +173,7 @@ public sealed class FhirRestClient : IDisposable
             }
         }
 
-        return e.InnerException is IOException ? "ConnectionClosed" : nameof(HttpRequestError.Unknown);
+        return e.InnerException is IOException ? "IOException" : nameof(HttpRequestError.Unknown);
     }
 
     private static SocketsHttpHandler CreateHandler(FhirSinkOptions options)
