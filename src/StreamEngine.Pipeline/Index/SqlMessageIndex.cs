@@ -107,13 +107,15 @@ public sealed class SqlMessageIndex(Func<CancellationToken, Task<DbConnection>> 
             }
         }
 
+        // Oldest first along the primary key, keeping the newest maxKeys: the order the rows were written in, so a cold
+        // start reads the file forwards (read-ahead) and nothing is sorted. "+received_at" keeps SQLite off the
+        // received_at index, which it took for the range and then sorted the whole window in a temporary B-tree; walking
+        // the key backwards instead read a cold file against its read-ahead (6.6 s for a million rows, against 1.7 s).
+        // Pruning leaves little more than maxKeys in the window, so little is read only to be dropped.
         var keys = new List<(long, long, long, DateTimeOffset)>();
         await using (DbCommand command = Command(connection, null,
-            // "+received_at": not by the received_at index. SQLite took it for the range, then sorted the whole window in
-            // a temporary B-tree for the ORDER BY (0.8 s of a restart with a million keys); walking the primary key
-            // backwards needs no sort and stops at the limit, and a pruned window holds little older than the cut-off.
-            $"SELECT key_hash, content_hash, seq, received_at FROM {Table} WHERE stream = @stream AND +received_at >= @since AND key_hash <> 0 ORDER BY seq DESC LIMIT @max",
-            ("stream", stream), ("since", since.ToUnixTimeMilliseconds()), ("max", maxKeys)))
+            $"SELECT key_hash, content_hash, seq, received_at FROM {Table} WHERE stream = @stream AND +received_at >= @since AND key_hash <> 0 ORDER BY seq",
+            ("stream", stream), ("since", since.ToUnixTimeMilliseconds())))
         await using (DbDataReader reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false))
         {
             while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
@@ -122,7 +124,11 @@ public sealed class SqlMessageIndex(Func<CancellationToken, Task<DbConnection>> 
             }
         }
 
-        keys.Reverse();
+        if (keys.Count > maxKeys)
+        {
+            keys.RemoveRange(0, keys.Count - Math.Max(0, maxKeys));
+        }
+
         return new IndexedKeys(hwm, keys);
     }
 
