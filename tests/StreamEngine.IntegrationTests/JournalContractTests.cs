@@ -351,8 +351,8 @@ public sealed class JournalContractTests : IAsyncLifetime
         // A rejected frame is found by its control id, and is never loaded as a dedupe key.
         await index.AddAsync("s", [MessageIndexEntry.Rejected("s", 4, "BAD-MSH", "MissingField", now)]);
         Assert.Equal("MissingField", (await index.FindAsync(new MessageQuery { ControlId = "BAD-MSH" })).Single().RejectedReason);
-        Assert.Equal([1L, 2L, 3L], (await index.LoadAsync("s", now.AddMinutes(-1), 10)).Keys.Select(k => k.SequenceNr).Order());
-        Assert.Equal([3L], (await index.LoadAsync("s", now.AddMinutes(-1), 1)).Keys.Select(k => k.SequenceNr)); // the newest, by the limit
+        Assert.Equal([1L, 2L, 3L], (await index.LoadAsync("s", now.AddMinutes(-1), 10)).Keys.Select(k => k.SequenceNr)); // oldest first
+        Assert.Equal([2L, 3L], (await index.LoadAsync("s", now.AddMinutes(-1), 2)).Keys.Select(k => k.SequenceNr)); // the newest, by the limit
         Assert.Empty((await index.LoadAsync("s", now.AddMinutes(1), 10)).Keys); // none received since the window's start
 
         // Nor does it count towards the keys a prune keeps: keeping 2 keeps keys 2 and 3 (and the rejected frame after them).

@@ -19,6 +19,9 @@ public sealed class SqlMessageIndex(Func<CancellationToken, Task<DbConnection>> 
     private const string HwmTable = "streamengine_message_index_hwm";
     private readonly SemaphoreSlim _initialize = new(1, 1);
     private bool _initialized;
+    // The window's load at a start reads up to maxKeys rows and more: not the 30 s default of a server's command.
+    private const int LoadTimeoutSeconds = 600;
+
     private const string Columns = "stream, seq, key_hash, content_hash, sending_application, sending_facility, control_id, message_type, message_time, patient_key_hash, received_at, prior_patient_key_hash";
 
     // PostgreSQL refuses NUL in text, and an escaped \X00\ in MSH decodes to one: never let a field stop the index.
@@ -111,24 +114,31 @@ public sealed class SqlMessageIndex(Func<CancellationToken, Task<DbConnection>> 
         // start reads the file forwards (read-ahead) and nothing is sorted. "+received_at" keeps SQLite off the
         // received_at index, which it took for the range and then sorted the whole window in a temporary B-tree; walking
         // the key backwards instead read a cold file against its read-ahead (6.6 s for a million rows, against 1.7 s).
-        // Pruning leaves little more than maxKeys in the window, so little is read only to be dropped.
-        var keys = new List<(long, long, long, DateTimeOffset)>();
+        // At most maxKeys are held while reading, however many rows pruning has not reached yet.
+        var newest = new Queue<(long, long, long, DateTimeOffset)>();
         await using (DbCommand command = Command(connection, null,
             $"SELECT key_hash, content_hash, seq, received_at FROM {Table} WHERE stream = @stream AND +received_at >= @since AND key_hash <> 0 ORDER BY seq",
             ("stream", stream), ("since", since.ToUnixTimeMilliseconds())))
-        await using (DbDataReader reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false))
         {
+            command.CommandTimeout = LoadTimeoutSeconds; // a server may sort the whole window before the first row
+            await using DbDataReader reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
             while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
             {
-                keys.Add((reader.GetInt64(0), reader.GetInt64(1), reader.GetInt64(2), DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(3))));
+                if (newest.Count >= maxKeys)
+                {
+                    if (maxKeys <= 0)
+                    {
+                        break;
+                    }
+
+                    newest.Dequeue();
+                }
+
+                newest.Enqueue((reader.GetInt64(0), reader.GetInt64(1), reader.GetInt64(2), DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(3))));
             }
         }
 
-        if (keys.Count > maxKeys)
-        {
-            keys.RemoveRange(0, keys.Count - Math.Max(0, maxKeys));
-        }
-
+        var keys = newest.ToArray();
         return new IndexedKeys(hwm, keys);
     }
 

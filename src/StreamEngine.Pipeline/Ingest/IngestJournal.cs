@@ -53,7 +53,7 @@ public sealed class IngestJournal : ReceivePersistentActor, IWithTimers
     private readonly KeyValuePair<string, object?> _listenerTag;
     private readonly string _listenerId;
     private List<MessageIndexEntry>? _replayed = [];
-    private readonly Task<IndexedKeys> _keysLoading;
+    private Task<IndexedKeys>? _keysLoading; // let go once recovery has taken it: it holds the whole window
     private List<MessageIndexEntry> _indexPending = [];
     private bool _indexing;
     private long _snapshotSeq;
@@ -165,7 +165,8 @@ public sealed class IngestJournal : ReceivePersistentActor, IWithTimers
         IMaterializer materializer = Context.Materializer();
         string pid = PersistenceId;
         IngestOptions options = _options;
-        Task<IndexedKeys> keysLoading = _keysLoading;
+        Task<IndexedKeys> keysLoading = _keysLoading!;
+        _keysLoading = null;
 
         async Task<Loaded> Load()
         {
