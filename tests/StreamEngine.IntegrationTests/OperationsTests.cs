@@ -384,24 +384,23 @@ public sealed class OperationsTests
         await folder.WriteConfigAsync(new { name = "ops", port = 0 });
         Directory.CreateDirectory(folder.Out);
         Skip.IfNot(await ChattrAsync("+i", [folder.Out]), "chattr +i is not supported on this file system");
-        EngineProcess? started = null;
         try
         {
-            started = await EngineProcess.StartAsync(folder.Path);
-            Assert.True(await started.AwaitLogAsync("failed (UnauthorizedAccessException", TimeSpan.FromSeconds(60)), started.Logs);
+            await using EngineProcess engine = await EngineProcess.StartAsync(folder.Path);
+            Assert.True(await engine.AwaitLogAsync("failed (UnauthorizedAccessException", TimeSpan.FromSeconds(60)), engine.Logs);
+            Assert.True(await ChattrAsync("-i", [folder.Out]));
+
+            // No message ever came, so no watermark will move: the restart that opens the file says so itself.
+            Assert.True(await engine.AwaitLogAsync("works again: up to date at sequence 0 after ", TimeSpan.FromSeconds(60)), engine.Logs);
+            Assert.All(await Peers.SendAsync(engine.Port, [Message("A01", "U9", "M9^^^R0B^MR", "V9")]), a => Assert.Equal("AA", a.Get("MSA-1")));
+            Assert.Single(await folder.AwaitLinesAsync(1));
+            Assert.Equal(0, await engine.StopAsync());
+            Assert.DoesNotContain("[ERROR]", engine.Logs, StringComparison.Ordinal);
         }
         finally
         {
-            await ChattrAsync("-i", [folder.Out]);
+            await ChattrAsync("-i", [folder.Out]); // whatever failed, the folder stays deletable
         }
-
-        await using EngineProcess engine = started;
-        // No message ever came, so no watermark will move: the restart that opens the file says so itself.
-        Assert.True(await engine.AwaitLogAsync("works again: up to date at sequence 0 after ", TimeSpan.FromSeconds(60)), engine.Logs);
-        Assert.All(await Peers.SendAsync(engine.Port, [Message("A01", "U9", "M9^^^R0B^MR", "V9")]), a => Assert.Equal("AA", a.Get("MSA-1")));
-        Assert.Single(await folder.AwaitLinesAsync(1));
-        Assert.Equal(0, await engine.StopAsync());
-        Assert.DoesNotContain("[ERROR]", engine.Logs, StringComparison.Ordinal);
     }
 
     // False when chattr is missing or the file system has no immutable flag (tmpfs): the test is then skipped.

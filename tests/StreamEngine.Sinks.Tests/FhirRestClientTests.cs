@@ -107,8 +107,7 @@ public sealed class FhirRestClientTests : IDisposable
                 peer.Client.LingerState = new System.Net.Sockets.LingerOption(true, 0); // close with a reset
             }
         });
-        FhirSinkOptions options = Options();
-        options = options with { BaseUrl = new Uri($"http://127.0.0.1:{((IPEndPoint)listener.LocalEndpoint).Port}/fhir/") };
+        FhirSinkOptions options = Options() with { BaseUrl = new Uri($"http://127.0.0.1:{((IPEndPoint)listener.LocalEndpoint).Port}/fhir/") };
         using var client = new FhirRestClient(options, delay: (_, _) => Task.CompletedTask);
 
         // Far more than the loopback socket buffers hold, so the reset always lands while the body is still going out.

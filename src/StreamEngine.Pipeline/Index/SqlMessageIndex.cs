@@ -19,9 +19,9 @@ public sealed class SqlMessageIndex(Func<CancellationToken, Task<DbConnection>> 
     private const string HwmTable = "streamengine_message_index_hwm";
     private readonly SemaphoreSlim _initialize = new(1, 1);
     private bool _initialized;
+
     // The window's load at a start reads up to maxKeys rows and more: not the 30 s default of a server's command.
     private const int LoadTimeoutSeconds = 600;
-
     private const string Columns = "stream, seq, key_hash, content_hash, sending_application, sending_facility, control_id, message_type, message_time, patient_key_hash, received_at, prior_patient_key_hash";
 
     // PostgreSQL refuses NUL in text, and an escaped \X00\ in MSH decodes to one: never let a field stop the index.
@@ -116,6 +116,11 @@ public sealed class SqlMessageIndex(Func<CancellationToken, Task<DbConnection>> 
         // the key backwards instead read a cold file against its read-ahead (6.6 s for a million rows, against 1.7 s).
         // At most maxKeys are held while reading, however many rows pruning has not reached yet.
         var newest = new Queue<(long, long, long, DateTimeOffset)>();
+        if (maxKeys <= 0)
+        {
+            return new IndexedKeys(hwm, []);
+        }
+
         await using (DbCommand command = Command(connection, null,
             $"SELECT key_hash, content_hash, seq, received_at FROM {Table} WHERE stream = @stream AND +received_at >= @since AND key_hash <> 0 ORDER BY seq",
             ("stream", stream), ("since", since.ToUnixTimeMilliseconds())))
@@ -124,13 +129,8 @@ public sealed class SqlMessageIndex(Func<CancellationToken, Task<DbConnection>> 
             await using DbDataReader reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
             while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
             {
-                if (newest.Count >= maxKeys)
+                if (newest.Count == maxKeys)
                 {
-                    if (maxKeys <= 0)
-                    {
-                        break;
-                    }
-
                     newest.Dequeue();
                 }
 
@@ -138,8 +138,7 @@ public sealed class SqlMessageIndex(Func<CancellationToken, Task<DbConnection>> 
             }
         }
 
-        var keys = newest.ToArray();
-        return new IndexedKeys(hwm, keys);
+        return new IndexedKeys(hwm, newest.ToArray());
     }
 
     /// <inheritdoc />

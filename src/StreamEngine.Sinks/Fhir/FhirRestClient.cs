@@ -153,7 +153,7 @@ public sealed class FhirRestClient : IDisposable
     /// the socket's error (a server that went away while the bundle was being sent is <c>Unknown</c> to the handler,
     /// <c>ConnectionReset</c> or <c>Shutdown</c> to the socket).
     /// </summary>
-    internal static string ConnectionFailure(Exception e)
+    private static string ConnectionFailure(Exception e)
     {
         if (e is HttpRequestException { HttpRequestError: not HttpRequestError.Unknown and var category })
         {
