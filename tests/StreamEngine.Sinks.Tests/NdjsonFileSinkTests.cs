@@ -77,6 +77,34 @@ public sealed class NdjsonFileSinkTests : IDisposable
         Assert.Equal("s#9", sink.Open());
     }
 
+    [Fact]
+    public void ALongRunWithoutAFlush_ReleasedInSteps_KeepsEveryLineWholeAndInOrder()
+    {
+        // A replay's file is flushed only at its end: past each 8 MiB step the writer flushes its buffer, asks the kernel
+        // to write the step back and drops the step before from the page cache. None of that may lose or reorder a byte.
+        string path = Path.Combine(_dir, "out.ndjson");
+        string pad = new('x', 8_000);
+        byte[] LongLine(int seq) => Encoding.UTF8.GetBytes($"{{\"resourceType\":\"Bundle\",\"meta\":{{\"source\":\"s#{seq}\"}},\"pad\":\"{pad}\"}}");
+        int lines = 0;
+        using (var sink = new NdjsonFileSink(path))
+        {
+            sink.Open();
+            while (sink.Position < 25L * 1024 * 1024)
+            {
+                sink.Append(LongLine(++lines));
+            }
+
+            sink.Flush(durable: false);
+        }
+
+        string[] written = File.ReadAllLines(path);
+        Assert.Equal(lines, written.Length);
+        for (int i = 0; i < lines; i++)
+        {
+            Assert.Equal($"s#{i + 1}", NdjsonFileSink.ReadMetaSource(Encoding.UTF8.GetBytes(written[i])));
+        }
+    }
+
     [Theory]
     [InlineData("{\"meta\":{\"versionId\":\"1\",\"source\":\"x\"}}", "x")]
     [InlineData("{\"a\":[1,{\"meta\":{\"source\":\"no\"}}],\"meta\":{\"source\":\"yes\"}}", "yes")]

@@ -11,8 +11,12 @@ public sealed class NdjsonFileSink : IDisposable
 {
     private const int TailProbe = 64 * 1024;
     private readonly string _path;
+    // Output handed to the OS is released from the page cache in steps of this size when no fsync comes to do it (a
+    // replay's file until its end, every file in `os` durability).
+    private const long WritebackStep = 8 * 1024 * 1024;
     private FileStream? _stream;
     private long _released;
+    private long _writebackEnd; // where the writeback this writer last asked for without an fsync ends
 
     /// <summary>Creates a sink writing to <paramref name="path"/>; nothing is opened until <see cref="Open"/>.</summary>
     public NdjsonFileSink(string path)
@@ -90,6 +94,12 @@ public sealed class NdjsonFileSink : IDisposable
         FileStream stream = _stream ?? throw new InvalidOperationException("The sink is not open.");
         stream.Write(json);
         stream.WriteByte((byte)'\n');
+        if (stream.Position - Math.Max(_writebackEnd, _released) >= WritebackStep)
+        {
+            // A long run with no flush (a replay's file is flushed at its end): handed to the OS, then released in steps.
+            stream.Flush(flushToDisk: false);
+            ReleaseWrittenBack(stream);
+        }
     }
 
     /// <summary>
@@ -106,16 +116,19 @@ public sealed class NdjsonFileSink : IDisposable
         stream.Flush(flushToDisk: durable);
         if (durable)
         {
-            ReleaseSynced(stream);
+            ReleaseSynced(stream, stream.Position);
+        }
+        else
+        {
+            ReleaseWrittenBack(stream);
         }
     }
 
     // A sink's output is written once and read again only after a restart (the tail) or by another process later: once
     // on disk, its pages only crowd the page cache (each message adds ~8 KB of FHIR JSON), and each new page the kernel
     // has to find for the next write costs more than reusing a freed one (perf/RESULTS.md). Advisory: nothing depends on it.
-    private void ReleaseSynced(FileStream stream)
+    private void ReleaseSynced(FileStream stream, long synced)
     {
-        long synced = stream.Position;
         if (!OperatingSystem.IsLinux() || synced <= _released)
         {
             return;
@@ -132,10 +145,39 @@ public sealed class NdjsonFileSink : IDisposable
         }
     }
 
+    // Without an fsync (a replay's file until it ends, any file in `os` durability) the pages would pile up dirty in the
+    // page cache: every WritebackStep of output, the writer asks the kernel to start writing the new step back (it
+    // does not wait), and releases the step it asked for last time, by now on disk, or left cached if not (the call only
+    // drops clean pages). Nothing about durability changes: no fsync is implied or skipped.
+    private void ReleaseWrittenBack(FileStream stream)
+    {
+        long written = stream.Position;
+        if (!OperatingSystem.IsLinux() || _released == long.MaxValue || written - Math.Max(_writebackEnd, _released) < WritebackStep)
+        {
+            return;
+        }
+
+        try
+        {
+            ReleaseSynced(stream, _writebackEnd);
+            long from = Math.Max(_writebackEnd, _released);
+            _ = SyncFileRange(stream.SafeFileHandle, from, written - from, SyncFileRangeWrite);
+            _writebackEnd = written;
+        }
+        catch (Exception e) when (e is EntryPointNotFoundException or DllNotFoundException)
+        {
+            _released = long.MaxValue; // no such call here: never again
+        }
+    }
+
     private const int FadviseDontNeed = 4; // POSIX_FADV_DONTNEED on Linux
+    private const uint SyncFileRangeWrite = 2; // SYNC_FILE_RANGE_WRITE: start writeback, do not wait
 
     [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "posix_fadvise", SetLastError = false)]
     private static extern int PosixFadvise(Microsoft.Win32.SafeHandles.SafeFileHandle fd, long offset, long length, int advice);
+
+    [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "sync_file_range", SetLastError = false)]
+    private static extern int SyncFileRange(Microsoft.Win32.SafeHandles.SafeFileHandle fd, long offset, long length, uint flags);
 
     /// <inheritdoc />
     public void Dispose()
