@@ -151,6 +151,30 @@ public sealed class IngestJournalTests() : Akka.TestKit.Xunit2.TestKit(PipelineT
     }
 
     [Fact]
+    public void Dedupe_OnAQuietStream_ForgetsAKeyOnceTheWindowHasPassed_WithoutAnotherMessageInBetween()
+    {
+        var clock = new MovableClock(DateTimeOffset.UtcNow);
+        IngestOptions options = Options() with { Dedupe = new DedupeSettings { Window = TimeSpan.FromHours(1) }, Clock = clock };
+        IActorRef journal = Sys.ActorOf(IngestJournal.Props("ingest/d7/default", "d7", options));
+        journal.Tell(new Append(1, Event(1)));
+        Assert.Equal(new Journaled(1, 1), ExpectMsg<Journaled>());
+        clock.Now += TimeSpan.FromMinutes(59);
+        journal.Tell(new Append(2, Event(1)));
+        Assert.Equal(new Journaled(2, 1, Duplicate: true), ExpectMsg<Journaled>()); // inside the window
+
+        clock.Now += TimeSpan.FromMinutes(2);
+        journal.Tell(new Append(3, Event(1)));
+        Assert.Equal(new Journaled(3, 2), ExpectMsg<Journaled>()); // past it: journaled as new, nothing else came meanwhile
+    }
+
+    private sealed class MovableClock(DateTimeOffset now) : TimeProvider
+    {
+        public DateTimeOffset Now { get; set; } = now;
+
+        public override DateTimeOffset GetUtcNow() => Now;
+    }
+
+    [Fact]
     public async Task Dedupe_SurvivesARestart_ThroughTheIndex()
     {
         var index = new InMemoryMessageIndex();

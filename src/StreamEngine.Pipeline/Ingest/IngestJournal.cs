@@ -18,6 +18,9 @@ public sealed record IngestOptions(IMessageIndex Index, DedupeSettings Dedupe, s
 {
     /// <summary>Told <see cref="JournalReady"/> once the journal has recovered and loaded its dedupe keys.</summary>
     public IActorRef? ReadyTo { get; init; }
+
+    /// <summary>The clock the dedupe window is measured by (tests move it).</summary>
+    public TimeProvider Clock { get; init; } = TimeProvider.System;
 }
 
 /// <summary>A stream's journal has recovered and serves appends.</summary>
@@ -75,7 +78,7 @@ public sealed class IngestJournal : ReceivePersistentActor, IWithTimers
         _keysLoading = Task.Run(async () =>
         {
             await options.Index.InitializeAsync().ConfigureAwait(false);
-            return await options.Index.LoadAsync(persistenceId, DateTimeOffset.UtcNow - options.Dedupe.Window, options.Dedupe.MaxKeys).ConfigureAwait(false);
+            return await options.Index.LoadAsync(persistenceId, options.Clock.GetUtcNow() - options.Dedupe.Window, options.Dedupe.MaxKeys).ConfigureAwait(false);
         });
         _keysLoading.ContinueWith(static t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously,
             TaskScheduler.Default); // observed here too: a journal whose recovery fails never awaits it
@@ -115,7 +118,7 @@ public sealed class IngestJournal : ReceivePersistentActor, IWithTimers
             Timers.StartSingleTimer("index-retry", RetryIndex.Instance, IndexRetry);
         });
         Command<RetryIndex>(_ => WriteIndex());
-        Command<Prune>(_ => _options.Index.PruneAsync(PersistenceId, DateTimeOffset.UtcNow - _options.Dedupe.Window, _options.Dedupe.MaxKeys)
+        Command<Prune>(_ => _options.Index.PruneAsync(PersistenceId, _options.Clock.GetUtcNow() - _options.Dedupe.Window, _options.Dedupe.MaxKeys)
             .PipeTo(Self, success: n => new Pruned(n, null), failure: e => new Pruned(0, e)));
         Command<Pruned>(p =>
         {
@@ -252,6 +255,9 @@ public sealed class IngestJournal : ReceivePersistentActor, IWithTimers
         };
         if (hashes is (long key, long content))
         {
+            // A key past the window is forgotten before it is looked up, not only after the next commit: on a quiet
+            // stream a resend outside the window would otherwise still be answered as a duplicate.
+            Evict();
             if (_dedupe.Find(key, content) is long known)
             {
                 StreamEngineTelemetry.Duplicates.Add(1, _listenerTag);
@@ -352,7 +358,7 @@ public sealed class IngestJournal : ReceivePersistentActor, IWithTimers
     }
 
     // Forgets keys past the window or beyond the key cap, oldest first.
-    private void Evict() => _dedupe.Evict(_options.Dedupe.MaxKeys, DateTimeOffset.UtcNow - _options.Dedupe.Window);
+    private void Evict() => _dedupe.Evict(_options.Dedupe.MaxKeys, _options.Clock.GetUtcNow() - _options.Dedupe.Window);
 
     private void WriteIndex()
     {
