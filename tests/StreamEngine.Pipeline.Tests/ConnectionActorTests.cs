@@ -71,6 +71,24 @@ public sealed class ConnectionActorTests() : Akka.TestKit.Xunit2.TestKit(Pipelin
         Assert.Equal("101", ack.Get("ERR-1.4.1"));
     }
 
+    [Theory]
+    [InlineData("2.3", "ERR-1.3", "ERR-1.4.1")]
+    [InlineData("2.5", "ERR-2.3", "ERR-3.1")]
+    public void NoControlId_IsJournaledForQuarantine_AndAnsweredArNamingMsh10(string version, string fieldPath, string codePath)
+    {
+        // Accepted, its ACK would carry an empty MSA-2 the sender cannot match, and every sink would quarantine it.
+        var journal = CreateTestProbe();
+        IActorRef connection = Sys.ActorOf(ConnectionActor.Props(Listener, journal.Ref, new Hl7AckBuilder(DateTimeOffset.UtcNow), Hasher));
+        connection.Tell(new InboundFrame(TestData.Message($@"MSH|^~\&|PAS|RX1|R|RX2|20260101||ADT^A01||P|{version}", "PID|1||X^^^RX1^MR")));
+        Append append = journal.ExpectMsg<Append>();
+        Assert.Equal("MissingControlId", Assert.IsType<FrameRejected>(append.Event).Reason);
+        journal.Reply(new Journaled(append.CorrelationId, 2));
+        Hl7Message ack = Ack(ExpectMsg<ByteString>());
+        Assert.Equal("AR", ack.Get("MSA-1"));
+        Assert.Equal(("R", "RX2", "PAS"), (ack.Get("MSH-3"), ack.Get("MSH-4"), ack.Get("MSH-5")));
+        Assert.Equal(("10", "101"), (ack.Get(fieldPath), ack.Get(codePath))); // MSH-10, required field missing
+    }
+
     [Fact]
     public void JournalThatNeverAnswers_GivesAr207AfterTheCommitTimeout_AndALateCommitIsIgnored()
     // The late commit still leaves the message in the journal: the sender resends after the AR and, until the dedupe

@@ -185,7 +185,8 @@ public sealed class ConnectionActor : ReceiveActor, IWithTimers
             pending.Error = new AckError(Hl7ErrorCode.SegmentSequenceError);
             pending.LooseControlId = Hl7AckBuilder.LooseControlId(payload);
         }
-        else if (Hl7Parser.TryParse(payload, out Hl7Message? message, out IReadOnlyList<Hl7Issue> issues) && message is not null)
+        else if (Hl7Parser.TryParse(payload, out Hl7Message? message, out IReadOnlyList<Hl7Issue> issues) && message is not null
+            && !LacksControlId(issues))
         {
             Hl7Segment msh = message.Msh;
             evt = new MessageReceived(payload, receivedAt, msh.Field(3).Component(1).ToString(), msh.Field(4).Component(1).ToString(),
@@ -195,11 +196,14 @@ public sealed class ConnectionActor : ReceiveActor, IWithTimers
         }
         else
         {
-            string reason = FirstError(issues);
+            // No MSH-10 is a parser warning, but not a message to take in: its ACK could not name it (MSA-2), a resend
+            // could not be recognised, and no sink could deliver it idempotently.
+            bool noControlId = message is not null && LacksControlId(issues);
+            string reason = noControlId ? nameof(Hl7IssueCode.MissingControlId) : FirstError(issues);
             _log.Warning("Listener {0}: frame rejected ({1}); journaled for quarantine and answered AR", _listener.Id, reason);
             evt = new FrameRejected(payload, receivedAt, reason);
             // A frame that failed a later check (e.g. no MSH-9) still has a readable MSH: echo its control id.
-            pending.Error = AckError.From(issues);
+            pending.Error = noControlId ? new AckError(Hl7ErrorCode.RequiredFieldMissing, "MSH", 1, 10) : AckError.From(issues);
             if (message is not null && message.Msh.IdSpan.SequenceEqual("MSH"u8))
             {
                 pending.Message = message; // the header is readable: the NAK swaps its parties and follows its version
@@ -317,6 +321,19 @@ public sealed class ConnectionActor : ReceiveActor, IWithTimers
         }
 
         return true;
+    }
+
+    private static bool LacksControlId(IReadOnlyList<Hl7Issue> issues)
+    {
+        foreach (Hl7Issue issue in issues)
+        {
+            if (issue.Code == Hl7IssueCode.MissingControlId)
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 
     private static string FirstError(IReadOnlyList<Hl7Issue> issues)
