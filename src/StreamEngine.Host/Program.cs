@@ -23,6 +23,8 @@ public static class Program
 
         // The host handles Ctrl-C and SIGTERM itself (graceful stop of listeners, sinks and journal).
         var invocation = new InvocationConfiguration { ProcessTerminationTimeout = null };
-        return await root.Parse(args).InvokeAsync(invocation);
+        ParseResult parse = root.Parse(args);
+        int code = await parse.InvokeAsync(invocation);
+        return parse.Errors.Count > 0 ? 2 : code; // a usage error (said with the help text), as the README lists
     }
 }

@@ -140,6 +140,22 @@ public sealed class EndToEndTests
     }
 
     [Fact]
+    public async Task ADataDirectoryThatIsAFile_FailsAtStartUp_NamingTheKey()
+    {
+        using var folder = new TestFolder();
+        string file = Path.Combine(folder.Path, "not-a-folder");
+        await File.WriteAllTextAsync(file, "x");
+        await File.WriteAllTextAsync(Path.Combine(folder.Path, "streamengine.json"),
+            JsonSerializer.Serialize(new { dataDirectory = file, listeners = new[] { new { name = "it", port = 0 } } }));
+
+        (int exit, _, string stderr) = await CliTests.RunWithErrorsAsync("run", "--config", Path.Combine(folder.Path, "streamengine.json"));
+
+        Assert.Equal(2, exit); // a configuration error, as for any bad key: not an unhandled exception
+        Assert.Contains($"dataDirectory: '{file}' cannot be used as the data directory", stderr, StringComparison.Ordinal);
+        Assert.DoesNotContain("Unhandled exception", stderr, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task AListenerWhosePortIsTaken_StopsTheEngine_NamingTheKey()
     {
         using var holder = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);

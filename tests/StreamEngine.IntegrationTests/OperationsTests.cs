@@ -59,6 +59,14 @@ public sealed class OperationsTests
         Assert.Equal((2, true), (badId, badIdError.Contains("is not a quarantine id", StringComparison.Ordinal)));
         (int both, _, string bothError) = await CliTests.RunWithErrorsAsync("replay", "--sink", "fhir", "--from-seq", "1", "--since", "2026-01-01T00:00Z", "-c", config);
         Assert.Equal((2, true), (both, bothError.Contains("alternatives", StringComparison.Ordinal)));
+        // Other usage errors exit 2 too: a sink the configuration does not have (not "0 open"), an argument that does not
+        // parse, and both of trace's alternatives.
+        (int noSink, string noSinkOut, string noSinkError) = await CliTests.RunWithErrorsAsync("quarantine", "list", "--sink", "nosuch", "-c", config);
+        Assert.Equal((2, true, false), (noSink, noSinkError.Contains("no sink 'nosuch'", StringComparison.Ordinal), noSinkOut.Contains("open", StringComparison.Ordinal)));
+        (int notANumber, _) = await CliTests.RunAsync("replay", "--sink", "fhir", "--from-seq", "abc", "-c", config);
+        Assert.Equal(2, notANumber);
+        (int bothKeys, _) = await CliTests.RunAsync("trace", "--control-id", "BAD2", "--mrn", "M1", "-c", config);
+        Assert.Equal(2, bothKeys);
 
         stdout = await TraceAsync(config, "--control-id", "BAD2"); // the index is written a moment after the commit
         Assert.Contains("sink fhir: parked behind sequence 2", stdout, StringComparison.Ordinal);

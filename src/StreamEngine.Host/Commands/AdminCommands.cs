@@ -124,9 +124,9 @@ internal static class AdminCommands
                 patient = (await Console.In.ReadLineAsync(ct))?.Trim();
             }
 
-            if (id is null && patient is null)
+            if ((id is null) == (patient is null))
             {
-                await Console.Error.WriteLineAsync("trace: give --control-id or --mrn");
+                await Console.Error.WriteLineAsync("trace: give --control-id or --mrn (one of them)");
                 return Usage;
             }
 
@@ -207,7 +207,9 @@ internal static class AdminCommands
             return RunAsync(parse,
                 async client => PrintQuarantine((await client.GetFromJsonAsync<QuarantineList>("quarantine" + (only is null ? string.Empty : "?sink=" + Uri.EscapeDataString(only)), AdminServer.Json, ct))!,
                     parse.GetValue(JsonOption)),
-                offline: settings => RecordedAsync(settings, "quarantine list", state => state.QuarantineAsync(only), items => PrintQuarantine(items, parse.GetValue(JsonOption)), ct));
+                offline: settings => RecordedAsync(settings, "quarantine list", state => state.QuarantineAsync(only), items => PrintQuarantine(items, parse.GetValue(JsonOption)), ct),
+                validate: settings => only is null || settings.Sinks.Any(s => s.Id == only) ? null
+                    : Fail($"quarantine list: no sink '{only}' in this configuration (sinks: {string.Join(", ", settings.Sinks.Select(s => s.Id))})"));
         });
 
         var id = new Argument<string>("id") { Description = "Quarantine id: sink/listener/sequence (from quarantine list)." };
@@ -406,7 +408,15 @@ internal static class AdminCommands
     }
 
     // Loads the configuration, connects to the admin endpoint and runs the action; offline runs when the engine is down.
-    private static async Task<int> RunAsync(ParseResult parse, Func<HttpClient, Task<int>> action, Func<EngineSettings, Task<int>>? offline = null)
+    // A usage error: said on standard error.
+    private static int Fail(string message)
+    {
+        Console.Error.WriteLine(message);
+        return Usage;
+    }
+
+    private static async Task<int> RunAsync(ParseResult parse, Func<HttpClient, Task<int>> action, Func<EngineSettings, Task<int>>? offline = null,
+        Func<EngineSettings, int?>? validate = null)
     {
         EngineSettings settings;
         try
@@ -417,6 +427,11 @@ internal static class AdminCommands
         {
             await Console.Error.WriteLineAsync(e.Message);
             return Usage;
+        }
+
+        if (validate?.Invoke(settings) is int refused)
+        {
+            return refused;
         }
 
         if (settings.Admin is not { } admin)

@@ -32,7 +32,20 @@ internal static class RunCommand
                 return 2;
             }
 
-            using FileStream? held = DataDirectoryLock.TryAcquire(settings.DataDirectory);
+            FileStream? lockFile;
+            try
+            {
+                lockFile = DataDirectoryLock.TryAcquire(settings.DataDirectory);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                // Not a folder this process can create or write (a file of that name, a read-only mount, no permission).
+                await Console.Error.WriteLineAsync(new ConfigurationException([$"dataDirectory: '{Path.GetFullPath(settings.DataDirectory)}' "
+                    + $"cannot be used as the data directory ({e.GetType().Name}: {e.Message})"]).Message);
+                return 2;
+            }
+
+            using FileStream? held = lockFile;
             if (held is null)
             {
                 await Console.Error.WriteLineAsync($"Another engine is running on the data directory '{Path.GetFullPath(settings.DataDirectory)}' "
