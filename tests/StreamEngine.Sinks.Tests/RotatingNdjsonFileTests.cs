@@ -40,6 +40,45 @@ public sealed class RotatingNdjsonFileTests : IDisposable
     }
 
     [Fact]
+    public void ManyLinesBetweenFlushes_NoFileGrowsPastItsSize_AndEveryLineIsKeptInOrder()
+    {
+        // A busy sink appends many lines per flush: the size is held at each line, not only at the flush (a file grew to
+        // 5.8 times its limit under catch-up).
+        using (var output = new RotatingNdjsonFile(_dir, "sink.pas", new NdjsonRotation(1024, null), () => _now))
+        {
+            output.Open(0);
+            for (int n = 1; n <= 30; n++)
+            {
+                output.Append(Line(n));
+                _now = _now.AddMilliseconds(1);
+            }
+
+            output.Flush(durable: true);
+            Assert.True(output.Files().Count >= 8, string.Join(",", output.Files()));
+            Assert.All(output.Files(), f => Assert.InRange(new FileInfo(f).Length, 1, 1024));
+            Assert.Equal(output.Files().Sum(f => new FileInfo(f).Length), output.Position);
+        }
+
+        string[] lines = [.. Directory.GetFiles(_dir, "sink.pas.*.ndjson").Order(StringComparer.Ordinal).SelectMany(File.ReadAllLines)];
+        Assert.Equal(Enumerable.Range(1, 30).Select(n => $"streamengine:s#{n}"), lines.Select(l => NdjsonFileSink.ReadMetaSource(Encoding.UTF8.GetBytes(l))));
+    }
+
+    [Fact]
+    public void ALineLongerThanTheSize_GetsAFileOfItsOwn()
+    {
+        byte[] big = Encoding.UTF8.GetBytes($$"""{"resourceType":"Bundle","meta":{"source":"streamengine:s#2"},"pad":"{{new string('y', 3000)}}"}""");
+        using var output = new RotatingNdjsonFile(_dir, "sink.pas", new NdjsonRotation(1024, null), () => _now);
+        output.Open(0);
+        output.Append(Line(1));
+        _now = _now.AddMilliseconds(1);
+        output.Append(big);
+        _now = _now.AddMilliseconds(1);
+        output.Append(Line(3));
+        output.Flush(durable: true);
+        Assert.Equal([1, 1, 1], output.Files().Select(f => File.ReadAllLines(f).Length));
+    }
+
+    [Fact]
     public void RotatesByAge_RepairsATornLine_AndCountsAFileFromBeforeRotationFirst()
     {
         File.WriteAllBytes(Path.Combine(_dir, "sink.pas.ndjson"), [.. Line(1), (byte)'\n']); // written before rotation was on

@@ -3,13 +3,14 @@ using System.Globalization;
 namespace StreamEngine.Sinks.Ndjson;
 
 /// <summary>When an NDJSON output starts a new file.</summary>
-/// <param name="MaxBytes">A file that reaches this size is closed at the next flush (null: no size limit).</param>
+/// <param name="MaxBytes">No file grows past this size, unless one line is longer (null: no size limit).</param>
 /// <param name="MaxAge">A file older than this is closed at the next flush (null: no age limit).</param>
 public sealed record NdjsonRotation(long? MaxBytes, TimeSpan? MaxAge);
 
 /// <summary>
 /// An NDJSON output split into files that sort by time: <c>&lt;prefix&gt;.&lt;yyyyMMddTHHmmssfffZ&gt;.ndjson</c>. A file
-/// is closed (synced) and the next one started only at a flush, once it is over its size or age. Positions are
+/// is closed (synced) and the next one started before a line that would take it past its size, or at a flush once it
+/// is over its age. Positions are
 /// cumulative bytes over all the files in name order (closed files never change), so a sink's recorded position
 /// still names one place after any number of rotations, and after a crash every line written past it is found,
 /// in whichever file. A file from before rotation was turned on (<c>&lt;prefix&gt;.ndjson</c>) counts as the first.
@@ -108,8 +109,20 @@ public sealed class RotatingNdjsonFile : IDisposable
         return sources;
     }
 
-    /// <summary>Appends one line to the current file.</summary>
-    public void Append(ReadOnlySpan<byte> json) => (_current ?? throw new InvalidOperationException("Not open.")).Append(json);
+    /// <summary>
+    /// Appends one line to the current file, first starting the next file when the line would take the current one past
+    /// its size (a file holds at least one line, so only a line longer than the limit makes a file larger).
+    /// </summary>
+    public void Append(ReadOnlySpan<byte> json)
+    {
+        NdjsonFileSink current = _current ?? throw new InvalidOperationException("Not open.");
+        if (_rotation.MaxBytes is { } max && current.Position > 0 && current.Position + json.Length + 1 > max)
+        {
+            current = Rotate(current);
+        }
+
+        current.Append(json);
+    }
 
     /// <summary>Flushes the current file; then, if it is over its size or age, closes it and starts the next.</summary>
     public void Flush(bool durable)
@@ -118,13 +131,17 @@ public sealed class RotatingNdjsonFile : IDisposable
         current.Flush(durable);
         bool full = _rotation.MaxBytes is { } max && current.Position >= max;
         bool old = _rotation.MaxAge is { } age && current.Position > 0 && _clock() - _currentStarted >= age;
-        if (!full && !old)
+        if (full || old)
         {
-            return;
+            Rotate(current);
         }
+    }
 
+    // Closes the current file (synced: a closed file is complete on disk) and starts the next, its start recorded first.
+    private NdjsonFileSink Rotate(NdjsonFileSink current)
+    {
         long length = current.Position;
-        current.Dispose(); // synced: a closed file is complete on disk
+        current.Dispose();
         _closedBytes += length;
         string name = NewName();
         RecordStart(name, _closedBytes);
@@ -133,6 +150,7 @@ public sealed class RotatingNdjsonFile : IDisposable
         _current = next;
         _lastName = Path.GetFileName(next.FilePath);
         _currentStarted = _clock();
+        return next;
     }
 
     /// <inheritdoc />
