@@ -209,6 +209,33 @@ public sealed class ConnectionActorTests() : Akka.TestKit.Xunit2.TestKit(Pipelin
     }
 
     [Fact]
+    public async Task ASenderRepeatingABadFrame_GetsAnArEachTime_ButTheLogOneLineAtOnceAndOneSumWhenItLeaves()
+    {
+        var journal = CreateTestProbe();
+        IActorRef connection = Sys.ActorOf(ConnectionActor.Props(Listener, journal.Ref, new Hl7AckBuilder(DateTimeOffset.UtcNow), Hasher));
+        await EventFilter.Warning(contains: "frame rejected").ExpectOneAsync(async () =>
+        {
+            for (int i = 0; i < 50; i++)
+            {
+                connection.Tell(new InboundFrame(System.Text.Encoding.ASCII.GetBytes("not hl7 at all\r")));
+                Append append = journal.ExpectMsg<Append>();
+                journal.Reply(new Journaled(append.CorrelationId, i + 1));
+                Assert.Equal("AR", Ack(ExpectMsg<ByteString>()).Get("MSA-1")); // every one is still answered
+            }
+
+            await Task.CompletedTask;
+        });
+
+        await EventFilter.Warning(contains: "49 more frame(s) rejected on this connection (BadMsh x49)").ExpectOneAsync(async () =>
+        {
+            Watch(connection);
+            Sys.Stop(connection);
+            ExpectTerminated(connection);
+            await Task.CompletedTask;
+        });
+    }
+
+    [Fact]
     public async Task FrameWithAWriter_HasItsAckWrittenByTheCommit_Once_AndItsStreamWaitsForTheWrite()
     {
         var journal = CreateTestProbe();

@@ -54,6 +54,13 @@ public sealed class ConnectionActor : ReceiveActor, IWithTimers
     private readonly Queue<(long Correlation, PendingMessage Pending)> _answeredByJournal = new();
     private long _nextCorrelation;
 
+    // Rejected frames: the first of each reason is logged at once; the rest are counted and summed up in one line at most
+    // every RejectionSummaryEvery, and when the connection ends, so a sender repeating a bad frame cannot flood the log.
+    private static readonly long RejectionSummaryEvery = (long)TimeSpan.FromSeconds(10).TotalMilliseconds;
+    private readonly HashSet<string> _rejectionReasonsLogged = [];
+    private readonly SortedDictionary<string, int> _rejectionsUnlogged = new(StringComparer.Ordinal);
+    private long _rejectionsLoggedAt;
+
     // MLLP release 2's commit acknowledgements, framed: the same bytes for every frame, so made once.
     private static readonly ByteString CommitAck = ByteString.FromBytes(MllpFrame.CommitAck.ToArray());
     private static readonly ByteString CommitNak = ByteString.FromBytes(MllpFrame.CommitNak.ToArray());
@@ -77,6 +84,7 @@ public sealed class ConnectionActor : ReceiveActor, IWithTimers
         {
             // One periodic check per connection instead of a timer per message.
             ForgetAnswered();
+            SumUpRejections(force: false);
             long now = Environment.TickCount64;
             foreach (long correlation in _pending.Where(p => p.Value.Deadline <= now).Select(p => p.Key).ToList())
             {
@@ -125,6 +133,7 @@ public sealed class ConnectionActor : ReceiveActor, IWithTimers
     /// <inheritdoc />
     protected override void PostStop()
     {
+        SumUpRejections(force: true);
         // The connection is gone: release any stream still waiting on an answer.
         foreach (PendingMessage pending in _pending.Values)
         {
@@ -180,7 +189,7 @@ public sealed class ConnectionActor : ReceiveActor, IWithTimers
         IIngestEvent evt;
         if (rejectAs is not null)
         {
-            _log.Warning("Listener {0}: frame rejected ({1}); journaled for quarantine and answered AR", _listener.Id, rejectAs);
+            WarnRejected(rejectAs);
             evt = new FrameRejected(payload, receivedAt, rejectAs);
             pending.Error = new AckError(Hl7ErrorCode.SegmentSequenceError);
             pending.LooseControlId = Hl7AckBuilder.LooseControlId(payload);
@@ -200,7 +209,7 @@ public sealed class ConnectionActor : ReceiveActor, IWithTimers
             // could not be recognised, and no sink could deliver it idempotently.
             bool noControlId = message is not null && LacksControlId(issues);
             string reason = noControlId ? nameof(Hl7IssueCode.MissingControlId) : FirstError(issues);
-            _log.Warning("Listener {0}: frame rejected ({1}); journaled for quarantine and answered AR", _listener.Id, reason);
+            WarnRejected(reason);
             evt = new FrameRejected(payload, receivedAt, reason);
             // A frame that failed a later check (e.g. no MSH-9) still has a readable MSH: echo its control id.
             pending.Error = noControlId ? new AckError(Hl7ErrorCode.RequiredFieldMissing, "MSH", 1, 10) : AckError.From(issues);
@@ -321,6 +330,34 @@ public sealed class ConnectionActor : ReceiveActor, IWithTimers
         }
 
         return true;
+    }
+
+    private void WarnRejected(string reason)
+    {
+        if (_rejectionReasonsLogged.Add(reason))
+        {
+            _log.Warning("Listener {0}: frame rejected ({1}); journaled for quarantine and answered AR", _listener.Id, reason);
+            _rejectionsLoggedAt = Environment.TickCount64;
+            return;
+        }
+
+        _rejectionsUnlogged[reason] = _rejectionsUnlogged.GetValueOrDefault(reason) + 1;
+        SumUpRejections(force: false);
+    }
+
+    // One line for the rejections not logged one by one since the last such line.
+    private void SumUpRejections(bool force)
+    {
+        long now = Environment.TickCount64;
+        if (_rejectionsUnlogged.Count == 0 || (!force && now - _rejectionsLoggedAt < RejectionSummaryEvery))
+        {
+            return;
+        }
+
+        _log.Warning("Listener {0}: {1} more frame(s) rejected on this connection ({2}); each journaled for quarantine and answered AR",
+            _listener.Id, _rejectionsUnlogged.Values.Sum(), string.Join(", ", _rejectionsUnlogged.Select(r => $"{r.Key} x{r.Value}")));
+        _rejectionsUnlogged.Clear();
+        _rejectionsLoggedAt = now;
     }
 
     private static bool LacksControlId(IReadOnlyList<Hl7Issue> issues)
