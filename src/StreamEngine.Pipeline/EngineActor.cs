@@ -331,9 +331,18 @@ public sealed class EngineActor : ReceiveActor, IWithUnboundedStash, IWithTimers
             var streams = _journals.Select(async j =>
             {
                 ListenerSettings listener = _settings.Listeners.First(l => l.Id == j.Key);
-                ChildAnswer<long> highest = await AskChild<long>(j.Value, GetHighestSequenceNr.Instance, ChildTimeout);
-                long journaled = highest.Answered ? _lastJournaled[j.Value] = highest.Answer : _lastJournaled.GetValueOrDefault(j.Value);
-                return new StreamStatus(listener.Id, listener.PersistenceId, journaled) { State = highest.State };
+                ChildAnswer<IngestCounts> counts = await AskChild<IngestCounts>(j.Value, GetIngestCounts.Instance, ChildTimeout);
+                if (counts.Answered)
+                {
+                    _lastJournaled[j.Value] = counts.Answer!.HighestSequenceNr;
+                }
+
+                return new StreamStatus(listener.Id, listener.PersistenceId, _lastJournaled.GetValueOrDefault(j.Value))
+                {
+                    State = counts.State,
+                    ResendsAnswered = counts.Answer?.ResendsAnswered,
+                    ControlIdReuses = counts.Answer?.ControlIdReuses,
+                };
             }).ToList();
             var sinks = _sinks.Select(async s =>
             {

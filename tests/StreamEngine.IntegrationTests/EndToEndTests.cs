@@ -140,6 +140,26 @@ public sealed class EndToEndTests
     }
 
     [Fact]
+    public async Task Status_CountsResendsAnsweredAgain_AndControlIdsReusedWithNewContent()
+    {
+        using var folder = new TestFolder();
+        await folder.WriteConfigAsync(new { name = "it", port = 0 }, admin: new { port = 0 });
+        await using EngineProcess engine = await EngineProcess.StartAsync(folder.Path);
+        Assert.True(await engine.AwaitLogAsync("Admin endpoint ready"));
+        // L1, the same L1 again (a resend: the same ACK, no new event), then L1 with other content (a reused control id).
+        List<Hl7Message> acks = await Peers.SendAsync(engine.Port, [Peers.Adt("A01", "L1", "M1"), Peers.Adt("A01", "L1", "M1"), Peers.Adt("A08", "L1", "M1")]);
+        Assert.All(acks, a => Assert.Equal(("AA", "L1"), (a.Get("MSA-1"), a.Get("MSA-2"))));
+        string config = Path.Combine(folder.Path, "streamengine.json");
+
+        (int exit, string json) = await CliTests.RunAsync("status", "--json", "-c", config);
+        Assert.Equal(0, exit);
+        JsonElement stream = JsonDocument.Parse(json).RootElement.GetProperty("streams")[0];
+        Assert.Equal((2, 1, 1), (stream.GetProperty("journaled").GetInt64(), stream.GetProperty("resendsAnswered").GetInt64(), stream.GetProperty("controlIdReuses").GetInt64()));
+        (_, string text) = await CliTests.RunAsync("status", "-c", config);
+        Assert.Contains("2 journaled; since the journal started 1 resend(s) answered again, 1 control id(s) reused with new content", text, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task ADataDirectoryThatIsAFile_FailsAtStartUp_NamingTheKey()
     {
         using var folder = new TestFolder();

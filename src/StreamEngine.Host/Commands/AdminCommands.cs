@@ -60,7 +60,11 @@ internal static class AdminCommands
                 "recorded" => " (read from the store: as the engine last recorded it)",
                 _ => $" (journal {stream.State}: last known)",
             };
-            Console.WriteLine($"stream {stream.Stream}: {stream.Journaled} journaled{state}");
+            // Only when there is something to say: resends answered again and reused control ids since the journal started.
+            string since = stream is { ResendsAnswered: > 0 } or { ControlIdReuses: > 0 }
+                ? $"; since the journal started {stream.ResendsAnswered} resend(s) answered again, {stream.ControlIdReuses} control id(s) reused with new content"
+                : string.Empty;
+            Console.WriteLine($"stream {stream.Stream}: {stream.Journaled} journaled{since}{state}");
         }
 
         Console.WriteLine($"{"sink",-16} {"stream",-12} {"state",-12} {"received",9} {"delivered",9} {"filtered",9} {"quarant.",9} {"parked",9} {"in flight",9}");

@@ -23,6 +23,12 @@ public sealed record StreamStatus(string ListenerId, string Stream, long Journal
     /// <see cref="Journaled"/> is what it last said.
     /// </summary>
     public string State { get; init; } = "running";
+
+    /// <summary>Resends answered again without a new event (dedupe), since the engine started; null when read offline.</summary>
+    public long? ResendsAnswered { get; init; }
+
+    /// <summary>Control ids reused with different content (journaled as new), since the engine started; null offline.</summary>
+    public long? ControlIdReuses { get; init; }
 }
 
 /// <summary>

@@ -64,6 +64,7 @@ public sealed class IngestJournal : ReceivePersistentActor, IWithTimers
     private long _lastSnapshotIndexed;
     private long _deletedUpTo;
     private long _controlIdReuses;
+    private long _resendsAnswered;
 
     /// <summary>Creates the journal of one listener's stream.</summary>
     public IngestJournal(string persistenceId, string listenerId, IngestOptions options)
@@ -108,6 +109,7 @@ public sealed class IngestJournal : ReceivePersistentActor, IWithTimers
         });
         Command<Terminated>(t => _subscribers.RemoveAll(s => s.Subscriber.Equals(t.ActorRef)));
         Command<GetHighestSequenceNr>(_ => Sender.Tell(LastSequenceNr));
+        Command<GetIngestCounts>(_ => Sender.Tell(new IngestCounts(LastSequenceNr, _resendsAnswered, _controlIdReuses)));
         Command<IndexWritten>(OnIndexWritten);
         Command<IndexWriteFailed>(f =>
         {
@@ -261,6 +263,7 @@ public sealed class IngestJournal : ReceivePersistentActor, IWithTimers
             if (_dedupe.Find(key, content) is long known)
             {
                 StreamEngineTelemetry.Duplicates.Add(1, _listenerTag);
+                _resendsAnswered++;
                 if (known > 0)
                 {
                     Answer(replyTo, append, known, duplicate: true);
@@ -286,7 +289,7 @@ public sealed class IngestJournal : ReceivePersistentActor, IWithTimers
                 StreamEngineTelemetry.ControlIdReuses.Add(1, _listenerTag);
                 if (_controlIdReuses++ % 1000 == 0)
                 {
-                    _log.Warning("Ingest journal {0}: a control id was reused with different content ({1} so far); journaled as new messages",
+                    _log.Warning("Ingest journal {0}: a control id was reused with different content ({1} since the start; `status` counts them all); journaled as new messages",
                         PersistenceId, _controlIdReuses);
                 }
             }

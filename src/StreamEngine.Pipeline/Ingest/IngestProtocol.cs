@@ -50,5 +50,18 @@ public sealed record GetHighestSequenceNr
     public static GetHighestSequenceNr Instance { get; } = new();
 }
 
+/// <summary>Asks for <see cref="IngestCounts"/>.</summary>
+public sealed record GetIngestCounts
+{
+    /// <summary>The message.</summary>
+    public static GetIngestCounts Instance { get; } = new();
+}
+
+/// <summary>
+/// A stream's highest committed sequence number, and since the journal started: the resends answered again without a
+/// new event (dedupe) and the control ids reused with different content (journaled as new).
+/// </summary>
+public sealed record IngestCounts(long HighestSequenceNr, long ResendsAnswered, long ControlIdReuses);
+
 /// <summary>Retention: delete the journal's events up to and including this sequence number (never the highest).</summary>
 public sealed record DeleteUpTo(long SequenceNr);
