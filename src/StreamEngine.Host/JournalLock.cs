@@ -47,7 +47,7 @@ internal sealed class JournalLock : IAsyncDisposable
                 if (PostgresStore.TryLockJournal(_connectionString) is not { } again)
                 {
                     const string Taken = "Another engine took this PostgreSQL database's journal lock while this engine's connection to it was lost "
-                        + "(store.connectionString): two engines on one journal would overwrite each other's records; this one stops";
+                        + "(store.connectionString or connectionStringFile): two engines on one journal would overwrite each other's records; this one stops";
                     log.LogError(Taken);
                     exit.Fail(Taken);
                     return;

@@ -53,6 +53,17 @@ public sealed class SettingsLoaderTests : IDisposable
     }
 
     [Theory]
+    [InlineData("  \n", "store.connectionStringFile: file '{0}' is empty")]
+    [InlineData("not a connection string", "store.connectionStringFile: not a valid connection string")]
+    public void AConnectionStringFile_ThatIsEmptyOrNotOne_IsNamed(string content, string expected)
+    {
+        string file = Path.Combine(_dir, "pg.connection");
+        File.WriteAllText(file, content);
+        string errors = string.Join(" ", Errors($$"""{ "listeners": [ { "name": "a" } ], "store": { "provider": "postgresql", "connectionStringFile": "{{file}}" } }"""));
+        Assert.Contains(string.Format(System.Globalization.CultureInfo.InvariantCulture, expected, file), errors, StringComparison.Ordinal);
+    }
+
+    [Theory]
     [InlineData("""{ "provider": "postgresql" }""", "store.connectionString: required")]
     [InlineData("""{ "provider": "postgresql", "connectionString": "Host=db;Password=secret" }""", "store.connectionString: holds a password")]
     [InlineData("""{ "provider": "postgresql", "connectionStringFile": "/nonexistent/pg" }""", "store.connectionStringFile: file")]

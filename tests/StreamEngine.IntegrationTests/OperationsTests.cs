@@ -71,6 +71,9 @@ public sealed class OperationsTests
         stdout = await TraceAsync(config, "--control-id", "BAD2"); // the index is written a moment after the commit
         Assert.Contains("sink fhir: parked behind sequence 2", stdout, StringComparison.Ordinal);
 
+        (int noReason, _) = await CliTests.RunAsync("quarantine", "skip", id, "--reason", " ", "-c", config);
+        Assert.Equal(2, noReason); // a skip records why: a blank reason is a usage error, and nothing is skipped
+
         // Skip BAD1: BAD2 is released, fails the same way, and takes its place in quarantine.
         (exit, stdout) = await CliTests.RunAsync("quarantine", "skip", id, "--reason", "test patient from go-live", "-c", config);
         Assert.Equal(0, exit);

@@ -237,6 +237,7 @@ internal static class AdminCommands
         var reason = new Option<string>("--reason") { Description = "Why it is skipped (recorded).", Required = true };
         var skip = new Command("skip", "Give it up, recording why; then deliver what was parked behind it, in order.") { ConfigOption, id, reason };
         skip.SetAction(async (parse, ct) => BadId(parse.GetValue(id)!)
+            ?? (string.IsNullOrWhiteSpace(parse.GetValue(reason)) ? Fail("quarantine skip: --reason must say why (it is recorded)") : (int?)null)
             ?? await RunAsync(parse, client => ActAsync(client, $"quarantine/{Path(parse.GetValue(id)!)}/skip", new { reason = parse.GetValue(reason) }, ct)));
 
         return new Command("quarantine", "Messages a sink could not deliver: list, show, retry, skip.") { list, show, retry, skip };

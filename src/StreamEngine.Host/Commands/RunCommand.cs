@@ -95,7 +95,7 @@ internal static class RunCommand
             JournalLock? held = JournalLock.TryTake(PostgresStore.ConnectionString(settings.ConnectionString!, settings.Durability));
             if (held is null)
             {
-                refusal = "Another engine is running on this PostgreSQL database (it holds the journal's lock; store.connectionString): "
+                refusal = "Another engine is running on this PostgreSQL database (it holds the journal's lock; store.connectionString or connectionStringFile): "
                     + "two engines on one journal would overwrite each other's records; this one stops";
             }
 
@@ -103,7 +103,7 @@ internal static class RunCommand
         }
         catch (Exception e) when (e is Npgsql.NpgsqlException or System.Net.Sockets.SocketException or TimeoutException or InvalidOperationException)
         {
-            refusal = $"Cannot open the PostgreSQL store (store.connectionString): {e.GetType().Name}: {e.Message}";
+            refusal = $"Cannot open the PostgreSQL store (store.connectionString or connectionStringFile): {e.GetType().Name}: {e.Message}";
             return null;
         }
     }

@@ -387,6 +387,11 @@ public static partial class SettingsLoader
             }
 
             text = File.ReadAllText(file).Trim();
+            if (text.Length == 0)
+            {
+                errors.Add($"store.connectionStringFile: file '{file}' is empty");
+                return null;
+            }
         }
         else if (inFile && text is not null && text.Contains("password", StringComparison.OrdinalIgnoreCase))
         {
@@ -407,7 +412,7 @@ public static partial class SettingsLoader
         }
         catch (ArgumentException)
         {
-            errors.Add("store.connectionString: not a valid connection string (key=value;...)");
+            errors.Add($"{(store.ConnectionStringFile is null ? "store.connectionString" : "store.connectionStringFile")}: not a valid connection string (key=value;...)");
             return null;
         }
 
