@@ -9,7 +9,10 @@ namespace StreamEngine.Host;
 /// </summary>
 internal static class DataDirectoryLock
 {
-    /// <summary>The lock, held until disposed; null when another process holds it.</summary>
+    /// <summary>
+    /// The lock, held until disposed; null when another process holds it. Throws (<see cref="IOException"/>,
+    /// <see cref="UnauthorizedAccessException"/>) when the folder cannot be made or written: not a folder, read-only, full.
+    /// </summary>
     public static FileStream? TryAcquire(string dataDirectory)
     {
         string folder = Path.GetFullPath(dataDirectory);
@@ -20,6 +23,12 @@ internal static class DataDirectoryLock
         }
         catch (IOException)
         {
+            // Held by another engine, or a folder this process cannot write (a read-only mount gives the same exception
+            // type): a file of its own tells them apart, and throws for the second.
+            using (new FileStream(Path.Combine(folder, $".engine.probe.{Environment.ProcessId}"), FileMode.Create, FileAccess.Write, FileShare.None, 1, FileOptions.DeleteOnClose))
+            {
+            }
+
             return null;
         }
     }

@@ -72,21 +72,34 @@ public sealed class ConnectionActorTests() : Akka.TestKit.Xunit2.TestKit(Pipelin
     }
 
     [Theory]
-    [InlineData("2.3", "ERR-1.3", "ERR-1.4.1")]
-    [InlineData("2.5", "ERR-2.3", "ERR-3.1")]
-    public void NoControlId_IsJournaledForQuarantine_AndAnsweredArNamingMsh10(string version, string fieldPath, string codePath)
+    [InlineData("2.3", "", "AR", "ERR-1.3", "ERR-1.4.1")]
+    [InlineData("2.5", "", "AR", "ERR-2.3", "ERR-3.1")]
+    [InlineData("2.5", "|||NE|NE", "CR", "ERR-2.3", "ERR-3.1")] // enhanced mode: a commit reject, sent even under NE
+    public void NoControlId_IsJournaledForQuarantine_AndAnsweredArNamingMsh10(string version, string ackTypes, string code, string fieldPath, string codePath)
     {
         // Accepted, its ACK would carry an empty MSA-2 the sender cannot match, and every sink would quarantine it.
         var journal = CreateTestProbe();
         IActorRef connection = Sys.ActorOf(ConnectionActor.Props(Listener, journal.Ref, new Hl7AckBuilder(DateTimeOffset.UtcNow), Hasher));
-        connection.Tell(new InboundFrame(TestData.Message($@"MSH|^~\&|PAS|RX1|R|RX2|20260101||ADT^A01||P|{version}", "PID|1||X^^^RX1^MR")));
+        connection.Tell(new InboundFrame(TestData.Message($@"MSH|^~\&|PAS|RX1|R|RX2|20260101||ADT^A01| |P|{version}{ackTypes}", "PID|1||X^^^RX1^MR")));
         Append append = journal.ExpectMsg<Append>();
-        Assert.Equal("MissingControlId", Assert.IsType<FrameRejected>(append.Event).Reason);
+        Assert.Equal("MissingControlId", Assert.IsType<FrameRejected>(append.Event).Reason); // blank counts as missing
         journal.Reply(new Journaled(append.CorrelationId, 2));
         Hl7Message ack = Ack(ExpectMsg<ByteString>());
-        Assert.Equal("AR", ack.Get("MSA-1"));
+        Assert.Equal(code, ack.Get("MSA-1"));
         Assert.Equal(("R", "RX2", "PAS"), (ack.Get("MSH-3"), ack.Get("MSH-4"), ack.Get("MSH-5")));
         Assert.Equal(("10", "101"), (ack.Get(fieldPath), ack.Get(codePath))); // MSH-10, required field missing
+    }
+
+    [Fact]
+    public void NoControlId_AndARealError_IsRejectedForTheRealError()
+    {
+        var journal = CreateTestProbe();
+        IActorRef connection = Sys.ActorOf(ConnectionActor.Props(Listener, journal.Ref, new Hl7AckBuilder(DateTimeOffset.UtcNow), Hasher));
+        connection.Tell(new InboundFrame(TestData.Message(@"MSH|^~\&|PAS|RX1|R|RX2|20260101||||P|2.5", "PID|1||X")));
+        Append append = journal.ExpectMsg<Append>();
+        Assert.Equal("MissingMessageType", Assert.IsType<FrameRejected>(append.Event).Reason);
+        journal.Reply(new Journaled(append.CorrelationId, 3));
+        Assert.Equal("9", Ack(ExpectMsg<ByteString>()).Get("ERR-2.3")); // MSH-9: fixing MSH-10 alone would not do
     }
 
     [Fact]
@@ -226,13 +239,37 @@ public sealed class ConnectionActorTests() : Akka.TestKit.Xunit2.TestKit(Pipelin
             await Task.CompletedTask;
         });
 
-        await EventFilter.Warning(contains: "49 more frame(s) rejected on this connection (BadMsh x49)").ExpectOneAsync(async () =>
+        await EventFilter.Warning(contains: "49 (BadMsh x49) more frame(s) rejected since the last such line").ExpectOneAsync(async () =>
         {
             Watch(connection);
             Sys.Stop(connection);
             ExpectTerminated(connection);
             await Task.CompletedTask;
         });
+    }
+
+    [Fact]
+    public async Task ASenderOpeningANewConnectionForEachBadFrame_IsLoggedOnceForTheListener()
+    {
+        var journal = CreateTestProbe();
+        var rejections = new RejectionLog();
+        await EventFilter.Warning(contains: "rejected").ExpectOneAsync(async () =>
+        {
+            for (int i = 0; i < 5; i++)
+            {
+                IActorRef connection = Sys.ActorOf(ConnectionActor.Props(Listener, journal.Ref, new Hl7AckBuilder(DateTimeOffset.UtcNow), Hasher, rejections));
+                connection.Tell(new InboundFrame(System.Text.Encoding.ASCII.GetBytes("not hl7 at all\r")));
+                journal.Reply(new Journaled(journal.ExpectMsg<Append>().CorrelationId, i + 1));
+                Assert.Equal("AR", Ack(ExpectMsg<ByteString>()).Get("MSA-1"));
+                Watch(connection);
+                Sys.Stop(connection); // its end sums nothing up: the listener's log is not its own
+                ExpectTerminated(connection);
+            }
+
+            await Task.CompletedTask;
+        });
+
+        Assert.Equal("4 (BadMsh x4)", rejections.TakeSummary(force: true)); // what the listener logs, when due or at its stop
     }
 
     [Fact]

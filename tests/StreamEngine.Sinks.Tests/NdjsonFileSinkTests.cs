@@ -78,10 +78,11 @@ public sealed class NdjsonFileSinkTests : IDisposable
     }
 
     [Fact]
-    public void ALongRunWithoutAFlush_ReleasedInSteps_KeepsEveryLineWholeAndInOrder()
+    public void ALongRunWithoutAFlush_KeepsEveryLineWholeAndInOrder_ThroughTheStepsThatReleaseIt()
     {
         // A replay's file is flushed only at its end: past each 8 MiB step the writer flushes its buffer, asks the kernel
-        // to write the step back and drops the step before from the page cache. None of that may lose or reorder a byte.
+        // to write the step back and drops an older step from the page cache. None of that may lose or reorder a byte
+        // (whether pages were dropped is the kernel's business and is not checked here).
         string path = Path.Combine(_dir, "out.ndjson");
         string pad = new('x', 8_000);
         byte[] LongLine(int seq) => Encoding.UTF8.GetBytes($"{{\"resourceType\":\"Bundle\",\"meta\":{{\"source\":\"s#{seq}\"}},\"pad\":\"{pad}\"}}");

@@ -123,6 +123,12 @@ internal static class AdminCommands
         {
             string? id = parse.GetValue(controlId);
             string? patient = parse.GetValue(mrn);
+            if (id is not null && patient is not null)
+            {
+                await Console.Error.WriteLineAsync("trace: give --control-id or --mrn (one of them)");
+                return Usage;
+            }
+
             if (patient == "-")
             {
                 patient = (await Console.In.ReadLineAsync(ct))?.Trim();
@@ -412,7 +418,6 @@ internal static class AdminCommands
         return Ok;
     }
 
-    // Loads the configuration, connects to the admin endpoint and runs the action; offline runs when the engine is down.
     // A usage error: said on standard error.
     private static int Fail(string message)
     {
@@ -420,6 +425,7 @@ internal static class AdminCommands
         return Usage;
     }
 
+    // Loads the configuration, connects to the admin endpoint and runs the action; offline runs when the engine is down.
     private static async Task<int> RunAsync(ParseResult parse, Func<HttpClient, Task<int>> action, Func<EngineSettings, Task<int>>? offline = null,
         Func<EngineSettings, int?>? validate = null)
     {

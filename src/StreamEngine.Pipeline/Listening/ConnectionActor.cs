@@ -54,12 +54,10 @@ public sealed class ConnectionActor : ReceiveActor, IWithTimers
     private readonly Queue<(long Correlation, PendingMessage Pending)> _answeredByJournal = new();
     private long _nextCorrelation;
 
-    // Rejected frames: the first of each reason is logged at once; the rest are counted and summed up in one line at most
-    // every RejectionSummaryEvery, and when the connection ends, so a sender repeating a bad frame cannot flood the log.
-    private static readonly long RejectionSummaryEvery = (long)TimeSpan.FromSeconds(10).TotalMilliseconds;
-    private readonly HashSet<string> _rejectionReasonsLogged = [];
-    private readonly SortedDictionary<string, int> _rejectionsUnlogged = new(StringComparer.Ordinal);
-    private long _rejectionsLoggedAt;
+    // Rejected frames, for the log: the listener's (shared by its connections), or this connection's own when none is given,
+    // summed up when it ends.
+    private readonly RejectionLog _rejections;
+    private readonly bool _ownsRejections;
 
     // MLLP release 2's commit acknowledgements, framed: the same bytes for every frame, so made once.
     private static readonly ByteString CommitAck = ByteString.FromBytes(MllpFrame.CommitAck.ToArray());
@@ -69,8 +67,10 @@ public sealed class ConnectionActor : ReceiveActor, IWithTimers
     private static readonly Hl7ParseOptions BatchOptions = Hl7ParseOptions.Default with { MaxSegments = int.MaxValue };
 
     /// <summary>Creates the actor for one connection.</summary>
-    public ConnectionActor(ListenerSettings listener, IActorRef journal, Hl7AckBuilder acks, PatientKeyHasher hasher)
+    public ConnectionActor(ListenerSettings listener, IActorRef journal, Hl7AckBuilder acks, PatientKeyHasher hasher, RejectionLog? rejections = null)
     {
+        _rejections = rejections ?? new RejectionLog();
+        _ownsRejections = rejections is null;
         _hasher = hasher;
         _listener = listener;
         _journal = journal;
@@ -133,7 +133,7 @@ public sealed class ConnectionActor : ReceiveActor, IWithTimers
     /// <inheritdoc />
     protected override void PostStop()
     {
-        SumUpRejections(force: true);
+        SumUpRejections(force: _ownsRejections);
         // The connection is gone: release any stream still waiting on an answer.
         foreach (PendingMessage pending in _pending.Values)
         {
@@ -143,7 +143,11 @@ public sealed class ConnectionActor : ReceiveActor, IWithTimers
 
     /// <summary>Props for a connection actor.</summary>
     public static Props Props(ListenerSettings listener, IActorRef journal, Hl7AckBuilder acks, PatientKeyHasher hasher) =>
-        Akka.Actor.Props.Create(() => new ConnectionActor(listener, journal, acks, hasher));
+        Akka.Actor.Props.Create(() => new ConnectionActor(listener, journal, acks, hasher, null));
+
+    /// <summary>Props for a connection actor of a listener whose rejections are logged together.</summary>
+    public static Props Props(ListenerSettings listener, IActorRef journal, Hl7AckBuilder acks, PatientKeyHasher hasher, RejectionLog rejections) =>
+        Akka.Actor.Props.Create(() => new ConnectionActor(listener, journal, acks, hasher, rejections));
 
     private void OnFrame(InboundFrame frame)
     {
@@ -195,7 +199,7 @@ public sealed class ConnectionActor : ReceiveActor, IWithTimers
             pending.LooseControlId = Hl7AckBuilder.LooseControlId(payload);
         }
         else if (Hl7Parser.TryParse(payload, out Hl7Message? message, out IReadOnlyList<Hl7Issue> issues) && message is not null
-            && !LacksControlId(issues))
+            && !LacksControlId(message))
         {
             Hl7Segment msh = message.Msh;
             evt = new MessageReceived(payload, receivedAt, msh.Field(3).Component(1).ToString(), msh.Field(4).Component(1).ToString(),
@@ -207,7 +211,7 @@ public sealed class ConnectionActor : ReceiveActor, IWithTimers
         {
             // No MSH-10 is a parser warning, but not a message to take in: its ACK could not name it (MSA-2), a resend
             // could not be recognised, and no sink could deliver it idempotently.
-            bool noControlId = message is not null && LacksControlId(issues);
+            bool noControlId = message is not null && !issues.Any(i => i.IsError) && LacksControlId(message); // a real error wins
             string reason = noControlId ? nameof(Hl7IssueCode.MissingControlId) : FirstError(issues);
             WarnRejected(reason);
             evt = new FrameRejected(payload, receivedAt, reason);
@@ -291,7 +295,7 @@ public sealed class ConnectionActor : ReceiveActor, IWithTimers
         }
         else if (pending.Error is not null)
         {
-            code = "AR";
+            code = Hl7AckBuilder.Code(pending.Message, AckOutcome.Rejected); // AR, or CR in enhanced mode; whatever MSH-15 asked
             error = pending.Error;
         }
         else
@@ -334,44 +338,30 @@ public sealed class ConnectionActor : ReceiveActor, IWithTimers
 
     private void WarnRejected(string reason)
     {
-        if (_rejectionReasonsLogged.Add(reason))
+        if (_rejections.First(reason))
         {
             _log.Warning("Listener {0}: frame rejected ({1}); journaled for quarantine and answered AR", _listener.Id, reason);
-            _rejectionsLoggedAt = Environment.TickCount64;
             return;
         }
 
-        _rejectionsUnlogged[reason] = _rejectionsUnlogged.GetValueOrDefault(reason) + 1;
         SumUpRejections(force: false);
     }
 
-    // One line for the rejections not logged one by one since the last such line.
+    // One line for the rejections not logged one by one since the last such line, when one is due.
     private void SumUpRejections(bool force)
     {
-        long now = Environment.TickCount64;
-        if (_rejectionsUnlogged.Count == 0 || (!force && now - _rejectionsLoggedAt < RejectionSummaryEvery))
+        if (_rejections.TakeSummary(force) is { } summary)
         {
-            return;
+            LogRejectionSummary(_log, _listener.Id, summary);
         }
-
-        _log.Warning("Listener {0}: {1} more frame(s) rejected on this connection ({2}); each journaled for quarantine and answered AR",
-            _listener.Id, _rejectionsUnlogged.Values.Sum(), string.Join(", ", _rejectionsUnlogged.Select(r => $"{r.Key} x{r.Value}")));
-        _rejectionsUnlogged.Clear();
-        _rejectionsLoggedAt = now;
     }
 
-    private static bool LacksControlId(IReadOnlyList<Hl7Issue> issues)
-    {
-        foreach (Hl7Issue issue in issues)
-        {
-            if (issue.Code == Hl7IssueCode.MissingControlId)
-            {
-                return true;
-            }
-        }
+    /// <summary>Logs a <see cref="RejectionLog"/> summary (the listener logs its last one when it stops).</summary>
+    internal static void LogRejectionSummary(ILoggingAdapter log, string listenerId, string summary) =>
+        log.Warning("Listener {0}: {1} more frame(s) rejected since the last such line; each journaled for quarantine and answered AR", listenerId, summary);
 
-        return false;
-    }
+    // MSH-10 empty or blank (the parser reports an empty one as MissingControlId, a warning).
+    private static bool LacksControlId(Hl7Message message) => message.Msh.Field(10).Span.Trim((byte)' ').IsEmpty;
 
     private static string FirstError(IReadOnlyList<Hl7Issue> issues)
     {

@@ -61,6 +61,7 @@ public sealed class MllpListener : ReceiveActor, IWithUnboundedStash
     private EndPoint? _endpoint;
     private long _connections;
     private int _live;
+    private readonly RejectionLog _rejections = new();
 
     /// <summary>Creates a listener.</summary>
     public MllpListener(ListenerSettings settings, IActorRef journal, Hl7AckBuilder acks, PatientKeyHasher hasher)
@@ -171,6 +172,11 @@ public sealed class MllpListener : ReceiveActor, IWithUnboundedStash
     /// <inheritdoc />
     protected override void PostStop()
     {
+        if (_rejections.TakeSummary(force: true) is { } summary)
+        {
+            ConnectionActor.LogRejectionSummary(_log, _settings.Id, summary);
+        }
+
         _stopping.Cancel();
         _unbind?.Invoke();
         _stopping.Dispose();
@@ -310,7 +316,7 @@ public sealed class MllpListener : ReceiveActor, IWithUnboundedStash
     private Flow<ByteString, ByteString, NotUsed> ConnectionFlow(Func<ByteString, Task> write, TimeSpan writeLimit, StrongBox<Exception?> ended)
     {
         long number = ++_connections;
-        IActorRef connection = Context.ActorOf(ConnectionActor.Props(_settings, _journal, _acks, _hasher), $"connection-{number}");
+        IActorRef connection = Context.ActorOf(ConnectionActor.Props(_settings, _journal, _acks, _hasher, _rejections), $"connection-{number}");
         IActorRef self = Self;
         // The actor answers by CommitTimeout, and the answer's write gives up after writeLimit.
         TimeSpan answerLimit = _settings.CommitTimeout + writeLimit + TimeSpan.FromSeconds(10);

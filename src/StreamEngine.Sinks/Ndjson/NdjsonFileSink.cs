@@ -17,6 +17,7 @@ public sealed class NdjsonFileSink : IDisposable
     private FileStream? _stream;
     private long _released;
     private long _writebackEnd; // where the writeback this writer last asked for without an fsync ends
+    private long _writebackBefore; // where the one before it ended: released at the next step, so a slow disk has a step's time
 
     /// <summary>Creates a sink writing to <paramref name="path"/>; nothing is opened until <see cref="Open"/>.</summary>
     public NdjsonFileSink(string path)
@@ -94,7 +95,7 @@ public sealed class NdjsonFileSink : IDisposable
         FileStream stream = _stream ?? throw new InvalidOperationException("The sink is not open.");
         stream.Write(json);
         stream.WriteByte((byte)'\n');
-        if (stream.Position - Math.Max(_writebackEnd, _released) >= WritebackStep)
+        if (OperatingSystem.IsLinux() && stream.Position - Math.Max(_writebackEnd, _released) >= WritebackStep)
         {
             // A long run with no flush (a replay's file is flushed at its end): handed to the OS, then released in steps.
             stream.Flush(flushToDisk: false);
@@ -147,8 +148,8 @@ public sealed class NdjsonFileSink : IDisposable
 
     // Without an fsync (a replay's file until it ends, any file in `os` durability) the pages would pile up dirty in the
     // page cache: every WritebackStep of output, the writer asks the kernel to start writing the new step back (it
-    // does not wait), and releases the step it asked for last time, by now on disk, or left cached if not (the call only
-    // drops clean pages). Nothing about durability changes: no fsync is implied or skipped.
+    // does not wait), and releases the step it asked for two steps ago, by now on disk, or left cached if not (the call
+    // only drops clean pages). Nothing about durability changes: no fsync is implied or skipped.
     private void ReleaseWrittenBack(FileStream stream)
     {
         long written = stream.Position;
@@ -159,9 +160,10 @@ public sealed class NdjsonFileSink : IDisposable
 
         try
         {
-            ReleaseSynced(stream, _writebackEnd);
+            ReleaseSynced(stream, _writebackBefore);
             long from = Math.Max(_writebackEnd, _released);
             _ = SyncFileRange(stream.SafeFileHandle, from, written - from, SyncFileRangeWrite);
+            _writebackBefore = _writebackEnd;
             _writebackEnd = written;
         }
         catch (Exception e) when (e is EntryPointNotFoundException or DllNotFoundException)
@@ -192,6 +194,7 @@ public sealed class NdjsonFileSink : IDisposable
         try
         {
             stream.Flush(flushToDisk: true);
+            ReleaseSynced(stream, stream.Position); // a closed file (a rotation, a replay's end) leaves the page cache too
         }
         finally
         {
