@@ -134,7 +134,7 @@ internal static class AdminCommands
                 patient = (await Console.In.ReadLineAsync(ct))?.Trim();
             }
 
-            if ((id is null) == (patient is null))
+            if (id is null && patient is null)
             {
                 await Console.Error.WriteLineAsync("trace: give --control-id or --mrn (one of them)");
                 return Usage;

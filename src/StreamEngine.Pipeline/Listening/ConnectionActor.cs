@@ -54,10 +54,8 @@ public sealed class ConnectionActor : ReceiveActor, IWithTimers
     private readonly Queue<(long Correlation, PendingMessage Pending)> _answeredByJournal = new();
     private long _nextCorrelation;
 
-    // Rejected frames, for the log: the listener's (shared by its connections), or this connection's own when none is given,
-    // summed up when it ends.
+    // Rejected frames, for the log: the listener's, shared by its connections (the listener sums up the last when it stops).
     private readonly RejectionLog _rejections;
-    private readonly bool _ownsRejections;
 
     // MLLP release 2's commit acknowledgements, framed: the same bytes for every frame, so made once.
     private static readonly ByteString CommitAck = ByteString.FromBytes(MllpFrame.CommitAck.ToArray());
@@ -70,7 +68,6 @@ public sealed class ConnectionActor : ReceiveActor, IWithTimers
     public ConnectionActor(ListenerSettings listener, IActorRef journal, Hl7AckBuilder acks, PatientKeyHasher hasher, RejectionLog? rejections = null)
     {
         _rejections = rejections ?? new RejectionLog();
-        _ownsRejections = rejections is null;
         _hasher = hasher;
         _listener = listener;
         _journal = journal;
@@ -84,7 +81,7 @@ public sealed class ConnectionActor : ReceiveActor, IWithTimers
         {
             // One periodic check per connection instead of a timer per message.
             ForgetAnswered();
-            SumUpRejections(force: false);
+            SumUpRejections();
             long now = Environment.TickCount64;
             foreach (long correlation in _pending.Where(p => p.Value.Deadline <= now).Select(p => p.Key).ToList())
             {
@@ -133,7 +130,6 @@ public sealed class ConnectionActor : ReceiveActor, IWithTimers
     /// <inheritdoc />
     protected override void PostStop()
     {
-        SumUpRejections(force: _ownsRejections);
         // The connection is gone: release any stream still waiting on an answer.
         foreach (PendingMessage pending in _pending.Values)
         {
@@ -340,17 +336,17 @@ public sealed class ConnectionActor : ReceiveActor, IWithTimers
     {
         if (_rejections.First(reason))
         {
-            _log.Warning("Listener {0}: frame rejected ({1}); journaled for quarantine and answered AR", _listener.Id, reason);
+            _log.Warning("Listener {0}: frame rejected ({1}); journaled for quarantine and answered AR (CR in enhanced mode)", _listener.Id, reason);
             return;
         }
 
-        SumUpRejections(force: false);
+        SumUpRejections();
     }
 
     // One line for the rejections not logged one by one since the last such line, when one is due.
-    private void SumUpRejections(bool force)
+    private void SumUpRejections()
     {
-        if (_rejections.TakeSummary(force) is { } summary)
+        if (_rejections.TakeSummary(force: false) is { } summary)
         {
             LogRejectionSummary(_log, _listener.Id, summary);
         }
@@ -358,7 +354,7 @@ public sealed class ConnectionActor : ReceiveActor, IWithTimers
 
     /// <summary>Logs a <see cref="RejectionLog"/> summary (the listener logs its last one when it stops).</summary>
     internal static void LogRejectionSummary(ILoggingAdapter log, string listenerId, string summary) =>
-        log.Warning("Listener {0}: {1} more frame(s) rejected since the last such line; each journaled for quarantine and answered AR", listenerId, summary);
+        log.Warning("Listener {0}: {1} more frame(s) rejected since the last such line; each journaled for quarantine and answered", listenerId, summary);
 
     // MSH-10 empty or blank (the parser reports an empty one as MissingControlId, a warning).
     private static bool LacksControlId(Hl7Message message) => message.Msh.Field(10).Span.Trim((byte)' ').IsEmpty;

@@ -10,10 +10,9 @@ public sealed record NdjsonRotation(long? MaxBytes, TimeSpan? MaxAge);
 /// <summary>
 /// An NDJSON output split into files that sort by time: <c>&lt;prefix&gt;.&lt;yyyyMMddTHHmmssfffZ&gt;.ndjson</c>. A file
 /// is closed (synced) and the next one started before a line that would take it past its size, or at a flush once it
-/// is over its age. Positions are
-/// cumulative bytes over all the files in name order (closed files never change), so a sink's recorded position
-/// still names one place after any number of rotations, and after a crash every line written past it is found,
-/// in whichever file. A file from before rotation was turned on (<c>&lt;prefix&gt;.ndjson</c>) counts as the first.
+/// is over its age. Positions are cumulative bytes over all the files in name order (closed files never change), so a
+/// sink's recorded position still names one place after any number of rotations, and after a crash every line written
+/// past it is found, in whichever file. A file from before rotation was turned on (<c>&lt;prefix&gt;.ndjson</c>) counts as the first.
 /// <para>Each new file's starting position is recorded (synced) in <c>&lt;prefix&gt;.starts</c> before the file is made,
 /// so an operator may move older files away: the remaining files keep their positions. A file with no record (made
 /// before the record existed) starts where the one before it ends.</para>
