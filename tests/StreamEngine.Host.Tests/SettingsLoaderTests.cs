@@ -323,8 +323,8 @@ public sealed class SettingsLoaderTests : IDisposable
     {
         EngineSettings settings = Load("""{ "listeners": [ { "name": "a" } ], "sinks": [ { "name": "lake", "type": "ndjson", "rotate": { "maxBytes": "104857600", "maxAge": "01:00:00" } } ] }""");
         Assert.Equal(new StreamEngine.Sinks.Ndjson.NdjsonRotation(104857600, TimeSpan.FromHours(1)), settings.Sinks.Single().Rotation);
-        IReadOnlyList<string> errors = Errors("""{ "listeners": [ { "name": "a" } ], "sinks": [ { "name": "lake", "type": "ndjson", "rotate": { "maxBytes": "12" } }, { "name": "b", "type": "ndjson", "rotate": { "maxAge": "off" } } ] }""");
-        Assert.Contains(errors, e => e.StartsWith("sinks[0].rotate.maxBytes: '12'", StringComparison.Ordinal));
+        IReadOnlyList<string> errors = Errors("""{ "listeners": [ { "name": "a" } ], "sinks": [ { "name": "lake", "type": "ndjson", "rotate": { "maxBytes": "65535" } }, { "name": "b", "type": "ndjson", "rotate": { "maxAge": "off" } } ] }""");
+        Assert.Contains(errors, e => e.StartsWith("sinks[0].rotate.maxBytes: '65535' is not a size of at least 65536 bytes", StringComparison.Ordinal));
         Assert.Contains(errors, e => e.StartsWith("sinks[1].rotate: give maxBytes, maxAge or both", StringComparison.Ordinal));
     }
 

@@ -399,7 +399,7 @@ public sealed class FhirSinkTests
         await using EngineProcess restarted = await EngineProcess.StartAsync(folder.Path);
         (int _, string during) = await CliTests.RunAsync("quarantine", "list", "-c", config);
         Assert.Contains("(release under way: retried)", during, StringComparison.Ordinal);
-        (int again, string refused) = await CliTests.RunAsync("quarantine", "retry", "server/it/2", "-c", config);
+        (int again, _, string refused) = await CliTests.RunWithErrorsAsync("quarantine", "retry", "server/it/2", "-c", config);
         Assert.True(again != 0, refused);
         Assert.Contains("busy: the release of the quarantined message at sequence 2 is under way", refused, StringComparison.Ordinal);
         (await http.PostAsync("$delay?ms=0", null)).EnsureSuccessStatusCode();

@@ -53,8 +53,8 @@ public sealed class OperationsTests
         Assert.DoesNotContain("TESTER", stdout, StringComparison.Ordinal); // no content unless --raw
         (exit, stdout) = await CliTests.RunAsync("quarantine", "show", id, "-c", config);
         Assert.Equal(0, exit);
-        (exit, stdout) = await CliTests.RunAsync("quarantine", "show", "fhir/ops/99999", "-c", config);
-        Assert.Equal((1, true), (exit, stdout.Contains("no open quarantine fhir/ops/99999", StringComparison.Ordinal)));
+        (exit, stdout, string showError) = await CliTests.RunWithErrorsAsync("quarantine", "show", "fhir/ops/99999", "-c", config);
+        Assert.Equal((1, "", true), (exit, stdout, showError.Contains("no open quarantine fhir/ops/99999", StringComparison.Ordinal))); // words on stderr, not JSON
         (int badId, _, string badIdError) = await CliTests.RunWithErrorsAsync("quarantine", "show", "not an id", "-c", config);
         Assert.Equal((2, true), (badId, badIdError.Contains("is not a quarantine id", StringComparison.Ordinal)));
         (int both, _, string bothError) = await CliTests.RunWithErrorsAsync("replay", "--sink", "fhir", "--from-seq", "1", "--since", "2026-01-01T00:00Z", "-c", config);
@@ -192,8 +192,8 @@ public sealed class OperationsTests
         (exit, stdout) = await CliTests.RunAsync("quarantine", "show", "fhir/ops/4", "--raw", "-c", config);
         Assert.Equal(0, exit);
         Assert.Contains("|BAD2|", JsonDocument.Parse(stdout).RootElement.GetProperty("raw").GetString(), StringComparison.Ordinal);
-        (exit, _) = await CliTests.RunAsync("quarantine", "show", "fhir/ops/1", "-c", config);
-        Assert.Equal(1, exit); // G1 was delivered: no open quarantine
+        (exit, stdout, stderr) = await CliTests.RunWithErrorsAsync("quarantine", "show", "fhir/ops/1", "-c", config);
+        Assert.Equal((1, "", true, false), (exit, stdout, stderr.Contains("no open quarantine fhir/ops/1", StringComparison.Ordinal), stderr.Contains('{'))); // G1 was delivered: said in words
         (exit, _, stderr) = await CliTests.RunWithErrorsAsync("quarantine", "retry", "fhir/ops/4", "-c", config); // acts only through the engine
         Assert.Equal(3, exit);
         Assert.Contains("the engine is not running (admin.port is 0", stderr, StringComparison.Ordinal);

@@ -228,13 +228,16 @@ internal static class AdminCommands
         show.SetAction(async (parse, ct) => BadId(parse.GetValue(id)!) ?? await RunAsync(parse, async client =>
         {
             using HttpResponseMessage response = await client.GetAsync($"quarantine/{Path(parse.GetValue(id)!)}" + (parse.GetValue(raw) ? "?raw=true" : string.Empty), ct);
-            Console.WriteLine(await response.Content.ReadAsStringAsync(ct));
-            return response.IsSuccessStatusCode ? Ok : Refused;
-        }, offline: settings => RecordedAsync(settings, "quarantine show", state => state.ShowAsync(new ShowQuarantined(parse.GetValue(id)!, parse.GetValue(raw))), shown =>
-        {
-            Print(shown);
-            return shown is QuarantineActionResult { Ok: false } ? Refused : Ok;
-        }, ct)));
+            string text = await response.Content.ReadAsStringAsync(ct);
+            if (!response.IsSuccessStatusCode)
+            {
+                return Refusal(text); // an unknown or settled id: said in words, on standard error, as retry and skip do
+            }
+
+            Console.WriteLine(text);
+            return Ok;
+        }, offline: settings => RecordedAsync(settings, "quarantine show", state => state.ShowAsync(new ShowQuarantined(parse.GetValue(id)!, parse.GetValue(raw))),
+            shown => shown is QuarantineActionResult { Ok: false } refused ? Refusal(refused.Message) : Print(shown), ct)));
 
         var retry = new Command("retry", "Deliver it again (after a configuration fix), then what was parked behind it, in order.") { ConfigOption, id };
         retry.SetAction(async (parse, ct) => BadId(parse.GetValue(id)!)
@@ -384,17 +387,33 @@ internal static class AdminCommands
     {
         using HttpResponseMessage response = await client.PostAsJsonAsync(path, body ?? new { }, AdminServer.Json, ct);
         string text = await response.Content.ReadAsStringAsync(ct);
+        if (!response.IsSuccessStatusCode)
+        {
+            return Refusal(text);
+        }
+
+        Console.WriteLine(MessageOf(text));
+        return Ok;
+    }
+
+    // What the engine refused and why, on standard error (exit code 1).
+    private static int Refusal(string text)
+    {
+        Console.Error.WriteLine(MessageOf(text));
+        return Refused;
+    }
+
+    // The message of a quarantine action's answer, or the answer as it came when it is not one.
+    private static string MessageOf(string text)
+    {
         try
         {
-            QuarantineActionResult? result = JsonSerializer.Deserialize<QuarantineActionResult>(text, AdminServer.Json);
-            Console.WriteLine(result?.Message ?? text);
+            return JsonSerializer.Deserialize<QuarantineActionResult>(text, AdminServer.Json)?.Message ?? text;
         }
         catch (JsonException)
         {
-            Console.WriteLine(text);
+            return text;
         }
-
-        return response.IsSuccessStatusCode ? Ok : Refused;
     }
 
     private static string Path(string id) => string.Join('/', id.Split('/').Select(Uri.EscapeDataString));

@@ -883,6 +883,8 @@ public static partial class SettingsLoader
         };
     }
 
+    private const long MinRotateBytes = 64 * 1024;
+
     // sinks[].rotate (ndjson): a new file once the current one reaches maxBytes or maxAge.
     private static StreamEngine.Sinks.Ndjson.NdjsonRotation? Rotation(List<string> errors, string key, string type, RotateOptions? r)
     {
@@ -900,9 +902,11 @@ public static partial class SettingsLoader
         long? maxBytes = null;
         if (r.MaxBytes is { } b)
         {
-            if (!long.TryParse(b, NumberStyles.None, CultureInfo.InvariantCulture, out long bytes) || bytes < 1024)
+            // Each file is fsynced when the next starts (and its start recorded): a size under a few bundles would make one
+            // file, and two fsyncs, per message.
+            if (!long.TryParse(b, NumberStyles.None, CultureInfo.InvariantCulture, out long bytes) || bytes < MinRotateBytes)
             {
-                errors.Add($"{key}.rotate.maxBytes: '{b}' is not a size of at least 1024 bytes");
+                errors.Add($"{key}.rotate.maxBytes: '{b}' is not a size of at least {MinRotateBytes} bytes (64 KiB)");
             }
             else
             {
