@@ -107,6 +107,20 @@ public sealed class ConsentTests
         Assert.True(exit == 0, stderr);
         Assert.DoesNotContain("not-a-number", engine.Logs, StringComparison.Ordinal);
         Assert.Equal(0, await engine.StopAsync());
+
+        // With the engine stopped, trace reads the list as it is now to tell the research sink's settled messages apart:
+        // one it cannot read leaves them unclaimed (it said "delivered" for a withheld patient), a good one says withheld.
+        string config = Path.Combine(folder.Path, "streamengine.json");
+        (exit, string traced, stderr) = await CliTests.RunWithErrorsAsync("trace", "--control-id", "OPTED-1", "-c", config);
+        Assert.True(exit == 0, stderr);
+        Assert.Contains("  sink research: delivered or filtered\n", traced.ReplaceLineEndings("\n"), StringComparison.Ordinal);
+        Assert.Contains("the national data opt-out list cannot be read now (consent.optOutFile: line 3 is not a valid NHS number", stderr, StringComparison.Ordinal);
+        await File.WriteAllTextAsync(optOut, "943 476 5919\n");
+        (exit, traced, stderr) = await CliTests.RunWithErrorsAsync("trace", "--control-id", "OPTED-1", "-c", config);
+        Assert.True(exit == 0, stderr);
+        Assert.Contains("  sink research: filtered: NationalDataOptOut\n", traced.ReplaceLineEndings("\n"), StringComparison.Ordinal);
+        Assert.Contains("  sink care: delivered\n", traced.ReplaceLineEndings("\n"), StringComparison.Ordinal);
+        Assert.DoesNotContain("opt-out list", stderr, StringComparison.Ordinal);
     }
 
     private const string MinimisationTag = "\"system\":\"https://streamengine.dev/fhir/CodeSystem/minimisation-policy\",\"version\":\"1\",\"code\":\"secondary-use\"";

@@ -175,20 +175,25 @@ public sealed class EndToEndTests
         Assert.DoesNotContain("Unhandled exception", stderr, StringComparison.Ordinal);
     }
 
-    [Fact]
-    public async Task AListenerWhosePortIsTaken_StopsTheEngine_NamingTheKey()
+    [Theory]
+    [InlineData("listeners[0].port")]
+    [InlineData("admin.port")]
+    public async Task APortThatIsTaken_StopsTheEngine_NamingTheKey(string key)
     {
         using var holder = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
         holder.Start();
         int taken = ((System.Net.IPEndPoint)holder.LocalEndpoint).Port;
         using var folder = new TestFolder();
-        await folder.WriteConfigAsync(new { name = "it", port = taken });
+        bool admin = key == "admin.port";
+        await folder.WriteConfigAsync(new { name = "it", port = admin ? 0 : taken }, admin: admin ? new { port = taken } : null);
 
-        // Exits by itself (RunWithErrorsAsync waits at most 60 s), non-zero, instead of running on deaf to that feed.
+        // Exits by itself (RunWithErrorsAsync waits at most 60 s), non-zero, instead of running on deaf to that feed (or
+        // unreachable by the CLI), and says why in one line rather than with an unhandled exception's stack trace.
         (int exit, _, string stderr) = await CliTests.RunWithErrorsAsync("run", "--config", Path.Combine(folder.Path, "streamengine.json"));
 
         Assert.Equal(1, exit);
-        Assert.Contains($"cannot listen on 127.0.0.1:{taken}: AddressAlreadyInUse (listeners[0].port)", stderr, StringComparison.Ordinal);
+        Assert.Contains($"cannot listen on 127.0.0.1:{taken}: AddressAlreadyInUse ({key})", stderr, StringComparison.Ordinal);
+        Assert.DoesNotContain("Unhandled exception", stderr, StringComparison.Ordinal);
     }
 
     [Fact]

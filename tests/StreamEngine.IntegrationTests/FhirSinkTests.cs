@@ -273,8 +273,10 @@ public sealed class FhirSinkTests
         Assert.Equal(0, await restarted.StopAsync());
     }
 
-    [SkippableFact]
-    public async Task KilledMidReplay_TheReplayRunsAgainAfterTheRestart_AndTheServerEndsInTheCurrentState()
+    [SkippableTheory]
+    [InlineData(true)] // the engine killed mid-replay: the replay runs again after the restart
+    [InlineData(false)] // the server down mid-replay past the sink's retries: the sink restarts and runs it again
+    public async Task CutShortMidReplay_TheReplayRunsAgain_AndTheServerEndsInTheCurrentState(bool kill)
     {
         (PeerProcess server, HttpClient http) = await FhirServerTests.StartServerAsync();
         await using PeerProcess serverLifetime = server;
@@ -299,7 +301,8 @@ public sealed class FhirSinkTests
         Dictionary<string, int> Latest(List<string> accepted) => accepted.GroupBy(id => id[..4])
             .ToDictionary(g => g.Key, g => int.Parse(g.Last()[5..], System.Globalization.CultureInfo.InvariantCulture));
 
-        await using (EngineProcess engine = await EngineProcess.StartAsync(folder.Path))
+        EngineProcess engine = await EngineProcess.StartAsync(folder.Path);
+        try
         {
             Assert.All(await Peers.SendAsync(engine.Port, messages), a => Assert.Equal("AA", a.Get("MSA-1")));
             while ((await AcceptedAsync()).Distinct().Count() < messages.Count)
@@ -308,34 +311,49 @@ public sealed class FhirSinkTests
             }
 
             (await http.PostAsync("$delay?ms=20", null)).EnsureSuccessStatusCode();
-            Task<(int ExitCode, string Stdout)> replay = CliTests.RunAsync("replay", "--sink", "server", "--from-seq", "1", "-c", config);
+            Task<(int ExitCode, string Stdout, string Stderr)> replay = CliTests.RunWithErrorsAsync("replay", "--sink", "server", "--from-seq", "1", "-c", config);
             while ((await AcceptedAsync()).Count < messages.Count + 30)
             {
-                await Task.Delay(5); // a probe of the server: the kill lands mid-replay
+                await Task.Delay(5); // a probe of the server: the cut lands mid-replay
             }
 
-            await engine.KillAsync();
-            await replay; // answered with the engine gone
-        }
-
-        // Cut short, the replay left some patients with an older message applied last.
-        Assert.Contains(Latest(await AcceptedAsync()), p => p.Value != newest[p.Key]);
-
-        await using EngineProcess restarted = await EngineProcess.StartAsync(folder.Path);
-        for (DateTime deadline = DateTime.UtcNow.AddMinutes(2); ;)
-        {
-            Dictionary<string, int> latest = Latest(await AcceptedAsync());
-            if (latest.All(p => p.Value == newest[p.Key]) && restarted.Logs.Contains("run again after a restart", StringComparison.Ordinal))
+            if (kill)
             {
-                break;
+                await engine.KillAsync();
+                await replay; // answered with the engine gone
+                Assert.Contains(Latest(await AcceptedAsync()), p => p.Value != newest[p.Key]); // some patients left older
+                await engine.DisposeAsync();
+                engine = await EngineProcess.StartAsync(folder.Path);
+            }
+            else
+            {
+                (await http.PostAsync("$outage?mode=503", null)).EnsureSuccessStatusCode();
+                (int exit, _, string answer) = await replay; // answered when the sink gives up on the server and restarts
+                Assert.True(exit == 1 && answer.Contains("runs the replay again from its start", StringComparison.Ordinal), $"exit {exit}: {answer}");
+                // Cut short, the replay left some patients with an older message applied last.
+                Assert.Contains(Latest(await AcceptedAsync()), p => p.Value != newest[p.Key]);
+                (await http.PostAsync("$outage?mode=off", null)).EnsureSuccessStatusCode();
             }
 
-            Assert.True(DateTime.UtcNow < deadline, "the server was not brought back to the current state:\n" + restarted.Logs);
-            await Task.Delay(100); // a probe of the server
-        }
+            for (DateTime deadline = DateTime.UtcNow.AddMinutes(2); ;)
+            {
+                Dictionary<string, int> latest = Latest(await AcceptedAsync());
+                if (latest.All(p => p.Value == newest[p.Key]) && engine.Logs.Contains("run again after a restart", StringComparison.Ordinal))
+                {
+                    break;
+                }
 
-        Assert.Contains("was cut short by a stop; it runs again from its start", restarted.Logs, StringComparison.Ordinal);
-        Assert.Equal(0, await restarted.StopAsync());
+                Assert.True(DateTime.UtcNow < deadline, "the server was not brought back to the current state:\n" + engine.Logs);
+                await Task.Delay(100); // a probe of the server
+            }
+
+            Assert.Contains("was cut short; it runs again from its start", engine.Logs, StringComparison.Ordinal);
+            Assert.Equal(0, await engine.StopAsync());
+        }
+        finally
+        {
+            await engine.DisposeAsync();
+        }
     }
 
     [SkippableFact]

@@ -57,6 +57,20 @@ public sealed class GatedTarget : IDeliveryTarget
 
     public void Fix() => _broken.Clear();
 
+    private readonly ConcurrentDictionary<string, bool> _failOnce = new();
+
+    /// <summary>The next delivery of this control id fails as a server down past its retries or an unwritable file does
+    /// (an exception, not a quarantine result), once.</summary>
+    public void FailOnce(string controlId) => _failOnce[controlId] = true;
+
+    private void FailIfTold(string controlId)
+    {
+        if (_failOnce.TryRemove(controlId, out _))
+        {
+            throw new IOException("unavailable");
+        }
+    }
+
     public void Hold(string controlId) => _gates[controlId] = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
 
     public void Release(string controlId) => _gates[controlId].TrySetResult();
@@ -119,6 +133,7 @@ public sealed class GatedTarget : IDeliveryTarget
         bool broken = _broken.ContainsKey(id);
         if (DeliversWhilePreparing && !broken)
         {
+            FailIfTold(id);
             lock (_lock)
             {
                 _written.Add(id); // as a FHIR server gets its request: delivered before the result reaches the actor
@@ -139,6 +154,7 @@ public sealed class GatedTarget : IDeliveryTarget
         {
             string id = System.Text.Encoding.ASCII.GetString(prepared.Payload.Span);
             BeforeWrite?.Invoke(id);
+            FailIfTold(id);
             lock (_lock)
             {
                 if (id == _crashBefore)

@@ -87,6 +87,35 @@ public sealed class LaneTests() : SinkActorHarness("l")
         Assert.Equal(["B1", "B2"], replayed.Where(id => id[0] == 'B'));
     }
 
+    [Theory]
+    [InlineData(true, false)] // a FHIR server down past its retries: the request fails while preparing
+    [InlineData(false, true)] // a file that cannot be written for a moment: the write fails
+    public async Task AReplayCutShortByAFailureARetryMayCure_RunsAgainFromItsStart_AndLeavesEveryPatientCurrent(bool deliversWhilePreparing, bool preparesAhead)
+    {
+        // Ending the replay there, with the failure counted, left P1 with its older message applied last and nothing to run
+        // the rest: the sink restarts instead (as live work does) and runs the replay again once it has caught up.
+        var target = new GatedTarget { DeliversWhilePreparing = deliversWhilePreparing, RecordsEachDelivery = deliversWhilePreparing, PreparesAhead = preparesAhead };
+        IActorRef sink = StartSink(target);
+        Kit.ExpectMsg<SinkReady>(TimeSpan.FromSeconds(30));
+        Send("A1", "P1");
+        Send("B1", "P2");
+        Send("A2", "P1");
+        await AwaitStatusAsync(sink, status => Assert.Equal(3L, status.Persisted)); // live work recorded: not sent again after the restart
+
+        target.FailOnce("A2");
+        ReplayResult cut = await sink.Ask<ReplayResult>(new ReplayRequest("r1", 1, null, null, false, null, false), TimeSpan.FromSeconds(30));
+
+        Assert.Contains("it runs the replay again from its start once it has restarted", cut.Error, StringComparison.Ordinal);
+        await Kit.AwaitAssertAsync(async () =>
+        {
+            Assert.Equal(2, target.Written.Count(id => id == "A2")); // the second run delivered it
+            Assert.Equal("live", (await StatusOf(sink)).State); // and ended
+        }, TimeSpan.FromSeconds(30));
+        List<string> written = target.Written;
+        Assert.Equal("A2", written.Last(id => id[0] == 'A')); // P1 ends at its newest message, not the older one re-applied
+        Assert.Equal(["A1", "A2", "B1"], written.TakeLast(3).Order()); // the second run went from the start
+    }
+
     [Fact]
     public async Task AReplayToAFile_PreparesOnePatientsMessagesAtOnce_AndWritesThemInJournalOrder()
     {

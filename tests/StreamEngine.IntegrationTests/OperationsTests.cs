@@ -115,16 +115,20 @@ public sealed class OperationsTests
         string allFile = Directory.GetFiles(Path.Combine(folder.Out, "replays"), "*.ndjson", SearchOption.AllDirectories).Single(f => f != replayFile);
         Assert.Equal(["G2", "G3"], (await File.ReadAllLinesAsync(allFile)).Select(l => TestFolder.ControlId(JsonDocument.Parse(l))).Order());
 
-        // An unknown sink or stream, and a start that is no sequence number, are answered by name.
+        // An unknown sink or stream, a start that is no sequence number and a rate that is no rate are usage errors (exit
+        // 2), answered by name before anything is asked of the engine.
         (exit, _, string stderr) = await CliTests.RunWithErrorsAsync("replay", "--sink", "nosuch", "--from-seq", "1", "-c", config);
-        Assert.NotEqual(0, exit);
-        Assert.Contains("replay: 404 no sink 'nosuch'", stderr, StringComparison.Ordinal);
+        Assert.Equal((2, true), (exit, stderr.Contains("replay: no sink 'nosuch' in this configuration (sinks: fhir)", StringComparison.Ordinal)));
         (exit, _, stderr) = await CliTests.RunWithErrorsAsync("replay", "--sink", "fhir", "--stream", "nosuch", "--from-seq", "1", "--dry-run", "-c", config);
-        Assert.NotEqual(0, exit);
-        Assert.Contains("no sink 'fhir' on stream 'nosuch'", stderr, StringComparison.Ordinal);
-        (exit, _, stderr) = await CliTests.RunWithErrorsAsync("replay", "--sink", "fhir", "--from-seq", "-5", "--dry-run", "-c", config);
-        Assert.NotEqual(0, exit);
-        Assert.Contains("fromSeq: -5 is not a journal sequence number", stderr, StringComparison.Ordinal);
+        Assert.Equal((2, true), (exit, stderr.Contains("replay: no stream 'nosuch' in this configuration (listeners: ops)", StringComparison.Ordinal)));
+        foreach (string start in new[] { "-5", "0" })
+        {
+            (exit, _, stderr) = await CliTests.RunWithErrorsAsync("replay", "--sink", "fhir", "--from-seq", start, "--dry-run", "-c", config);
+            Assert.Equal((2, true), (exit, stderr.Contains($"replay: --from-seq {start} is not a journal sequence number", StringComparison.Ordinal)));
+        }
+
+        (exit, _, stderr) = await CliTests.RunWithErrorsAsync("replay", "--sink", "fhir", "--from-seq", "1", "--rate", "0", "-c", config);
+        Assert.Equal((2, true), (exit, stderr.Contains("replay: --rate 0 is not a positive number of messages a second", StringComparison.Ordinal)));
 
         // --failed-only retries every open quarantine: BAD2 fails again, and so does a frame with no MSH (answered AR,
         // quarantined as rejected), which is counted rather than left out.

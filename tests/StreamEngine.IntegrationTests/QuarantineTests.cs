@@ -38,6 +38,26 @@ public class QuarantineTests : SinkActorHarness
     }
 
     [Fact]
+    public async Task AFailedOnlyReplay_WhoseQuarantinedMessageFailsAgain_CountsWhatIsParkedBehindItAsHeldBack()
+    {
+        IActorRef sink = StartSink();
+        Kit.ExpectMsg<SinkReady>(TimeSpan.FromSeconds(30));
+        _target.Break("A1", "C1");
+        Send("A1", "P1"); // poison, and fails again in the replay
+        Send("A2", "P1"); // parked behind A1
+        Send("A3", "P1"); // parked behind A1
+        Send("C1", "P3"); // poison, nothing parked
+        Send("B1", "P2");
+        await SettledStatusAsync(sink, 5);
+
+        ReplayResult result = await sink.Ask<ReplayResult>(new ReplayRequest("r1", null, null, null, true, null, false), TimeSpan.FromSeconds(30));
+
+        // Every matched message is in the counts: A2 and A3 were neither delivered nor tried (it counted 2 of 4 failed).
+        Assert.Equal((4L, 0L, 4L, 2L), (result.Messages, result.Delivered, result.Failed, result.HeldBehind));
+        Assert.Equal(["B1"], _target.Written);
+    }
+
+    [Fact]
     public async Task Poison_BlocksOnlyItsPatient_RetryAfterAFix_DeliversItAndWhatWasParked_InOrder()
     {
         IActorRef sink = StartSink();

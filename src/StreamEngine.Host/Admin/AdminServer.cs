@@ -23,7 +23,7 @@ namespace StreamEngine.Host.Admin;
 /// actor; the journal keeps its single writer. Answers carry no message content, except a quarantined message's
 /// raw text when asked for explicitly.
 /// </summary>
-internal sealed partial class AdminServer(EngineSettings settings, IRequiredActor<EngineActor> engine, ILogger<AdminServer> logger) : IHostedService
+internal sealed partial class AdminServer(EngineSettings settings, IRequiredActor<EngineActor> engine, EngineExit exit, ILogger<AdminServer> logger) : IHostedService
 {
     /// <summary>JSON of the admin API (and of the CLI that reads it).</summary>
     public static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web)
@@ -133,7 +133,26 @@ internal sealed partial class AdminServer(EngineSettings settings, IRequiredActo
             }
         });
 
-        await app.StartAsync(cancellationToken);
+        try
+        {
+            await app.StartAsync(cancellationToken);
+        }
+        catch (IOException e)
+        {
+            // The port is taken (another engine, another program) or the address is not this machine's: the engine
+            // stops, as for a listener's port, naming the key rather than ending in an unhandled exception.
+            await app.DisposeAsync();
+            Exception? cause = e;
+            while (cause is not null and not System.Net.Sockets.SocketException)
+            {
+                cause = cause.InnerException;
+            }
+
+            exit.Fail($"The admin endpoint cannot listen on {admin.Host}:{admin.Port}: "
+                + $"{(cause is System.Net.Sockets.SocketException socket ? socket.SocketErrorCode.ToString() : e.GetType().Name)} (admin.port)");
+            return;
+        }
+
         _app = app;
         string address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
         // Where it listens (port 0 picks a free one), for the CLI on this machine.

@@ -142,8 +142,10 @@ internal sealed class RecordedState : IAsyncDisposable
             List<long> seqs = [.. stream.Select(e => e.SequenceNr)];
             foreach ((ListenerSettings listener, SinkSettings sink) in Sinks(null).Where(p => p.Listener.PersistenceId == stream.Key))
             {
-                // Settled messages are read from the journal and told delivered or filtered as the sink's settings say.
-                using var classifier = new SinkClassifier(sink, _settings, _mapper ??= new StreamEngine.Fhir.MessageMapper(_settings.MappingProfile));
+                // Settled messages are read from the journal and told delivered or filtered as the sink's settings say; at
+                // a secondary-use sink only with the opt-out list (else "delivered or filtered": its withheld are unknown).
+                using SinkClassifier? classifier = sink.Purpose == SinkPurpose.SecondaryUse && _settings.OptOut is null ? null
+                    : new SinkClassifier(sink, _settings, _mapper ??= new StreamEngine.Fhir.MessageMapper(_settings.MappingProfile));
                 outcomes[(stream.Key, sink.Id)] = (await AskSinkAsync<TraceAnswer>(listener, sink, new TraceRequest(seqs), classifier)).Outcomes;
             }
         }

@@ -151,9 +151,28 @@ internal static class AdminCommands
             {
                 TraceResult result = (await client.GetFromJsonAsync<TraceResult>("trace?" + string.Join('&', query), AdminServer.Json, ct))!;
                 return PrintTrace(result, parse.GetValue(JsonOption));
-            }, offline: settings => TraceOfflineAsync(settings, id, patient, from, parse.GetValue(JsonOption), ct));
+            }, offline: settings => TraceOfflineAsync(WithOptOut(settings, parse), id, patient, from, parse.GetValue(JsonOption), ct));
         });
         return command;
+    }
+
+    // A stopped engine's trace tells a secondary-use sink's settled messages delivered or withheld by the opt-out list as it
+    // is now, as the running engine's does: read here (the other commands never read it). One that cannot be read leaves
+    // them "delivered or filtered", rather than claim a withheld patient's messages were delivered.
+    private static EngineSettings WithOptOut(EngineSettings settings, ParseResult parse)
+    {
+        if (!settings.Sinks.Any(s => s.Purpose == SinkPurpose.SecondaryUse))
+        {
+            return settings;
+        }
+
+        StreamEngine.Policy.OptOutList? list = SettingsLoader.ReadOptOut(SettingsLoader.BuildConfiguration(parse.GetValue(ConfigOption)!), out string? problem);
+        if (problem is not null)
+        {
+            Console.Error.WriteLine($"trace: note: the national data opt-out list cannot be read now ({problem}): a secondary-use sink's settled messages are shown as delivered or filtered");
+        }
+
+        return settings with { OptOut = list };
     }
 
     private static async Task<int> TraceOfflineAsync(EngineSettings settings, string? controlId, string? mrn, DateTimeOffset? since, bool json, CancellationToken ct)
@@ -306,7 +325,23 @@ internal static class AdminCommands
                 return Usage;
             }
 
-            return await RunAsync(parse, async client =>
+            if (parse.GetValue(fromSeq) is < 1 and long start)
+            {
+                return Fail($"replay: --from-seq {start} is not a journal sequence number (they start at 1)");
+            }
+
+            if (parse.GetValue(rate) is double cap && !(cap > 0 && double.IsFinite(cap)))
+            {
+                return Fail($"replay: --rate {cap.ToString(CultureInfo.InvariantCulture)} is not a positive number of messages a second");
+            }
+
+            string sinkId = parse.GetValue(sink)!;
+            string? streamId = parse.GetValue(stream);
+            return await RunAsync(parse, validate: settings => settings.Sinks.All(s => s.Id != sinkId)
+                ? Fail($"replay: no sink '{sinkId}' in this configuration (sinks: {string.Join(", ", settings.Sinks.Select(s => s.Id))})")
+                : streamId is not null && settings.Listeners.All(l => l.Id != streamId)
+                    ? Fail($"replay: no stream '{streamId}' in this configuration (listeners: {string.Join(", ", settings.Listeners.Select(l => l.Id))})")
+                    : null, action: async client =>
             {
                 client.Timeout = Timeout.InfiniteTimeSpan;
                 using HttpResponseMessage response = await client.PostAsJsonAsync("replay", new

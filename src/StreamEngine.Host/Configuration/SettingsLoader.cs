@@ -925,6 +925,28 @@ public static partial class SettingsLoader
     }
 
     // The national data opt-out list, from a file or a folder of Consent resources; required when a sink is secondary-use.
+    /// <summary>
+    /// The national data opt-out list the configuration names, read now, for a command that reads a stopped engine's
+    /// record (<c>trace</c> tells a secondary-use sink's settled messages delivered or withheld by it). Null, with the
+    /// problem said, when it cannot be read: the command still answers, without claiming either.
+    /// </summary>
+    public static StreamEngine.Policy.OptOutList? ReadOptOut(IConfiguration configuration, out string? problem)
+    {
+        var errors = new List<string>();
+        StreamEngine.Policy.OptOutList? optOut = null;
+        try
+        {
+            optOut = OptOut(configuration.GetSection("consent").Get<ConsentOptions>(), [], errors);
+        }
+        catch (InvalidOperationException e)
+        {
+            errors.Add("consent: " + e.Message);
+        }
+
+        problem = errors.Count > 0 ? string.Join("; ", errors) : optOut is null ? "consent: no optOutFile or consentFolder" : null;
+        return problem is null ? optOut : null;
+    }
+
     private static StreamEngine.Policy.OptOutList? OptOut(ConsentOptions? consent, List<SinkSettings> sinks, List<string> errors)
     {
         StreamEngine.Policy.OptOutList? optOut = null;

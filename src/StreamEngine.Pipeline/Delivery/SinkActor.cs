@@ -383,7 +383,7 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
             // keeps it; an end before it delivers anything, e.g. nothing left to match, still records that it ended).
             // Cut short by a stop: some patients may have only their older messages re-applied. Run again from its start
             // once the sink is live (this message waits in the stash until then).
-            _log.Warning("Sink {0}: replay {1} of stream {2} was cut short by a stop; it runs again from its start", _sink.Id,
+            _log.Warning("Sink {0}: replay {1} of stream {2} was cut short; it runs again from its start", _sink.Id,
                 interrupted.ReplayId, StreamId);
             Self.Tell(new ResumeReplay(interrupted));
         }
@@ -856,29 +856,23 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
     private void Start(IDeliveryTarget target, List<(long SequenceNr, IIngestEvent Item)> batch)
     {
         CancellationTokenSource epoch = _stopping;
-        Task<PreparedDelivery?[]> lane = RunLane(target, batch, failEach: false);
+        Task<PreparedDelivery[]> lane = RunLane(target, batch);
         lane.PipeTo(Self, success: prepared => new LaneDone(epoch, lane, prepared, batch), failure: e => new LaneFailed(epoch, e));
     }
 
     // One lane's messages prepared one after another on the thread pool, tracked until the result is back on the actor (a
-    // stop awaits it). A failure fails the lane, or with failEach (a replay) only its own message (null).
-    private Task<PreparedDelivery?[]> RunLane(IDeliveryTarget target, List<(long SequenceNr, IIngestEvent Item)> batch, bool failEach)
+    // stop awaits it). A failure (one a retry may cure: a server down, I/O; a message that cannot succeed is a quarantine
+    // result, not a failure) fails the lane, and so the sink, live or replaying.
+    private Task<PreparedDelivery[]> RunLane(IDeliveryTarget target, List<(long SequenceNr, IIngestEvent Item)> batch)
     {
         CancellationToken stopping = _stopping.Token;
-        Task<PreparedDelivery?[]> lane = Task.Run(async () =>
+        Task<PreparedDelivery[]> lane = Task.Run(async () =>
         {
-            var prepared = new PreparedDelivery?[batch.Count];
+            var prepared = new PreparedDelivery[batch.Count];
             for (int i = 0; i < batch.Count; i++)
             {
                 stopping.ThrowIfCancellationRequested(); // a stop does not wait for the rest of the group
-                try
-                {
-                    prepared[i] = await target.PrepareAsync(batch[i].SequenceNr, batch[i].Item, stopping).ConfigureAwait(false);
-                }
-                catch (Exception) when (failEach && !stopping.IsCancellationRequested)
-                {
-                    prepared[i] = null;
-                }
+                prepared[i] = await target.PrepareAsync(batch[i].SequenceNr, batch[i].Item, stopping).ConfigureAwait(false);
             }
 
             return prepared;
@@ -900,7 +894,7 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
         for (int i = 0; i < done.Batch.Count; i++)
         {
             (long seq, IIngestEvent journaled) = done.Batch[i];
-            if (!TryCommit(_target!, done.Prepared[i]!.Value, out DeliveryResult result))
+            if (!TryCommit(_target!, done.Prepared[i], out DeliveryResult result))
             {
                 break; // the engine is stopping: this message and the rest of the lane go again at the next start
             }
@@ -1238,7 +1232,7 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
 
                 if (Unreleasable(seq) is { } refused)
                 {
-                    run.Ended(refused);
+                    run.Ended(refused, _quarantine.TryGetValue(seq, out Quarantined? unreleased) ? unreleased.Parked.Count : 0);
                     continue;
                 }
 
@@ -1310,7 +1304,7 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
                     var again = new MessageQuarantined(seq, result.Reason ?? "Unknown", [.. entry.Keys], entry.Message, DateTimeOffset.UtcNow);
                     entry.Reason = again.Reason;
                     run.Events.Add(again);
-                    run.Ended(new QuarantineActionResult(false, $"still quarantined: {again.Reason}"));
+                    run.Ended(new QuarantineActionResult(false, $"still quarantined: {again.Reason}"), entry.Parked.Count);
                     return WriteStep(run); // answered once it is recorded
                 }
 
@@ -1351,7 +1345,9 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
                 + (run.FailedAt is null ? string.Empty : $"; sequence {run.FailedAt.SequenceNr} quarantined ({run.FailedAt.Reason})"), run.Released));
             if (run.FailedAt is not null)
             {
-                run.Failed++; // a parked message that failed in turn (a --failed-only replay counts it)
+                // A parked message that failed in turn, and what is now parked behind it (a --failed-only replay counts them).
+                run.Failed += 1 + run.FailedAt.Parked.Count;
+                run.HeldBehind += run.FailedAt.Parked.Count;
             }
 
             return WriteStep(run); // answered (or the next one begun) once it is recorded: a failed write restarts the sink first
@@ -1643,7 +1639,9 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
 
             if (q.Message is FrameRejected)
             {
-                run.Failed++; // never a message (no usable MSH): a retry would only journal another copy of it, quarantined again
+                // Never a message (no usable MSH): a retry would only journal another copy of it, quarantined again.
+                run.Failed += 1 + q.Parked.Count;
+                run.HeldBehind += q.Parked.Count;
                 continue;
             }
 
@@ -1763,7 +1761,7 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
             {
                 for (int i = 0; i < done.Batch.Count; i++)
                 {
-                    CommitReplayed(run, done.Batch[i].SequenceNr, done.Batch[i].Item, done.Prepared?[i]);
+                    CommitReplayed(run, done.Batch[i].SequenceNr, done.Batch[i].Item, done.Prepared[i]);
                 }
             }
             else
@@ -1771,10 +1769,10 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
                 // Lanes finish in any order: what is prepared waits until everything started before it is committed.
                 for (int i = 0; i < done.Batch.Count; i++)
                 {
-                    run.Prepared[done.Batch[i].SequenceNr] = (done.Batch[i].Item, done.Prepared?[i]);
+                    run.Prepared[done.Batch[i].SequenceNr] = (done.Batch[i].Item, done.Prepared[i]);
                 }
 
-                while (run.Committing.TryPeek(out long next) && run.Prepared.Remove(next, out (IIngestEvent Item, PreparedDelivery? Prepared) ready))
+                while (run.Committing.TryPeek(out long next) && run.Prepared.Remove(next, out (IIngestEvent Item, PreparedDelivery Prepared) ready))
                 {
                     run.Committing.Dequeue();
                     if (!HeldBehindAFailure(run, next, ready.Item))
@@ -1788,6 +1786,18 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
             run.Lanes.EndLane();
             PumpReplay(run);
             RecordProgressOnceQuiet();
+        });
+        Command<ReplayLaneFailed>(f =>
+        {
+            if (ReferenceEquals(f.Run, _replay))
+            {
+                // A server down past its retries, a connection lost: as live, the sink restarts with backoff. The replay
+                // stays journaled as started, so it runs again from its start once the sink has caught up; ending it here
+                // would leave a patient whose older message it re-applied without the newer one after it.
+                _log.Warning("Sink {0}: replay {1} stopped by a failure a retry may cure ({2}); the sink restarts and runs it again from its start",
+                    _sink.Id, _replay.Request.ReplayId, f.Cause is AggregateException { InnerException: { } inner } ? inner.GetType().Name : f.Cause.GetType().Name);
+                System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(f.Cause is AggregateException { InnerException: { } cause } ? cause : f.Cause).Throw();
+            }
         });
         Command<CatchUpCompleted>(_ =>
         {
@@ -1893,25 +1903,14 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
         return true;
     }
 
-    // Commits one replayed message (null when its lane failed) and counts what became of it.
-    private void CommitReplayed(ReplayRun run, long seq, IIngestEvent item, PreparedDelivery? prepared)
+    // Commits one replayed message and counts what became of it. A failure a retry may cure (the replay's file unwritable,
+    // an onward MLLP receiver gone) is thrown: the sink restarts with backoff and runs the replay again from its start, as
+    // for a lane's failure (ReplayLaneFailed), rather than end it with patients left at an older message.
+    private void CommitReplayed(ReplayRun run, long seq, IIngestEvent item, in PreparedDelivery prepared)
     {
-        DeliveryResult result;
-        try
+        if (!TryCommit(run.Target, prepared, out DeliveryResult result))
         {
-            if (prepared is not { } p)
-            {
-                result = DeliveryResult.Quarantine("Failed");
-            }
-            else if (!TryCommit(run.Target, p, out result))
-            {
-                return; // the engine is stopping: the replay runs again from its start at the next start
-            }
-        }
-        catch (IOException e)
-        {
-            _log.Warning("Sink {0}: replay {1} could not write sequence {2} ({3})", _sink.Id, run.Request.ReplayId, seq, e.GetType().Name);
-            result = DeliveryResult.Quarantine("Failed");
+            return; // the engine is stopping: the replay runs again from its start at the next start
         }
 
         switch (result.Outcome)
@@ -1934,8 +1933,8 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
             }
         }
 
-        Task<PreparedDelivery?[]> lane = RunLane(run.Target, batch, failEach: true);
-        lane.PipeTo(Self, success: prepared => new ReplayLaneDone(run, lane, batch, prepared), failure: _ => new ReplayLaneDone(run, lane, batch, null));
+        Task<PreparedDelivery[]> lane = RunLane(run.Target, batch);
+        lane.PipeTo(Self, success: prepared => new ReplayLaneDone(run, lane, batch, prepared), failure: e => new ReplayLaneFailed(run, e));
     }
 
     private void FinishReplay(Exception? failure)
@@ -2263,6 +2262,9 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
 
         public long Failed { get; set; }
 
+        /// <summary>Of the failed, those held behind an earlier failure of their patient (parked, not tried).</summary>
+        public long HeldBehind { get; set; }
+
         /// <summary>The last release's outcome is recorded (set from its write's callback, until the next begins).</summary>
         public bool LastRecorded { get; set; }
 
@@ -2284,7 +2286,8 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
             ? $"the release of the quarantined message at sequence {seq}"
             : "a release of quarantined messages";
 
-        public void Ended(QuarantineActionResult result)
+        /// <summary>A release ends; one that failed leaves <paramref name="stillParked"/> messages parked behind it.</summary>
+        public void Ended(QuarantineActionResult result, int stillParked = 0)
         {
             Current = null;
             _last = result;
@@ -2294,7 +2297,8 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
             }
             else
             {
-                Failed++;
+                Failed += 1 + stillParked;
+                HeldBehind += stillParked;
             }
 
             Released = 0;
@@ -2306,7 +2310,7 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
 
         // (Messages parked during the run are delivered by it too.)
         private ReplayResult ReplayAnswer(string sinkId, string listenerId) => new(replay!.ReplayId, sinkId, listenerId, Math.Max(Matched, Delivered + Failed),
-            Math.Max(Matched, Delivered + Failed), Delivered, 0, Failed, replay.DryRun, null);
+            Math.Max(Matched, Delivered + Failed), Delivered, 0, Failed, replay.DryRun, null) { HeldBehind = HeldBehind };
 
         // The sink stopped (a failure, or the engine's stop) with this run under way: what the asker is told.
         public void Stopped(string sinkId, string listenerId, bool engineStopping)
@@ -2437,7 +2441,7 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
         public Queue<long> Committing { get; } = new();
 
         /// <summary>Prepared ahead: what came back from the lanes and waits for an earlier message's commit.</summary>
-        public Dictionary<long, (IIngestEvent Item, PreparedDelivery? Prepared)> Prepared { get; } = [];
+        public Dictionary<long, (IIngestEvent Item, PreparedDelivery Prepared)> Prepared { get; } = [];
     }
 
     private sealed record ReplaySelected(ReplayRequest Request, IActorRef ReplyTo, ReplaySelection Selection)
@@ -2445,7 +2449,9 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
         public long Started { get; init; }
     }
 
-    private sealed record ReplayLaneDone(ReplayRun Run, Task Lane, List<(long SequenceNr, IIngestEvent Item)> Batch, PreparedDelivery?[]? Prepared) : IDeadLetterSuppression;
+    private sealed record ReplayLaneFailed(ReplayRun Run, Exception Cause) : IDeadLetterSuppression;
+
+    private sealed record ReplayLaneDone(ReplayRun Run, Task Lane, List<(long SequenceNr, IIngestEvent Item)> Batch, PreparedDelivery[] Prepared) : IDeadLetterSuppression;
 
     private sealed record ReplayCounted(ReplayRequest Request, IActorRef ReplyTo, long Matched, long Messages, long Skipped);
 
@@ -2455,7 +2461,7 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
 
     private sealed record DeliveriesRecorded(List<long> SequenceNrs);
 
-    private sealed record LaneDone(CancellationTokenSource Epoch, Task Lane, PreparedDelivery?[] Prepared, List<(long SequenceNr, IIngestEvent Item)> Batch) : IDeadLetterSuppression;
+    private sealed record LaneDone(CancellationTokenSource Epoch, Task Lane, PreparedDelivery[] Prepared, List<(long SequenceNr, IIngestEvent Item)> Batch) : IDeadLetterSuppression;
 
     private sealed record LaneFailed(CancellationTokenSource Epoch, Exception Cause) : IDeadLetterSuppression;
 
