@@ -4,11 +4,33 @@ using Hl7.Fhir.Introspection;
 
 namespace StreamEngine.Policy;
 
-/// <summary>A policy that cannot be used. The message names the file and the key.</summary>
-public sealed class PolicyException(string file, string key, string problem) : Exception($"Policy {file}: {key}: {problem}")
+/// <summary>A policy that cannot be used. The message names the file and the key of each problem found.</summary>
+public sealed class PolicyException : Exception
 {
-    /// <summary>The JSON key at fault.</summary>
-    public string Key { get; } = key;
+    /// <summary>One problem.</summary>
+    public PolicyException(string file, string key, string problem)
+        : this(file, [(key, problem)])
+    {
+    }
+
+    /// <summary>Every problem found in the file (at least one), each by its key.</summary>
+    public PolicyException(string file, IReadOnlyList<(string Key, string Problem)> problems)
+        : this(problems[0].Key, [.. problems.Select(p => $"Policy {file}: {p.Key}: {p.Problem}")])
+    {
+    }
+
+    private PolicyException(string key, IReadOnlyList<string> problems)
+        : base(string.Join("; ", problems))
+    {
+        Key = key;
+        Problems = problems;
+    }
+
+    /// <summary>The JSON key at fault (the first, when there are several).</summary>
+    public string Key { get; }
+
+    /// <summary>Each problem, named by file and key.</summary>
+    public IReadOnlyList<string> Problems { get; }
 }
 
 /// <summary>
@@ -34,48 +56,60 @@ public static class PolicyLoader
                 throw new PolicyException(file, "(root)", "must be a JSON object");
             }
 
+            // Every problem is collected and told at once: one restart per mistake is no way to write a policy.
+            var problems = new List<(string Key, string Problem)>();
             foreach (JsonProperty p in root.EnumerateObject())
             {
                 if (Array.IndexOf(TopKeys, p.Name) < 0)
                 {
-                    throw new PolicyException(file, p.Name, "unknown key (expected name, version, keyFile, resources, transforms)");
+                    problems.Add((p.Name, "unknown key (expected name, version, keyFile, resources, transforms)"));
                 }
             }
 
-            string name = Text(root, "name", file) ?? throw new PolicyException(file, "name", "is required");
-            string version = Text(root, "version", file) ?? throw new PolicyException(file, "version", "is required");
-            string keyFile = Text(root, "keyFile", file) ?? throw new PolicyException(file, "keyFile", "is required (the HMAC key of pseudonyms and bundle ids)");
-            byte[] key;
-            try
+            string? name = Required(root, "name", "is required", problems);
+            string? version = Required(root, "version", "is required", problems);
+            string? keyFile = Required(root, "keyFile", "is required (the HMAC key of pseudonyms and bundle ids)", problems);
+            byte[] key = [];
+            if (keyFile is not null)
             {
-                key = File.ReadAllBytes(Path.Combine(Path.GetDirectoryName(Path.GetFullPath(path))!, keyFile));
-            }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException or NotSupportedException)
-            {
-                throw new PolicyException(file, "keyFile", $"cannot be read ({e.GetType().Name}); create it with: head -c 32 /dev/urandom > {keyFile} && chmod 600 {keyFile}");
+                try
+                {
+                    key = File.ReadAllBytes(Path.Combine(Path.GetDirectoryName(Path.GetFullPath(path))!, keyFile));
+                    if (key.Length < 16)
+                    {
+                        problems.Add(("keyFile", "holds fewer than 16 bytes: too short for a key"));
+                    }
+                }
+                catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException or NotSupportedException)
+                {
+                    problems.Add(("keyFile", $"cannot be read ({e.GetType().Name}); create it with: head -c 32 /dev/urandom > {keyFile} && chmod 600 {keyFile}"));
+                }
             }
 
-            if (key.Length < 16)
+            FrozenDictionary<string, PolicyPath> resources = Resources(root, problems);
+            List<PolicyTransform> transforms = Transforms(root, problems);
+            if (problems.Count > 0)
             {
-                throw new PolicyException(file, "keyFile", "holds fewer than 16 bytes: too short for a key");
+                throw new PolicyException(file, problems);
             }
 
             return new MinimisationPolicy
             {
-                Name = name,
-                Version = version,
+                Name = name!,
+                Version = version!,
                 Key = key,
-                Resources = Resources(root, file),
-                Transforms = Transforms(root, file),
+                Resources = resources,
+                Transforms = transforms,
             };
         }
     }
 
-    private static FrozenDictionary<string, PolicyPath> Resources(JsonElement root, string file)
+    private static FrozenDictionary<string, PolicyPath> Resources(JsonElement root, List<(string Key, string Problem)> problems)
     {
         if (!root.TryGetProperty("resources", out JsonElement resources) || resources.ValueKind != JsonValueKind.Object)
         {
-            throw new PolicyException(file, "resources", "is required: an object of resource type -> allowed element paths");
+            problems.Add(("resources", "is required: an object of resource type -> allowed element paths"));
+            return FrozenDictionary<string, PolicyPath>.Empty;
         }
 
         var result = new Dictionary<string, PolicyPath>(StringComparer.Ordinal);
@@ -87,12 +121,14 @@ public static class PolicyLoader
                 : null;
             if (mapping is null)
             {
-                throw new PolicyException(file, key, $"'{type.Name}' is not a FHIR R4 resource type");
+                problems.Add((key, $"'{type.Name}' is not a FHIR R4 resource type"));
+                continue;
             }
 
             if (type.Value.ValueKind != JsonValueKind.Array)
             {
-                throw new PolicyException(file, key, "must be an array of element paths such as " + type.Name + ".identifier");
+                problems.Add((key, "must be an array of element paths such as " + type.Name + ".identifier"));
+                continue;
             }
 
             var tree = new PolicyPath();
@@ -104,23 +140,23 @@ public static class PolicyLoader
                 string[] steps = path?.Split('.') ?? [];
                 if (steps.Length < 2 || steps[0] != type.Name || steps.Any(s => s.Length == 0))
                 {
-                    throw new PolicyException(file, itemKey, $"'{path}' is not a path such as {type.Name}.identifier");
+                    problems.Add((itemKey, $"'{path}' is not a path such as {type.Name}.identifier"));
                 }
-
-                if (tree.Add(mapping, steps[1..]) is { } bad)
+                else if (tree.Add(mapping, steps[1..]) is { } bad)
                 {
-                    throw new PolicyException(file, itemKey, $"'{path}': '{bad}' is not an element there in FHIR R4");
+                    problems.Add((itemKey, $"'{path}': '{bad}' is not an element there in FHIR R4"));
                 }
             }
 
             if (result.ContainsKey(type.Name))
             {
-                throw new PolicyException(file, key, "is given twice");
+                problems.Add((key, "is given twice"));
+                continue;
             }
 
             if (type.Name != "Provenance" && !tree.Keeps("identifier"))
             {
-                throw new PolicyException(file, key, $"removes {type.Name}.identifier, which the sink's upserts are keyed on: keep it (pseudonymise it if need be)");
+                problems.Add((key, $"removes {type.Name}.identifier, which the sink's upserts are keyed on: keep it (pseudonymise it if need be)"));
             }
 
             result[type.Name] = tree;
@@ -129,7 +165,7 @@ public static class PolicyLoader
         return result.ToFrozenDictionary(StringComparer.Ordinal);
     }
 
-    private static List<PolicyTransform> Transforms(JsonElement root, string file)
+    private static List<PolicyTransform> Transforms(JsonElement root, List<(string Key, string Problem)> problems)
     {
         var transforms = new List<PolicyTransform>();
         if (!root.TryGetProperty("transforms", out JsonElement t))
@@ -139,7 +175,8 @@ public static class PolicyLoader
 
         if (t.ValueKind != JsonValueKind.Object)
         {
-            throw new PolicyException(file, "transforms", "must be an object");
+            problems.Add(("transforms", "must be an object"));
+            return transforms;
         }
 
         foreach (JsonProperty p in t.EnumerateObject())
@@ -150,20 +187,22 @@ public static class PolicyLoader
                 case "pseudonymise":
                     if (p.Value.ValueKind != JsonValueKind.Array)
                     {
-                        throw new PolicyException(file, key, "must be an array of { system, to }");
+                        problems.Add((key, "must be an array of { system, to }"));
+                        break;
                     }
 
                     int i = 0;
                     foreach (JsonElement rule in p.Value.EnumerateArray())
                     {
                         string ruleKey = $"{key}[{i++}]";
-                        string? system = rule.ValueKind == JsonValueKind.Object ? Text(rule, "system", file, ruleKey + ".system") : null;
-                        string? to = rule.ValueKind == JsonValueKind.Object ? Text(rule, "to", file, ruleKey + ".to") : null;
+                        string? system = rule.ValueKind == JsonValueKind.Object ? Text(rule, "system", problems, ruleKey + ".system") : null;
+                        string? to = rule.ValueKind == JsonValueKind.Object ? Text(rule, "to", problems, ruleKey + ".to") : null;
                         string? prefix = system?.EndsWith('*') == true ? system[..^1] : system;
                         if (prefix is null || to is null || !Uri.IsWellFormedUriString(prefix, UriKind.Absolute) || !Uri.IsWellFormedUriString(to, UriKind.Absolute)
                             || to.StartsWith(prefix, StringComparison.Ordinal))
                         {
-                            throw new PolicyException(file, ruleKey, "needs an absolute 'system' (a trailing * matches every system it starts) and a 'to' outside it");
+                            problems.Add((ruleKey, "needs an absolute 'system' (a trailing * matches every system it starts) and a 'to' outside it"));
+                            continue;
                         }
 
                         transforms.Add(new Pseudonymise(system!, to));
@@ -171,40 +210,66 @@ public static class PolicyLoader
 
                     break;
                 case "birthDate":
-                    transforms.Add((p.Value.ValueKind == JsonValueKind.String ? p.Value.GetString() : null) switch
+                    Add((p.Value.ValueKind == JsonValueKind.String ? p.Value.GetString() : null) switch
                     {
                         "year" => new CoarsenBirthDate(false),
                         "month" => new CoarsenBirthDate(true),
-                        _ => throw new PolicyException(file, key, "must be year or month"),
-                    });
+                        _ => null,
+                    }, key, "must be year or month");
                     break;
                 case "postcode":
-                    transforms.Add(p.Value.ValueKind == JsonValueKind.String && p.Value.GetString() == "outward"
-                        ? new TruncatePostcode()
-                        : throw new PolicyException(file, key, "must be outward"));
+                    Add(p.Value.ValueKind == JsonValueKind.String && p.Value.GetString() == "outward" ? new TruncatePostcode() : null, key, "must be outward");
                     break;
                 case "freeText":
-                    transforms.Add(p.Value.ValueKind == JsonValueKind.String && p.Value.GetString() == "drop"
-                        ? new DropFreeText()
-                        : throw new PolicyException(file, key, "must be drop"));
+                    Add(p.Value.ValueKind == JsonValueKind.String && p.Value.GetString() == "drop" ? new DropFreeText() : null, key, "must be drop");
                     break;
                 default:
-                    throw new PolicyException(file, key, "unknown transform (pseudonymise, birthDate, postcode, freeText)");
+                    problems.Add((key, "unknown transform (pseudonymise, birthDate, postcode, freeText)"));
+                    break;
             }
         }
 
         return transforms;
+
+        void Add(PolicyTransform? transform, string key, string problem)
+        {
+            if (transform is null)
+            {
+                problems.Add((key, problem));
+            }
+            else
+            {
+                transforms.Add(transform);
+            }
+        }
     }
 
-    private static string? Text(JsonElement e, string property, string file, string? key = null)
+    // A top-level string that must be there.
+    private static string? Required(JsonElement root, string property, string missing, List<(string Key, string Problem)> problems)
+    {
+        string? text = Text(root, property, problems);
+        if (text is null && !root.TryGetProperty(property, out _))
+        {
+            problems.Add((property, missing));
+        }
+
+        return text;
+    }
+
+    // A non-empty string, or null (absent, or said to be wrong).
+    private static string? Text(JsonElement e, string property, List<(string Key, string Problem)> problems, string? key = null)
     {
         if (!e.TryGetProperty(property, out JsonElement v))
         {
             return null;
         }
 
-        return v.ValueKind == JsonValueKind.String && v.GetString()!.Trim().Length > 0
-            ? v.GetString()!.Trim()
-            : throw new PolicyException(file, key ?? property, "must be a non-empty string");
+        if (v.ValueKind == JsonValueKind.String && v.GetString()!.Trim().Length > 0)
+        {
+            return v.GetString()!.Trim();
+        }
+
+        problems.Add((key ?? property, "must be a non-empty string"));
+        return null;
     }
 }

@@ -174,6 +174,23 @@ public sealed class MinimisationTests : IDisposable
     }
 
     [Fact]
+    public void APolicyWithSeveralProblems_NamesEveryOne()
+    {
+        // Told one at a time, each mistake cost a restart.
+        string file = Path.Combine(_dir, "several.json");
+        File.WriteAllText(file, """
+            { "name": "p", "version": "1", "keyFile": "absent.hmac", "extra": 1,
+              "resources": { "Patient": ["Patient.nmae"], "Widget": ["Widget.id"] },
+              "transforms": { "birthDate": "decade", "postcode": "full" } }
+            """);
+        var e = Assert.Throws<PolicyException>(() => PolicyLoader.Load(file));
+        string[] keys = [.. e.Problems.Select(p => p.Split(": ")[1])];
+        Assert.Equal(["extra", "keyFile", "resources.Patient[0]", "resources.Patient", "resources.Widget", "transforms.birthDate", "transforms.postcode"], keys);
+        Assert.All(e.Problems, p => Assert.StartsWith("Policy several.json: ", p, StringComparison.Ordinal));
+        Assert.Equal("extra", e.Key);
+    }
+
+    [Fact]
     public void APolicyThatIsNotJson_OrCannotBeRead_FailsNamingTheFileAndTheLine()
     {
         string file = Path.Combine(_dir, "broken.json");

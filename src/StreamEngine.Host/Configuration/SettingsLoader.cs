@@ -817,7 +817,7 @@ public static partial class SettingsLoader
         }
         catch (StreamEngine.Policy.PolicyException e)
         {
-            errors.Add($"{key}.policy: {e.Message}");
+            errors.AddRange(e.Problems.Select(problem => $"{key}.policy: {problem}"));
             return null;
         }
     }
