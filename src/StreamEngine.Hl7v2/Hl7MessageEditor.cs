@@ -87,6 +87,9 @@ public sealed class Hl7MessageEditor
     /// <summary>Sets the value at a path (escaping it). Missing repetitions, components and subcomponents are added.</summary>
     public void Set(string path, string? value) => Set(Hl7Path.Parse(path), value);
 
+    /// <summary>Whether the message has the segment a path is in (<see cref="Set(Hl7Path, string?)"/> adds no segment).</summary>
+    public bool HasSegmentOf(Hl7Path path) => Find(path.Segment, path.Occurrence) >= 0;
+
     /// <summary>Sets the value at a path (escaping it).</summary>
     public void Set(Hl7Path path, string? value)
     {

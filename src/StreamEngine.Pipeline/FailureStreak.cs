@@ -41,4 +41,44 @@ public sealed class FailureStreak
             return failures != 0;
         }
     }
+
+    private string? _replayId;
+    private int _replayFailures;
+
+    /// <summary>
+    /// Counts a failure that cut a replay short (the sink restarts and runs it again): how many in a row this replay has
+    /// had in this process. A replay that ends, or another replay, starts the count again.
+    /// </summary>
+    public int ReplayFailed(string replayId)
+    {
+        lock (_gate)
+        {
+            if (_replayId != replayId)
+            {
+                _replayId = replayId;
+                _replayFailures = 0;
+            }
+
+            return ++_replayFailures;
+        }
+    }
+
+    /// <summary>How many failures in a row have cut this replay short in this process.</summary>
+    public int ReplayFailures(string replayId)
+    {
+        lock (_gate)
+        {
+            return _replayId == replayId ? _replayFailures : 0;
+        }
+    }
+
+    /// <summary>The replay ended: the next failure of any replay counts from one.</summary>
+    public void ReplayEnded()
+    {
+        lock (_gate)
+        {
+            _replayId = null;
+            _replayFailures = 0;
+        }
+    }
 }

@@ -57,16 +57,21 @@ public sealed class GatedTarget : IDeliveryTarget
 
     public void Fix() => _broken.Clear();
 
-    private readonly ConcurrentDictionary<string, bool> _failOnce = new();
+    private readonly ConcurrentDictionary<string, int> _failing = new();
+    private int _failures;
 
-    /// <summary>The next delivery of this control id fails as a server down past its retries or an unwritable file does
-    /// (an exception, not a quarantine result), once.</summary>
-    public void FailOnce(string controlId) => _failOnce[controlId] = true;
+    /// <summary>The next deliveries of this control id fail as a server down past its retries or an unwritable file does
+    /// (an exception, not a quarantine result), this many times.</summary>
+    public void Fail(string controlId, int times = 1) => _failing[controlId] = times;
+
+    /// <summary>How many deliveries failed so.</summary>
+    public int Failures => Volatile.Read(ref _failures);
 
     private void FailIfTold(string controlId)
     {
-        if (_failOnce.TryRemove(controlId, out _))
+        if (_failing.TryGetValue(controlId, out int left) && left > 0 && _failing.TryUpdate(controlId, left - 1, left))
         {
+            Interlocked.Increment(ref _failures);
             throw new IOException("unavailable");
         }
     }

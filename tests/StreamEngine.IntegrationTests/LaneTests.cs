@@ -102,7 +102,7 @@ public sealed class LaneTests() : SinkActorHarness("l")
         Send("A2", "P1");
         await AwaitStatusAsync(sink, status => Assert.Equal(3L, status.Persisted)); // live work recorded: not sent again after the restart
 
-        target.FailOnce("A2");
+        target.Fail("A2");
         ReplayResult cut = await sink.Ask<ReplayResult>(new ReplayRequest("r1", 1, null, null, false, null, false), TimeSpan.FromSeconds(30));
 
         Assert.Contains("it runs the replay again from its start once it has restarted", cut.Error, StringComparison.Ordinal);
@@ -114,6 +114,35 @@ public sealed class LaneTests() : SinkActorHarness("l")
         List<string> written = target.Written;
         Assert.Equal("A2", written.Last(id => id[0] == 'A')); // P1 ends at its newest message, not the older one re-applied
         Assert.Equal(["A1", "A2", "B1"], written.TakeLast(3).Order()); // the second run went from the start
+    }
+
+    [Fact]
+    public async Task AReplayThatKeepsFailing_IsRunAgainAtMostFiveTimes_ThenRecordedAsEnded()
+    {
+        // Each restart ran it again from its start, for ever, re-sending the range every time; after the fifth failure in
+        // a row it is not run again (said in the log) and the sink goes on with live work.
+        var target = new GatedTarget { DeliversWhilePreparing = true, RecordsEachDelivery = true };
+        var failures = new FailureStreak(); // the supervisor's, which outlives each restart
+        IActorRef sink = StartSink(target, failures: failures);
+        Kit.ExpectMsg<SinkReady>(TimeSpan.FromSeconds(30));
+        Send("A1", "P1");
+        Send("A2", "P1");
+        await Kit.AwaitAssertAsync(() => Assert.Equal(2, target.Written.Count), TimeSpan.FromSeconds(30));
+
+        target.Fail("A2", times: 100);
+        ReplayResult cut = await sink.Ask<ReplayResult>(new ReplayRequest("r1", 1, null, null, false, null, false), TimeSpan.FromSeconds(30));
+        Assert.Contains("runs the replay again", cut.Error, StringComparison.Ordinal);
+        await Kit.AwaitAssertAsync(async () =>
+        {
+            Assert.Equal(5, target.Failures);
+            Assert.Equal("live", (await StatusOf(sink)).State);
+        }, TimeSpan.FromSeconds(60));
+
+        // Recorded as ended: a new replay is not refused as "another replay running", and nothing retries r1 any more.
+        target.Fail("A2", times: 0);
+        ReplayResult next = await sink.Ask<ReplayResult>(new ReplayRequest("r2", 1, null, null, false, null, false), TimeSpan.FromSeconds(30));
+        Assert.Equal((null, 2L, 2L), (next.Error, next.Messages, next.Delivered));
+        Assert.Equal(5, target.Failures);
     }
 
     [Fact]

@@ -53,6 +53,11 @@ public sealed class OperationsTests
         Assert.DoesNotContain("TESTER", stdout, StringComparison.Ordinal); // no content unless --raw
         (exit, stdout) = await CliTests.RunAsync("quarantine", "show", id, "-c", config);
         Assert.Equal(0, exit);
+        string[] shown = stdout.ReplaceLineEndings("\n").TrimEnd().Split('\n'); // text, as list prints it, then what is parked
+        Assert.StartsWith($"{id}  {item.GetProperty("reason").GetString()}  ADT^A01^ADT_A01 BAD1  since ", shown[0], StringComparison.Ordinal);
+        Assert.Equal(["parked behind it (sequence numbers): 4"], shown[1..]);
+        (exit, stdout) = await CliTests.RunAsync("quarantine", "show", id, "--json", "-c", config);
+        Assert.Equal((0, 1), (exit, JsonDocument.Parse(stdout).RootElement.GetProperty("parkedSequenceNrs").GetArrayLength()));
         (exit, stdout, string showError) = await CliTests.RunWithErrorsAsync("quarantine", "show", "fhir/ops/99999", "-c", config);
         Assert.Equal((1, "", true), (exit, stdout, showError.Contains("no open quarantine fhir/ops/99999", StringComparison.Ordinal))); // words on stderr, not JSON
         (int badId, _, string badIdError) = await CliTests.RunWithErrorsAsync("quarantine", "show", "not an id", "-c", config);
@@ -193,7 +198,7 @@ public sealed class OperationsTests
         Assert.Equal(0, exit);
         Assert.Equal(JsonDocument.Parse(running).RootElement.GetProperty("items").EnumerateArray().Select(i => i.GetProperty("id").GetString() + " " + i.GetProperty("reason").GetString()),
             JsonDocument.Parse(stdout).RootElement.GetProperty("items").EnumerateArray().Select(i => i.GetProperty("id").GetString() + " " + i.GetProperty("reason").GetString()));
-        (exit, stdout) = await CliTests.RunAsync("quarantine", "show", "fhir/ops/4", "--raw", "-c", config);
+        (exit, stdout) = await CliTests.RunAsync("quarantine", "show", "fhir/ops/4", "--raw", "--json", "-c", config);
         Assert.Equal(0, exit);
         Assert.Contains("|BAD2|", JsonDocument.Parse(stdout).RootElement.GetProperty("raw").GetString(), StringComparison.Ordinal);
         (exit, stdout, stderr) = await CliTests.RunWithErrorsAsync("quarantine", "show", "fhir/ops/1", "-c", config);

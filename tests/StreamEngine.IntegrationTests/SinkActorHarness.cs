@@ -34,9 +34,10 @@ public abstract class SinkActorHarness(string listenerId) : IAsyncLifetime
 
     public async Task DisposeAsync() => await _persistence.DisposeAsync();
 
-    protected IActorRef StartSink(IDeliveryTarget target, SinkSettings? settings = null, int snapshotEvery = 1000, TimeSpan? flushDelay = null) =>
+    protected IActorRef StartSink(IDeliveryTarget target, SinkSettings? settings = null, int snapshotEvery = 1000, TimeSpan? flushDelay = null,
+        FailureStreak? failures = null) =>
         Kit.Sys.ActorOf(SinkActor.Props(settings ?? Sink, Listener, _journal, _ => target, _persistence.Settings!.ReadJournalPluginId, Durability.Fsync,
-            Kit.TestActor, snapshotEvery, flushDelay));
+            Kit.TestActor, snapshotEvery, flushDelay, failures));
 
     /// <summary>The sink's status now.</summary>
     protected static Task<SinkStatus> StatusOf(IActorRef sink) => sink.Ask<SinkStatus>(GetSinkStatus.Instance, TimeSpan.FromSeconds(10));

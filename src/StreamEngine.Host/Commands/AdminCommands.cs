@@ -243,7 +243,7 @@ internal static class AdminCommands
 
         var id = new Argument<string>("id") { Description = "Quarantine id: sink/listener/sequence (from quarantine list)." };
         var raw = new Option<bool>("--raw") { Description = "Also print the raw HL7 message (patient data: for the operator's eyes only)." };
-        var show = new Command("show", "One quarantined message and what is parked behind it.") { ConfigOption, id, raw };
+        var show = new Command("show", "One quarantined message and what is parked behind it.") { ConfigOption, JsonOption, id, raw };
         show.SetAction(async (parse, ct) => BadId(parse.GetValue(id)!) ?? await RunAsync(parse, async client =>
         {
             using HttpResponseMessage response = await client.GetAsync($"quarantine/{Path(parse.GetValue(id)!)}" + (parse.GetValue(raw) ? "?raw=true" : string.Empty), ct);
@@ -253,10 +253,10 @@ internal static class AdminCommands
                 return Refusal(text); // an unknown or settled id: said in words, on standard error, as retry and skip do
             }
 
-            Console.WriteLine(text);
-            return Ok;
+            return PrintShown(JsonSerializer.Deserialize<QuarantineDetail>(text, AdminServer.Json)!, parse.GetValue(JsonOption));
         }, offline: settings => RecordedAsync(settings, "quarantine show", state => state.ShowAsync(new ShowQuarantined(parse.GetValue(id)!, parse.GetValue(raw))),
-            shown => shown is QuarantineActionResult { Ok: false } refused ? Refusal(refused.Message) : Print(shown), ct)));
+            shown => shown is QuarantineDetail detail ? PrintShown(detail, parse.GetValue(JsonOption))
+                : Refusal(shown is QuarantineActionResult refused ? refused.Message : shown.ToString() ?? string.Empty), ct)));
 
         var retry = new Command("retry", "Deliver it again (after a configuration fix), then what was parked behind it, in order.") { ConfigOption, id };
         retry.SetAction(async (parse, ct) => BadId(parse.GetValue(id)!)
@@ -271,6 +271,30 @@ internal static class AdminCommands
         return new Command("quarantine", "Messages a sink could not deliver: list, show, retry, skip.") { list, show, retry, skip };
     }
 
+    // One quarantined message as quarantine list prints it, then the sequence numbers parked behind it, then (--raw) the
+    // message itself, a segment a line.
+    private static int PrintShown(QuarantineDetail detail, bool json)
+    {
+        if (json)
+        {
+            return Print(detail);
+        }
+
+        Console.WriteLine(ItemLine(detail.Item));
+        Console.WriteLine(detail.ParkedSequenceNrs.Count == 0 ? "parked behind it: none"
+            : "parked behind it (sequence numbers): " + string.Join(", ", detail.ParkedSequenceNrs.Select(n => n.ToString(CultureInfo.InvariantCulture))));
+        if (detail.Raw is { } raw)
+        {
+            Console.WriteLine("raw message (patient data):");
+            Console.WriteLine(raw.TrimEnd('\r', '\n').ReplaceLineEndings(Environment.NewLine)); // HL7 ends segments with CR
+        }
+
+        return Ok;
+    }
+
+    private static string ItemLine(QuarantineItem item) => string.Create(CultureInfo.InvariantCulture,
+        $"{item.Id}  {item.Reason}  {item.MessageType} {item.ControlId}  since {item.At:O}  {item.Parked} parked behind it{(item.Releasing is null ? string.Empty : $"  (release under way: {item.Releasing})")}");
+
     private static int PrintQuarantine(QuarantineList items, bool json)
     {
         if (json)
@@ -281,9 +305,7 @@ internal static class AdminCommands
 
         foreach (QuarantineItem item in items.Items)
         {
-            string releasing = item.Releasing is null ? string.Empty : $"  (release under way: {item.Releasing})";
-            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"{item.Id}  {item.Reason}  {item.MessageType} {item.ControlId}  since {item.At:O}  {item.Parked} parked behind it{releasing}"));
+            Console.WriteLine(ItemLine(item));
         }
 
         Console.WriteLine($"{items.Items.Count} open");

@@ -924,7 +924,6 @@ public static partial class SettingsLoader
         return new StreamEngine.Sinks.Ndjson.NdjsonRotation(maxBytes, maxAge);
     }
 
-    // The national data opt-out list, from a file or a folder of Consent resources; required when a sink is secondary-use.
     /// <summary>
     /// The national data opt-out list the configuration names, read now, for a command that reads a stopped engine's
     /// record (<c>trace</c> tells a secondary-use sink's settled messages delivered or withheld by it). Null, with the
@@ -947,6 +946,7 @@ public static partial class SettingsLoader
         return problem is null ? optOut : null;
     }
 
+    // The national data opt-out list, from a file or a folder of Consent resources; required when a sink is secondary-use.
     private static StreamEngine.Policy.OptOutList? OptOut(ConsentOptions? consent, List<SinkSettings> sinks, List<string> errors)
     {
         StreamEngine.Policy.OptOutList? optOut = null;

@@ -134,7 +134,13 @@ public sealed class MllpTarget : IDeliveryTarget
         var editor = new Hl7MessageEditor(parsed);
         foreach (Hl7Rewrite rewrite in _options.Rewrites)
         {
-            editor.Set(rewrite.Path, rewrite.Value);
+            // A message without that segment (PID-2 in an ADT^A20, which has no PID) has nothing there to rewrite: it goes
+            // as it is. (Set threw, and the sink restarted on the same message for ever.)
+            var path = Hl7Path.Parse(rewrite.Path);
+            if (editor.HasSegmentOf(path))
+            {
+                editor.Set(path, rewrite.Value);
+            }
         }
 
         message = editor.ToBytes();

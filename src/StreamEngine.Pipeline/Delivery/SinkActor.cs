@@ -383,9 +383,20 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
             // keeps it; an end before it delivers anything, e.g. nothing left to match, still records that it ended).
             // Cut short by a stop: some patients may have only their older messages re-applied. Run again from its start
             // once the sink is live (this message waits in the stash until then).
-            _log.Warning("Sink {0}: replay {1} of stream {2} was cut short; it runs again from its start", _sink.Id,
-                interrupted.ReplayId, StreamId);
-            Self.Tell(new ResumeReplay(interrupted));
+            if (_failures?.ReplayFailures(interrupted.ReplayId) >= ReplayRestartsAtMost)
+            {
+                // It keeps failing at the sink's output: not sent again and again. Recorded as ended, said in the log.
+                _log.Warning("Sink {0}: replay {1} of stream {2} was cut short by {3} failures in a row; it is not run again: patients it had reached "
+                    + "may be left at an older message until it is run again (once the sink's output works)", _sink.Id, interrupted.ReplayId, StreamId,
+                    ReplayRestartsAtMost);
+                Self.Tell(new AbandonReplay(interrupted));
+            }
+            else
+            {
+                _log.Warning("Sink {0}: replay {1} of stream {2} was cut short; it runs again from its start", _sink.Id,
+                    interrupted.ReplayId, StreamId);
+                Self.Tell(new ResumeReplay(interrupted));
+            }
         }
 
         long[] releasing = [.. _quarantine.Values.Where(q => q.Releasing is not null).Select(q => q.SequenceNr)];
@@ -639,6 +650,16 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
         Command<ResumeReplay>(r => StartReplay(
             new ReplayRequest(r.Started.ReplayId, r.Started.FromSequenceNr, r.Started.Since, r.Started.MessageType, false, r.Started.Rate, false),
             ActorRefs.Nobody));
+        Command<AbandonReplay>(a =>
+        {
+            _failures?.ReplayEnded();
+            if (_replayJournaled?.ReplayId == a.Started.ReplayId)
+            {
+                _replayJournaled = null;
+                _pendingWrites++;
+                PersistAsync(new ReplayEnded(a.Started.ReplayId), Written);
+            }
+        });
         Housekeeping();
     }
 
@@ -1761,7 +1782,10 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
             {
                 for (int i = 0; i < done.Batch.Count; i++)
                 {
-                    CommitReplayed(run, done.Batch[i].SequenceNr, done.Batch[i].Item, done.Prepared[i]);
+                    if (!CommitReplayed(run, done.Batch[i].SequenceNr, done.Batch[i].Item, done.Prepared[i]))
+                    {
+                        return; // the engine is stopping
+                    }
                 }
             }
             else
@@ -1775,10 +1799,10 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
                 while (run.Committing.TryPeek(out long next) && run.Prepared.Remove(next, out (IIngestEvent Item, PreparedDelivery Prepared) ready))
                 {
                     run.Committing.Dequeue();
-                    if (!HeldBehindAFailure(run, next, ready.Item))
+                    if (!HeldBehindAFailure(run, next, ready.Item) && !CommitReplayed(run, next, ready.Item, ready.Prepared))
                     {
-                        // Not prepared before an earlier message of the same patient failed (held back as if never started).
-                        CommitReplayed(run, next, ready.Item, ready.Prepared);
+                        // (Held back: not prepared before an earlier message of the same patient failed.)
+                        return; // the engine is stopping
                     }
                 }
             }
@@ -1789,15 +1813,16 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
         });
         Command<ReplayLaneFailed>(f =>
         {
-            if (ReferenceEquals(f.Run, _replay))
+            _running.Remove(f.Lane);
+            if (ReferenceEquals(f.Run, _replay) && !_quiet && !EngineStopping)
             {
-                // A server down past its retries, a connection lost: as live, the sink restarts with backoff. The replay
-                // stays journaled as started, so it runs again from its start once the sink has caught up; ending it here
-                // would leave a patient whose older message it re-applied without the newer one after it.
-                _log.Warning("Sink {0}: replay {1} stopped by a failure a retry may cure ({2}); the sink restarts and runs it again from its start",
-                    _sink.Id, _replay.Request.ReplayId, f.Cause is AggregateException { InnerException: { } inner } ? inner.GetType().Name : f.Cause.GetType().Name);
-                System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(f.Cause is AggregateException { InnerException: { } cause } ? cause : f.Cause).Throw();
+                Exception cause = f.Cause is AggregateException { InnerException: { } inner } ? inner : f.Cause;
+                ReplayFailed(f.Run, cause);
+                System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(cause).Throw();
             }
+
+            // Otherwise a run that ended already, or the engine is stopping: the replay is journaled as under way and runs
+            // again at the next start.
         });
         Command<CatchUpCompleted>(_ =>
         {
@@ -1903,14 +1928,22 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
         return true;
     }
 
-    // Commits one replayed message and counts what became of it. A failure a retry may cure (the replay's file unwritable,
-    // an onward MLLP receiver gone) is thrown: the sink restarts with backoff and runs the replay again from its start, as
-    // for a lane's failure (ReplayLaneFailed), rather than end it with patients left at an older message.
-    private void CommitReplayed(ReplayRun run, long seq, IIngestEvent item, in PreparedDelivery prepared)
+    // Commits one replayed message and counts what became of it; false when the engine is stopping. A failure (the
+    // replay's file unwritable, an onward MLLP receiver gone) restarts the sink, as a lane's does (ReplayFailed).
+    private bool CommitReplayed(ReplayRun run, long seq, IIngestEvent item, in PreparedDelivery prepared)
     {
-        if (!TryCommit(run.Target, prepared, out DeliveryResult result))
+        DeliveryResult result;
+        try
         {
-            return; // the engine is stopping: the replay runs again from its start at the next start
+            if (!TryCommit(run.Target, prepared, out result))
+            {
+                return false; // the engine is stopping: the replay runs again from its start at the next start
+            }
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            ReplayFailed(run, e);
+            throw;
         }
 
         switch (result.Outcome)
@@ -1921,6 +1954,22 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
         }
 
         run.Lanes.Release(seq);
+        return true;
+    }
+
+    // Replays cut short by a failure, in a row (in this process), after which one is not run again.
+    private const int ReplayRestartsAtMost = 5;
+
+    // A failure a retry may cure (a server down past its retries, a connection lost, an output that cannot be written) cut
+    // the replay short. As live work does, the sink restarts with backoff, and the replay, journaled as under way, runs
+    // again from its start once the sink has caught up (ResumeReplay): ending it here would leave a patient whose older
+    // message it re-applied without the newer one after it. Counted (the caller throws): one that keeps failing is not
+    // run again for ever.
+    private void ReplayFailed(ReplayRun run, Exception cause)
+    {
+        int failures = _failures?.ReplayFailed(run.Request.ReplayId) ?? 1;
+        _log.Warning("Sink {0}: replay {1} stopped by a failure a retry may cure ({2}, {3} in a row); the sink restarts and runs it again from its start", _sink.Id,
+            run.Request.ReplayId, cause.GetType().Name, failures);
     }
 
     private void StartReplayLane(ReplayRun run, List<(long SequenceNr, IIngestEvent Item)> batch)
@@ -1934,26 +1983,31 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
         }
 
         Task<PreparedDelivery[]> lane = RunLane(run.Target, batch);
-        lane.PipeTo(Self, success: prepared => new ReplayLaneDone(run, lane, batch, prepared), failure: e => new ReplayLaneFailed(run, e));
+        lane.PipeTo(Self, success: prepared => new ReplayLaneDone(run, lane, batch, prepared), failure: e => new ReplayLaneFailed(run, lane, e));
     }
 
+    // Ends the replay: done, or stopped part-way by a failure to read the journal.
     private void FinishReplay(Exception? failure)
     {
         ReplayRun run = _replay!;
-        _replay = null;
         try
         {
             run.Target.Flush(_durable);
         }
-        catch (IOException e)
+        catch (Exception e) when (IsOutputFailure(e))
         {
-            failure ??= e; // what was written stays as it is; the replay is reported as failed
-        }
-        finally
-        {
-            run.Target.Dispose();
+            if (failure is null)
+            {
+                // The end of its output could not be written (a full disk): a failure of the replay's output like any other,
+                // so the sink restarts and runs it again.
+                ReplayFailed(run, e);
+                throw;
+            }
         }
 
+        _replay = null;
+        DisposeQuietly(run.Target);
+        _failures?.ReplayEnded();
         if (failure is not null)
         {
             _log.Warning("Sink {0}: replay {1} stopped ({2})", _sink.Id, run.Request.ReplayId, failure.GetType().Name);
@@ -2449,7 +2503,7 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
         public long Started { get; init; }
     }
 
-    private sealed record ReplayLaneFailed(ReplayRun Run, Exception Cause) : IDeadLetterSuppression;
+    private sealed record ReplayLaneFailed(ReplayRun Run, Task Lane, Exception Cause) : IDeadLetterSuppression;
 
     private sealed record ReplayLaneDone(ReplayRun Run, Task Lane, List<(long SequenceNr, IIngestEvent Item)> Batch, PreparedDelivery[] Prepared) : IDeadLetterSuppression;
 
@@ -2458,6 +2512,8 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
     private sealed record ReplayAborted(ReplayRequest Request, IActorRef ReplyTo, Exception Cause);
 
     private sealed record ResumeReplay(ReplayStarted Started);
+
+    private sealed record AbandonReplay(ReplayStarted Started);
 
     private sealed record DeliveriesRecorded(List<long> SequenceNrs);
 
