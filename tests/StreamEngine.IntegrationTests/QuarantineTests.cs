@@ -58,6 +58,26 @@ public class QuarantineTests : SinkActorHarness
     }
 
     [Fact]
+    public async Task AFailedOnlyReplay_WhereAParkedMessageFailsInTurn_CountsItAndWhatIsParkedBehindIt()
+    {
+        IActorRef sink = StartSink();
+        Kit.ExpectMsg<SinkReady>(TimeSpan.FromSeconds(30));
+        _target.Break("A1");
+        Send("A1", "P1"); // poison; delivered by the replay after a fix
+        Send("A2", "P1"); // parked; fails in turn
+        Send("A3", "P1"); // parked; then parked behind A2
+        await SettledStatusAsync(sink, 3);
+        _target.Fix();
+        _target.Break("A2");
+
+        ReplayResult result = await sink.Ask<ReplayResult>(new ReplayRequest("r1", null, null, null, true, null, false), TimeSpan.FromSeconds(30));
+
+        Assert.Equal((3L, 1L, 2L, 1L), (result.Messages, result.Delivered, result.Failed, result.HeldBehind));
+        Assert.Equal(["A1"], _target.Written);
+        Assert.Equal(["A2"], (await QuarantineOf(sink)).Select(q => q.ControlId));
+    }
+
+    [Fact]
     public async Task Poison_BlocksOnlyItsPatient_RetryAfterAFix_DeliversItAndWhatWasParked_InOrder()
     {
         IActorRef sink = StartSink();
