@@ -76,6 +76,33 @@ public sealed class JournalContractTests : IAsyncLifetime
     }
 
     [SkippableFact]
+    public async Task OnPostgreSql_AWriterWhoseConnectionEndedWhileIdle_ConnectsAgain_AndTheNextGroupIsWritten()
+    {
+        // A server restart, a failover or idle_session_timeout ends the writer's connection while no frame comes: the next
+        // group found it dead at its first write and was answered AR, however long the server had been back.
+        string configured = await TestPostgres.CreateDatabaseAsync();
+        string connectionString = PostgresStore.ConnectionString(configured, Durability.Fsync);
+        PostgresStore.PrepareJournal(connectionString);
+        using var writer = new StreamEngine.Host.Journal.PostgresJournalRowWriter(connectionString);
+        static StreamEngine.Host.Journal.JournalRowData Row(long sequenceNr) => new("ingest/pg/default", sequenceNr, 0, [1, 2, 3], "", "M", 1, "w");
+        writer.Insert([Row(1)]);
+        await using (var admin = new NpgsqlConnection(configured))
+        {
+            await admin.OpenAsync();
+            await using var terminate = new NpgsqlCommand(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()", admin);
+            Assert.True((long)(await terminate.ExecuteScalarAsync())! >= 1); // the writer's (and any pooled one left by the set-up)
+        }
+
+        writer.Insert([Row(2), Row(3)]);
+
+        await using var check = new NpgsqlConnection(configured);
+        await check.OpenAsync();
+        await using var count = new NpgsqlCommand("SELECT count(*) FROM journal WHERE persistence_id = 'ingest/pg/default'", check);
+        Assert.Equal(3L, (long)(await count.ExecuteScalarAsync())!);
+    }
+
+    [SkippableFact]
     public async Task OnPostgreSql_TheMessageIndexsConnection_NeverWaitsForTheWalFlush()
     {
         string configured = await TestPostgres.CreateDatabaseAsync();

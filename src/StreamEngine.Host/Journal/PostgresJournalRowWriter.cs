@@ -12,34 +12,41 @@ namespace StreamEngine.Host.Journal;
 /// </summary>
 public sealed class PostgresJournalRowWriter : IJournalRowWriter
 {
-    private readonly NpgsqlConnection _connection;
-    private readonly NpgsqlCommand _insert;
+    private readonly string _connectionString;
+    private NpgsqlConnection _connection;
+    private NpgsqlCommand _insert;
 
     /// <summary>Opens the connection and prepares the insert.</summary>
     public PostgresJournalRowWriter(string connectionString)
     {
-        var builder = new NpgsqlConnectionStringBuilder(connectionString) { Timeout = 10, CommandTimeout = 10 };
-        _connection = new NpgsqlConnection(builder.ConnectionString);
+        _connectionString = new NpgsqlConnectionStringBuilder(connectionString) { Timeout = 10, CommandTimeout = 10 }.ConnectionString;
+        (_connection, _insert) = Connect(_connectionString);
+    }
+
+    private static (NpgsqlConnection, NpgsqlCommand) Connect(string connectionString)
+    {
+        var connection = new NpgsqlConnection(connectionString);
         try
         {
-            _connection.Open();
-            _insert = new NpgsqlCommand("""
+            connection.Open();
+            var insert = new NpgsqlCommand("""
                 INSERT INTO journal (created, deleted, persistence_id, sequence_number, message, tags, manifest, identifier, writer_uuid)
                 SELECT c, false, p, s, m, t, mf, i, w FROM unnest($1, $2, $3, $4, $5, $6, $7, $8) WITH ORDINALITY AS r(c, p, s, m, t, mf, i, w, n) ORDER BY n
-                """, _connection);
-            _insert.Parameters.Add(new NpgsqlParameter { NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Bigint });
-            _insert.Parameters.Add(new NpgsqlParameter { NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Text });
-            _insert.Parameters.Add(new NpgsqlParameter { NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Bigint });
-            _insert.Parameters.Add(new NpgsqlParameter { NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Bytea });
-            _insert.Parameters.Add(new NpgsqlParameter { NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Text });
-            _insert.Parameters.Add(new NpgsqlParameter { NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Text });
-            _insert.Parameters.Add(new NpgsqlParameter { NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Integer });
-            _insert.Parameters.Add(new NpgsqlParameter { NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Text });
-            _insert.Prepare();
+                """, connection);
+            insert.Parameters.Add(new NpgsqlParameter { NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Bigint });
+            insert.Parameters.Add(new NpgsqlParameter { NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Text });
+            insert.Parameters.Add(new NpgsqlParameter { NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Bigint });
+            insert.Parameters.Add(new NpgsqlParameter { NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Bytea });
+            insert.Parameters.Add(new NpgsqlParameter { NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Text });
+            insert.Parameters.Add(new NpgsqlParameter { NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Text });
+            insert.Parameters.Add(new NpgsqlParameter { NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Integer });
+            insert.Parameters.Add(new NpgsqlParameter { NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Text });
+            insert.Prepare();
+            return (connection, insert);
         }
         catch
         {
-            _connection.Dispose();
+            connection.Dispose();
             throw;
         }
     }
@@ -69,16 +76,44 @@ public sealed class PostgresJournalRowWriter : IJournalRowWriter
             writers[i] = row.WriterUuid;
         }
 
+        object[] values = [created, persistenceIds, sequenceNrs, messages, tags, manifests, identifiers, writers];
+        if (_connection.State != System.Data.ConnectionState.Open)
+        {
+            Reconnect(); // lost before, and not yet back at the last try
+        }
+
+        try
+        {
+            Execute(values);
+        }
+        catch (NpgsqlException) when (_connection.FullState.HasFlag(System.Data.ConnectionState.Broken) || _connection.State != System.Data.ConnectionState.Open)
+        {
+            // The connection was gone before this group (the server restarted, a failover, an idle timeout, the backend
+            // terminated while the engine was idle): found only now, by the first write after it. Connected again, the
+            // group goes once more; had the first try been committed after all, its rows' keys refuse this one, and the
+            // frames are answered AR as for any failed write (a resend is then answered as a duplicate).
+            Reconnect();
+            Execute(values);
+        }
+    }
+
+    private void Execute(object[] values)
+    {
         NpgsqlParameterCollection p = _insert.Parameters;
-        p[0].Value = created;
-        p[1].Value = persistenceIds;
-        p[2].Value = sequenceNrs;
-        p[3].Value = messages;
-        p[4].Value = tags;
-        p[5].Value = manifests;
-        p[6].Value = identifiers;
-        p[7].Value = writers;
+        for (int i = 0; i < values.Length; i++)
+        {
+            p[i].Value = values[i];
+        }
+
         _insert.ExecuteNonQuery(); // one statement: its own transaction
+    }
+
+    private void Reconnect()
+    {
+        (NpgsqlConnection connection, NpgsqlCommand insert) = Connect(_connectionString); // still down: throws, and the frames are answered AR
+        _insert.Dispose();
+        _connection.Dispose();
+        (_connection, _insert) = (connection, insert);
     }
 
     /// <summary>This connection's <c>synchronous_commit</c> (on in fsync mode, off in os mode).</summary>
