@@ -26,13 +26,32 @@ public sealed class RetentionTests
             Assert.Equal(0, await engine.StopAsync());
         }
 
-        // Restarted with a long replay window, so that what is sent from now on stays.
-        await folder.WriteConfigAsync(new { name = "ret", port = 0 }, retention: new { replayWindow = "3600", interval = "0.5" }, admin: new { port = 0 });
+        // Restarted with a long replay window, so that what is sent from now on stays, and a sink that was not there while
+        // retention ran (new, backfilling the journal): what retention deleted is said to be so, not "rejected writes".
+        await File.WriteAllTextAsync(config, JsonSerializer.Serialize(new
+        {
+            dataDirectory = Path.Combine(folder.Path, "data"),
+            admin = new { port = 0 },
+            retention = new { replayWindow = "3600", interval = "0.5" },
+            listeners = new[] { new { name = "ret", port = 0 } },
+            sinks = new object[]
+            {
+                new { name = "fhir", type = "ndjson", path = folder.Out },
+                new { name = "late", type = "ndjson", path = Path.Combine(folder.Path, "late"), startFrom = "earliest" },
+            },
+        }));
         await using EngineProcess again = await EngineProcess.StartAsync(folder.Path);
+        Assert.True(await again.AwaitLogAsync("Sink late: sequence numbers 1 to 9 of stream ingest/ret/default were deleted by retention"), again.Logs);
+        Assert.DoesNotContain("rejected writes", again.Logs, StringComparison.Ordinal);
         await SendAsync(again.Port, ["R11"]);
         List<JsonDocument> lines = await folder.AwaitLinesAsync(11);
         Assert.Equal("streamengine:ingest/ret/default#11", TestFolder.DeliveryId(lines[^1]));
         Assert.Equal(11, lines.Select(TestFolder.DeliveryId).Distinct().Count());
+
+        // trace of a message retention deleted: settled, and no longer readable (it said "unknown").
+        (int traced, string journey) = await CliTests.RunAsync("trace", "--control-id", "R1", "-c", config);
+        Assert.Equal(0, traced);
+        Assert.Contains("  sink fhir: delivered or filtered (retention has deleted it from the journal)", journey, StringComparison.Ordinal);
 
         // A replay from before what retention kept says so, and where it began: R10 (the journal never deletes its last
         // event, and the new window keeps it now) and R11 are left.

@@ -103,6 +103,8 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
     private IDeliveryTarget? _target;
     private long _done;
     private long _next;
+    private long _heldFrom = -1; // the journal's first event when this catch-up began (-1: not known yet; below it, retention deleted)
+    private IActorRef? _catchUpStartedBy; // the catch-up's read, waiting for _heldFrom before its first batch
     private long _settledSincePersist;
     private long _durableSettledAbove;
     private long _origin;
@@ -523,6 +525,11 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
         _state = "catching-up";
         _catchUpAckTo = null;
         _log.Info("Sink {0} catching up on stream {1} from {2} to {3}", _sink.Id, StreamId, _next + 1, to);
+        // Where the journal starts now: a gap below it was deleted by retention (while this sink was out of the
+        // configuration, say), not left by rejected writes. Known before the first batch is taken.
+        _heldFrom = -1;
+        ReadJournal().CurrentEventsByPersistenceId(StreamId, 1, long.MaxValue).Take(1).RunWith(Sink.FirstOrDefault<EventEnvelope>(), _materializer)
+            .PipeTo(Self, success: first => new FirstHeld(first?.SequenceNr ?? long.MaxValue), failure: _ => new FirstHeld(0));
         Batched(ReadJournal().CurrentEventsByPersistenceId(StreamId, _next + 1, to))
             .RunWith(Sink.ActorRefWithAck<EnvelopeBatch>(Self, CatchUpStarted.Instance, CatchUpAck.Instance, CatchUpCompleted.Instance,
                 e => new CatchUpFailed(e)), _materializer);
@@ -531,7 +538,23 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
 
     private void CatchingUp()
     {
-        Command<CatchUpStarted>(_ => Sender.Tell(CatchUpAck.Instance));
+        Command<CatchUpStarted>(_ =>
+        {
+            if (_heldFrom >= 0)
+            {
+                Sender.Tell(CatchUpAck.Instance);
+            }
+            else
+            {
+                _catchUpStartedBy = Sender;
+            }
+        });
+        Command<FirstHeld>(f =>
+        {
+            _heldFrom = f.SequenceNr;
+            _catchUpStartedBy?.Tell(CatchUpAck.Instance);
+            _catchUpStartedBy = null;
+        });
         Command<EnvelopeBatch>(batch =>
         {
             foreach (EventEnvelope envelope in batch.Envelopes)
@@ -566,8 +589,19 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
     {
         if (upTo > _next)
         {
-            _log.Warning("Sink {0}: sequence numbers {1} to {2} of stream {3} are not in the journal (rejected writes); passed over",
-                _sink.Id, _next + 1, upTo, StreamId);
+            if (upTo < _heldFrom)
+            {
+                // Retention only waits for the sinks in the configuration: these aged out while this one was not there.
+                _log.Warning("Sink {0}: sequence numbers {1} to {2} of stream {3} were deleted by retention (retention.replayWindow) before this sink read them "
+                    + "(it was not in the configuration, or not running, while they aged out); passed over, counted as filtered, not delivered",
+                    _sink.Id, _next + 1, upTo, StreamId);
+            }
+            else
+            {
+                _log.Warning("Sink {0}: sequence numbers {1} to {2} of stream {3} are not in the journal (rejected writes); passed over",
+                    _sink.Id, _next + 1, upTo, StreamId);
+            }
+
             for (long seq = _next + 1; seq <= upTo; seq++)
             {
                 if (seq > _done && !_settledAbove.Contains(seq))
@@ -1556,12 +1590,21 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
         IMaterializer materializer = _materializer;
         ICurrentEventsByPersistenceIdQuery query = ReadJournal();
         Task.WhenAll(toRead.Select(seq => query.CurrentEventsByPersistenceId(StreamId, seq, seq).RunWith(Sink.FirstOrDefault<EventEnvelope>(), materializer)))
-            .PipeTo(Self, success: envelopes => new TraceRead(replyTo, outcomes, envelopes), failure: _ => new TraceRead(replyTo, outcomes, []));
+            .PipeTo(Self, success: envelopes => new TraceRead(replyTo, outcomes, envelopes, toRead), failure: _ => new TraceRead(replyTo, outcomes, [], toRead));
     }
 
     private void OnTraceRead(TraceRead read)
     {
         var outcomes = new Dictionary<long, string>(read.Outcomes);
+        for (int i = 0; i < read.Envelopes.Length && i < read.Read.Count; i++)
+        {
+            if (read.Envelopes[i] is null)
+            {
+                // Settled here, and no longer in the journal: retention deletes only what every sink has passed.
+                outcomes[read.Read[i]] = "delivered or filtered (retention has deleted it from the journal)";
+            }
+        }
+
         foreach (EventEnvelope? envelope in read.Envelopes)
         {
             if (envelope?.Event is IIngestEvent e)
@@ -2521,7 +2564,9 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
 
     private sealed record LaneFailed(CancellationTokenSource Epoch, Exception Cause) : IDeadLetterSuppression;
 
-    private sealed record TraceRead(IActorRef ReplyTo, Dictionary<long, string> Outcomes, EventEnvelope?[] Envelopes);
+    private sealed record TraceRead(IActorRef ReplyTo, Dictionary<long, string> Outcomes, EventEnvelope?[] Envelopes, List<long> Read);
+
+    private sealed record FirstHeld(long SequenceNr);
 
     private sealed record SaveWatermark
     {
