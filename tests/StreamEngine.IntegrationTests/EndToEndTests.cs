@@ -156,7 +156,7 @@ public sealed class EndToEndTests
         JsonElement stream = JsonDocument.Parse(json).RootElement.GetProperty("streams")[0];
         Assert.Equal((2, 1, 1), (stream.GetProperty("journaled").GetInt64(), stream.GetProperty("resendsAnswered").GetInt64(), stream.GetProperty("controlIdReuses").GetInt64()));
         (_, string text) = await CliTests.RunAsync("status", "-c", config);
-        Assert.Contains("2 journaled; since the journal started 1 resend(s) answered again, 1 control id(s) reused with new content", text, StringComparison.Ordinal);
+        Assert.Contains("2 journaled; since the engine started 1 resend(s) answered again, 1 control id(s) reused with new content", text, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -60,9 +60,9 @@ internal static class AdminCommands
                 "recorded" => " (read from the store: as the engine last recorded it)",
                 _ => $" (journal {stream.State}: last known)",
             };
-            // Only when there is something to say: resends answered again and reused control ids since the journal started.
+            // Only when there is something to say: resends answered again and reused control ids since the engine started.
             string since = stream is { ResendsAnswered: > 0 } or { ControlIdReuses: > 0 }
-                ? $"; since the journal started {stream.ResendsAnswered} resend(s) answered again, {stream.ControlIdReuses} control id(s) reused with new content"
+                ? $"; since the engine started {stream.ResendsAnswered} resend(s) answered again, {stream.ControlIdReuses} control id(s) reused with new content"
                 : string.Empty;
             Console.WriteLine($"stream {stream.Stream}: {stream.Journaled} journaled{since}{state}");
         }

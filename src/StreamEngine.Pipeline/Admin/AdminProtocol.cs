@@ -24,10 +24,10 @@ public sealed record StreamStatus(string ListenerId, string Stream, long Journal
     /// </summary>
     public string State { get; init; } = "running";
 
-    /// <summary>Resends answered again without a new event (dedupe), since the journal started; null when read offline.</summary>
+    /// <summary>Resends answered again without a new event (dedupe), since the engine started; null when read offline.</summary>
     public long? ResendsAnswered { get; init; }
 
-    /// <summary>Control ids reused with different content (journaled as new), since the journal started; null offline.</summary>
+    /// <summary>Control ids reused with different content (journaled as new), since the engine started; null offline.</summary>
     public long? ControlIdReuses { get; init; }
 }
 

@@ -122,7 +122,7 @@ public sealed class MllpTarget : IDeliveryTarget
 
         if (_options.Rewrites.Count == 0)
         {
-            message = received!.Raw; // the journaled bytes as they are: no copy
+            message = CarriageReturns(received!.Raw); // the journaled bytes as they are (no copy), unless ended by LF
             return DeliveryResult.Delivered;
         }
 
@@ -143,7 +143,37 @@ public sealed class MllpTarget : IDeliveryTarget
             }
         }
 
-        message = editor.ToBytes();
+        message = CarriageReturns(editor.ToBytes());
         return DeliveryResult.Delivered;
+    }
+
+    // Segments end with CR on the wire, as HL7 requires: a sender's LF or CRLF (which ingest accepts) would reach a strict
+    // receiver as one long segment.
+    private static ReadOnlyMemory<byte> CarriageReturns(ReadOnlyMemory<byte> message)
+    {
+        ReadOnlySpan<byte> span = message.Span;
+        if (span.IndexOf((byte)'\n') < 0)
+        {
+            return message;
+        }
+
+        var fixedUp = new byte[span.Length];
+        int n = 0;
+        for (int i = 0; i < span.Length; i++)
+        {
+            if (span[i] == (byte)'\n')
+            {
+                if (i == 0 || span[i - 1] != (byte)'\r')
+                {
+                    fixedUp[n++] = (byte)'\r'; // LF alone; after a CR (CRLF) it is dropped
+                }
+            }
+            else
+            {
+                fixedUp[n++] = span[i];
+            }
+        }
+
+        return fixedUp.AsMemory(0, n);
     }
 }

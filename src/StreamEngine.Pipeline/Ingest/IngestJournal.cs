@@ -289,7 +289,7 @@ public sealed class IngestJournal : ReceivePersistentActor, IWithTimers
                 StreamEngineTelemetry.ControlIdReuses.Add(1, _listenerTag);
                 if (_controlIdReuses++ % 1000 == 0)
                 {
-                    _log.Warning("Ingest journal {0}: a control id was reused with different content ({1} since the journal started, as `status` counts them); journaled as new messages",
+                    _log.Warning("Ingest journal {0}: a control id was reused with different content ({1} since the engine started, as `status` counts them); journaled as new messages",
                         PersistenceId, _controlIdReuses);
                 }
             }

@@ -58,7 +58,7 @@ public sealed record GetIngestCounts
 }
 
 /// <summary>
-/// A stream's highest committed sequence number, and since the journal started: the resends answered again without a
+/// A stream's highest committed sequence number, and since the engine started: the resends answered again without a
 /// new event (dedupe) and the control ids reused with different content (journaled as new).
 /// </summary>
 public sealed record IngestCounts(long HighestSequenceNr, long ResendsAnswered, long ControlIdReuses);
