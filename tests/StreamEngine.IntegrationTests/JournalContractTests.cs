@@ -90,8 +90,8 @@ public sealed class JournalContractTests : IAsyncLifetime
         {
             await admin.OpenAsync();
             await using var terminate = new NpgsqlCommand(
-                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()", admin);
-            Assert.True((long)(await terminate.ExecuteScalarAsync())! >= 1); // the writer's (and any pooled one left by the set-up)
+                "SELECT count(pg_terminate_backend(pid, 5000)) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()", admin);
+            Assert.True((long)(await terminate.ExecuteScalarAsync())! >= 1); // the writer's (and any pooled one left by the set-up), gone on return
         }
 
         writer.Insert([Row(2), Row(3)]);

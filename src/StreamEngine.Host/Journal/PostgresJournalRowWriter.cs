@@ -77,24 +77,39 @@ public sealed class PostgresJournalRowWriter : IJournalRowWriter
         }
 
         object[] values = [created, persistenceIds, sequenceNrs, messages, tags, manifests, identifiers, writers];
-        if (_connection.State != System.Data.ConnectionState.Open)
-        {
-            Reconnect(); // lost before, and not yet back at the last try
-        }
-
+        long started = System.Diagnostics.Stopwatch.GetTimestamp();
         try
         {
             Execute(values);
         }
-        catch (NpgsqlException) when (_connection.FullState.HasFlag(System.Data.ConnectionState.Broken) || _connection.State != System.Data.ConnectionState.Open)
+        catch (NpgsqlException) when (System.Diagnostics.Stopwatch.GetElapsedTime(started) < DeadOnArrival
+            && (_connection.FullState.HasFlag(System.Data.ConnectionState.Broken) || _connection.State != System.Data.ConnectionState.Open))
         {
             // The connection was gone before this group (the server restarted, a failover, an idle timeout, the backend
-            // terminated while the engine was idle): found only now, by the first write after it. Connected again, the
-            // group goes once more; had the first try been committed after all, its rows' keys refuse this one, and the
-            // frames are answered AR as for any failed write (a resend is then answered as a duplicate).
+            // terminated while the engine was idle), found at once by the first write after it: connected again, the
+            // group goes once more. Only then: a write that broke after a while (an outage, a timeout) fails as before, its
+            // frames answered AR without waiting for another connection. Had the first try been committed after all (the
+            // reply lost), its first row is there, and the group is not written twice.
             Reconnect();
-            Execute(values);
+            if (!Written(rows[0]))
+            {
+                Execute(values);
+            }
         }
+    }
+
+    // A connection found dead on arrival fails its first write at once; one that fails later is an outage or a timeout.
+    private static readonly TimeSpan DeadOnArrival = TimeSpan.FromSeconds(1);
+
+    // Whether a group's first row is in the journal (a group is one statement: all of it or none).
+    private bool Written(JournalRowData first)
+    {
+        using var exists = new NpgsqlCommand(
+            "SELECT EXISTS (SELECT 1 FROM journal WHERE persistence_id = $1 AND sequence_number = $2 AND writer_uuid = $3)", _connection);
+        exists.Parameters.Add(new NpgsqlParameter { Value = first.PersistenceId });
+        exists.Parameters.Add(new NpgsqlParameter { Value = first.SequenceNr });
+        exists.Parameters.Add(new NpgsqlParameter { Value = first.WriterUuid });
+        return (bool)exists.ExecuteScalar()!;
     }
 
     private void Execute(object[] values)

@@ -105,6 +105,7 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
     private long _next;
     private long _heldFrom = -1; // the journal's first event when this catch-up began (-1: not known yet; below it, retention deleted)
     private IActorRef? _catchUpStartedBy; // the catch-up's read, waiting for _heldFrom before its first batch
+    private int _catchUps; // numbers each catch-up, so that a late FirstHeld of an earlier one is told apart
     private long _settledSincePersist;
     private long _durableSettledAbove;
     private long _origin;
@@ -528,8 +529,10 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
         // Where the journal starts now: a gap below it was deleted by retention (while this sink was out of the
         // configuration, say), not left by rejected writes. Known before the first batch is taken.
         _heldFrom = -1;
+        _catchUpStartedBy = null;
+        int catchUp = ++_catchUps;
         ReadJournal().CurrentEventsByPersistenceId(StreamId, 1, long.MaxValue).Take(1).RunWith(Sink.FirstOrDefault<EventEnvelope>(), _materializer)
-            .PipeTo(Self, success: first => new FirstHeld(first?.SequenceNr ?? long.MaxValue), failure: _ => new FirstHeld(0));
+            .PipeTo(Self, success: first => new FirstHeld(catchUp, first?.SequenceNr ?? long.MaxValue), failure: _ => new FirstHeld(catchUp, 0));
         Batched(ReadJournal().CurrentEventsByPersistenceId(StreamId, _next + 1, to))
             .RunWith(Sink.ActorRefWithAck<EnvelopeBatch>(Self, CatchUpStarted.Instance, CatchUpAck.Instance, CatchUpCompleted.Instance,
                 e => new CatchUpFailed(e)), _materializer);
@@ -551,9 +554,12 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
         });
         Command<FirstHeld>(f =>
         {
-            _heldFrom = f.SequenceNr;
-            _catchUpStartedBy?.Tell(CatchUpAck.Instance);
-            _catchUpStartedBy = null;
+            if (f.CatchUp == _catchUps)
+            {
+                _heldFrom = f.SequenceNr;
+                _catchUpStartedBy?.Tell(CatchUpAck.Instance);
+                _catchUpStartedBy = null;
+            }
         });
         Command<EnvelopeBatch>(batch =>
         {
@@ -575,6 +581,7 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
             // Holes are passed over only below an event actually read: a rejected write at the very end keeps its
             // number unused in the store, and a restarted journal gives that number to the next message.
             _catchUpAckTo = null;
+            _catchUpStartedBy = null; // an empty range ends without waiting for its first ack
             UnbecomeStacked();
             BecomeLive();
         });
@@ -700,6 +707,7 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
     // Answered in every state.
     private void Housekeeping()
     {
+        Command<FirstHeld>(_ => { }); // an empty catch-up's range ends without waiting for it: nothing to hold
         Command<RecordProgress>(_ =>
         {
             IActorRef replyTo = Sender;
@@ -1755,9 +1763,20 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
             // Journaled before anything goes, so that a stop part-way runs it again after the restart (ReplayStarted).
             // The output is opened first: one that cannot open fails the sink before the replay is journaled, so it is not
             // run again (and failing again) after every restart.
-            IDeliveryTarget target = _targetFactory(request.ReplayId);
-            // A replay's own file holds what a run cut short wrote: not written twice (a server holds no such list).
-            IReadOnlySet<long> written = target.Open(0);
+            IDeliveryTarget target;
+            IReadOnlySet<long> written;
+            try
+            {
+                target = _targetFactory(request.ReplayId);
+                // A replay's own file holds what a run cut short wrote: not written twice (a server holds no such list).
+                written = target.Open(0);
+            }
+            catch (Exception e) when (_replayJournaled?.ReplayId == request.ReplayId)
+            {
+                CountReplayFailure(request.ReplayId, e); // one run again after a failure: its output failing counts too
+                throw;
+            }
+
             var started = new ReplayStarted(request.ReplayId, request.FromSequenceNr, request.Since, request.MessageType, request.Rate);
             _pendingWrites++;
             Persist(started, e =>
@@ -1860,7 +1879,7 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
             if (ReferenceEquals(f.Run, _replay) && !_quiet && !EngineStopping)
             {
                 Exception cause = f.Cause is AggregateException { InnerException: { } inner } ? inner : f.Cause;
-                ReplayFailed(f.Run, cause);
+                CountReplayFailure(f.Run.Request.ReplayId, cause);
                 System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(cause).Throw();
             }
 
@@ -1985,7 +2004,12 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {
-            ReplayFailed(run, e);
+            if (_quiet || EngineStopping)
+            {
+                return false; // the replay is journaled as under way: it runs again at the next start
+            }
+
+            CountReplayFailure(run.Request.ReplayId, e);
             throw;
         }
 
@@ -2008,11 +2032,11 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
     // again from its start once the sink has caught up (ResumeReplay): ending it here would leave a patient whose older
     // message it re-applied without the newer one after it. Counted (the caller throws): one that keeps failing is not
     // run again for ever.
-    private void ReplayFailed(ReplayRun run, Exception cause)
+    private void CountReplayFailure(string replayId, Exception cause)
     {
-        int failures = _failures?.ReplayFailed(run.Request.ReplayId) ?? 1;
+        int failures = _failures?.ReplayFailed(replayId) ?? 1;
         _log.Warning("Sink {0}: replay {1} stopped by a failure a retry may cure ({2}, {3} in a row); the sink restarts and runs it again from its start", _sink.Id,
-            run.Request.ReplayId, cause.GetType().Name, failures);
+            replayId, cause.GetType().Name, failures);
     }
 
     private void StartReplayLane(ReplayRun run, List<(long SequenceNr, IIngestEvent Item)> batch)
@@ -2041,9 +2065,14 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
         {
             if (failure is null)
             {
+                if (_quiet || EngineStopping)
+                {
+                    return; // left journaled as under way: it runs again at the next start (the stop disposes the output)
+                }
+
                 // The end of its output could not be written (a full disk): a failure of the replay's output like any other,
                 // so the sink restarts and runs it again.
-                ReplayFailed(run, e);
+                CountReplayFailure(run.Request.ReplayId, e);
                 throw;
             }
         }
@@ -2566,7 +2595,7 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
 
     private sealed record TraceRead(IActorRef ReplyTo, Dictionary<long, string> Outcomes, EventEnvelope?[] Envelopes, List<long> Read);
 
-    private sealed record FirstHeld(long SequenceNr);
+    private sealed record FirstHeld(int CatchUp, long SequenceNr) : IDeadLetterSuppression;
 
     private sealed record SaveWatermark
     {
