@@ -1991,7 +1991,7 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
     }
 
     // Commits one replayed message and counts what became of it; false when the engine is stopping. A failure (the
-    // replay's file unwritable, an onward MLLP receiver gone) restarts the sink, as a lane's does (ReplayFailed).
+    // replay's file unwritable, an onward MLLP receiver gone) restarts the sink, as a lane's does (ReplayLaneFailed).
     private bool CommitReplayed(ReplayRun run, long seq, IIngestEvent item, in PreparedDelivery prepared)
     {
         DeliveryResult result;
@@ -2091,12 +2091,8 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
         {
             _log.Info("Sink {0}: replay {1}: {2} of the failed were held behind an earlier failure of their patient", _sink.Id, run.Request.ReplayId, run.HeldBehind);
         }
-        EndReplay(run.ReplyTo, ResultOf(run.Request, run, failure switch
-        {
-            null => null,
-            IOException => $"stopped part-way: writing the replay's output failed ({failure.GetType().Name})",
-            _ => $"stopped part-way: reading the journal failed ({failure.GetType().Name})",
-        }));
+        EndReplay(run.ReplyTo, ResultOf(run.Request, run,
+            failure is null ? null : $"stopped part-way: reading the journal failed ({failure.GetType().Name})"));
     }
 
     // What a replay did (nothing, when it had not started delivering), and why it stopped short if it did: then one more
