@@ -308,6 +308,19 @@ public sealed class SettingsLoaderTests : IDisposable
     }
 
     [Fact]
+    public void MllpSink_QuarantineOn_AddsToAeAndCe_AndABadCodeIsNamed()
+    {
+        Assert.Equal(["AE", "CE"], Load("""{ "listeners": [ { "name": "a" } ], "sinks": [ { "name": "epr", "type": "mllp", "host": "h", "port": "2576" } ] }""")
+            .Sinks.Single().Mllp!.QuarantineOn.Order(StringComparer.Ordinal));
+        Assert.Equal(["AE", "AR", "CE"], Load("""{ "listeners": [ { "name": "a" } ], "sinks": [ { "name": "epr", "type": "mllp", "host": "h", "port": "2576", "quarantineOn": [" ar "] } ] }""")
+            .Sinks.Single().Mllp!.QuarantineOn.Order(StringComparer.Ordinal));
+        Assert.Equal(["sinks[0].quarantineOn[1]: 'AA' is not AE, CE, AR or CR (AE and CE always quarantine)"],
+            Errors("""{ "listeners": [ { "name": "a" } ], "sinks": [ { "name": "epr", "type": "mllp", "host": "h", "port": "2576", "quarantineOn": ["CR", "AA"] } ] }"""));
+        Assert.Equal(["sinks[0]: host, port, rewrite and quarantineOn are for mllp sinks"],
+            Errors("""{ "listeners": [ { "name": "a" } ], "sinks": [ { "name": "f", "type": "ndjson", "quarantineOn": ["AR"] } ] }"""));
+    }
+
+    [Fact]
     public void SinkFilter_IsRead_AndABadEntryIsNamed()
     {
         EngineSettings settings = Load("""{ "listeners": [ { "name": "a" } ], "sinks": [ { "name": "lab", "type": "ndjson", "filter": { "messageTypes": ["ORU"], "events": ["ORU^R01"], "sendingFacilities": ["RX1"] } } ] }""");

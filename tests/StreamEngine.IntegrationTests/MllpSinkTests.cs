@@ -168,4 +168,75 @@ public sealed class MllpSinkTests
         // Each message reached the receiver once: none was sent, given up and sent again.
         Assert.Equal(messages.Select((_, i) => $"SLOW-{i + 1}").Order(StringComparer.Ordinal), received.Order(StringComparer.Ordinal));
     }
+    [Fact]
+    public async Task AReceiverThatAnswersAR_WithARInQuarantineOn_QuarantinesTheMessage_AndASkipSendsThePatientsNext()
+    {
+        // A receiver that rejects one message for good (AR) held the sink, restarting on it, until the receiver changed:
+        // with quarantineOn AR the message is quarantined at once, other patients flow on, and the operator's skip sends
+        // the patient's next message.
+        await using var receiver = new FakeMllpServer();
+        var received = new System.Collections.Concurrent.ConcurrentQueue<string>();
+        _ = Task.Run(async () =>
+        {
+            await foreach (FakeMllpServer.Received message in receiver.Inbox.Reader.ReadAllAsync())
+            {
+                received.Enqueue(message.ControlId);
+                try
+                {
+                    await message.ReplyAsync(FakeMllpServer.Ack(message.ControlId == "REF-1" ? "AR" : "AA", message.ControlId));
+                }
+                catch (Exception e) when (e is IOException or ObjectDisposedException or InvalidOperationException)
+                {
+                    // The engine stopped meanwhile.
+                }
+            }
+        });
+
+        using var folder = new TestFolder();
+        string config = Path.Combine(folder.Path, "streamengine.json");
+        await File.WriteAllTextAsync(config, JsonSerializer.Serialize(new
+        {
+            dataDirectory = Path.Combine(folder.Path, "data"),
+            listeners = new[] { new { name = "it", host = "127.0.0.1", port = 0 } },
+            admin = new { port = 0 },
+            sinks = new[]
+            {
+                new
+                {
+                    name = "onward", type = "mllp", host = "127.0.0.1",
+                    port = receiver.Port.ToString(System.Globalization.CultureInfo.InvariantCulture), quarantineOn = new[] { "ar" },
+                },
+            },
+        }));
+        await using EngineProcess engine = await EngineProcess.StartAsync(folder.Path);
+        Assert.All(await Peers.SendAsync(engine.Port, [Peers.Adt("A01", "REF-1", "M1"), Peers.Adt("A08", "REF-2", "M1"), Peers.Adt("A01", "OK-1", "M2")]),
+            a => Assert.Equal("AA", a.Get("MSA-1")));
+
+        JsonElement item = default;
+        for (DateTime deadline = DateTime.UtcNow.AddMinutes(1); ;)
+        {
+            (int _, string stdout) = await CliTests.RunAsync("quarantine", "list", "--json", "-c", config);
+            JsonElement[] items = [.. JsonDocument.Parse(stdout).RootElement.GetProperty("items").EnumerateArray()];
+            if (items.Length == 1 && items[0].GetProperty("parked").GetInt32() == 1 && received.Contains("OK-1"))
+            {
+                item = items[0].Clone();
+                break;
+            }
+
+            Assert.True(DateTime.UtcNow < deadline, $"not quarantined with 1 parked: {stdout}\n{engine.Logs}");
+            await Task.Delay(100); // a probe of the sink
+        }
+
+        Assert.Equal(("REF-1", "Ack:AR"), (item.GetProperty("controlId").GetString(), item.GetProperty("reason").GetString()));
+        Assert.DoesNotContain("REF-2", received); // held behind it, in order
+        (int exit, string _, string error) = await CliTests.RunWithErrorsAsync("quarantine", "skip", item.GetProperty("id").GetString()!, "--reason", "the receiver refuses it", "-c", config);
+        Assert.True(exit == 0, error);
+        for (DateTime deadline = DateTime.UtcNow.AddMinutes(1); !received.Contains("REF-2"); await Task.Delay(50))
+        {
+            Assert.True(DateTime.UtcNow < deadline, engine.Logs);
+        }
+
+        Assert.Equal(0, await engine.StopAsync());
+        Assert.Equal(["OK-1", "REF-1", "REF-2"], received.Order(StringComparer.Ordinal)); // the AR'd message was sent once, not retried
+    }
 }

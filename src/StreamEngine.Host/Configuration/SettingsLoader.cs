@@ -198,9 +198,9 @@ public static partial class SettingsLoader
                 errors.Add($"{key}: timeout and maxAttempts are for fhir and mllp sinks");
             }
 
-            if (type != "mllp" && (s.Host ?? s.Port) is not null | s.Rewrite is not null)
+            if (type != "mllp" && (s.Host ?? s.Port) is not null | s.Rewrite is not null | s.QuarantineOn is not null)
             {
-                errors.Add($"{key}: host, port and rewrite are for mllp sinks");
+                errors.Add($"{key}: host, port, rewrite and quarantineOn are for mllp sinks");
             }
 
             StartFrom startFrom = StartFrom.Now;
@@ -873,6 +873,23 @@ public static partial class SettingsLoader
             rewrites.Add(new StreamEngine.Pipeline.Delivery.Hl7Rewrite(r.Path!, string.IsNullOrEmpty(r.Value) ? null : r.Value));
         }
 
+        // Which answers quarantine the message (the lane moves on; an operator retries or skips it) instead of being
+        // retried: AE/CE always; AR/CR if listed (a receiver that rejects one message for good would otherwise hold the
+        // sink, restarting on it, until that receiver is changed).
+        var quarantineOn = new HashSet<string>(StringComparer.Ordinal) { "AE", "CE" };
+        for (int i = 0; i < (s.QuarantineOn?.Count ?? 0); i++)
+        {
+            string code = (s.QuarantineOn![i] ?? string.Empty).Trim().ToUpperInvariant();
+            if (code is "AE" or "CE" or "AR" or "CR")
+            {
+                quarantineOn.Add(code);
+            }
+            else
+            {
+                errors.Add($"{key}.quarantineOn[{i}]: '{s.QuarantineOn[i]}' is not AE, CE, AR or CR (AE and CE always quarantine)");
+            }
+        }
+
         return errors.Count > before ? null : new StreamEngine.Pipeline.Delivery.MllpSinkOptions
         {
             Host = s.Host!.Trim(),
@@ -880,6 +897,7 @@ public static partial class SettingsLoader
             AckTimeout = timeout,
             MaxAttempts = attempts,
             Rewrites = rewrites,
+            QuarantineOn = quarantineOn,
         };
     }
 

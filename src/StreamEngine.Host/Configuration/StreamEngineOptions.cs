@@ -132,6 +132,8 @@ internal sealed class SinkOptions
 
     public List<RewriteOptions>? Rewrite { get; set; }
 
+    public List<string>? QuarantineOn { get; set; }
+
     public SinkTlsOptions? Tls { get; set; }
 
     public RotateOptions? Rotate { get; set; }

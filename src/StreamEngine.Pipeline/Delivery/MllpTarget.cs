@@ -24,13 +24,19 @@ public sealed record MllpSinkOptions
 
     /// <summary>Field rewrites applied before sending (e.g. MSH-5/MSH-6 for the next hop).</summary>
     public IReadOnlyList<Hl7Rewrite> Rewrites { get; init; } = [];
+
+    /// <summary>
+    /// The ACK codes that quarantine the message at once (AE and CE always); AR and CR, unless listed here, are retried
+    /// and then restart the sink.
+    /// </summary>
+    public IReadOnlySet<string> QuarantineOn { get; init; } = new HashSet<string>(StringComparer.Ordinal) { "AE", "CE" };
 }
 
 /// <summary>
 /// Forwards each journaled HL7 v2 message, as received (or through the configured field rewrites: untouched segments
 /// keep their bytes), to another MLLP receiver, one at a time and in order, waiting for each ACK. AA/CA is delivered;
-/// AE/CE (the receiver says the content is wrong) is quarantined with the code; AR/CR, timeouts and lost connections
-/// are retried and then thrown, so the sink restarts with backoff from its watermark. Receivers recognise a resend by
+/// AE/CE (the receiver says the content is wrong), and AR/CR where configured, is quarantined with the code; AR/CR
+/// otherwise, timeouts and lost connections are retried and then thrown, so the sink restarts with backoff from its watermark. Receivers recognise a resend by
 /// its unchanged MSH-10.
 /// </summary>
 public sealed class MllpTarget : IDeliveryTarget
@@ -60,6 +66,7 @@ public sealed class MllpTarget : IDeliveryTarget
             AckTimeout = options.AckTimeout,
             MaxRetries = Math.Max(0, options.MaxAttempts - 1),
             MaxBackoff = TimeSpan.FromSeconds(5),
+            DispositionOverrides = options.QuarantineOn.ToDictionary(code => code, _ => AckDisposition.Reject, StringComparer.Ordinal),
         });
     }
 
