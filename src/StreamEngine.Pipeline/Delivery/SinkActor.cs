@@ -675,6 +675,12 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
         Command<SkipQuarantined>(s => Release(s.SequenceNr, retry: false, note: s.Reason));
         Command<ReplayRequest>(r =>
         {
+            if (r.DryRun)
+            {
+                CountDryRun(r, Sender);
+                return;
+            }
+
             if (_releases is { } busy)
             {
                 // A replay would deliver the patient's parked messages while the release is still delivering them (and a
@@ -1660,30 +1666,7 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
 
         // Pass 1: which patients (and which messages without a patient) match, and where the first of them is.
         Events(from)
-            .RunAggregate(new ReplaySelection { To = to }, (selection, e) =>
-            {
-                if (selection.Saw(e).Event is not MessageReceived m || (request.Since is not null && m.ReceivedAt < request.Since))
-                {
-                    return selection;
-                }
-
-                // The start point is the first message in range; the patients are those with a matching message.
-                selection.First = Math.Min(selection.First, e.SequenceNr);
-                if (request.MessageType is not null && !TypeMatches(m.MessageType, request.MessageType))
-                {
-                    return selection;
-                }
-
-                selection.Matched++;
-                string[] keys = KeysOf(m);
-                if (keys.Length == 0)
-                {
-                    selection.Unkeyed.Add(e.SequenceNr);
-                }
-
-                selection.Keys.UnionWith(keys);
-                return selection;
-            }, materializer)
+            .RunAggregate(new ReplaySelection { To = to }, (selection, e) => selection.Select(e, request), materializer)
             .PipeTo(Self, success: selection => new ReplaySelected(request, replyTo, selection) { Started = started },
                 failure: e => new ReplayAborted(request, replyTo, e));
     }
@@ -1696,19 +1679,12 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
         var run = new Releases(replyTo, true, $"replay {request.ReplayId}", request, []);
         foreach (Quarantined q in _quarantine.Values)
         {
-            if ((request.Since is not null && q.Message.ReceivedAt < request.Since)
-                || (request.FromSequenceNr is not null && q.SequenceNr < request.FromSequenceNr)
-                || (request.MessageType is not null && (q.Message is not MessageReceived m || !TypeMatches(m.MessageType, request.MessageType))))
+            if (!Matches(q, request))
             {
                 continue;
             }
 
             run.Matched += 1 + q.Parked.Count;
-            if (request.DryRun)
-            {
-                continue;
-            }
-
             if (q.Message is FrameRejected)
             {
                 // Never a message (no usable MSH): a retry would only journal another copy of it, quarantined again.
@@ -1722,6 +1698,60 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
 
         _releases = run;
         RunReleases();
+    }
+
+    private static bool Matches(Quarantined q, ReplayRequest request) =>
+        (request.Since is null || q.Message.ReceivedAt >= request.Since)
+        && (request.FromSequenceNr is null || q.SequenceNr >= request.FromSequenceNr)
+        && (request.MessageType is null || (q.Message is MessageReceived m && TypeMatches(m.MessageType, request.MessageType)));
+
+    // --dry-run: what a replay would send, counted off the actor in whatever the sink is doing (beside a replay or a
+    // release under way); live delivery goes on meanwhile. A message an operator skipped stays skipped in a replay, so it
+    // is counted apart.
+    private void CountDryRun(ReplayRequest request, IActorRef replyTo)
+    {
+        var none = new ReplayResult(request.ReplayId, _sink.Id, _listener.Id, 0, 0, 0, 0, 0, true, null);
+        if (request.FailedOnly)
+        {
+            long parked = _quarantine.Values.Where(q => Matches(q, request)).Sum(q => 1L + q.Parked.Count);
+            replyTo.Tell(none with { Matched = parked, Messages = parked });
+            return;
+        }
+
+        long started = System.Diagnostics.Stopwatch.GetTimestamp();
+        long from = Math.Max(1, request.FromSequenceNr ?? 1);
+        long to = _next;
+        HashSet<long> skipped = [.. _resolved.Values.Where(r => r.IsSkip).Select(r => r.SequenceNr)];
+        IMaterializer materializer = _materializer;
+        ICurrentEventsByPersistenceIdQuery query = ReadJournal();
+        string stream = StreamId;
+        CountAsync().PipeTo(replyTo, failure: e => none with
+        {
+            Error = $"reading the journal failed ({(e is AggregateException { InnerException: { } inner } ? inner : e).GetType().Name})",
+        });
+
+        async Task<ReplayResult> CountAsync()
+        {
+            bool all = request.MessageType is null && request.Since is null;
+            var selection = new ReplaySelection { To = to, All = all, First = all ? from : long.MaxValue };
+            await query.CurrentEventsByPersistenceId(stream, from, to).Take(all ? 1 : long.MaxValue)
+                .RunForeach(e => selection.Select(e, request), materializer);
+            (long All, long Go) n = (0, 0);
+            if (all || selection.Matched > 0)
+            {
+                n = await query.CurrentEventsByPersistenceId(stream, selection.First, to).Where(selection.Includes)
+                    .RunAggregate((All: 0L, Go: 0L), (c, e) => (c.All + 1, skipped.Contains(e.SequenceNr) ? c.Go : c.Go + 1), materializer);
+            }
+
+            ReplayResult counted = none with
+            {
+                Matched = all ? n.All : selection.Matched,
+                Messages = n.All,
+                Filtered = n.All - n.Go,
+                Seconds = System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalSeconds,
+            };
+            return selection.Deleted(request) is { } deleted ? counted with { RetainedFrom = deleted.Sequence, RetainedSince = deleted.ReceivedAt } : counted;
+        }
     }
 
     private void Replaying()
@@ -1739,19 +1769,7 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
 
             // Pass 2: every message of the selected patients from the first match to the present, in order.
             Source<EventEnvelope, NotUsed> source = ReadJournal().CurrentEventsByPersistenceId(StreamId, selection.First, selection.To)
-                .Where(e => e.Event is MessageReceived m && (selection.All || selection.Unkeyed.Contains(e.SequenceNr) || KeysOf(m).Any(selection.Keys.Contains)));
-            if (request.DryRun)
-            {
-                // What would go: a message an operator skipped stays skipped (see EnvelopeBatch below). A copy: the
-                // count runs off the actor.
-                HashSet<long> skipped = [.. _resolved.Values.Where(r => r.IsSkip).Select(r => r.SequenceNr)];
-                source.RunWith(Sink.Aggregate<EventEnvelope, (long All, long Go)>((0, 0),
-                        (n, e) => (n.All + 1, skipped.Contains(e.SequenceNr) ? n.Go : n.Go + 1)), _materializer)
-                    .PipeTo(Self, success: n => new ReplayCounted(request, selected.ReplyTo, selection.All ? n.All : selection.Matched, n.All, n.All - n.Go),
-                        failure: e => new ReplayAborted(request, selected.ReplyTo, e));
-                return;
-            }
-
+                .Where(selection.Includes);
             if (request.Rate is { } rate and > 0)
             {
                 int perSecond = Math.Max(1, (int)Math.Ceiling(rate));
@@ -1899,8 +1917,6 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
             run.Error = f.Cause;
             PumpReplay(run);
         });
-        Command<ReplayCounted>(c => EndReplay(c.ReplyTo,
-            new ReplayResult(c.Request.ReplayId, _sink.Id, _listener.Id, c.Matched, c.Messages, 0, c.Skipped, 0, true, null)));
         Command<ReplayAborted>(a =>
         {
             _log.Warning("Sink {0}: replay {1} failed ({2})", _sink.Id, a.Request.ReplayId, a.Cause.GetType().Name);
@@ -1910,10 +1926,19 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
             });
         });
         Command<LiveEvent>(_ => { }); // not granted again: live work catches up from the journal after the replay
-        Command<ReplayRequest>(r => Sender.Tell(new ReplayResult(r.ReplayId, _sink.Id, _listener.Id, 0, 0, 0, 0, 0, r.DryRun, null)
+        Command<ReplayRequest>(r =>
         {
-            Error = "another replay of this sink's stream is running; try again when it ends",
-        }));
+            if (r.DryRun)
+            {
+                CountDryRun(r, Sender); // only counts: beside the replay under way
+                return;
+            }
+
+            Sender.Tell(new ReplayResult(r.ReplayId, _sink.Id, _listener.Id, 0, 0, 0, 0, 0, r.DryRun, null)
+            {
+                Error = "another replay of this sink's stream is running; try again when it ends",
+            });
+        });
         // A replay can take long: an operator's retry or skip is refused at once rather than queued behind it.
         Command<RetryQuarantined>(_ => Sender.Tell(new QuarantineActionResult(false, "a replay of this sink's stream is running; retry when it ends")));
         Command<SkipQuarantined>(_ => Sender.Tell(new QuarantineActionResult(false, "a replay of this sink's stream is running; skip when it ends")));
@@ -2499,6 +2524,36 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
             return e;
         }
 
+        // Pass 1 (with a filter): the start point is the first message in range; the patients are those with a matching
+        // message.
+        public ReplaySelection Select(EventEnvelope e, ReplayRequest request)
+        {
+            if (Saw(e).Event is not MessageReceived m || (request.Since is not null && m.ReceivedAt < request.Since))
+            {
+                return this;
+            }
+
+            First = Math.Min(First, e.SequenceNr);
+            if (request.MessageType is not null && !TypeMatches(m.MessageType, request.MessageType))
+            {
+                return this;
+            }
+
+            Matched++;
+            string[] keys = KeysOf(m);
+            if (keys.Length == 0)
+            {
+                Unkeyed.Add(e.SequenceNr);
+            }
+
+            Keys.UnionWith(keys);
+            return this;
+        }
+
+        // Pass 2: every message of the selected patients from the first match to the present.
+        public bool Includes(EventEnvelope e) =>
+            e.Event is MessageReceived m && (All || Unkeyed.Contains(e.SequenceNr) || KeysOf(m).Any(Keys.Contains));
+
         // Retention deleted what the replay asked for if the journal's first event comes after the start asked for (a
         // sequence number), or was received after the moment asked for (--since) with earlier events gone.
         public (long Sequence, DateTimeOffset? ReceivedAt)? Deleted(ReplayRequest request)
@@ -2575,7 +2630,6 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
 
     private sealed record ReplayLaneDone(ReplayRun Run, Task Lane, List<(long SequenceNr, IIngestEvent Item)> Batch, PreparedDelivery[] Prepared) : IDeadLetterSuppression;
 
-    private sealed record ReplayCounted(ReplayRequest Request, IActorRef ReplyTo, long Matched, long Messages, long Skipped);
 
     private sealed record ReplayAborted(ReplayRequest Request, IActorRef ReplyTo, Exception Cause);
 
