@@ -308,6 +308,37 @@ public sealed class SettingsLoaderTests : IDisposable
     }
 
     [Fact]
+    public void AValueOfTheWrongShape_IsNamed_NotDropped()
+    {
+        // The binder dropped a single value given for a list: the engine started with no allow-list and a sink unfiltered.
+        Assert.Equal(
+            [
+                "listeners[0].allowedSenders: a list is expected ([...]), not a single value",
+                "sinks[0].filter.messageTypes: a list is expected ([...]), not a single value",
+                "sinks[1].quarantineOn: a list is expected ([...]), not a single value",
+            ],
+            Errors("""
+                { "listeners": [ { "name": "a", "allowedSenders": "10.9.9.9" } ],
+                  "sinks": [ { "name": "s", "type": "ndjson", "filter": { "messageTypes": "ORU" } },
+                             { "name": "m", "type": "mllp", "host": "h", "port": "2576", "quarantineOn": "AR" } ] }
+                """).Where(e => !e.StartsWith("sinks[1]: ", StringComparison.Ordinal)).Order(StringComparer.Ordinal));
+        Assert.Equal(
+            [
+                "listeners[0].allowedSenders[0]: a single value is expected, not a list or an object",
+                "listeners[0].port: a single value is expected, not a list or an object",
+                "listeners[0].tls: an object is expected ({...}), not a single value",
+                "sinks[0]: an object is expected ({...}), not a single value",
+            ],
+            Errors("""
+                { "listeners": [ { "name": "a", "port": [2575], "tls": true, "allowedSenders": [ { "cidr": "10.0.0.0/8" } ] } ],
+                  "sinks": [ "s" ] }
+                """).Where(e => e.Contains("expected", StringComparison.Ordinal)).Order(StringComparer.Ordinal));
+        // Empty lists and nulls stay what they were: nothing given.
+        EngineSettings empty = Load("""{ "listeners": [ { "name": "a", "allowedSenders": [], "tls": null } ], "sinks": [ { "name": "s", "type": "ndjson", "filter": { "messageTypes": [] } } ] }""");
+        Assert.Empty(empty.Sinks.Single().Filter.MessageTypes);
+    }
+
+    [Fact]
     public void MllpSink_QuarantineOn_AddsToAeAndCe_AndABadCodeIsNamed()
     {
         Assert.Equal(["AE", "CE"], Load("""{ "listeners": [ { "name": "a" } ], "sinks": [ { "name": "epr", "type": "mllp", "host": "h", "port": "2576" } ] }""")

@@ -114,7 +114,7 @@ internal static class AdminCommands
             Description = "The patient's MRN (matched through its keyed hash; never stored in clear). '-' reads it from standard input, "
                 + "which keeps it out of the process list and shell history.",
         };
-        Option<DateTimeOffset?> since = SinceOption("Only messages received since (ISO 8601, e.g. 2026-11-30T08:00Z).");
+        Option<DateTimeOffset?> since = SinceOption("Only messages received since (ISO 8601, e.g. 2026-11-30T08:00Z; without an offset, UTC).");
         var command = new Command("trace", "Where is a message: received, journaled, and per sink delivered / filtered / quarantined / parked.")
         {
             ConfigOption, JsonOption, controlId, mrn, since,
@@ -322,7 +322,7 @@ internal static class AdminCommands
         var sink = new Option<string>("--sink") { Description = "The sink to replay to.", Required = true };
         var stream = new Option<string>("--stream") { Description = "Only this stream (listener id); default all." };
         var fromSeq = new Option<long?>("--from-seq") { Description = "From this journal sequence number." };
-        Option<DateTimeOffset?> since = SinceOption("From messages received since (ISO 8601).");
+        Option<DateTimeOffset?> since = SinceOption("From messages received since (ISO 8601, e.g. 2026-11-30T08:00Z; without an offset, UTC).");
         var type = new Option<string>("--type") { Description = "Only patients with a message of this type, e.g. ADT^A08." };
         var failedOnly = new Option<bool>("--failed-only") { Description = "Retry the quarantined messages and what is parked behind them." };
         var rate = new Option<double?>("--rate") { Description = "At most this many messages per second." };
@@ -435,7 +435,7 @@ internal static class AdminCommands
                 return parsed;
             }
 
-            result.AddError($"--since '{text}' is not a date/time (ISO 8601, e.g. 2026-11-30T08:00Z)");
+            result.AddError($"--since '{text}' is not a date/time (ISO 8601, e.g. 2026-11-30T08:00Z or 2026-07-01T09:00+01:00; without an offset, UTC)");
             return null;
         },
     };

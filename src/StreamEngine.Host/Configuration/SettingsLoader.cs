@@ -1035,18 +1035,48 @@ public static partial class SettingsLoader
             Type propertyType = Nullable.GetUnderlyingType(property.PropertyType) ?? property.PropertyType;
             if (propertyType.IsGenericType && propertyType.GetGenericTypeDefinition() == typeof(List<>))
             {
-                Type item = propertyType.GetGenericArguments()[0];
-                if (!IsScalar(item))
+                // A single value where a list belongs ("allowedSenders": "10.9.9.9") was dropped by the binder: the engine
+                // started with no allow-list, a sink with no filter.
+                if (!string.IsNullOrEmpty(child.Value))
                 {
-                    foreach (IConfigurationSection element in child.GetChildren())
+                    errors.Add($"{key}: a list is expected ([...]), not a single value");
+                    continue;
+                }
+
+                Type item = propertyType.GetGenericArguments()[0];
+                foreach (IConfigurationSection element in child.GetChildren())
+                {
+                    string elementKey = $"{key}[{element.Key}]";
+                    if (IsScalar(item))
                     {
-                        UnknownKeys(element, item, $"{key}[{element.Key}]", errors);
+                        if (element.GetChildren().Any())
+                        {
+                            errors.Add($"{elementKey}: a single value is expected, not a list or an object");
+                        }
+                    }
+                    else if (!string.IsNullOrEmpty(element.Value))
+                    {
+                        errors.Add($"{elementKey}: an object is expected ({{...}}), not a single value");
+                    }
+                    else
+                    {
+                        UnknownKeys(element, item, elementKey, errors);
                     }
                 }
             }
             else if (!IsScalar(propertyType))
             {
+                if (!string.IsNullOrEmpty(child.Value))
+                {
+                    errors.Add($"{key}: an object is expected ({{...}}), not a single value");
+                    continue;
+                }
+
                 UnknownKeys(child, propertyType, key, errors);
+            }
+            else if (child.GetChildren().Any())
+            {
+                errors.Add($"{key}: a single value is expected, not a list or an object");
             }
         }
     }
