@@ -12,7 +12,7 @@ public sealed class OptOutList
 {
     private readonly string _path;
     private readonly Lock _gate = new();
-    private FrozenSet<string> _numbers = FrozenSet<string>.Empty;
+    private volatile FrozenSet<string> _numbers = FrozenSet<string>.Empty;
     private DateTime _writtenAt;
     private long _length = -1;
     private long _checkedAt;
@@ -32,8 +32,9 @@ public sealed class OptOutList
     /// <summary>True when the NHS number (10 digits) is on the list.</summary>
     public bool Contains(string nhsNumber)
     {
-        long now = Environment.TickCount64;
-        if (now - Interlocked.Read(ref _checkedAt) >= _recheckMs)
+        // A check due to look at the file waits for a look under way: the time of the last look is set once it is done,
+        // so no check goes by the old list while another reads the new one (which let a few through after an edit).
+        if (Environment.TickCount64 - Interlocked.Read(ref _checkedAt) >= _recheckMs)
         {
             Reload(force: false);
         }
@@ -46,29 +47,18 @@ public sealed class OptOutList
         string? refused = null;
         lock (_gate)
         {
-            Interlocked.Exchange(ref _checkedAt, Environment.TickCount64);
-            FileSystemInfo info = Directory.Exists(_path) ? new DirectoryInfo(_path) : new FileInfo(_path);
-            long length = info is FileInfo file ? file.Length : ConsentFolder.Signature(_path);
-            if (!force && (!info.Exists || (info.LastWriteTimeUtc == _writtenAt && length == _length)))
+            if (!force && Environment.TickCount64 - Interlocked.Read(ref _checkedAt) < _recheckMs)
             {
-                return;
+                return; // another check looked while this one waited
             }
 
             try
             {
-                _numbers = Read(_path);
-                _writtenAt = info.LastWriteTimeUtc;
-                _length = length;
+                refused = Look(force);
             }
-            catch (Exception e) when (!force && e is IOException or UnauthorizedAccessException or InvalidDataException)
+            finally
             {
-                // A list being rewritten, unreadable or wrong: the last good list stays in force (never an empty one).
-                Rejected++;
-                if ((info.LastWriteTimeUtc, length) != _refused)
-                {
-                    _refused = (info.LastWriteTimeUtc, length); // said once per version of the file, not every second
-                    refused = e is InvalidDataException ? e.Message : $"cannot be read ({e.GetType().Name})";
-                }
+                Interlocked.Exchange(ref _checkedAt, Environment.TickCount64);
             }
         }
 
@@ -76,6 +66,37 @@ public sealed class OptOutList
         {
             ReloadRefused?.Invoke(refused); // outside the lock: the handler is the caller's code
         }
+    }
+
+    // Reads the file if it changed (or when forced); the reason it was refused, or null.
+    private string? Look(bool force)
+    {
+        string? refused = null;
+        FileSystemInfo info = Directory.Exists(_path) ? new DirectoryInfo(_path) : new FileInfo(_path);
+        long length = info is FileInfo file ? file.Length : ConsentFolder.Signature(_path);
+        if (!force && (!info.Exists || (info.LastWriteTimeUtc == _writtenAt && length == _length)))
+        {
+            return null;
+        }
+
+        try
+        {
+            _numbers = Read(_path);
+            _writtenAt = info.LastWriteTimeUtc;
+            _length = length;
+        }
+        catch (Exception e) when (!force && e is IOException or UnauthorizedAccessException or InvalidDataException)
+        {
+            // A list being rewritten, unreadable or wrong: the last good list stays in force (never an empty one).
+            Rejected++;
+            if ((info.LastWriteTimeUtc, length) != _refused)
+            {
+                _refused = (info.LastWriteTimeUtc, length); // said once per version of the file, not every second
+                refused = e is InvalidDataException ? e.Message : $"cannot be read ({e.GetType().Name})";
+            }
+        }
+
+        return refused;
     }
 
     /// <summary>Reloads that were refused (unreadable or invalid file); the previous list stayed in force.</summary>

@@ -253,6 +253,58 @@ public sealed class EndToEndTests
         await using EngineProcess successor = await EngineProcess.StartAsync(second.Path);
         Assert.All(await Peers.SendAsync(successor.Port, [Peers.Adt("A08", "L3", "M1")]), a => Assert.Equal("AA", a.Get("MSA-1")));
         Assert.Equal(0, await successor.StopAsync());
+        // The successor keyed its patients with the journal's key, not one of its own: M1's later messages go in the same
+        // lane as its earlier ones (a key of its own broke their order and ran them past a quarantined one).
+        Assert.Equal(await File.ReadAllBytesAsync(Path.Combine(first.Path, "data", "keys", "patient-key.hmac")),
+            await File.ReadAllBytesAsync(Path.Combine(second.Path, "data", "keys", "patient-key.hmac")));
+    }
+
+    [Fact]
+    public async Task APatientKeyFileReplacedBetweenRuns_GivesWayToTheJournals_SoAPatientsNextMessageStillWaitsBehindItsQuarantinedOne()
+    {
+        using var folder = new TestFolder();
+        await folder.WriteConfigAsync(new { name = "it", port = 0 }, admin: new { port = 0 });
+        string config = Path.Combine(folder.Path, "streamengine.json");
+        string keyFile = Path.Combine(folder.Path, "data", "keys", "patient-key.hmac");
+        byte[] poison = System.Text.Encoding.ASCII.GetBytes("MSH|^~\\&|PAS|RX1|ROUTE|RX1|20261130081500||QRY^A19|Q1|P|2.4\rPID|1||M7^^^R0B^MR\r");
+        await using (EngineProcess engine = await EngineProcess.StartAsync(folder.Path))
+        {
+            Assert.All(await Peers.SendAsync(engine.Port, [poison, Peers.Adt("A08", "Q2", "M7")]), a => Assert.Equal("AA", a.Get("MSA-1")));
+            await AwaitParkedAsync(config, 1, engine);
+            Assert.Equal(0, await engine.StopAsync());
+        }
+
+        byte[] original = await File.ReadAllBytesAsync(keyFile);
+        await File.WriteAllBytesAsync(keyFile, System.Security.Cryptography.RandomNumberGenerator.GetBytes(32)); // restored from elsewhere, say
+        await using (EngineProcess engine = await EngineProcess.StartAsync(folder.Path))
+        {
+            Assert.Contains("was not the one this journal's messages were keyed with", engine.Logs, StringComparison.Ordinal);
+            Assert.All(await Peers.SendAsync(engine.Port, [Peers.Adt("A08", "Q3", "M7"), Peers.Adt("A01", "OTHER", "M8")]), a => Assert.Equal("AA", a.Get("MSA-1")));
+            Assert.Equal(["OTHER"], (await folder.AwaitLinesAsync(1)).Select(TestFolder.ControlId));
+            await AwaitParkedAsync(config, 2, engine); // Q3 waits behind Q1 with Q2, in order
+            Assert.Equal(["OTHER"], (await folder.AwaitLinesAsync(1)).Select(TestFolder.ControlId));
+            Assert.Equal(0, await engine.StopAsync());
+        }
+
+        Assert.Equal(original, await File.ReadAllBytesAsync(keyFile));
+        Assert.Single(Directory.GetFiles(Path.GetDirectoryName(keyFile)!, "patient-key.hmac.replaced-*"));
+    }
+
+    // Waits (up to a minute) until the one quarantined message has this many parked behind it.
+    private static async Task AwaitParkedAsync(string config, int parked, EngineProcess engine)
+    {
+        for (DateTime deadline = DateTime.UtcNow.AddMinutes(1); ;)
+        {
+            (int _, string stdout) = await CliTests.RunAsync("quarantine", "list", "--json", "-c", config);
+            System.Text.Json.JsonElement[] items = [.. System.Text.Json.JsonDocument.Parse(stdout).RootElement.GetProperty("items").EnumerateArray()];
+            if (items.Length == 1 && items[0].GetProperty("parked").GetInt32() == parked)
+            {
+                return;
+            }
+
+            Assert.True(DateTime.UtcNow < deadline, $"not quarantined with {parked} parked: {stdout}\n{engine.Logs}");
+            await Task.Delay(100); // a probe of the sink
+        }
     }
 
     [SkippableFact]

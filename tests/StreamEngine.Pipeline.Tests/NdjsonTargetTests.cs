@@ -92,6 +92,13 @@ public sealed class NdjsonTargetTests : IDisposable
         Assert.Equal(DeliveryResult.FilteredBecause("NationalDataOptOut"), target.Deliver(1, With("O", "PID|1||M1^^^R0B^MR~9434765919^^^NHS^NH")));
         Assert.Equal(DeliveryResult.Delivered, target.Deliver(2, With("S", "PID|1||M2^^^R0B^MR~9990000026^^^NHS^NH")));
         Assert.Equal(DeliveryResult.FilteredBecause("OptOutUncheckable:NoNhsNumber"), target.Deliver(3, With("N", "PID|1||M3^^^R0B^MR"))); // cannot be checked: not sent
+
+        // A merge whose retired record (MRG-1) is the opted-out patient's: the message is theirs too, and is withheld.
+        MessageReceived Merge(string id, string mrg) => new(TestData.Message($@"MSH|^~\&|PAS|RX1|R|RX1|20260101||ADT^A40^ADT_A39|{id}|P|2.4", "EVN|A40",
+                "PID|1||M2^^^R0B^MR~9990000026^^^NHS^NH||B^A", mrg),
+            DateTimeOffset.UtcNow, "PAS", "RX1", "ADT^A40^ADT_A39", id, "20260101", contentHash: 0);
+        Assert.Equal(DeliveryResult.FilteredBecause("NationalDataOptOut"), target.Deliver(4, Merge("G1", "MRG|M1^^^R0B^MR~9434765919^^^NHS^NH")));
+        Assert.Equal(DeliveryResult.Delivered, target.Deliver(5, Merge("G2", "MRG|M4^^^R0B^MR~9990000018^^^NHS^NH")));
     }
 
     [Fact]

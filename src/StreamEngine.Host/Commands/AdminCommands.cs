@@ -180,7 +180,7 @@ internal static class AdminCommands
         return await RecordedAsync(settings, "trace", async state =>
         {
             // The key the engine hashed MRNs with; none in this data directory matches nothing (and none is made).
-            string? patient = mrn is null ? null : Pipeline.Ingest.PatientKeyHasher.Existing(settings.DataDirectory)?.Hash("mrn:" + mrn.Trim()) ?? "-";
+            string? patient = mrn is null ? null : Pipeline.Ingest.PatientKeyHasher.Existing(settings.DataDirectory, state.Index)?.Hash("mrn:" + mrn.Trim()) ?? "-";
             IReadOnlyList<MessageIndexEntry> found = await state.Index.FindAsync(new MessageQuery { ControlId = controlId, PatientKeyHash = patient, Since = since, Limit = 100 });
             return (Result: await state.TraceAsync(found), Unindexed: await state.UnindexedAsync());
         }, traced =>

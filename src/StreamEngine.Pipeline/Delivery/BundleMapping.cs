@@ -60,7 +60,7 @@ public sealed class BundleMapping(MessageMapper mapper, SinkFilter? filter = nul
                 return DeliveryResult.Quarantine(result.Issues.FirstOrDefault(i => i.IsError).ToString());
             }
 
-            if (optOut is not null && OptOutReason(result.Bundle, optOut) is { } withheld)
+            if (optOut is not null && OptOutReason(result.Bundle, message, optOut) is { } withheld)
             {
                 return DeliveryResult.FilteredBecause(withheld); // never to a secondary-use sink: counted and audited, no number logged
             }
@@ -83,8 +83,22 @@ public sealed class BundleMapping(MessageMapper mapper, SinkFilter? filter = nul
 
     // Fails closed: a message whose patient has no NHS number cannot be checked against the list, so a secondary-use
     // sink does not get it. Any identifier holding a valid NHS number counts, whatever field it came in.
-    private static string? OptOutReason(Bundle bundle, StreamEngine.Policy.OptOutList optOut)
+    private static string? OptOutReason(Bundle bundle, Hl7Message message, StreamEngine.Policy.OptOutList optOut)
     {
+        // A merge is both patients' message (their lanes hold both): the retired record's NHS number in MRG-1, which the
+        // mapping leaves off the retired Patient (it follows the person), is checked too.
+        foreach (Hl7Segment mrg in message.Segments("MRG"))
+        {
+            Hl7Value prior = mrg.Field(1);
+            for (int r = 1; r <= prior.RepetitionCount; r++)
+            {
+                if (NhsNumber.Normalise(prior.Repetition(r).Component(1).ToString()) is { } number && optOut.Contains(number))
+                {
+                    return "NationalDataOptOut";
+                }
+            }
+        }
+
         bool checkedOne = false;
         foreach (Bundle.EntryComponent entry in bundle.Entry)
         {

@@ -80,4 +80,11 @@ public interface IMessageIndex
 
     /// <summary>Entries matching a query, in stream and sequence order.</summary>
     Task<IReadOnlyList<MessageIndexEntry>> FindAsync(MessageQuery query, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// The patient-key HMAC key the journal beside this index is written with: the one recorded, or, when none is yet,
+    /// <paramref name="proposed"/>, recorded now (the first engine to record one wins). With no proposal it only reads
+    /// (null when none is recorded). An index that does not outlive the engine records nothing and answers the proposal.
+    /// </summary>
+    Task<byte[]?> PatientKeyAsync(byte[]? proposed, CancellationToken cancellationToken = default) => Task.FromResult(proposed);
 }

@@ -106,20 +106,48 @@ public sealed class PatientKeyHasher
         _hmac = new ThreadLocal<IncrementalHash>(() => IncrementalHash.CreateHMAC(HashAlgorithmName.SHA256, _key));
     }
 
-    /// <summary>The hasher of a data directory, creating its key on first use.</summary>
-    public static PatientKeyHasher ForDataDirectory(string dataDirectory)
+    /// <summary>
+    /// The hasher of the journal the index sits beside. The key is recorded in the index's database (the journal's, for
+    /// PostgreSQL) as well as in the data directory: the journal's patient keys were made with the recorded one, so it
+    /// wins. A data directory without the file (a standby host taking over a PostgreSQL journal, a container whose data
+    /// directory does not persist) gets it from there, and one whose file differs has it replaced (the old file kept
+    /// beside it): a second key hashed a patient's later messages apart from the earlier ones, which then lost their
+    /// order and ran past a quarantined message. The first start records the data directory's key, made if it has none.
+    /// </summary>
+    /// <param name="replaced">Set to the file the differing key was moved to.</param>
+    public static PatientKeyHasher ForJournal(string dataDirectory, StreamEngine.Pipeline.Index.IMessageIndex index, out string? replaced)
     {
+        replaced = null;
         string file = KeyFile(dataDirectory);
-        if (!File.Exists(file))
+        byte[]? local = File.Exists(file) ? Read(file)._key : null;
+        byte[] recorded = index.PatientKeyAsync(local ?? RandomNumberGenerator.GetBytes(32)).GetAwaiter().GetResult()!;
+        if (local is null || !local.AsSpan().SequenceEqual(recorded))
         {
-            SecretFile.Create(file, RandomNumberGenerator.GetBytes(32));
+            if (local is not null)
+            {
+                replaced = $"{file}.replaced-{DateTime.UtcNow:yyyyMMddTHHmmssZ}";
+                File.Move(file, replaced);
+            }
+
+            SecretFile.Create(file, recorded);
         }
 
-        return Read(file);
+        return new PatientKeyHasher(recorded);
     }
 
-    /// <summary>The hasher of a data directory's existing key, or null when it has none (nothing is created).</summary>
-    public static PatientKeyHasher? Existing(string dataDirectory) => File.Exists(KeyFile(dataDirectory)) ? Read(KeyFile(dataDirectory)) : null;
+    /// <summary>
+    /// The hasher of a data directory's existing key, or of the key recorded beside the journal when the directory has
+    /// none, or null when neither has one (nothing is created).
+    /// </summary>
+    public static PatientKeyHasher? Existing(string dataDirectory, StreamEngine.Pipeline.Index.IMessageIndex? index = null)
+    {
+        if (File.Exists(KeyFile(dataDirectory)))
+        {
+            return Read(KeyFile(dataDirectory));
+        }
+
+        return index?.PatientKeyAsync(null).GetAwaiter().GetResult() is { } recorded ? new PatientKeyHasher(recorded) : null;
+    }
 
     private static string KeyFile(string dataDirectory) => Path.Combine(Path.GetFullPath(dataDirectory), "keys", "patient-key.hmac");
 
