@@ -34,7 +34,7 @@ public static class EngineHost
         ThreadPool.SetMinThreads(Math.Max(workers, spare), Math.Max(io, spare));
         Directory.CreateDirectory(Path.GetFullPath(settings.DataDirectory));
         EngineStore store = OpenStore(settings);
-        PatientKeyHasher hasher = PatientKeyHasher.ForJournal(settings.DataDirectory, store.Index, out string? replacedKey);
+        PatientKeyHasher hasher = PatientKeyHasher.ForJournal(settings.DataDirectory, store.Index);
 
         HostApplicationBuilder builder = Microsoft.Extensions.Hosting.Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings());
         builder.Logging.ClearProviders();
@@ -85,15 +85,7 @@ public static class EngineHost
         builder.Services.AddSingleton(services => new EngineExit(() => services.GetRequiredService<IHostApplicationLifetime>().StopApplication()));
         builder.Services.AddHostedService<ReadinessReporter>();
         builder.Services.AddHostedService<Admin.AdminServer>();
-        IHost host = builder.Build();
-        if (replacedKey is not null)
-        {
-            host.Services.GetRequiredService<ILoggerFactory>().CreateLogger("StreamEngine.Host").LogWarning(
-                "The patient key in the data directory (keys/patient-key.hmac) was not the one this journal's messages were keyed with; the journal's is used, and the other was moved to {Replaced}",
-                Path.GetFileName(replacedKey));
-        }
-
-        return host;
+        return builder.Build();
     }
 
     /// <summary>The journal store of the settings: linq2db options for the SQL journal (null in memory) and the message index.</summary>

@@ -73,14 +73,20 @@ public sealed class OptOutList
     {
         string? refused = null;
         FileSystemInfo info = Directory.Exists(_path) ? new DirectoryInfo(_path) : new FileInfo(_path);
-        long length = info is FileInfo file ? file.Length : ConsentFolder.Signature(_path);
-        if (!force && (!info.Exists || (info.LastWriteTimeUtc == _writtenAt && length == _length)))
+        if (!force && !info.Exists)
+        {
+            return null; // gone for a moment (an editor writing a new one): the list in force stays
+        }
+
+        long length = !info.Exists ? -1 : info is FileInfo file ? file.Length : ConsentFolder.Signature(_path);
+        if (!force && info.LastWriteTimeUtc == _writtenAt && length == _length)
         {
             return null;
         }
 
         try
         {
+            Reading?.Invoke();
             _numbers = Read(_path);
             _writtenAt = info.LastWriteTimeUtc;
             _length = length;
@@ -98,6 +104,9 @@ public sealed class OptOutList
 
         return refused;
     }
+
+    /// <summary>Tests: called as a changed file starts to be read.</summary>
+    internal Action? Reading { get; set; }
 
     /// <summary>Reloads that were refused (unreadable or invalid file); the previous list stayed in force.</summary>
     public int Rejected { get; private set; }

@@ -116,7 +116,8 @@ public sealed class MllpSenderTests
     public async Task Er_SilenceIsSuccess_ButARejectionIsHonoured()
     {
         await using var server = new FakeMllpServer();
-        await using var sender = new MllpSender(Options(server, ackTimeout: TimeSpan.FromMilliseconds(300), maxRetries: 0));
+        // The ACK timeout bounds the connect too: 300 ms failed the connect on a loaded machine, and E1 never went.
+        await using var sender = new MllpSender(Options(server, ackTimeout: TimeSpan.FromSeconds(2), maxRetries: 0));
         byte[] Er(string id) => System.Text.Encoding.ASCII.GetBytes($"MSH|^~\\&|R|F|S|F|2026||ADT^A01|{id}|P|2.5|||ER|NE\rPID|1||X\r");
 
         Task<SendResult> quiet = sender.SendAsync(Er("E1"), CancellationToken.None);

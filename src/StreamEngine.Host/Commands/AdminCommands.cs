@@ -180,7 +180,14 @@ internal static class AdminCommands
         return await RecordedAsync(settings, "trace", async state =>
         {
             // The key the engine hashed MRNs with; none in this data directory matches nothing (and none is made).
-            string? patient = mrn is null ? null : Pipeline.Ingest.PatientKeyHasher.Existing(settings.DataDirectory, state.Index)?.Hash("mrn:" + mrn.Trim()) ?? "-";
+            Pipeline.Ingest.PatientKeyHasher? hasher = mrn is null ? null : Pipeline.Ingest.PatientKeyHasher.Existing(settings.DataDirectory, state.Index);
+            if (mrn is not null && hasher is null)
+            {
+                await Console.Error.WriteLineAsync("trace: note: this data directory has no patient key (keys/patient-key.hmac), or not the one the journal's "
+                    + "messages were keyed with: --mrn cannot be matched (--control-id can)");
+            }
+
+            string? patient = mrn is null ? null : hasher?.Hash("mrn:" + mrn.Trim()) ?? "-";
             IReadOnlyList<MessageIndexEntry> found = await state.Index.FindAsync(new MessageQuery { ControlId = controlId, PatientKeyHash = patient, Since = since, Limit = 100 });
             return (Result: await state.TraceAsync(found), Unindexed: await state.UnindexedAsync());
         }, traced =>

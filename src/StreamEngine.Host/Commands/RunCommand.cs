@@ -60,7 +60,18 @@ internal static class RunCommand
                 return 1;
             }
 
-            using IHost host = EngineHost.Build(settings, parse.GetValue(verbose) ? LogLevel.Debug : LogLevel.Information);
+            IHost built;
+            try
+            {
+                built = EngineHost.Build(settings, parse.GetValue(verbose) ? LogLevel.Debug : LogLevel.Information);
+            }
+            catch (StreamEngine.Pipeline.Ingest.PatientKeyException e)
+            {
+                await Console.Error.WriteLineAsync(e.Message);
+                return 1;
+            }
+
+            using IHost host = built;
             EngineExit exit = host.Services.GetRequiredService<EngineExit>();
             journalLock?.Watch(exit, host.Services.GetRequiredService<ILoggerFactory>().CreateLogger("StreamEngine.JournalLock"));
             await host.RunAsync(cancellationToken);

@@ -82,9 +82,10 @@ public interface IMessageIndex
     Task<IReadOnlyList<MessageIndexEntry>> FindAsync(MessageQuery query, CancellationToken cancellationToken = default);
 
     /// <summary>
-    /// The patient-key HMAC key the journal beside this index is written with: the one recorded, or, when none is yet,
-    /// <paramref name="proposed"/>, recorded now (the first engine to record one wins). With no proposal it only reads
-    /// (null when none is recorded). An index that does not outlive the engine records nothing and answers the proposal.
+    /// The fingerprint of the patient-key HMAC key the journal beside this index is keyed with (never the key): the one
+    /// recorded, or, when none is yet, <paramref name="proposed"/>, recorded now (the first engine to record one wins).
+    /// With no proposal it only reads (null when none is recorded). An index that does not outlive the engine records
+    /// nothing and answers the proposal.
     /// </summary>
-    Task<byte[]?> PatientKeyAsync(byte[]? proposed, CancellationToken cancellationToken = default) => Task.FromResult(proposed);
+    Task<string?> PatientKeyFingerprintAsync(string? proposed, CancellationToken cancellationToken = default) => Task.FromResult(proposed);
 }

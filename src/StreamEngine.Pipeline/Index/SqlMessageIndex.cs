@@ -61,7 +61,7 @@ public sealed class SqlMessageIndex(Func<CancellationToken, Task<DbConnection>> 
             // (narrowed by received_at when --since is given): an operator's query, not the ingest path.
             $"CREATE INDEX IF NOT EXISTS ix_{Table}_received ON {Table} (stream, received_at)",
             $"CREATE TABLE IF NOT EXISTS {HwmTable} (stream TEXT NOT NULL PRIMARY KEY, seq BIGINT NOT NULL)",
-            $"CREATE TABLE IF NOT EXISTS {KeyTable} (id INTEGER NOT NULL PRIMARY KEY, key_hex TEXT NOT NULL)",
+            $"CREATE TABLE IF NOT EXISTS {KeyTable} (id INTEGER NOT NULL PRIMARY KEY, fingerprint TEXT NOT NULL)",
         })
         {
             await Execute(connection, null, sql, cancellationToken).ConfigureAwait(false);
@@ -100,7 +100,7 @@ public sealed class SqlMessageIndex(Func<CancellationToken, Task<DbConnection>> 
     }
 
     /// <inheritdoc />
-    public async Task<byte[]?> PatientKeyAsync(byte[]? proposed, CancellationToken cancellationToken = default)
+    public async Task<string?> PatientKeyFingerprintAsync(string? proposed, CancellationToken cancellationToken = default)
     {
         if (proposed is not null)
         {
@@ -110,20 +110,20 @@ public sealed class SqlMessageIndex(Func<CancellationToken, Task<DbConnection>> 
         await using DbConnection connection = await open(cancellationToken).ConfigureAwait(false);
         if (proposed is not null)
         {
-            // Both stores take ON CONFLICT: two engines starting at once on one database agree on the first one's key.
-            await using DbCommand insert = Command(connection, null, $"INSERT INTO {KeyTable} (id, key_hex) VALUES (1, @key) ON CONFLICT (id) DO NOTHING",
-                ("key", Convert.ToHexString(proposed)));
+            // Both stores take ON CONFLICT: two engines starting at once on one database agree on the first one's.
+            await using DbCommand insert = Command(connection, null, $"INSERT INTO {KeyTable} (id, fingerprint) VALUES (1, @fingerprint) ON CONFLICT (id) DO NOTHING",
+                ("fingerprint", proposed));
             await insert.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
         }
 
         try
         {
-            await using DbCommand select = Command(connection, null, $"SELECT key_hex FROM {KeyTable} WHERE id = 1");
-            return await select.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false) is string hex ? Convert.FromHexString(hex) : null;
+            await using DbCommand select = Command(connection, null, $"SELECT fingerprint FROM {KeyTable} WHERE id = 1");
+            return await select.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false) as string;
         }
         catch (DbException) when (proposed is null)
         {
-            return null; // read only, and an index made before keys were recorded has no such table
+            return null; // read only: an index made before the fingerprint was recorded has no such table
         }
     }
 

@@ -86,6 +86,9 @@ public static class PatientKey
     }
 }
 
+/// <summary>The data directory's patient key is not the journal's, or its fingerprint could not be checked: the engine does not start.</summary>
+public sealed class PatientKeyException(string message) : Exception(message);
+
 /// <summary>
 /// Keyed hash (HMAC-SHA256, first 16 bytes as hex) of a patient key. The key is 32 random bytes in
 /// <c>{dataDirectory}/keys/patient-key.hmac</c>, made on first start: without it a hash of an MRN or NHS number
@@ -107,47 +110,69 @@ public sealed class PatientKeyHasher
     }
 
     /// <summary>
-    /// The hasher of the journal the index sits beside. The key is recorded in the index's database (the journal's, for
-    /// PostgreSQL) as well as in the data directory: the journal's patient keys were made with the recorded one, so it
-    /// wins. A data directory without the file (a standby host taking over a PostgreSQL journal, a container whose data
-    /// directory does not persist) gets it from there, and one whose file differs has it replaced (the old file kept
-    /// beside it): a second key hashed a patient's later messages apart from the earlier ones, which then lost their
-    /// order and ran past a quarantined message. The first start records the data directory's key, made if it has none.
+    /// The hasher of the journal the index sits beside, with the data directory's key, made (and its fingerprint
+    /// recorded) on the first start. The journal's patient keys were made with one key, so another is refused: its
+    /// hashes would put a patient's later messages apart from the earlier ones, which then lose their order and run
+    /// past a quarantined message. That is a data directory whose key is not the one whose fingerprint the index
+    /// records (a standby host taking over a PostgreSQL journal with a key of its own, a key file replaced), or one
+    /// with no key on a journal that recorded one (a standby's fresh data directory, a container volume that did not
+    /// persist): the key file must be copied from the data directory that wrote the journal. The fingerprint, never
+    /// the key, is in the index's database (<c>index.db</c>, or the PostgreSQL database).
     /// </summary>
-    /// <param name="replaced">Set to the file the differing key was moved to.</param>
-    public static PatientKeyHasher ForJournal(string dataDirectory, StreamEngine.Pipeline.Index.IMessageIndex index, out string? replaced)
+    /// <exception cref="PatientKeyException">The key is not the journal's, or its fingerprint could not be read or recorded.</exception>
+    public static PatientKeyHasher ForJournal(string dataDirectory, StreamEngine.Pipeline.Index.IMessageIndex index)
     {
-        replaced = null;
         string file = KeyFile(dataDirectory);
-        byte[]? local = File.Exists(file) ? Read(file)._key : null;
-        byte[] recorded = index.PatientKeyAsync(local ?? RandomNumberGenerator.GetBytes(32)).GetAwaiter().GetResult()!;
-        if (local is null || !local.AsSpan().SequenceEqual(recorded))
+        try
         {
-            if (local is not null)
+            string? recorded = index.PatientKeyFingerprintAsync(null).GetAwaiter().GetResult();
+            if (!File.Exists(file))
             {
-                replaced = $"{file}.replaced-{DateTime.UtcNow:yyyyMMddTHHmmssZ}";
-                File.Move(file, replaced);
+                if (recorded is not null)
+                {
+                    throw new PatientKeyException($"The data directory '{Path.GetFullPath(dataDirectory)}' has no patient key (keys/patient-key.hmac), but this "
+                        + "journal's messages were keyed with one (its fingerprint is recorded with the message index): copy keys/patient-key.hmac from the data "
+                        + "directory of the engine that wrote this journal; a new key would put each patient's later messages apart from the earlier ones");
+                }
+
+                SecretFile.Create(file, RandomNumberGenerator.GetBytes(32));
             }
 
-            SecretFile.Create(file, recorded);
-        }
+            PatientKeyHasher hasher = Read(file);
+            string fingerprint = hasher.Fingerprint();
+            recorded ??= index.PatientKeyFingerprintAsync(fingerprint).GetAwaiter().GetResult();
+            if (recorded != fingerprint)
+            {
+                throw new PatientKeyException($"The patient key in the data directory '{Path.GetFullPath(dataDirectory)}' (keys/patient-key.hmac) is not the one "
+                    + "this journal's messages were keyed with (another fingerprint is recorded with the message index): copy keys/patient-key.hmac from the "
+                    + "data directory of the engine that wrote this journal; another key would put each patient's later messages apart from the earlier ones");
+            }
 
-        return new PatientKeyHasher(recorded);
+            return hasher;
+        }
+        catch (System.Data.Common.DbException e)
+        {
+            throw new PatientKeyException($"The patient key's fingerprint could not be read or recorded in the message index ({e.GetType().Name}: {e.Message})");
+        }
     }
 
     /// <summary>
-    /// The hasher of a data directory's existing key, or of the key recorded beside the journal when the directory has
-    /// none, or null when neither has one (nothing is created).
+    /// The hasher of a data directory's existing key, or null when it has none or (given the index) its key is not the
+    /// one whose fingerprint the index records (nothing is created).
     /// </summary>
     public static PatientKeyHasher? Existing(string dataDirectory, StreamEngine.Pipeline.Index.IMessageIndex? index = null)
     {
-        if (File.Exists(KeyFile(dataDirectory)))
+        if (!File.Exists(KeyFile(dataDirectory)))
         {
-            return Read(KeyFile(dataDirectory));
+            return null;
         }
 
-        return index?.PatientKeyAsync(null).GetAwaiter().GetResult() is { } recorded ? new PatientKeyHasher(recorded) : null;
+        PatientKeyHasher hasher = Read(KeyFile(dataDirectory));
+        return index?.PatientKeyFingerprintAsync(null).GetAwaiter().GetResult() is { } recorded && recorded != hasher.Fingerprint() ? null : hasher;
     }
+
+    // Names the key without revealing it: a keyed hash of a fixed text.
+    private string Fingerprint() => Convert.ToHexStringLower(HMACSHA256.HashData(_key, "streamengine patient-key fingerprint"u8)[..16]);
 
     private static string KeyFile(string dataDirectory) => Path.Combine(Path.GetFullPath(dataDirectory), "keys", "patient-key.hmac");
 
