@@ -256,6 +256,7 @@ public sealed class EndToEndTests
         Assert.Equal(1, exit);
         Assert.Contains("has no patient key (keys/patient-key.hmac), but this journal's messages were keyed with one", stderr, StringComparison.Ordinal);
         Assert.False(File.Exists(Path.Combine(second.Path, "data", "keys", "patient-key.hmac"))); // none made meanwhile
+        Directory.CreateDirectory(Path.Combine(second.Path, "data", "keys"));
         File.Copy(Path.Combine(first.Path, "data", "keys", "patient-key.hmac"), Path.Combine(second.Path, "data", "keys", "patient-key.hmac"));
         await using EngineProcess successor = await EngineProcess.StartAsync(second.Path);
         Assert.All(await Peers.SendAsync(successor.Port, [Peers.Adt("A08", "L3", "M1")]), a => Assert.Equal("AA", a.Get("MSA-1")));
