@@ -121,9 +121,9 @@ public sealed class SqlMessageIndex(Func<CancellationToken, Task<DbConnection>> 
             await using DbCommand select = Command(connection, null, $"SELECT fingerprint FROM {KeyTable} WHERE id = 1");
             return await select.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false) as string;
         }
-        catch (DbException) when (proposed is null)
+        catch (DbException) when (proposed is null && !_initialized)
         {
-            return null; // read only: an index made before the fingerprint was recorded has no such table
+            return null; // read only (offline commands): an index made before the fingerprint was recorded has no such table
         }
     }
 

@@ -125,6 +125,9 @@ public sealed class PatientKeyHasher
         string file = KeyFile(dataDirectory);
         try
         {
+            // The tables first: a failure to read the fingerprint is then a failure (a database down), never taken for none
+            // recorded, which would make a new key in a data directory that has none.
+            index.InitializeAsync().GetAwaiter().GetResult();
             string? recorded = index.PatientKeyFingerprintAsync(null).GetAwaiter().GetResult();
             if (!File.Exists(file))
             {
