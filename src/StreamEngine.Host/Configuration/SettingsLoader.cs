@@ -876,7 +876,7 @@ public static partial class SettingsLoader
         // Which answers quarantine the message (the lane moves on; an operator retries or skips it) instead of being
         // retried: AE/CE always; AR/CR if listed (a receiver that rejects one message for good would otherwise hold the
         // sink, restarting on it, until that receiver is changed).
-        var quarantineOn = new HashSet<string>(StringComparer.Ordinal) { "AE", "CE" };
+        var quarantineOn = new HashSet<string>(StreamEngine.Pipeline.Delivery.MllpSinkOptions.AlwaysQuarantined, StringComparer.Ordinal);
         for (int i = 0; i < (s.QuarantineOn?.Count ?? 0); i++)
         {
             string code = (s.QuarantineOn![i] ?? string.Empty).Trim().ToUpperInvariant();

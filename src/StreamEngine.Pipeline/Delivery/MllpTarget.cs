@@ -25,19 +25,22 @@ public sealed record MllpSinkOptions
     /// <summary>Field rewrites applied before sending (e.g. MSH-5/MSH-6 for the next hop).</summary>
     public IReadOnlyList<Hl7Rewrite> Rewrites { get; init; } = [];
 
+    /// <summary>The ACK codes that always quarantine the message: the receiver says its content is wrong.</summary>
+    public static IReadOnlySet<string> AlwaysQuarantined { get; } = new HashSet<string>(StringComparer.Ordinal) { "AE", "CE" };
+
     /// <summary>
-    /// The ACK codes that quarantine the message at once (AE and CE always); AR and CR, unless listed here, are retried
-    /// and then restart the sink.
+    /// The ACK codes that quarantine the message at once (<see cref="AlwaysQuarantined"/> and any of AR and CR listed);
+    /// AR and CR otherwise are retried and then restart the sink.
     /// </summary>
-    public IReadOnlySet<string> QuarantineOn { get; init; } = new HashSet<string>(StringComparer.Ordinal) { "AE", "CE" };
+    public IReadOnlySet<string> QuarantineOn { get; init; } = AlwaysQuarantined;
 }
 
 /// <summary>
 /// Forwards each journaled HL7 v2 message, as received (or through the configured field rewrites: untouched segments
 /// keep their bytes), to another MLLP receiver, one at a time and in order, waiting for each ACK. AA/CA is delivered;
 /// AE/CE (the receiver says the content is wrong), and AR/CR where configured, is quarantined with the code; AR/CR
-/// otherwise, timeouts and lost connections are retried and then thrown, so the sink restarts with backoff from its watermark. Receivers recognise a resend by
-/// its unchanged MSH-10.
+/// otherwise, timeouts and lost connections are retried and then thrown, so the sink restarts with backoff from its
+/// watermark. Receivers recognise a resend by its unchanged MSH-10.
 /// </summary>
 public sealed class MllpTarget : IDeliveryTarget
 {

@@ -1934,7 +1934,7 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
                 return;
             }
 
-            Sender.Tell(new ReplayResult(r.ReplayId, _sink.Id, _listener.Id, 0, 0, 0, 0, 0, r.DryRun, null)
+            Sender.Tell(new ReplayResult(r.ReplayId, _sink.Id, _listener.Id, 0, 0, 0, 0, 0, DryRun: false, null)
             {
                 Error = "another replay of this sink's stream is running; try again when it ends",
             });
