@@ -9,6 +9,13 @@ public static class Program
     /// <summary>Entry point.</summary>
     public static async Task<int> Main(string[] args)
     {
+        if (args is ["run", ..])
+        {
+            // The engine itself (not the admin commands): on a machine that hides its CPU caches this start is replaced by
+            // one with a sane gen-0 budget, before anything else runs (GcBudget).
+            StreamEngine.Diagnostics.GcBudget.ApplyForThisMachine();
+        }
+
         var root = new RootCommand("StreamEngine: HL7 v2 over MLLP in, FHIR R4 out, effectively once.")
         {
             RunCommand.Create(),

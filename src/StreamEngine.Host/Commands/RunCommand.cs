@@ -72,6 +72,11 @@ internal static class RunCommand
             }
 
             using IHost host = built;
+            if (StreamEngine.Diagnostics.GcBudget.Describe() is { } budget)
+            {
+                host.Services.GetRequiredService<ILoggerFactory>().CreateLogger("StreamEngine.Runtime").LogInformation("{Budget}", budget);
+            }
+
             EngineExit exit = host.Services.GetRequiredService<EngineExit>();
             journalLock?.Watch(exit, host.Services.GetRequiredService<ILoggerFactory>().CreateLogger("StreamEngine.JournalLock"));
             await host.RunAsync(cancellationToken);
