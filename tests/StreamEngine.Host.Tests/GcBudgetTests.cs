@@ -11,18 +11,23 @@ public sealed class GcBudgetTests
     [Fact]
     public void OnlyAMachineThatHidesItsCaches_WithNoBudgetChosen_GetsOne()
     {
-        Assert.True(GcBudget.ShouldApply(Env(), cacheSizesReported: false));
-        Assert.False(GcBudget.ShouldApply(Env(), cacheSizesReported: true)); // the runtime sizes it from the caches
-        Assert.False(GcBudget.ShouldApply(Env((GcBudget.Variable, "0")), cacheSizesReported: false)); // the operator's choice, even the default
-        Assert.False(GcBudget.ShouldApply(Env(("COMPlus_GCgen0size", "0x4000000")), cacheSizesReported: false));
-        Assert.False(GcBudget.ShouldApply(Env((GcBudget.AppliedMarker, "1")), cacheSizesReported: false)); // never a second exec
+        Assert.True(GcBudget.ShouldApply(Env(), budgetIsTheFallback: true));
+        Assert.False(GcBudget.ShouldApply(Env(), budgetIsTheFallback: false)); // the runtime sized it from the caches
+        Assert.False(GcBudget.ShouldApply(Env((GcBudget.Variable, "0")), budgetIsTheFallback: true)); // the operator's choice, even the default
+        Assert.False(GcBudget.ShouldApply(Env(("COMPlus_GCgen0size", "0x4000000")), budgetIsTheFallback: true));
+        Assert.False(GcBudget.ShouldApply(Env(("DOTNET_DiagnosticPorts", "/tmp/trace.sock")), budgetIsTheFallback: true)); // a tool holds this image
+        Assert.False(GcBudget.ShouldApply(Env((GcBudget.AppliedMarker, "1")), budgetIsTheFallback: true)); // never a second exec
     }
 
     [Fact]
-    public void TheCommandLineIsReadBackArgumentForArgument()
+    public void TheCommandLineIsReadBackArgumentForArgument_ByteForByte()
     {
-        byte[] cmdline = Encoding.UTF8.GetBytes("dotnet\0/opt/se/streamengine.dll\0run\0--config\0/etc/se/trust é.json\0\0");
-        Assert.Equal(["dotnet", "/opt/se/streamengine.dll", "run", "--config", "/etc/se/trust é.json", ""], GcBudget.ReadCommandLine(cmdline));
+        byte[] cmdline = [.. Encoding.UTF8.GetBytes("dotnet\0/opt/se/streamengine.dll\0run\0--config\0/etc/se/"), 0xE9, .. "trust.json\0\0"u8];
+        List<byte[]> arguments = GcBudget.ReadCommandLine(cmdline);
+        Assert.Equal(["dotnet", "/opt/se/streamengine.dll", "run", "--config"], arguments.Take(4).Select(Encoding.UTF8.GetString));
+        Assert.Equal([.. "/etc/se/"u8, 0xE9, .. "trust.json"u8], arguments[4]); // a Latin-1 path stays as it was
+        Assert.Empty(arguments[5]); // an empty argument stays one
+        Assert.Equal(6, arguments.Count);
         Assert.Empty(GcBudget.ReadCommandLine([]));
     }
 }

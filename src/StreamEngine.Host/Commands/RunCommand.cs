@@ -74,7 +74,8 @@ internal static class RunCommand
             using IHost host = built;
             if (StreamEngine.Diagnostics.GcBudget.Describe() is { } budget)
             {
-                host.Services.GetRequiredService<ILoggerFactory>().CreateLogger("StreamEngine.Runtime").LogInformation("{Budget}", budget);
+                host.Services.GetRequiredService<ILoggerFactory>().CreateLogger("StreamEngine.Runtime")
+                    .Log(budget.Warning ? LogLevel.Warning : LogLevel.Information, "{Budget}", budget.Text);
             }
 
             EngineExit exit = host.Services.GetRequiredService<EngineExit>();
