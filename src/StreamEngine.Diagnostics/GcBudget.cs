@@ -120,12 +120,13 @@ public static class GcBudget
             if (SetEnv(Variable, $"0x{FallbackBudget:X}", 1) != 0 || SetEnv(AppliedMarker, "1", 1) != 0)
             {
                 s_failure = $"setenv: errno {Marshal.GetLastPInvokeError()}";
-                return;
             }
-
-            aside = SetDiagnosticsPortAside();
-            int errno = Exec(Environment.ProcessPath ?? "/proc/self/exe", cmdline);
-            s_failure = $"execv: errno {errno}";
+            else
+            {
+                aside = SetDiagnosticsPortAside();
+                int errno = Exec(Environment.ProcessPath ?? "/proc/self/exe", cmdline);
+                s_failure = $"execv: errno {errno}";
+            }
         }
         catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException)
         {
