@@ -149,52 +149,44 @@ public static class GcBudget
         }
     }
 
-    /// <summary>The arguments in <c>/proc/self/cmdline</c>: NUL-terminated, in the order given, as raw bytes.</summary>
-    public static List<byte[]> ReadCommandLine(ReadOnlySpan<byte> cmdline)
+    /// <summary>
+    /// Where each argument starts in <c>/proc/self/cmdline</c> (each one NUL-terminated, in the order given): execv is
+    /// handed pointers into those bytes as they are.
+    /// </summary>
+    public static List<int> ArgumentStarts(ReadOnlySpan<byte> cmdline)
     {
-        var arguments = new List<byte[]>();
-        while (!cmdline.IsEmpty)
+        var starts = new List<int>();
+        for (int at = 0; at < cmdline.Length; at++)
         {
-            int end = cmdline.IndexOf((byte)0);
-            if (end < 0)
-            {
-                end = cmdline.Length;
-            }
-
-            arguments.Add(cmdline[..end].ToArray());
-            cmdline = end < cmdline.Length ? cmdline[(end + 1)..] : [];
+            starts.Add(at);
+            int end = cmdline[at..].IndexOf((byte)0);
+            at = end < 0 ? cmdline.Length : at + end;
         }
 
-        return arguments;
+        return starts;
     }
 
-    // execv with the arguments as they came (NUL-terminated bytes, a null pointer after the last); returns errno.
+    // execv with the arguments as they came (pointers into the pinned command line, a null pointer after the last);
+    // returns errno.
     private static int Exec(string path, byte[] cmdline)
     {
-        List<byte[]> arguments = ReadCommandLine(cmdline);
-        var handles = new GCHandle[arguments.Count];
-        var argv = new IntPtr[arguments.Count + 1];
+        if (cmdline.Length == 0 || cmdline[^1] != 0)
+        {
+            cmdline = [.. cmdline, 0]; // a last argument without its NUL (a program that rewrote its argv)
+        }
+
+        List<int> starts = ArgumentStarts(cmdline);
+        GCHandle pinned = GCHandle.Alloc(cmdline, GCHandleType.Pinned);
         try
         {
-            for (int i = 0; i < arguments.Count; i++)
-            {
-                byte[] terminated = [.. arguments[i], 0];
-                handles[i] = GCHandle.Alloc(terminated, GCHandleType.Pinned);
-                argv[i] = handles[i].AddrOfPinnedObject();
-            }
-
+            IntPtr at = pinned.AddrOfPinnedObject();
+            IntPtr[] argv = [.. starts.Select(start => at + start), IntPtr.Zero];
             _ = ExecV(path, argv);
             return Marshal.GetLastPInvokeError();
         }
         finally
         {
-            foreach (GCHandle handle in handles)
-            {
-                if (handle.IsAllocated)
-                {
-                    handle.Free();
-                }
-            }
+            pinned.Free();
         }
     }
 

@@ -11,8 +11,8 @@ public static class Program
     {
         if (args is ["run", ..])
         {
-            // The engine itself (not the admin commands): on a machine that hides its CPU caches this start is replaced by
-            // one with a sane gen-0 budget, before anything else runs (GcBudget).
+            // The engine itself (not the admin commands): where the runtime's gen-0 budget is its fallback (a machine that
+            // hides its CPU caches) this start is replaced by one with a sane budget, before anything else runs (GcBudget).
             StreamEngine.Diagnostics.GcBudget.ApplyForThisMachine();
         }
 

@@ -9,7 +9,7 @@ public sealed class GcBudgetTests
         name => set.FirstOrDefault(v => v.Name == name).Value;
 
     [Fact]
-    public void OnlyAMachineThatHidesItsCaches_WithNoBudgetChosen_GetsOne()
+    public void OnlyARuntimeOnItsFallbackBudget_WithNoBudgetChosen_GetsOne()
     {
         Assert.True(GcBudget.ShouldApply(Env(), budgetIsTheFallback: true));
         Assert.False(GcBudget.ShouldApply(Env(), budgetIsTheFallback: false)); // the runtime sized it from the caches
@@ -20,14 +20,15 @@ public sealed class GcBudgetTests
     }
 
     [Fact]
-    public void TheCommandLineIsReadBackArgumentForArgument_ByteForByte()
+    public void EachArgumentOfTheCommandLineIsFound_AsItsBytesStand()
     {
         byte[] cmdline = [.. Encoding.UTF8.GetBytes("dotnet\0/opt/se/streamengine.dll\0run\0--config\0/etc/se/"), 0xE9, .. "trust.json\0\0"u8];
-        List<byte[]> arguments = GcBudget.ReadCommandLine(cmdline);
-        Assert.Equal(["dotnet", "/opt/se/streamengine.dll", "run", "--config"], arguments.Take(4).Select(Encoding.UTF8.GetString));
-        Assert.Equal([.. "/etc/se/"u8, 0xE9, .. "trust.json"u8], arguments[4]); // a Latin-1 path stays as it was
-        Assert.Empty(arguments[5]); // an empty argument stays one
-        Assert.Equal(6, arguments.Count);
-        Assert.Empty(GcBudget.ReadCommandLine([]));
+        List<int> starts = GcBudget.ArgumentStarts(cmdline);
+        byte[] Argument(int i) => cmdline[starts[i]..Array.IndexOf(cmdline, (byte)0, starts[i])];
+        Assert.Equal(6, starts.Count);
+        Assert.Equal(["dotnet", "/opt/se/streamengine.dll", "run", "--config"], Enumerable.Range(0, 4).Select(i => Encoding.UTF8.GetString(Argument(i))));
+        Assert.Equal([.. "/etc/se/"u8, 0xE9, .. "trust.json"u8], Argument(4)); // a Latin-1 path stays as it was
+        Assert.Empty(Argument(5)); // an empty argument stays one
+        Assert.Empty(GcBudget.ArgumentStarts([]));
     }
 }
