@@ -12,7 +12,7 @@ namespace StreamEngine.Fhir;
 public sealed class TransactionBundleBuilder
 {
     private readonly Bundle _bundle;
-    private readonly Dictionary<string, Bundle.EntryComponent> _byFullUrl = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, Bundle.EntryComponent> _byFullUrl = new(16, StringComparer.Ordinal); // a typical bundle without a resize
 
     /// <summary>Starts a bundle for one message.</summary>
     /// <param name="messageIdSystem">System of Bundle.identifier (scoped by the sender).</param>
@@ -35,11 +35,14 @@ public sealed class TransactionBundleBuilder
     public IReadOnlyList<Bundle.EntryComponent> Entries => _bundle.Entry;
 
     /// <summary>The fullUrl a resource keyed on <paramref name="key"/> gets in the bundle.</summary>
-    public static string FullUrl(string resourceType, Identifier key) => DeterministicIds.Urn($"{resourceType}|{key.System}|{key.Value}");
+    public static string FullUrl(string resourceType, Identifier key) => DeterministicIds.Urn(resourceType, key.System, key.Value);
 
     /// <summary>The search that finds a resource by its key: <c>identifier=system|value</c>.</summary>
-    public static string IdentifierQuery(Identifier key) =>
-        "identifier=" + EscapedSystem(key.System ?? string.Empty) + "|" + Escape(key.Value ?? string.Empty);
+    public static string IdentifierQuery(Identifier key) => Query(string.Empty, key);
+
+    // prefix + the identifier search, as one new string.
+    private static string Query(string prefix, Identifier key) =>
+        string.Concat(prefix, "identifier=", EscapedSystem(key.System ?? string.Empty), "|", Escape(key.Value ?? string.Empty));
 
     // Systems are few and repeat in every message: escaped once. Values are escaped only when they need it.
     private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, string> EscapedSystems = new(StringComparer.Ordinal);
@@ -87,9 +90,14 @@ public sealed class TransactionBundleBuilder
         return Add(resource, FullUrl(type, key), new Bundle.RequestComponent
         {
             Method = Bundle.HTTPVerb.PUT,
-            Url = $"{type}?{IdentifierQuery(key)}",
+            Url = Query(UpsertPrefix(type), key),
         });
     }
+
+    // "Patient?" and the like: a handful of types, each joined once.
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, string> UpsertPrefixes = new(StringComparer.Ordinal);
+
+    private static string UpsertPrefix(string type) => UpsertPrefixes.TryGetValue(type, out string? prefix) ? prefix : UpsertPrefixes.GetOrAdd(type, type + "?");
 
     /// <summary>
     /// Adds a create-if-absent: <c>POST Type</c> with <c>ifNoneExist: identifier=system|value</c>. An existing record

@@ -34,11 +34,35 @@ public sealed class Hl7Message
     /// <summary>The bytes the message was parsed from, byte for byte.</summary>
     public ReadOnlyMemory<byte> Raw { get; private set; }
 
+    // Raw's array when it has one (the parse of a journaled or received frame always does): every value read slices it,
+    // and slicing an array directly skips ReadOnlyMemory's checks of what it wraps on each of the hundreds of reads a
+    // mapping makes.
+    private byte[]? _rawArray;
+    private int _rawOffset;
+
+    // MSH-9.1, MSH-9.2 and MSH-10, decoded once per parse: routing, ids and Provenance each ask for them.
+    private string? _messageCode;
+    private string? _triggerEvent;
+    private string? _controlId;
+
+    /// <summary>The raw bytes as a span (what <see cref="Raw"/><c>.Span</c> gives, without its per-call checks).</summary>
+    internal ReadOnlySpan<byte> RawSpan => _rawArray is { } array ? new ReadOnlySpan<byte>(array, _rawOffset, Raw.Length) : Raw.Span;
+
     /// <summary>The encoding characters declared in MSH-1/MSH-2.</summary>
     public Delimiters Delimiters { get; private set; }
 
     /// <summary>The character set text is decoded with (MSH-18, or the fallback).</summary>
-    public Encoding Encoding { get; internal set; }
+    public Encoding Encoding
+    {
+        get => _encoding;
+        internal set
+        {
+            _encoding = value;
+            _messageCode = _triggerEvent = _controlId = null; // decoded with the charset they were read in
+        }
+    }
+
+    private Encoding _encoding = Hl7Charsets.Utf8;
 
     /// <summary>Number of segments, MSH included.</summary>
     public int SegmentCount { get; private set; }
@@ -49,6 +73,20 @@ public sealed class Hl7Message
     internal void Reset(ReadOnlyMemory<byte> raw, Delimiters delimiters)
     {
         Raw = raw;
+        if (System.Runtime.InteropServices.MemoryMarshal.TryGetArray(raw, out ArraySegment<byte> segment))
+        {
+            _rawArray = segment.Array;
+            _rawOffset = segment.Offset;
+        }
+        else
+        {
+            _rawArray = null;
+            _rawOffset = 0;
+        }
+
+        _messageCode = null;
+        _triggerEvent = null;
+        _controlId = null;
         Delimiters = delimiters;
         Encoding = Hl7Charsets.Utf8;
         SegmentCount = 0;
@@ -128,13 +166,13 @@ public sealed class Hl7Message
     public string MessageType => Msh.Field(9).RawText;
 
     /// <summary>MSH-9.1, e.g. <c>ADT</c>.</summary>
-    public string MessageCode => Msh.Field(9).Component(1).ToString();
+    public string MessageCode => _messageCode ??= Msh.Field(9).Component(1).ToString();
 
     /// <summary>MSH-9.2, e.g. <c>A01</c>.</summary>
-    public string TriggerEvent => Msh.Field(9).Component(2).ToString();
+    public string TriggerEvent => _triggerEvent ??= Msh.Field(9).Component(2).ToString();
 
     /// <summary>MSH-10.</summary>
-    public string ControlId => Msh.Field(10).ToString();
+    public string ControlId => _controlId ??= Msh.Field(10).ToString();
 
     /// <summary>MSH-12.1, e.g. <c>2.5.1</c>.</summary>
     public string Version => Msh.Field(12).Component(1).ToString();
@@ -167,7 +205,7 @@ public sealed class Hl7Message
     public string? Get(string path) => Hl7Path.Parse(path).Evaluate(this);
 
     internal ReadOnlySpan<byte> SegmentSpan(int segment) =>
-        Raw.Span[_segmentStart[segment].._segmentEnd[segment]];
+        RawSpan[_segmentStart[segment].._segmentEnd[segment]];
 
     internal int SegmentStart(int segment) => _segmentStart[segment];
 
@@ -199,7 +237,7 @@ public sealed class Hl7Message
             return false;
         }
 
-        ReadOnlySpan<byte> bytes = Raw.Span.Slice(start, length);
+        ReadOnlySpan<byte> bytes = RawSpan.Slice(start, length);
         for (int i = 0; i < bytes.Length; i++)
         {
             if (bytes[i] != id[i])

@@ -15,7 +15,8 @@ public readonly struct Hl7Segment
     public int Index { get; }
 
     /// <summary>The segment id, e.g. <c>PID</c> or <c>ZU1</c>.</summary>
-    public string Id => _message is null ? string.Empty : _message.Encoding.GetString(IdSpan);
+    /// <remarks>Ids of three ASCII letters or digits (every id a parse accepts) come from a shared table, not a new string per call.</remarks>
+    public string Id => _message is null ? string.Empty : SegmentIds.Of(IdSpan, _message.Encoding);
 
     /// <summary>The segment id as bytes.</summary>
     public ReadOnlySpan<byte> IdSpan
@@ -28,7 +29,7 @@ public readonly struct Hl7Segment
             }
 
             var (start, length) = _message.Piece(Index, 0);
-            return _message.Raw.Span.Slice(start, length);
+            return _message.RawSpan.Slice(start, length);
         }
     }
 

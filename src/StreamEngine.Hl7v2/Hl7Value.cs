@@ -43,7 +43,7 @@ public readonly struct Hl7Value
     public Hl7Level Level { get; }
 
     /// <summary>The bytes as sent, escapes included.</summary>
-    public ReadOnlySpan<byte> Span => _message is null ? default : _message.Raw.Span.Slice(_start, Length);
+    public ReadOnlySpan<byte> Span => _message is null ? default : _message.RawSpan.Slice(_start, Length);
 
     /// <summary>True when nothing was sent.</summary>
     public bool IsEmpty => Length == 0;

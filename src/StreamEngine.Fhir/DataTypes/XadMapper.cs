@@ -11,20 +11,20 @@ public static class XadMapper
     public static Address? ToAddress(Hl7Value xad)
     {
         var address = new Address();
-        var lines = new List<string>(2);
+        List<FhirString>? lines = null; // the element list directly: Firely's Line setter copies through a LINQ projection
         if (V2Text.Of(xad.Component(1).Subcomponent(1)) is { } street)
         {
-            lines.Add(street);
+            (lines ??= new List<FhirString>(2)).Add(new FhirString(street));
         }
 
         if (V2Text.Of(xad.Component(2)) is { } other)
         {
-            lines.Add(other);
+            (lines ??= new List<FhirString>(2)).Add(new FhirString(other));
         }
 
-        if (lines.Count > 0)
+        if (lines is not null)
         {
-            address.Line = lines;
+            address.LineElement = lines;
         }
 
         address.City = V2Text.Of(xad.Component(3));
@@ -47,6 +47,6 @@ public static class XadMapper
             address.Type = t;
         }
 
-        return lines.Count == 0 && address.City is null && address.PostalCode is null && county is null && address.Country is null ? null : address;
+        return lines is null && address.City is null && address.PostalCode is null && county is null && address.Country is null ? null : address;
     }
 }

@@ -16,24 +16,25 @@ public static class XpnMapper
             name.Family = family;
         }
 
-        var given = new List<string>();
+        // The element lists are built directly: Firely's string-list setters copy through a LINQ projection.
+        var given = new List<FhirString>(2);
         AddIfValued(given, xpn.Component(2));
         AddIfValued(given, xpn.Component(3));
         if (given.Count > 0)
         {
-            name.Given = given;
+            name.GivenElement = given;
         }
 
         string suffix = xpn.Component(4).ToString();
         if (suffix.Length > 0)
         {
-            name.Suffix = [suffix];
+            name.SuffixElement = [new FhirString(suffix)];
         }
 
         string prefix = xpn.Component(5).ToString();
         if (prefix.Length > 0)
         {
-            name.Prefix = [prefix];
+            name.PrefixElement = [new FhirString(prefix)];
         }
 
         // The IG's NameType map (table 0200): a code it leaves unmapped (A, B, C...) gives no use.
@@ -43,12 +44,12 @@ public static class XpnMapper
         return name.Family is null && given.Count == 0 ? null : name;
     }
 
-    private static void AddIfValued(List<string> list, Hl7Value value)
+    private static void AddIfValued(List<FhirString> list, Hl7Value value)
     {
         string text = value.ToString();
         if (text.Length > 0 && !value.IsNull)
         {
-            list.Add(text);
+            list.Add(new FhirString(text));
         }
     }
 }

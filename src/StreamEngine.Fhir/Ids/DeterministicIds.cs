@@ -16,7 +16,10 @@ public static class DeterministicIds
     private const ulong Namespace = 0x6c1e3c2a5b7d4f0e;
 
     /// <summary>The UUID for a name, e.g. <c>Patient|system|value</c>.</summary>
-    public static Guid For(string name)
+    public static Guid For(string name) => For(name.AsSpan());
+
+    /// <summary>The UUID for a name given as characters.</summary>
+    public static Guid For(ReadOnlySpan<char> name)
     {
         int max = Encoding.UTF8.GetMaxByteCount(name.Length);
         byte[]? rented = max > 512 ? ArrayPool<byte>.Shared.Rent(max) : null;
@@ -36,5 +39,39 @@ public static class DeterministicIds
     }
 
     /// <summary>The <c>urn:uuid:</c> form used for bundle fullUrls.</summary>
-    public static string Urn(string name) => "urn:uuid:" + For(name).ToString("D");
+    public static string Urn(string name) => Urn(For(name));
+
+    /// <summary>
+    /// The <c>urn:uuid:</c> of the name <c>first|second|third</c> (a null part is empty), without building the name:
+    /// what <see cref="Urn(string)"/> gives for the joined text, for the fullUrl of every entry of every bundle.
+    /// </summary>
+    public static string Urn(string first, string? second, string? third)
+    {
+        second ??= string.Empty;
+        third ??= string.Empty;
+        int length = first.Length + second.Length + third.Length + 2;
+        char[]? rented = length > 256 ? ArrayPool<char>.Shared.Rent(length) : null;
+        Span<char> name = rented ?? stackalloc char[256];
+        first.CopyTo(name);
+        int at = first.Length;
+        name[at++] = '|';
+        second.CopyTo(name[at..]);
+        at += second.Length;
+        name[at++] = '|';
+        third.CopyTo(name[at..]);
+        Guid id = For(name[..length]);
+        if (rented is not null)
+        {
+            ArrayPool<char>.Shared.Return(rented);
+        }
+
+        return Urn(id);
+    }
+
+    /// <summary><c>urn:uuid:</c> and the UUID in its <c>D</c> form, as one new string.</summary>
+    public static string Urn(Guid id) => string.Create(45, id, static (span, g) =>
+    {
+        "urn:uuid:".CopyTo(span);
+        g.TryFormat(span[9..], out _, "D");
+    });
 }

@@ -22,6 +22,8 @@ public static class IdentifierSystems
     private static readonly System.Buffers.SearchValues<char> UrnSafe =
         System.Buffers.SearchValues.Create("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._");
 
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, string> Cleaned = new(StringComparer.Ordinal);
+
     /// <summary>A URN-safe form of a name: letters, digits, - . _ kept, anything else becomes -.</summary>
     public static string Clean(string? part)
     {
@@ -35,6 +37,12 @@ public static class IdentifierSystems
             return part; // the usual case: already clean, no copy
         }
 
+        // Authorities are few and come in every message (MSH-4 "GOOD HEALTH HOSPITAL" in each local system): cleaned once.
+        if (Cleaned.TryGetValue(part, out string? clean))
+        {
+            return clean;
+        }
+
         Span<char> chars = stackalloc char[Math.Min(part.Length, 64)];
         int n = 0;
         foreach (char c in part.AsSpan(0, chars.Length))
@@ -42,6 +50,12 @@ public static class IdentifierSystems
             chars[n++] = char.IsAsciiLetterOrDigit(c) || c is '-' or '.' or '_' ? c : '-';
         }
 
-        return new string(chars[..n]);
+        clean = new string(chars[..n]);
+        if (Cleaned.Count < 10_000)
+        {
+            Cleaned[part] = clean;
+        }
+
+        return clean;
     }
 }

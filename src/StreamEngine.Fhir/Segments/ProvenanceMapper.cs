@@ -24,10 +24,14 @@ public static class ProvenanceMapper
     {
         Hl7Segment msh = context.Message.Msh;
         var provenance = new Provenance { Meta = UkCore.Meta(UkCore.ProvenanceProfile) };
-        foreach (Bundle.EntryComponent entry in context.Bundle.Entries)
+        IReadOnlyList<Bundle.EntryComponent> entries = context.Bundle.Entries;
+        var targets = new List<ResourceReference>(entries.Count);
+        foreach (Bundle.EntryComponent entry in entries)
         {
-            provenance.Target.Add(new ResourceReference(entry.FullUrl));
+            targets.Add(new ResourceReference(entry.FullUrl));
         }
+
+        provenance.Target = targets;
 
         // recorded comes from the message (MSH-7), so the same message gives the same bytes whoever maps it; when the
         // engine journaled it is kept on the source entity (the pipeline knows it, `convert` does not).

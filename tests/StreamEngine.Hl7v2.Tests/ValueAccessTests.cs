@@ -1,0 +1,88 @@
+using System.Buffers;
+using System.Runtime.InteropServices;
+using System.Text;
+using StreamEngine.TestKit;
+
+namespace StreamEngine.Hl7v2.Tests;
+
+/// <summary>
+/// What the read path keeps between reads (segment ids from a shared table, MSH-9 and MSH-10 decoded once per parse, the
+/// raw array sliced directly) must never show one message's text in another's, whatever the input's memory.
+/// </summary>
+public sealed class ValueAccessTests
+{
+    [Fact]
+    public void MessageIdentity_ReadBeforeAReparse_IsTheNewMessagesAfterIt()
+    {
+        var message = new Hl7Message();
+        Assert.True(Hl7Parser.TryParse(TestData.Message(@"MSH|^~\&|A|B|||2026||ADT^A01|FIRST|P|2.4", "PID|1||M1"), message, out _));
+        Assert.Equal(("ADT", "A01", "FIRST"), (message.MessageCode, message.TriggerEvent, message.ControlId));
+
+        Assert.True(Hl7Parser.TryParse(TestData.Message(@"MSH|^~\&|A|B|||2026||ORU^R01|SECOND|P|2.4", "PID|1||M2"), message, out _));
+        Assert.Equal(("ORU", "R01", "SECOND"), (message.MessageCode, message.TriggerEvent, message.ControlId));
+    }
+
+    [Fact]
+    public void MessageIdentity_IsDecodedInTheDeclaredCharset()
+    {
+        byte[] latin1 = [.. Encoding.ASCII.GetBytes(@"MSH|^~\&|A|B|||2024||ADT^A01|N"), 0xE9, .. Encoding.ASCII.GetBytes("|P|2.5||||||8859/1\rPID|1||X\r")];
+        Assert.True(Hl7Parser.TryParse(latin1, out Hl7Message? message, out _));
+        Assert.Equal("Né", message!.ControlId);
+    }
+
+    [Fact]
+    public void SegmentIds_AreSharedStrings_AndRightForEveryId()
+    {
+        Hl7Parser.TryParse(TestData.Message(@"MSH|^~\&|A|B|||2026||ADT^A01|C1|P|2.4", "PID|1||M1", "ZU1|1|x", "Z99|2"), out Hl7Message? first, out _);
+        Hl7Parser.TryParse(TestData.Message(@"MSH|^~\&|A|B|||2026||ADT^A01|C2|P|2.4", "ZU1|1|y", "PID|1||M2"), out Hl7Message? second, out _);
+        Assert.Equal(["MSH", "PID", "ZU1", "Z99"], Enumerable.Range(0, 4).Select(i => first![i].Id));
+        Assert.Equal(["MSH", "ZU1", "PID"], Enumerable.Range(0, 3).Select(i => second![i].Id));
+        Assert.Same(first![2].Id, second![1].Id);
+    }
+
+    [Fact]
+    public void AMessageInMemoryThatIsNotAnArray_ReadsTheSame()
+    {
+        byte[] bytes = TestData.Bytes("bench", "adt_a01.hl7");
+        using var native = new NativeMemory(bytes);
+        Assert.False(MemoryMarshal.TryGetArray((ReadOnlyMemory<byte>)native.Memory, out _));
+        Assert.True(Hl7Parser.TryParse(native.Memory, out Hl7Message? fromNative, out _));
+        Assert.True(Hl7Parser.TryParse(bytes, out Hl7Message? fromArray, out _));
+        foreach (string path in new[] { "MSH-10", "PID-3(2).1", "PID-5.2", "NK1(2)-2.1", "DG1(2)-3.2" })
+        {
+            Assert.Equal(fromArray!.Get(path), fromNative!.Get(path));
+        }
+
+        Assert.Equal(fromArray!.ControlId, fromNative!.ControlId);
+    }
+
+    [Fact]
+    public void AMessageInTheMiddleOfALargerArray_ReadsItsOwnBytes()
+    {
+        byte[] bytes = TestData.Bytes("bench", "adt_a01.hl7");
+        byte[] padded = [.. "garbage|^~"u8, .. bytes, .. "|trailing"u8];
+        Assert.True(Hl7Parser.TryParse(padded.AsMemory(10, bytes.Length), out Hl7Message? inner, out _));
+        Assert.True(Hl7Parser.TryParse(bytes, out Hl7Message? whole, out _));
+        Assert.Equal(whole!.Get("PID-5.1"), inner!.Get("PID-5.1"));
+        Assert.Equal(whole.ControlId, inner.ControlId);
+        Assert.Equal(whole[whole.SegmentCount - 1].Span.ToArray(), inner[inner.SegmentCount - 1].Span.ToArray());
+    }
+
+    // Memory whose bytes are not reachable as an array (as a pipe's or a native buffer's are not).
+    private sealed class NativeMemory(byte[] bytes) : MemoryManager<byte>
+    {
+        private readonly byte[] _bytes = (byte[])bytes.Clone();
+
+        public override Span<byte> GetSpan() => _bytes;
+
+        public override MemoryHandle Pin(int elementIndex = 0) => throw new NotSupportedException();
+
+        public override void Unpin()
+        {
+        }
+
+        protected override void Dispose(bool disposing)
+        {
+        }
+    }
+}
