@@ -29,7 +29,7 @@ internal sealed class FastFhirJsonWriter
 
     private static readonly ConcurrentDictionary<Type, Action<FastFhirJsonWriter, Base>> Writers = new();
 
-    private readonly Utf8JsonWriter _writer;
+    private Utf8JsonWriter _writer;
     private Frame[] _frames = new Frame[32];
     private int _depth;   // frames open in the walk
     private int _written; // of those, the ones already opened in the output (always the outermost)
@@ -43,14 +43,27 @@ internal sealed class FastFhirJsonWriter
         Item,
     }
 
+    [ThreadStatic]
+    private static FastFhirJsonWriter? t_walk;
+
     /// <summary>Writes a resource (or any POCO) as a JSON object (an empty one too).</summary>
     public static void Write(Base poco, Utf8JsonWriter writer)
     {
-        var walk = new FastFhirJsonWriter(writer);
+        // One walk (and its frame stack) per thread, reused: taken off the thread while in use, so a nested call gets its own.
+        FastFhirJsonWriter walk = t_walk ?? new FastFhirJsonWriter(writer);
+        t_walk = null;
+        walk._writer = writer;
+        walk._depth = 0;
+        walk._written = 0;
         walk.Push(Kind.Item, default);
         walk.Emit();
         walk.WriteMembers(poco);
         walk.Pop();
+        walk._writer = null!;
+        if (walk._frames.Length <= 256)
+        {
+            t_walk = walk; // a pathological depth does not pin its stack
+        }
     }
 
     private void Push(Kind kind, JsonEncodedText name)

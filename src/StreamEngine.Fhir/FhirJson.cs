@@ -41,12 +41,66 @@ public static class FhirJson
         return result;
     }
 
+    /// <summary>
+    /// Serialises a resource to compact UTF-8 JSON in an array rented from <see cref="ArrayPool{T}.Shared"/>: the JSON is
+    /// its first <paramref name="length"/> bytes. The caller returns the array once it has written them out (a sink's
+    /// line lives from its lane to its commit: ~8 KB per message not left to the collector).
+    /// </summary>
+    public static byte[] SerializeRented(Resource resource, out int length)
+    {
+        ArrayBufferWriter<byte> buffer = t_buffer ??= new ArrayBufferWriter<byte>(16384);
+        buffer.ResetWrittenCount();
+        Serialize(resource, buffer);
+        length = buffer.WrittenCount;
+        byte[] rented = ArrayPool<byte>.Shared.Rent(length);
+        buffer.WrittenSpan.CopyTo(rented);
+        if (buffer.Capacity > 1 << 20)
+        {
+            t_buffer = null;
+        }
+
+        return rented;
+    }
+
+    [ThreadStatic]
+    private static Utf8JsonWriter? t_writer;
+
     /// <summary>Serialises a resource to compact (or indented) UTF-8 JSON into a buffer.</summary>
     public static void Serialize(Resource resource, IBufferWriter<byte> output, bool indented = false)
     {
-        using var writer = new Utf8JsonWriter(output, indented ? Pretty : Options);
-        FastFhirJsonWriter.Write(resource, writer);
-        writer.Flush();
+        if (indented)
+        {
+            using var pretty = new Utf8JsonWriter(output, Pretty);
+            FastFhirJsonWriter.Write(resource, pretty);
+            pretty.Flush();
+            return;
+        }
+
+        // One compact writer per thread, pointed at each output in turn (a writer is ~200 bytes and its own buffers).
+        Utf8JsonWriter? writer = t_writer;
+        t_writer = null; // a resource's JSON never nests another serialisation on this thread; if it did, that one gets its own
+        if (writer is null)
+        {
+            writer = new Utf8JsonWriter(output, Options);
+        }
+        else
+        {
+            writer.Reset(output);
+        }
+
+        try
+        {
+            FastFhirJsonWriter.Write(resource, writer);
+            writer.Flush();
+        }
+        catch
+        {
+            writer.Dispose();
+            throw;
+        }
+
+        writer.Reset(); // lets go of the output
+        t_writer = writer;
     }
 
     /// <summary>The same JSON written by Firely's own serializer (the reference the fast writer is tested against).</summary>

@@ -72,3 +72,53 @@ public sealed class FhirJsonWriterTests
         }
     }
 }
+
+/// <summary>The writer and walk a thread reuses from one serialisation to the next, and the pooled copy a sink takes.</summary>
+public sealed class FhirJsonReuseTests
+{
+    private static Bundle Mapped(string file)
+    {
+        StreamEngine.Hl7v2.Hl7Parser.TryParse(StreamEngine.TestKit.TestData.Bytes("bench", file), out StreamEngine.Hl7v2.Hl7Message? message, out _);
+        return new MessageMapper().Map(message!).Bundle!;
+    }
+
+    [Fact]
+    public void OneThreadsSerialisations_InTurn_AreEachWhatFirelyWrites()
+    {
+        Bundle adt = Mapped("adt_a01.hl7");
+        Bundle oru = Mapped("oru_r01_20obx.hl7");
+        var first = new System.Buffers.ArrayBufferWriter<byte>();
+        var second = new System.Buffers.ArrayBufferWriter<byte>();
+        FhirJson.Serialize(adt, first);
+        FhirJson.Serialize(oru, second);
+        Assert.Equal(FhirJson.SerializeWithFirely(adt), first.WrittenSpan.ToArray());
+        Assert.Equal(FhirJson.SerializeWithFirely(oru), second.WrittenSpan.ToArray());
+        Assert.Equal(FhirJson.SerializeWithFirely(adt), FhirJson.Serialize(adt));
+    }
+
+    [Fact]
+    public void RentedSerialisation_HoldsTheSameBytes()
+    {
+        Bundle oru = Mapped("oru_r01_20obx.hl7");
+        byte[] rented = FhirJson.SerializeRented(oru, out int length);
+        try
+        {
+            Assert.Equal(FhirJson.Serialize(oru), rented.AsSpan(0, length).ToArray());
+        }
+        finally
+        {
+            System.Buffers.ArrayPool<byte>.Shared.Return(rented);
+        }
+    }
+
+    [Fact]
+    public void AWriteThatFails_LeavesTheNextOneWhole()
+    {
+        var odd = new Patient { Id = "p1" };
+        odd.ActiveElement = new FhirBoolean(true);
+        odd.ActiveElement.JsonValue = new object(); // a JSON value no FHIR primitive holds: the writer refuses it midway
+        Assert.Throws<NotSupportedException>(() => FhirJson.Serialize(odd));
+        Bundle adt = Mapped("adt_a01.hl7");
+        Assert.Equal(FhirJson.SerializeWithFirely(adt), FhirJson.Serialize(adt));
+    }
+}

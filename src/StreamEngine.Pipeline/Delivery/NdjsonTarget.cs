@@ -68,14 +68,18 @@ public sealed class NdjsonTarget : IDeliveryTarget
     public Task<PreparedDelivery> PrepareAsync(long sequenceNr, IIngestEvent journaled, CancellationToken cancellationToken)
     {
         DeliveryResult result = _mapping.Prepare(journaled, out Bundle? bundle);
-        byte[] line = [];
+        ReadOnlyMemory<byte> line = default;
+        byte[]? rented = null;
         if (bundle is not null)
         {
             bundle.Meta = new Meta { Source = DeliveryId.Format(_streamId, sequenceNr, _replayId) };
-            line = FhirJson.Serialize(bundle);
+            // In a pooled array, given back by Commit once appended. A line prepared and never committed (the engine stopping,
+            // a restart dropping a lane's work) is left to the collector, which the pool allows.
+            rented = FhirJson.SerializeRented(bundle, out int length);
+            line = rented.AsMemory(0, length);
         }
 
-        return Task.FromResult(new PreparedDelivery(sequenceNr, result, line));
+        return Task.FromResult(new PreparedDelivery(sequenceNr, result, line, rented));
     }
 
     /// <inheritdoc />
@@ -84,13 +88,24 @@ public sealed class NdjsonTarget : IDeliveryTarget
         if (prepared.Result.Outcome == DeliveryOutcome.Delivered)
         {
             ReadOnlySpan<byte> line = prepared.Payload.Span;
-            if (_rotating is not null)
+            try
             {
-                _rotating.Append(line);
+                if (_rotating is not null)
+                {
+                    _rotating.Append(line);
+                }
+                else
+                {
+                    _file!.Append(line);
+                }
             }
-            else
+            finally
             {
-                _file!.Append(line);
+                // Each prepared line is committed once: after a failed append the sink restarts and prepares it again.
+                if (prepared.Rented is { } rented)
+                {
+                    System.Buffers.ArrayPool<byte>.Shared.Return(rented);
+                }
             }
         }
 
