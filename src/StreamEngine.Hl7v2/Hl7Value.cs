@@ -139,7 +139,7 @@ public readonly struct Hl7Value
         int offset = 0;
         for (int i = 1; i < n; i++)
         {
-            int next = span[offset..].IndexOf(separator);
+            int next = Find(span[offset..], separator);
             if (next < 0)
             {
                 return Empty(level);
@@ -148,9 +148,30 @@ public readonly struct Hl7Value
             offset += next + 1;
         }
 
-        int end = span[offset..].IndexOf(separator);
+        int end = Find(span[offset..], separator);
         int length = end < 0 ? span.Length - offset : end;
         return new Hl7Value(_message!, _start + offset, length, level);
+    }
+
+    // IndexOf for the short pieces most reads narrow (a name's component, a code): a plain loop there, where the vectorised
+    // search's set-up costs more than it saves (a mapping makes hundreds of these reads per message); the vectorised
+    // search for anything longer (a report's text, an embedded document).
+    private static int Find(ReadOnlySpan<byte> span, byte separator)
+    {
+        if (span.Length > 32)
+        {
+            return span.IndexOf(separator);
+        }
+
+        for (int i = 0; i < span.Length; i++)
+        {
+            if (span[i] == separator)
+            {
+                return i;
+            }
+        }
+
+        return -1;
     }
 
     private Hl7Value Empty(Hl7Level level) => _message is null ? default : new Hl7Value(_message, _start, 0, level);

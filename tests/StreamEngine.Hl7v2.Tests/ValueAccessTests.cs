@@ -68,6 +68,32 @@ public sealed class ValueAccessTests
         Assert.Equal(whole[whole.SegmentCount - 1].Span.ToArray(), inner[inner.SegmentCount - 1].Span.ToArray());
     }
 
+    [Theory]
+    [InlineData("A^B^C")]
+    [InlineData("^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^X")] // separators on both sides of the short-piece search's limit
+    [InlineData("ONE-PIECE-LONGER-THAN-THIRTY-TWO-BYTES-WITHOUT-SEPARATORS")]
+    [InlineData("A-LONG-FIRST-COMPONENT-OF-THIRTY-THREE^B^C-IS-ALSO-A-RATHER-LONG-COMPONENT^^E&E2&E3-LONG-SUBCOMPONENT-TEXT-HERE~R2^R2B")]
+    public void Components_AreWhatSplittingTheFieldGives(string field)
+    {
+        Hl7Parser.TryParse(TestData.Message(@"MSH|^~\&|A|B|||2026||ADT^A01|C1|P|2.4", "ZZ1|" + field), out Hl7Message? message, out _);
+        Hl7Value value = message![1].Field(1);
+        string[] repetitions = field.Split('~');
+        string[] components = repetitions[0].Split('^');
+        for (int c = 1; c <= components.Length + 1; c++)
+        {
+            string expected = c <= components.Length ? components[c - 1] : string.Empty;
+            Assert.Equal(expected, value.Component(c).RawText);
+            string[] subcomponents = expected.Split('&');
+            for (int s = 1; s <= subcomponents.Length + 1; s++)
+            {
+                Assert.Equal(s <= subcomponents.Length ? subcomponents[s - 1] : string.Empty, value.Component(c).Subcomponent(s).RawText);
+            }
+        }
+
+        Assert.Equal(repetitions.Length, value.RepetitionCount);
+        Assert.Equal(repetitions[^1], value.Repetition(repetitions.Length).RawText);
+    }
+
     // Memory whose bytes are not reachable as an array (as a pipe's or a native buffer's are not).
     private sealed class NativeMemory(byte[] bytes) : MemoryManager<byte>
     {
