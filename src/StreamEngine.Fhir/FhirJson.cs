@@ -32,34 +32,15 @@ public static class FhirJson
         ArrayBufferWriter<byte> buffer = t_buffer ??= new ArrayBufferWriter<byte>(16384);
         buffer.ResetWrittenCount();
         Serialize(resource, buffer, indented);
-        byte[] result = buffer.WrittenSpan.ToArray();
+        // The copy overwrites every byte: a bundle's ~8 KB is not zeroed first.
+        byte[] result = GC.AllocateUninitializedArray<byte>(buffer.WrittenCount);
+        buffer.WrittenSpan.CopyTo(result);
         if (buffer.Capacity > 1 << 20)
         {
             t_buffer = null; // a huge bundle (an embedded document) does not pin its buffer
         }
 
         return result;
-    }
-
-    /// <summary>
-    /// Serialises a resource to compact UTF-8 JSON in an array rented from <see cref="ArrayPool{T}.Shared"/>: the JSON is
-    /// its first <paramref name="length"/> bytes. The caller returns the array once it has written them out (a sink's
-    /// line lives from its lane to its commit: ~8 KB per message not left to the collector).
-    /// </summary>
-    public static byte[] SerializeRented(Resource resource, out int length)
-    {
-        ArrayBufferWriter<byte> buffer = t_buffer ??= new ArrayBufferWriter<byte>(16384);
-        buffer.ResetWrittenCount();
-        Serialize(resource, buffer);
-        length = buffer.WrittenCount;
-        byte[] rented = ArrayPool<byte>.Shared.Rent(length);
-        buffer.WrittenSpan.CopyTo(rented);
-        if (buffer.Capacity > 1 << 20)
-        {
-            t_buffer = null;
-        }
-
-        return rented;
     }
 
     [ThreadStatic]

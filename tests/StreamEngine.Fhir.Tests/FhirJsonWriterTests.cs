@@ -73,7 +73,7 @@ public sealed class FhirJsonWriterTests
     }
 }
 
-/// <summary>The writer and walk a thread reuses from one serialisation to the next, and the pooled copy a sink takes.</summary>
+/// <summary>The writer and walk a thread reuses from one serialisation to the next.</summary>
 public sealed class FhirJsonReuseTests
 {
     private static Bundle Mapped(string file)
@@ -94,21 +94,6 @@ public sealed class FhirJsonReuseTests
         Assert.Equal(FhirJson.SerializeWithFirely(adt), first.WrittenSpan.ToArray());
         Assert.Equal(FhirJson.SerializeWithFirely(oru), second.WrittenSpan.ToArray());
         Assert.Equal(FhirJson.SerializeWithFirely(adt), FhirJson.Serialize(adt));
-    }
-
-    [Fact]
-    public void RentedSerialisation_HoldsTheSameBytes()
-    {
-        Bundle oru = Mapped("oru_r01_20obx.hl7");
-        byte[] rented = FhirJson.SerializeRented(oru, out int length);
-        try
-        {
-            Assert.Equal(FhirJson.Serialize(oru), rented.AsSpan(0, length).ToArray());
-        }
-        finally
-        {
-            System.Buffers.ArrayPool<byte>.Shared.Return(rented);
-        }
     }
 
     [Fact]

@@ -33,11 +33,9 @@ public readonly record struct DeliveryResult(DeliveryOutcome Outcome, string? Re
 
 /// <summary>
 /// A delivery worked out on a lane, waiting to be committed by the sink actor: the outcome, and for a target that
-/// writes on the actor (a file line, an onward MLLP message), the bytes to write. <paramref name="Rented"/>, when set, is the
-/// array from <see cref="System.Buffers.ArrayPool{T}.Shared"/> that holds the payload: the target that rented it gives it
-/// back in its <see cref="IDeliveryTarget.Commit"/>.
+/// writes on the actor (a file line, an onward MLLP message), the bytes to write.
 /// </summary>
-public readonly record struct PreparedDelivery(long SequenceNr, DeliveryResult Result, ReadOnlyMemory<byte> Payload = default, byte[]? Rented = null);
+public readonly record struct PreparedDelivery(long SequenceNr, DeliveryResult Result, ReadOnlyMemory<byte> Payload = default);
 
 /// <summary>
 /// A sink's output, driven by its <see cref="SinkActor"/>. Each message goes in two steps: <see cref="PrepareAsync"/>

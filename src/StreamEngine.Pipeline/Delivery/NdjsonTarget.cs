@@ -68,18 +68,14 @@ public sealed class NdjsonTarget : IDeliveryTarget
     public Task<PreparedDelivery> PrepareAsync(long sequenceNr, IIngestEvent journaled, CancellationToken cancellationToken)
     {
         DeliveryResult result = _mapping.Prepare(journaled, out Bundle? bundle);
-        ReadOnlyMemory<byte> line = default;
-        byte[]? rented = null;
+        byte[] line = [];
         if (bundle is not null)
         {
             bundle.Meta = new Meta { Source = DeliveryId.Format(_streamId, sequenceNr, _replayId) };
-            // In a pooled array, given back by Commit once appended. A line prepared and never committed (the engine stopping,
-            // a restart dropping a lane's work) is left to the collector, which the pool allows.
-            rented = FhirJson.SerializeRented(bundle, out int length);
-            line = rented.AsMemory(0, length);
+            line = FhirJson.Serialize(bundle);
         }
 
-        return Task.FromResult(new PreparedDelivery(sequenceNr, result, line, rented));
+        return Task.FromResult(new PreparedDelivery(sequenceNr, result, line));
     }
 
     /// <inheritdoc />
@@ -88,24 +84,13 @@ public sealed class NdjsonTarget : IDeliveryTarget
         if (prepared.Result.Outcome == DeliveryOutcome.Delivered)
         {
             ReadOnlySpan<byte> line = prepared.Payload.Span;
-            try
+            if (_rotating is not null)
             {
-                if (_rotating is not null)
-                {
-                    _rotating.Append(line);
-                }
-                else
-                {
-                    _file!.Append(line);
-                }
+                _rotating.Append(line);
             }
-            finally
+            else
             {
-                // Each prepared line is committed once: after a failed append the sink restarts and prepares it again.
-                if (prepared.Rented is { } rented)
-                {
-                    System.Buffers.ArrayPool<byte>.Shared.Return(rented);
-                }
+                _file!.Append(line);
             }
         }
 
