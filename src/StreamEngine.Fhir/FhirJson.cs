@@ -46,6 +46,9 @@ public static class FhirJson
     [ThreadStatic]
     private static Utf8JsonWriter? t_writer;
 
+    // What an idle reused writer points at: never written to.
+    private static readonly ArrayBufferWriter<byte> Detached = new(1);
+
     /// <summary>Serialises a resource to compact (or indented) UTF-8 JSON into a buffer.</summary>
     public static void Serialize(Resource resource, IBufferWriter<byte> output, bool indented = false)
     {
@@ -80,7 +83,7 @@ public static class FhirJson
             throw;
         }
 
-        writer.Reset(); // lets go of the output
+        writer.Reset(Detached); // lets go of the caller's output (a plain Reset() would keep it, and what was written to it)
         t_writer = writer;
     }
 

@@ -4,10 +4,11 @@ namespace StreamEngine.Fhir.Tests;
 
 public sealed class DeterministicIdsTests
 {
-    public static TheoryData<string, string?, string?> Names => new()
+    public static TheoryData<string?, string?, string?> Names => new()
     {
         { "Patient", "urn:streamengine:id:GOOD-HEALTH-HOSPITAL:MR", "PATID1234" },
         { "Patient", null, "X" },
+        { null, "urn:a", "1" },
         { "Encounter", "urn:a", null },
         { "RelatedPerson", "", "" },
         { "Patient", "https://fhir.nhs.uk/Id/nhs-number", "Zoë Ñ 日本" },
@@ -16,7 +17,7 @@ public sealed class DeterministicIdsTests
 
     [Theory]
     [MemberData(nameof(Names))]
-    public void UrnOfParts_IsTheUrnOfTheJoinedName(string type, string? system, string? value)
+    public void UrnOfParts_IsTheUrnOfTheJoinedName(string? type, string? system, string? value)
     {
         string joined = $"{type}|{system}|{value}";
         Assert.Equal(DeterministicIds.Urn(joined), DeterministicIds.Urn(type, system, value));

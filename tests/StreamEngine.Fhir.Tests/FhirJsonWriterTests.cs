@@ -97,13 +97,22 @@ public sealed class FhirJsonReuseTests
     }
 
     [Fact]
-    public void AWriteThatFails_LeavesTheNextOneWhole()
+    public void AFinishedSerialisation_KeepsNoHoldOnTheCallersOutput()
     {
-        var odd = new Patient { Id = "p1" };
-        odd.ActiveElement = new FhirBoolean(true);
-        odd.ActiveElement.JsonValue = new object(); // a JSON value no FHIR primitive holds: the writer refuses it midway
-        Assert.Throws<NotSupportedException>(() => FhirJson.Serialize(odd));
-        Bundle adt = Mapped("adt_a01.hl7");
-        Assert.Equal(FhirJson.SerializeWithFirely(adt), FhirJson.Serialize(adt));
+        // The writer a thread reuses must not keep the last output (and the patient JSON in it) alive until its next use.
+        WeakReference output = SerialiseIntoAnOutputDroppedAfterwards(Mapped("adt_a01.hl7"));
+        GC.Collect();
+        GC.WaitForPendingFinalizers();
+        GC.Collect();
+        Assert.False(output.IsAlive);
+    }
+
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
+    private static WeakReference SerialiseIntoAnOutputDroppedAfterwards(Bundle bundle)
+    {
+        var output = new System.Buffers.ArrayBufferWriter<byte>();
+        FhirJson.Serialize(bundle, output);
+        Assert.True(output.WrittenCount > 0);
+        return new WeakReference(output);
     }
 }

@@ -28,7 +28,7 @@ public static class DeterministicIds
         UInt128 hash = XxHash128.HashToUInt128(utf8[..length], unchecked((long)Namespace));
         if (rented is not null)
         {
-            ArrayPool<byte>.Shared.Return(rented);
+            ArrayPool<byte>.Shared.Return(rented, clearArray: true); // it held identifier values
         }
 
         Span<byte> bytes = stackalloc byte[16];
@@ -45,8 +45,9 @@ public static class DeterministicIds
     /// The <c>urn:uuid:</c> of the name <c>first|second|third</c> (a null part is empty), without building the name:
     /// what <see cref="Urn(string)"/> gives for the joined text, for the fullUrl of every entry of every bundle.
     /// </summary>
-    public static string Urn(string first, string? second, string? third)
+    public static string Urn(string? first, string? second, string? third)
     {
+        first ??= string.Empty;
         second ??= string.Empty;
         third ??= string.Empty;
         int length = first.Length + second.Length + third.Length + 2;
@@ -62,7 +63,7 @@ public static class DeterministicIds
         Guid id = For(name[..length]);
         if (rented is not null)
         {
-            ArrayPool<char>.Shared.Return(rented);
+            ArrayPool<char>.Shared.Return(rented, clearArray: true); // it held identifier values
         }
 
         return Urn(id);

@@ -51,7 +51,7 @@ public static class IdentifierSystems
         }
 
         clean = new string(chars[..n]);
-        if (Cleaned.Count < 10_000)
+        if (part.Length <= 64 && Cleaned.Count < 10_000) // names, not free text sent where a name was expected
         {
             Cleaned[part] = clean;
         }
