@@ -38,11 +38,11 @@ public sealed class TransactionBundleBuilder
     public static string FullUrl(string resourceType, Identifier key) => DeterministicIds.Urn(resourceType, key.System, key.Value);
 
     /// <summary>The search that finds a resource by its key: <c>identifier=system|value</c>.</summary>
-    public static string IdentifierQuery(Identifier key) => Query(string.Empty, key);
+    public static string IdentifierQuery(Identifier key) => Query(string.Empty, "identifier=", key);
 
-    // prefix + the identifier search, as one new string.
-    private static string Query(string prefix, Identifier key) =>
-        string.Concat(prefix, "identifier=", EscapedSystem(key.System ?? string.Empty), "|", Escape(key.Value ?? string.Empty));
+    // head + the identifier search, as one new string.
+    private static string Query(string type, string head, Identifier key) =>
+        string.Concat(type, head, EscapedSystem(key.System ?? string.Empty), "|", Escape(key.Value ?? string.Empty));
 
     // Systems are few and repeat in every message: escaped once. Values are escaped only when they need it.
     private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, string> EscapedSystems = new(StringComparer.Ordinal);
@@ -90,14 +90,9 @@ public sealed class TransactionBundleBuilder
         return Add(resource, FullUrl(type, key), new Bundle.RequestComponent
         {
             Method = Bundle.HTTPVerb.PUT,
-            Url = Query(UpsertPrefix(type), key),
+            Url = Query(type, "?identifier=", key),
         });
     }
-
-    // "Patient?" and the like: a handful of types, each joined once.
-    private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, string> UpsertPrefixes = new(StringComparer.Ordinal);
-
-    private static string UpsertPrefix(string type) => UpsertPrefixes.TryGetValue(type, out string? prefix) ? prefix : UpsertPrefixes.GetOrAdd(type, type + "?");
 
     /// <summary>
     /// Adds a create-if-absent: <c>POST Type</c> with <c>ifNoneExist: identifier=system|value</c>. An existing record

@@ -84,11 +84,8 @@ public sealed class Hl7Message
             _rawOffset = 0;
         }
 
-        _messageCode = null;
-        _triggerEvent = null;
-        _controlId = null;
         Delimiters = delimiters;
-        Encoding = Hl7Charsets.Utf8;
+        Encoding = Hl7Charsets.Utf8; // also forgets the previous message's MSH-9 and MSH-10
         SegmentCount = 0;
         _fieldCount = 0;
         EndsWithTerminator = false;

@@ -17,10 +17,10 @@ public static class XpnMapper
         }
 
         // The element lists are built directly: Firely's string-list setters copy through a LINQ projection.
-        var given = new List<FhirString>(2);
-        AddIfValued(given, xpn.Component(2));
-        AddIfValued(given, xpn.Component(3));
-        if (given.Count > 0)
+        List<FhirString>? given = null;
+        AddIfValued(ref given, xpn.Component(2));
+        AddIfValued(ref given, xpn.Component(3));
+        if (given is not null)
         {
             name.GivenElement = given;
         }
@@ -41,15 +41,15 @@ public static class XpnMapper
         name.Use = Terminology.V2Vocabulary.NameType.Lookup(V2Text.Of(xpn.Component(7)))?.Code is { } use
             && Enum.TryParse(use, ignoreCase: true, out HumanName.NameUse parsed) ? parsed : null;
 
-        return name.Family is null && given.Count == 0 ? null : name;
+        return name.Family is null && given is null ? null : name;
     }
 
-    private static void AddIfValued(List<FhirString> list, Hl7Value value)
+    private static void AddIfValued(ref List<FhirString>? list, Hl7Value value)
     {
         string text = value.ToString();
         if (text.Length > 0 && !value.IsNull)
         {
-            list.Add(new FhirString(text));
+            (list ??= new List<FhirString>(2)).Add(new FhirString(text));
         }
     }
 }
