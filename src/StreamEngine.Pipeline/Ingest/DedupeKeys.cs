@@ -1,35 +1,46 @@
-using System.Runtime.InteropServices;
+using System.Numerics;
+using System.Runtime.CompilerServices;
 
 namespace StreamEngine.Pipeline.Ingest;
 
 /// <summary>
 /// The dedupe window in memory: for each (MSH-3, MSH-4, MSH-10) key hash the contents sent under it (a reused control
 /// id keeps all of them) with their journal sequence numbers, oldest evicted first by count and age. Packed in a ring
-/// of structs plus two dictionaries of value types, so a million keys are a few arrays rather than a million objects
-/// the garbage collector would have to trace, and every operation is O(1) however often a sender reuses a control id.
-/// Not thread-safe: the ingest journal actor owns it.
+/// of structs plus two open-addressing tables of structs (content to ring slot, key to its number of contents), so a
+/// million keys are a few arrays rather than a million objects the garbage collector would have to trace, each
+/// operation touches about one cache line per table, and every operation is O(1) however often a sender reuses a
+/// control id (contents are placed by key and content, not by key alone).
+/// Not thread-safe: the ingest journal actor owns it (or the task that loads it at a start, before handing it over).
 /// </summary>
 internal sealed class DedupeKeys
 {
-    private readonly Dictionary<(long Key, long Content), int> _slotOf = [];
-    private readonly Dictionary<long, int> _contentsPerKey = [];
+    // Linear probing, at most 3/4 full; a free entry has SlotPlusOne / Count 0. Removal shifts the run back (no
+    // tombstones), so a long-lived window does not slow down with churn.
+    private ContentEntry[] _contents = new ContentEntry[1024];
+    private KeyEntry[] _keys = new KeyEntry[1024];
+    private int _contentCount;
+    private int _keyCount;
+
+    // Per instance: where an entry lands cannot be steered by a sender choosing control ids.
+    private readonly ulong _seed = (ulong)Random.Shared.NextInt64() | 1;
+
     private Slot[] _slots = new Slot[1024];
     private int _head;   // oldest slot
     private int _used;   // slots between head and tail, dead ones included
 
     /// <summary>Contents remembered (pending ones included).</summary>
-    public int Count => _slotOf.Count;
+    public int Count => _contentCount;
 
     /// <summary>True when some content is remembered under this key.</summary>
-    public bool Knows(long keyHash) => _contentsPerKey.ContainsKey(keyHash);
+    public bool Knows(long keyHash) => FindKey(keyHash) >= 0;
 
     /// <summary>The sequence number a content was journaled at (0 while its write is in flight), or null.</summary>
     public long? Find(long keyHash, long contentHash) =>
-        _slotOf.TryGetValue((keyHash, contentHash), out int slot) ? _slots[slot].SequenceNr : null;
+        FindContent(keyHash, contentHash) is int at and >= 0 ? _slots[_contents[at].SlotPlusOne - 1].SequenceNr : null;
 
     /// <summary>
     /// Makes room for this many more contents at once (before loading the window at a start): the ring doubling from
-    /// 1,024 renumbered every live slot at each step, and both dictionaries rehashed as they grew.
+    /// 1,024 renumbered every live slot at each step, and both tables rehashed as they grew.
     /// </summary>
     public void EnsureCapacity(int contents)
     {
@@ -39,41 +50,49 @@ internal sealed class DedupeKeys
             Resize((int)Math.Min(Array.MaxLength, _used + contents + Math.Max(1024L, contents / 16)));
         }
 
-        _slotOf.EnsureCapacity(_slotOf.Count + contents);
-        _contentsPerKey.EnsureCapacity(_contentsPerKey.Count + contents);
+        int size = TableSize(_contentCount + contents);
+        if (size > _contents.Length)
+        {
+            RehashContents(size);
+        }
+
+        size = TableSize(_keyCount + contents);
+        if (size > _keys.Length)
+        {
+            RehashKeys(size);
+        }
     }
 
-    /// <summary>Remembers a content whose write is starting.</summary>
+    /// <summary>Remembers a content whose write is starting (one not remembered: the journal looks it up first).</summary>
     public void AddPending(long keyHash, long contentHash, DateTimeOffset receivedAt) => Add(keyHash, contentHash, 0, receivedAt);
 
     /// <summary>Remembers a committed content (loading the window), unless it is known already.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // a start loads a million of these before tiering could help
     public void Remember(long keyHash, long contentHash, long sequenceNr, DateTimeOffset receivedAt)
     {
-        // One lookup, not a test and then an insert: a start loads a million of these. The ring has room before the
-        // reference into the dictionary is taken, so nothing renumbers the dictionary while it is held.
-        EnsureRoom();
-        ref int slot = ref CollectionsMarshal.GetValueRefOrAddDefault(_slotOf, (keyHash, contentHash), out bool known);
-        if (!known)
+        if (FindContent(keyHash, contentHash) < 0)
         {
-            slot = Place(keyHash, contentHash, sequenceNr, receivedAt);
+            Add(keyHash, contentHash, sequenceNr, receivedAt);
         }
     }
 
     /// <summary>A pending content was committed at this sequence number.</summary>
     public void Commit(long keyHash, long contentHash, long sequenceNr)
     {
-        if (_slotOf.TryGetValue((keyHash, contentHash), out int slot))
+        int at = FindContent(keyHash, contentHash);
+        if (at >= 0)
         {
-            _slots[slot].SequenceNr = sequenceNr;
+            _slots[_contents[at].SlotPlusOne - 1].SequenceNr = sequenceNr;
         }
     }
 
     /// <summary>Forgets one content of a key (its write was rejected); the key's other contents stay.</summary>
     public void Remove(long keyHash, long contentHash)
     {
-        if (_slotOf.TryGetValue((keyHash, contentHash), out int slot))
+        int at = FindContent(keyHash, contentHash);
+        if (at >= 0)
         {
-            Kill(slot);
+            Kill(_contents[at].SlotPlusOne - 1);
         }
     }
 
@@ -104,50 +123,206 @@ internal sealed class DedupeKeys
         }
     }
 
-    private void Add(long keyHash, long contentHash, long sequenceNr, DateTimeOffset receivedAt)
-    {
-        EnsureRoom();
-        _slotOf[(keyHash, contentHash)] = Place(keyHash, contentHash, sequenceNr, receivedAt);
-    }
+    private static Slot NewSlot(long keyHash, long contentHash, long sequenceNr, DateTimeOffset receivedAt) =>
+        new() { KeyHash = keyHash, ContentHash = contentHash, SequenceNr = sequenceNr, ReceivedTicks = receivedAt.UtcTicks, Live = true };
 
-    private void EnsureRoom()
+    // Takes the ring's next slot for a content the tables do not hold, and counts it under its key.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private void Add(long keyHash, long contentHash, long sequenceNr, DateTimeOffset receivedAt)
     {
         if (_used == _slots.Length)
         {
-            Grow();
+            Resize(_slots.Length * 2);
         }
-    }
 
-    // Takes the ring's next slot (there is room) for a content and counts it under its key; the caller maps the
-    // content to the slot.
-    private int Place(long keyHash, long contentHash, long sequenceNr, DateTimeOffset receivedAt)
-    {
         int slot = (_head + _used) % _slots.Length;
         _used++;
-        _slots[slot] = new Slot { KeyHash = keyHash, ContentHash = contentHash, SequenceNr = sequenceNr, ReceivedTicks = receivedAt.UtcTicks, Live = true };
-        CollectionsMarshal.GetValueRefOrAddDefault(_contentsPerKey, keyHash, out _)++;
-        return slot;
+        _slots[slot] = NewSlot(keyHash, contentHash, sequenceNr, receivedAt);
+
+        if ((_contentCount + 1) * 4L > _contents.Length * 3L)
+        {
+            RehashContents(_contents.Length * 2);
+        }
+
+        int mask = _contents.Length - 1;
+        int at = HomeOf(keyHash, contentHash, mask);
+        while (_contents[at].SlotPlusOne != 0)
+        {
+            at = (at + 1) & mask;
+        }
+
+        _contents[at] = new ContentEntry { KeyHash = keyHash, ContentHash = contentHash, SlotPlusOne = slot + 1 };
+        _contentCount++;
+
+        if ((_keyCount + 1) * 4L > _keys.Length * 3L)
+        {
+            RehashKeys(_keys.Length * 2);
+        }
+
+        mask = _keys.Length - 1;
+        at = HomeOf(keyHash, mask);
+        while (true)
+        {
+            ref KeyEntry entry = ref _keys[at];
+            if (entry.Count == 0)
+            {
+                entry = new KeyEntry { KeyHash = keyHash, Count = 1 };
+                _keyCount++;
+                return;
+            }
+
+            if (entry.KeyHash == keyHash)
+            {
+                entry.Count++;
+                return;
+            }
+
+            at = (at + 1) & mask;
+        }
     }
 
     // Forgets a slot's content; the ring slot itself is reclaimed when eviction reaches it.
     private void Kill(int slot)
     {
         ref Slot dead = ref _slots[slot];
-        _slotOf.Remove((dead.KeyHash, dead.ContentHash));
-        int left = _contentsPerKey[dead.KeyHash] - 1;
-        if (left == 0)
+        int at = FindContent(dead.KeyHash, dead.ContentHash);
+        RemoveContentAt(at);
+        int key = FindKey(dead.KeyHash);
+        if (--_keys[key].Count == 0)
         {
-            _contentsPerKey.Remove(dead.KeyHash);
-        }
-        else
-        {
-            _contentsPerKey[dead.KeyHash] = left;
+            RemoveKeyAt(key);
         }
 
         dead.Live = false;
     }
 
-    private void Grow() => Resize(_slots.Length * 2);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private int HomeOf(long keyHash, long contentHash, int mask) =>
+        (int)((((ulong)keyHash ^ ((ulong)contentHash * 0x9E3779B97F4A7C15UL) ^ _seed) * 0xBF58476D1CE4E5B9UL) >> 32) & mask;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private int HomeOf(long keyHash, int mask) => (int)((((ulong)keyHash ^ _seed) * 0x9E3779B97F4A7C15UL) >> 32) & mask;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private int FindContent(long keyHash, long contentHash)
+    {
+        int mask = _contents.Length - 1;
+        int at = HomeOf(keyHash, contentHash, mask);
+        while (true)
+        {
+            ref ContentEntry entry = ref _contents[at];
+            if (entry.SlotPlusOne == 0)
+            {
+                return -1;
+            }
+
+            if (entry.KeyHash == keyHash && entry.ContentHash == contentHash)
+            {
+                return at;
+            }
+
+            at = (at + 1) & mask;
+        }
+    }
+
+    private int FindKey(long keyHash)
+    {
+        int mask = _keys.Length - 1;
+        int at = HomeOf(keyHash, mask);
+        while (true)
+        {
+            ref KeyEntry entry = ref _keys[at];
+            if (entry.Count == 0)
+            {
+                return -1;
+            }
+
+            if (entry.KeyHash == keyHash)
+            {
+                return at;
+            }
+
+            at = (at + 1) & mask;
+        }
+    }
+
+    // Backward-shift deletion: each later entry of the run moves into the hole if the hole lies between its home and it.
+    private void RemoveContentAt(int hole)
+    {
+        int mask = _contents.Length - 1;
+        for (int next = (hole + 1) & mask; _contents[next].SlotPlusOne != 0; next = (next + 1) & mask)
+        {
+            int home = HomeOf(_contents[next].KeyHash, _contents[next].ContentHash, mask);
+            if (((next - home) & mask) >= ((next - hole) & mask))
+            {
+                _contents[hole] = _contents[next];
+                hole = next;
+            }
+        }
+
+        _contents[hole] = default;
+        _contentCount--;
+    }
+
+    private void RemoveKeyAt(int hole)
+    {
+        int mask = _keys.Length - 1;
+        for (int next = (hole + 1) & mask; _keys[next].Count != 0; next = (next + 1) & mask)
+        {
+            int home = HomeOf(_keys[next].KeyHash, mask);
+            if (((next - home) & mask) >= ((next - hole) & mask))
+            {
+                _keys[hole] = _keys[next];
+                hole = next;
+            }
+        }
+
+        _keys[hole] = default;
+        _keyCount--;
+    }
+
+    // A power of two that holds the entries at most 3/4 full.
+    private static int TableSize(int entries) => (int)Math.Min(1 << 30, BitOperations.RoundUpToPowerOf2((uint)Math.Max(1024L, entries * 4L / 3 + 1)));
+
+    private void RehashContents(int size)
+    {
+        ContentEntry[] old = _contents;
+        _contents = new ContentEntry[size];
+        int mask = size - 1;
+        foreach (ContentEntry entry in old)
+        {
+            if (entry.SlotPlusOne != 0)
+            {
+                int at = HomeOf(entry.KeyHash, entry.ContentHash, mask);
+                while (_contents[at].SlotPlusOne != 0)
+                {
+                    at = (at + 1) & mask;
+                }
+
+                _contents[at] = entry;
+            }
+        }
+    }
+
+    private void RehashKeys(int size)
+    {
+        KeyEntry[] old = _keys;
+        _keys = new KeyEntry[size];
+        int mask = size - 1;
+        foreach (KeyEntry entry in old)
+        {
+            if (entry.Count != 0)
+            {
+                int at = HomeOf(entry.KeyHash, mask);
+                while (_keys[at].Count != 0)
+                {
+                    at = (at + 1) & mask;
+                }
+
+                _keys[at] = entry;
+            }
+        }
+    }
 
     // Lays the slots out oldest first from 0 in a ring of the new capacity, and renumbers the references to them.
     private void Resize(int newCapacity)
@@ -156,16 +331,33 @@ internal sealed class DedupeKeys
         var grown = new Slot[newCapacity];
         for (int i = 0; i < _used; i++)
         {
-            Slot slot = _slots[(_head + i) % capacity];
-            grown[i] = slot;
-            if (slot.Live)
+            grown[i] = _slots[(_head + i) % capacity];
+        }
+
+        for (int i = 0; i < _contents.Length; i++)
+        {
+            ref ContentEntry entry = ref _contents[i];
+            if (entry.SlotPlusOne != 0)
             {
-                _slotOf[(slot.KeyHash, slot.ContentHash)] = i;
+                entry.SlotPlusOne = ((entry.SlotPlusOne - 1 - _head + capacity) % capacity) + 1;
             }
         }
 
         _slots = grown;
         _head = 0;
+    }
+
+    private struct ContentEntry
+    {
+        public long KeyHash;
+        public long ContentHash;
+        public int SlotPlusOne;
+    }
+
+    private struct KeyEntry
+    {
+        public long KeyHash;
+        public int Count;
     }
 
     private struct Slot
