@@ -99,7 +99,7 @@ public static class EngineHost
                 string index = SqliteStore.IndexConnectionString(settings.DataDirectory);
                 SqliteStore.Prepare(index);
                 string synchronous = SqliteStore.Synchronous(settings.Durability);
-                return new EngineStore(settings.Store, SqliteStore.DataOptions(sqlite, settings.Durability), new SqlMessageIndex(SqliteStore.IndexOpener(index), rowsPerStatement: 1),
+                return new EngineStore(settings.Store, SqliteStore.DataOptions(sqlite, settings.Durability), new SqlMessageIndex(SqliteStore.IndexOpener(index), rowsPerStatement: 1, SqliteRowReader.Instance),
                     () => new SqliteJournalRowWriter(sqlite, synchronous));
             case StoreProvider.PostgreSql:
                 string postgres = PostgresStore.ConnectionString(settings.ConnectionString!, settings.Durability);
@@ -129,7 +129,7 @@ public static class EngineHost
 
                 string sqlite = SqliteStore.ReadOnly(SqliteStore.ConnectionString(settings.DataDirectory));
                 return new EngineStore(settings.Store, SqliteStore.DataOptions(sqlite, settings.Durability),
-                    new SqlMessageIndex(SqliteStore.IndexOpener(SqliteStore.ReadOnly(SqliteStore.IndexConnectionString(settings.DataDirectory))), rowsPerStatement: 1),
+                    new SqlMessageIndex(SqliteStore.IndexOpener(SqliteStore.ReadOnly(SqliteStore.IndexConnectionString(settings.DataDirectory))), rowsPerStatement: 1, SqliteRowReader.Instance),
                     NoWrites) { ReadOnly = true };
             case StoreProvider.PostgreSql:
                 string postgres = PostgresStore.ReadOnly(PostgresStore.ConnectionString(settings.ConnectionString!, settings.Durability));

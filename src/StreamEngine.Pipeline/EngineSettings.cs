@@ -85,7 +85,7 @@ public sealed record DedupeSettings
     /// <summary>How long a key is remembered. Default 7 days.</summary>
     public TimeSpan Window { get; init; } = TimeSpan.FromDays(7);
 
-    /// <summary>How many keys are remembered per stream. Default 1,000,000 (about 40 MB of memory).</summary>
+    /// <summary>How many keys are remembered per stream. Default 1,000,000 (about 120 MB of memory when full).</summary>
     public int MaxKeys { get; init; } = 1_000_000;
 }
 

@@ -322,13 +322,28 @@ public sealed class JournalContractTests : IAsyncLifetime
         }
     }
 
+    private sealed class CollectedKeys : IKeySink
+    {
+        public List<(long KeyHash, long ContentHash, long SequenceNr, DateTimeOffset ReceivedAt)> Keys { get; } = [];
+
+        public int Expected { get; private set; } = -1;
+
+        public void Expect(int keys)
+        {
+            Assert.Empty(Keys);
+            Expected = keys;
+        }
+
+        public void Add(long keyHash, long contentHash, long sequenceNr, DateTimeOffset receivedAt) => Keys.Add((keyHash, contentHash, sequenceNr, receivedAt));
+    }
+
     // An index whose writes never land.
     private sealed class DroppingIndex : IMessageIndex
     {
         public Task InitializeAsync(CancellationToken cancellationToken = default) => Task.CompletedTask;
 
-        public Task<IndexedKeys> LoadAsync(string stream, DateTimeOffset since, int maxKeys, CancellationToken cancellationToken = default) =>
-            Task.FromResult(new IndexedKeys(0, []));
+        public Task<long> LoadAsync(string stream, DateTimeOffset since, IKeySink? keys, CancellationToken cancellationToken = default) =>
+            Task.FromResult(0L);
 
         public Task AddAsync(string stream, IReadOnlyList<MessageIndexEntry> entries, CancellationToken cancellationToken = default) => Task.CompletedTask;
 
@@ -378,13 +393,22 @@ public sealed class JournalContractTests : IAsyncLifetime
         // A rejected frame is found by its control id, and is never loaded as a dedupe key.
         await index.AddAsync("s", [MessageIndexEntry.Rejected("s", 4, "BAD-MSH", "MissingField", now)]);
         Assert.Equal("MissingField", (await index.FindAsync(new MessageQuery { ControlId = "BAD-MSH" })).Single().RejectedReason);
-        Assert.Equal([1L, 2L, 3L], (await index.LoadAsync("s", now.AddMinutes(-1), 10)).Keys.Select(k => k.SequenceNr)); // oldest first
-        Assert.Equal([2L, 3L], (await index.LoadAsync("s", now.AddMinutes(-1), 2)).Keys.Select(k => k.SequenceNr)); // the newest, by the limit
-        Assert.Empty((await index.LoadAsync("s", now.AddMinutes(1), 10)).Keys); // none received since the window's start
+        var loaded = new CollectedKeys();
+        Assert.Equal(4, await index.LoadAsync("s", now.AddMinutes(-1), loaded)); // the high-water mark
+        Assert.Equal([1L, 2L, 3L], loaded.Keys.Select(k => k.SequenceNr)); // oldest first
+        Assert.Equal([(1L, 1L), (2L, 2L), (3L, 3L)], loaded.Keys.Select(k => (k.KeyHash, k.ContentHash)));
+        Assert.InRange(loaded.Expected, 3, 4); // said before the first key: at least as many as came
+        Assert.Equal(now.ToUnixTimeMilliseconds(), loaded.Keys[0].ReceivedAt.ToUnixTimeMilliseconds());
+        var none = new CollectedKeys();
+        await index.LoadAsync("s", now.AddMinutes(1), none);
+        Assert.Empty(none.Keys); // none received since the window's start
+        Assert.Equal(4, await index.LoadAsync("s", now, keys: null)); // only the high-water mark
 
         // Nor does it count towards the keys a prune keeps: keeping 2 keeps keys 2 and 3 (and the rejected frame after them).
         await index.PruneAsync("s", now.AddMinutes(-1), 2);
-        Assert.Equal([2L, 3L], (await index.LoadAsync("s", now.AddMinutes(-1), 10)).Keys.Select(k => k.SequenceNr).Order());
+        var pruned = new CollectedKeys();
+        await index.LoadAsync("s", now.AddMinutes(-1), pruned);
+        Assert.Equal([2L, 3L], pruned.Keys.Select(k => k.SequenceNr));
         Assert.Single(await index.FindAsync(new MessageQuery { ControlId = "BAD-MSH" }));
     }
 

@@ -190,6 +190,30 @@ public sealed class IngestJournalTests() : Akka.TestKit.Xunit2.TestKit(PipelineT
     }
 
     [Fact]
+    public async Task Dedupe_AfterARestart_KeepsTheNewestMaxKeys_OfAnIndexHoldingMore()
+    {
+        var index = new InMemoryMessageIndex();
+        IActorRef journal = Sys.ActorOf(IngestJournal.Props("ingest/d8/default", "d8", Options(index)));
+        for (int i = 1; i <= 5; i++)
+        {
+            journal.Tell(new Append(i, Event(i)));
+            ExpectMsg<Journaled>();
+        }
+
+        await AwaitAssertAsync(async () => Assert.Equal(5, (await index.FindAsync(new MessageQuery { Stream = "ingest/d8/default" })).Count));
+        Stop(journal);
+
+        // The index holds five keys (no prune yet); a window of three keeps messages 3-5 only.
+        IActorRef again = Sys.ActorOf(IngestJournal.Props("ingest/d8/default", "d8", Options(index) with { Dedupe = new DedupeSettings { MaxKeys = 3 } }));
+        again.Tell(new Append(6, Event(3)));
+        Assert.Equal(new Journaled(6, 3, Duplicate: true), ExpectMsg<Journaled>());
+        again.Tell(new Append(7, Event(5)));
+        Assert.Equal(new Journaled(7, 5, Duplicate: true), ExpectMsg<Journaled>());
+        again.Tell(new Append(8, Event(2)));
+        Assert.Equal(new Journaled(8, 6), ExpectMsg<Journaled>()); // forgotten: journaled as new
+    }
+
+    [Fact]
     public async Task Dedupe_SurvivesACrashBeforeTheIndexWasWritten_ByReindexingFromTheJournal()
     {
         // The index never received the first message (the engine died between the commit and the index write).
@@ -246,8 +270,8 @@ public sealed class IngestJournalTests() : Akka.TestKit.Xunit2.TestKit(PipelineT
 
         public Task InitializeAsync(CancellationToken cancellationToken = default) => Task.CompletedTask;
 
-        public Task<IndexedKeys> LoadAsync(string stream, DateTimeOffset since, int maxKeys, CancellationToken cancellationToken = default) =>
-            _empty.LoadAsync(stream, since, maxKeys, cancellationToken);
+        public Task<long> LoadAsync(string stream, DateTimeOffset since, IKeySink? keys, CancellationToken cancellationToken = default) =>
+            _empty.LoadAsync(stream, since, keys, cancellationToken);
 
         public Task AddAsync(string stream, IReadOnlyList<MessageIndexEntry> entries, CancellationToken cancellationToken = default) => Task.CompletedTask;
 

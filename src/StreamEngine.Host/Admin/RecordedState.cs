@@ -122,7 +122,7 @@ internal sealed class RecordedState : IAsyncDisposable
         var behind = new List<(string, long, long)>();
         foreach (ListenerSettings listener in _settings.Listeners)
         {
-            long indexed = (await Index.LoadAsync(listener.PersistenceId, DateTimeOffset.MaxValue, 0)).HighWaterMark;
+            long indexed = await Index.LoadAsync(listener.PersistenceId, DateTimeOffset.MaxValue, keys: null);
             long journaled = await AskAsync<long>(Props.Create(() => new HighestSequenceNr(listener.PersistenceId)), HighestSequenceNr.Ask, $"the journal of stream {listener.PersistenceId}");
             if (journaled > indexed)
             {

@@ -11,13 +11,21 @@ public sealed class InMemoryMessageIndex : IMessageIndex
     public Task InitializeAsync(CancellationToken cancellationToken = default) => Task.CompletedTask;
 
     /// <inheritdoc />
-    public Task<IndexedKeys> LoadAsync(string stream, DateTimeOffset since, int maxKeys, CancellationToken cancellationToken = default)
+    public Task<long> LoadAsync(string stream, DateTimeOffset since, IKeySink? keys, CancellationToken cancellationToken = default)
     {
         lock (_lock)
         {
-            var keys = Entries(stream).Values.Where(e => e.ReceivedAt >= since && e.KeyHash != 0).TakeLast(maxKeys)
-                .Select(e => (e.KeyHash, e.ContentHash, e.SequenceNr, e.ReceivedAt)).ToList();
-            return Task.FromResult(new IndexedKeys(_highWaterMarks.GetValueOrDefault(stream), keys));
+            if (keys is not null)
+            {
+                List<MessageIndexEntry> window = Entries(stream).Values.Where(e => e.ReceivedAt >= since && e.KeyHash != 0).ToList();
+                keys.Expect(window.Count);
+                foreach (MessageIndexEntry e in window)
+                {
+                    keys.Add(e.KeyHash, e.ContentHash, e.SequenceNr, e.ReceivedAt);
+                }
+            }
+
+            return Task.FromResult(_highWaterMarks.GetValueOrDefault(stream));
         }
     }
 

@@ -13,7 +13,8 @@ namespace StreamEngine.Pipeline.Index;
 /// Rows per INSERT: many for a server (fewer round trips), 1 for embedded SQLite, where one prepared statement run per
 /// row in a transaction is cheaper than parsing a statement with thousands of parameters.
 /// </param>
-public sealed class SqlMessageIndex(Func<CancellationToken, Task<DbConnection>> open, int rowsPerStatement = 200) : IMessageIndex
+/// <param name="rowReader">Reads the window's rows at a start where ADO.NET's reader is slow (embedded SQLite); null: ADO.NET.</param>
+public sealed class SqlMessageIndex(Func<CancellationToken, Task<DbConnection>> open, int rowsPerStatement = 200, IIndexRowReader? rowReader = null) : IMessageIndex
 {
     private const string Table = "streamengine_message_index";
     private const string HwmTable = "streamengine_message_index_hwm";
@@ -128,7 +129,7 @@ public sealed class SqlMessageIndex(Func<CancellationToken, Task<DbConnection>> 
     }
 
     /// <inheritdoc />
-    public async Task<IndexedKeys> LoadAsync(string stream, DateTimeOffset since, int maxKeys, CancellationToken cancellationToken = default)
+    public async Task<long> LoadAsync(string stream, DateTimeOffset since, IKeySink? keys, CancellationToken cancellationToken = default)
     {
         await using DbConnection connection = await open(cancellationToken).ConfigureAwait(false);
         long hwm = 0;
@@ -140,35 +141,42 @@ public sealed class SqlMessageIndex(Func<CancellationToken, Task<DbConnection>> 
             }
         }
 
-        // Oldest first along the primary key, keeping the newest maxKeys: the order the rows were written in, so a cold
-        // start reads the file forwards (read-ahead) and nothing is sorted. "+received_at" keeps SQLite off the
-        // received_at index, which it took for the range and then sorted the whole window in a temporary B-tree; walking
-        // the key backwards instead read a cold file against its read-ahead (6.6 s for a million rows, against 1.7 s).
-        // At most maxKeys are held while reading, however many rows pruning has not reached yet.
-        var newest = new Queue<(long, long, long, DateTimeOffset)>();
-        if (maxKeys <= 0)
+        if (keys is null)
         {
-            return new IndexedKeys(hwm, []);
+            return hwm;
         }
 
+        // How many rows can come, from two seeks of the primary key: the window is sized once, not grown by doubling.
         await using (DbCommand command = Command(connection, null,
-            $"SELECT key_hash, content_hash, seq, received_at FROM {Table} WHERE stream = @stream AND +received_at >= @since AND key_hash <> 0 ORDER BY seq",
-            ("stream", stream), ("since", since.ToUnixTimeMilliseconds())))
+            $"SELECT (SELECT min(seq) FROM {Table} WHERE stream = @stream), (SELECT max(seq) FROM {Table} WHERE stream = @stream)", ("stream", stream)))
+        await using (DbDataReader reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false))
         {
+            if (!await reader.ReadAsync(cancellationToken).ConfigureAwait(false) || reader.IsDBNull(0))
+            {
+                return hwm; // no rows
+            }
+
+            keys.Expect((int)Math.Min(int.MaxValue, reader.GetInt64(1) - reader.GetInt64(0) + 1));
+        }
+
+        // Oldest first along the primary key: the order the rows were written in, so a cold start reads the file forwards
+        // (read-ahead) and nothing is sorted. "+received_at" keeps SQLite off the received_at index, which it took for the
+        // range and then sorted the whole window in a temporary B-tree; walking the key backwards instead read a cold
+        // file against its read-ahead (6.6 s for a million rows, against 1.7 s).
+        const string Sql = $"SELECT key_hash, content_hash, seq, received_at FROM {Table} WHERE stream = @stream AND +received_at >= @since AND key_hash <> 0 ORDER BY seq";
+        long sinceMs = since.ToUnixTimeMilliseconds();
+        if (rowReader?.TryRead(connection, Sql, stream, sinceMs, (key, content, seq, at) => keys.Add(key, content, seq, DateTimeOffset.FromUnixTimeMilliseconds(at))) != true)
+        {
+            await using DbCommand command = Command(connection, null, Sql, ("stream", stream), ("since", sinceMs));
             command.CommandTimeout = LoadTimeoutSeconds; // a server may sort the whole window before the first row
             await using DbDataReader reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
             while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
             {
-                if (newest.Count == maxKeys)
-                {
-                    newest.Dequeue();
-                }
-
-                newest.Enqueue((reader.GetInt64(0), reader.GetInt64(1), reader.GetInt64(2), DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(3))));
+                keys.Add(reader.GetInt64(0), reader.GetInt64(1), reader.GetInt64(2), DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(3)));
             }
         }
 
-        return new IndexedKeys(hwm, newest.ToArray());
+        return hwm;
     }
 
     /// <inheritdoc />

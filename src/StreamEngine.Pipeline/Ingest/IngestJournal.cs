@@ -47,7 +47,7 @@ public sealed class IngestJournal : ReceivePersistentActor, IWithTimers
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly IngestOptions _options;
     private readonly List<Subscription> _subscribers = [];
-    private readonly DedupeKeys _dedupe = new();
+    private DedupeKeys _dedupe = new(); // replaced by the window loaded at the start
     private readonly Dictionary<(long Key, long Content), List<(IActorRef ReplyTo, Append Append)>> _waiters = [];
 
     // Appends in flight, by event identity, so a rejected write can be answered (events are distinct objects).
@@ -56,7 +56,7 @@ public sealed class IngestJournal : ReceivePersistentActor, IWithTimers
     private readonly KeyValuePair<string, object?> _listenerTag;
     private readonly string _listenerId;
     private List<MessageIndexEntry>? _replayed = [];
-    private Task<IndexedKeys>? _keysLoading; // let go once recovery has taken it: it holds the whole window
+    private Task<LoadedWindow>? _keysLoading; // let go once recovery has taken it: it holds the whole window
     private List<MessageIndexEntry> _indexPending = [];
     private bool _indexing;
     private long _snapshotSeq;
@@ -75,11 +75,15 @@ public sealed class IngestJournal : ReceivePersistentActor, IWithTimers
         _listenerId = listenerId;
 
         // The window's keys do not depend on the journal's recovery (the events the index lacks are worked out once it is
-        // done), so they are read from the index meanwhile: at a restart with a million keys the two reads overlap.
+        // done), so they are read from the index and remembered meanwhile, off the actor's thread (which does not touch
+        // the window before it is handed over): at a restart with a million keys the two overlap.
         _keysLoading = Task.Run(async () =>
         {
             await options.Index.InitializeAsync().ConfigureAwait(false);
-            return await options.Index.LoadAsync(persistenceId, options.Clock.GetUtcNow() - options.Dedupe.Window, options.Dedupe.MaxKeys).ConfigureAwait(false);
+            DateTimeOffset since = options.Clock.GetUtcNow() - options.Dedupe.Window;
+            var window = new WindowLoad(options.Dedupe.MaxKeys, since);
+            long highWaterMark = await options.Index.LoadAsync(persistenceId, since, window).ConfigureAwait(false);
+            return new LoadedWindow(highWaterMark, window.Keys);
         });
         _keysLoading.ContinueWith(static t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously,
             TaskScheduler.Default); // observed here too: a journal whose recovery fails never awaits it
@@ -170,12 +174,12 @@ public sealed class IngestJournal : ReceivePersistentActor, IWithTimers
         IMaterializer materializer = Context.Materializer();
         string pid = PersistenceId;
         IngestOptions options = _options;
-        Task<IndexedKeys> keysLoading = _keysLoading!;
+        Task<LoadedWindow> keysLoading = _keysLoading!;
         _keysLoading = null;
 
         async Task<Loaded> Load()
         {
-            IndexedKeys keys = await keysLoading.ConfigureAwait(false);
+            LoadedWindow keys = await keysLoading.ConfigureAwait(false);
             var missing = new List<MessageIndexEntry>();
             if (keys.HighWaterMark < snapshotSeq)
             {
@@ -207,12 +211,8 @@ public sealed class IngestJournal : ReceivePersistentActor, IWithTimers
     {
         Command<Loaded>(loaded =>
         {
-            _dedupe.EnsureCapacity(loaded.Keys.Keys.Count + loaded.Missing.Count);
-            foreach ((long keyHash, long contentHash, long seq, DateTimeOffset receivedAt) in loaded.Keys.Keys)
-            {
-                _dedupe.Remember(keyHash, contentHash, seq, receivedAt);
-            }
-
+            _dedupe = loaded.Keys.Window;
+            _dedupe.EnsureCapacity(loaded.Missing.Count);
             _indexPending.AddRange(loaded.Unwritten); // the index could not take them at load: written later
 
             foreach (MessageIndexEntry entry in loaded.Missing.Where(e => e.KeyHash != 0))
@@ -513,7 +513,27 @@ public sealed class IngestJournal : ReceivePersistentActor, IWithTimers
         public int Demand { get; set; }
     }
 
-    private sealed record Loaded(IndexedKeys Keys, IReadOnlyList<MessageIndexEntry> Missing, IReadOnlyList<MessageIndexEntry> Unwritten);
+    private sealed record LoadedWindow(long HighWaterMark, DedupeKeys Window);
+
+    // The window as the index gives it, oldest first: the newest maxKeys are kept (the index may hold more until its
+    // next prune), straight into the window's tables (no list of a million keys in between).
+    private sealed class WindowLoad(int maxKeys, DateTimeOffset since) : IKeySink
+    {
+        public DedupeKeys Keys { get; } = new();
+
+        public void Expect(int keys) => Keys.EnsureCapacity(Math.Min(keys, maxKeys));
+
+        public void Add(long keyHash, long contentHash, long sequenceNr, DateTimeOffset receivedAt)
+        {
+            Keys.Remember(keyHash, contentHash, sequenceNr, receivedAt);
+            if (Keys.Count > maxKeys)
+            {
+                Keys.Evict(maxKeys, since);
+            }
+        }
+    }
+
+    private sealed record Loaded(LoadedWindow Keys, IReadOnlyList<MessageIndexEntry> Missing, IReadOnlyList<MessageIndexEntry> Unwritten);
 
     private sealed record LoadFailed(Exception Cause);
 
