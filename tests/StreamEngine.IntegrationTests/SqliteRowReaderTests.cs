@@ -36,6 +36,7 @@ public sealed class SqliteRowReaderTests : IDisposable
             await insert.ExecuteNonQueryAsync();
         }
 
+        long cacheSize = await CacheSizeAsync(connection);
         var fast = new List<(long, long, long, long)>();
         Assert.True(SqliteRowReader.Instance.TryRead(connection, Sql, "ingest/a/ü", 1000, (a, b, c, d) => fast.Add((a, b, c, d))));
 
@@ -54,11 +55,19 @@ public sealed class SqliteRowReaderTests : IDisposable
 
         Assert.Equal([(-9223372036854775807L, 9223372036854775807L, 1L, 1000L), (8L, 42L, 5L, 4000L)], fast);
         Assert.Equal(ado, fast);
+        Assert.Equal(cacheSize, await CacheSizeAsync(connection)); // the scan's small page cache is put back as it was
 
         // The statement is finished with: the connection writes on.
         await using SqliteCommand more = connection.CreateCommand();
         more.CommandText = "INSERT INTO t VALUES ('ingest/a/ü', 9, 9, 6, 5000, NULL)";
         Assert.Equal(1, await more.ExecuteNonQueryAsync());
+    }
+
+    private static async Task<long> CacheSizeAsync(SqliteConnection connection)
+    {
+        await using SqliteCommand pragma = connection.CreateCommand();
+        pragma.CommandText = "PRAGMA cache_size";
+        return (long)(await pragma.ExecuteScalarAsync())!;
     }
 
     [Fact]
