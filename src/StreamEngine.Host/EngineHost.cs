@@ -113,7 +113,7 @@ public static class EngineHost
     }
 
     /// <summary>
-    /// The store of the settings opened to read only (<see cref="EngineStore.ReadOnly"/>): nothing is created, changed
+    /// The store of the settings opened to read only: nothing is created, changed
     /// or checkpointed, and a write fails (SQLite opened read-only; PostgreSQL sessions in read-only transactions).
     /// Null when the store holds no journal yet.
     /// </summary>
@@ -130,7 +130,7 @@ public static class EngineHost
                 string sqlite = SqliteStore.ReadOnly(SqliteStore.ConnectionString(settings.DataDirectory));
                 return new EngineStore(settings.Store, SqliteStore.DataOptions(sqlite, settings.Durability),
                     new SqlMessageIndex(SqliteStore.IndexOpener(SqliteStore.ReadOnly(SqliteStore.IndexConnectionString(settings.DataDirectory))), rowsPerStatement: 1, SqliteRowReader.Instance),
-                    NoWrites) { ReadOnly = true };
+                    NoWrites);
             case StoreProvider.PostgreSql:
                 string postgres = PostgresStore.ReadOnly(PostgresStore.ConnectionString(settings.ConnectionString!, settings.Durability));
                 if (!PostgresStore.HasJournal(postgres))
@@ -140,7 +140,7 @@ public static class EngineHost
 
                 return new EngineStore(settings.Store, PostgresStore.DataOptions(postgres),
                     new SqlMessageIndex(PostgresStore.Opener(PostgresStore.ReadOnly(PostgresStore.IndexConnectionString(settings.ConnectionString!)))),
-                    NoWrites) { ReadOnly = true };
+                    NoWrites);
             default:
                 return null; // in memory: nothing outlives the engine
         }
@@ -160,16 +160,17 @@ public static class EngineHost
         }
         else
         {
-            ConfigureSql(akka, store.Sql, store.Provider, store.JournalWriter!, autoInitialize: !store.ReadOnly);
+            // The store's tables are created by OpenStore (or exist, when it is opened to read only): never by the plugin.
+            ConfigureSql(akka, store.Sql, store.Provider, store.JournalWriter!);
         }
 
         akka.WithCustomSerializer("streamengine", [typeof(IIngestEvent), typeof(IngestSnapshot), typeof(ISinkEvent)],
             system => new IngestEventSerializer(system));
     }
 
-    private static void ConfigureSql(AkkaConfigurationBuilder akka, DataOptions options, StoreProvider store, Func<IJournalRowWriter> writer, bool autoInitialize)
+    private static void ConfigureSql(AkkaConfigurationBuilder akka, DataOptions options, StoreProvider store, Func<IJournalRowWriter> writer)
     {
-        akka.WithSqlPersistence(options, autoInitialize: autoInitialize);
+        akka.WithSqlPersistence(options, autoInitialize: false);
         // The plugin's journal with its writes done directly (one prepared insert, one commit per group): see
         // DirectWriteJournal. Reads, recovery, deletes and the read journal stay the plugin's, on the same table.
         akka.AddSetup(new JournalWriterSetup(writer));
@@ -206,8 +207,4 @@ public static class EngineHost
 /// <param name="Sql">linq2db options for Akka.Persistence.Sql, or null in memory.</param>
 /// <param name="Index">The message index beside the journal.</param>
 /// <param name="JournalWriter">Opens the journal's row writer (null in memory).</param>
-public sealed record EngineStore(StoreProvider Provider, DataOptions? Sql, IMessageIndex Index, Func<IJournalRowWriter>? JournalWriter = null)
-{
-    /// <summary>Opened to read only (<see cref="EngineHost.OpenStoreReadOnly"/>): the plugin creates no tables.</summary>
-    public bool ReadOnly { get; init; }
-}
+public sealed record EngineStore(StoreProvider Provider, DataOptions? Sql, IMessageIndex Index, Func<IJournalRowWriter>? JournalWriter = null);

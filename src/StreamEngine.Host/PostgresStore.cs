@@ -103,7 +103,7 @@ public static class PostgresStore
     /// <summary>
     /// The journal table as Akka.Persistence.Sql creates it, created here first so that it has the index every read
     /// needs (the plugin's own has none on (persistence_id, sequence_number): each read batch scanned the journal). A
-    /// database created before this gets the index on start.
+    /// database created before this gets the index on start. And the snapshot table, so that the plugin creates none.
     /// </summary>
     public static void PrepareJournal(string connectionString)
     {
@@ -115,6 +115,15 @@ public static class PostgresStore
 
     // Column for column what Akka.Persistence.Sql 1.5.73's auto-initialize writes, plus the index.
     private const string JournalSchema = """
+        CREATE TABLE IF NOT EXISTS snapshot (
+            persistence_id text NOT NULL,
+            sequence_number bigint NOT NULL,
+            created bigint NOT NULL,
+            snapshot bytea,
+            manifest text,
+            serializer_id integer,
+            CONSTRAINT "PK_snapshot" PRIMARY KEY (persistence_id, sequence_number)
+        );
         CREATE TABLE IF NOT EXISTS journal (
             ordering bigint GENERATED ALWAYS AS IDENTITY NOT NULL,
             created bigint NOT NULL,

@@ -101,6 +101,8 @@ public static class SqliteStore
     /// The journal table as Akka.Persistence.Sql creates it, created here first so that it has the index every read
     /// needs: the plugin's own table has none on (persistence_id, sequence_number), so each batch of a recovery, a
     /// sink's catch-up or a replay scanned the whole journal. A database created before this gets the index on start.
+    /// And the snapshot table, so that the plugin creates no tables (its auto-initialize built two linq2db queries at
+    /// every start, on the journal's recovery path: ~0.3 s of CPU).
     /// </summary>
     public static void PrepareJournal(string connectionString)
     {
@@ -114,6 +116,17 @@ public static class SqliteStore
 
     // Column for column what Akka.Persistence.Sql 1.5.73's auto-initialize writes, plus the index.
     private const string JournalSchema = """
+        CREATE TABLE IF NOT EXISTS [snapshot]
+        (
+        	[persistence_id]  NVarChar(255) NOT NULL,
+        	[sequence_number] INTEGER       NOT NULL,
+        	[created]         INTEGER       NOT NULL,
+        	[snapshot]        VarBinary         NULL,
+        	[manifest]        NVarChar(500)     NULL,
+        	[serializer_id]   INTEGER           NULL,
+
+        	CONSTRAINT [PK_snapshot] PRIMARY KEY ([persistence_id], [sequence_number])
+        );
         CREATE TABLE IF NOT EXISTS [journal]
         (
         	[ordering]        INTEGER        NOT NULL PRIMARY KEY AUTOINCREMENT,
