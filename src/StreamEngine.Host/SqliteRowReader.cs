@@ -89,12 +89,25 @@ internal sealed unsafe class SqliteRowReader : IIndexRowReader
             f.FinalizeStatement(statement);
             if (cacheSize is long size)
             {
-                CacheSize(sqlite, size); // as it was, for the connection's next user (connections are pooled)
+                RestoreCacheSize(sqlite, size);
             }
         }
     }
 
     private const long ScanCache = -2048; // KiB
+
+    // As it was, for the connection's next user (connections are pooled; the index's opener also sets it at each open,
+    // so a failure here must not hide the read's own).
+    private static void RestoreCacheSize(SqliteConnection connection, long size)
+    {
+        try
+        {
+            CacheSize(connection, size);
+        }
+        catch (SqliteException)
+        {
+        }
+    }
 
     // Reads the connection's page cache size, or sets it.
     private static long CacheSize(SqliteConnection connection, long? set)
@@ -123,33 +136,33 @@ internal sealed unsafe class SqliteRowReader : IIndexRowReader
 
             return new Functions(library);
         }
-        catch (Exception e) when (e is EntryPointNotFoundException or DllNotFoundException or InvalidOperationException or BadImageFormatException)
+        catch (Exception)
         {
-            return null;
+            return null; // whatever went wrong here, ADO.NET still reads (a cached exception would fail every start)
         }
     }
 
     private sealed class Functions(IntPtr library)
     {
-        public readonly delegate* unmanaged<IntPtr, byte*, int, IntPtr*, byte**, int> Prepare =
-            (delegate* unmanaged<IntPtr, byte*, int, IntPtr*, byte**, int>)NativeLibrary.GetExport(library, "sqlite3_prepare_v2");
+        public readonly delegate* unmanaged[Cdecl]<IntPtr, byte*, int, IntPtr*, byte**, int> Prepare =
+            (delegate* unmanaged[Cdecl]<IntPtr, byte*, int, IntPtr*, byte**, int>)NativeLibrary.GetExport(library, "sqlite3_prepare_v2");
 
-        public readonly delegate* unmanaged<IntPtr, byte*, int> ParameterIndex =
-            (delegate* unmanaged<IntPtr, byte*, int>)NativeLibrary.GetExport(library, "sqlite3_bind_parameter_index");
+        public readonly delegate* unmanaged[Cdecl]<IntPtr, byte*, int> ParameterIndex =
+            (delegate* unmanaged[Cdecl]<IntPtr, byte*, int>)NativeLibrary.GetExport(library, "sqlite3_bind_parameter_index");
 
-        public readonly delegate* unmanaged<IntPtr, int, byte*, int, IntPtr, int> BindText =
-            (delegate* unmanaged<IntPtr, int, byte*, int, IntPtr, int>)NativeLibrary.GetExport(library, "sqlite3_bind_text");
+        public readonly delegate* unmanaged[Cdecl]<IntPtr, int, byte*, int, IntPtr, int> BindText =
+            (delegate* unmanaged[Cdecl]<IntPtr, int, byte*, int, IntPtr, int>)NativeLibrary.GetExport(library, "sqlite3_bind_text");
 
-        public readonly delegate* unmanaged<IntPtr, int, long, int> BindInt64 =
-            (delegate* unmanaged<IntPtr, int, long, int>)NativeLibrary.GetExport(library, "sqlite3_bind_int64");
+        public readonly delegate* unmanaged[Cdecl]<IntPtr, int, long, int> BindInt64 =
+            (delegate* unmanaged[Cdecl]<IntPtr, int, long, int>)NativeLibrary.GetExport(library, "sqlite3_bind_int64");
 
-        public readonly delegate* unmanaged<IntPtr, int> Step =
-            (delegate* unmanaged<IntPtr, int>)NativeLibrary.GetExport(library, "sqlite3_step");
+        public readonly delegate* unmanaged[Cdecl]<IntPtr, int> Step =
+            (delegate* unmanaged[Cdecl]<IntPtr, int>)NativeLibrary.GetExport(library, "sqlite3_step");
 
-        public readonly delegate* unmanaged<IntPtr, int, long> ColumnInt64 =
-            (delegate* unmanaged<IntPtr, int, long>)NativeLibrary.GetExport(library, "sqlite3_column_int64");
+        public readonly delegate* unmanaged[Cdecl]<IntPtr, int, long> ColumnInt64 =
+            (delegate* unmanaged[Cdecl]<IntPtr, int, long>)NativeLibrary.GetExport(library, "sqlite3_column_int64");
 
-        public readonly delegate* unmanaged<IntPtr, int> FinalizeStatement =
-            (delegate* unmanaged<IntPtr, int>)NativeLibrary.GetExport(library, "sqlite3_finalize");
+        public readonly delegate* unmanaged[Cdecl]<IntPtr, int> FinalizeStatement =
+            (delegate* unmanaged[Cdecl]<IntPtr, int>)NativeLibrary.GetExport(library, "sqlite3_finalize");
     }
 }

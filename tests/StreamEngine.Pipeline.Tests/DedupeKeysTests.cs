@@ -134,4 +134,80 @@ public sealed class DedupeKeysTests
         Assert.Equal(40_001, keys.Find(42, 40_001));
         Assert.True(keys.Knows(42));
     }
+
+    [Theory]
+    [InlineData(1UL)]
+    [InlineData(0x9E3779B97F4A7C15UL)]
+    [InlineData(ulong.MaxValue)]
+    public void AgreesWithAPlainList_OverRandomOperations_InNearlyFullTables(ulong seed)
+    {
+        // Up to ~3,000 contents in tables of 4,096: long probe runs that wrap around the end, deletions shifting runs
+        // back, the ring growing and wrapping; keys reused by many contents. The model is a list, oldest first.
+        var rnd = new Random((int)(seed % int.MaxValue));
+        var keys = new DedupeKeys(seed);
+        var model = new List<(long Key, long Content, long Seq, long Ticks)>();
+        long seq = 0;
+        for (int op = 0; op < 15_000; op++)
+        {
+            long key = rnd.Next(1_500), content = rnd.Next(6_000);
+            DateTimeOffset at = T0.AddSeconds(op);
+            int index = model.FindIndex(e => e.Key == key && e.Content == content);
+            switch (rnd.Next(10))
+            {
+                case < 4 when index < 0:
+                    keys.AddPending(key, content, at);
+                    model.Add((key, content, 0, at.UtcTicks));
+                    break;
+                case < 6:
+                    keys.Remember(key, content, ++seq, at);
+                    if (index < 0)
+                    {
+                        model.Add((key, content, seq, at.UtcTicks));
+                    }
+
+                    break;
+                case 6 when model.Count > 0:
+                    int pending = rnd.Next(model.Count);
+                    keys.Commit(model[pending].Key, model[pending].Content, ++seq);
+                    model[pending] = model[pending] with { Seq = seq };
+                    break;
+                case 7 when model.Count > 0:
+                    int removed = rnd.Next(model.Count);
+                    keys.Remove(model[removed].Key, model[removed].Content);
+                    model.RemoveAt(removed);
+                    break;
+                case 8:
+                    int maxKeys = rnd.Next(2_000, 3_200);
+                    DateTimeOffset cutoff = T0.AddSeconds(op - rnd.Next(1_000, 20_000));
+                    keys.Evict(maxKeys, cutoff);
+                    while (model.Count > 0 && (model.Count > maxKeys || model[0].Ticks < cutoff.UtcTicks) && model[0].Seq != 0)
+                    {
+                        model.RemoveAt(0);
+                    }
+
+                    break;
+                case 9 when op % 50 == 0:
+                    keys.EnsureCapacity(rnd.Next(3_000));
+                    break;
+            }
+
+            Assert.Equal(model.Count, keys.Count);
+            if (op % 1_000 == 999)
+            {
+                foreach ((long k, long c, long s, long _) in model)
+                {
+                    Assert.Equal(s, keys.Find(k, c));
+                    Assert.True(keys.Knows(k));
+                }
+
+                for (int probe = 0; probe < 200; probe++)
+                {
+                    long k = rnd.Next(1_500), c = rnd.Next(6_000);
+                    int known = model.FindIndex(e => e.Key == k && e.Content == c);
+                    Assert.Equal(known < 0 ? null : model[known].Seq, keys.Find(k, c));
+                    Assert.Equal(model.Any(e => e.Key == k), keys.Knows(k));
+                }
+            }
+        }
+    }
 }

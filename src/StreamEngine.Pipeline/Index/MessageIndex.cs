@@ -40,7 +40,7 @@ public sealed record MessageIndexEntry(
 /// <summary>Takes a stream's dedupe keys as the index reads them (the window being loaded at a start).</summary>
 public interface IKeySink
 {
-    /// <summary>At most this many keys follow (said once, before the first: for sizing).</summary>
+    /// <summary>About this many keys follow (said once, before the first: for sizing).</summary>
     void Expect(int keys);
 
     /// <summary>The next key, oldest first.</summary>

@@ -21,12 +21,24 @@ internal sealed class DedupeKeys
     private int _contentCount;
     private int _keyCount;
 
-    // Per instance: where an entry lands cannot be steered by a sender choosing control ids.
-    private readonly ulong _seed = (ulong)Random.Shared.NextInt64() | 1;
+    // Per instance (tests give their own): where an entry lands, the top bits of a product that every bit of the
+    // hashes and the seed reach, cannot be steered by a sender choosing control ids.
+    private readonly ulong _seed;
+    private int _contentShift = 64 - 10; // 64 - log2 of the table's size
+    private int _keyShift = 64 - 10;
 
     private Slot[] _slots = new Slot[1024];
     private int _head;   // oldest slot
     private int _used;   // slots between head and tail, dead ones included
+
+    /// <summary>An empty window.</summary>
+    public DedupeKeys()
+        : this((ulong)Random.Shared.NextInt64())
+    {
+    }
+
+    /// <summary>An empty window whose tables are laid out by this seed.</summary>
+    internal DedupeKeys(ulong seed) => _seed = seed;
 
     /// <summary>Contents remembered (pending ones included).</summary>
     public int Count => _contentCount;
@@ -64,7 +76,11 @@ internal sealed class DedupeKeys
     }
 
     /// <summary>Remembers a content whose write is starting (one not remembered: the journal looks it up first).</summary>
-    public void AddPending(long keyHash, long contentHash, DateTimeOffset receivedAt) => Add(keyHash, contentHash, 0, receivedAt);
+    public void AddPending(long keyHash, long contentHash, DateTimeOffset receivedAt)
+    {
+        System.Diagnostics.Debug.Assert(FindContent(keyHash, contentHash) < 0, "a content is remembered once");
+        Add(keyHash, contentHash, 0, receivedAt);
+    }
 
     /// <summary>Remembers a committed content (loading the window), unless it is known already.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)] // a start loads a million of these before tiering could help
@@ -145,7 +161,7 @@ internal sealed class DedupeKeys
         }
 
         int mask = _contents.Length - 1;
-        int at = HomeOf(keyHash, contentHash, mask);
+        int at = ContentHome(keyHash, contentHash);
         while (_contents[at].SlotPlusOne != 0)
         {
             at = (at + 1) & mask;
@@ -160,7 +176,7 @@ internal sealed class DedupeKeys
         }
 
         mask = _keys.Length - 1;
-        at = HomeOf(keyHash, mask);
+        at = KeyHome(keyHash);
         while (true)
         {
             ref KeyEntry entry = ref _keys[at];
@@ -185,7 +201,13 @@ internal sealed class DedupeKeys
     private void Kill(int slot)
     {
         ref Slot dead = ref _slots[slot];
-        int at = FindContent(dead.KeyHash, dead.ContentHash);
+        int mask = _contents.Length - 1;
+        int at = ContentHome(dead.KeyHash, dead.ContentHash);
+        while (_contents[at].SlotPlusOne != slot + 1) // the entry of this very slot (a live slot always has one)
+        {
+            at = (at + 1) & mask;
+        }
+
         RemoveContentAt(at);
         int key = FindKey(dead.KeyHash);
         if (--_keys[key].Count == 0)
@@ -197,17 +219,17 @@ internal sealed class DedupeKeys
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private int HomeOf(long keyHash, long contentHash, int mask) =>
-        (int)((((ulong)keyHash ^ ((ulong)contentHash * 0x9E3779B97F4A7C15UL) ^ _seed) * 0xBF58476D1CE4E5B9UL) >> 32) & mask;
+    private int ContentHome(long keyHash, long contentHash) =>
+        (int)((((ulong)keyHash + _seed) ^ BitOperations.RotateLeft((ulong)contentHash, 32)) * 0x9E3779B97F4A7C15UL >> _contentShift);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private int HomeOf(long keyHash, int mask) => (int)((((ulong)keyHash ^ _seed) * 0x9E3779B97F4A7C15UL) >> 32) & mask;
+    private int KeyHome(long keyHash) => (int)(((ulong)keyHash + _seed) * 0xBF58476D1CE4E5B9UL >> _keyShift);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private int FindContent(long keyHash, long contentHash)
     {
         int mask = _contents.Length - 1;
-        int at = HomeOf(keyHash, contentHash, mask);
+        int at = ContentHome(keyHash, contentHash);
         while (true)
         {
             ref ContentEntry entry = ref _contents[at];
@@ -228,7 +250,7 @@ internal sealed class DedupeKeys
     private int FindKey(long keyHash)
     {
         int mask = _keys.Length - 1;
-        int at = HomeOf(keyHash, mask);
+        int at = KeyHome(keyHash);
         while (true)
         {
             ref KeyEntry entry = ref _keys[at];
@@ -252,7 +274,7 @@ internal sealed class DedupeKeys
         int mask = _contents.Length - 1;
         for (int next = (hole + 1) & mask; _contents[next].SlotPlusOne != 0; next = (next + 1) & mask)
         {
-            int home = HomeOf(_contents[next].KeyHash, _contents[next].ContentHash, mask);
+            int home = ContentHome(_contents[next].KeyHash, _contents[next].ContentHash);
             if (((next - home) & mask) >= ((next - hole) & mask))
             {
                 _contents[hole] = _contents[next];
@@ -269,7 +291,7 @@ internal sealed class DedupeKeys
         int mask = _keys.Length - 1;
         for (int next = (hole + 1) & mask; _keys[next].Count != 0; next = (next + 1) & mask)
         {
-            int home = HomeOf(_keys[next].KeyHash, mask);
+            int home = KeyHome(_keys[next].KeyHash);
             if (((next - home) & mask) >= ((next - hole) & mask))
             {
                 _keys[hole] = _keys[next];
@@ -288,12 +310,13 @@ internal sealed class DedupeKeys
     {
         ContentEntry[] old = _contents;
         _contents = new ContentEntry[size];
+        _contentShift = 64 - BitOperations.Log2((uint)size);
         int mask = size - 1;
         foreach (ContentEntry entry in old)
         {
             if (entry.SlotPlusOne != 0)
             {
-                int at = HomeOf(entry.KeyHash, entry.ContentHash, mask);
+                int at = ContentHome(entry.KeyHash, entry.ContentHash);
                 while (_contents[at].SlotPlusOne != 0)
                 {
                     at = (at + 1) & mask;
@@ -308,12 +331,13 @@ internal sealed class DedupeKeys
     {
         KeyEntry[] old = _keys;
         _keys = new KeyEntry[size];
+        _keyShift = 64 - BitOperations.Log2((uint)size);
         int mask = size - 1;
         foreach (KeyEntry entry in old)
         {
             if (entry.Count != 0)
             {
-                int at = HomeOf(entry.KeyHash, mask);
+                int at = KeyHome(entry.KeyHash);
                 while (_keys[at].Count != 0)
                 {
                     at = (at + 1) & mask;
