@@ -269,37 +269,32 @@ internal sealed class DedupeKeys
     }
 
     // Backward-shift deletion: each later entry of the run moves into the hole if the hole lies between its home and it.
-    private void RemoveContentAt(int hole)
+    private void RemoveAt<T>(T[] table, int hole)
+        where T : struct, IEntry
     {
-        int mask = _contents.Length - 1;
-        for (int next = (hole + 1) & mask; _contents[next].SlotPlusOne != 0; next = (next + 1) & mask)
+        int mask = table.Length - 1;
+        for (int next = (hole + 1) & mask; table[next].Used; next = (next + 1) & mask)
         {
-            int home = ContentHome(_contents[next].KeyHash, _contents[next].ContentHash);
+            int home = table[next].Home(this);
             if (((next - home) & mask) >= ((next - hole) & mask))
             {
-                _contents[hole] = _contents[next];
+                table[hole] = table[next];
                 hole = next;
             }
         }
 
-        _contents[hole] = default;
+        table[hole] = default;
+    }
+
+    private void RemoveContentAt(int at)
+    {
+        RemoveAt(_contents, at);
         _contentCount--;
     }
 
-    private void RemoveKeyAt(int hole)
+    private void RemoveKeyAt(int at)
     {
-        int mask = _keys.Length - 1;
-        for (int next = (hole + 1) & mask; _keys[next].Count != 0; next = (next + 1) & mask)
-        {
-            int home = KeyHome(_keys[next].KeyHash);
-            if (((next - home) & mask) >= ((next - hole) & mask))
-            {
-                _keys[hole] = _keys[next];
-                hole = next;
-            }
-        }
-
-        _keys[hole] = default;
+        RemoveAt(_keys, at);
         _keyCount--;
     }
 
@@ -310,21 +305,8 @@ internal sealed class DedupeKeys
     {
         ContentEntry[] old = _contents;
         _contents = new ContentEntry[size];
-        _contentShift = 64 - BitOperations.Log2((uint)size);
-        int mask = size - 1;
-        foreach (ContentEntry entry in old)
-        {
-            if (entry.SlotPlusOne != 0)
-            {
-                int at = ContentHome(entry.KeyHash, entry.ContentHash);
-                while (_contents[at].SlotPlusOne != 0)
-                {
-                    at = (at + 1) & mask;
-                }
-
-                _contents[at] = entry;
-            }
-        }
+        _contentShift = 64 - BitOperations.Log2((uint)size); // before placing: homes depend on it
+        PlaceAll(old, _contents);
     }
 
     private void RehashKeys(int size)
@@ -332,18 +314,24 @@ internal sealed class DedupeKeys
         KeyEntry[] old = _keys;
         _keys = new KeyEntry[size];
         _keyShift = 64 - BitOperations.Log2((uint)size);
-        int mask = size - 1;
-        foreach (KeyEntry entry in old)
+        PlaceAll(old, _keys);
+    }
+
+    private void PlaceAll<T>(T[] from, T[] into)
+        where T : struct, IEntry
+    {
+        int mask = into.Length - 1;
+        foreach (T entry in from)
         {
-            if (entry.Count != 0)
+            if (entry.Used)
             {
-                int at = KeyHome(entry.KeyHash);
-                while (_keys[at].Count != 0)
+                int at = entry.Home(this);
+                while (into[at].Used)
                 {
                     at = (at + 1) & mask;
                 }
 
-                _keys[at] = entry;
+                into[at] = entry;
             }
         }
     }
@@ -371,17 +359,33 @@ internal sealed class DedupeKeys
         _head = 0;
     }
 
-    private struct ContentEntry
+    // What the two tables' shared code needs of an entry (calls on a struct type argument are resolved per type).
+    private interface IEntry
+    {
+        bool Used { get; }
+
+        int Home(DedupeKeys window);
+    }
+
+    private struct ContentEntry : IEntry
     {
         public long KeyHash;
         public long ContentHash;
         public int SlotPlusOne;
+
+        public readonly bool Used => SlotPlusOne != 0;
+
+        public readonly int Home(DedupeKeys window) => window.ContentHome(KeyHash, ContentHash);
     }
 
-    private struct KeyEntry
+    private struct KeyEntry : IEntry
     {
         public long KeyHash;
         public int Count;
+
+        public readonly bool Used => Count != 0;
+
+        public readonly int Home(DedupeKeys window) => window.KeyHome(KeyHash);
     }
 
     private struct Slot
