@@ -116,7 +116,7 @@ public sealed class EngineActor : ReceiveActor, IWithUnboundedStash, IWithTimers
         Akka.Actor.Props.Create(() => new EngineActor(settings, index, hasher, exit));
 
     /// <summary>
-    /// A listener that cannot bind its port stops the engine (the process exits non-zero naming the listener's key): an
+    /// A listener that cannot bind its address stops the engine (the process exits non-zero naming the listener's key): an
     /// engine that runs on without it would look healthy while refusing every sender of that feed. Anything else is
     /// Akka's default, logged in one line (the listeners and the undelivered-appends actor are the children without a
     /// backoff supervisor of their own).
@@ -126,7 +126,7 @@ public sealed class EngineActor : ReceiveActor, IWithUnboundedStash, IWithTimers
         if (e is ActorInitializationException { InnerException: ListenerBindException bind })
         {
             int index = _settings.Listeners.Select(l => l.Id).ToList().IndexOf(bind.ListenerId);
-            string reason = $"{bind.Message} (listeners[{index}].port); the engine stops";
+            string reason = $"{bind.Message} (listeners[{index}].{bind.Key}); the engine stops";
             _log.Error("{0}", reason);
             _exit?.Fail(reason);
             return Directive.Stop;

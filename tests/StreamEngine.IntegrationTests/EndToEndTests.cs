@@ -196,6 +196,26 @@ public sealed class EndToEndTests
         Assert.DoesNotContain("Unhandled exception", stderr, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("192.0.2.1", "192.0.2.1:{0}: AddressNotAvailable")] // TEST-NET-1: never an address of this machine
+    [InlineData("no-such-host.invalid", "no-such-host.invalid:{0}: ")] // RFC 6761: never resolves
+    public async Task AListenerHostThatIsNotThisMachines_StopsTheEngine_NamingTheHostKey(string host, string expected)
+    {
+        using var holder = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        holder.Start();
+        int port = ((System.Net.IPEndPoint)holder.LocalEndpoint).Port; // a port no one else takes meanwhile
+        holder.Stop();
+        using var folder = new TestFolder();
+        await folder.WriteConfigAsync(new { name = "it", host, port });
+
+        (int exit, _, string stderr) = await CliTests.RunWithErrorsAsync("run", "--config", Path.Combine(folder.Path, "streamengine.json"));
+
+        Assert.Equal(1, exit); // not an engine running on with no listener for that feed
+        Assert.Contains("cannot listen on " + string.Format(System.Globalization.CultureInfo.InvariantCulture, expected, port), stderr, StringComparison.Ordinal);
+        Assert.Contains("(listeners[0].host); the engine stops", stderr, StringComparison.Ordinal);
+        Assert.DoesNotContain("Unhandled exception", stderr, StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task ASecondEngineOnTheSameDataDirectory_StopsBeforeWritingAnything()
     {

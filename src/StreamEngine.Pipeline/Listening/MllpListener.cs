@@ -29,12 +29,20 @@ public sealed record GetListenerBinding
 /// <summary>A listener's id and the endpoint it accepts connections on.</summary>
 public sealed record ListenerBound(string ListenerId, EndPoint Endpoint);
 
-/// <summary>A listener could not bind its address (the port is taken, the address is not this machine's).</summary>
+/// <summary>
+/// A listener could not bind its address: the port is taken, the host does not resolve or is not this machine's.
+/// </summary>
 public sealed class ListenerBindException(string listenerId, EndPoint endpoint, SocketError error, Exception inner)
-    : Exception($"Listener {listenerId} cannot listen on {endpoint}: {error}", inner)
+    : Exception($"Listener {listenerId} cannot listen on {Describe(endpoint)}: {error}", inner)
 {
     /// <summary>The listener's id.</summary>
     public string ListenerId { get; } = listenerId;
+
+    /// <summary>The listener's setting at fault: <c>host</c> (no such name, not an address of this machine) or <c>port</c>.</summary>
+    public string Key { get; } = error is SocketError.HostNotFound or SocketError.TryAgain or SocketError.NoData
+        or SocketError.AddressNotAvailable or SocketError.AddressFamilyNotSupported ? "host" : "port";
+
+    private static string Describe(EndPoint endpoint) => endpoint is DnsEndPoint dns ? $"{dns.Host}:{dns.Port}" : endpoint.ToString()!;
 }
 
 /// <summary>
@@ -94,7 +102,7 @@ public sealed class MllpListener : ReceiveActor, IWithUnboundedStash
             _clientPolicy = tls.MutualTls ? new ClientCertificatePolicy(tls.ClientCertificates, tls.ClientCaFile) : null;
         }
 
-        IPEndPoint endpoint = Resolve(_settings.Host, _settings.Port);
+        IPEndPoint endpoint = Resolve(_settings.Id, _settings.Host, _settings.Port);
         var listener = new Socket(endpoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
         if (endpoint.Address.Equals(IPAddress.IPv6Any))
         {
@@ -156,17 +164,25 @@ public sealed class MllpListener : ReceiveActor, IWithUnboundedStash
         }
     }
 
-    private static IPEndPoint Resolve(string host, int port)
+    // A name that does not resolve is a bind failure like a taken port: the engine stops naming the host's key.
+    private static IPEndPoint Resolve(string listenerId, string host, int port)
     {
         if (IPAddress.TryParse(host, out IPAddress? address))
         {
             return new IPEndPoint(address, port);
         }
 
-        IPAddress[] addresses = System.Net.Dns.GetHostAddresses(host);
-        IPAddress chosen = addresses.FirstOrDefault(a => a.AddressFamily == AddressFamily.InterNetwork) ?? addresses.FirstOrDefault()
-            ?? throw new InvalidOperationException($"Listener host '{host}' resolves to no address.");
-        return new IPEndPoint(chosen, port);
+        try
+        {
+            IPAddress[] addresses = System.Net.Dns.GetHostAddresses(host);
+            IPAddress chosen = addresses.FirstOrDefault(a => a.AddressFamily == AddressFamily.InterNetwork) ?? addresses.FirstOrDefault()
+                ?? throw new SocketException((int)SocketError.NoData);
+            return new IPEndPoint(chosen, port);
+        }
+        catch (SocketException e)
+        {
+            throw new ListenerBindException(listenerId, new DnsEndPoint(host, port), e.SocketErrorCode, e);
+        }
     }
 
     /// <inheritdoc />
