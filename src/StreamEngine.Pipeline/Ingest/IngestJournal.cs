@@ -431,7 +431,8 @@ public sealed class IngestJournal : ReceivePersistentActor, IWithTimers
     {
         MessageReceived m => new(stream, seq, m.KeyHash, m.ContentHash, m.SendingApplication, m.SendingFacility, m.ControlId, m.MessageType,
             m.MessageTime, m.PatientKeyHash, m.ReceivedAt) { PriorPatientKeyHash = m.PriorPatientKeyHash },
-        FrameRejected r => MessageIndexEntry.Rejected(stream, seq, Hl7v2.Hl7AckBuilder.LooseControlId(r.Raw.Span), r.Reason, r.ReceivedAt, r.KeyHash, r.ContentHash),
+        FrameRejected r => MessageIndexEntry.Rejected(stream, seq, Hl7v2.Hl7AckBuilder.LooseControlId(r.Raw.Span), r.Reason, r.ReceivedAt, r.KeyHash,
+            r.ContentHash, r.AnswerCode),
         _ => throw new ArgumentException($"{e.GetType().Name} is not indexed", nameof(e)),
     };
 
