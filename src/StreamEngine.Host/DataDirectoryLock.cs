@@ -10,13 +10,31 @@ namespace StreamEngine.Host;
 internal static class DataDirectoryLock
 {
     /// <summary>
+    /// The data directory's full path, made if missing: for the engine's user alone on Unix (mode 0700: the journal and the
+    /// index hold raw messages, patient data). A folder that exists keeps the mode it has.
+    /// </summary>
+    public static string CreateFolder(string dataDirectory)
+    {
+        string folder = Path.GetFullPath(dataDirectory);
+        if (OperatingSystem.IsWindows())
+        {
+            Directory.CreateDirectory(folder);
+        }
+        else
+        {
+            Directory.CreateDirectory(folder, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        }
+
+        return folder;
+    }
+
+    /// <summary>
     /// The lock, held until disposed; null when another process holds it. Throws (<see cref="IOException"/>,
     /// <see cref="UnauthorizedAccessException"/>) when the folder cannot be made or written: not a folder, read-only, full.
     /// </summary>
     public static FileStream? TryAcquire(string dataDirectory)
     {
-        string folder = Path.GetFullPath(dataDirectory);
-        Directory.CreateDirectory(folder);
+        string folder = CreateFolder(dataDirectory);
         try
         {
             return new FileStream(Path.Combine(folder, "engine.lock"), FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);

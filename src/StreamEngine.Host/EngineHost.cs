@@ -32,7 +32,7 @@ public static class EngineHost
         ThreadPool.GetMinThreads(out int workers, out int io);
         int spare = Math.Max(Math.Max(8, 2 * Environment.ProcessorCount), 4 + (settings.Listeners.Count * (1 + settings.Sinks.Count)));
         ThreadPool.SetMinThreads(Math.Max(workers, spare), Math.Max(io, spare));
-        Directory.CreateDirectory(Path.GetFullPath(settings.DataDirectory));
+        DataDirectoryLock.CreateFolder(settings.DataDirectory);
         EngineStore store = OpenStore(settings);
         PatientKeyHasher hasher = PatientKeyHasher.ForJournal(settings.DataDirectory, store.Index);
 

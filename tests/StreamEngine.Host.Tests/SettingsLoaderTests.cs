@@ -370,6 +370,7 @@ public sealed class SettingsLoaderTests : IDisposable
         IReadOnlyList<string> errors = Errors("""{ "listeners": [ { "name": "a" } ], "sinks": [ { "name": "lake", "type": "ndjson", "rotate": { "maxBytes": "65535" } }, { "name": "b", "type": "ndjson", "rotate": { "maxAge": "off" } } ] }""");
         Assert.Contains(errors, e => e.StartsWith("sinks[0].rotate.maxBytes: '65535' is not a size of at least 65536 bytes", StringComparison.Ordinal));
         Assert.Contains(errors, e => e.StartsWith("sinks[1].rotate: give maxBytes, maxAge or both", StringComparison.Ordinal));
+        Assert.DoesNotContain(errors, e => e.StartsWith("sinks[0].rotate:", StringComparison.Ordinal)); // maxBytes was given, wrong: one error
     }
 
     [Fact]

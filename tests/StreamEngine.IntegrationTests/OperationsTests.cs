@@ -535,6 +535,12 @@ public sealed class OperationsTests
                 Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(Path.Combine(folder.Path, "data", secret)));
             }
         }
+
+        if (!OperatingSystem.IsWindows())
+        {
+            // The data directory the engine made holds the journal's raw messages: its user's alone.
+            Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute, File.GetUnixFileMode(Path.Combine(folder.Path, "data")));
+        }
     }
 
     private static async Task<string> TraceAsync(string config, params string[] query)

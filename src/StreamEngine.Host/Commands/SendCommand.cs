@@ -255,8 +255,11 @@ internal static class SendCommand
             .Select(c => $"{c} {counts.GetValueOrDefault(c).ToString(CultureInfo.InvariantCulture)}"));
         double[] latencies = [.. results.Where(r => r.Latency > TimeSpan.Zero).Select(r => r.Latency.TotalMilliseconds).Order()];
         string Percentile(double p) => latencies.Length == 0 ? "-" : latencies[Math.Min(latencies.Length - 1, (int)Math.Ceiling(p * latencies.Length) - 1)].ToString("0.00", CultureInfo.InvariantCulture);
+        // A message whose only try found no connection never left: unsendable, not sent (its "connection" code stays listed).
+        int neverLeft = results.Count(r => r.Code == "connection" && r.Attempts == 1 && r.Latency == TimeSpan.Zero);
+        int sent = results.Count - neverLeft;
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"sent {results.Count}/{total}  {codes}  unsendable {failed}  wrong-MSA-2 {discarded}  elapsed {elapsed.TotalSeconds:0.000} s  {results.Count / Math.Max(elapsed.TotalSeconds, 1e-9):0} msgs/s"));
+            $"sent {sent}/{total}  {codes}  unsendable {failed + neverLeft}  wrong-MSA-2 {discarded}  elapsed {elapsed.TotalSeconds:0.000} s  {sent / Math.Max(elapsed.TotalSeconds, 1e-9):0} msgs/s"));
         Console.WriteLine($"ack latency ms  p50 {Percentile(0.50)}  p95 {Percentile(0.95)}  p99 {Percentile(0.99)}");
     }
 }

@@ -917,6 +917,7 @@ public static partial class SettingsLoader
             return null;
         }
 
+        int reported = errors.Count;
         long? maxBytes = null;
         if (r.MaxBytes is { } b)
         {
@@ -935,7 +936,11 @@ public static partial class SettingsLoader
         TimeSpan? maxAge = Duration(errors, $"{key}.rotate.maxAge", r.MaxAge, null);
         if (maxBytes is null && maxAge is null)
         {
-            errors.Add($"{key}.rotate: give maxBytes, maxAge or both");
+            if (errors.Count == reported) // not when a value given was named wrong already
+            {
+                errors.Add($"{key}.rotate: give maxBytes, maxAge or both");
+            }
+
             return null;
         }
 
