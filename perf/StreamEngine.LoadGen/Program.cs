@@ -62,6 +62,7 @@ public static class Program
         TimeSpan measureFrom = TimeSpan.FromSeconds(warmup);
         TimeSpan until = TimeSpan.FromSeconds(warmup + seconds);
         long measured = 0;
+        long firstSend = 0; // Unix milliseconds of the first frame sent: when the measured system's work began
         await Task.WhenAll(Enumerable.Range(0, connections).Select(async c =>
         {
             latencies[c] = [];
@@ -81,6 +82,10 @@ public static class Program
 
                     byte[] message = Encoding.ASCII.GetBytes(text);
                     TimeSpan sentAt = clock.Elapsed;
+                    if (Volatile.Read(ref firstSend) == 0)
+                    {
+                        Interlocked.CompareExchange(ref firstSend, DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(), 0);
+                    }
                     SendResult result = await sender.SendAsync(message, CancellationToken.None);
                     if (result.Disposition != AckDisposition.Success)
                     {
@@ -102,6 +107,6 @@ public static class Program
         double[] all = [.. latencies.SelectMany(l => l).Order()];
         double P(double p) => all.Length == 0 ? double.NaN : all[Math.Min(all.Length - 1, (int)Math.Ceiling(p * all.Length) - 1)];
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"connections {connections}  window {window}  {measured / (double)seconds:0} msgs/s  p50 {P(0.5):0.000} ms  p99 {P(0.99):0.000} ms  ({measured} in {seconds} s)"));
+            $"connections {connections}  window {window}  {measured / (double)seconds:0} msgs/s  p50 {P(0.5):0.000} ms  p99 {P(0.99):0.000} ms  ({measured} in {seconds} s; first frame sent at unix {firstSend / 1000.0:0.000})"));
     }
 }
