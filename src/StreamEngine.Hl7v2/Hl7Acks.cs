@@ -376,13 +376,6 @@ public sealed class Hl7AckBuilder
     }
 
     /// <summary>
-    /// The header the NAK of a frame that was not taken in follows: the parsed message when its first segment is a
-    /// readable MSH (the NAK swaps its parties, follows its version and its acknowledgment mode), else null (AR).
-    /// </summary>
-    public static Hl7Message? ReadableHeader(Hl7Message? parsed) =>
-        parsed is not null && parsed.SegmentCount > 0 && parsed.Msh.IdSpan.SequenceEqual("MSH"u8) ? parsed : null;
-
-    /// <summary>
     /// Finds MSH-10 in a frame that could not be parsed, using the byte after "MSH" as the field separator.
     /// Returns null when there is nothing that looks like it. Never throws.
     /// </summary>

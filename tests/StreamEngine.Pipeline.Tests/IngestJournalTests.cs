@@ -253,34 +253,7 @@ public sealed class IngestJournalTests() : Akka.TestKit.Xunit2.TestKit(PipelineT
         again.Tell(new Append(5, Rejected("PID|1||X\r")));
         Assert.Equal(new Journaled(5, 1, Duplicate: true), ExpectMsg<Journaled>());
         MessageIndexEntry first = (await index.FindAsync(new MessageQuery { Stream = "ingest/d6/default" })).Single(e => e.SequenceNr == 1);
-        Assert.Equal(("MissingMessageType", "BAD-9", "AR"), (first.RejectedReason, first.ControlId, first.RejectedAnswer)); // trace still finds it as rejected
-    }
-
-    [Fact]
-    public async Task ARejectedFrame_IsIndexedWithTheCodeItWasAnswered_CRWhenItsHeaderAskedForEnhancedMode()
-    {
-        var index = new InMemoryMessageIndex();
-        IActorRef journal = Sys.ActorOf(IngestJournal.Props("ingest/d7/default", "d7", Options(index)));
-        string[] frames =
-        [
-            "MSH|^~\\&|A|B|||2026|||ENH-1|P|2.5|||AL|NE\rPID|1||X\r", // no MSH-9, enhanced mode: CR
-            "MSH|^~\\&|A|B|||2026|||ORI-1|P|2.5\rPID|1||X\r", // no MSH-9, original mode: AR
-            "NOT AN MSH\r", // no readable header: AR whatever it asked
-        ];
-        for (int i = 0; i < frames.Length; i++)
-        {
-            journal.Tell(new Append(i + 1, new FrameRejected(System.Text.Encoding.ASCII.GetBytes(frames[i]), DateTimeOffset.UtcNow, "MissingMessageType")));
-            ExpectMsg<Journaled>();
-        }
-
-        journal.Tell(new Append(4, new FrameRejected(System.Text.Encoding.ASCII.GetBytes("BHS|^~\\&|A|B|||2026||||||AL\r"), DateTimeOffset.UtcNow, "BadBatch")));
-        ExpectMsg<Journaled>();
-        await AwaitAssertAsync(async () => Assert.Equal(4, (await index.FindAsync(new MessageQuery { Stream = "ingest/d7/default" })).Count));
-
-        List<string?> answers = [.. (await index.FindAsync(new MessageQuery { Stream = "ingest/d7/default" })).OrderBy(e => e.SequenceNr).Select(e => e.RejectedAnswer)];
-        Assert.Equal(["CR", "AR", "AR", "AR"], answers);
-        Assert.Equal("MissingMessageType", MessageIndexEntry.Rejected("s", 1, null, "MissingMessageType", DateTimeOffset.UtcNow).RejectedReason); // written before the code was
-        Assert.Null(MessageIndexEntry.Rejected("s", 1, null, "MissingMessageType", DateTimeOffset.UtcNow).RejectedAnswer);
+        Assert.Equal(("MissingMessageType", "BAD-9"), (first.RejectedReason, first.ControlId)); // trace still finds it as rejected
     }
 
     private void Stop(IActorRef actor)

@@ -23,47 +23,15 @@ public sealed record MessageIndexEntry(
     private const string RejectedPrefix = "rejected:";
 
     /// <summary>
-    /// For a frame rejected at ingest (journaled for quarantine and answered AR or CR), its coded reason; null for a
-    /// message. Such an entry has only the control id a loose scan of its MSH found, and dedupe hashes of its whole
-    /// content (0 in entries written before rejected frames were deduplicated).
+    /// For a frame rejected at ingest (journaled for quarantine and answered AR), its coded reason; null for a message.
+    /// Such an entry has only the control id a loose scan of its MSH found, and dedupe hashes of its whole content
+    /// (0 in entries written before rejected frames were deduplicated).
     /// </summary>
-    public string? RejectedReason => Rejection(out _);
-
-    /// <summary>What a rejected frame was answered (AR, or CR in enhanced mode); null for a message, or an entry written before this was recorded.</summary>
-    public string? RejectedAnswer
-    {
-        get
-        {
-            Rejection(out string? answer);
-            return answer;
-        }
-    }
-
-    // "rejected:REASON;CODE" ("rejected:REASON" before the code was recorded).
-    private string? Rejection(out string? answer)
-    {
-        answer = null;
-        if (!MessageType.StartsWith(RejectedPrefix, StringComparison.Ordinal))
-        {
-            return null;
-        }
-
-        string rest = MessageType[RejectedPrefix.Length..];
-        int separator = rest.IndexOf(';', StringComparison.Ordinal);
-        if (separator < 0)
-        {
-            return rest;
-        }
-
-        answer = rest[(separator + 1)..];
-        return rest[..separator];
-    }
+    public string? RejectedReason => MessageType.StartsWith(RejectedPrefix, StringComparison.Ordinal) ? MessageType[RejectedPrefix.Length..] : null;
 
     /// <summary>The entry of a rejected frame: findable by its control id (if its MSH gave one), deduplicated by its content.</summary>
-    public static MessageIndexEntry Rejected(string stream, long sequenceNr, string? controlId, string reason, DateTimeOffset receivedAt, long keyHash = 0,
-        long contentHash = 0, string? answer = null) =>
-        new(stream, sequenceNr, keyHash, contentHash, string.Empty, string.Empty, controlId ?? string.Empty,
-            RejectedPrefix + reason + (answer is null ? string.Empty : ";" + answer), string.Empty, string.Empty, receivedAt);
+    public static MessageIndexEntry Rejected(string stream, long sequenceNr, string? controlId, string reason, DateTimeOffset receivedAt, long keyHash = 0, long contentHash = 0) =>
+        new(stream, sequenceNr, keyHash, contentHash, string.Empty, string.Empty, controlId ?? string.Empty, RejectedPrefix + reason, string.Empty, string.Empty, receivedAt);
 
     /// <inheritdoc />
     public override string ToString() => $"MessageIndexEntry({Stream}#{SequenceNr})";

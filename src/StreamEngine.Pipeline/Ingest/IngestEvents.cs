@@ -92,24 +92,6 @@ public sealed class FrameRejected(ReadOnlyMemory<byte> raw, DateTimeOffset recei
     /// </summary>
     public long KeyHash => _keyHash ??= MessageFingerprint.RejectedKeyHash(ContentHash);
 
-    /// <summary>
-    /// The code the frame was answered with: AR, or CR when its readable MSH asked for enhanced acknowledgments (as the
-    /// listener decided it); a batch frame that could not be split is answered AR.
-    /// </summary>
-    public string AnswerCode
-    {
-        get
-        {
-            if (Reason == nameof(Hl7v2.Hl7IssueCode.BadBatch))
-            {
-                return "AR";
-            }
-
-            Hl7v2.Hl7Parser.TryParse(Raw, out Hl7v2.Hl7Message? parsed, out _);
-            return Hl7v2.Hl7AckBuilder.Code(Hl7v2.Hl7AckBuilder.ReadableHeader(parsed), Hl7v2.AckOutcome.Rejected)!;
-        }
-    }
-
     /// <inheritdoc />
     public override string ToString() => $"FrameRejected({Reason}, {Raw.Length} bytes)";
 }

@@ -431,8 +431,7 @@ public sealed class IngestJournal : ReceivePersistentActor, IWithTimers
     {
         MessageReceived m => new(stream, seq, m.KeyHash, m.ContentHash, m.SendingApplication, m.SendingFacility, m.ControlId, m.MessageType,
             m.MessageTime, m.PatientKeyHash, m.ReceivedAt) { PriorPatientKeyHash = m.PriorPatientKeyHash },
-        FrameRejected r => MessageIndexEntry.Rejected(stream, seq, Hl7v2.Hl7AckBuilder.LooseControlId(r.Raw.Span), r.Reason, r.ReceivedAt, r.KeyHash,
-            r.ContentHash, r.AnswerCode),
+        FrameRejected r => MessageIndexEntry.Rejected(stream, seq, Hl7v2.Hl7AckBuilder.LooseControlId(r.Raw.Span), r.Reason, r.ReceivedAt, r.KeyHash, r.ContentHash),
         _ => throw new ArgumentException($"{e.GetType().Name} is not indexed", nameof(e)),
     };
 

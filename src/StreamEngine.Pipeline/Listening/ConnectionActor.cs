@@ -213,8 +213,11 @@ public sealed class ConnectionActor : ReceiveActor, IWithTimers
             evt = new FrameRejected(payload, receivedAt, reason);
             // A frame that failed a later check (e.g. no MSH-9) still has a readable MSH: echo its control id.
             pending.Error = noControlId ? new AckError(Hl7ErrorCode.RequiredFieldMissing, "MSH", 1, 10) : AckError.From(issues);
-            pending.Message = Hl7AckBuilder.ReadableHeader(message); // readable: the NAK swaps its parties and follows its version
-            if (pending.Message is null)
+            if (message is not null && message.Msh.IdSpan.SequenceEqual("MSH"u8))
+            {
+                pending.Message = message; // the header is readable: the NAK swaps its parties and follows its version
+            }
+            else
             {
                 pending.LooseControlId = Hl7AckBuilder.LooseControlId(payload);
             }
