@@ -61,6 +61,7 @@ public sealed class EngineActor : ReceiveActor, IWithUnboundedStash, IWithTimers
     private readonly Dictionary<string, int> _waitingSinks = [];
     private readonly Dictionary<string, IActorRef> _journals = [];
     private readonly List<IActorRef> _listeners = [];
+    private readonly Dictionary<IActorRef, string> _listenerIds = [];
     private readonly List<SinkRef> _sinks = [];
     private readonly Hl7AckBuilder _acks = new(DateTimeOffset.UtcNow);
     private readonly MessageMapper _mapper;
@@ -116,17 +117,22 @@ public sealed class EngineActor : ReceiveActor, IWithUnboundedStash, IWithTimers
         Akka.Actor.Props.Create(() => new EngineActor(settings, index, hasher, exit));
 
     /// <summary>
-    /// A listener that cannot bind its address stops the engine (the process exits non-zero naming the listener's key): an
-    /// engine that runs on without it would look healthy while refusing every sender of that feed. Anything else is
+    /// A listener that cannot bind its address, or fails to start at all, stops the engine (the process exits non-zero
+    /// naming the listener's key): an engine that runs on without it would look healthy while refusing every sender of
+    /// that feed. Anything else is
     /// Akka's default, logged in one line (the listeners and the undelivered-appends actor are the children without a
     /// backoff supervisor of their own).
     /// </summary>
     protected override SupervisorStrategy SupervisorStrategy() => new OneForOneStrategy(e =>
     {
-        if (e is ActorInitializationException { InnerException: ListenerBindException bind })
+        if (e is ActorInitializationException init && _listenerIds.TryGetValue(init.Actor ?? ActorRefs.Nobody, out string? listenerId))
         {
-            int index = _settings.Listeners.Select(l => l.Id).ToList().IndexOf(bind.ListenerId);
-            string reason = $"{bind.Message} (listeners[{index}].{bind.Key}); the engine stops";
+            // Any failure to start a listener (a bind, a name that does not resolve, anything unforeseen): nothing else
+            // would start it again.
+            int index = _settings.Listeners.Select(l => l.Id).ToList().IndexOf(listenerId);
+            string reason = init.InnerException is ListenerBindException bind
+                ? $"{bind.Message} (listeners[{index}].{bind.Key}); the engine stops"
+                : $"Listener {listenerId} could not start ({FailureText.Of(init.InnerException ?? init)}) (listeners[{index}]); the engine stops";
             _log.Error("{0}", reason);
             _exit?.Fail(reason);
             return Directive.Stop;
@@ -206,7 +212,9 @@ public sealed class EngineActor : ReceiveActor, IWithUnboundedStash, IWithTimers
     private void StartListener(ListenerSettings listener)
     {
         _log.Info("Starting listener {0} on {1}:{2}", listener.Id, listener.Host, listener.Port);
-        _listeners.Add(Context.ActorOf(MllpListener.Props(listener, _journals[listener.Id], _acks, _hasher), $"listener-{Sanitise(listener.Id)}"));
+        IActorRef actor = Context.ActorOf(MllpListener.Props(listener, _journals[listener.Id], _acks, _hasher), $"listener-{Sanitise(listener.Id)}");
+        _listeners.Add(actor);
+        _listenerIds[actor] = listener.Id;
         if (_listeners.Count == _settings.Listeners.Count)
         {
             Stash.UnstashAll();

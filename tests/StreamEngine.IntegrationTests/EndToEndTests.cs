@@ -196,9 +196,12 @@ public sealed class EndToEndTests
         Assert.DoesNotContain("Unhandled exception", stderr, StringComparison.Ordinal);
     }
 
+    private const string Label63 = "abcdefghijabcdefghijabcdefghijabcdefghijabcdefghijabcdefghijabc"; // a DNS label's most
+
     [Theory]
     [InlineData("192.0.2.1", "192.0.2.1:{0}: AddressNotAvailable")] // TEST-NET-1: never an address of this machine
     [InlineData("no-such-host.invalid", "no-such-host.invalid:{0}: ")] // RFC 6761: never resolves
+    [InlineData(Label63 + "." + Label63 + "." + Label63 + "." + Label63 + "." + Label63, Label63 + "." + Label63 + "." + Label63 + "." + Label63 + "." + Label63 + ":{0}: ")] // over 255: the resolver refuses it
     public async Task AListenerHostThatIsNotThisMachines_StopsTheEngine_NamingTheHostKey(string host, string expected)
     {
         using var holder = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);

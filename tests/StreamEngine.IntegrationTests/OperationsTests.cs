@@ -165,7 +165,7 @@ public sealed class OperationsTests
 
         stdout = await TraceAsync(config, "--control-id", "REJ1");
         Assert.Contains("REJ1 rejected at ingest (", stdout, StringComparison.Ordinal);
-        Assert.Contains("for quarantine, answered AR", stdout, StringComparison.Ordinal);
+        Assert.Contains("for quarantine, answered with a reject (AR; CR in enhanced mode", stdout, StringComparison.Ordinal);
         Assert.Contains("sink fhir: quarantined: ", stdout, StringComparison.Ordinal);
 
         Assert.Equal((3, 1, 3, 0, 0), Counts(await SettledSinkAsync(config, received: 7)));

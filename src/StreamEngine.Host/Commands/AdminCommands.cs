@@ -221,7 +221,7 @@ internal static class AdminCommands
             MessageIndexEntry m = traced.Message;
             Console.WriteLine(m.RejectedReason is { } reason
                 ? string.Create(CultureInfo.InvariantCulture,
-                    $"{m.ControlId} rejected at ingest ({reason}): received {m.ReceivedAt:O}, journaled as {m.Stream}#{m.SequenceNr} for quarantine, answered AR")
+                    $"{m.ControlId} rejected at ingest ({reason}): received {m.ReceivedAt:O}, journaled as {m.Stream}#{m.SequenceNr} for quarantine, answered with a reject (AR; CR in enhanced mode, the NAK byte on an MLLP release 2 listener)")
                 : string.Create(CultureInfo.InvariantCulture,
                     $"{m.ControlId} {m.MessageType} from {m.SendingApplication}/{m.SendingFacility}: received {m.ReceivedAt:O}, journaled as {m.Stream}#{m.SequenceNr}, acknowledged after that commit"));
             foreach ((string sink, string outcome) in traced.Sinks.OrderBy(s => s.Key, StringComparer.Ordinal))

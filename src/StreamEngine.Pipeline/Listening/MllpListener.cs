@@ -32,15 +32,20 @@ public sealed record ListenerBound(string ListenerId, EndPoint Endpoint);
 /// <summary>
 /// A listener could not bind its address: the port is taken, the host does not resolve or is not this machine's.
 /// </summary>
-public sealed class ListenerBindException(string listenerId, EndPoint endpoint, SocketError error, Exception inner)
+public sealed class ListenerBindException(string listenerId, EndPoint endpoint, string error, string key, Exception inner)
     : Exception($"Listener {listenerId} cannot listen on {Describe(endpoint)}: {error}", inner)
 {
+    /// <summary>A socket's failure to bind: the host's fault for an address this machine does not have, else the port's.</summary>
+    public ListenerBindException(string listenerId, EndPoint endpoint, SocketError error, Exception inner)
+        : this(listenerId, endpoint, error.ToString(), error is SocketError.AddressNotAvailable or SocketError.AddressFamilyNotSupported ? "host" : "port", inner)
+    {
+    }
+
     /// <summary>The listener's id.</summary>
     public string ListenerId { get; } = listenerId;
 
-    /// <summary>The listener's setting at fault: <c>host</c> (no such name, not an address of this machine) or <c>port</c>.</summary>
-    public string Key { get; } = error is SocketError.HostNotFound or SocketError.TryAgain or SocketError.NoData
-        or SocketError.AddressNotAvailable or SocketError.AddressFamilyNotSupported ? "host" : "port";
+    /// <summary>The listener's setting at fault: <c>host</c> or <c>port</c>.</summary>
+    public string Key { get; } = key;
 
     private static string Describe(EndPoint endpoint) => endpoint is DnsEndPoint dns ? $"{dns.Host}:{dns.Port}" : endpoint.ToString()!;
 }
@@ -103,20 +108,21 @@ public sealed class MllpListener : ReceiveActor, IWithUnboundedStash
         }
 
         IPEndPoint endpoint = Resolve(_settings.Id, _settings.Host, _settings.Port);
-        var listener = new Socket(endpoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
-        if (endpoint.Address.Equals(IPAddress.IPv6Any))
-        {
-            listener.DualMode = true; // "::" takes IPv4 senders too
-        }
-
+        Socket? listener = null;
         try
         {
+            listener = new Socket(endpoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp); // IPv6 may be off on this host
+            if (endpoint.Address.Equals(IPAddress.IPv6Any))
+            {
+                listener.DualMode = true; // "::" takes IPv4 senders too
+            }
+
             listener.Bind(endpoint);
             listener.Listen(128);
         }
         catch (SocketException e)
         {
-            listener.Dispose();
+            listener?.Dispose();
             throw new ListenerBindException(_settings.Id, endpoint, e.SocketErrorCode, e); // the engine stops: see EngineActor
         }
 
@@ -179,9 +185,10 @@ public sealed class MllpListener : ReceiveActor, IWithUnboundedStash
                 ?? throw new SocketException((int)SocketError.NoData);
             return new IPEndPoint(chosen, port);
         }
-        catch (SocketException e)
+        catch (Exception e) when (e is SocketException or ArgumentException) // no such name, no answer, a name too long
         {
-            throw new ListenerBindException(listenerId, new DnsEndPoint(host, port), e.SocketErrorCode, e);
+            throw new ListenerBindException(listenerId, new DnsEndPoint(host, port), e is SocketException socket ? socket.SocketErrorCode.ToString() : e.GetType().Name,
+                "host", e);
         }
     }
 
