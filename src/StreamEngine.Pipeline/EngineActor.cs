@@ -119,9 +119,8 @@ public sealed class EngineActor : ReceiveActor, IWithUnboundedStash, IWithTimers
     /// <summary>
     /// A listener that cannot bind its address, or fails to start at all, stops the engine (the process exits non-zero
     /// naming the listener's key): an engine that runs on without it would look healthy while refusing every sender of
-    /// that feed. Anything else is
-    /// Akka's default, logged in one line (the listeners and the undelivered-appends actor are the children without a
-    /// backoff supervisor of their own).
+    /// that feed. Anything else is Akka's default, logged in one line (the listeners and the undelivered-appends actor are
+    /// the children without a backoff supervisor of their own).
     /// </summary>
     protected override SupervisorStrategy SupervisorStrategy() => new OneForOneStrategy(e =>
     {
