@@ -67,7 +67,11 @@ public sealed record MllpSenderOptions
 /// <param name="Attempts">How many times it was sent.</param>
 /// <param name="Latency">From the last send to its acknowledgment.</param>
 /// <param name="AckControlId">MSA-2 of the acknowledgment that settled it (null when none did).</param>
-public sealed record SendResult(string ControlId, AckDisposition Disposition, string Code, int Attempts, TimeSpan Latency, string? AckControlId = null);
+public sealed record SendResult(string ControlId, AckDisposition Disposition, string Code, int Attempts, TimeSpan Latency, string? AckControlId = null)
+{
+    /// <summary>Whether any try put the message on a socket: false when none could connect (it never left).</summary>
+    public bool Written { get; init; } = true;
+}
 
 /// <summary>
 /// A resilient MLLP client over one connection: keeps it open, reconnects with capped exponential backoff and
@@ -128,11 +132,13 @@ public sealed class MllpSender : IAsyncDisposable
         string acceptType = parsed is null ? string.Empty : parsed.Msh.Field(15).Component(1).ToString().Trim().ToUpperInvariant();
         bool silenceIsSuccess = acceptType is "NE" or "ER";
         int attempt = 0;
+        bool written = false;
         while (true)
         {
             attempt++;
-            (string code, TimeSpan latency, string? ackId) = await SendOnceAsync(controlId, frame, waitForAck: acceptType != "NE",
+            (string code, TimeSpan latency, string? ackId, bool wrote) = await SendOnceAsync(controlId, frame, waitForAck: acceptType != "NE",
                 dropOnTimeout: !silenceIsSuccess, cancellationToken).ConfigureAwait(false);
+            written |= wrote;
             if (code == "none" || (code == "timeout" && silenceIsSuccess))
             {
                 return new SendResult(controlId, AckDisposition.Success, "none", attempt, TimeSpan.Zero);
@@ -141,19 +147,20 @@ public sealed class MllpSender : IAsyncDisposable
             AckDisposition disposition = code is "timeout" or "connection" ? AckDisposition.Retry : DispositionOf(code);
             if (disposition != AckDisposition.Retry || attempt > _options.MaxRetries || _disposed.IsCancellationRequested)
             {
-                return new SendResult(controlId, disposition, code, attempt, latency, ackId);
+                return new SendResult(controlId, disposition, code, attempt, latency, ackId) { Written = written };
             }
 
             await Task.Delay(Backoff(attempt), cancellationToken).ConfigureAwait(false);
         }
     }
 
-    private async Task<(string Code, TimeSpan Latency, string? AckControlId)> SendOnceAsync(string controlId, byte[] frame, bool waitForAck,
+    // Written: whether the frame went to a socket (false when no connection could be had for it).
+    private async Task<(string Code, TimeSpan Latency, string? AckControlId, bool Written)> SendOnceAsync(string controlId, byte[] frame, bool waitForAck,
         bool dropOnTimeout, CancellationToken cancellationToken)
     {
         if (_disposed.IsCancellationRequested)
         {
-            return ("connection", TimeSpan.Zero, null);
+            return ("connection", TimeSpan.Zero, null, false);
         }
 
         // The turn to write is queued for before the first wait, so frames go out in the order the sends were called
@@ -182,7 +189,7 @@ public sealed class MllpSender : IAsyncDisposable
             }
             catch (Exception e) when (e is SocketException or IOException or AuthenticationException or TimeoutException or ObjectDisposedException)
             {
-                return ("connection", TimeSpan.Zero, null);
+                return ("connection", TimeSpan.Zero, null, false);
             }
 
             pending = new Pending(connection);
@@ -207,7 +214,7 @@ public sealed class MllpSender : IAsyncDisposable
             catch (Exception e) when (e is IOException or SocketException or ObjectDisposedException)
             {
                 Drop(connection);
-                return ("connection", clock.Elapsed, null);
+                return ("connection", clock.Elapsed, null, true); // perhaps in part
             }
             finally
             {
@@ -217,7 +224,7 @@ public sealed class MllpSender : IAsyncDisposable
 
             if (!waitForAck)
             {
-                return ("none", TimeSpan.Zero, null);
+                return ("none", TimeSpan.Zero, null, true);
             }
 
             Task<(string Code, string? AckControlId)> ack = pending.Ack.Task;
@@ -226,7 +233,7 @@ public sealed class MllpSender : IAsyncDisposable
             {
                 // An ACK that came in as the wait was cancelled still answers: the receiver has the message.
                 (string code, string? ackControlId) = await ack.ConfigureAwait(false);
-                return (code, clock.Elapsed, ackControlId);
+                return (code, clock.Elapsed, ackControlId, true);
             }
 
             cancellationToken.ThrowIfCancellationRequested();
@@ -240,7 +247,7 @@ public sealed class MllpSender : IAsyncDisposable
                 Drop(connection);
             }
 
-            return ("timeout", clock.Elapsed, null);
+            return ("timeout", clock.Elapsed, null, true);
         }
         finally
         {

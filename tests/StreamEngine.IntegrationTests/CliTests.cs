@@ -156,6 +156,12 @@ public sealed class CliTests
         Assert.Contains("sent 0/200", stdout, StringComparison.Ordinal); // the three tried found no connection: none left
         Assert.Contains("connection 3", stdout, StringComparison.Ordinal);
         Assert.Contains("unsendable 200", stdout, StringComparison.Ordinal);
+
+        // Retried, a message whose every try found no connection still never left.
+        (exit, stdout, _) = await RunWithErrorsAsync("send", file, "--port", port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--max-retries", "2");
+        Assert.Equal(1, exit);
+        Assert.Contains("sent 0/200", stdout, StringComparison.Ordinal);
+        Assert.Contains("unsendable 200", stdout, StringComparison.Ordinal);
     }
 
     [Fact]

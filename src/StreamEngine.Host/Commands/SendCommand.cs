@@ -255,8 +255,8 @@ internal static class SendCommand
             .Select(c => $"{c} {counts.GetValueOrDefault(c).ToString(CultureInfo.InvariantCulture)}"));
         double[] latencies = [.. results.Where(r => r.Latency > TimeSpan.Zero).Select(r => r.Latency.TotalMilliseconds).Order()];
         string Percentile(double p) => latencies.Length == 0 ? "-" : latencies[Math.Min(latencies.Length - 1, (int)Math.Ceiling(p * latencies.Length) - 1)].ToString("0.00", CultureInfo.InvariantCulture);
-        // A message whose only try found no connection never left: unsendable, not sent (its "connection" code stays listed).
-        int neverLeft = results.Count(r => r.Code == "connection" && r.Attempts == 1 && r.Latency == TimeSpan.Zero);
+        // A message none of whose tries found a connection never left: unsendable, not sent (its "connection" code stays listed).
+        int neverLeft = results.Count(r => !r.Written);
         int sent = results.Count - neverLeft;
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"sent {sent}/{total}  {codes}  unsendable {failed + neverLeft}  wrong-MSA-2 {discarded}  elapsed {elapsed.TotalSeconds:0.000} s  {sent / Math.Max(elapsed.TotalSeconds, 1e-9):0} msgs/s"));
