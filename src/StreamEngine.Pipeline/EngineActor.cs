@@ -60,8 +60,7 @@ public sealed class EngineActor : ReceiveActor, IWithUnboundedStash, IWithTimers
     private readonly EngineSettings _settings;
     private readonly Dictionary<string, int> _waitingSinks = [];
     private readonly Dictionary<string, IActorRef> _journals = [];
-    private readonly List<IActorRef> _listeners = [];
-    private readonly Dictionary<IActorRef, string> _listenerIds = [];
+    private readonly Dictionary<IActorRef, string> _listeners = []; // each started listener's actor and id
     private readonly List<SinkRef> _sinks = [];
     private readonly Hl7AckBuilder _acks = new(DateTimeOffset.UtcNow);
     private readonly MessageMapper _mapper;
@@ -101,7 +100,7 @@ public sealed class EngineActor : ReceiveActor, IWithUnboundedStash, IWithTimers
             }
 
             IActorRef replyTo = Sender;
-            Task.WhenAll(_listeners.Select(l => l.Ask<ListenerBound>(GetListenerBinding.Instance, TimeSpan.FromSeconds(60))))
+            Task.WhenAll(_listeners.Keys.Select(l => l.Ask<ListenerBound>(GetListenerBinding.Instance, TimeSpan.FromSeconds(60))))
                 .PipeTo(replyTo, success: bound => new Bindings(bound));
         });
     }
@@ -124,7 +123,7 @@ public sealed class EngineActor : ReceiveActor, IWithUnboundedStash, IWithTimers
     /// </summary>
     protected override SupervisorStrategy SupervisorStrategy() => new OneForOneStrategy(e =>
     {
-        if (e is ActorInitializationException init && _listenerIds.TryGetValue(init.Actor ?? ActorRefs.Nobody, out string? listenerId))
+        if (e is ActorInitializationException init && _listeners.TryGetValue(init.Actor ?? ActorRefs.Nobody, out string? listenerId))
         {
             // Any failure to start a listener (a bind, a name that does not resolve, anything unforeseen): nothing else
             // would start it again.
@@ -211,9 +210,7 @@ public sealed class EngineActor : ReceiveActor, IWithUnboundedStash, IWithTimers
     private void StartListener(ListenerSettings listener)
     {
         _log.Info("Starting listener {0} on {1}:{2}", listener.Id, listener.Host, listener.Port);
-        IActorRef actor = Context.ActorOf(MllpListener.Props(listener, _journals[listener.Id], _acks, _hasher), $"listener-{Sanitise(listener.Id)}");
-        _listeners.Add(actor);
-        _listenerIds[actor] = listener.Id;
+        _listeners[Context.ActorOf(MllpListener.Props(listener, _journals[listener.Id], _acks, _hasher), $"listener-{Sanitise(listener.Id)}")] = listener.Id;
         if (_listeners.Count == _settings.Listeners.Count)
         {
             Stash.UnstashAll();

@@ -196,7 +196,7 @@ public sealed class EndToEndTests
         Assert.DoesNotContain("Unhandled exception", stderr, StringComparison.Ordinal);
     }
 
-    private const string Label63 = "abcdefghijabcdefghijabcdefghijabcdefghijabcdefghijabcdefghijabc"; // a DNS label's most
+    private const string Label63 = "abcdefghijabcdefghijabcdefghijabcdefghijabcdefghijabcdefghijabc"; // the longest a DNS label may be
 
     [Theory]
     [InlineData("192.0.2.1", "192.0.2.1:{0}: AddressNotAvailable")] // TEST-NET-1: never an address of this machine
