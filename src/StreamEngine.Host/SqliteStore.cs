@@ -87,9 +87,32 @@ public static class SqliteStore
         }
     };
 
-    /// <summary>Creates the database if needed and switches it to WAL.</summary>
+    /// <summary>
+    /// Creates the database if needed, for the engine's user alone on Unix (mode 0600: it holds raw messages; SQLite gives
+    /// its <c>-wal</c> and <c>-shm</c> files the database file's mode), and switches it to WAL. A file that exists keeps its
+    /// mode.
+    /// </summary>
     public static void Prepare(string connectionString)
     {
+        string file = new SqliteConnectionStringBuilder(connectionString).DataSource;
+        if (!OperatingSystem.IsWindows() && !File.Exists(file))
+        {
+            try
+            {
+                // An empty file is an empty SQLite database.
+                using var created = new FileStream(file, new FileStreamOptions
+                {
+                    Mode = FileMode.CreateNew,
+                    Access = FileAccess.Write,
+                    UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite,
+                });
+            }
+            catch (IOException) when (File.Exists(file))
+            {
+                // made meanwhile (a command opening the store as the engine starts): its mode stands
+            }
+        }
+
         using var connection = new SqliteConnection(connectionString);
         connection.Open();
         using SqliteCommand command = connection.CreateCommand();

@@ -26,6 +26,35 @@ public sealed class SqliteStoreTests : IDisposable
     }
 
     [Fact]
+    public void ADatabaseItMakes_AndItsWriteAheadLog_AreTheUsersAlone()
+    {
+        if (OperatingSystem.IsWindows())
+        {
+            return;
+        }
+
+        string connectionString = SqliteStore.ConnectionString(_dir);
+        SqliteStore.Prepare(connectionString);
+        using (var db = new DataConnection(SqliteStore.DataOptions(connectionString, Durability.Fsync)))
+        {
+            db.Execute("CREATE TABLE t (x INTEGER)");
+            db.Execute("INSERT INTO t VALUES (1)");
+            string file = SqliteStore.JournalFile(_dir);
+            foreach (string path in new[] { file, file + "-wal", file + "-shm" })
+            {
+                Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(path));
+            }
+        }
+
+        // A database that exists keeps its mode.
+        string other = Path.Combine(_dir, "other.db");
+        File.WriteAllBytes(other, []);
+        File.SetUnixFileMode(other, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead);
+        SqliteStore.Prepare($"Data Source={other}");
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead, File.GetUnixFileMode(other));
+    }
+
+    [Fact]
     public void AJournalFromBeforeTheIndex_GetsIt_AndReadsByPersistenceIdUseIt()
     {
         string connectionString = SqliteStore.ConnectionString(_dir);

@@ -540,6 +540,14 @@ public sealed class OperationsTests
         {
             // The data directory the engine made holds the journal's raw messages: its user's alone.
             Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute, File.GetUnixFileMode(Path.Combine(folder.Path, "data")));
+            // So do the store's files it made: the journal, the index and their write-ahead logs.
+            string[] store = Directory.GetFiles(Path.Combine(folder.Path, "data"), "*.db*");
+            Assert.Contains(store, f => Path.GetFileName(f) == "streamengine.db");
+            Assert.Contains(store, f => Path.GetFileName(f) == "index.db");
+            foreach (string file in store)
+            {
+                Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(file));
+            }
         }
     }
 
