@@ -53,6 +53,13 @@ public enum MappingIssueCode
 
     /// <summary>A duration whose unit is not a time unit the mapping knows (e.g. SCH-10): the duration is left out.</summary>
     UnknownUnit = 17,
+
+    /// <summary>
+    /// The Trust profile names an MRN assigning authority (<c>mrn.assigningAuthority</c>) and no identifier of the MRN
+    /// type carries it: the Patient is keyed on the first identifier of that type, else the first local one. A sender
+    /// spelling the authority differently keys its patients apart from the Trust's.
+    /// </summary>
+    MrnAuthorityNotFound = 18,
 }
 
 /// <summary>A coded mapping problem with its position. Never carries message content.</summary>

@@ -106,6 +106,30 @@ public sealed class MappingReviewTests : IDisposable
     }
 
     [Fact]
+    public void AnMrnAuthorityNoIdentifierCarries_KeysOnTheFirstMr_WithAWarning()
+    {
+        string profileFile = Path.Combine(_dir, "mrn.json");
+        File.WriteAllText(profileFile, """{ "mrn": { "assigningAuthority": "R0B" } }""");
+        var mapper = new MessageMapper(TrustProfileLoader.Load(profileFile));
+        var warning = new MappingIssue(MappingIssueCode.MrnAuthorityNotFound, "PID", 3, false);
+
+        MappingResult other = Map(mapper, @"MSH|^~\&|PAS|RX1|X|Y|20261201||ADT^A28|W1|P|2.4", "PID|1||X9^^^ZZZ^PI~A1^^^R0BAE^MR~B2^^^R0C^MR");
+        Assert.Equal([warning], other.Issues);
+        Assert.EndsWith("|A1", other.Bundle!.Entry.Single(e => e.Resource is Patient).Request.Url, StringComparison.Ordinal);
+
+        MappingResult matched = Map(mapper, @"MSH|^~\&|PAS|RX1|X|Y|20261201||ADT^A28|W2|P|2.4", "PID|1||A1^^^R0BAE^MR~B2^^^r0b^MR");
+        Assert.Empty(matched.Issues);
+        Assert.EndsWith("|B2", matched.Bundle!.Entry.Single(e => e.Resource is Patient).Request.Url, StringComparison.Ordinal);
+
+        // The retired record of a merge is keyed by the same rule, and warned of at its own place.
+        MappingResult merged = Map(mapper, @"MSH|^~\&|PAS|RX1|X|Y|20261202||ADT^A40|W3|P|2.4", "PID|1||C3^^^R0B^MR", "MRG|A1^^^R0BAE^MR");
+        Assert.Equal([warning with { Segment = "MRG", Field = 1 }], merged.Issues);
+
+        // Without an authority in the profile, the first MR is the rule, not a fallback: no warning.
+        Assert.Empty(Map(new MessageMapper(), @"MSH|^~\&|PAS|RX1|X|Y|20261201||ADT^A28|W4|P|2.4", "PID|1||A1^^^R0BAE^MR").Issues);
+    }
+
+    [Fact]
     public void ResultsInterpreter_IsReadFromSubcomponents()
     {
         DiagnosticReport report = All<DiagnosticReport>(Map(@"MSH|^~\&|LAB|RX1|X|Y|20261201||ORU^R01|I1|P|2.4", "PID|1||M1^^^R0B^MR",

@@ -512,6 +512,52 @@ public sealed class OperationsTests
     }
 
     [Fact]
+    public async Task AMappingWarning_IsLoggedOnceWithoutContent_ThenCounted_AndTraceShowsIt()
+    {
+        // A Trust profile naming an MRN authority the sender does not use: each Patient is keyed on another identifier,
+        // which the operator must hear of, once, not once per message.
+        using var folder = new TestFolder();
+        await folder.WriteConfigAsync(new { name = "ops", port = 0 }, admin: new { port = 0 });
+        string config = Path.Combine(folder.Path, "streamengine.json");
+        string profile = Path.Combine(folder.Path, "trust.json");
+        await File.WriteAllTextAsync(profile, """{ "mrn": { "assigningAuthority": "R0B" } }""");
+        System.Text.Json.Nodes.JsonObject root = System.Text.Json.Nodes.JsonNode.Parse(await File.ReadAllTextAsync(config))!.AsObject();
+        root["mapping"] = new System.Text.Json.Nodes.JsonObject { ["profile"] = profile };
+        await File.WriteAllTextAsync(config, root.ToJsonString());
+        await using EngineProcess engine = await EngineProcess.StartAsync(folder.Path);
+        Assert.True(await engine.AwaitLogAsync("Admin endpoint ready"));
+        await using (MllpClient client = await MllpClient.ConnectAsync("127.0.0.1", engine.Port, CancellationToken.None))
+        {
+            foreach (byte[] message in new[]
+            {
+                Message("A01", "W1", "MRN8731^^^PASX^MR", "V1"),
+                Message("A01", "W2", "MRN8732^^^PASX^MR", "V2"),
+                Message("A01", "W3", "MRN8733^^^R0B^MR", "V3"),
+            })
+            {
+                Assert.True(Hl7Parser.TryParse(await client.SendAsync(message, TimeSpan.FromSeconds(30), CancellationToken.None), out Hl7Message? ack, out _));
+                Assert.Equal("AA", ack!.Get("MSA-1"));
+            }
+        }
+
+        Assert.Equal((3, 0, 0, 0, 0), Counts(await SettledSinkAsync(config, received: 3)));
+        // The first to settle (lanes run patients in parallel): sequence 1 or 2.
+        Assert.True(await engine.AwaitLogAsync("of stream ingest/ops/default delivered with mapping warning MrnAuthorityNotFound@PID-3 (the first"), engine.Logs);
+        Assert.Contains("  sink fhir: delivered, with mapping warnings: MrnAuthorityNotFound@PID-3\n",
+            (await TraceAsync(config, "--control-id", "W2")).ReplaceLineEndings("\n"), StringComparison.Ordinal);
+        Assert.Contains("  sink fhir: delivered\n", (await TraceAsync(config, "--control-id", "W3")).ReplaceLineEndings("\n"), StringComparison.Ordinal);
+
+        Assert.Equal(0, await engine.StopAsync());
+        string logs = engine.Logs;
+        Assert.Single(logs.Split('\n'), l => l.Contains("delivered with mapping warning", StringComparison.Ordinal));
+        Assert.Contains("Sink fhir: 1 (MrnAuthorityNotFound x1) more mapping warning(s) on stream ingest/ops/default since the last such line", logs, StringComparison.Ordinal);
+        foreach (string content in new[] { "MRN873", "PASX", "TESTER" })
+        {
+            Assert.DoesNotContain(content, logs, StringComparison.Ordinal);
+        }
+    }
+
+    [Fact]
     public async Task AdminEndpoint_RefusesAWrongToken()
     {
         using var folder = new TestFolder();

@@ -225,7 +225,7 @@ public sealed class ConnectionActorTests() : Akka.TestKit.Xunit2.TestKit(Pipelin
     public async Task ASenderRepeatingABadFrame_OnOneConnectionOrANewOneEachTime_IsAnsweredEachTime_AndLoggedOnceForTheListener()
     {
         var journal = CreateTestProbe();
-        var rejections = new RejectionLog();
+        var rejections = new CodedLog();
         int sequence = 0;
         void SendBad(IActorRef connection)
         {

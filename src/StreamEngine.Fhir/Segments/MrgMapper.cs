@@ -37,7 +37,7 @@ public static class MrgMapper
         }
 
         // The same rule that keyed the Patient when it was created (PID), so the retired record is found, not added.
-        Identifier? key = PidMapper.Key(context.Profile, locals);
+        Identifier? key = PidMapper.Key(context, locals, "MRG", 1);
         if (key is null)
         {
             context.Fail(MappingIssueCode.MissingPatientIdentifier, "MRG", 1);

@@ -132,7 +132,7 @@ public static class PidMapper
             }
         }
 
-        return Key(profile, locals) ?? nhsNumber;
+        return Key(context, locals, "PID", 3) ?? nhsNumber;
     }
 
     /// <summary>
@@ -142,9 +142,14 @@ public static class PidMapper
     public static bool IsNhsNumber(Profiles.TrustProfile profile, string authority, string type) =>
         profile.NhsNumberAuthorities.Contains(authority) || (authority.Length == 0 && profile.NhsNumberTypes.Contains(type));
 
-    /// <summary>The upsert key among a patient's local identifiers: the profile's MRN, else the first MR, else the first.</summary>
-    public static Identifier? Key(Profiles.TrustProfile profile, IEnumerable<(Identifier Id, string Authority, string Type)> locals)
+    /// <summary>
+    /// The upsert key among a patient's local identifiers: the profile's MRN, else the first MR, else the first; a
+    /// warning (<see cref="MappingIssueCode.MrnAuthorityNotFound"/> at <paramref name="segment"/>-<paramref name="field"/>)
+    /// when the profile names an MRN authority that none of them has.
+    /// </summary>
+    public static Identifier? Key(MappingContext context, IEnumerable<(Identifier Id, string Authority, string Type)> locals, string segment, int field)
     {
+        Profiles.TrustProfile profile = context.Profile;
         Identifier? typed = null;
         Identifier? first = null;
         foreach ((Identifier id, string authority, string type) in locals)
@@ -159,6 +164,11 @@ public static class PidMapper
 
                 typed ??= id;
             }
+        }
+
+        if (first is not null && profile.MrnAuthority is not null)
+        {
+            context.Warn(MappingIssueCode.MrnAuthorityNotFound, segment, field);
         }
 
         return typed ?? first;

@@ -37,6 +37,9 @@ public sealed class BundleMapping(MessageMapper mapper, SinkFilter? filter = nul
         return received is null || (filter is not null && !filter.Accepts(received)) ? DeliveryResult.Filtered : null;
     }
 
+    // The mapping's warnings, each code and position once, in the order found: "MrnAuthorityNotFound@PID-3, ...".
+    private static string Warnings(IReadOnlyList<MappingIssue> issues) => string.Join(", ", issues.Select(i => i.ToString()).Distinct());
+
     /// <summary>Maps one event with this sink's filter, opt-out list and policy; <paramref name="bundle"/> is set when Delivered.</summary>
     public DeliveryResult Prepare(IIngestEvent journaled, out Bundle? bundle)
     {
@@ -71,7 +74,7 @@ public sealed class BundleMapping(MessageMapper mapper, SinkFilter? filter = nul
             }
 
             bundle = result.Bundle;
-            return DeliveryResult.Delivered;
+            return result.Issues.Count == 0 ? DeliveryResult.Delivered : DeliveryResult.DeliveredWith(Warnings(result.Issues));
         }
         catch (Exception e) when (e is not IOException and not OutOfMemoryException)
         {

@@ -62,7 +62,7 @@ public sealed class FhirTarget : IDeliveryTarget
         // MSH-10 as the correlation id only for a full-record sink: a minimised one gets no message identity to link by.
         string? correlation = _mapping.Minimised ? null : bundle.Identifier?.Value;
         FhirPostResult posted = await _client.PostAsync(json, deliveryId, correlation, cancellationToken).ConfigureAwait(false);
-        return new PreparedDelivery(sequenceNr, posted.Delivered ? DeliveryResult.Delivered : DeliveryResult.Quarantine(posted.Reason ?? "Rejected"));
+        return new PreparedDelivery(sequenceNr, posted.Delivered ? result : DeliveryResult.Quarantine(posted.Reason ?? "Rejected"));
     }
 
     /// <inheritdoc />

@@ -15,11 +15,17 @@ public enum DeliveryOutcome
     Quarantined,
 }
 
-/// <summary>An outcome, with the coded reason when quarantined (codes and positions only, never content).</summary>
+/// <summary>
+/// An outcome, with the coded reason when quarantined or filtered for a recorded reason, and the mapping's warnings
+/// when delivered with some (codes and positions only, never content).
+/// </summary>
 public readonly record struct DeliveryResult(DeliveryOutcome Outcome, string? Reason = null)
 {
     /// <summary>Delivered.</summary>
     public static DeliveryResult Delivered { get; } = new(DeliveryOutcome.Delivered);
+
+    /// <summary>Delivered, the mapping having warned (e.g. <c>MrnAuthorityNotFound@PID-3</c>): a value left out or kept plain.</summary>
+    public static DeliveryResult DeliveredWith(string warnings) => new(DeliveryOutcome.Delivered, warnings);
 
     /// <summary>Filtered.</summary>
     public static DeliveryResult Filtered { get; } = new(DeliveryOutcome.Filtered);

@@ -74,6 +74,7 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
     private static readonly TimeSpan ResubscribeInterval = TimeSpan.FromSeconds(2);
 
     private readonly ILoggingAdapter _log = Context.GetLogger();
+    private readonly CodedLog _mappingWarnings = new();
     private readonly SinkSettings _sink;
     private readonly ListenerSettings _listener;
     private readonly IActorRef _journal;
@@ -293,6 +294,7 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
         }
 
         _stopping.Dispose();
+        LogMappingWarningSummary(force: true);
         ReplayRun? stoppedReplay = _replay;
         if (_replay is { } replay)
         {
@@ -655,6 +657,7 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
         Command<SaveWatermark>(_ =>
         {
             PersistWatermarkIfBehind();
+            LogMappingWarningSummary(force: false);
             if (_done == _doneAtLastTick && _lanes.Count == 0)
             {
                 // Idle for a tick: check that nothing was committed without reaching us (a journal that restarted
@@ -1064,6 +1067,10 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
             // The audit of a withheld message (e.g. the national data opt-out): its position and why, never who.
             _log.Info("Sink {0}: sequence {1} of stream {2} withheld: {3}", _sink.Id, seq, StreamId, withheld);
         }
+        else if (result is { Outcome: DeliveryOutcome.Delivered, Reason: { } warnings })
+        {
+            LogMappingWarnings(seq, warnings);
+        }
 
         Count(result.Outcome);
         Settle(seq);
@@ -1157,6 +1164,31 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
 
         _unflushed = true;
         return _target!.Deliver(seq, journaled);
+    }
+
+    // The first message a code is seen on is logged (its position, never its content); the rest are summed up at most
+    // every 10 s: a feed whose every message has the same flaw (a Trust profile's MRN authority the sender does not use)
+    // is one line, then a count.
+    private void LogMappingWarnings(long seq, string warnings)
+    {
+        foreach (string warning in warnings.Split(", "))
+        {
+            if (_mappingWarnings.First(warning[..warning.IndexOf('@', StringComparison.Ordinal)]))
+            {
+                _log.Warning("Sink {0}: sequence {1} of stream {2} delivered with mapping warning {3} (the first with this code; later "
+                    + "ones are counted in a line at most every 10 s)", _sink.Id, seq, StreamId, warning);
+            }
+        }
+
+        LogMappingWarningSummary(force: false);
+    }
+
+    private void LogMappingWarningSummary(bool force)
+    {
+        if (_mappingWarnings.TakeSummary(force) is { } summary)
+        {
+            _log.Warning("Sink {0}: {1} more mapping warning(s) on stream {2} since the last such line", _sink.Id, summary, StreamId);
+        }
     }
 
     private void Count(DeliveryOutcome outcome)
@@ -1623,9 +1655,13 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
         {
             if (envelope?.Event is IIngestEvent e)
             {
-                outcomes[envelope.SequenceNr] = (_target is not null ? _target.Classify(e) : _classifier?.Classify(e)) is { Outcome: DeliveryOutcome.Filtered } f
-                    ? f.Reason is null ? "filtered" : "filtered: " + f.Reason
-                    : "delivered";
+                outcomes[envelope.SequenceNr] = (_target is not null ? _target.Classify(e) : _classifier?.Classify(e)) switch
+                {
+                    { Outcome: DeliveryOutcome.Filtered, Reason: null } => "filtered",
+                    { Outcome: DeliveryOutcome.Filtered, Reason: { } why } => "filtered: " + why,
+                    { Outcome: DeliveryOutcome.Delivered, Reason: { } warnings } => "delivered, with mapping warnings: " + warnings,
+                    _ => "delivered",
+                };
             }
         }
 

@@ -55,7 +55,7 @@ public sealed class ConnectionActor : ReceiveActor, IWithTimers
     private long _nextCorrelation;
 
     // Rejected frames, for the log: the listener's, shared by its connections (the listener sums up the last when it stops).
-    private readonly RejectionLog _rejections;
+    private readonly CodedLog _rejections;
 
     // MLLP release 2's commit acknowledgements, framed: the same bytes for every frame, so made once.
     private static readonly ByteString CommitAck = ByteString.FromBytes(MllpFrame.CommitAck.ToArray());
@@ -65,9 +65,9 @@ public sealed class ConnectionActor : ReceiveActor, IWithTimers
     private static readonly Hl7ParseOptions BatchOptions = Hl7ParseOptions.Default with { MaxSegments = int.MaxValue };
 
     /// <summary>Creates the actor for one connection.</summary>
-    public ConnectionActor(ListenerSettings listener, IActorRef journal, Hl7AckBuilder acks, PatientKeyHasher hasher, RejectionLog? rejections = null)
+    public ConnectionActor(ListenerSettings listener, IActorRef journal, Hl7AckBuilder acks, PatientKeyHasher hasher, CodedLog? rejections = null)
     {
-        _rejections = rejections ?? new RejectionLog();
+        _rejections = rejections ?? new CodedLog();
         _hasher = hasher;
         _listener = listener;
         _journal = journal;
@@ -142,7 +142,7 @@ public sealed class ConnectionActor : ReceiveActor, IWithTimers
         Akka.Actor.Props.Create(() => new ConnectionActor(listener, journal, acks, hasher, null));
 
     /// <summary>Props for a connection actor of a listener whose rejections are logged together.</summary>
-    public static Props Props(ListenerSettings listener, IActorRef journal, Hl7AckBuilder acks, PatientKeyHasher hasher, RejectionLog rejections) =>
+    public static Props Props(ListenerSettings listener, IActorRef journal, Hl7AckBuilder acks, PatientKeyHasher hasher, CodedLog rejections) =>
         Akka.Actor.Props.Create(() => new ConnectionActor(listener, journal, acks, hasher, rejections));
 
     private void OnFrame(InboundFrame frame)
@@ -352,7 +352,7 @@ public sealed class ConnectionActor : ReceiveActor, IWithTimers
         }
     }
 
-    /// <summary>Logs a <see cref="RejectionLog"/> summary (the listener logs its last one when it stops).</summary>
+    /// <summary>Logs a <see cref="CodedLog"/> summary (the listener logs its last one when it stops).</summary>
     internal static void LogRejectionSummary(ILoggingAdapter log, string listenerId, string summary) =>
         log.Warning("Listener {0}: {1} more frame(s) rejected since the last such line; each journaled for quarantine and answered", listenerId, summary);
 

@@ -74,7 +74,7 @@ public sealed class MllpListener : ReceiveActor, IWithUnboundedStash
     private EndPoint? _endpoint;
     private long _connections;
     private int _live;
-    private readonly RejectionLog _rejections = new();
+    private readonly CodedLog _rejections = new();
 
     /// <summary>Creates a listener.</summary>
     public MllpListener(ListenerSettings settings, IActorRef journal, Hl7AckBuilder acks, PatientKeyHasher hasher)

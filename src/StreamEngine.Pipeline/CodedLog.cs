@@ -1,11 +1,13 @@
-namespace StreamEngine.Pipeline.Listening;
+namespace StreamEngine.Pipeline;
 
 /// <summary>
-/// What the log says of frames rejected on one listener: the first of each reason is logged at once, the rest are counted
-/// and summed up in one line at most every <see cref="SummaryEvery"/>, so a sender repeating a bad frame, on one
-/// connection or on a new connection each time, cannot flood the log. Shared by the listener's connection actors.
+/// What the log says of a recurring coded event (frames rejected on one listener, messages a sink mapped with warnings):
+/// the first of each code is logged at once, the rest are counted and summed up in one line at most every
+/// <see cref="SummaryEvery"/>, so a sender repeating a bad frame, on one connection or on a new connection each time,
+/// or a feed whose every message carries the same flaw, cannot flood the log. Thread-safe: a listener's connection
+/// actors share one.
 /// </summary>
-public sealed class RejectionLog
+public sealed class CodedLog
 {
     /// <summary>The least time between two summaries.</summary>
     public static readonly TimeSpan SummaryEvery = TimeSpan.FromSeconds(10);
@@ -15,7 +17,7 @@ public sealed class RejectionLog
     private readonly SortedDictionary<string, int> _unlogged = new(StringComparer.Ordinal);
     private long _loggedAt;
 
-    /// <summary>True for the listener's first rejection with this reason (log it now); else it is counted for a summary.</summary>
+    /// <summary>True for the first event with this code (log it now); else it is counted for a summary.</summary>
     public bool First(string reason)
     {
         lock (_gate)
@@ -32,7 +34,7 @@ public sealed class RejectionLog
     }
 
     /// <summary>
-    /// The rejections counted since the last summary, as "49 (BadMsh x49)", when there are some and a summary is due (or
+    /// The events counted since the last summary, as "49 (BadMsh x49)", when there are some and a summary is due (or
     /// <paramref name="force"/>d); else null. Taking it starts the next count.
     /// </summary>
     public string? TakeSummary(bool force)
