@@ -542,7 +542,7 @@ public sealed class OperationsTests
 
         Assert.Equal((3, 0, 0, 0, 0), Counts(await SettledSinkAsync(config, received: 3)));
         // The first to settle (lanes run patients in parallel): sequence 1 or 2.
-        Assert.True(await engine.AwaitLogAsync("of stream ingest/ops/default delivered with mapping warning MrnAuthorityNotFound@PID-3 (the first"), engine.Logs);
+        Assert.True(await engine.AwaitLogAsync("of stream ingest/ops/default delivered with mapping warning MrnAuthorityNotFound@PID-3 (the first with it"), engine.Logs);
         Assert.Contains("  sink fhir: delivered, with mapping warnings: MrnAuthorityNotFound@PID-3\n",
             (await TraceAsync(config, "--control-id", "W2")).ReplaceLineEndings("\n"), StringComparison.Ordinal);
         Assert.Contains("  sink fhir: delivered\n", (await TraceAsync(config, "--control-id", "W3")).ReplaceLineEndings("\n"), StringComparison.Ordinal);
@@ -550,7 +550,7 @@ public sealed class OperationsTests
         Assert.Equal(0, await engine.StopAsync());
         string logs = engine.Logs;
         Assert.Single(logs.Split('\n'), l => l.Contains("delivered with mapping warning", StringComparison.Ordinal));
-        Assert.Contains("Sink fhir: 1 (MrnAuthorityNotFound x1) more mapping warning(s) on stream ingest/ops/default since the last such line", logs, StringComparison.Ordinal);
+        Assert.Contains("Sink fhir: 1 (MrnAuthorityNotFound@PID-3 x1) more mapping warning(s) on stream ingest/ops/default since the last such line", logs, StringComparison.Ordinal);
         foreach (string content in new[] { "MRN873", "PASX", "TESTER" })
         {
             Assert.DoesNotContain(content, logs, StringComparison.Ordinal);

@@ -37,8 +37,18 @@ public sealed class BundleMapping(MessageMapper mapper, SinkFilter? filter = nul
         return received is null || (filter is not null && !filter.Accepts(received)) ? DeliveryResult.Filtered : null;
     }
 
+    // Each warning's text, made once: a feed whose every message has the same warning allocates nothing for it.
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<MappingIssue, string> WarningTexts = new();
+
     // The mapping's warnings, each code and position once, in the order found: "MrnAuthorityNotFound@PID-3, ...".
-    private static string Warnings(IReadOnlyList<MappingIssue> issues) => string.Join(", ", issues.Select(i => i.ToString()).Distinct());
+    private static string Warnings(IReadOnlyList<MappingIssue> issues) =>
+        issues.Count == 1 ? WarningText(issues[0]) : string.Join(", ", issues.Select(WarningText).Distinct());
+
+    // Bounded: codes, and positions the mappers name (a Z segment's id included); past that, made each time.
+    private static string WarningText(MappingIssue issue) =>
+        WarningTexts.TryGetValue(issue, out string? text) ? text
+        : WarningTexts.Count < 4096 ? WarningTexts.GetOrAdd(issue, i => i.ToString())
+        : issue.ToString();
 
     /// <summary>Maps one event with this sink's filter, opt-out list and policy; <paramref name="bundle"/> is set when Delivered.</summary>
     public DeliveryResult Prepare(IIngestEvent journaled, out Bundle? bundle)

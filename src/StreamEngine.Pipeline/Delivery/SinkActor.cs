@@ -1166,21 +1166,33 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
         return _target!.Deliver(seq, journaled);
     }
 
-    // The first message a code is seen on is logged (its position, never its content); the rest are summed up at most
-    // every 10 s: a feed whose every message has the same flaw (a Trust profile's MRN authority the sender does not use)
-    // is one line, then a count.
+    // The first message a warning (code and position) is seen on is logged (its sequence, never its content); the rest
+    // are summed up at most every 10 s: a feed whose every message has the same flaw (a Trust profile's MRN authority the
+    // sender does not use) is one line, then a count.
     private void LogMappingWarnings(long seq, string warnings)
     {
-        foreach (string warning in warnings.Split(", "))
+        if (warnings.Contains(',', StringComparison.Ordinal))
         {
-            if (_mappingWarnings.First(warning[..warning.IndexOf('@', StringComparison.Ordinal)]))
+            foreach (string warning in warnings.Split(", "))
             {
-                _log.Warning("Sink {0}: sequence {1} of stream {2} delivered with mapping warning {3} (the first with this code; later "
-                    + "ones are counted in a line at most every 10 s)", _sink.Id, seq, StreamId, warning);
+                LogMappingWarning(seq, warning);
             }
+        }
+        else
+        {
+            LogMappingWarning(seq, warnings);
         }
 
         LogMappingWarningSummary(force: false);
+    }
+
+    private void LogMappingWarning(long seq, string warning)
+    {
+        if (_mappingWarnings.First(warning))
+        {
+            _log.Warning("Sink {0}: sequence {1} of stream {2} delivered with mapping warning {3} (the first with it; later ones are "
+                + "counted in a line at most every 10 s)", _sink.Id, seq, StreamId, warning);
+        }
     }
 
     private void LogMappingWarningSummary(bool force)
