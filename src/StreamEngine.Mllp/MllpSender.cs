@@ -71,6 +71,13 @@ public sealed record SendResult(string ControlId, AckDisposition Disposition, st
 {
     /// <summary>Whether any try put the message on a socket: false when none could connect (it never left).</summary>
     public bool Written { get; init; } = true;
+
+    /// <summary>
+    /// Whether the retries ran out with every try written to a connection that the receiver then closed (or reset)
+    /// without answering: a receiver that drops the connection on this message, not one that is down (a refused connect
+    /// is not a drop) nor one that is slow (a timeout is not).
+    /// </summary>
+    public bool Dropped { get; init; }
 }
 
 /// <summary>
@@ -133,12 +140,14 @@ public sealed class MllpSender : IAsyncDisposable
         bool silenceIsSuccess = acceptType is "NE" or "ER";
         int attempt = 0;
         bool written = false;
+        bool everyTryDropped = true;
         while (true)
         {
             attempt++;
             (string code, TimeSpan latency, string? ackId, bool wrote) = await SendOnceAsync(controlId, frame, waitForAck: acceptType != "NE",
                 dropOnTimeout: !silenceIsSuccess, cancellationToken).ConfigureAwait(false);
             written |= wrote;
+            everyTryDropped &= wrote && code == "connection";
             if (code == "none" || (code == "timeout" && silenceIsSuccess))
             {
                 return new SendResult(controlId, AckDisposition.Success, "none", attempt, TimeSpan.Zero);
@@ -147,7 +156,9 @@ public sealed class MllpSender : IAsyncDisposable
             AckDisposition disposition = code is "timeout" or "connection" ? AckDisposition.Retry : DispositionOf(code);
             if (disposition != AckDisposition.Retry || attempt > _options.MaxRetries || _disposed.IsCancellationRequested)
             {
-                return new SendResult(controlId, disposition, code, attempt, latency, ackId) { Written = written };
+                // A drop counts only when every try ran its course: a connection this sender closed (disposed) is not one.
+                bool dropped = everyTryDropped && attempt > _options.MaxRetries && !_disposed.IsCancellationRequested;
+                return new SendResult(controlId, disposition, code, attempt, latency, ackId) { Written = written, Dropped = dropped };
             }
 
             await Task.Delay(Backoff(attempt), cancellationToken).ConfigureAwait(false);

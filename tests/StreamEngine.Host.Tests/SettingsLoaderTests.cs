@@ -345,7 +345,9 @@ public sealed class SettingsLoaderTests : IDisposable
             .Sinks.Single().Mllp!.QuarantineOn.Order(StringComparer.Ordinal));
         Assert.Equal(["AE", "AR", "CE"], Load("""{ "listeners": [ { "name": "a" } ], "sinks": [ { "name": "epr", "type": "mllp", "host": "h", "port": "2576", "quarantineOn": [" ar "] } ] }""")
             .Sinks.Single().Mllp!.QuarantineOn.Order(StringComparer.Ordinal));
-        Assert.Equal(["sinks[0].quarantineOn[1]: 'AA' is not AE, CE, AR or CR (AE and CE always quarantine)"],
+        Assert.Equal(["AE", "CE", "DROPPED"], Load("""{ "listeners": [ { "name": "a" } ], "sinks": [ { "name": "epr", "type": "mllp", "host": "h", "port": "2576", "quarantineOn": ["Dropped"] } ] }""")
+            .Sinks.Single().Mllp!.QuarantineOn.Order(StringComparer.Ordinal));
+        Assert.Equal(["sinks[0].quarantineOn[1]: 'AA' is not AE, CE, AR, CR or Dropped (AE and CE always quarantine)"],
             Errors("""{ "listeners": [ { "name": "a" } ], "sinks": [ { "name": "epr", "type": "mllp", "host": "h", "port": "2576", "quarantineOn": ["CR", "AA"] } ] }"""));
         Assert.Equal(["sinks[0]: host, port, rewrite and quarantineOn are for mllp sinks"],
             Errors("""{ "listeners": [ { "name": "a" } ], "sinks": [ { "name": "f", "type": "ndjson", "quarantineOn": ["AR"] } ] }"""));

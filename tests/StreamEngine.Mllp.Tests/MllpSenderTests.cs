@@ -147,7 +147,54 @@ public sealed class MllpSenderTests
         await using var server = new FakeMllpServer(); // speaks no TLS: the handshake never completes
         await using var sender = new MllpSender(Options(server, ackTimeout: TimeSpan.FromMilliseconds(500), maxRetries: 0) with { TlsServerName = "localhost" });
         SendResult result = await sender.SendAsync(FakeMllpServer.Message("T1"), CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(20));
-        Assert.Equal((AckDisposition.Retry, "connection"), (result.Disposition, result.Code));
+        Assert.Equal((AckDisposition.Retry, "connection", false), (result.Disposition, result.Code, result.Dropped));
+    }
+
+    [Fact]
+    public async Task AReceiverThatClosesTheConnectionOnTheMessage_AtEveryTry_IsADrop()
+    {
+        await using var server = new FakeMllpServer();
+        await using var sender = new MllpSender(Options(server, maxRetries: 2));
+        Task<SendResult> send = sender.SendAsync(FakeMllpServer.Message("P1"), CancellationToken.None);
+        for (int i = 0; i < 3; i++)
+        {
+            FakeMllpServer.Received received = await server.NextAsync();
+            Assert.Equal("P1", received.ControlId);
+            received.Client.Close(); // read it, then hang up without an answer
+        }
+
+        SendResult result = await send.WaitAsync(TimeSpan.FromSeconds(20));
+        Assert.Equal((AckDisposition.Retry, "connection", 3, true), (result.Disposition, result.Code, result.Attempts, result.Dropped));
+
+        // Dropped once, then answered: delivered, no drop.
+        Task<SendResult> next = sender.SendAsync(FakeMllpServer.Message("P2"), CancellationToken.None);
+        (await server.NextAsync()).Client.Close();
+        FakeMllpServer.Received again = await server.NextAsync();
+        await again.ReplyAsync(FakeMllpServer.Ack("AA", "P2"));
+        Assert.Equal((AckDisposition.Success, false), ((await next.WaitAsync(TimeSpan.FromSeconds(20))).Disposition, (await next).Dropped));
+    }
+
+    [Fact]
+    public async Task AReceiverThatIsDown_OrSlow_IsNotADrop()
+    {
+        int closedPort;
+        await using (var gone = new FakeMllpServer())
+        {
+            closedPort = gone.Port;
+        }
+
+        await using var down = new MllpSender(new MllpSenderOptions { Host = "127.0.0.1", Port = closedPort, MaxRetries = 1, MinBackoff = TimeSpan.FromMilliseconds(10) });
+        SendResult refused = await down.SendAsync(FakeMllpServer.Message("D1"), CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(20));
+        Assert.Equal((AckDisposition.Retry, "connection", false, false), (refused.Disposition, refused.Code, refused.Written, refused.Dropped));
+
+        // Dropped at the first try, then no answer in time at the second: not every try was a drop.
+        await using var server = new FakeMllpServer();
+        await using var slow = new MllpSender(Options(server, ackTimeout: TimeSpan.FromMilliseconds(300), maxRetries: 1));
+        Task<SendResult> send = slow.SendAsync(FakeMllpServer.Message("S1"), CancellationToken.None);
+        (await server.NextAsync()).Client.Close();
+        await server.NextAsync();
+        SendResult timedOut = await send.WaitAsync(TimeSpan.FromSeconds(20));
+        Assert.Equal((AckDisposition.Retry, "timeout", false), (timedOut.Disposition, timedOut.Code, timedOut.Dropped));
     }
 
     [Fact]
@@ -159,7 +206,7 @@ public sealed class MllpSenderTests
         await server.NextAsync();
         await sender.DisposeAsync();
         SendResult result = await send.WaitAsync(TimeSpan.FromSeconds(20));
-        Assert.Equal((AckDisposition.Retry, "connection"), (result.Disposition, result.Code));
+        Assert.Equal((AckDisposition.Retry, "connection", false), (result.Disposition, result.Code, result.Dropped)); // closed by us, not a drop
     }
 
     [Fact]

@@ -875,18 +875,18 @@ public static partial class SettingsLoader
 
         // Which answers quarantine the message (the lane moves on; an operator retries or skips it) instead of being
         // retried: AE/CE always; AR/CR if listed (a receiver that rejects one message for good would otherwise hold the
-        // sink, restarting on it, until that receiver is changed).
+        // sink, restarting on it, until that receiver is changed), and Dropped: a connection closed on it at every try.
         var quarantineOn = new HashSet<string>(StreamEngine.Pipeline.Delivery.MllpSinkOptions.AlwaysQuarantined, StringComparer.Ordinal);
         for (int i = 0; i < (s.QuarantineOn?.Count ?? 0); i++)
         {
             string code = (s.QuarantineOn![i] ?? string.Empty).Trim().ToUpperInvariant();
-            if (code is "AE" or "CE" or "AR" or "CR")
+            if (code is "AE" or "CE" or "AR" or "CR" or StreamEngine.Pipeline.Delivery.MllpSinkOptions.Dropped)
             {
                 quarantineOn.Add(code);
             }
             else
             {
-                errors.Add($"{key}.quarantineOn[{i}]: '{s.QuarantineOn[i]}' is not AE, CE, AR or CR (AE and CE always quarantine)");
+                errors.Add($"{key}.quarantineOn[{i}]: '{s.QuarantineOn[i]}' is not AE, CE, AR, CR or Dropped (AE and CE always quarantine)");
             }
         }
 

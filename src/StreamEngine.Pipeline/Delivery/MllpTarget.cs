@@ -29,8 +29,14 @@ public sealed record MllpSinkOptions
     public static IReadOnlySet<string> AlwaysQuarantined { get; } = new HashSet<string>(StringComparer.Ordinal) { "AE", "CE" };
 
     /// <summary>
-    /// The ACK codes that quarantine the message at once (<see cref="AlwaysQuarantined"/> and any of AR and CR listed);
-    /// AR and CR otherwise are retried and then restart the sink.
+    /// <see cref="QuarantineOn"/>'s entry for a message the receiver dropped the connection on at every try
+    /// (<see cref="SendResult.Dropped"/>): quarantined with this reason once its tries ran out.
+    /// </summary>
+    public const string Dropped = "DROPPED";
+
+    /// <summary>
+    /// The ACK codes that quarantine the message at once (<see cref="AlwaysQuarantined"/> and any of AR and CR listed),
+    /// and <see cref="Dropped"/> if listed; AR and CR otherwise, and drops, are retried and then restart the sink.
     /// </summary>
     public IReadOnlySet<string> QuarantineOn { get; init; } = AlwaysQuarantined;
 }
@@ -38,9 +44,9 @@ public sealed record MllpSinkOptions
 /// <summary>
 /// Forwards each journaled HL7 v2 message, as received (or through the configured field rewrites: untouched segments
 /// keep their bytes), to another MLLP receiver, one at a time and in order, waiting for each ACK. AA/CA is delivered;
-/// AE/CE (the receiver says the content is wrong), and AR/CR where configured, is quarantined with the code; AR/CR
-/// otherwise, timeouts and lost connections are retried and then thrown, so the sink restarts with backoff from its
-/// watermark. Receivers recognise a resend by its unchanged MSH-10.
+/// AE/CE (the receiver says the content is wrong), and AR/CR where configured, is quarantined with the code, and where
+/// configured a message the receiver dropped the connection on at every try, as <c>Dropped</c>; AR/CR otherwise,
+/// timeouts and lost connections are retried and then thrown, so the sink restarts with backoff from its watermark. Receivers recognise a resend by its unchanged MSH-10.
 /// </summary>
 public sealed class MllpTarget : IDeliveryTarget
 {
@@ -69,7 +75,8 @@ public sealed class MllpTarget : IDeliveryTarget
             AckTimeout = options.AckTimeout,
             MaxRetries = Math.Max(0, options.MaxAttempts - 1),
             MaxBackoff = TimeSpan.FromSeconds(5),
-            DispositionOverrides = options.QuarantineOn.ToDictionary(code => code, _ => AckDisposition.Reject, StringComparer.Ordinal),
+            DispositionOverrides = options.QuarantineOn.Where(code => code != MllpSinkOptions.Dropped)
+                .ToDictionary(code => code, _ => AckDisposition.Reject, StringComparer.Ordinal),
         });
     }
 
@@ -106,6 +113,7 @@ public sealed class MllpTarget : IDeliveryTarget
         {
             AckDisposition.Success => DeliveryResult.Delivered,
             AckDisposition.Reject => DeliveryResult.Quarantine("Ack:" + sent.Code),
+            _ when sent.Dropped && _options.QuarantineOn.Contains(MllpSinkOptions.Dropped) => DeliveryResult.Quarantine("Dropped"),
             _ => throw new IOException($"MLLP receiver {_options.Host}:{_options.Port} did not accept the message after {sent.Attempts} tries ({sent.Code})"),
         };
     }
