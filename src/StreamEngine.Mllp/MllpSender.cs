@@ -141,13 +141,15 @@ public sealed class MllpSender : IAsyncDisposable
         int attempt = 0;
         bool written = false;
         bool everyTryDropped = true;
+        bool droppedOnANewConnection = false;
         while (true)
         {
             attempt++;
-            (string code, TimeSpan latency, string? ackId, bool wrote) = await SendOnceAsync(controlId, frame, waitForAck: acceptType != "NE",
-                dropOnTimeout: !silenceIsSuccess, cancellationToken).ConfigureAwait(false);
+            (string code, TimeSpan latency, string? ackId, bool wrote, bool peerDropped, bool firstOnConnection) = await SendOnceAsync(controlId, frame,
+                waitForAck: acceptType != "NE", dropOnTimeout: !silenceIsSuccess, cancellationToken).ConfigureAwait(false);
             written |= wrote;
-            everyTryDropped &= wrote && code == "connection";
+            everyTryDropped &= peerDropped;
+            droppedOnANewConnection |= peerDropped && firstOnConnection;
             if (code == "none" || (code == "timeout" && silenceIsSuccess))
             {
                 return new SendResult(controlId, AckDisposition.Success, "none", attempt, TimeSpan.Zero);
@@ -156,8 +158,9 @@ public sealed class MllpSender : IAsyncDisposable
             AckDisposition disposition = code is "timeout" or "connection" ? AckDisposition.Retry : DispositionOf(code);
             if (disposition != AckDisposition.Retry || attempt > _options.MaxRetries || _disposed.IsCancellationRequested)
             {
-                // A drop counts only when every try ran its course: a connection this sender closed (disposed) is not one.
-                bool dropped = everyTryDropped && attempt > _options.MaxRetries && !_disposed.IsCancellationRequested;
+                // A drop counts only when every try ran its course, and one of them was the first frame on its connection: a
+                // connection the receiver (or a firewall) closed while it sat idle fails the next frame written to it.
+                bool dropped = everyTryDropped && droppedOnANewConnection && attempt > _options.MaxRetries && !_disposed.IsCancellationRequested;
                 return new SendResult(controlId, disposition, code, attempt, latency, ackId) { Written = written, Dropped = dropped };
             }
 
@@ -165,13 +168,15 @@ public sealed class MllpSender : IAsyncDisposable
         }
     }
 
-    // Written: whether the frame went to a socket (false when no connection could be had for it).
-    private async Task<(string Code, TimeSpan Latency, string? AckControlId, bool Written)> SendOnceAsync(string controlId, byte[] frame, bool waitForAck,
-        bool dropOnTimeout, CancellationToken cancellationToken)
+    // Written: whether the frame went to a socket (false when no connection could be had for it). PeerDropped: written,
+    // and the receiver then closed or reset the connection before answering it (not this sender: a timeout, an oversized
+    // answer, its disposal). FirstOnConnection: the first frame written on its connection.
+    private async Task<(string Code, TimeSpan Latency, string? AckControlId, bool Written, bool PeerDropped, bool FirstOnConnection)> SendOnceAsync(
+        string controlId, byte[] frame, bool waitForAck, bool dropOnTimeout, CancellationToken cancellationToken)
     {
         if (_disposed.IsCancellationRequested)
         {
-            return ("connection", TimeSpan.Zero, null, false);
+            return ("connection", TimeSpan.Zero, null, false, false, false);
         }
 
         // The turn to write is queued for before the first wait, so frames go out in the order the sends were called
@@ -200,7 +205,7 @@ public sealed class MllpSender : IAsyncDisposable
             }
             catch (Exception e) when (e is SocketException or IOException or AuthenticationException or TimeoutException or ObjectDisposedException)
             {
-                return ("connection", TimeSpan.Zero, null, false);
+                return ("connection", TimeSpan.Zero, null, false, false, false);
             }
 
             pending = new Pending(connection);
@@ -218,14 +223,17 @@ public sealed class MllpSender : IAsyncDisposable
             }
 
             var clock = Stopwatch.StartNew();
+            bool first;
             try
             {
-                await connection.WriteAsync(frame, cancellationToken).ConfigureAwait(false);
+                first = await connection.WriteAsync(frame, cancellationToken).ConfigureAwait(false) == 1;
             }
             catch (Exception e) when (e is IOException or SocketException or ObjectDisposedException)
             {
+                // A reset or broken pipe is the receiver's doing; a connection already closed here (disposed) is not.
+                bool byPeer = e is not ObjectDisposedException && connection.IsOpen;
                 Drop(connection);
-                return ("connection", clock.Elapsed, null, true); // perhaps in part
+                return ("connection", clock.Elapsed, null, true, byPeer, connection.FramesWritten == 1); // perhaps in part
             }
             finally
             {
@@ -235,7 +243,7 @@ public sealed class MllpSender : IAsyncDisposable
 
             if (!waitForAck)
             {
-                return ("none", TimeSpan.Zero, null, true);
+                return ("none", TimeSpan.Zero, null, true, false, first);
             }
 
             Task<(string Code, string? AckControlId)> ack = pending.Ack.Task;
@@ -244,7 +252,7 @@ public sealed class MllpSender : IAsyncDisposable
             {
                 // An ACK that came in as the wait was cancelled still answers: the receiver has the message.
                 (string code, string? ackControlId) = await ack.ConfigureAwait(false);
-                return (code, clock.Elapsed, ackControlId, true);
+                return (code, clock.Elapsed, ackControlId, true, code == "connection" && connection.ClosedByPeer, first);
             }
 
             cancellationToken.ThrowIfCancellationRequested();
@@ -258,7 +266,7 @@ public sealed class MllpSender : IAsyncDisposable
                 Drop(connection);
             }
 
-            return ("timeout", clock.Elapsed, null, true);
+            return ("timeout", clock.Elapsed, null, true, false, first);
         }
         finally
         {
@@ -372,6 +380,7 @@ public sealed class MllpSender : IAsyncDisposable
                 int read = await connection.Stream.ReadAsync(buffer, _disposed.Token).ConfigureAwait(false);
                 if (read == 0)
                 {
+                    connection.ClosedByPeerIfOpen(); // the receiver hung up
                     break;
                 }
 
@@ -385,7 +394,12 @@ public sealed class MllpSender : IAsyncDisposable
         }
         catch (Exception e) when (e is IOException or ObjectDisposedException or OperationCanceledException or MllpFrameTooLargeException)
         {
-            // The connection is gone; messages in flight time out or fail and are retried on a new one.
+            // The connection is gone; messages in flight time out or fail and are retried on a new one. A reset is the
+            // receiver's doing; an oversized answer, a disposal or a connection this sender closed first is not.
+            if (e is IOException)
+            {
+                connection.ClosedByPeerIfOpen();
+            }
         }
         finally
         {
@@ -483,17 +497,36 @@ public sealed class MllpSender : IAsyncDisposable
     {
         private readonly SemaphoreSlim _write = new(1, 1);
         private int _closed;
+        private int _closedByPeer;
+        private int _framesWritten;
 
         public Stream Stream { get; } = stream;
 
         public bool IsOpen => Volatile.Read(ref _closed) == 0;
 
-        public async Task WriteAsync(byte[] frame, CancellationToken cancellationToken)
+        /// <summary>Whether the receiver closed or reset it while it was open here (set before the sends on it are failed).</summary>
+        public bool ClosedByPeer => Volatile.Read(ref _closedByPeer) == 1;
+
+        /// <summary>Frames written (or begun) on it.</summary>
+        public int FramesWritten => Volatile.Read(ref _framesWritten);
+
+        public void ClosedByPeerIfOpen()
+        {
+            if (IsOpen)
+            {
+                Volatile.Write(ref _closedByPeer, 1);
+            }
+        }
+
+        /// <summary>Writes one frame; returns its number on this connection (1 for the first).</summary>
+        public async Task<int> WriteAsync(byte[] frame, CancellationToken cancellationToken)
         {
             await _write.WaitAsync(cancellationToken).ConfigureAwait(false);
             try
             {
+                int number = Interlocked.Increment(ref _framesWritten);
                 await Stream.WriteAsync(frame, cancellationToken).ConfigureAwait(false);
+                return number;
             }
             finally
             {

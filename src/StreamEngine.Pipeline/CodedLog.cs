@@ -14,21 +14,21 @@ public sealed class CodedLog
 
     private readonly Lock _gate = new();
     private readonly HashSet<string> _logged = [];
-    private readonly SortedDictionary<string, int> _unlogged = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, int> _unlogged = new(StringComparer.Ordinal);
     private long _loggedAt;
 
     /// <summary>True for the first event with this code (log it now); else it is counted for a summary.</summary>
-    public bool First(string reason)
+    public bool First(string code)
     {
         lock (_gate)
         {
-            if (_logged.Add(reason))
+            if (_logged.Add(code))
             {
                 _loggedAt = Environment.TickCount64;
                 return true;
             }
 
-            _unlogged[reason] = _unlogged.GetValueOrDefault(reason) + 1;
+            System.Runtime.InteropServices.CollectionsMarshal.GetValueRefOrAddDefault(_unlogged, code, out _)++;
             return false;
         }
     }
@@ -47,7 +47,7 @@ public sealed class CodedLog
                 return null;
             }
 
-            string summary = $"{_unlogged.Values.Sum()} ({string.Join(", ", _unlogged.Select(r => $"{r.Key} x{r.Value}"))})";
+            string summary = $"{_unlogged.Values.Sum()} ({string.Join(", ", _unlogged.OrderBy(r => r.Key, StringComparer.Ordinal).Select(r => $"{r.Key} x{r.Value}"))})";
             _unlogged.Clear();
             _loggedAt = now;
             return summary;

@@ -175,6 +175,30 @@ public sealed class MllpSenderTests
     }
 
     [Fact]
+    public async Task AHangUpOnAConnectionThatCarriedEarlierMessages_IsADropOnlyIfATryOnANewOneIsToo()
+    {
+        // A connection the receiver or a firewall closed while it sat idle fails the next frame written to it: that
+        // alone is not the receiver refusing the message.
+        await using var server = new FakeMllpServer();
+        await using var once = new MllpSender(Options(server, maxRetries: 0));
+        Task<SendResult> first = once.SendAsync(FakeMllpServer.Message("E1"), CancellationToken.None);
+        await (await server.NextAsync()).ReplyAsync(FakeMllpServer.Ack("AA", "E1"));
+        Assert.Equal(AckDisposition.Success, (await first.WaitAsync(TimeSpan.FromSeconds(20))).Disposition);
+        Task<SendResult> reused = once.SendAsync(FakeMllpServer.Message("E2"), CancellationToken.None);
+        (await server.NextAsync()).Client.Close();
+        Assert.Equal((AckDisposition.Retry, "connection", false), ((await reused.WaitAsync(TimeSpan.FromSeconds(20))).Disposition, (await reused).Code, (await reused).Dropped));
+
+        await using var twice = new MllpSender(Options(server, maxRetries: 1));
+        Task<SendResult> warm = twice.SendAsync(FakeMllpServer.Message("E3"), CancellationToken.None);
+        await (await server.NextAsync()).ReplyAsync(FakeMllpServer.Ack("AA", "E3"));
+        await warm.WaitAsync(TimeSpan.FromSeconds(20));
+        Task<SendResult> send = twice.SendAsync(FakeMllpServer.Message("E4"), CancellationToken.None);
+        (await server.NextAsync()).Client.Close(); // on the connection E3 went on
+        (await server.NextAsync()).Client.Close(); // on a new one
+        Assert.True((await send.WaitAsync(TimeSpan.FromSeconds(20))).Dropped);
+    }
+
+    [Fact]
     public async Task AReceiverThatIsDown_OrSlow_IsNotADrop()
     {
         int closedPort;
@@ -201,7 +225,7 @@ public sealed class MllpSenderTests
     public async Task Disposing_WhileASendWaits_EndsItWithoutAnException()
     {
         await using var server = new FakeMllpServer();
-        var sender = new MllpSender(Options(server, ackTimeout: TimeSpan.FromSeconds(20), maxRetries: 3));
+        var sender = new MllpSender(Options(server, ackTimeout: TimeSpan.FromSeconds(20), maxRetries: 0));
         Task<SendResult> send = sender.SendAsync(FakeMllpServer.Message("D1"), CancellationToken.None);
         await server.NextAsync();
         await sender.DisposeAsync();

@@ -30,6 +30,53 @@ public sealed class MllpTargetTests
         Assert.Contains("\rPID|1||M1^^^R0B^MR\r", System.Text.Encoding.ASCII.GetString(patient.Payload.Span), StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task AReceiverThatHangsUpOnEveryMessage_CostsOneQuarantinedAsDropped_ThenIsTakenAsDown()
+    {
+        // Dropped is for one message a receiver cannot take; a receiver that hangs up on every connection (at its
+        // connection limit, say) must not have each next message quarantined in turn, nor one more at each restart.
+        await using var receiver = new FakeMllpServer();
+        bool answering = false;
+        _ = Task.Run(async () =>
+        {
+            await foreach (FakeMllpServer.Received message in receiver.Inbox.Reader.ReadAllAsync())
+            {
+                if (Volatile.Read(ref answering))
+                {
+                    await message.ReplyAsync(FakeMllpServer.Ack("AA", message.ControlId));
+                }
+                else
+                {
+                    message.Client.Close();
+                }
+            }
+        });
+        var options = new MllpSinkOptions
+        {
+            Host = "127.0.0.1", Port = receiver.Port, MaxAttempts = 2, QuarantineOn = new HashSet<string>(MllpSinkOptions.AlwaysQuarantined) { MllpSinkOptions.Dropped },
+        };
+
+        using (var target = new MllpTarget(options))
+        {
+            Assert.Equal(DeliveryResult.Quarantine("Dropped"), target.Commit(await target.PrepareAsync(1, Received("D1", "PID|1||M1^^^R0B^MR"), CancellationToken.None)));
+            PreparedDelivery second = await target.PrepareAsync(2, Received("D2", "PID|1||M2^^^R0B^MR"), CancellationToken.None);
+            Assert.Contains("taken as down", Assert.Throws<IOException>(() => target.Commit(second)).Message, StringComparison.Ordinal);
+        }
+
+        // The sink restarted: a new target, the same receiver, still hanging up: still down.
+        using (var restarted = new MllpTarget(options))
+        {
+            PreparedDelivery again = await restarted.PrepareAsync(2, Received("D2", "PID|1||M2^^^R0B^MR"), CancellationToken.None);
+            Assert.Throws<IOException>(() => restarted.Commit(again));
+
+            // It answers again: delivered, and the next message it hangs up on at every try is quarantined.
+            Volatile.Write(ref answering, true);
+            Assert.Equal(DeliveryResult.Delivered, restarted.Commit(again));
+            Volatile.Write(ref answering, false);
+            Assert.Equal(DeliveryResult.Quarantine("Dropped"), restarted.Commit(await restarted.PrepareAsync(3, Received("D3", "PID|1||M3^^^R0B^MR"), CancellationToken.None)));
+        }
+    }
+
     [Theory]
     [InlineData(false)]
     [InlineData(true)]

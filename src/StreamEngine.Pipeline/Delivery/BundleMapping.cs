@@ -37,15 +37,17 @@ public sealed class BundleMapping(MessageMapper mapper, SinkFilter? filter = nul
         return received is null || (filter is not null && !filter.Accepts(received)) ? DeliveryResult.Filtered : null;
     }
 
-    // Each warning's text, made once: a feed whose every message has the same warning allocates nothing for it.
     private static readonly System.Collections.Concurrent.ConcurrentDictionary<MappingIssue, string> WarningTexts = new();
 
-    // The mapping's warnings, each code and position once, in the order found: "MrnAuthorityNotFound@PID-3, ...".
-    private static string Warnings(IReadOnlyList<MappingIssue> issues) =>
+    /// <summary>The mapping's warnings, each code and position once, in the order found: "MrnAuthorityNotFound@PID-3, ...".</summary>
+    public static string WarningsText(IReadOnlyList<MappingIssue> issues) =>
         issues.Count == 1 ? WarningText(issues[0]) : string.Join(", ", issues.Select(WarningText).Distinct());
 
-    // Bounded: codes, and positions the mappers name (a Z segment's id included); past that, made each time.
-    private static string WarningText(MappingIssue issue) =>
+    /// <summary>
+    /// A warning's text (<c>Code@SEG-n</c>), made once: a feed whose every message has the same warning allocates nothing
+    /// for it. Bounded: codes, and the positions the mappers name (a Z segment's id included); past that, made each time.
+    /// </summary>
+    public static string WarningText(MappingIssue issue) =>
         WarningTexts.TryGetValue(issue, out string? text) ? text
         : WarningTexts.Count < 4096 ? WarningTexts.GetOrAdd(issue, i => i.ToString())
         : issue.ToString();
@@ -84,7 +86,7 @@ public sealed class BundleMapping(MessageMapper mapper, SinkFilter? filter = nul
             }
 
             bundle = result.Bundle;
-            return result.Issues.Count == 0 ? DeliveryResult.Delivered : DeliveryResult.DeliveredWith(Warnings(result.Issues));
+            return result.Issues.Count == 0 ? DeliveryResult.Delivered : DeliveryResult.DeliveredWith(result.Issues); // warnings: errors map to nothing
         }
         catch (Exception e) when (e is not IOException and not OutOfMemoryException)
         {

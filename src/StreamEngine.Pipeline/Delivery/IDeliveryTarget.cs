@@ -16,16 +16,19 @@ public enum DeliveryOutcome
 }
 
 /// <summary>
-/// An outcome, with the coded reason when quarantined or filtered for a recorded reason, and the mapping's warnings
-/// when delivered with some (codes and positions only, never content).
+/// An outcome, with the coded reason when quarantined or filtered for a recorded reason (codes and positions only,
+/// never content).
 /// </summary>
 public readonly record struct DeliveryResult(DeliveryOutcome Outcome, string? Reason = null)
 {
+    /// <summary>The mapping's warnings (a value left out or kept plain) of a delivered message; null when none.</summary>
+    public IReadOnlyList<StreamEngine.Fhir.MappingIssue>? Warnings { get; init; }
+
     /// <summary>Delivered.</summary>
     public static DeliveryResult Delivered { get; } = new(DeliveryOutcome.Delivered);
 
     /// <summary>Delivered, the mapping having warned (e.g. <c>MrnAuthorityNotFound@PID-3</c>): a value left out or kept plain.</summary>
-    public static DeliveryResult DeliveredWith(string warnings) => new(DeliveryOutcome.Delivered, warnings);
+    public static DeliveryResult DeliveredWith(IReadOnlyList<StreamEngine.Fhir.MappingIssue> warnings) => new(DeliveryOutcome.Delivered) { Warnings = warnings };
 
     /// <summary>Filtered.</summary>
     public static DeliveryResult Filtered { get; } = new(DeliveryOutcome.Filtered);

@@ -50,6 +50,12 @@ public sealed record MllpSinkOptions
 /// </summary>
 public sealed class MllpTarget : IDeliveryTarget
 {
+    // Receivers (host:port) that hung up on a message quarantined as Dropped and have answered nothing since, for the
+    // process's life: one that hangs up on every connection (at its connection limit, behind an allow-list, refusing
+    // a client certificate) would otherwise have each next message quarantined in turn, one more at each of the sink's
+    // restarts. Such a receiver costs one message quarantined, then is treated as down: the sink restarts with backoff.
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, bool> SilentSinceADrop = new(StringComparer.OrdinalIgnoreCase);
+
     private readonly MllpSender _sender;
     private readonly MllpSinkOptions _options;
     private readonly SinkFilter? _filter;
@@ -109,12 +115,21 @@ public sealed class MllpTarget : IDeliveryTarget
 
         // One connection, one message at a time on the sink's own thread: the receiver sees each patient's order.
         SendResult sent = _sender.SendAsync(prepared.Payload, _stopping).GetAwaiter().GetResult();
+        string receiver = $"{_options.Host}:{_options.Port}";
+        if (sent.Code is not ("none" or "timeout" or "connection"))
+        {
+            SilentSinceADrop.TryRemove(receiver, out _); // it answered (AA, AR, ...): it is up
+        }
+
         return sent.Disposition switch
         {
             AckDisposition.Success => DeliveryResult.Delivered,
             AckDisposition.Reject => DeliveryResult.Quarantine("Ack:" + sent.Code),
-            _ when sent.Dropped && _options.QuarantineOn.Contains(MllpSinkOptions.Dropped) => DeliveryResult.Quarantine("Dropped"),
-            _ => throw new IOException($"MLLP receiver {_options.Host}:{_options.Port} did not accept the message after {sent.Attempts} tries ({sent.Code})"),
+            _ when sent.Dropped && _options.QuarantineOn.Contains(MllpSinkOptions.Dropped) => SilentSinceADrop.TryAdd(receiver, true)
+                ? DeliveryResult.Quarantine("Dropped")
+                : throw new IOException($"MLLP receiver {receiver} hung up on this message at each of its {sent.Attempts} tries, and has answered "
+                    + "nothing since it hung up on the one quarantined as Dropped: taken as down, not as refusing this message"),
+            _ => throw new IOException($"MLLP receiver {receiver} did not accept the message after {sent.Attempts} tries ({sent.Code})"),
         };
     }
 

@@ -758,7 +758,11 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
         Command<DeleteMessagesFailure>(f => _log.Warning("Sink {0}: could not delete events before its snapshot ({1})", _sink.Id, f.Cause.GetType().Name));
         Command<DeleteSnapshotsSuccess>(_ => { });
         Command<DeleteSnapshotsFailure>(_ => { });
-        Command<SaveWatermark>(_ => PersistWatermarkIfBehind());
+        Command<SaveWatermark>(_ =>
+        {
+            PersistWatermarkIfBehind();
+            LogMappingWarningSummary(force: false);
+        });
         Command<FlushNow>(_ => Flush());
         Command<LaneDone>(OnLaneDone);
         // A release goes on while the sink catches up too (the patient's messages read meanwhile are parked behind it).
@@ -1067,9 +1071,9 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
             // The audit of a withheld message (e.g. the national data opt-out): its position and why, never who.
             _log.Info("Sink {0}: sequence {1} of stream {2} withheld: {3}", _sink.Id, seq, StreamId, withheld);
         }
-        else if (result is { Outcome: DeliveryOutcome.Delivered, Reason: { } warnings })
+        else
         {
-            LogMappingWarnings(seq, warnings);
+            LogMappingWarnings(seq, result);
         }
 
         Count(result.Outcome);
@@ -1169,29 +1173,21 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
     // The first message a warning (code and position) is seen on is logged (its sequence, never its content); the rest
     // are summed up at most every 10 s: a feed whose every message has the same flaw (a Trust profile's MRN authority the
     // sender does not use) is one line, then a count.
-    private void LogMappingWarnings(long seq, string warnings)
+    private void LogMappingWarnings(long seq, in DeliveryResult result)
     {
-        if (warnings.Contains(',', StringComparison.Ordinal))
+        if (result is not { Outcome: DeliveryOutcome.Delivered, Warnings: { } warnings })
         {
-            foreach (string warning in warnings.Split(", "))
+            return;
+        }
+
+        for (int i = 0; i < warnings.Count; i++)
+        {
+            string warning = BundleMapping.WarningText(warnings[i]);
+            if (_mappingWarnings.First(warning))
             {
-                LogMappingWarning(seq, warning);
+                _log.Warning("Sink {0}: sequence {1} of stream {2} delivered with mapping warning {3} (the first with it; later ones are "
+                    + "counted in a line at most every 10 s)", _sink.Id, seq, StreamId, warning);
             }
-        }
-        else
-        {
-            LogMappingWarning(seq, warnings);
-        }
-
-        LogMappingWarningSummary(force: false);
-    }
-
-    private void LogMappingWarning(long seq, string warning)
-    {
-        if (_mappingWarnings.First(warning))
-        {
-            _log.Warning("Sink {0}: sequence {1} of stream {2} delivered with mapping warning {3} (the first with it; later ones are "
-                + "counted in a line at most every 10 s)", _sink.Id, seq, StreamId, warning);
         }
     }
 
@@ -1423,6 +1419,7 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
 
                 _quarantined--;
                 Count(result.Outcome);
+                LogMappingWarnings(seq, result);
             }
             else
             {
@@ -1503,6 +1500,7 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
 
         _parked--;
         Count(delivered.Outcome);
+        LogMappingWarnings(next.SequenceNr, delivered);
         run.Released++;
         RemoveParked(next.SequenceNr);
         run.Events.Add(new ParkedReleased(next.SequenceNr, seq));
@@ -1671,7 +1669,7 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
                 {
                     { Outcome: DeliveryOutcome.Filtered, Reason: null } => "filtered",
                     { Outcome: DeliveryOutcome.Filtered, Reason: { } why } => "filtered: " + why,
-                    { Outcome: DeliveryOutcome.Delivered, Reason: { } warnings } => "delivered, with mapping warnings: " + warnings,
+                    { Outcome: DeliveryOutcome.Delivered, Warnings: { } warnings } => "delivered, with mapping warnings: " + BundleMapping.WarningsText(warnings),
                     _ => "delivered",
                 };
             }
