@@ -29,6 +29,43 @@ internal static class DataDirectoryLock
     }
 
     /// <summary>
+    /// What of the data directory other users may read or write (the folder, its SQLite files), as a warning naming the
+    /// modes; null when nothing is (or on Windows). The journal and the index hold raw messages: a folder made by an
+    /// older version, or by hand, keeps the mode it was given.
+    /// </summary>
+    public static string? OpenToOthers(string dataDirectory)
+    {
+        if (OperatingSystem.IsWindows())
+        {
+            return null;
+        }
+
+        const UnixFileMode readOrWrite = UnixFileMode.GroupRead | UnixFileMode.GroupWrite | UnixFileMode.OtherRead | UnixFileMode.OtherWrite;
+        string folder = Path.GetFullPath(dataDirectory);
+        var open = new List<string>();
+        UnixFileMode folderMode = File.GetUnixFileMode(folder);
+        if ((folderMode & readOrWrite) != 0)
+        {
+            open.Add($"the folder is mode {Octal(folderMode)}");
+        }
+
+        foreach (string file in Directory.EnumerateFiles(folder, "*.db*").Order(StringComparer.Ordinal))
+        {
+            UnixFileMode mode = File.GetUnixFileMode(file);
+            if ((mode & readOrWrite) != 0)
+            {
+                open.Add($"{Path.GetFileName(file)} is mode {Octal(mode)}");
+            }
+        }
+
+        return open.Count == 0 ? null
+            : $"The data directory '{folder}' holds raw messages and other users may read or write it: {string.Join(", ", open)}. "
+              + "chmod 700 the folder and 600 its *.db* files";
+    }
+
+    private static string Octal(UnixFileMode mode) => Convert.ToString((int)mode, 8).PadLeft(4, '0');
+
+    /// <summary>
     /// The lock, held until disposed; null when another process holds it. Throws (<see cref="IOException"/>,
     /// <see cref="UnauthorizedAccessException"/>) when the folder cannot be made or written: not a folder, read-only, full.
     /// </summary>

@@ -10,7 +10,16 @@ public static class SecretFile
     public static void Create(string path, ReadOnlySpan<byte> content)
     {
         string full = Path.GetFullPath(path);
-        Directory.CreateDirectory(Path.GetDirectoryName(full)!);
+        string folder = Path.GetDirectoryName(full)!;
+        if (OperatingSystem.IsWindows())
+        {
+            Directory.CreateDirectory(folder);
+        }
+        else
+        {
+            Directory.CreateDirectory(folder, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute); // keys/: its user's alone
+        }
+
         string temp = $"{full}.{Environment.ProcessId}.{Guid.NewGuid():N}.tmp";
         var options = new FileStreamOptions
         {

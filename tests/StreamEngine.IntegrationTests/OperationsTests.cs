@@ -594,7 +594,33 @@ public sealed class OperationsTests
             {
                 Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(file));
             }
+
+            Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute, File.GetUnixFileMode(Path.Combine(folder.Path, "data", "keys")));
+            Assert.DoesNotContain("other users may read or write it", engine.Logs, StringComparison.Ordinal);
         }
+    }
+
+    [Fact]
+    public void ADataDirectoryOthersMayRead_IsNamedInAWarning_AndAPrivateOneIsNot()
+    {
+        if (OperatingSystem.IsWindows())
+        {
+            return;
+        }
+
+        using var folder = new TestFolder();
+        string data = Path.Combine(folder.Path, "data");
+        Directory.CreateDirectory(data);
+        File.SetUnixFileMode(data, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute | UnixFileMode.OtherExecute); // traverse only
+        File.WriteAllBytes(Path.Combine(data, "index.db"), []);
+        File.SetUnixFileMode(Path.Combine(data, "index.db"), UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        Assert.Null(StreamEngine.Host.DataDirectoryLock.OpenToOthers(data));
+
+        File.SetUnixFileMode(data, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute | UnixFileMode.GroupRead | UnixFileMode.GroupExecute);
+        File.WriteAllBytes(Path.Combine(data, "streamengine.db-wal"), []);
+        File.SetUnixFileMode(Path.Combine(data, "streamengine.db-wal"), UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.OtherRead);
+        Assert.Equal($"The data directory '{data}' holds raw messages and other users may read or write it: the folder is mode 0750, "
+            + "streamengine.db-wal is mode 0604. chmod 700 the folder and 600 its *.db* files", StreamEngine.Host.DataDirectoryLock.OpenToOthers(data));
     }
 
     private static async Task<string> TraceAsync(string config, params string[] query)

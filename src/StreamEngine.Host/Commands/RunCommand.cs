@@ -78,6 +78,11 @@ internal static class RunCommand
                     .Log(budget.Warning ? LogLevel.Warning : LogLevel.Information, "{Budget}", budget.Text);
             }
 
+            if (DataDirectoryLock.OpenToOthers(settings.DataDirectory) is { } open)
+            {
+                host.Services.GetRequiredService<ILoggerFactory>().CreateLogger("StreamEngine.DataDirectory").LogWarning("{Open}", open);
+            }
+
             EngineExit exit = host.Services.GetRequiredService<EngineExit>();
             journalLock?.Watch(exit, host.Services.GetRequiredService<ILoggerFactory>().CreateLogger("StreamEngine.JournalLock"));
             await host.RunAsync(cancellationToken);
