@@ -2693,7 +2693,7 @@ public sealed class SinkActor : ReceivePersistentActor, IWithTimers
 
     private sealed record FirstHeld(int CatchUp, long SequenceNr) : IDeadLetterSuppression;
 
-    private sealed record SaveWatermark
+    private sealed record SaveWatermark : IDeadLetterSuppression // a tick already on its way as the sink stops
     {
         public static SaveWatermark Instance { get; } = new();
     }

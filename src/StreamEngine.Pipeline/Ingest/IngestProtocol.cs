@@ -40,8 +40,12 @@ public sealed record LiveSubscribed(long HighestSequenceNr);
 /// <summary>A subscriber can take <paramref name="Count"/> more live events.</summary>
 public sealed record GrantDemand(int Count);
 
-/// <summary>A live event. A subscriber that sees a gap in sequence numbers catches up from the journal.</summary>
-public sealed record LiveEvent(long SequenceNr, IIngestEvent Event);
+/// <summary>
+/// A live event. A subscriber that sees a gap in sequence numbers catches up from the journal. One sent to a sink
+/// between its failure and its restart is expected (the restarted sink reads it from the journal): not a dead letter
+/// worth a log line.
+/// </summary>
+public sealed record LiveEvent(long SequenceNr, IIngestEvent Event) : Akka.Event.IDeadLetterSuppression;
 
 /// <summary>Asks for the highest committed sequence number.</summary>
 public sealed record GetHighestSequenceNr
