@@ -46,7 +46,8 @@ public sealed record MllpSinkOptions
 /// keep their bytes), to another MLLP receiver, one at a time and in order, waiting for each ACK. AA/CA is delivered;
 /// AE/CE (the receiver says the content is wrong), and AR/CR where configured, is quarantined with the code, and where
 /// configured a message the receiver dropped the connection on at every try, as <c>Dropped</c>; AR/CR otherwise,
-/// timeouts and lost connections are retried and then thrown, so the sink restarts with backoff from its watermark. Receivers recognise a resend by its unchanged MSH-10.
+/// timeouts and lost connections are retried and then thrown, so the sink restarts with backoff from its watermark.
+/// Receivers recognise a resend by its unchanged MSH-10.
 /// </summary>
 public sealed class MllpTarget : IDeliveryTarget
 {
@@ -58,6 +59,7 @@ public sealed class MllpTarget : IDeliveryTarget
 
     private readonly MllpSender _sender;
     private readonly MllpSinkOptions _options;
+    private readonly string _receiver;
     private readonly SinkFilter? _filter;
     private readonly CancellationToken _stopping;
 
@@ -72,6 +74,7 @@ public sealed class MllpTarget : IDeliveryTarget
     public MllpTarget(MllpSinkOptions options, SinkFilter? filter = null, CancellationToken stopping = default)
     {
         _options = options;
+        _receiver = $"{options.Host}:{options.Port}";
         _filter = filter;
         _stopping = stopping;
         _sender = new MllpSender(new MllpSenderOptions
@@ -115,21 +118,20 @@ public sealed class MllpTarget : IDeliveryTarget
 
         // One connection, one message at a time on the sink's own thread: the receiver sees each patient's order.
         SendResult sent = _sender.SendAsync(prepared.Payload, _stopping).GetAwaiter().GetResult();
-        string receiver = $"{_options.Host}:{_options.Port}";
         if (sent.Code is not ("none" or "timeout" or "connection"))
         {
-            SilentSinceADrop.TryRemove(receiver, out _); // it answered (AA, AR, ...): it is up
+            SilentSinceADrop.TryRemove(_receiver, out _); // it answered (AA, AR, ...): it is up
         }
 
         return sent.Disposition switch
         {
             AckDisposition.Success => DeliveryResult.Delivered,
             AckDisposition.Reject => DeliveryResult.Quarantine("Ack:" + sent.Code),
-            _ when sent.Dropped && _options.QuarantineOn.Contains(MllpSinkOptions.Dropped) => SilentSinceADrop.TryAdd(receiver, true)
+            _ when sent.Dropped && _options.QuarantineOn.Contains(MllpSinkOptions.Dropped) => SilentSinceADrop.TryAdd(_receiver, true)
                 ? DeliveryResult.Quarantine("Dropped")
-                : throw new IOException($"MLLP receiver {receiver} hung up on this message at each of its {sent.Attempts} tries, and has answered "
+                : throw new IOException($"MLLP receiver {_receiver} hung up on this message at each of its {sent.Attempts} tries, and has answered "
                     + "nothing since it hung up on the one quarantined as Dropped: taken as down, not as refusing this message"),
-            _ => throw new IOException($"MLLP receiver {receiver} did not accept the message after {sent.Attempts} tries ({sent.Code})"),
+            _ => throw new IOException($"MLLP receiver {_receiver} did not accept the message after {sent.Attempts} tries ({sent.Code})"),
         };
     }
 
