@@ -13,20 +13,7 @@ internal static class DataDirectoryLock
     /// The data directory's full path, made if missing: for the engine's user alone on Unix (mode 0700: the journal and the
     /// index hold raw messages, patient data). A folder that exists keeps the mode it has.
     /// </summary>
-    public static string CreateFolder(string dataDirectory)
-    {
-        string folder = Path.GetFullPath(dataDirectory);
-        if (OperatingSystem.IsWindows())
-        {
-            Directory.CreateDirectory(folder);
-        }
-        else
-        {
-            Directory.CreateDirectory(folder, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
-        }
-
-        return folder;
-    }
+    public static string CreateFolder(string dataDirectory) => StreamEngine.Pipeline.SecretFile.CreateFolder(dataDirectory);
 
     /// <summary>
     /// What of the data directory other users may read or write (the folder, its SQLite files), as a warning naming the

@@ -95,22 +95,9 @@ public static class SqliteStore
     public static void Prepare(string connectionString)
     {
         string file = new SqliteConnectionStringBuilder(connectionString).DataSource;
-        if (!OperatingSystem.IsWindows() && !File.Exists(file))
+        if (!File.Exists(file))
         {
-            try
-            {
-                // An empty file is an empty SQLite database.
-                using var created = new FileStream(file, new FileStreamOptions
-                {
-                    Mode = FileMode.CreateNew,
-                    Access = FileAccess.Write,
-                    UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite,
-                });
-            }
-            catch (IOException) when (File.Exists(file))
-            {
-                // made meanwhile (a command opening the store as the engine starts): its mode stands
-            }
+            SecretFile.Create(file, []); // an empty file is an empty SQLite database; one made meanwhile stands
         }
 
         using var connection = new SqliteConnection(connectionString);

@@ -1,6 +1,9 @@
 namespace StreamEngine.Pipeline;
 
-/// <summary>Secrets the engine makes itself (the patient-key HMAC key, the admin token): created readable by the owner only.</summary>
+/// <summary>
+/// Files the engine makes that others must not read (the patient-key HMAC key, the admin token, the store's databases)
+/// and their folders: created for the owner alone.
+/// </summary>
 public static class SecretFile
 {
     /// <summary>
@@ -10,16 +13,7 @@ public static class SecretFile
     public static void Create(string path, ReadOnlySpan<byte> content)
     {
         string full = Path.GetFullPath(path);
-        string folder = Path.GetDirectoryName(full)!;
-        if (OperatingSystem.IsWindows())
-        {
-            Directory.CreateDirectory(folder);
-        }
-        else
-        {
-            Directory.CreateDirectory(folder, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute); // keys/: its user's alone
-        }
-
+        CreateFolder(Path.GetDirectoryName(full)!);
         string temp = $"{full}.{Environment.ProcessId}.{Guid.NewGuid():N}.tmp";
         var options = new FileStreamOptions
         {
@@ -48,5 +42,24 @@ public static class SecretFile
         {
             File.Delete(temp); // another process made it first: theirs stands
         }
+    }
+
+    /// <summary>
+    /// The folder's full path, made if missing, with any missing parents, for the owner alone on Unix (mode 0700); a
+    /// folder that exists keeps its mode.
+    /// </summary>
+    public static string CreateFolder(string path)
+    {
+        string folder = Path.GetFullPath(path);
+        if (OperatingSystem.IsWindows())
+        {
+            Directory.CreateDirectory(folder);
+        }
+        else
+        {
+            Directory.CreateDirectory(folder, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        }
+
+        return folder;
     }
 }
