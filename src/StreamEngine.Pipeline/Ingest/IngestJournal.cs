@@ -58,6 +58,7 @@ public sealed class IngestJournal : ReceivePersistentActor, IWithTimers
     private List<MessageIndexEntry>? _replayed = [];
     private Task<LoadedWindow>? _keysLoading; // let go once recovery has taken it: it holds the whole window
     private List<MessageIndexEntry> _indexPending = [];
+    private readonly IndexWriterThread _indexWriter = new("index-writer");
     private bool _indexing;
     private long _snapshotSeq;
     private long _indexedUpTo;
@@ -373,12 +374,9 @@ public sealed class IngestJournal : ReceivePersistentActor, IWithTimers
         _indexing = true;
         List<MessageIndexEntry> batch = _indexPending;
         _indexPending = [];
-        // On a thread of its own: an embedded database works synchronously underneath, and a long index write on the
-        // thread pool would starve the actors (and the ACK path) of threads.
         IMessageIndex index = _options.Index;
         string stream = PersistenceId;
-        Task.Factory.StartNew(() => index.AddAsync(stream, batch), CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default)
-            .Unwrap()
+        _indexWriter.Run(() => index.AddAsync(stream, batch))
             .PipeTo(Self, success: () => new IndexWritten(batch), failure: e => new IndexWriteFailed(batch, e));
     }
 
@@ -393,7 +391,16 @@ public sealed class IngestJournal : ReceivePersistentActor, IWithTimers
             SaveSnapshot(new IngestSnapshot(_indexedUpTo));
         }
 
-        WriteIndex();
+        if (_indexPending.Count >= IndexBatch)
+        {
+            WriteIndex();
+        }
+        else if (_indexPending.Count > 0 && !Timers.IsTimerActive("index-flush"))
+        {
+            // What came in during the write waits for the interval: written straight away, every write of a busy stream
+            // took a few dozen entries, and each commit rewrites the index pages its random keys land on.
+            Timers.StartSingleTimer("index-flush", RetryIndex.Instance, IndexInterval);
+        }
     }
 
     private void OnSubscribe(SubscribeLive subscribe)
@@ -453,6 +460,7 @@ public sealed class IngestJournal : ReceivePersistentActor, IWithTimers
             }
         }
 
+        _indexWriter.Dispose();
         base.PostStop();
     }
 
