@@ -34,4 +34,29 @@ public sealed class V2DateTimeTests
         Assert.Null(V2DateTime.ToFhirDateTime(v2.Length == 4 ? v2 + "x" : v2));
         Assert.Null(V2DateTime.ToInstant(v2));
     }
+
+    [Fact]
+    public void LondonOffset_RemembersHours_AndStaysExactAcrossTheClockChanges()
+    {
+        TimeZoneInfo london = TimeZoneInfo.FindSystemTimeZoneById("Europe/London");
+        var times = new List<DateTime>();
+        foreach (DateTime day in new[] { new DateTime(2026, 3, 29), new DateTime(2026, 10, 25), new DateTime(2027, 3, 28), new DateTime(2027, 10, 31) })
+        {
+            for (DateTime t = day.AddHours(-3); t < day.AddHours(6); t = t.AddMinutes(7))
+            {
+                times.Add(t); // the skipped hour in March, the repeated one in October, and either side
+            }
+        }
+
+        // In order, backwards and again: every hour met from a fresh slot, a remembered one and a slot another hour took.
+        foreach (DateTime t in times.Concat(Enumerable.Reverse(times)).Concat(times))
+        {
+            Assert.Equal(london.GetUtcOffset(t), V2DateTime.LondonOffset(t));
+        }
+
+        Assert.Equal(TimeSpan.Zero, V2DateTime.LondonOffset(new DateTime(2026, 3, 29, 0, 59, 0)));
+        Assert.Equal(TimeSpan.FromHours(1), V2DateTime.LondonOffset(new DateTime(2026, 3, 29, 2, 0, 0)));
+        Assert.Equal(TimeSpan.FromHours(1), V2DateTime.LondonOffset(new DateTime(2026, 10, 25, 0, 59, 0)));
+        Assert.Equal(TimeSpan.Zero, V2DateTime.LondonOffset(new DateTime(2026, 10, 25, 2, 0, 0)));
+    }
 }
