@@ -350,13 +350,20 @@ public sealed class IngestJournal : ReceivePersistentActor, IWithTimers
     private void Index(MessageIndexEntry entry)
     {
         _indexPending.Add(entry);
+        ScheduleIndexWrite();
+    }
+
+    // Off the ACK path and batched: one index write per interval (or per IndexBatch entries) however busy. Entries that
+    // arrive during a write wait for the interval too: written straight after it, every write of a busy stream took a few
+    // dozen entries, and each commit rewrites the index pages its random keys land on.
+    private void ScheduleIndexWrite()
+    {
         if (_indexPending.Count >= IndexBatch)
         {
-            WriteIndex();
+            WriteIndex(); // after the write in flight, if there is one
         }
-        else if (!_indexing && !Timers.IsTimerActive("index-flush"))
+        else if (_indexPending.Count > 0 && !_indexing && !Timers.IsTimerActive("index-flush"))
         {
-            // Off the ACK path and batched: one index write per interval (or per IndexBatch entries) however busy.
             Timers.StartSingleTimer("index-flush", RetryIndex.Instance, IndexInterval);
         }
     }
@@ -391,16 +398,7 @@ public sealed class IngestJournal : ReceivePersistentActor, IWithTimers
             SaveSnapshot(new IngestSnapshot(_indexedUpTo));
         }
 
-        if (_indexPending.Count >= IndexBatch)
-        {
-            WriteIndex();
-        }
-        else if (_indexPending.Count > 0 && !Timers.IsTimerActive("index-flush"))
-        {
-            // What came in during the write waits for the interval: written straight away, every write of a busy stream
-            // took a few dozen entries, and each commit rewrites the index pages its random keys land on.
-            Timers.StartSingleTimer("index-flush", RetryIndex.Instance, IndexInterval);
-        }
+        ScheduleIndexWrite();
     }
 
     private void OnSubscribe(SubscribeLive subscribe)
