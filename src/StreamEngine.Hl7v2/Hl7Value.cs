@@ -82,7 +82,7 @@ public readonly struct Hl7Value
 
         return Level switch
         {
-            Hl7Level.Field => Repetition(1).Component(n),
+            Hl7Level.Field => FirstRepetitionComponent(n),
             Hl7Level.Repetition => Narrow(_message!.Delimiters.Component, n, Hl7Level.Component),
             _ => n == 1 ? this : Empty(Hl7Level.Component),
         };
@@ -151,6 +151,65 @@ public readonly struct Hl7Value
         int end = Find(span[offset..], separator);
         int length = end < 0 ? span.Length - offset : end;
         return new Hl7Value(_message!, _start + offset, length, level);
+    }
+
+    // Component n of a field's first repetition in one scan: the same value as Repetition(1).Component(n), which scans
+    // the whole first repetition to find its end and then its components again (mappings read a field's components one
+    // after another, so this is most of their reads).
+    private Hl7Value FirstRepetitionComponent(int n)
+    {
+        if (n < 1)
+        {
+            throw new ArgumentOutOfRangeException(nameof(n), "HL7 positions are numbered from 1.");
+        }
+
+        ReadOnlySpan<byte> span = Span;
+        byte repetition = _message!.Delimiters.Repetition;
+        byte component = _message.Delimiters.Component;
+        int offset = 0; // where component `index` starts
+        int index = 1;
+        while (true)
+        {
+            int next = Find(span[offset..], repetition, component);
+            if (next < 0)
+            {
+                // the first repetition, and this component, run to the end of the field
+                return index == n ? new Hl7Value(_message, _start + offset, span.Length - offset, Hl7Level.Component) : Empty(Hl7Level.Component);
+            }
+
+            if (index == n)
+            {
+                return new Hl7Value(_message, _start + offset, next, Hl7Level.Component);
+            }
+
+            if (span[offset + next] == repetition)
+            {
+                return Empty(Hl7Level.Component); // the first repetition ended before component n
+            }
+
+            offset += next + 1;
+            index++;
+        }
+    }
+
+    // The first of two separators (the repetition's tested first, as a field is cut into repetitions before components).
+    private static int Find(ReadOnlySpan<byte> span, byte first, byte second)
+    {
+        if (span.Length > 32)
+        {
+            return span.IndexOfAny(first, second);
+        }
+
+        for (int i = 0; i < span.Length; i++)
+        {
+            byte b = span[i];
+            if (b == first || b == second)
+            {
+                return i;
+            }
+        }
+
+        return -1;
     }
 
     // IndexOf for the short pieces most reads narrow (a name's component, a code): a plain loop there, where the vectorised

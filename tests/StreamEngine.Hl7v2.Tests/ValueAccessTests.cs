@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Text;
 using StreamEngine.TestKit;
@@ -92,6 +93,74 @@ public sealed class ValueAccessTests
 
         Assert.Equal(repetitions.Length, value.RepetitionCount);
         Assert.Equal(repetitions[^1], value.Repetition(repetitions.Length).RawText);
+    }
+
+    [Fact]
+    public void AFieldsComponent_IsItsFirstRepetitionsComponent_InEveryCorpusMessage()
+    {
+        int compared = 0;
+        foreach ((string file, _, _) in TestData.CorpusManifest())
+        {
+            // every input, the fuzzer's and the one with one character for every delimiter included
+            if (Hl7Parser.TryParse(TestData.Bytes("corpus", file), out Hl7Message? message, out _) && message is not null)
+            {
+                compared += CompareComponentReads(message);
+            }
+        }
+
+        Assert.True(compared > 10_000, $"only {compared} reads compared");
+    }
+
+    [Fact]
+    public void AFieldsComponent_IsItsFirstRepetitionsComponent_InRandomFields()
+    {
+        var random = new Random(20261203);
+        byte[] alphabet = "^~&\\#|AB1 "u8.ToArray();
+        foreach (string header in new[] { @"MSH|^~\&", @"MSH|^~\&#", @"MSH|^~", @"MSH|^^\&", "MSH|~~\\&" })
+        {
+            for (int round = 0; round < 400; round++)
+            {
+                var field = new char[random.Next(0, 80)];
+                for (int i = 0; i < field.Length; i++)
+                {
+                    byte b = alphabet[random.Next(alphabet.Length)];
+                    field[i] = b == '|' ? 'x' : (char)b; // one field per segment: no field separator inside
+                }
+
+                byte[] bytes = TestData.Message(header + "|A|B|||2026||ADT^A01|C1|P|2.5", "PID|" + new string(field) + "|" + new string(field));
+                if (Hl7Parser.TryParse(bytes, out Hl7Message? message, out _) && message is not null)
+                {
+                    CompareComponentReads(message);
+                }
+            }
+        }
+    }
+
+    // Each field's components read directly and through its first repetition: the same bytes at the same place.
+    private static int CompareComponentReads(Hl7Message message)
+    {
+        int compared = 0;
+        for (int s = 0; s < message.SegmentCount; s++)
+        {
+            Hl7Segment segment = message[s];
+            for (int f = 1; f <= segment.FieldCount + 1; f++)
+            {
+                Hl7Value field = segment.Field(f);
+                for (int c = 1; c <= 12; c++)
+                {
+                    Hl7Value direct = field.Component(c);
+                    Hl7Value stepwise = field.Repetition(1).Component(c);
+                    Assert.Equal(stepwise.Level, direct.Level);
+                    Assert.Equal(stepwise.Length, direct.Length);
+                    Assert.True(Unsafe.AreSame(ref MemoryMarshal.GetReference(stepwise.Span), ref MemoryMarshal.GetReference(direct.Span)),
+                        $"{segment.Id}-{f}.{c} starts elsewhere");
+                    Assert.Equal(stepwise.ToString(), direct.ToString());
+                    compared++;
+                }
+            }
+        }
+
+        return compared;
     }
 
     // Memory whose bytes are not reachable as an array (as a pipe's or a native buffer's are not).
