@@ -192,7 +192,7 @@ public readonly struct Hl7Value
         }
     }
 
-    // The first of two separators (the repetition's tested first, as a field is cut into repetitions before components).
+    // Where the first of two separators is (the caller tells which): the vectorised search for long pieces, as Find.
     private static int Find(ReadOnlySpan<byte> span, byte first, byte second)
     {
         if (span.Length > 32)
