@@ -2,10 +2,11 @@
 # The kill -9 crash test at full size: 5,000 ADT messages (500 patients, 4 connections, lost ACKs, 3 SIGKILLs) on
 # SQLite in fsync and os modes, and on PostgreSQL when STREAMENGINE_TEST_POSTGRES names one (.ci/run shows how to
 # start a throw-away cluster). STREAMENGINE_CRASH_SEED=N replays a failing run's kill points.
-#   perf/crash-test.sh [messages]      default 5000
+#   perf/crash-test.sh [messages]      default 5000; KILLS=N kills per run (default 3)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export STREAMENGINE_CRASH_MESSAGES="${1:-5000}"
+export STREAMENGINE_CRASH_KILLS="${KILLS:-3}"
 filter="FullyQualifiedName~CrashTests"
 [ -n "${STREAMENGINE_TEST_POSTGRES:-}" ] || filter="$filter&DisplayName~sqlite"
 dotnet test tests/StreamEngine.IntegrationTests --filter "$filter" --logger "console;verbosity=normal"

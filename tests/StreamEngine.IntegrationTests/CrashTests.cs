@@ -9,14 +9,13 @@ namespace StreamEngine.IntegrationTests;
 /// pinned to one connection and its next message sent only after the previous one's ACK, resending whatever was not
 /// ACKed after reconnecting; the engine is killed with SIGKILL at random moments and restarted on the same data. At
 /// the end every message appears exactly once in the NDJSON sink, and each patient's messages are in send order.
-/// STREAMENGINE_CRASH_MESSAGES sets the size (default 2,000; perf/crash-test.sh runs 5,000), STREAMENGINE_CRASH_SEED
-/// replays a failing run's kill points.
+/// STREAMENGINE_CRASH_MESSAGES sets the size (default 2,000; perf/crash-test.sh runs 5,000), STREAMENGINE_CRASH_KILLS
+/// the number of kills (default 3), STREAMENGINE_CRASH_SEED replays a failing run's kill points.
 /// </summary>
 public sealed class CrashTests
 {
     private const int Patients = 500;
     private const int Connections = 4;
-    private const int Kills = 3;
 
     [SkippableTheory]
     [InlineData("sqlite", "fsync", false)]
@@ -29,9 +28,10 @@ public sealed class CrashTests
         int total = int.TryParse(Environment.GetEnvironmentVariable("STREAMENGINE_CRASH_MESSAGES"), CultureInfo.InvariantCulture, out int n) ? n : 2000;
         int perPatient = Math.Max(1, total / Patients);
         total = perPatient * Patients;
+        int kills = int.TryParse(Environment.GetEnvironmentVariable("STREAMENGINE_CRASH_KILLS"), CultureInfo.InvariantCulture, out int kc) && kc > 0 ? kc : 3;
         int seed = int.TryParse(Environment.GetEnvironmentVariable("STREAMENGINE_CRASH_SEED"), CultureInfo.InvariantCulture, out int s) ? s : Environment.TickCount;
         var random = new Random(seed);
-        int[] killAt = [.. Enumerable.Range(0, Kills).Select(_ => random.Next(total / 10, total * 9 / 10)).Order()];
+        int[] killAt = [.. Enumerable.Range(0, kills).Select(_ => random.Next(total / 10, total * 9 / 10)).Order()];
         string context = $"seed {seed}, kills after {string.Join(", ", killAt)} ACKs, {provider}/{durability}{(rotate ? ", rotating" : string.Empty)}";
 
         using var folder = new TestFolder();
@@ -94,7 +94,7 @@ public sealed class CrashTests
             }
         }))];
 
-        for (int round = 0; round < Kills; round++)
+        for (int round = 0; round < kills; round++)
         {
             await using EngineProcess engine = await EngineProcess.StartAsync(folder.Path);
             engines.Publish(engine.Port);
