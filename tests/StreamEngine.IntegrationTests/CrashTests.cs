@@ -10,7 +10,9 @@ namespace StreamEngine.IntegrationTests;
 /// ACKed after reconnecting; the engine is killed with SIGKILL at random moments and restarted on the same data. At
 /// the end every message appears exactly once in the NDJSON sink, and each patient's messages are in send order.
 /// STREAMENGINE_CRASH_MESSAGES sets the size (default 2,000; perf/crash-test.sh runs 5,000), STREAMENGINE_CRASH_KILLS
-/// the number of kills (default 3), STREAMENGINE_CRASH_SEED replays a failing run's kill points.
+/// the number of kills (default 3), STREAMENGINE_CRASH_SEED replays a failing run's kill points. With
+/// STREAMENGINE_CRASH_TERM_FIRST=1 each kill is a SIGTERM followed by a SIGKILL 0-400 ms later (a service manager's stop
+/// timeout running out while the engine stops), so the kills fall inside the engine's own shutdown.
 /// </summary>
 public sealed class CrashTests
 {
@@ -32,7 +34,9 @@ public sealed class CrashTests
         int seed = int.TryParse(Environment.GetEnvironmentVariable("STREAMENGINE_CRASH_SEED"), CultureInfo.InvariantCulture, out int s) ? s : Environment.TickCount;
         var random = new Random(seed);
         int[] killAt = [.. Enumerable.Range(0, kills).Select(_ => random.Next(total / 10, total * 9 / 10)).Order()];
-        string context = $"seed {seed}, kills after {string.Join(", ", killAt)} ACKs, {provider}/{durability}{(rotate ? ", rotating" : string.Empty)}";
+        bool termFirst = Environment.GetEnvironmentVariable("STREAMENGINE_CRASH_TERM_FIRST") == "1";
+        int[] graceMs = [.. Enumerable.Range(0, kills).Select(_ => random.Next(0, 400))];
+        string context = $"seed {seed}, kills after {string.Join(", ", killAt)} ACKs{(termFirst ? $" (SIGTERM first, SIGKILL {string.Join(", ", graceMs)} ms later)" : string.Empty)}, {provider}/{durability}{(rotate ? ", rotating" : string.Empty)}";
 
         using var folder = new TestFolder();
         var engineLogs = new List<string>();
@@ -103,7 +107,15 @@ public sealed class CrashTests
                 await Task.Delay(1);
             }
 
-            await engine.KillAsync();
+            if (termFirst)
+            {
+                await engine.TerminateThenKillAsync(TimeSpan.FromMilliseconds(graceMs[round]));
+            }
+            else
+            {
+                await engine.KillAsync();
+            }
+
             engineLogs.Add(engine.Logs);
         }
 

@@ -118,6 +118,27 @@ internal sealed partial class EngineProcess : IAsyncDisposable
         return _process.ExitCode;
     }
 
+    /// <summary>
+    /// SIGTERM, then SIGKILL after <paramref name="grace"/> if it has not exited: a service manager whose stop timeout
+    /// runs out while the engine is still stopping (flushing sinks, recording progress, closing the journal).
+    /// </summary>
+    public async Task TerminateThenKillAsync(TimeSpan grace)
+    {
+        if (!_process.HasExited)
+        {
+            _ = Kill(_process.Id, 15);
+        }
+
+        try
+        {
+            await _process.WaitForExitAsync().WaitAsync(grace);
+        }
+        catch (TimeoutException)
+        {
+            await KillAsync();
+        }
+    }
+
     /// <summary>SIGKILL: no shutdown code runs.</summary>
     public async Task KillAsync()
     {
