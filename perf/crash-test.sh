@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The kill -9 crash test at full size: 5,000 ADT messages (500 patients, 4 connections, lost ACKs, 3 SIGKILLs) on
+# The kill -9 crash test at full size: 5,000 ADT, ORU and SIU messages (500 patients, 4 connections, lost ACKs, 3 SIGKILLs) on
 # SQLite in fsync and os modes, and on PostgreSQL when STREAMENGINE_TEST_POSTGRES names one (.ci/run shows how to
 # start a throw-away cluster). STREAMENGINE_CRASH_SEED=N replays a failing run's kill points.
 #   perf/crash-test.sh [messages]      default 5000; KILLS=N kills per run (default 3); TERM_FIRST=1 makes each kill a

@@ -5,9 +5,9 @@ using StreamEngine.Hl7v2;
 namespace StreamEngine.IntegrationTests;
 
 /// <summary>
-/// The effectively-once proof: senders stream ADT messages for many patients over several connections, each patient
-/// pinned to one connection and its next message sent only after the previous one's ACK, resending whatever was not
-/// ACKed after reconnecting; the engine is killed with SIGKILL at random moments and restarted on the same data. At
+/// The effectively-once proof: senders stream ADT, ORU and SIU messages for many patients over several connections,
+/// each patient pinned to one connection and its next message sent only after the previous one's ACK, resending
+/// whatever was not ACKed after reconnecting; the engine is killed with SIGKILL at random moments and restarted on the same data. At
 /// the end every message appears exactly once in the NDJSON sink, and each patient's messages are in send order.
 /// STREAMENGINE_CRASH_MESSAGES sets the size (default 2,000; perf/crash-test.sh runs 5,000), STREAMENGINE_CRASH_KILLS
 /// the number of kills (default 3), STREAMENGINE_CRASH_SEED replays a failing run's kill points. With
@@ -57,7 +57,17 @@ public sealed class CrashTests
                 for (int p = c; p < Patients; p += Connections)
                 {
                     string id = $"P{p:000}-{k:00}";
-                    messages.Add((id, Peers.Adt(k == 1 ? "A01" : "A08", id, $"P{p:000}", visit: $"V{p:000}")));
+                    // An admission, then results, an appointment and updates in turn: other mappings and senders (MSH-3)
+                    // through the same patient's lane.
+                    string mrn = $"P{p:000}";
+                    byte[] message = k == 1 ? Peers.Adt("A01", id, mrn, visit: $"V{p:000}")
+                        : (k % 4) switch
+                        {
+                            2 => Peers.Oru(id, mrn, visit: $"V{p:000}"),
+                            3 => Peers.Siu(id, mrn),
+                            _ => Peers.Adt("A08", id, mrn, visit: $"V{p:000}"),
+                        };
+                    messages.Add((id, message));
                 }
             }
 
