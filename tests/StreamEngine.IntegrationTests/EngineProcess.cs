@@ -120,9 +120,10 @@ internal sealed partial class EngineProcess : IAsyncDisposable
 
     /// <summary>
     /// SIGTERM, then SIGKILL after <paramref name="grace"/> if it has not exited: a service manager whose stop timeout
-    /// runs out while the engine is still stopping (flushing sinks, recording progress, closing the journal).
+    /// runs out while the engine is still stopping (flushing sinks, recording progress, closing the journal). True when
+    /// the SIGKILL was needed.
     /// </summary>
-    public async Task TerminateThenKillAsync(TimeSpan grace)
+    public async Task<bool> TerminateThenKillAsync(TimeSpan grace)
     {
         if (!_process.HasExited)
         {
@@ -132,10 +133,12 @@ internal sealed partial class EngineProcess : IAsyncDisposable
         try
         {
             await _process.WaitForExitAsync().WaitAsync(grace);
+            return false;
         }
         catch (TimeoutException)
         {
             await KillAsync();
+            return true;
         }
     }
 

@@ -63,15 +63,13 @@ internal static class Peers
         Encoding.ASCII.GetBytes(
             $"MSH|^~\\&|PAS|RX1|ROUTE|RX1|20261130081500||ADT^{trigger}^ADT_A01|{controlId}|P|2.4\r" +
             $"EVN|{trigger}|20261130081500\r" +
-            $"PID|1||{mrn}^^^R0B^MR~{nhsNumber}^^^NHS^NH||TESTER^PAT||19800101|F\r" +
-            $"PV1|1|I|WARD1^^^R0B01||||||||||||||||{visit}^^^R0B\r");
+            Pid(mrn, nhsNumber) + Pv1(visit));
 
     /// <summary>An ORU^R01 with two results for one patient.</summary>
     public static byte[] Oru(string controlId, string mrn, string nhsNumber = "9990000034", string visit = "V1") =>
         Encoding.ASCII.GetBytes(
             $"MSH|^~\\&|LAB|RX1|ROUTE|RX1|20261130081500||ORU^R01^ORU_R01|{controlId}|P|2.4\r" +
-            $"PID|1||{mrn}^^^R0B^MR~{nhsNumber}^^^NHS^NH||TESTER^PAT||19800101|F\r" +
-            $"PV1|1|I|WARD1^^^R0B01||||||||||||||||{visit}^^^R0B\r" +
+            Pid(mrn, nhsNumber) + Pv1(visit) +
             $"OBR|1|{controlId}^ICE|{controlId}^LAB|CBC^Full blood count^L|||20261130080000\r" +
             "OBX|1|NM|HB^Haemoglobin^L||135|g/L|115-165|N|||F\r" +
             "OBX|2|NM|WBC^White cells^L||6.1|10*9/L|4.0-11.0|N|||F\r");
@@ -81,6 +79,10 @@ internal static class Peers
         Encoding.ASCII.GetBytes(
             $"MSH|^~\\&|SCHED|RX1|ROUTE|RX1|20261130081500||SIU^S12^SIU_S12|{controlId}|P|2.4\r" +
             $"SCH|{controlId}^SCHED|{controlId}^SCHED|||||ROUTINE^Routine|NORMAL|30|min|^^^20261201090000^20261201093000||||||||||||||BOOKED\r" +
-            $"PID|1||{mrn}^^^R0B^MR~{nhsNumber}^^^NHS^NH||TESTER^PAT||19800101|F\r" +
+            Pid(mrn, nhsNumber) +
             "AIL|1||CLINIC1^^^R0B01\r");
+
+    private static string Pid(string mrn, string nhsNumber) => $"PID|1||{mrn}^^^R0B^MR~{nhsNumber}^^^NHS^NH||TESTER^PAT||19800101|F\r";
+
+    private static string Pv1(string visit) => $"PV1|1|I|WARD1^^^R0B01||||||||||||||||{visit}^^^R0B\r";
 }
